@@ -1,0 +1,1 @@
+"""gentleclip.losses."""
