@@ -1,1 +1,36 @@
-"""gentleclip.losses."""
+"""Loss terms of Gentle-CLIP: CLIP InfoNCE, SDD, MK-MMD and NT-Xent.
+
+Modules (``nn.Module``) live next to their functional twins in
+:mod:`gentleclip.losses.functional`; :func:`~gentleclip.losses.distributed.gather_with_grad`
+gathers embeddings across data-parallel ranks with exact gradients.
+"""
+
+from __future__ import annotations
+
+from gentleclip.losses.clip import CLIPLoss
+from gentleclip.losses.distributed import gather_with_grad
+from gentleclip.losses.functional import (
+    clip_loss,
+    mk_mmd,
+    ntxent_loss,
+    pairwise_sq_dists,
+    sdd_and_mmd,
+    sdd_loss,
+)
+from gentleclip.losses.mmd import MKMMDLoss
+from gentleclip.losses.ntxent import NTXentLoss
+from gentleclip.losses.sdd import SDDLoss
+
+__all__ = [
+    "CLIPLoss",
+    "MKMMDLoss",
+    "NTXentLoss",
+    "SDDLoss",
+    "clip_loss",
+    "gather_with_grad",
+    "mk_mmd",
+    "ntxent_loss",
+    "pairwise_sq_dists",
+    "sdd_and_mmd",
+    "sdd_loss",
+]

@@ -1,0 +1,32 @@
+"""`gentleclip eval RUN --data DIR [--json PATH]`: retrieval metrics on held-out pairs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gentleclip.data.regimes import load_dataset_dir
+from gentleclip.evaluation.report import format_table, write_json_atomic
+from gentleclip.evaluation.run import evaluate
+from gentleclip.models import TwoTower
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("eval", help="evaluate a run on a directory's eval_* pairs")
+    p.add_argument("run", help="run directory written by `gentleclip train`")
+    p.add_argument("--data", required=True, help="dataset directory with eval_a/eval_b")
+    p.add_argument("--json", default=None, help="write the flat metrics JSON here")
+    p.add_argument("--figure", default=None, help="embedding PNG (default RUN/embeddings.png)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = TwoTower.from_pretrained(Path(args.run) / "model")
+    data = load_dataset_dir(args.data, require_train=False, require_eval=True)
+    figure = args.figure or Path(args.run) / "embeddings.png"
+    metrics = evaluate(model, data.eval_a, data.eval_b, data.eval_labels, figure=figure)
+    print(format_table({Path(args.run).name or "run": metrics}))
+    print(f"embedding figure: {figure}")
+    if args.json:
+        write_json_atomic(args.json, metrics)
+    return 0

@@ -1,0 +1,54 @@
+"""`gentleclip train DIR --out RUN [--method gentle|clip] [--config CFG.yaml] ...`."""
+
+from __future__ import annotations
+
+import argparse
+
+from gentleclip.training.config import METHODS, load_config
+from gentleclip.training.fit import train
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train a two-tower model on a dataset directory")
+    p.add_argument("data", help="dataset directory (paired_*, unpaired_*, bags, eval_*)")
+    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument("--method", choices=METHODS, default=None, help="gentle (default) or clip")
+    p.add_argument("--config", default=None, help="YAML recipe overriding the defaults")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="train for N epochs (not steps)")
+    p.add_argument("--steps", type=int, default=None, help="train for N optimizer steps")
+    p.add_argument("--accelerator", default=None, help="Lightning accelerator (cpu, gpu, ...)")
+    p.add_argument("--devices", default=None, help="Lightning devices (1, 2, auto, ...)")
+    p.add_argument("--strategy", default=None, help="Lightning strategy (auto, ddp, ...)")
+    p.add_argument("--num-nodes", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="continue RUN from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def apply_overrides(args: argparse.Namespace, config_path: str | None):
+    """The YAML recipe (or defaults) with command-line flags applied on top."""
+    config = load_config(config_path)
+    if args.method is not None:
+        config.method = args.method
+    if args.seed is not None:
+        config.seed = args.seed
+    if args.epochs is not None:
+        config.optim.epochs, config.optim.steps = args.epochs, None
+    if args.steps is not None:
+        config.optim.steps = args.steps
+    for name in ("accelerator", "strategy", "num_nodes"):
+        if getattr(args, name) is not None:
+            setattr(config.trainer, name, getattr(args, name))
+    if args.devices is not None:
+        config.trainer.devices = int(args.devices) if args.devices.isdigit() else args.devices
+    if args.no_progress:
+        config.trainer.progress = False
+    return config.validate()
+
+
+def run(args: argparse.Namespace) -> int:
+    config = apply_overrides(args, args.config)
+    summary = train(args.data, args.out, config, resume=args.resume)
+    print(f"trained {summary['method']} for {summary['steps']} steps in {summary['seconds']} s -> {args.out}")
+    return 0

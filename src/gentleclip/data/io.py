@@ -1,0 +1,101 @@
+"""Reading and writing single feature arrays (``.npy``) with one-line errors.
+
+Every array that enters gentleclip from disk goes through :func:`as_feature_matrix`, so the
+rules are the same everywhere: two-dimensional, real-valued, at least one column, finite
+after the cast to float32 (which also catches values beyond float32 range).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from gentleclip.errors import InputError
+
+_NUMERIC_KINDS = "biuf"
+
+
+def first_bad_row(values: np.ndarray) -> int | None:
+    """Index of the first row holding NaN or Inf, or ``None`` when all values are finite."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return None
+    rows = ~finite.reshape(finite.shape[0], -1).all(axis=1)
+    return int(np.flatnonzero(rows)[0])
+
+
+def as_feature_matrix(values: np.ndarray, name: str) -> np.ndarray:
+    """Validate a feature array and return it as float32.
+
+    Args:
+        values: the array as loaded.
+        name: how the user knows it (a file name), used in error messages.
+
+    Raises:
+        InputError: not 2-D, no columns, non-numeric dtype, or NaN/Inf (first row named).
+    """
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise InputError(
+            f"{name}: expected a 2-D array (rows x features), got shape {values.shape}"
+        )
+    if values.shape[1] == 0:
+        raise InputError(f"{name}: has 0 feature columns (shape {values.shape})")
+    if values.dtype.kind not in _NUMERIC_KINDS:
+        raise InputError(f"{name}: expected real numbers, got dtype {values.dtype}")
+    with np.errstate(over="ignore"):  # overflow to Inf is reported just below
+        out = values.astype(np.float32)
+    bad = first_bad_row(out)
+    if bad is not None:
+        raise InputError(
+            f"{name}: contains NaN or Inf (or a value beyond float32), first at row {bad}"
+        )
+    return out
+
+
+def read_npy(path: str | os.PathLike[str], name: str | None = None) -> np.ndarray:
+    """Load one ``.npy`` array without pickle, turning every failure into an InputError."""
+    path = Path(path)
+    label = name or str(path)
+    if not path.is_file():
+        raise InputError(f"{label}: file not found")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise InputError(
+                f"{label}: not a plain .npy array (pickled objects or another format)"
+            ) from exc
+        raise InputError(f"{label}: not a readable .npy array ({exc})") from exc
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{label}: cannot read file ({exc})") from exc
+    if not isinstance(loaded, np.ndarray):
+        loaded.close()
+        raise InputError(f"{label}: is an .npz archive; expected a single .npy array")
+    return loaded
+
+
+def load_array(path: str | os.PathLike[str]) -> np.ndarray:
+    """Load a 2-D float feature array from ``.npy`` as float32 (used by ``gentleclip embed``)."""
+    return as_feature_matrix(read_npy(path), str(path))
+
+
+def save_array_atomic(path: str | os.PathLike[str], values: np.ndarray) -> None:
+    """Write ``values`` to ``path`` in ``.npy`` format; readers never see a partial file."""
+    path = Path(path)
+    values = np.asarray(values)
+    if values.dtype.kind == "O":
+        raise InputError(f"{path}: refusing to save an object array")
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: directory {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, values, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

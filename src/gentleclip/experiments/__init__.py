@@ -1,0 +1,1 @@
+"""End-to-end pipelines (split -> train -> eval) behind `gentleclip demo`."""

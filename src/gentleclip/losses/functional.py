@@ -1,0 +1,603 @@
+"""Functional forms of the Gentle-CLIP loss terms (arXiv 2406.05766).
+
+All functions take plain tensors, validate them (raising :class:`~gentleclip.errors.InputError`
+with a one-line message) and return a 0-d tensor that is differentiable with respect to every
+input. Nothing is detached except the median heuristic of :func:`mk_mmd`.
+
+* :func:`sdd_loss` -- semantic density distribution (SDD) divergence between two sets.
+* :func:`mk_mmd` -- multi-kernel maximum mean discrepancy (squared).
+* :func:`clip_loss` -- symmetric InfoNCE on matched pairs, optionally with extra negatives.
+* :func:`ntxent_loss` -- SimCLR NT-Xent between two views.
+* :func:`sdd_and_mmd` -- SDD and MK-MMD sharing one computation of the distance matrices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from gentleclip.errors import InputError
+
+__all__ = [
+    "SPREADS",
+    "clip_loss",
+    "mk_mmd",
+    "ntxent_loss",
+    "pairwise_sq_dists",
+    "sdd_and_mmd",
+    "sdd_loss",
+]
+
+SPREADS: tuple[str, ...] = ("range", "variance", "none")
+"""Accepted values of the ``spread`` option of :func:`sdd_loss`."""
+
+DEFAULT_MULTIPLIERS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+# --------------------------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_matrix(x: Any, name: str, *, min_rows: int = 1) -> None:
+    """Raise InputError unless ``x`` is a finite 2-D floating tensor with >= ``min_rows`` rows."""
+    if not isinstance(x, Tensor):
+        raise InputError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 2:
+        raise InputError(f"{name} must be 2-D (rows, dim), got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise InputError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if x.shape[0] < min_rows:
+        what = "is empty" if x.shape[0] == 0 else f"has {x.shape[0]} row(s)"
+        raise InputError(f"{name} {what}; at least {min_rows} row(s) are required")
+    if not bool(torch.isfinite(x).all()):
+        raise InputError(f"{name} contains NaN or infinite values")
+
+
+def _check_same_dim(x: Tensor, y: Tensor, names: str) -> None:
+    """Raise InputError unless the two matrices have the same number of columns."""
+    if x.shape[1] != y.shape[1] or x.dtype != y.dtype or x.device != y.device:
+        raise InputError(
+            f"{names} must share dim, dtype and device, got {tuple(x.shape)} {x.dtype} "
+            f"{x.device} vs {tuple(y.shape)} {y.dtype} {y.device}"
+        )
+
+
+def _check_same_shape(x: Tensor, y: Tensor, names: str) -> None:
+    """Raise InputError unless the two matrices have the same shape (and dtype, device)."""
+    if x.shape != y.shape:
+        shapes = f"{tuple(x.shape)} vs {tuple(y.shape)}"
+        raise InputError(f"{names} must have the same shape, got {shapes}")
+    _check_same_dim(x, y, names)
+
+
+def _check_positive(value: Any, name: str) -> float:
+    """Return ``value`` as a float, raising InputError unless it is a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{name} must be a positive number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _check_positive_seq(values: Any, name: str) -> tuple[float, ...]:
+    """Return a non-empty tuple of positive floats, raising InputError otherwise."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise InputError(f"{name} must be a sequence of positive numbers, got {values!r}")
+    if len(values) == 0:
+        raise InputError(f"{name} must not be empty")
+    return tuple(_check_positive(v, f"{name} entry") for v in values)
+
+
+def _check_spread(spread: Any) -> str:
+    """Return ``spread`` if it is a known option, raising InputError otherwise."""
+    if spread not in SPREADS:
+        raise InputError(f"unknown spread {spread!r}; expected one of {', '.join(SPREADS)}")
+    return str(spread)
+
+
+def validate_sdd_options(
+    *, bandwidth: Any, leave_one_out: Any, spread: Any, normalize: Any
+) -> dict[str, Any]:
+    """Validate the keyword options of :func:`sdd_loss`; return them normalised."""
+    return {
+        "bandwidth": _check_positive(bandwidth, "bandwidth"),
+        "leave_one_out": bool(leave_one_out),
+        "spread": _check_spread(spread),
+        "normalize": bool(normalize),
+    }
+
+
+def validate_mmd_options(*, bandwidths: Any, multipliers: Any, unbiased: Any) -> dict[str, Any]:
+    """Validate the keyword options of :func:`mk_mmd`; return them normalised."""
+    return {
+        "bandwidths": None if bandwidths is None else _check_positive_seq(bandwidths, "bandwidths"),
+        "multipliers": _check_positive_seq(multipliers, "multipliers"),
+        "unbiased": bool(unbiased),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# distances
+# --------------------------------------------------------------------------------------------
+
+
+class _SqDists(torch.autograd.Function):
+    """``||x_i - y_j||^2`` with a hand-written backward (saves only x and y, not the matrix).
+
+    The backward is the derivative of the exact function, ``2 (x_i - y_j)``, also for the
+    entries that rounding pushed below 0 and were clamped.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, y: Tensor) -> Tensor:
+        ctx.save_for_backward(x, y)
+        d = torch.addmm((y * y).sum(dim=1)[None, :], x, y.T, alpha=-2.0)
+        return d.add_((x * x).sum(dim=1)[:, None]).clamp_min_(0.0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
+        x, y = ctx.saved_tensors
+        grad_x = torch.addmm(grad.sum(dim=1)[:, None] * x, grad, y, beta=2.0, alpha=-2.0)
+        grad_y = torch.addmm(grad.sum(dim=0)[:, None] * y, grad.T, x, beta=2.0, alpha=-2.0)
+        return grad_x, grad_y
+
+
+class _SelfSqDists(torch.autograd.Function):
+    """``||x_i - x_j||^2`` with an exactly zero diagonal and a hand-written backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        ctx.save_for_backward(x)
+        x_sq = (x * x).sum(dim=1)
+        d = torch.addmm(x_sq[None, :], x, x.T, alpha=-2.0)
+        d = d.add_(x_sq[:, None]).clamp_min_(0.0)
+        d.diagonal().zero_()
+        return d
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        sym = grad + grad.T
+        return torch.addmm(sym.sum(dim=1)[:, None] * x, sym, x, beta=2.0, alpha=-2.0)
+
+
+def pairwise_sq_dists(x: Tensor, y: Tensor) -> Tensor:
+    """Squared Euclidean distances ``D[i, j] = ||x_i - y_j||^2`` of shape (len(x), len(y)).
+
+    Computed as ``|x|^2 + |y|^2 - 2 x y^T`` and clamped at 0. When ``y is x`` the diagonal is
+    exactly zero. The gradient is that of the exact distance, ``2 (x_i - y_j)`` per entry.
+    """
+    if y is x:
+        return _SelfSqDists.apply(x)
+    return _SqDists.apply(x, y)
+
+
+# --------------------------------------------------------------------------------------------
+# SDD
+# --------------------------------------------------------------------------------------------
+
+
+def _total_variance(x: Tensor, name: str) -> Tensor:
+    """``sum_k var(x[:, k])`` with the unbiased (n - 1) estimator; must be > 0."""
+    s = (x - x.mean(dim=0)).pow(2).sum() / (x.shape[0] - 1)
+    if not bool(s > 0):
+        raise InputError(f"{name} has zero variance (all rows identical); SDD is undefined")
+    return s
+
+
+class _LogMeanExp(torch.autograd.Function):
+    """``log mean_j exp(coef * d_ij)`` along ``dim`` (optionally j != i), in the log domain.
+
+    Works in place on one (n, m) buffer, which ends up holding the softmax weights needed by
+    the backward; the gradient reaches both ``d`` and the scalar ``coef``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, d: Tensor, coef: Tensor, dim: int, drop_diagonal: bool) -> Tensor:
+        weights = d * coef
+        count = weights.shape[dim]
+        if drop_diagonal:
+            weights.diagonal().fill_(-math.inf)
+            count -= 1
+        peak = weights.amax(dim=dim, keepdim=True)
+        weights.sub_(peak).exp_()
+        total = weights.sum(dim=dim, keepdim=True)
+        weights.div_(total)
+        ctx.dim = dim
+        ctx.save_for_backward(d, coef, weights)
+        return (total.log() + peak).squeeze(dim) - math.log(count)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None, None]:
+        d, coef, weights = ctx.saved_tensors
+        grad_logits = weights * grad.unsqueeze(ctx.dim)
+        grad_coef = torch.dot(grad_logits.reshape(-1), d.reshape(-1))
+        return grad_logits.mul_(coef), grad_coef.reshape(coef.shape), None, None
+
+
+def _log_density(d: Tensor, coef: Tensor, dim: int, drop_diagonal: bool) -> Tensor:
+    """``log mean exp(coef * d)`` along ``dim``; optionally without the diagonal terms."""
+    return _LogMeanExp.apply(d, coef, dim, drop_diagonal)
+
+
+def _divergence(log_p: Tensor, log_q: Tensor, normalize: bool) -> Tensor:
+    """``sum_i (p_i - q_i)(log p_i - log q_i)`` from log-densities (symmetric KL, J-divergence)."""
+    if normalize:
+        log_p = log_p - torch.logsumexp(log_p, dim=0)
+        log_q = log_q - torch.logsumexp(log_q, dim=0)
+    return ((log_p.exp() - log_q.exp()) * (log_p - log_q)).sum()
+
+
+def _spread_value(x: Tensor, spread: str, variance: Tensor) -> Tensor:
+    """The scale ``r_S`` of a set: squared per-column range summed, or the total variance."""
+    if spread == "variance":
+        return variance
+    return (x.amax(dim=0) - x.amin(dim=0)).pow(2).sum()
+
+
+def _sdd_from_dists(
+    a: Tensor,
+    b: Tensor,
+    d_aa: Tensor,
+    d_bb: Tensor,
+    d_ab: Tensor,
+    *,
+    bandwidth: float,
+    leave_one_out: bool,
+    spread: str,
+    normalize: bool,
+) -> Tensor:
+    """SDD loss given the three squared-distance matrices; see :func:`sdd_loss` for the math."""
+    s_a = _total_variance(a, "a")
+    s_b = _total_variance(b, "b")
+    coef_a = -1.0 / (4.0 * bandwidth * bandwidth * s_a)  # exponent factor for reference A
+    coef_b = -1.0 / (4.0 * bandwidth * bandwidth * s_b)
+    log_p = _log_density(d_aa, coef_a, 1, leave_one_out)  # rho_A(a_i)
+    log_q = _log_density(d_ab, coef_b, 1, False)  # rho_B(a_i)
+    log_u = _log_density(d_bb, coef_b, 1, leave_one_out)  # rho_B(b_j)
+    log_v = _log_density(d_ab, coef_a, 0, False)  # rho_A(b_j)
+    div = _divergence(log_p, log_q, normalize) + _divergence(log_u, log_v, normalize)
+    if spread == "none":
+        return div
+    r_a = _spread_value(a, spread, s_a)
+    r_b = _spread_value(b, spread, s_b)
+    return div * (1.0 / r_a + 1.0 / r_b)
+
+
+def _check_pair(a: Tensor, b: Tensor, min_rows: int) -> None:
+    """Validate the two sets ``a`` (n, d) and ``b`` (m, d) of a distribution loss."""
+    _check_matrix(a, "a", min_rows=min_rows)
+    _check_matrix(b, "b", min_rows=min_rows)
+    _check_same_dim(a, b, "a and b")
+
+
+def sdd_loss(
+    a: Tensor,
+    b: Tensor,
+    *,
+    bandwidth: float = 0.5,
+    leave_one_out: bool = False,
+    spread: str = "range",
+    normalize: bool = False,
+) -> Tensor:
+    """Semantic density distribution (SDD) loss between sets ``a`` (n, d) and ``b`` (m, d).
+
+    For a reference set ``S`` let ``s_S = sum_k var(S[:, k])`` (unbiased variance) and
+    ``rho_S(x) = mean_{t in S} exp(-||x - t||^2 / (4 h^2 s_S))`` with ``h = bandwidth``. With
+    ``leave_one_out`` the term ``t = x`` is dropped for densities of a set's own rows (mean over
+    ``|S| - 1``). Then ``p_i = rho_A(a_i)``, ``q_i = rho_B(a_i)``, ``u_j = rho_B(b_j)``,
+    ``v_j = rho_A(b_j)``; with ``normalize`` each of p, q, u, v is divided by its own sum, and
+
+        ``D = sum_i (p_i - q_i)(log p_i - log q_i) + sum_j (u_j - v_j)(log u_j - log v_j)``.
+
+    ``spread="none"`` returns ``D``; otherwise ``D * (1 / r_A + 1 / r_B)`` where
+    ``r_S = sum_k (max_k S - min_k S)^2`` for ``"range"`` and ``r_S = s_S`` for ``"variance"``.
+    Densities are handled in the log domain (logsumexp), so underflow does not produce NaNs.
+    Both sets need at least 2 rows (unbiased variance) and non-zero variance.
+
+    Example:
+        >>> a, b = torch.randn(8, 4), torch.randn(6, 4) + 1.0
+        >>> float(sdd_loss(a, b)) > 0.0
+        True
+    """
+    opts = validate_sdd_options(
+        bandwidth=bandwidth, leave_one_out=leave_one_out, spread=spread, normalize=normalize
+    )
+    return sdd_and_mmd(a, b, sdd=opts)["sdd"]
+
+
+# --------------------------------------------------------------------------------------------
+# MK-MMD
+# --------------------------------------------------------------------------------------------
+
+
+def _strict_upper(d: Tensor) -> Tensor:
+    """The strictly upper-triangular entries of a square matrix, flattened row by row."""
+    n = d.shape[0]
+    return torch.cat([d[i, i + 1 :] for i in range(n - 1)]) if n > 1 else d.new_empty(0)
+
+
+def _lower_median(values: Tensor) -> float:
+    """``float(values.median())`` (lower median) of a flat tensor, computed faster when large.
+
+    The median is bracketed with quantiles of a strided sample, then selected exactly among
+    the values inside the bracket; if the bracket misses it, the full median is used.
+    """
+    k = (values.numel() - 1) // 2
+    if values.numel() < 1 << 20:
+        return float(values.median())
+    sample = values[:: values.numel() // 65536].sort().values
+    pos = k / values.numel() * (sample.numel() - 1)
+    lo = sample[max(int(pos) - 1000, 0)]
+    hi = sample[min(int(pos) + 1000, sample.numel() - 1)]
+    below = int(torch.count_nonzero(values < lo))
+    window = values[(values >= lo) & (values <= hi)]
+    if not below <= k < below + window.numel():
+        return float(values.median())
+    return float(window.kthvalue(k - below + 1).values)
+
+
+def _median_sq_dist(d_aa: Tensor, d_bb: Tensor, d_ab: Tensor) -> float:
+    """Lower median (``torch.median`` semantics) of the off-diagonal pooled squared distances.
+
+    Every unordered pair appears twice off the diagonal of the pooled matrix, so the lower
+    median over those entries equals the lower median over the distinct pairs used here.
+    The value is a detached constant, clamped below at the dtype's eps.
+    """
+    with torch.no_grad():
+        values = torch.cat([_strict_upper(d_aa), _strict_upper(d_bb), d_ab.reshape(-1)])
+        return max(_lower_median(values), torch.finfo(values.dtype).eps)
+
+
+class _KernelSum(torch.autograd.Function):
+    """``sum_s sum_{i,j} exp(-d_ij / s)`` (optionally over i != j) with a one-matrix backward.
+
+    Scales are visited from the largest down; when a scale is exactly half the previous one
+    the kernel matrix is squared instead of recomputing ``exp`` (the default multipliers form
+    such a chain). Only ``sum_s exp(-d / s) * (-1 / s)``, the derivative, is kept for backward.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, d: Tensor, scales: tuple[float, ...], drop_diagonal: bool) -> Tensor:
+        ordered = sorted(scales, reverse=True)
+        kernel = torch.empty_like(d)
+        slope = torch.zeros_like(d)
+        total = d.new_zeros(())
+        previous = math.inf
+        for s in ordered:
+            if previous == 2.0 * s:
+                kernel.square_()
+            else:
+                torch.mul(d, -1.0 / s, out=kernel).exp_()
+            previous = s
+            if drop_diagonal:
+                kernel.diagonal().zero_()
+            total += kernel.sum()
+            slope.add_(kernel, alpha=-1.0 / s)
+        ctx.save_for_backward(slope)
+        return total
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        (slope,) = ctx.saved_tensors
+        return grad * slope, None, None
+
+
+def _kernel_mean(d: Tensor, scales: tuple[float, ...], drop_diagonal: bool) -> Tensor:
+    """Mean over entries of ``k = mean_s exp(-d / s)``; optionally without the diagonal."""
+    count = d.numel() - (d.shape[0] if drop_diagonal else 0)
+    return _KernelSum.apply(d, scales, drop_diagonal) / (len(scales) * count)
+
+
+def _mmd_from_dists(
+    d_aa: Tensor,
+    d_bb: Tensor,
+    d_ab: Tensor,
+    *,
+    bandwidths: Sequence[float] | None,
+    multipliers: Sequence[float],
+    unbiased: bool,
+) -> Tensor:
+    """MK-MMD^2 given the three squared-distance matrices; see :func:`mk_mmd` for the math."""
+    if bandwidths is None:
+        median = _median_sq_dist(d_aa, d_bb, d_ab)
+        scales = tuple(median * t for t in multipliers)
+    else:
+        scales = tuple(bandwidths)
+    k_aa = _kernel_mean(d_aa, scales, unbiased)
+    k_bb = _kernel_mean(d_bb, scales, unbiased)
+    k_ab = _kernel_mean(d_ab, scales, False)
+    return k_aa + k_bb - 2.0 * k_ab
+
+
+def mk_mmd(
+    a: Tensor,
+    b: Tensor,
+    *,
+    bandwidths: Sequence[float] | None = None,
+    multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
+    unbiased: bool = False,
+) -> Tensor:
+    """Squared multi-kernel MMD between sets ``a`` (n, d) and ``b`` (m, d).
+
+    Kernel ``k(x, y) = mean_{s in bandwidths} exp(-||x - y||^2 / s)``. If ``bandwidths`` is
+    None, ``s = t * median`` for ``t`` in ``multipliers``, where ``median`` is the lower median
+    (``torch.median`` semantics) of the off-diagonal squared distances of the pooled set
+    ``[a; b]``, detached from the graph (and clamped below at the dtype's eps).
+
+        ``MMD^2 = mean k(A, A) + mean k(B, B) - 2 mean k(A, B)``
+
+    With ``unbiased`` the diagonals are dropped from the two within-set means (each side then
+    needs at least 2 rows); the unbiased estimate can be negative.
+
+    Example:
+        >>> a = torch.randn(8, 4)
+        >>> float(mk_mmd(a, a)) == 0.0
+        True
+    """
+    opts = validate_mmd_options(bandwidths=bandwidths, multipliers=multipliers, unbiased=unbiased)
+    return sdd_and_mmd(a, b, mmd=opts)["mmd"]
+
+
+# --------------------------------------------------------------------------------------------
+# shared computation
+# --------------------------------------------------------------------------------------------
+
+
+def sdd_and_mmd(
+    a: Tensor,
+    b: Tensor,
+    *,
+    sdd: dict[str, Any] | None = None,
+    mmd: dict[str, Any] | None = None,
+) -> dict[str, Tensor]:
+    """Compute :func:`sdd_loss` and/or :func:`mk_mmd` sharing ``d_AA``, ``d_BB``, ``d_AB``.
+
+    ``sdd`` / ``mmd`` are the keyword arguments of :func:`sdd_loss` / :func:`mk_mmd` (``{}``
+    for the defaults); a term is computed, and its key present in the result, only when its
+    dict is not None.
+
+    Example:
+        >>> a, b = torch.randn(8, 4), torch.randn(6, 4)
+        >>> sorted(sdd_and_mmd(a, b, sdd={}, mmd={"unbiased": True}))
+        ['mmd', 'sdd']
+    """
+    sdd_opts = None if sdd is None else validate_sdd_options(**_with_defaults(sdd, _SDD_DEFAULTS))
+    mmd_opts = None if mmd is None else validate_mmd_options(**_with_defaults(mmd, _MMD_DEFAULTS))
+    min_rows = 1
+    if sdd_opts is not None:
+        min_rows = 2
+    if mmd_opts is not None and mmd_opts["unbiased"]:
+        min_rows = 2
+    _check_pair(a, b, min_rows)
+    d_aa = pairwise_sq_dists(a, a)
+    d_bb = pairwise_sq_dists(b, b)
+    d_ab = pairwise_sq_dists(a, b)
+    out: dict[str, Tensor] = {}
+    if sdd_opts is not None:
+        out["sdd"] = _sdd_from_dists(a, b, d_aa, d_bb, d_ab, **sdd_opts)
+    if mmd_opts is not None:
+        out["mmd"] = _mmd_from_dists(d_aa, d_bb, d_ab, **mmd_opts)
+    return out
+
+
+_SDD_DEFAULTS: dict[str, Any] = {
+    "bandwidth": 0.5,
+    "leave_one_out": False,
+    "spread": "range",
+    "normalize": False,
+}
+_MMD_DEFAULTS: dict[str, Any] = {
+    "bandwidths": None,
+    "multipliers": DEFAULT_MULTIPLIERS,
+    "unbiased": False,
+}
+
+
+def _with_defaults(given: Any, defaults: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``given`` keyword options over ``defaults``; unknown keys raise InputError."""
+    if not isinstance(given, dict):
+        raise InputError(f"loss options must be a dict, got {type(given).__name__}")
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise InputError(f"unknown loss option(s) {unknown}; expected {sorted(defaults)}")
+    return {**defaults, **given}
+
+
+# --------------------------------------------------------------------------------------------
+# CLIP / InfoNCE
+# --------------------------------------------------------------------------------------------
+
+
+def _scale_from(temperature: float, logit_scale: Tensor | None) -> Tensor | float:
+    """The logit multiplier: ``logit_scale`` if given, else ``1 / temperature``."""
+    if logit_scale is None:
+        return 1.0 / _check_positive(temperature, "temperature")
+    if not isinstance(logit_scale, Tensor) or logit_scale.numel() != 1:
+        raise InputError("logit_scale must be a tensor holding a single value")
+    return logit_scale.reshape(())
+
+
+def _with_extra(x: Tensor, extra: Tensor | None, name: str) -> Tensor:
+    """``x`` with the rows of ``extra`` appended (validated), or ``x`` itself."""
+    if extra is None:
+        return x
+    _check_matrix(extra, name, min_rows=0)
+    _check_same_dim(x, extra, f"{name} and the paired rows")
+    return torch.cat([x, extra], dim=0)
+
+
+def clip_loss(
+    a: Tensor,
+    b: Tensor,
+    *,
+    temperature: float = 0.05,
+    logit_scale: Tensor | None = None,
+    extra_a: Tensor | None = None,
+    extra_b: Tensor | None = None,
+) -> Tensor:
+    """Symmetric InfoNCE (CLIP) loss on matched pairs ``a`` (P, d), ``b`` (P, d).
+
+    Rows are assumed L2-normalised; row i of ``a`` matches row i of ``b``. With
+    ``scale = logit_scale`` (a tensor, used as the multiplier directly) or ``1 / temperature``,
+    the a->b logits are ``a @ [b; extra_b]^T * scale`` and the b->a logits
+    ``b @ [a; extra_a]^T * scale``; the loss is the mean of the two cross-entropies with
+    target ``i`` for row ``i``. ``extra_a`` (Ua, d) / ``extra_b`` (Ub, d) are unpaired rows used
+    only as additional negatives. ``P == 0`` raises InputError (skip the term instead).
+
+    Example:
+        >>> a = F.normalize(torch.randn(4, 8), dim=1)
+        >>> float(clip_loss(a, a, temperature=1e-3)) < 1e-6
+        True
+    """
+    scale = _scale_from(temperature, logit_scale)
+    _check_matrix(a, "a")
+    _check_matrix(b, "b")
+    _check_same_shape(a, b, "a and b")
+    cols_b = _with_extra(b, extra_b, "extra_b")
+    cols_a = _with_extra(a, extra_a, "extra_a")
+    target = torch.arange(a.shape[0], device=a.device)
+    loss_ab = F.cross_entropy((a @ cols_b.T) * scale, target)
+    loss_ba = F.cross_entropy((b @ cols_a.T) * scale, target)
+    return 0.5 * (loss_ab + loss_ba)
+
+
+# --------------------------------------------------------------------------------------------
+# NT-Xent
+# --------------------------------------------------------------------------------------------
+
+
+def ntxent_loss(z1: Tensor, z2: Tensor, *, temperature: float = 0.05) -> Tensor:
+    """SimCLR NT-Xent loss for two views ``z1``, ``z2`` (N, d) of the same N items.
+
+    The 2N rows ``z = [z1; z2]`` are L2-normalised, ``sim = z z^T / temperature``; for anchor
+    ``i`` the positive is the other view of the same item and the denominator runs over all
+    ``2N - 1`` other rows (self excluded). The loss is the mean cross-entropy over the 2N
+    anchors. Requires ``N >= 2``.
+
+    Example:
+        >>> z = torch.randn(4, 8)
+        >>> float(ntxent_loss(z, z)) > 0.0
+        True
+    """
+    inv_t = 1.0 / _check_positive(temperature, "temperature")
+    _check_matrix(z1, "z1", min_rows=2)
+    _check_matrix(z2, "z2", min_rows=2)
+    _check_same_shape(z1, z2, "z1 and z2")
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)
+    sim = (z @ z.T) * inv_t
+    eye = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    sim = sim.masked_fill(eye, -math.inf)
+    idx = torch.arange(n, device=z.device)
+    target = torch.cat([idx + n, idx])
+    return F.cross_entropy(sim, target)

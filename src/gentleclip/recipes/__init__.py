@@ -1,0 +1,22 @@
+"""Shipped training recipes (YAML), read with :func:`load_recipe`."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import yaml
+
+from gentleclip.errors import InputError
+from gentleclip.training.config import TrainConfig, config_from_dict
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files(__name__).iterdir() if p.name.endswith(".yaml"))
+
+
+def load_recipe(name: str) -> TrainConfig:
+    """The config of a shipped recipe, e.g. ``mfeat-gentle``."""
+    path = resources.files(__name__) / f"{name}.yaml"
+    if not path.is_file():
+        raise InputError(f"unknown recipe {name!r}; shipped: {', '.join(recipe_names())}")
+    return config_from_dict(yaml.safe_load(path.read_text()))

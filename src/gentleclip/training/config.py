@@ -1,0 +1,193 @@
+"""Typed training configuration: every default lives here, once.
+
+A YAML file (``configs/train.yaml``) may override any subset of these fields; unknown keys
+are rejected with a one-line :class:`~gentleclip.errors.InputError`. The resolved
+configuration is written into every run directory as ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gentleclip.errors import InputError
+
+METHODS = ("gentle", "clip")
+
+
+@dataclass
+class ModelConfig:
+    """Towers: an encoder from the registry per side, then a projection head."""
+
+    encoder_a: str = "mlp"
+    encoder_b: str = "mlp"
+    encoder_a_kwargs: dict[str, Any] = field(default_factory=lambda: {"hidden_dims": [256]})
+    encoder_b_kwargs: dict[str, Any] = field(default_factory=lambda: {"hidden_dims": [256]})
+    embed_dim: int = 64
+    head_dropout: float = 0.1
+    normalize_inputs: bool = True
+    noise_std: float = 0.1
+    mask_prob: float = 0.1
+
+
+@dataclass
+class LossConfig:
+    """Weights and hyper-parameters of the four terms (paper defaults noted per field)."""
+
+    w_clip: float = 1.0  # paper 1.0
+    w_sdd: float = 0.7  # paper 0.7
+    w_mmd: float = 0.2  # paper 0.2
+    w_ssl: float = 0.15  # paper 0.15
+    clip_temperature: float = 0.05
+    learnable_scale: bool = False
+    clip_extra_negatives: bool = False
+    sdd_bandwidth: float = 0.5
+    sdd_leave_one_out: bool = False
+    sdd_spread: str = "range"
+    sdd_normalize: bool = False
+    mmd_multipliers: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0])
+    mmd_bandwidths: list[float] | None = None
+    mmd_unbiased: bool = False
+    ssl_temperature: float = 0.05
+    gather_distributed: bool = True  # a no-op in a single process
+
+
+@dataclass
+class SamplerConfig:
+    """What one optimisation step sees: pairs plus whole bags (or unpaired rows)."""
+
+    pairs_per_step: int = 64
+    unpaired_per_step: int = 64
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with a fixed budget of optimizer steps (or epochs, if ``steps`` is None)."""
+
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    steps: int | None = 600
+    epochs: int | None = None
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning Trainer options: CPU by default, any accelerator/strategy by flag."""
+
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    deterministic: bool = True
+    progress: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """Everything `gentleclip train` needs besides the data directory."""
+
+    method: str = "gentle"
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def validate(self) -> TrainConfig:
+        """Raise :class:`InputError` for values no run could use; return self."""
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        positive = {
+            "model.embed_dim": self.model.embed_dim,
+            "loss.clip_temperature": self.loss.clip_temperature,
+            "loss.ssl_temperature": self.loss.ssl_temperature,
+            "loss.sdd_bandwidth": self.loss.sdd_bandwidth,
+            "sampler.pairs_per_step": self.sampler.pairs_per_step,
+            "sampler.unpaired_per_step": self.sampler.unpaired_per_step,
+            "optim.lr": self.optim.lr,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise InputError(f"{name} must be > 0, got {value}")
+        for name in ("w_clip", "w_sdd", "w_mmd", "w_ssl"):
+            if getattr(self.loss, name) < 0:
+                raise InputError(f"loss.{name} must be >= 0, got {getattr(self.loss, name)}")
+        if self.optim.steps is None and self.optim.epochs is None:
+            raise InputError("set optim.steps or optim.epochs (both are empty)")
+        for name in ("steps", "epochs"):
+            value = getattr(self.optim, name)
+            if value is not None and value < 1:
+                raise InputError(f"optim.{name} must be >= 1, got {value}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    """Instantiate dataclass ``cls`` from defaults overridden by ``values`` (checked keys)."""
+    if not isinstance(values, dict):
+        raise InputError(f"config section {where or 'root'!r} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise InputError(
+            f"unknown config key {prefix}{unknown[0]}; known keys: {', '.join(sorted(known))}"
+        )
+    kwargs = {}
+    for name, value in values.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, f"{where}.{name}".lstrip("."))
+        else:
+            kwargs[name] = _coerce(value, hint, f"{where}.{name}".lstrip("."))
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Check a YAML scalar/list against a simple type hint (int->float allowed)."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        origin = typing.get_origin(option) or option
+        if option is type(None) and value is None:
+            return None
+        if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if origin in (str, bool, dict, list) and isinstance(value, origin):
+            return value
+    raise InputError(f"config key {where} has a bad value {value!r} (expected {hint})")
+
+
+def config_from_dict(values: dict[str, Any] | None) -> TrainConfig:
+    """Defaults overridden by a nested mapping, validated."""
+    return _build(TrainConfig, values or {}, "").validate()
+
+
+def load_config(path: str | Path | None) -> TrainConfig:
+    """Read a YAML recipe (None -> the defaults)."""
+    if path is None:
+        return config_from_dict(None)
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"config file not found: {path}")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise InputError(f"config file {path} is not valid YAML: {str(err).splitlines()[0]}") from err
+    return config_from_dict(values)
+
+
+def dump_config(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

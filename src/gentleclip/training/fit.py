@@ -1,0 +1,158 @@
+"""`train(data_dir, out_dir, config)`: one Lightning run writing model, config and logs.
+
+Run directory layout::
+
+    RUN/config.yaml            resolved configuration (written first)
+    RUN/checkpoints/last.ckpt  per-epoch checkpoint (safetensors, atomic) for --resume
+    RUN/logs/metrics.csv       per-step loss terms
+    RUN/model/                 final TwoTower (model.safetensors + config.json)
+    RUN/summary.json           regime, counts, steps, seconds
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from gentleclip.data.regimes import RegimeData, load_dataset_dir
+from gentleclip.errors import InputError
+from gentleclip.evaluation.report import write_json_atomic
+from gentleclip.models import TowerConfig, TwoTower, TwoTowerConfig
+from gentleclip.training.checkpoint import SafetensorsCheckpointIO
+from gentleclip.training.config import ModelConfig, TrainConfig, dump_config
+from gentleclip.training.module import GentleCLIPModule
+from gentleclip.training.steplog import StepCSVLogger
+
+CHECKPOINT = Path("checkpoints") / "last.ckpt"
+
+
+def build_model(config: ModelConfig, dim_a: int, dim_b: int) -> TwoTower:
+    """A TwoTower for inputs of the given feature dimensions."""
+    tower_config = TwoTowerConfig(
+        a=TowerConfig(encoder=config.encoder_a, encoder_kwargs=config.encoder_a_kwargs, input_dim=dim_a),
+        b=TowerConfig(encoder=config.encoder_b, encoder_kwargs=config.encoder_b_kwargs, input_dim=dim_b),
+        embed_dim=config.embed_dim,
+        head_dropout=config.head_dropout,
+        normalize_inputs=config.normalize_inputs,
+        augment={"noise_std": config.noise_std, "mask_prob": config.mask_prob},
+    )
+    return TwoTower(tower_config)
+
+
+def _check_runnable(data: RegimeData, config: TrainConfig) -> None:
+    if config.method == "clip" and data.n_pairs == 0:
+        raise InputError("--method clip needs matched pairs, but the data directory has 0 pairs")
+    if config.method == "clip" and data.n_pairs < 2:
+        raise InputError("--method clip needs at least 2 pairs (InfoNCE needs a negative)")
+
+
+def _prepare_run_dir(out_dir: Path, resume: bool) -> None:
+    if resume:
+        if not (out_dir / CHECKPOINT).is_file():
+            raise InputError(f"--resume: no checkpoint at {out_dir / CHECKPOINT}")
+        return
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise InputError(f"run directory {out_dir} is not empty; use --resume or a new --out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def make_trainer(config: TrainConfig, out_dir: Path) -> L.Trainer:
+    """A Lightning Trainer with atomic safetensors checkpoints and CSV logs in ``out_dir``."""
+    checkpoint = ModelCheckpoint(
+        dirpath=out_dir / CHECKPOINT.parent,
+        filename=CHECKPOINT.stem,
+        save_top_k=1,
+        every_n_epochs=1,
+        enable_version_counter=False,
+    )
+    optim, trainer = config.optim, config.trainer
+    return L.Trainer(
+        accelerator=trainer.accelerator,
+        devices=trainer.devices,
+        strategy=trainer.strategy,
+        num_nodes=trainer.num_nodes,
+        precision=trainer.precision,
+        deterministic=trainer.deterministic,
+        max_steps=optim.steps if optim.steps is not None else -1,
+        max_epochs=optim.epochs if optim.epochs is not None else -1,
+        callbacks=[checkpoint, StepCSVLogger(out_dir / "logs" / "metrics.csv")],
+        plugins=[SafetensorsCheckpointIO()],
+        logger=False,
+        enable_progress_bar=trainer.progress,
+        enable_model_summary=False,
+        reload_dataloaders_every_n_epochs=1,
+        use_distributed_sampler=False,
+        num_sanity_val_steps=0,
+    )
+
+
+def _quiet_lightning() -> None:
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+    warnings.filterwarnings("ignore", message=".*Experiment logs directory.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def train(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Train on ``data_dir`` into ``out_dir``; return the run summary."""
+    config.validate()
+    data = load_dataset_dir(data_dir)
+    _check_runnable(data, config)
+    out_dir = Path(out_dir)
+    _prepare_run_dir(out_dir, resume)
+    if verbose:
+        print(data.describe())
+        print(f"method: {config.method}")
+    _write_text_atomic(out_dir / "config.yaml", dump_config(config))
+    _quiet_lightning()
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    model = build_model(config.model, data.dim_a, data.dim_b)
+    model.fit_normalization(*_as_tensors(data))
+    module = GentleCLIPModule(model, data, config)
+    trainer = make_trainer(config, out_dir)
+    start = time.perf_counter()
+    trainer.fit(module, ckpt_path=str(out_dir / CHECKPOINT) if resume else None)
+    summary = {
+        "method": config.method,
+        "regime": data.regime.value,
+        "n_pairs": data.n_pairs,
+        "n_unpaired_a": len(data.unpaired_a),
+        "n_unpaired_b": len(data.unpaired_b),
+        "steps": trainer.global_step,
+        "epochs": trainer.current_epoch,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    if trainer.is_global_zero:
+        model.save_pretrained(out_dir / "model")
+        write_json_atomic(out_dir / "summary.json", summary)
+    return summary
+
+
+def _as_tensors(data: RegimeData) -> tuple[Any, Any]:
+    import torch
+
+    return torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())

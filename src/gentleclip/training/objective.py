@@ -1,0 +1,107 @@
+"""The Gentle-CLIP objective: model outputs -> a dict of named loss terms plus ``loss``.
+
+``loss = w_clip * CLIP(pair_a, pair_b) + w_sdd * SDD(all_a, all_b) + w_mmd * MMD(all_a, all_b)
++ w_ssl * (NTXent(view1_a, view2_a) + NTXent(view1_b, view2_b))``
+
+``all_a`` / ``all_b`` hold every A / B embedding of the step, paired and unpaired. SDD and MMD
+share their pairwise distance matrices. A term whose weight is zero is not computed; a term
+whose inputs are too small this step (no pairs, fewer than two rows of a side) is left out
+of the sum and reported as absent.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from gentleclip.losses import CLIPLoss, NTXentLoss, functional
+from gentleclip.losses.distributed import gather_with_grad
+from gentleclip.training.config import LossConfig
+
+
+def _global_rows(x: Tensor, distributed: bool) -> int:
+    """Number of rows of ``x`` summed over all ranks (local count when not distributed)."""
+    if not (distributed and torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return x.shape[0]
+    count = torch.tensor([x.shape[0]], device=x.device)
+    torch.distributed.all_reduce(count)
+    return int(count.item())
+
+
+class GentleObjective(nn.Module):
+    """Weighted sum of CLIP, SDD, MK-MMD and intra-modal NT-Xent over one step's outputs.
+
+    Inputs (the keys of :class:`~gentleclip.models.TwoTower` outputs): ``pair_a``, ``pair_b``
+    (P, D); ``all_a`` (Na, D), ``all_b`` (Nb, D) whose first P rows are the pairs; and,
+    when ``w_ssl > 0``, ``view1_a``, ``view2_a``, ``view1_b``, ``view2_b``.
+    Returns ``{"clip", "sdd", "mmd", "ssl_a", "ssl_b", "loss"}`` (terms that were computed).
+    """
+
+    def __init__(self, config: LossConfig) -> None:
+        super().__init__()
+        self.config = config
+        gather = config.gather_distributed
+        self.clip = CLIPLoss(
+            temperature=config.clip_temperature,
+            learnable_scale=config.learnable_scale,
+            extra_negatives=config.clip_extra_negatives,
+            gather_distributed=gather,
+        )
+        self.ntxent = NTXentLoss(temperature=config.ssl_temperature, gather_distributed=gather)
+
+    def forward(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        cfg = self.config
+        terms: dict[str, Tensor] = {}
+        if cfg.w_clip > 0:
+            terms.update(self._clip_term(outputs))
+        if cfg.w_sdd > 0 or cfg.w_mmd > 0:
+            terms.update(self._distribution_terms(outputs["all_a"], outputs["all_b"]))
+        if cfg.w_ssl > 0:
+            for side in ("a", "b"):
+                v1, v2 = outputs[f"view1_{side}"], outputs[f"view2_{side}"]
+                if _global_rows(v1, cfg.gather_distributed) >= 2:
+                    terms[f"ssl_{side}"] = self.ntxent(v1, v2)
+        weights = {
+            "clip": cfg.w_clip,
+            "sdd": cfg.w_sdd,
+            "mmd": cfg.w_mmd,
+            "ssl_a": cfg.w_ssl,
+            "ssl_b": cfg.w_ssl,
+        }
+        loss = outputs["all_a"].sum() * 0.0 + outputs["all_b"].sum() * 0.0
+        for name, value in terms.items():
+            loss = loss + weights[name] * value
+        terms["loss"] = loss
+        return terms
+
+    def _clip_term(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        pair_a, pair_b = outputs["pair_a"], outputs["pair_b"]
+        if _global_rows(pair_a, self.config.gather_distributed) == 0:
+            return {}
+        n_pairs = pair_a.shape[0]
+        extra_a = outputs["all_a"][n_pairs:] if self.config.clip_extra_negatives else None
+        extra_b = outputs["all_b"][n_pairs:] if self.config.clip_extra_negatives else None
+        return {"clip": self.clip(pair_a, pair_b, extra_a=extra_a, extra_b=extra_b)}
+
+    def _distribution_terms(self, all_a: Tensor, all_b: Tensor) -> dict[str, Tensor]:
+        cfg = self.config
+        if cfg.gather_distributed:
+            all_a, all_b = gather_with_grad(all_a), gather_with_grad(all_b)
+        if min(all_a.shape[0], all_b.shape[0]) < 2:
+            return {}
+        sdd = None
+        if cfg.w_sdd > 0:
+            sdd = {
+                "bandwidth": cfg.sdd_bandwidth,
+                "leave_one_out": cfg.sdd_leave_one_out,
+                "spread": cfg.sdd_spread,
+                "normalize": cfg.sdd_normalize,
+            }
+        mmd = None
+        if cfg.w_mmd > 0:
+            mmd = {
+                "bandwidths": cfg.mmd_bandwidths,
+                "multipliers": tuple(cfg.mmd_multipliers),
+                "unbiased": cfg.mmd_unbiased,
+            }
+        return functional.sdd_and_mmd(all_a, all_b, sdd=sdd, mmd=mmd)

@@ -1,0 +1,72 @@
+"""load_array / save_array_atomic: clear errors and atomic writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gentleclip.data.io import load_array, save_array_atomic
+from gentleclip.errors import InputError
+
+
+def test_load_array_casts_to_float32(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.arange(6, dtype=np.int32).reshape(2, 3))
+    loaded = load_array(tmp_path / "x.npy")
+    assert loaded.dtype == np.float32
+    np.testing.assert_array_equal(loaded, [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])
+
+
+def test_load_array_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        load_array(tmp_path / "missing.npy")
+    np.save(tmp_path / "obj.npy", np.array([None, {}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match=r"obj\.npy: not a plain \.npy array"):
+        load_array(tmp_path / "obj.npy")
+    values = np.ones((5, 2))
+    values[4, 0] = -np.inf
+    np.save(tmp_path / "inf.npy", values)
+    with pytest.raises(InputError, match=r"inf\.npy: contains NaN or Inf.*row 4"):
+        load_array(tmp_path / "inf.npy")
+    np.save(tmp_path / "cube.npy", np.ones((2, 2, 2)))
+    with pytest.raises(InputError, match=r"expected a 2-D array.*\(2, 2, 2\)"):
+        load_array(tmp_path / "cube.npy")
+    np.savez(tmp_path / "both.npz", a=np.ones((2, 2)))
+    with pytest.raises(InputError, match="npz archive"):
+        load_array(tmp_path / "both.npz")
+    (tmp_path / "text.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(InputError, match=r"text\.npy"):
+        load_array(tmp_path / "text.npy")
+
+
+def test_save_array_atomic_roundtrip_and_replace(tmp_path: Path) -> None:
+    target = tmp_path / "emb.npy"
+    save_array_atomic(target, np.ones((3, 2), np.float32))
+    save_array_atomic(target, np.full((4, 2), 2.0, np.float32))
+    np.testing.assert_array_equal(np.load(target), np.full((4, 2), 2.0))
+    assert [p.name for p in tmp_path.iterdir()] == ["emb.npy"]
+
+
+def test_save_array_atomic_failure_leaves_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "emb.npy"
+    save_array_atomic(target, np.ones((3, 2)))
+
+    def failing_save(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_array_atomic(target, np.zeros((3, 2)))
+    monkeypatch.undo()
+    np.testing.assert_array_equal(np.load(target), np.ones((3, 2)))
+    assert [p.name for p in tmp_path.iterdir()] == ["emb.npy"]
+
+
+def test_save_array_atomic_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        save_array_atomic(tmp_path / "no" / "emb.npy", np.ones((2, 2)))
+    with pytest.raises(InputError, match="object array"):
+        save_array_atomic(tmp_path / "emb.npy", np.array([None], dtype=object))

@@ -1,0 +1,106 @@
+"""Worker for the 2-process gloo parity test of the loss modules (imported by the spawn).
+
+Each case is built identically (seeded) in every process: a tiny shared ``nn.Linear``
+encoder maps raw inputs to embeddings and a loss module with ``gather_distributed=True``
+is applied. Ranks hold different numbers of rows; the single-process reference runs the
+same case on the concatenated global batch.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gentleclip.losses import CLIPLoss, MKMMDLoss, NTXentLoss, SDDLoss
+
+CASES = ("clip", "sdd", "mmd", "ntxent")
+WORLD_SIZE = 2
+# rows per rank for each input of each case (rank 0, rank 1); a 0 tests an empty rank
+ROWS: dict[str, dict[str, tuple[int, int]]] = {
+    "clip": {"a": (2, 3), "ea": (3, 1), "eb": (0, 2)},
+    "sdd": {"a": (3, 5), "b": (4, 2)},
+    "mmd": {"a": (3, 5), "b": (4, 2)},
+    "ntxent": {"z": (2, 3)},
+}
+
+
+def build_case(name: str) -> tuple[nn.Module, nn.Linear, dict[str, Tensor]]:
+    """Seeded (loss module, encoder, global raw inputs) for ``name``."""
+    torch.manual_seed(0)
+    encoder = nn.Linear(4, 3).double()
+    modules: dict[str, nn.Module] = {
+        "clip": CLIPLoss(learnable_scale=True, extra_negatives=True, gather_distributed=True),
+        "sdd": SDDLoss(leave_one_out=True, normalize=True, gather_distributed=True),
+        "mmd": MKMMDLoss(unbiased=True, gather_distributed=True),
+        "ntxent": NTXentLoss(temperature=0.2, gather_distributed=True),
+    }
+    module = modules[name].double()
+    inputs = {key: torch.randn(sum(rows), 4, dtype=torch.float64) for key, rows in ROWS[name].items()}
+    if name == "clip":
+        inputs["b"] = inputs["a"] + 0.3 * torch.randn_like(inputs["a"])
+    if name == "ntxent":
+        inputs["z2"] = inputs["z"] + 0.3 * torch.randn_like(inputs["z"])
+    if name == "mmd":
+        inputs["b"] = inputs["b"] + 1.0
+    return module, encoder, inputs
+
+
+def local_inputs(name: str, inputs: dict[str, Tensor], rank: int) -> dict[str, Tensor]:
+    """The slice of every global input held by ``rank``."""
+    out = {}
+    for key, x in inputs.items():
+        rows = ROWS[name][key if key in ROWS[name] else _paired_key(key)]
+        start = sum(rows[:rank])
+        out[key] = x[start : start + rows[rank]]
+    return out
+
+
+def _paired_key(key: str) -> str:
+    """Inputs derived row-by-row from another input share its split."""
+    return {"b": "a", "z2": "z"}[key]
+
+
+def compute_loss(name: str, module: nn.Module, encoder: nn.Linear, x: dict[str, Tensor]) -> Tensor:
+    """Loss of one case on the given (local or global) raw inputs."""
+    if name == "clip":
+        emb = {k: F.normalize(encoder(v), dim=1) for k, v in x.items()}
+        return module(emb["a"], emb["b"], emb["ea"], emb["eb"])
+    if name == "ntxent":
+        return module(encoder(x["z"]), encoder(x["z2"]))
+    return module(encoder(x["a"]), encoder(x["b"]))
+
+
+def grads(module: nn.Module, encoder: nn.Linear) -> dict[str, Tensor]:
+    """Gradients of all parameters of the case, keyed by name."""
+    named = [*encoder.named_parameters("enc"), *module.named_parameters("loss")]
+    return {k: p.grad.detach().clone() for k, p in named if p.grad is not None}
+
+
+def run_worker(rank: int, port: int, out_dir: str) -> None:
+    """Spawned entry point: compute every case with gathering, average grads like DDP."""
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=WORLD_SIZE,
+        timeout=timedelta(seconds=60),
+    )
+    try:
+        results = {}
+        for name in CASES:
+            module, encoder, inputs = build_case(name)
+            loss = compute_loss(name, module, encoder, local_inputs(name, inputs, rank))
+            loss.backward()
+            averaged = {}
+            for key, g in grads(module, encoder).items():
+                dist.all_reduce(g, op=dist.ReduceOp.SUM)
+                averaged[key] = g / WORLD_SIZE
+            results[name] = {"loss": loss.detach(), "grads": averaged}
+        torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
