@@ -2,10 +2,12 @@
 
 Usage::
 
-    python benchmarks/losses.py            # run every case, each in a fresh subprocess
-    python benchmarks/losses.py --case sdd-vec   # one case, prints a JSON line
+    python benchmarks/losses.py                # every case, each in a fresh subprocess
+    python benchmarks/losses.py --threads 2    # same with 2 torch intra-op threads
+    python benchmarks/losses.py --case sdd-vec # one case, prints a JSON line
 
-Measured, forward + backward, float32 on CPU, median over repeats:
+Measured, forward + backward, float32 on CPU, median over repeats (one warm-up run), with
+1 intra-op thread by default so that timings stay stable on a shared machine:
 
 1. SDD vectorised (``sdd_loss``) vs a per-sample Python loop in the style of the paper's
    released code (each sample's densities against each set computed with torch ops), at
@@ -101,18 +103,19 @@ def run_case(case: str, batch: int) -> dict[str, float]:
     return result
 
 
-def _spawn(case: str, batch: int = 0) -> dict[str, float]:
+def _spawn(case: str, batch: int, threads: int) -> dict[str, float]:
     """Run a case in a fresh interpreter and parse its JSON line."""
     cmd = [sys.executable, __file__, "--case", case, "--batch", str(batch)]
+    cmd += ["--threads", str(threads)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def main_all() -> None:
+def main_all(threads: int) -> None:
     """Run every case in its own subprocess and print the tables."""
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, float32, CPU")
-    base = _spawn("baseline")["maxrss_mb"]
-    loop, vec = _spawn("sdd-loop"), _spawn("sdd-vec")
+    print(f"torch {torch.__version__}, {threads} intra-op thread(s), float32, CPU")
+    base = _spawn("baseline", 0, threads)["maxrss_mb"]
+    loop, vec = _spawn("sdd-loop", 0, threads), _spawn("sdd-vec", 0, threads)
     print(f"\n1. SDD forward+backward, n = m = {SDD_ROWS}, d = {SDD_DIM}")
     print(f"   per-sample loop : {loop['seconds'] * 1e3:9.2f} ms   (loss {loop['value']:.6g})")
     print(f"   vectorised      : {vec['seconds'] * 1e3:9.2f} ms   (loss {vec['value']:.6g})")
@@ -121,7 +124,7 @@ def main_all() -> None:
     header = f"   {'B':>5} {'dist ms':>10} {'clip ms':>10} {'ratio':>7}"
     print(header + f" {'dist MB':>9} {'clip MB':>9} {'mem ratio':>9}")
     for batch in BATCHES:
-        dist, clip = _spawn("dist", batch), _spawn("clip", batch)
+        dist, clip = _spawn("dist", batch, threads), _spawn("clip", batch, threads)
         mem_d, mem_c = dist["maxrss_mb"] - base, clip["maxrss_mb"] - base
         print(
             f"   {batch:>5} {dist['seconds'] * 1e3:>10.1f} {clip['seconds'] * 1e3:>10.1f} "
@@ -136,9 +139,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=["baseline", "sdd-loop", "sdd-vec", "dist", "clip"])
     parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1: stable timings on a shared machine)",
+    )
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     if args.case is None:
-        main_all()
+        main_all(args.threads)
     else:
         print(json.dumps(run_case(args.case, args.batch)))
 

@@ -6,18 +6,22 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from safetensors.torch import load_file
 
 from gentleclip.cli.main import main
 
 KEYS = [
-    f"{d}_{m}" for d in ("a_to_b", "b_to_a") for m in ("R@1", "R@5", "R@10", "median_rank", "class_P@1")
+    f"{d}_{m}"
+    for d in ("a_to_b", "b_to_a")
+    for m in ("R@1", "R@5", "R@10", "median_rank", "class_P@1")
 ]
 
 
 def _split(full: Path, out: Path, *extra: str) -> None:
-    assert main(["split", str(full), "--out", str(out), "--pairs", "10", "--test-size", "40", *extra]) == 0
+    assert (
+        main(["split", str(full), "--out", str(out), "--pairs", "10", "--test-size", "40", *extra])
+        == 0
+    )
 
 
 def test_split_train_eval_embed(tmp_path: Path, full_npz: Path, tiny_recipe: Path, capsys) -> None:
@@ -26,7 +30,12 @@ def test_split_train_eval_embed(tmp_path: Path, full_npz: Path, tiny_recipe: Pat
     argv = ["train", str(data), "--out", str(run), "--config", str(tiny_recipe), "--steps", "6"]
     assert main(argv) == 0
     assert "regime" in capsys.readouterr().out.lower()
-    for name in ("config.yaml", "model/model.safetensors", "model/config.json", "checkpoints/last.ckpt"):
+    for name in (
+        "config.yaml",
+        "model/model.safetensors",
+        "model/config.json",
+        "checkpoints/last.ckpt",
+    ):
         assert (run / name).is_file(), name
     header = (run / "logs" / "metrics.csv").read_text().splitlines()[0]
     for term in ("clip", "sdd", "mmd", "ssl_a", "ssl_b", "loss"):
@@ -36,7 +45,21 @@ def test_split_train_eval_embed(tmp_path: Path, full_npz: Path, tiny_recipe: Pat
     assert set(KEYS) <= set(metrics) and 0.0 <= metrics["a_to_b_R@1"] <= 1.0
     assert (run / "embeddings.png").read_bytes()[:4] == b"\x89PNG"
     out = tmp_path / "emb.npy"
-    assert main(["embed", str(run), "--side", "b", "--input", str(data / "eval_b.npy"), "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                str(run),
+                "--side",
+                "b",
+                "--input",
+                str(data / "eval_b.npy"),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     z = np.load(out)
     assert z.shape == (40, 16) and np.allclose(np.linalg.norm(z, axis=1), 1.0, atol=1e-5)
 
@@ -72,10 +95,27 @@ def _expect_error(argv: list[str], needle: str, capsys) -> None:
     assert len(err) == 1 and err[0].startswith("gentleclip: error:") and needle in err[0], err
 
 
-def test_bad_input_gives_one_line_and_exit_2(tmp_path: Path, full_npz: Path, tiny_recipe: Path, capsys) -> None:
+def test_bad_input_gives_one_line_and_exit_2(
+    tmp_path: Path, full_npz: Path, tiny_recipe: Path, capsys
+) -> None:
     data = tmp_path / "data"
-    assert main(["split", str(full_npz), "--out", str(data), "--pairs", "0", "--test-size", "40",
-                 "--regime", "bags"]) == 0
+    assert (
+        main(
+            [
+                "split",
+                str(full_npz),
+                "--out",
+                str(data),
+                "--pairs",
+                "0",
+                "--test-size",
+                "40",
+                "--regime",
+                "bags",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     run = tmp_path / "run"
     _expect_error(["train", str(data), "--out", str(run), "--method", "clip"], "0 pairs", capsys)
@@ -83,8 +123,20 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path: Path, full_npz: Path, tin
     _expect_error(["train", str(tmp_path / "missing"), "--out", str(run)], "missing", capsys)
     _expect_error(["train", str(data), "--out", str(run), "--frobnicate"], "frobnicate", capsys)
     _expect_error(["train", str(data), "--out", str(run), "--method", "dino"], "dino", capsys)
-    _expect_error(["split", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "d2"), "--pairs", "1",
-                   "--regime", "bags"], "nope.npz", capsys)
+    _expect_error(
+        [
+            "split",
+            str(tmp_path / "nope.npz"),
+            "--out",
+            str(tmp_path / "d2"),
+            "--pairs",
+            "1",
+            "--regime",
+            "bags",
+        ],
+        "nope.npz",
+        capsys,
+    )
     assert not (tmp_path / "d2").exists()
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -102,5 +154,7 @@ def test_python_dash_m_entry_point() -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "gentleclip", "--help"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "gentleclip", "--help"], capture_output=True, text=True
+    )
     assert done.returncode == 0 and "demo" in done.stdout

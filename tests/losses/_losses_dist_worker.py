@@ -9,7 +9,9 @@ same case on the concatenated global batch.
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -40,7 +42,9 @@ def build_case(name: str) -> tuple[nn.Module, nn.Linear, dict[str, Tensor]]:
         "ntxent": NTXentLoss(temperature=0.2, gather_distributed=True),
     }
     module = modules[name].double()
-    inputs = {key: torch.randn(sum(rows), 4, dtype=torch.float64) for key, rows in ROWS[name].items()}
+    inputs = {
+        key: torch.randn(sum(rows), 4, dtype=torch.float64) for key, rows in ROWS[name].items()
+    }
     if name == "clip":
         inputs["b"] = inputs["a"] + 0.3 * torch.randn_like(inputs["a"])
     if name == "ntxent":
@@ -102,5 +106,19 @@ def run_worker(rank: int, port: int, out_dir: str) -> None:
                 averaged[key] = g / WORLD_SIZE
             results[name] = {"loss": loss.detach(), "grads": averaged}
         torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
+        dist.barrier()
     finally:
+        _shutdown(rank, out_dir)
+
+
+def _shutdown(rank: int, out_dir: str) -> None:
+    """Destroy the group with rank 0 (the TCP store's host) last, so no rank loses its peer."""
+    if rank != 0:
         dist.destroy_process_group()
+        Path(out_dir, f"closed{rank}").touch()
+        return
+    deadline = time.monotonic() + 30.0
+    others = [Path(out_dir, f"closed{r}") for r in range(1, WORLD_SIZE)]
+    while not all(p.exists() for p in others) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    dist.destroy_process_group()

@@ -51,7 +51,9 @@ def test_gathered_losses_match_single_process(worker: ModuleType, tmp_path: Path
         assert set(want["grads"]) >= {"enc.weight", "enc.bias"}
         for rank, got in enumerate(ranks):
             where = f"{name} rank {rank}"
-            torch.testing.assert_close(got[name]["loss"], want["loss"], rtol=0, atol=1e-10, msg=where)
+            torch.testing.assert_close(
+                got[name]["loss"], want["loss"], rtol=0, atol=1e-10, msg=where
+            )
             assert set(got[name]["grads"]) == set(want["grads"]), where
             for key, g in want["grads"].items():
                 torch.testing.assert_close(

@@ -39,9 +39,7 @@ def _range(s: Tensor) -> Tensor:
 
 
 def _rho(x: Tensor, s: Tensor, s_s: Tensor, h: float, skip: int | None) -> Tensor:
-    terms = [
-        torch.exp(-_sqd(x, s[t]) / (4 * h * h * s_s)) for t in range(len(s)) if t != skip
-    ]
+    terms = [torch.exp(-_sqd(x, s[t]) / (4 * h * h * s_s)) for t in range(len(s)) if t != skip]
     return sum(terms) / len(terms)
 
 
@@ -60,7 +58,9 @@ def ref_sdd(a: Tensor, b: Tensor, h: float, loo: bool, spread: str, normalize: b
     v = [_rho(b[j], a, s_a, h, None) for j in range(len(b))]
     p, q, u, v = (_normalised(x, normalize) for x in (p, q, u, v))
     div = sum((pi - qi) * (torch.log(pi) - torch.log(qi)) for pi, qi in zip(p, q, strict=True))
-    div = div + sum((ui - vi) * (torch.log(ui) - torch.log(vi)) for ui, vi in zip(u, v, strict=True))
+    div = div + sum(
+        (ui - vi) * (torch.log(ui) - torch.log(vi)) for ui, vi in zip(u, v, strict=True)
+    )
     if spread == "none":
         return div
     r_a, r_b = (_range(a), _range(b)) if spread == "range" else (s_a, s_b)
@@ -71,7 +71,10 @@ def ref_mmd(a: Tensor, b: Tensor, bandwidths: list[float] | None, unbiased: bool
     pooled = [*a, *b]
     if bandwidths is None:
         off = sorted(
-            float(_sqd(x, y).detach()) for i, x in enumerate(pooled) for j, y in enumerate(pooled) if i != j
+            float(_sqd(x, y).detach())
+            for i, x in enumerate(pooled)
+            for j, y in enumerate(pooled)
+            if i != j
         )
         median = off[(len(off) - 1) // 2]  # lower median
         scales = [t * median for t in (0.25, 0.5, 1.0, 2.0, 4.0)]
@@ -178,7 +181,7 @@ def test_mmd_median_even_count_uses_lower_median() -> None:
     a = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
     b = torch.tensor([[3.0]], dtype=torch.float64)
     got = LF.mk_mmd(a, b, multipliers=(1.0,))
-    k = [[math.exp(-abs(x - y) ** 2 / 4.0) for y in (0.0, 1.0)] for x in (0.0, 1.0)]
+    k = [[math.exp(-(abs(x - y) ** 2) / 4.0) for y in (0.0, 1.0)] for x in (0.0, 1.0)]
     k_aa = sum(map(sum, k)) / 4
     k_ab = (math.exp(-9 / 4) + math.exp(-4 / 4)) / 2
     assert got.item() == pytest.approx(k_aa + 1.0 - 2 * k_ab, rel=1e-12)
@@ -295,3 +298,51 @@ def test_ntxent_orthogonal_closed_form() -> None:
     z = 2.5 * torch.eye(n, dtype=torch.float64)  # rescaled: normalisation happens inside
     want = math.log(1 + (2 * n - 2) * math.exp(-1 / t))
     assert LF.ntxent_loss(z, z, temperature=t).item() == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "ties", "sorted", "stride_aligned"])
+@pytest.mark.parametrize("quantile", [0.0, 0.5, 0.7, 1.0])
+def test_fast_kth_smallest_equals_sorting(kind: str, quantile: float) -> None:
+    n = (1 << 21) + 3
+    gen = torch.Generator().manual_seed(11)
+    if kind == "uniform":
+        values = torch.rand(n, generator=gen)
+    elif kind == "ties":
+        values = torch.randint(0, 3, (n,), generator=gen).float()
+    elif kind == "sorted":
+        values = torch.linspace(0.0, 5.0, n)
+    else:  # the strided sample sees only zeros, so the bracket misses: full-search fallback
+        values = torch.ones(n)
+        values[:: n // 65536] = 0.0
+    k = int(quantile * (n - 1))
+    assert LF._kth_smallest(values, k) == float(values.sort().values[k])
+
+
+def test_half_precision_inputs_are_computed_in_float32() -> None:
+    a, b = _inputs((6, 3), (5, 3), seed=12)
+    want = LF.sdd_and_mmd(a.float(), b.float(), sdd={}, mmd={})
+    a16 = a.detach().bfloat16().requires_grad_(True)
+    b16 = b.detach().bfloat16().requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = LF.sdd_and_mmd(a16, b16, sdd={}, mmd={})
+    ref = LF.sdd_and_mmd(a16.detach().float(), b16.detach().float(), sdd={}, mmd={})
+    for key in ("sdd", "mmd"):
+        assert got[key].dtype == torch.float32
+        torch.testing.assert_close(got[key], ref[key], rtol=1e-6, atol=1e-7)
+        assert abs(got[key].item() - want[key].item()) < 0.05 * abs(want[key].item()) + 1e-3
+    (g,) = torch.autograd.grad(got["sdd"] + got["mmd"], [a16])
+    assert g.dtype == torch.bfloat16 and bool(torch.isfinite(g).all())
+
+
+@pytest.mark.parametrize(("n", "m"), [(3, 2), (40, 25), (620, 600)])
+def test_median_heuristic_is_lower_median_of_pooled_off_diagonal(n: int, m: int) -> None:
+    gen = torch.Generator().manual_seed(13)
+    a = torch.randn(n, 3, generator=gen, dtype=torch.float64)
+    b = torch.randn(m, 3, generator=gen, dtype=torch.float64) + 0.5
+    pooled = torch.cat([a, b])
+    d = torch.cdist(pooled, pooled).pow(2)
+    off = d[~torch.eye(n + m, dtype=torch.bool)]
+    got = LF._median_sq_dist(
+        LF.pairwise_sq_dists(a, a), LF.pairwise_sq_dists(b, b), LF.pairwise_sq_dists(a, b)
+    )
+    assert got == pytest.approx(float(off.median()), rel=1e-9)

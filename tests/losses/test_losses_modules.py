@@ -34,7 +34,9 @@ def _rand(*shape: int, seed: int, unit: bool = False) -> Tensor:
 
 def _same_value_and_grad(got: Tensor, want: Tensor, inputs: list[Tensor]) -> None:
     torch.testing.assert_close(got, want, rtol=0, atol=0)
-    for g, w in zip(torch.autograd.grad(got, inputs), torch.autograd.grad(want, inputs), strict=True):
+    for g, w in zip(
+        torch.autograd.grad(got, inputs), torch.autograd.grad(want, inputs), strict=True
+    ):
         torch.testing.assert_close(g, w, rtol=0, atol=0)
 
 

@@ -44,10 +44,10 @@ def test_truncated_and_garbage_checkpoints_name_the_file(tmp_path: Path) -> None
     save_checkpoint_file(_checkpoint(), path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match="last.ckpt is truncated or corrupted"):
+    with pytest.raises(InputError, match=r"last\.ckpt is truncated or corrupted"):
         load_checkpoint_file(path)
     path.write_bytes(b"\x00" * 64)
-    with pytest.raises(InputError, match="last.ckpt"):
+    with pytest.raises(InputError, match=r"last\.ckpt"):
         load_checkpoint_file(path)
     with pytest.raises(InputError, match="not found"):
         load_checkpoint_file(tmp_path / "missing.ckpt")

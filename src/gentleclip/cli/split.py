@@ -23,12 +23,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     a, b, labels = load_full_npz(args.full)
     arrays = split_full(
-        a, b, labels, pairs=args.pairs, regime=args.regime, bag_size=args.bag_size,
-        test_size=args.test_size, seed=args.seed,
+        a,
+        b,
+        labels,
+        pairs=args.pairs,
+        regime=args.regime,
+        bag_size=args.bag_size,
+        test_size=args.test_size,
+        seed=args.seed,
     )
     settings = {
-        "n": len(a), "pairs": args.pairs, "regime": args.regime, "bag_size": args.bag_size,
-        "test_size": args.test_size, "seed": args.seed,
+        "n": len(a),
+        "pairs": args.pairs,
+        "regime": args.regime,
+        "bag_size": args.bag_size,
+        "test_size": args.test_size,
+        "seed": args.seed,
     }
     write_dataset_dir(arrays, args.out, settings=settings)
     counts = ", ".join(f"{k} {len(v)}" for k, v in sorted(arrays.items()) if not k.endswith("bags"))

@@ -50,5 +50,7 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None):
 def run(args: argparse.Namespace) -> int:
     config = apply_overrides(args, args.config)
     summary = train(args.data, args.out, config, resume=args.resume)
-    print(f"trained {summary['method']} for {summary['steps']} steps in {summary['seconds']} s -> {args.out}")
+    print(
+        f"trained {summary['method']} for {summary['steps']} steps in {summary['seconds']} s -> {args.out}"
+    )
     return 0

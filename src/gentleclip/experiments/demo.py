@@ -22,8 +22,14 @@ from gentleclip.training.config import TrainConfig
 from gentleclip.training.fit import train
 
 SHOWN = (
-    "a_to_b_class_P@1", "b_to_a_class_P@1", "a_to_b_R@1", "a_to_b_R@10", "b_to_a_R@10",
-    "a_to_b_median_rank", "b_to_a_median_rank", "modality_gap",
+    "a_to_b_class_P@1",
+    "b_to_a_class_P@1",
+    "a_to_b_R@1",
+    "a_to_b_R@10",
+    "b_to_a_R@10",
+    "a_to_b_median_rank",
+    "b_to_a_median_rank",
+    "modality_gap",
 )
 
 
@@ -45,8 +51,14 @@ def prepare_split(setting: DemoSetting, out: Path) -> Path:
     """Write the demo's dataset directory under ``out`` and return it."""
     a, b, labels = load_mfeat(setting.view_a, setting.view_b)
     arrays = split_full(
-        a, b, labels, pairs=setting.pairs, regime=setting.regime, bag_size=setting.bag_size,
-        test_size=setting.test_size, seed=setting.seed,
+        a,
+        b,
+        labels,
+        pairs=setting.pairs,
+        regime=setting.regime,
+        bag_size=setting.bag_size,
+        test_size=setting.test_size,
+        seed=setting.seed,
     )
     write_dataset_dir(arrays, out / "data", settings={**asdict(setting), "n": len(a)})
     return out / "data"
@@ -57,8 +69,12 @@ def train_and_eval(data_dir: Path, run_dir: Path, config: TrainConfig) -> dict[s
     data = load_dataset_dir(data_dir, require_eval=True)
     model = TwoTower.from_pretrained(run_dir / "model")
     metrics = evaluate(
-        model, data.eval_a, data.eval_b, data.eval_labels,
-        figure=run_dir / "embeddings.png", title=f"{config.method}: held-out pairs",
+        model,
+        data.eval_a,
+        data.eval_b,
+        data.eval_labels,
+        figure=run_dir / "embeddings.png",
+        title=f"{config.method}: held-out pairs",
     )
     metrics["train_seconds"] = summary["seconds"]
     return metrics
@@ -80,8 +96,10 @@ def run_demo(
     result["setting"]["seconds"] = round(time.perf_counter() - start, 1)
     write_json_atomic(out / "demo.json", result)
     plot_metric_bars(
-        {m: result[m] for m in configs}, [k for k in SHOWN if "rank" not in k and "gap" not in k],
-        out / "demo.png", title=f"mfeat {setting.view_a}->{setting.view_b}: "
+        {m: result[m] for m in configs},
+        [k for k in SHOWN if "rank" not in k and "gap" not in k],
+        out / "demo.png",
+        title=f"mfeat {setting.view_a}->{setting.view_b}: "
         f"{setting.pairs} pairs, bags of {setting.bag_size}",
     )
     return result
@@ -92,4 +110,6 @@ def render(result: dict[str, Any]) -> str:
     table = format_table({m: result[m] for m in ("gentle", "clip")}, keys=SHOWN)
     gentle, clip = result["gentle"]["a_to_b_class_P@1"], result["clip"]["a_to_b_class_P@1"]
     ratio = gentle / clip if clip > 0 else float("inf")
-    return f"{table}\nheadline: a->b class P@1 gentle {gentle:.3f} vs clip {clip:.3f} ({ratio:.2f}x)"
+    return (
+        f"{table}\nheadline: a->b class P@1 gentle {gentle:.3f} vs clip {clip:.3f} ({ratio:.2f}x)"
+    )

@@ -195,8 +195,9 @@ def _total_variance(x: Tensor, name: str) -> Tensor:
 class _LogMeanExp(torch.autograd.Function):
     """``log mean_j exp(coef * d_ij)`` along ``dim`` (optionally j != i), in the log domain.
 
-    Works in place on one (n, m) buffer, which ends up holding the softmax weights needed by
-    the backward; the gradient reaches both ``d`` and the scalar ``coef``.
+    Works in place on one (n, m) buffer, which ends up holding ``exp(logits - max)`` for the
+    backward (divided there by the saved row sums); the gradient reaches both ``d`` and the
+    scalar ``coef``.
     """
 
     @staticmethod
@@ -209,16 +210,15 @@ class _LogMeanExp(torch.autograd.Function):
         peak = weights.amax(dim=dim, keepdim=True)
         weights.sub_(peak).exp_()
         total = weights.sum(dim=dim, keepdim=True)
-        weights.div_(total)
         ctx.dim = dim
-        ctx.save_for_backward(d, coef, weights)
+        ctx.save_for_backward(d, coef, weights, total)
         return (total.log() + peak).squeeze(dim) - math.log(count)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None, None]:
-        d, coef, weights = ctx.saved_tensors
-        grad_logits = weights * grad.unsqueeze(ctx.dim)
+        d, coef, weights, total = ctx.saved_tensors
+        grad_logits = weights * (grad.unsqueeze(ctx.dim) / total)
         grad_coef = torch.dot(grad_logits.reshape(-1), d.reshape(-1))
         return grad_logits.mul_(coef), grad_coef.reshape(coef.shape), None, None
 
@@ -319,29 +319,24 @@ def sdd_loss(
 # --------------------------------------------------------------------------------------------
 
 
-def _strict_upper(d: Tensor) -> Tensor:
-    """The strictly upper-triangular entries of a square matrix, flattened row by row."""
-    n = d.shape[0]
-    return torch.cat([d[i, i + 1 :] for i in range(n - 1)]) if n > 1 else d.new_empty(0)
+def _kth_smallest(values: Tensor, k: int) -> float:
+    """The ``k``-th smallest (0-based) entry of a flat tensor, exactly, fast when it is large.
 
-
-def _lower_median(values: Tensor) -> float:
-    """``float(values.median())`` (lower median) of a flat tensor, computed faster when large.
-
-    The median is bracketed with quantiles of a strided sample, then selected exactly among
-    the values inside the bracket; if the bracket misses it, the full median is used.
+    For large inputs the answer is bracketed with order statistics of a strided sample and
+    then selected among the values inside the bracket; if the bracket misses, the whole
+    tensor is searched.
     """
-    k = (values.numel() - 1) // 2
-    if values.numel() < 1 << 20:
-        return float(values.median())
-    sample = values[:: values.numel() // 65536].sort().values
-    pos = k / values.numel() * (sample.numel() - 1)
-    lo = sample[max(int(pos) - 1000, 0)]
-    hi = sample[min(int(pos) + 1000, sample.numel() - 1)]
+    n = values.numel()
+    if n < 1 << 20:
+        return float(values.kthvalue(k + 1).values)
+    sample = values[:: n // 65536].sort().values
+    pos = int(k / n * (sample.numel() - 1))
+    lo = sample[max(pos - 1000, 0)]
+    hi = sample[min(pos + 1000, sample.numel() - 1)]
     below = int(torch.count_nonzero(values < lo))
     window = values[(values >= lo) & (values <= hi)]
     if not below <= k < below + window.numel():
-        return float(values.median())
+        return float(values.kthvalue(k + 1).values)
     return float(window.kthvalue(k - below + 1).values)
 
 
@@ -349,12 +344,19 @@ def _median_sq_dist(d_aa: Tensor, d_bb: Tensor, d_ab: Tensor) -> float:
     """Lower median (``torch.median`` semantics) of the off-diagonal pooled squared distances.
 
     Every unordered pair appears twice off the diagonal of the pooled matrix, so the lower
-    median over those entries equals the lower median over the distinct pairs used here.
-    The value is a detached constant, clamped below at the dtype's eps.
+    median over those entries equals the lower median over the distinct pairs: the strict
+    upper triangles of ``d_aa``, ``d_bb`` and all of ``d_ab``. ``triu`` keeps the matrices'
+    shape and writes zeros elsewhere; as distances are >= 0 those padding zeros sort first,
+    so the wanted order statistic is shifted by their count. The value is a detached
+    constant, clamped below at the dtype's eps.
     """
+    n, m = d_aa.shape[0], d_bb.shape[0]
     with torch.no_grad():
-        values = torch.cat([_strict_upper(d_aa), _strict_upper(d_bb), d_ab.reshape(-1)])
-        return max(_lower_median(values), torch.finfo(values.dtype).eps)
+        values = torch.cat([d_aa.triu(1).reshape(-1), d_bb.triu(1).reshape(-1), d_ab.reshape(-1)])
+    padding = n * (n + 1) // 2 + m * (m + 1) // 2
+    pairs = n * (n - 1) // 2 + m * (m - 1) // 2 + n * m
+    median = _kth_smallest(values, padding + (pairs - 1) // 2)
+    return max(median, torch.finfo(values.dtype).eps)
 
 
 class _KernelSum(torch.autograd.Function):
@@ -464,7 +466,8 @@ def sdd_and_mmd(
 
     ``sdd`` / ``mmd`` are the keyword arguments of :func:`sdd_loss` / :func:`mk_mmd` (``{}``
     for the defaults); a term is computed, and its key present in the result, only when its
-    dict is not None.
+    dict is not None. Half-precision inputs are upcast to float32 and autocast is disabled
+    here, since squared distances and densities lose too much in 16-bit floats.
 
     Example:
         >>> a, b = torch.randn(8, 4), torch.randn(6, 4)
@@ -479,14 +482,17 @@ def sdd_and_mmd(
     if mmd_opts is not None and mmd_opts["unbiased"]:
         min_rows = 2
     _check_pair(a, b, min_rows)
-    d_aa = pairwise_sq_dists(a, a)
-    d_bb = pairwise_sq_dists(b, b)
-    d_ab = pairwise_sq_dists(a, b)
+    if a.dtype in (torch.float16, torch.bfloat16):  # distances need at least float32
+        a, b = a.float(), b.float()
     out: dict[str, Tensor] = {}
-    if sdd_opts is not None:
-        out["sdd"] = _sdd_from_dists(a, b, d_aa, d_bb, d_ab, **sdd_opts)
-    if mmd_opts is not None:
-        out["mmd"] = _mmd_from_dists(d_aa, d_bb, d_ab, **mmd_opts)
+    with torch.autocast(device_type=a.device.type, enabled=False):
+        d_aa = pairwise_sq_dists(a, a)
+        d_bb = pairwise_sq_dists(b, b)
+        d_ab = pairwise_sq_dists(a, b)
+        if sdd_opts is not None:
+            out["sdd"] = _sdd_from_dists(a, b, d_aa, d_bb, d_ab, **sdd_opts)
+        if mmd_opts is not None:
+            out["mmd"] = _mmd_from_dists(d_aa, d_bb, d_ab, **mmd_opts)
     return out
 
 

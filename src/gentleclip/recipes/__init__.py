@@ -11,7 +11,9 @@ from gentleclip.training.config import TrainConfig, config_from_dict
 
 
 def recipe_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files(__name__).iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name[:-5] for p in resources.files(__name__).iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def load_recipe(name: str) -> TrainConfig:

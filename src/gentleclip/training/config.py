@@ -38,12 +38,17 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    """Weights and hyper-parameters of the four terms (paper defaults noted per field)."""
+    """Weights and hyper-parameters of the four terms.
 
-    w_clip: float = 1.0  # paper 1.0
-    w_sdd: float = 0.7  # paper 0.7
-    w_mmd: float = 0.2  # paper 0.2
-    w_ssl: float = 0.15  # paper 0.15
+    Defaults are the recipe tuned on a UCI mfeat validation split (docs/tuning.md); the
+    paper's weights are 1.0 / 0.7 / 0.2 / 0.15 (recipe ``paper``). The self-supervised term
+    is off by default because it lowered validation class P@1 there (0.61 -> 0.36).
+    """
+
+    w_clip: float = 1.0
+    w_sdd: float = 0.7
+    w_mmd: float = 0.2
+    w_ssl: float = 0.0
     clip_temperature: float = 0.05
     learnable_scale: bool = False
     clip_extra_negatives: bool = False
@@ -63,16 +68,16 @@ class SamplerConfig:
     """What one optimisation step sees: pairs plus whole bags (or unpaired rows)."""
 
     pairs_per_step: int = 64
-    unpaired_per_step: int = 64
+    unpaired_per_step: int = 32  # 4 bags of 8: small sets make the density match informative
 
 
 @dataclass
 class OptimConfig:
     """AdamW with a fixed budget of optimizer steps (or epochs, if ``steps`` is None)."""
 
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 1e-4
-    steps: int | None = 600
+    steps: int | None = 2000
     epochs: int | None = None
 
 
@@ -185,7 +190,9 @@ def load_config(path: str | Path | None) -> TrainConfig:
     try:
         values = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise InputError(f"config file {path} is not valid YAML: {str(err).splitlines()[0]}") from err
+        raise InputError(
+            f"config file {path} is not valid YAML: {str(err).splitlines()[0]}"
+        ) from err
     return config_from_dict(values)
 
 

@@ -37,8 +37,12 @@ CHECKPOINT = Path("checkpoints") / "last.ckpt"
 def build_model(config: ModelConfig, dim_a: int, dim_b: int) -> TwoTower:
     """A TwoTower for inputs of the given feature dimensions."""
     tower_config = TwoTowerConfig(
-        a=TowerConfig(encoder=config.encoder_a, encoder_kwargs=config.encoder_a_kwargs, input_dim=dim_a),
-        b=TowerConfig(encoder=config.encoder_b, encoder_kwargs=config.encoder_b_kwargs, input_dim=dim_b),
+        a=TowerConfig(
+            encoder=config.encoder_a, encoder_kwargs=config.encoder_a_kwargs, input_dim=dim_a
+        ),
+        b=TowerConfig(
+            encoder=config.encoder_b, encoder_kwargs=config.encoder_b_kwargs, input_dim=dim_b
+        ),
         embed_dim=config.embed_dim,
         head_dropout=config.head_dropout,
         normalize_inputs=config.normalize_inputs,

@@ -83,7 +83,10 @@ class GentleCLIPModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor | int], batch_idx: int) -> Tensor:
         outputs = self.model(
-            batch["a"], batch["b"], n_pairs=int(batch["n_pairs"]), ssl_views=self.loss_config.w_ssl > 0
+            batch["a"],
+            batch["b"],
+            n_pairs=int(batch["n_pairs"]),
+            ssl_views=self.loss_config.w_ssl > 0,
         )
         terms = self.objective(outputs)
         loss = terms["loss"]

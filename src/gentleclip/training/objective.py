@@ -21,7 +21,9 @@ from gentleclip.training.config import LossConfig
 
 def _global_rows(x: Tensor, distributed: bool) -> int:
     """Number of rows of ``x`` summed over all ranks (local count when not distributed)."""
-    if not (distributed and torch.distributed.is_available() and torch.distributed.is_initialized()):
+    if not (
+        distributed and torch.distributed.is_available() and torch.distributed.is_initialized()
+    ):
         return x.shape[0]
     count = torch.tensor([x.shape[0]], device=x.device)
     torch.distributed.all_reduce(count)
