@@ -50,7 +50,6 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None):
 def run(args: argparse.Namespace) -> int:
     config = apply_overrides(args, args.config)
     summary = train(args.data, args.out, config, resume=args.resume)
-    print(
-        f"trained {summary['method']} for {summary['steps']} steps in {summary['seconds']} s -> {args.out}"
-    )
+    method, steps, seconds = summary["method"], summary["steps"], summary["seconds"]
+    print(f"trained {method} for {steps} steps in {seconds} s -> {args.out}")
     return 0
