@@ -54,3 +54,8 @@ def test_shipped_recipes_load() -> None:
     assert load_recipe("mfeat-clip").method == "clip"
     with pytest.raises(InputError, match="unknown recipe"):
         load_recipe("nope")
+
+
+def test_configs_train_yaml_lists_the_current_defaults() -> None:
+    shipped = Path(__file__).resolve().parents[2] / "configs" / "train.yaml"
+    assert load_config(shipped) == TrainConfig()
