@@ -296,3 +296,27 @@ def test_write_validates_before_touching_disk(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not JSON-serialisable"):
         write_dataset_dir(_split_300(), tmp_path / "ds", settings={"seed": object()})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_natural_groups_become_bags_and_test_rows_are_reproducible() -> None:
+    from gentleclip.data.split import test_rows
+
+    n = 60
+    ids = np.arange(n, dtype=np.float32)[:, None]
+    groups = np.repeat(np.arange(6), 10)  # 6 natural groups of 10
+    out = split_full(
+        ids, ids + 1000, np.arange(n), pairs=5, regime="bags", test_size=12, seed=4, groups=groups
+    )
+    np.testing.assert_array_equal(
+        out["eval_a"][:, 0].astype(int), test_rows(n, test_size=12, seed=4)
+    )
+    a_ids = out["unpaired_a"][:, 0].astype(int)
+    b_ids = out["unpaired_b"][:, 0].astype(int) - 1000
+    for bag in np.unique(out["unpaired_a_bags"]):
+        members_a = a_ids[out["unpaired_a_bags"] == bag]
+        members_b = b_ids[out["unpaired_b_bags"] == bag]
+        assert sorted(members_a) == sorted(members_b)  # the same objects on both sides
+        assert len(set(groups[members_a])) == 1  # one natural group per bag
+    assert len(np.unique(out["unpaired_a_bags"])) == 6
+    with pytest.raises(InputError, match="groups"):
+        split_full(ids, ids, pairs=1, regime="bags", test_size=5, groups=groups[:10])

@@ -42,6 +42,7 @@ def split_full(
     bag_size: int = 8,
     test_size: int = 400,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Split fully paired ``(a, b)`` into the dataset-directory arrays of one regime.
 
@@ -53,6 +54,9 @@ def split_full(
         bag_size: objects per bag (the last bag may be smaller).
         test_size: number of held-out evaluation pairs, taken first.
         seed: seed of the one random generator behind every shuffle.
+        groups: optional natural bag id per row (e.g. the article or organism an item comes
+            from); with regime ``"bags"`` the unpaired rows are bagged by it instead of being
+            cut into fixed bags of ``bag_size``.
 
     Returns:
         Arrays keyed like the dataset files: ``paired_a``, ``paired_b``, ``unpaired_a``,
@@ -67,7 +71,9 @@ def split_full(
     order = rng.permutation(a.shape[0])
     test, train, rest = np.split(order, [test_size, test_size + pairs])
     out = {"paired_a": a[train], "paired_b": b[train]}
-    if regime == "bags":
+    if regime == "bags" and groups is not None:
+        out.update(_group_rows(a, b, rest, _check_groups(groups, a.shape[0]), rng))
+    elif regime == "bags":
         out.update(_bag_rows(a, b, rest, bag_size, rng))
     else:
         out.update(_disjoint_rows(a, b, rest, rng))
@@ -75,6 +81,35 @@ def split_full(
     if labels is not None:
         out["eval_labels"] = labels[test]
     return out
+
+
+def test_rows(n: int, *, test_size: int, seed: int) -> np.ndarray:
+    """Row indices :func:`split_full` holds out as test pairs (its first draw), in eval order."""
+    return np.random.default_rng(seed).permutation(n)[:test_size]
+
+
+def _check_groups(groups: np.ndarray, n: int) -> np.ndarray:
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise InputError(f"groups must have one entry per row ({n}), got shape {groups.shape}")
+    return np.unique(groups, return_inverse=True)[1].astype(np.int64)
+
+
+def _group_rows(
+    a: np.ndarray, b: np.ndarray, rest: np.ndarray, groups: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Bags = natural groups among the remaining rows, ids renumbered at random."""
+    present = np.unique(groups[rest])
+    renumber = np.zeros(groups.max() + 1, dtype=np.int64)
+    renumber[present] = rng.permutation(present.size)
+    ids = renumber[groups[rest]]
+    perm_a, perm_b = rng.permutation(rest.size), rng.permutation(rest.size)
+    return {
+        "unpaired_a": a[rest[perm_a]],
+        "unpaired_b": b[rest[perm_b]],
+        "unpaired_a_bags": ids[perm_a],
+        "unpaired_b_bags": ids[perm_b],
+    }
 
 
 def _check_inputs(a: np.ndarray, b: np.ndarray, labels: np.ndarray | None) -> np.ndarray | None:
