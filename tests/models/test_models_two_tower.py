@@ -226,3 +226,25 @@ def test_forward_rejects_swapped_sides(config: TwoTowerConfig, data: Data) -> No
     a, b = data
     with pytest.raises(InputError, match="side 'a'"):
         TwoTower(config)(b, a, n_pairs=2)
+
+
+def test_encoder_expecting_raw_inputs_skips_standardisation() -> None:
+
+    from gentleclip.models import TowerConfig, TwoTower, TwoTowerConfig
+    from gentleclip.models.encoders import create_encoder, register_encoder
+    from gentleclip.models.normalize import FeatureNorm
+
+    @register_encoder("test_raw_identity")
+    def _raw(input_dim: int) -> torch.nn.Module:
+        encoder = create_encoder("identity", input_dim)
+        encoder.expects_raw_inputs = True
+        return encoder
+
+    config = TwoTowerConfig(
+        a=TowerConfig(encoder="test_raw_identity", input_dim=3),
+        b=TowerConfig(encoder="identity", input_dim=3),
+        embed_dim=4,
+    )
+    model = TwoTower(config)
+    assert not isinstance(model.towers["a"].norm, FeatureNorm)
+    assert isinstance(model.towers["b"].norm, FeatureNorm)

@@ -1,29 +1,37 @@
-"""`gentleclip demo [--json PATH] [--out DIR]`: gentle vs clip on embedded UCI data."""
+"""`gentleclip demo [--dataset NAME] [--json PATH] [--out DIR]`: gentle vs clip, offline."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from gentleclip.evaluation.report import write_json_atomic
-from gentleclip.experiments.demo import DemoSetting, render, run_demo
+from gentleclip.experiments.datasets import DATASETS, build, entry
+from gentleclip.experiments.demo import render, run_demo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="gentle vs clip on UCI Multiple Features, offline")
+    p = subparsers.add_parser("demo", help="gentle vs clip on a shipped dataset, offline")
+    p.add_argument("--dataset", default="mfeat", choices=sorted(DATASETS))
     p.add_argument("--json", default=None, help="also write the result JSON here")
-    p.add_argument("--out", default=None, help="work directory (default runs/demo-<time>)")
+    p.add_argument("--out", default=None, help="work directory (default runs/demo-NAME-TIME)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--pairs", type=int, default=20)
-    p.add_argument("--bag-size", type=int, default=8)
+    p.add_argument("--pairs", type=int, default=None, help="training pairs (default per dataset)")
+    p.add_argument("--bag-size", type=int, default=None, help="fixed bags (no natural bags)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
-    setting = DemoSetting(seed=args.seed, pairs=args.pairs, bag_size=args.bag_size)
-    result = run_demo(out, setting)
+    setting = replace(entry(args.dataset).setting, seed=args.seed)
+    if args.pairs is not None:
+        setting = replace(setting, pairs=args.pairs)
+    if args.bag_size is not None:
+        setting = replace(setting, bag_size=args.bag_size, natural_bags=False)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out or f"runs/demo-{args.dataset}-{stamp}")
+    result = run_demo(build(args.dataset), out, setting)
     print(render(result))
     print(f"details: {out}/demo.json, plot: {out}/demo.png")
     if args.json:

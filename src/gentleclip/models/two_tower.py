@@ -134,10 +134,12 @@ class _Tower(nn.Module):
         super().__init__()
         _check_int(config.input_dim, f"tower {side!r} input_dim", minimum=1)
         self.input_dim = config.input_dim
-        norm = FeatureNorm(config.input_dim) if model.normalize_inputs else nn.Identity()
-        self.norm: nn.Module = norm
-        self.augment = FeatureAugment(**model.augment)
         self.encoder = create_encoder(config.encoder, config.input_dim, **config.encoder_kwargs)
+        # Encoders that read structure out of their input (e.g. a validity channel) say so.
+        raw = getattr(self.encoder, "expects_raw_inputs", False)
+        use_norm = model.normalize_inputs and not raw
+        self.norm: nn.Module = FeatureNorm(config.input_dim) if use_norm else nn.Identity()
+        self.augment = FeatureAugment(**model.augment)
         self.head = ProjectionHead(
             self.encoder.output_dim, model.embed_dim, dropout=model.head_dropout
         )

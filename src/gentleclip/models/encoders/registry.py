@@ -26,6 +26,7 @@ _FACTORIES: dict[str, EncoderFactory] = {}
 _BACKEND_MODULES: dict[str, str] = {
     "identity": "gentleclip.models.encoders.identity",
     "mlp": "gentleclip.models.encoders.mlp",
+    "residue_attention": "gentleclip.models.encoders.residue",
 }
 
 

