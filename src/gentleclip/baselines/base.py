@@ -1,0 +1,139 @@
+"""Shared pieces of the non-neural baselines: protocols, registry and label-free preprocessing.
+
+Every baseline fits on a :class:`~gentleclip.data.regimes.RegimeData` and returns an
+:class:`Embedder` that maps raw feature rows of either side into one shared space
+(L2-normalised float32 rows). The baselines use the matched pairs for their alignment; the
+unpaired rows only enter label-free statistics (standardisation, PCA).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from gentleclip.data.regimes import RegimeData
+from gentleclip.errors import InputError
+
+BASELINES: tuple[str, ...] = ("ridge", "procrustes", "cca", "relrep")
+"""Names accepted by :func:`get_baseline`."""
+
+SIDES: tuple[str, ...] = ("a", "b")
+
+_MODULES = {
+    "ridge": ("gentleclip.baselines.closed_form", "RidgeBaseline"),
+    "procrustes": ("gentleclip.baselines.closed_form", "ProcrustesBaseline"),
+    "cca": ("gentleclip.baselines.closed_form", "CCABaseline"),
+    "relrep": ("gentleclip.baselines.relrep", "RelRepBaseline"),
+}
+
+
+class Embedder(Protocol):
+    """A fitted baseline: raw rows of one side -> shared-space embeddings."""
+
+    def encode(self, side: str, x: np.ndarray) -> torch.Tensor:
+        """(N, D) L2-normalised float32 embeddings of raw rows ``x`` of side ``"a"``/``"b"``."""
+        ...
+
+
+class Baseline(Protocol):
+    """A baseline method: a grid of hyper-parameter candidates and a fit."""
+
+    name: str
+
+    def param_grid(self) -> list[dict[str, Any]]:
+        """Candidate hyper-parameter dicts (at most 8), the first being the default."""
+        ...
+
+    def fit(self, data: RegimeData, params: dict[str, Any], *, seed: int = 0) -> Embedder:
+        """Fit on ``data`` with hyper-parameters ``params``; raises InputError without pairs."""
+        ...
+
+
+def get_baseline(name: str) -> Baseline:
+    """A fresh baseline by name (one of :data:`BASELINES`)."""
+    if name not in _MODULES:
+        raise InputError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")
+    module, attr = _MODULES[name]
+    return getattr(importlib.import_module(module), attr)()
+
+
+def require_pairs(data: RegimeData, name: str, minimum: int) -> None:
+    """Raise InputError unless ``data`` holds at least ``minimum`` matched pairs."""
+    if data.n_pairs < minimum:
+        raise InputError(
+            f"{name} needs pairs: the training data has {data.n_pairs} matched pairs "
+            f"(at least {minimum} required)"
+        )
+
+
+def check_params(params: dict[str, Any], defaults: dict[str, Any], name: str) -> dict[str, Any]:
+    """``defaults`` overridden by ``params``; unknown keys raise InputError."""
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise InputError(
+            f"unknown {name} parameter {unknown[0]!r}; known: {', '.join(sorted(defaults))}"
+        )
+    return {**defaults, **params}
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-column standardisation with statistics of all training rows of one side."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Standardizer:
+        """Mean and standard deviation of ``x`` (constant columns get std 1)."""
+        x = np.asarray(x, dtype=np.float64)
+        std = x.std(axis=0)
+        return cls(mean=x.mean(axis=0), std=np.where(std > 1e-12, std, 1.0))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, dtype=np.float64) - self.mean) / self.std
+
+
+def pca_basis(x: np.ndarray, k: int | None) -> np.ndarray:
+    """(d, k') orthonormal top principal directions of centred ``x`` (k' <= rank bound).
+
+    ``k=None`` keeps every direction the data can support (``min(n, d)``).
+    """
+    n, d = x.shape
+    limit = min(n, d)
+    k = limit if k is None else max(1, min(int(k), limit))
+    centred = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return vt[:k].T
+
+
+def side_train_rows(data: RegimeData, side: str) -> np.ndarray:
+    """All training rows of one side (paired then unpaired), float64."""
+    rows = data.train_arrays_a() if side == "a" else data.train_arrays_b()
+    return rows.astype(np.float64)
+
+
+def check_input(side: str, x: np.ndarray, dims: dict[str, int]) -> np.ndarray:
+    """Validate an encode call: known side, finite 2-D rows of the fitted width."""
+    if side not in dims:
+        raise InputError(f"unknown side {side!r}; choose 'a' or 'b'")
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != dims[side]:
+        raise InputError(
+            f"side-{side} input must have shape (N, {dims[side]}), got {tuple(x.shape)}"
+        )
+    if x.shape[0] == 0:
+        raise InputError(f"nothing to encode: the side-{side} input has 0 rows")
+    if x.dtype.kind not in "fiu" or not np.isfinite(x).all():
+        raise InputError(f"side-{side} input must be finite numbers (no NaN/Inf)")
+    return x.astype(np.float64)
+
+
+def unit_rows(z: np.ndarray) -> torch.Tensor:
+    """L2-normalised float32 tensor of ``z`` (all-zero rows stay zero)."""
+    norms = np.linalg.norm(z, axis=1, keepdims=True)
+    return torch.from_numpy((z / np.maximum(norms, 1e-12)).astype(np.float32))
