@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 
 from gentleclip.data.regimes import RegimeData, load_dataset_dir
 from gentleclip.errors import InputError
@@ -94,7 +94,11 @@ def make_trainer(config: TrainConfig, out_dir: Path) -> L.Trainer:
         deterministic=trainer.deterministic,
         max_steps=optim.steps if optim.steps is not None else -1,
         max_epochs=optim.epochs if optim.epochs is not None else -1,
-        callbacks=[checkpoint, StepCSVLogger(out_dir / "logs" / "metrics.csv")],
+        callbacks=[
+            checkpoint,
+            StepCSVLogger(out_dir / "logs" / "metrics.csv"),
+            *([TQDMProgressBar(refresh_rate=10)] if trainer.progress else []),
+        ],
         plugins=[SafetensorsCheckpointIO()],
         logger=False,
         enable_progress_bar=trainer.progress,
