@@ -28,7 +28,7 @@ from gentleclip.experiments.demo import DemoSetting
 
 def training_items(setting: DemoSetting) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """mfeat rows that are NOT in the demo's test set (found by tagging rows with their index)."""
-    a, b, labels = load_mfeat(setting.view_a, setting.view_b)
+    a, b, labels = load_mfeat("pix", "fou")
     ids = np.arange(len(a), dtype=np.float32)[:, None]
     tagged = split_full(
         np.hstack([a, ids]),

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from gentleclip import __version__
-from gentleclip.cli import data, demo, embed, evaluate, split, train
+from gentleclip.cli import bench, data, demo, embed, evaluate, split, train
 from gentleclip.errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gentleclip", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"gentleclip {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (split, train, evaluate, embed, demo, data):
+    for module in (split, train, evaluate, embed, demo, data, bench):
         module.register(subparsers)
     return parser
 

@@ -12,7 +12,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a two-tower model on a dataset directory")
     p.add_argument("data", help="dataset directory (paired_*, unpaired_*, bags, eval_*)")
     p.add_argument("--out", required=True, help="run directory to create")
-    p.add_argument("--method", choices=METHODS, default=None, help="gentle (default) or clip")
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default=None,
+        help="gentle (default), clip (pairs only) or sclip (pairs + OT pseudo-labels)",
+    )
     p.add_argument("--config", default=None, help="YAML recipe overriding the defaults")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None, help="train for N epochs (not steps)")

@@ -18,7 +18,7 @@ import yaml
 
 from gentleclip.errors import InputError
 
-METHODS = ("gentle", "clip")
+METHODS = ("gentle", "clip", "sclip")
 
 
 @dataclass
@@ -60,6 +60,10 @@ class LossConfig:
     mmd_bandwidths: list[float] | None = None
     mmd_unbiased: bool = False
     ssl_temperature: float = 0.05
+    # S-CLIP pseudo-label term (Mo et al. 2023), used only by method "sclip"
+    w_pseudo: float = 1.0
+    pseudo_epsilon: float = 0.1  # Sinkhorn entropic regularisation (cost = 1 - cosine)
+    pseudo_iterations: int = 50  # Sinkhorn iterations
     gather_distributed: bool = True  # a no-op in a single process
 
 
@@ -115,6 +119,8 @@ class TrainConfig:
             "loss.clip_temperature": self.loss.clip_temperature,
             "loss.ssl_temperature": self.loss.ssl_temperature,
             "loss.sdd_bandwidth": self.loss.sdd_bandwidth,
+            "loss.pseudo_epsilon": self.loss.pseudo_epsilon,
+            "loss.pseudo_iterations": self.loss.pseudo_iterations,
             "sampler.pairs_per_step": self.sampler.pairs_per_step,
             "sampler.unpaired_per_step": self.sampler.unpaired_per_step,
             "optim.lr": self.optim.lr,
@@ -122,7 +128,7 @@ class TrainConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise InputError(f"{name} must be > 0, got {value}")
-        for name in ("w_clip", "w_sdd", "w_mmd", "w_ssl"):
+        for name in ("w_clip", "w_sdd", "w_mmd", "w_ssl", "w_pseudo"):
             if getattr(self.loss, name) < 0:
                 raise InputError(f"loss.{name} must be >= 0, got {getattr(self.loss, name)}")
         if self.optim.steps is None and self.optim.epochs is None:

@@ -28,7 +28,7 @@ from gentleclip.evaluation.report import write_json_atomic
 from gentleclip.models import TowerConfig, TwoTower, TwoTowerConfig
 from gentleclip.training.checkpoint import SafetensorsCheckpointIO
 from gentleclip.training.config import ModelConfig, TrainConfig, dump_config
-from gentleclip.training.module import GentleCLIPModule
+from gentleclip.training.module import GentleCLIPModule, check_method_data
 from gentleclip.training.steplog import StepCSVLogger
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -49,13 +49,6 @@ def build_model(config: ModelConfig, dim_a: int, dim_b: int) -> TwoTower:
         augment={"noise_std": config.noise_std, "mask_prob": config.mask_prob},
     )
     return TwoTower(tower_config)
-
-
-def _check_runnable(data: RegimeData, config: TrainConfig) -> None:
-    if config.method == "clip" and data.n_pairs == 0:
-        raise InputError("--method clip needs matched pairs, but the data directory has 0 pairs")
-    if config.method == "clip" and data.n_pairs < 2:
-        raise InputError("--method clip needs at least 2 pairs (InfoNCE needs a negative)")
 
 
 def _prepare_run_dir(out_dir: Path, resume: bool) -> None:
@@ -129,7 +122,7 @@ def train(
     """Train on ``data_dir`` into ``out_dir``; return the run summary."""
     config.validate()
     data = load_dataset_dir(data_dir)
-    _check_runnable(data, config)
+    check_method_data(data, config)
     out_dir = Path(out_dir)
     _prepare_run_dir(out_dir, resume)
     if verbose:

@@ -37,15 +37,40 @@ class StepDataset(Dataset):
 
 
 def effective_loss_config(config: TrainConfig) -> LossConfig:
-    """The clip baseline keeps only the CLIP term; gentle uses the configured weights."""
-    if config.method == "clip":
-        return replace(config.loss, w_sdd=0.0, w_mmd=0.0, w_ssl=0.0, clip_extra_negatives=False)
-    return config.loss
+    """The terms each method uses.
+
+    ``clip`` keeps only the CLIP term; ``sclip`` CLIP plus S-CLIP's pseudo-label term;
+    ``gentle`` the configured CLIP/SDD/MMD/SSL weights (never the pseudo-label term).
+    """
+    if config.method in ("clip", "sclip"):
+        w_pseudo = config.loss.w_pseudo if config.method == "sclip" else 0.0
+        return replace(
+            config.loss,
+            w_sdd=0.0,
+            w_mmd=0.0,
+            w_ssl=0.0,
+            w_pseudo=w_pseudo,
+            clip_extra_negatives=False,
+        )
+    return replace(config.loss, w_pseudo=0.0)
+
+
+def check_method_data(data: RegimeData, config: TrainConfig) -> None:
+    """Raise InputError when the method cannot train on ``data`` (before anything is written)."""
+    if config.method == "clip" and data.n_pairs == 0:
+        raise InputError("--method clip needs matched pairs, but the data directory has 0 pairs")
+    if config.method == "clip" and data.n_pairs < 2:
+        raise InputError("--method clip needs at least 2 pairs (InfoNCE needs a negative)")
+    if config.method == "sclip" and data.n_pairs < 2:
+        raise InputError(
+            f"--method sclip needs at least 2 matched pairs (its pseudo-labels are soft "
+            f"assignments to the pairs), but the data has {data.n_pairs}"
+        )
 
 
 def make_sampler(data: RegimeData, config: TrainConfig) -> StepSampler:
     """Steps of pairs + whole bags / unpaired rows (pairs only for the clip baseline)."""
-    use_unpaired = config.method == "gentle"
+    use_unpaired = config.method in ("gentle", "sclip")
     return StepSampler(
         n_pairs=data.n_pairs,
         n_unpaired_a=len(data.unpaired_a) if use_unpaired else 0,
@@ -63,6 +88,7 @@ class GentleCLIPModule(L.LightningModule):
 
     def __init__(self, model: TwoTower, data: RegimeData, config: TrainConfig) -> None:
         super().__init__()
+        check_method_data(data, config)
         self.model = model
         self.data = data
         self.config = config

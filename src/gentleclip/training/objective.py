@@ -1,7 +1,10 @@
 """The Gentle-CLIP objective: model outputs -> a dict of named loss terms plus ``loss``.
 
 ``loss = w_clip * CLIP(pair_a, pair_b) + w_sdd * SDD(all_a, all_b) + w_mmd * MMD(all_a, all_b)
-+ w_ssl * (NTXent(view1_a, view2_a) + NTXent(view1_b, view2_b))``
++ w_ssl * (NTXent(view1_a, view2_a) + NTXent(view1_b, view2_b)) + w_pseudo * Pseudo(...)``
+
+``Pseudo`` is S-CLIP's pseudo-label term (:mod:`gentleclip.losses.soft_targets`): the step's
+unpaired A rows against soft targets over its paired B rows; only method ``sclip`` weights it.
 
 ``all_a`` / ``all_b`` hold every A / B embedding of the step, paired and unpaired. SDD and MMD
 share their pairwise distance matrices. A term whose weight is zero is not computed; a term
@@ -16,6 +19,7 @@ from torch import Tensor, nn
 
 from gentleclip.losses import CLIPLoss, NTXentLoss, functional
 from gentleclip.losses.distributed import gather_with_grad
+from gentleclip.losses.soft_targets import PseudoLabelLoss
 from gentleclip.training.config import LossConfig
 
 
@@ -36,7 +40,7 @@ class GentleObjective(nn.Module):
     Inputs (the keys of :class:`~gentleclip.models.TwoTower` outputs): ``pair_a``, ``pair_b``
     (P, D); ``all_a`` (Na, D), ``all_b`` (Nb, D) whose first P rows are the pairs; and,
     when ``w_ssl > 0``, ``view1_a``, ``view2_a``, ``view1_b``, ``view2_b``.
-    Returns ``{"clip", "sdd", "mmd", "ssl_a", "ssl_b", "loss"}`` (terms that were computed).
+    Returns ``{"clip", "sdd", "mmd", "ssl_a", "ssl_b", "pseudo", "loss"}`` (terms computed).
     """
 
     def __init__(self, config: LossConfig) -> None:
@@ -50,6 +54,12 @@ class GentleObjective(nn.Module):
             gather_distributed=gather,
         )
         self.ntxent = NTXentLoss(temperature=config.ssl_temperature, gather_distributed=gather)
+        self.pseudo = PseudoLabelLoss(
+            temperature=config.clip_temperature,
+            epsilon=config.pseudo_epsilon,
+            iterations=config.pseudo_iterations,
+            gather_distributed=gather,
+        )
 
     def forward(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
         cfg = self.config
@@ -63,12 +73,15 @@ class GentleObjective(nn.Module):
                 v1, v2 = outputs[f"view1_{side}"], outputs[f"view2_{side}"]
                 if _global_rows(v1, cfg.gather_distributed) >= 2:
                     terms[f"ssl_{side}"] = self.ntxent(v1, v2)
+        if cfg.w_pseudo > 0:
+            terms.update(self._pseudo_term(outputs))
         weights = {
             "clip": cfg.w_clip,
             "sdd": cfg.w_sdd,
             "mmd": cfg.w_mmd,
             "ssl_a": cfg.w_ssl,
             "ssl_b": cfg.w_ssl,
+            "pseudo": cfg.w_pseudo,
         }
         loss = outputs["all_a"].sum() * 0.0 + outputs["all_b"].sum() * 0.0
         for name, value in terms.items():
@@ -84,6 +97,18 @@ class GentleObjective(nn.Module):
         extra_a = outputs["all_a"][n_pairs:] if self.config.clip_extra_negatives else None
         extra_b = outputs["all_b"][n_pairs:] if self.config.clip_extra_negatives else None
         return {"clip": self.clip(pair_a, pair_b, extra_a=extra_a, extra_b=extra_b)}
+
+    def _pseudo_term(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """S-CLIP pseudo-labels of the unpaired A rows; absent without them or < 2 pairs."""
+        pair_a, pair_b = outputs["pair_a"], outputs["pair_b"]
+        unpaired_a = outputs["all_a"][pair_a.shape[0] :]
+        distributed = self.config.gather_distributed
+        if _global_rows(pair_a, distributed) < 2 or _global_rows(unpaired_a, distributed) == 0:
+            return {}
+        scale = self.clip.logit_scale()
+        if scale is not None:
+            scale = scale.to(unpaired_a.dtype)
+        return {"pseudo": self.pseudo(unpaired_a, pair_a, pair_b, logit_scale=scale)}
 
     def _distribution_terms(self, all_a: Tensor, all_b: Tensor) -> dict[str, Tensor]:
         cfg = self.config

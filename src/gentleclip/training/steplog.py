@@ -10,7 +10,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-COLUMNS = ("epoch", "step", "loss", "clip", "sdd", "mmd", "ssl_a", "ssl_b")
+COLUMNS = ("epoch", "step", "loss", "clip", "sdd", "mmd", "ssl_a", "ssl_b", "pseudo")
 
 
 class StepCSVLogger(Callback):

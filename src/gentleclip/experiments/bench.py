@@ -1,0 +1,808 @@
+"""Benchmark suite: every method on a grid of (regime, pairs, seed) cells of a shipped dataset.
+
+One *cell* is (suite, regime, pairs, seed, method). For each cell:
+
+1. The test pairs are held out exactly as :func:`~gentleclip.data.split.split_full` does with
+   the suite's ``DemoSetting.test_size`` and the cell's seed (:func:`test_rows`).
+2. Hyper-parameters are chosen on a *validation* split carved from the training items only:
+   the test rows are removed, the rest is split again (its own validation pairs, the cell's
+   number of training pairs, the cell's regime). Every method gets the same number of
+   candidates (``tune_budget``): trained methods a fixed list of (steps, lr) variations of
+   their recipe, baselines evenly spaced entries of ``get_baseline(name).param_grid()``.
+3. The best candidate (validation headline metric) is trained on the full training part and
+   scored once on the test pairs.
+
+Rows are appended to ``results.jsonl`` (one JSON object per cell, resumable: cells already
+present are skipped); :func:`write_report` turns them into ``results.md`` and PNG plots.
+Regimes: ``bags:K`` (fixed bags of K), ``unpaired`` (disjoint halves), ``natural`` (the suite's
+natural groups as bags). The ``oracle`` trains the clip recipe on every training item as a pair;
+it does not depend on regime or pairs, so it is computed once per (suite, seed) and shared.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from gentleclip.data.datasets.domain import DomainData
+from gentleclip.data.regimes import RegimeData
+from gentleclip.data.split import split_full, test_rows, write_dataset_dir
+from gentleclip.errors import InputError
+from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_json_atomic
+from gentleclip.experiments import datasets
+from gentleclip.recipes import load_recipe
+
+RESULTS = "results.jsonl"
+REPORT = "results.md"
+SETTINGS = "bench.json"
+FALLBACK_HEADLINE = "a_to_b_R@10"
+# (steps factor, lr factor) around each recipe, most plausible first: a budget of K takes the
+# first K, so every trained method gets the same K candidates.
+TRAINED_GRID: tuple[tuple[float, float], ...] = (
+    (1.0, 1.0),
+    (0.5, 1.0),
+    (1.0, 0.5),
+    (1.0, 2.0),
+    (1.5, 1.0),
+    (0.5, 2.0),
+    (1.5, 0.5),
+    (0.25, 1.0),
+)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A method trained by :func:`gentleclip.training.fit.train` from a suite recipe."""
+
+    recipe: str  # "gentle" or "clip": the recipe ``<suite>-<recipe>``
+    overrides: dict[str, Any] = field(default_factory=dict)
+    min_pairs: int = 0
+    oracle: bool = False
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A closed-form/classical method from :mod:`gentleclip.baselines`."""
+
+    name: str
+    min_pairs: int = 2
+
+
+METHODS: dict[str, Trained | Baseline] = {
+    "gentle": Trained("gentle"),
+    "clip": Trained("clip", min_pairs=2),
+    "sclip": Trained("clip", {"method": "sclip"}, min_pairs=2),
+    "ridge": Baseline("ridge"),
+    "procrustes": Baseline("procrustes"),
+    "cca": Baseline("cca"),
+    "relrep": Baseline("relrep"),
+    "oracle": Trained("clip", oracle=True),
+    "gentle-no-sdd": Trained("gentle", {"loss": {"w_sdd": 0.0}}),
+    "gentle-no-mmd": Trained("gentle", {"loss": {"w_mmd": 0.0}}),
+    "gentle-ssl": Trained("gentle", {"loss": {"w_ssl": 0.15}}),
+    "gentle-sdd-loo": Trained("gentle", {"loss": {"sdd_leave_one_out": True}}),
+    "gentle-sdd-norm": Trained("gentle", {"loss": {"sdd_normalize": True}}),
+}
+
+
+class Unavailable(Exception):
+    """The method is not part of this installation (yet): nothing is recorded for the cell."""
+
+
+class Skipped(Exception):
+    """The method cannot run this cell (e.g. too few pairs): recorded with the reason."""
+
+
+# ---------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class Regime:
+    """``bags:K``, ``unpaired`` or ``natural``."""
+
+    kind: str  # "bags", "unpaired", "natural"
+    bag_size: int = 8
+
+    @property
+    def label(self) -> str:
+        return f"bags:{self.bag_size}" if self.kind == "bags" else self.kind
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """Sort key: bags by size, then natural, then unpaired."""
+        return ({"bags": 0, "natural": 1, "unpaired": 2}[self.kind], self.bag_size)
+
+
+def parse_regime(text: str) -> Regime:
+    """``"bags:8"`` -> Regime("bags", 8); ``"unpaired"``; ``"natural"``."""
+    text = text.strip()
+    if text in ("unpaired", "natural"):
+        return Regime(text)
+    kind, _, size = text.partition(":")
+    if kind == "bags" and size.isdigit() and int(size) >= 1:
+        return Regime("bags", int(size))
+    raise InputError(f"unknown regime {text!r}; use bags:K (K >= 1), unpaired or natural")
+
+
+def parse_int_list(text: str, name: str, minimum: int = 0) -> list[int]:
+    """``"0,10,20"`` -> [0, 10, 20] (each >= ``minimum``, duplicates dropped)."""
+    values = []
+    for part in text.split(","):
+        if not part.strip().isdigit() or int(part) < minimum:
+            raise InputError(f"bad {name} value {part.strip()!r}: need integers >= {minimum}")
+        values.append(int(part))
+    return list(dict.fromkeys(values))
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"5"`` -> seeds 0..4; ``"0,3,7"`` -> those seeds."""
+    if "," in text:
+        return parse_int_list(text, "seed")
+    count = parse_int_list(text, "seeds", minimum=1)[0]
+    return list(range(count))
+
+
+def parse_names(text: str, known: Iterable[str], what: str) -> list[str]:
+    """Comma-separated names, each one of ``known``."""
+    known = list(known)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        if name not in known:
+            raise InputError(f"unknown {what} {name!r}; choose from {', '.join(known)}")
+    if not names:
+        raise InputError(f"no {what} given")
+    return list(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (suite, regime, pairs, seed, method) result."""
+
+    suite: str
+    regime: str
+    pairs: int
+    seed: int
+    method: str
+
+    @property
+    def key(self) -> tuple[str, str, int, int, str]:
+        return (self.suite, self.regime, self.pairs, self.seed, self.method)
+
+    def describe(self) -> str:
+        return f"{self.suite} {self.regime} pairs={self.pairs} seed={self.seed} {self.method}"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What changes results besides the cell: recorded in ``bench.json``, fixed per out dir."""
+
+    out: Path
+    tune_budget: int = 4
+    steps: int | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return {"tune_budget": self.tune_budget, "steps": self.steps}
+
+
+def plan(
+    suites: Sequence[str],
+    regimes: Sequence[str],
+    pairs: Sequence[int],
+    seeds: Sequence[int],
+    methods: Sequence[str],
+) -> list[Cell]:
+    """Every cell of the grid, seeds outermost so early results cover the whole grid."""
+    return [
+        Cell(suite, regime, p, seed, method)
+        for suite in suites
+        for seed in seeds
+        for regime in regimes
+        for p in pairs
+        for method in methods
+    ]
+
+
+# ---------------------------------------------------------------- data
+
+
+@functools.lru_cache(maxsize=4)
+def _domain(suite: str) -> DomainData:
+    return datasets.build(suite)
+
+
+def headline_key(suite: str, domain: DomainData) -> str:
+    """The suite's headline metric; a->b R@10 when it needs labels the suite lacks."""
+    key = datasets.entry(suite).setting.headline
+    return FALLBACK_HEADLINE if "class" in key and domain.primary_labels is None else key
+
+
+def validation_size(n: int, test_size: int) -> int:
+    """Validation pairs carved from the ``n - test_size`` training items."""
+    return max(1, min(test_size, (n - test_size) // 4))
+
+
+def _split(
+    domain: DomainData, rows: np.ndarray, regime: Regime, pairs: int, held: int, seed: int
+) -> dict[str, np.ndarray]:
+    """split_full on ``rows`` of the domain (``pairs=-1``: the oracle's all-pairs split)."""
+    labels = domain.primary_labels
+    sub = (domain.a[rows], domain.b[rows], None if labels is None else labels[rows])
+    if pairs < 0:  # oracle: every non-held-out row is a pair
+        return _all_pairs(*sub, held=held, seed=seed)
+    if regime.kind == "natural" and domain.groups is None:
+        raise Skipped(f"suite {domain.name} has no natural groups")
+    groups = domain.groups[rows] if regime.kind == "natural" else None
+    kind = "unpaired" if regime.kind == "unpaired" else "bags"
+    return split_full(
+        *sub,
+        pairs=pairs,
+        regime=kind,
+        bag_size=regime.bag_size,
+        test_size=held,
+        seed=seed,
+        groups=groups,
+    )
+
+
+def _all_pairs(
+    a: np.ndarray, b: np.ndarray, labels: np.ndarray | None, *, held: int, seed: int
+) -> dict[str, np.ndarray]:
+    """split_full's test rows held out, every other row a training pair (same row order)."""
+    order = np.random.default_rng(seed).permutation(len(a))
+    test, train = order[:held], order[held:]
+    out = {"paired_a": a[train], "paired_b": b[train], "eval_a": a[test], "eval_b": b[test]}
+    if labels is not None:
+        out["eval_labels"] = labels[test]
+    return out
+
+
+@dataclass(frozen=True)
+class CellData:
+    """The test split and the validation split (training items only) of one cell."""
+
+    test: dict[str, np.ndarray]
+    val: dict[str, np.ndarray]
+    val_size: int
+    val_pairs: int
+
+
+def cell_data(domain: DomainData, cell: Cell, test_size: int, oracle: bool) -> CellData:
+    """Hold out the test pairs (split_full semantics), then carve validation from the rest."""
+    regime = parse_regime(cell.regime)
+    n = len(domain.a)
+    everything = np.arange(n)
+    pairs = -1 if oracle else cell.pairs
+    try:
+        test = _split(domain, everything, regime, pairs, test_size, cell.seed)
+    except InputError as err:
+        raise Skipped(f"split impossible: {err}") from err
+    train_rows = np.setdiff1d(everything, test_rows(n, test_size=test_size, seed=cell.seed))
+    val_size = validation_size(n, test_size)
+    room = len(train_rows) - val_size - (2 if regime.kind == "unpaired" else 1)
+    val_pairs = -1 if oracle else max(0, min(cell.pairs, room))
+    try:
+        val = _split(domain, train_rows, regime, val_pairs, val_size, 1000 + cell.seed)
+    except InputError as err:
+        raise Skipped(f"validation split impossible: {err}") from err
+    return CellData(test, val, val_size, len(val["paired_a"]))
+
+
+# ---------------------------------------------------------------- candidates
+
+
+def _set(config: dict[str, Any], dotted: str, value: Any) -> None:
+    section, _, name = dotted.rpartition(".")
+    target = config
+    for part in filter(None, section.split(".")):
+        target = target.setdefault(part, {})
+    target[name] = value
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        merged = _merge(out.get(key, {}), value) if isinstance(value, dict) else value
+        out[key] = merged
+    return out
+
+
+def base_config(suite: str, spec: Trained, steps: int | None, seed: int) -> dict[str, Any]:
+    """The method's recipe as a nested dict, with its overrides, seed and quiet trainer."""
+    config = load_recipe(f"{suite}-{spec.recipe}").to_dict()
+    config = _merge(config, spec.overrides)
+    config["seed"] = seed
+    config["trainer"]["progress"] = False
+    if steps is not None:
+        config["optim"].update(steps=steps, epochs=None)
+    return config
+
+
+def trained_candidates(config: dict[str, Any], budget: int) -> list[dict[str, Any]]:
+    """The first ``budget`` (steps, lr) variations of ``config`` as dotted overrides."""
+    optim = config["optim"]
+    length = "steps" if optim.get("steps") is not None else "epochs"
+    out = []
+    for steps_x, lr_x in TRAINED_GRID[:budget]:
+        out.append(
+            {
+                f"optim.{length}": max(1, round(optim[length] * steps_x)),
+                "optim.lr": float(optim["lr"]) * lr_x,
+            }
+        )
+    return out
+
+
+def spread(grid: Sequence[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """``budget`` evenly spaced entries of ``grid`` (all of it when it is smaller)."""
+    if not grid:
+        return [{}]
+    if len(grid) <= budget:
+        return list(grid)
+    picks = np.unique(np.round(np.linspace(0, len(grid) - 1, budget)).astype(int))
+    return [grid[i] for i in picks]
+
+
+# ---------------------------------------------------------------- fitting one candidate
+
+
+def _headline(metrics: dict[str, float], key: str) -> float:
+    return float(metrics.get(key, metrics[FALLBACK_HEADLINE]))
+
+
+def _training_method_available(method: str) -> bool:
+    from gentleclip.training import config
+
+    return method in config.METHODS
+
+
+def _fit_trained(
+    config: dict[str, Any], arrays: dict[str, np.ndarray], work: Path
+) -> dict[str, float]:
+    """Write ``arrays`` as a dataset dir, train, evaluate on its eval pairs."""
+    from gentleclip.evaluation.run import evaluate
+    from gentleclip.models import TwoTower
+    from gentleclip.training.config import config_from_dict
+    from gentleclip.training.fit import train
+
+    data_dir, run_dir = work / "data", work / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    write_dataset_dir(arrays, data_dir)
+    summary = train(data_dir, run_dir, config_from_dict(config), verbose=False)
+    model = TwoTower.from_pretrained(run_dir / "model")
+    metrics = evaluate(model, arrays["eval_a"], arrays["eval_b"], arrays.get("eval_labels"))
+    shutil.rmtree(work, ignore_errors=True)
+    return {**metrics, "train_seconds": float(summary["seconds"])}
+
+
+def _baseline(name: str) -> Any:
+    from gentleclip import baselines
+
+    get = getattr(baselines, "get_baseline", None)
+    if get is None:
+        raise Unavailable("gentleclip.baselines has no get_baseline yet")
+    try:
+        return get(name)
+    except (InputError, KeyError, ImportError) as err:
+        raise Unavailable(f"baseline {name!r} not available: {err}") from err
+
+
+def _fit_baseline(
+    baseline: Any, params: dict[str, Any], arrays: dict[str, np.ndarray], seed: int
+) -> dict[str, float]:
+    """Fit on the training arrays only (eval arrays withheld), score on the eval pairs."""
+    from gentleclip.evaluation.gap import modality_gap
+    from gentleclip.evaluation.retrieval import retrieval_metrics
+
+    train_only = {k: v for k, v in arrays.items() if not k.startswith("eval_")}
+    start = time.perf_counter()
+    embedder = baseline.fit(RegimeData.from_arrays(train_only), params, seed=seed)
+    za, zb = embedder.encode("a", arrays["eval_a"]), embedder.encode("b", arrays["eval_b"])
+    metrics = retrieval_metrics(za, zb, arrays.get("eval_labels"))
+    metrics["modality_gap"] = modality_gap(za, zb)
+    return {**metrics, "train_seconds": round(time.perf_counter() - start, 3)}
+
+
+# ---------------------------------------------------------------- one cell
+
+
+def _fitter(
+    cell: Cell, spec: Trained | Baseline, options: BenchOptions, work: Path
+) -> tuple[list[dict[str, Any]], Callable[[dict[str, Any], dict[str, np.ndarray]], dict]]:
+    """The method's candidates and a function fitting one candidate on a split."""
+    if isinstance(spec, Baseline):
+        baseline = _baseline(spec.name)
+        grid = spread(list(baseline.param_grid()), options.tune_budget)
+        return grid, lambda params, arrays: _fit_baseline(baseline, params, arrays, cell.seed)
+    training_method = spec.overrides.get("method", spec.recipe)
+    if not _training_method_available(training_method):
+        raise Unavailable(f"training method {training_method!r} is not in this gentleclip")
+    config = base_config(cell.suite, spec, options.steps, cell.seed)
+
+    def fit(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        candidate = copy.deepcopy(config)
+        for dotted, value in params.items():
+            _set(candidate, dotted, value)
+        return _fit_trained(candidate, arrays, work)
+
+    return trained_candidates(config, options.tune_budget), fit
+
+
+def _tune(
+    candidates: list[dict[str, Any]], fit: Callable, val: dict[str, np.ndarray], key: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Score every candidate on the validation split; return the best and all scores."""
+    if len(candidates) == 1:
+        return candidates[0], [{"params": candidates[0], "val": None}]
+    scored = [{"params": p, "val": _headline(fit(p, val), key)} for p in candidates]
+    best = max(scored, key=lambda s: s["val"])  # first of equals wins
+    return best["params"], scored
+
+
+def evaluate_cell(cell: Cell, options: BenchOptions, work: Path) -> dict[str, Any]:
+    """Tune on validation, fit the chosen candidate on the training part, score on test."""
+    spec = METHODS[cell.method]
+    entry = datasets.entry(cell.suite)
+    domain = _domain(cell.suite)
+    key = headline_key(cell.suite, domain)
+    if cell.pairs < spec.min_pairs:
+        raise Skipped(f"{cell.method} needs at least {spec.min_pairs} matched pairs")
+    oracle = isinstance(spec, Trained) and spec.oracle
+    data = cell_data(domain, cell, entry.setting.test_size, oracle)
+    candidates, fit = _fitter(cell, spec, options, work)
+    try:
+        params, scored = _tune(candidates, fit, data.val, key)
+        metrics = fit(params, data.test)
+    except InputError as err:
+        raise Skipped(str(err)) from err
+    return {
+        "headline": key,
+        "value": _headline(metrics, key),
+        "metrics": metrics,
+        "params": params,
+        "candidates": scored,
+        "test_size": entry.setting.test_size,
+        "val_size": data.val_size,
+        "val_pairs": data.val_pairs,
+        "train_pairs": len(data.test["paired_a"]),
+    }
+
+
+def _oracle_memo(cell: Cell, options: BenchOptions) -> Path:
+    return options.out / "oracle" / f"{cell.suite}-seed{cell.seed}.json"
+
+
+def run_cell(job: tuple[Cell, BenchOptions]) -> dict[str, Any]:
+    """One result row: ``status`` ok, skipped (with ``reason``) or unavailable."""
+    cell, options = job
+    start = time.perf_counter()
+    row: dict[str, Any] = asdict(cell)
+    memo = _oracle_memo(cell, options) if cell.method == "oracle" else None
+    try:
+        if memo is not None and memo.is_file():
+            row.update(json.loads(memo.read_text()), shared_from=memo.name)
+        else:
+            with tempfile.TemporaryDirectory(prefix="cell-", dir=_work_root(options)) as tmp:
+                row.update(evaluate_cell(cell, options, Path(tmp)))
+            if memo is not None:
+                write_json_atomic(memo, {k: v for k, v in row.items() if k not in asdict(cell)})
+        row["status"] = "ok"
+    except Skipped as why:
+        row.update(status="skipped", reason=str(why))
+    except Unavailable as why:
+        row.update(status="unavailable", reason=str(why))
+    row["seconds"] = round(time.perf_counter() - start, 2)
+    return row
+
+
+def _work_root(options: BenchOptions) -> Path:
+    root = options.out / ".work"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+# ---------------------------------------------------------------- results file
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """Rows of ``results.jsonl``; a torn last line (interrupted write) is ignored."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def append_result(path: Path, row: dict[str, Any]) -> None:
+    """Append one JSON line in a single write, after repairing a torn last line."""
+    text = json.dumps(row, sort_keys=True) + "\n"
+    if path.is_file() and path.stat().st_size > 0:
+        with open(path, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                text = "\n" + text
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _row_key(row: dict[str, Any]) -> tuple[str, str, int, int, str]:
+    return (row["suite"], row["regime"], int(row["pairs"]), int(row["seed"]), row["method"])
+
+
+def _check_settings(options: BenchOptions) -> None:
+    """An out dir keeps one (tune_budget, steps): resuming with others would mix results."""
+    path = options.out / SETTINGS
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old != options.settings():
+            raise InputError(
+                f"{options.out} holds results made with {old}; use a new --out for "
+                f"{options.settings()}"
+            )
+    else:
+        write_json_atomic(path, options.settings())
+
+
+# ---------------------------------------------------------------- running the grid
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _results_of(jobs: list[tuple[Cell, BenchOptions]], workers: int) -> Iterator[dict[str, Any]]:
+    if workers <= 1:
+        yield from map(run_cell, jobs)
+        return
+    with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        yield from pool.imap_unordered(run_cell, jobs)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _progress(row: dict[str, Any], done: int, total: int, elapsed: float) -> str:
+    cell = Cell(row["suite"], row["regime"], row["pairs"], row["seed"], row["method"])
+    if row["status"] == "ok":
+        outcome = f"{row['headline']} {row['value']:.3f}"
+    else:
+        outcome = f"{row['status']}: {row['reason']}"
+    eta = elapsed / done * (total - done)
+    return (
+        f"[{done}/{total}] {cell.describe()}: {outcome} ({row['seconds']:.1f}s) "
+        f"elapsed {_clock(elapsed)} ETA {_clock(eta)}"
+    )
+
+
+def run_bench(
+    cells: Sequence[Cell],
+    options: BenchOptions,
+    *,
+    workers: int = 1,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Run the cells not yet in ``results.jsonl``; append each row as it finishes.
+
+    Returns the new rows (unavailable methods are reported but never recorded, so they run
+    once they exist).
+    """
+    if workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    if options.tune_budget < 1:
+        raise InputError(f"--tune-budget must be >= 1, got {options.tune_budget}")
+    options.out.mkdir(parents=True, exist_ok=True)
+    _check_settings(options)
+    path = options.out / RESULTS
+    done_keys = {_row_key(r) for r in read_results(path)}
+    todo = [c for c in cells if c.key not in done_keys]
+    log(f"{len(cells) - len(todo)} of {len(cells)} cells already in {path}; running {len(todo)}")
+    start, new = time.perf_counter(), []
+    for i, row in enumerate(_results_of([(c, options) for c in todo], workers), 1):
+        if row["status"] != "unavailable":
+            append_result(path, row)
+            new.append(row)
+        log(_progress(row, i, len(todo), time.perf_counter() - start))
+    shutil.rmtree(options.out / ".work", ignore_errors=True)
+    return new
+
+
+# ---------------------------------------------------------------- report
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean, std and count of a method's headline over seeds in one (regime, pairs) row."""
+
+    mean: float
+    std: float
+    n: int
+
+
+def summarise(rows: Iterable[dict[str, Any]]) -> dict[tuple, dict[str, Summary | str]]:
+    """(suite, regime, pairs) -> method -> Summary of ok rows, or the skip reason."""
+    values: dict[tuple, dict[str, list[float]]] = {}
+    reasons: dict[tuple, dict[str, str]] = {}
+    for row in rows:
+        where = (row["suite"], row["regime"], int(row["pairs"]))
+        if row["status"] == "ok":
+            values.setdefault(where, {}).setdefault(row["method"], []).append(row["value"])
+        elif row["status"] == "skipped":
+            reasons.setdefault(where, {})[row["method"]] = row["reason"]
+    out: dict[tuple, dict[str, Summary | str]] = {}
+    for where in sorted(set(values) | set(reasons), key=_where_order):
+        cells: dict[str, Summary | str] = dict(reasons.get(where, {}))
+        for method, vals in values.get(where, {}).items():
+            cells[method] = Summary(float(np.mean(vals)), float(np.std(vals)), len(vals))
+        out[where] = cells
+    return out
+
+
+def _where_order(where: tuple) -> tuple:
+    suite, regime, pairs = where
+    return (suite, parse_regime(regime).order, pairs)
+
+
+def _methods_in(table: dict[tuple, dict[str, Summary | str]]) -> list[str]:
+    present = {m for cells in table.values() for m in cells}
+    return [m for m in METHODS if m in present]
+
+
+def _markdown_row(where: tuple, cells: dict[str, Summary | str], methods: list[str]) -> str:
+    scores = [c.mean for c in cells.values() if isinstance(c, Summary)]
+    best = max(scores) if scores else math.nan
+    most = max((c.n for c in cells.values() if isinstance(c, Summary)), default=0)
+    out = [where[1], str(where[2])]
+    for method in methods:
+        cell = cells.get(method)
+        if cell is None:
+            out.append("-")
+        elif isinstance(cell, str):
+            out.append("skip")
+        else:
+            text = f"{cell.mean:.3f} ± {cell.std:.3f}" + (f" (n={cell.n})" if cell.n < most else "")
+            out.append(f"**{text}**" if cell.mean == best else text)
+    return "| " + " | ".join(out) + " |"
+
+
+def render_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """One table per suite: rows (regime, pairs), columns methods, best mean in bold."""
+    table = summarise(rows)
+    headline = {r["suite"]: r["headline"] for r in rows if r["status"] == "ok"}
+    parts = ["# Benchmark results", ""]
+    for suite in dict.fromkeys(where[0] for where in table):
+        sub = {w: c for w, c in table.items() if w[0] == suite}
+        methods = _methods_in(sub)
+        metric = headline.get(suite, "-")
+        parts += [f"## {suite}", "", f"Test {metric}: mean ± std over seeds; best in bold.", ""]
+        parts.append("| regime | pairs | " + " | ".join(methods) + " |")
+        parts.append("|---|---:|" + "---:|" * len(methods))
+        parts += [_markdown_row(w, c, methods) for w, c in sub.items()]
+        reasons = {(m, c) for cells in sub.values() for m, c in cells.items() if isinstance(c, str)}
+        if reasons:
+            parts += ["", "Skipped:"] + [f"- {m}: {why}" for m, why in sorted(reasons)]
+        parts.append("")
+    return "\n".join(parts)
+
+
+def _safe(text: str) -> str:
+    return text.replace(":", "")
+
+
+def _series(
+    table: dict[tuple, dict[str, Summary | str]], method: str, points: Iterable[tuple[Any, tuple]]
+) -> tuple[list[float], list[float], list[float]]:
+    xs, ys, es = [], [], []
+    for x, where in points:
+        cell = table.get(where, {}).get(method)
+        if isinstance(cell, Summary):
+            xs.append(x)
+            ys.append(cell.mean)
+            es.append(cell.std)
+    return xs, ys, es
+
+
+def _line_plot(
+    table: dict[tuple, dict[str, Summary | str]],
+    points: list[tuple[Any, tuple]],
+    path: Path,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    xscale: dict[str, Any],
+) -> Path:
+    fig = Figure(figsize=(7.0, 4.5))
+    ax = fig.subplots()
+    for method in _methods_in({w: table[w] for _, w in points if w in table}):
+        xs, ys, es = _series(table, method, points)
+        if xs:
+            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=method)
+    ax.set_xscale(**xscale)
+    ticks = sorted({x for x, _ in points})
+    ax.set_xticks(ticks, [str(x) for x in ticks])
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    save_figure_atomic(fig, path)
+    return path
+
+
+def write_plots(
+    rows: Sequence[dict[str, Any]], out: Path, plot_pairs: int | None = None
+) -> list[Path]:
+    """Per suite: headline vs pairs for every regime, and vs bag size at ``plot_pairs``."""
+    table = summarise(rows)
+    written = []
+    for suite in dict.fromkeys(w[0] for w in table):
+        metric = next(r["headline"] for r in rows if r["suite"] == suite and "headline" in r)
+        wheres = [w for w in table if w[0] == suite]
+        for regime in dict.fromkeys(w[1] for w in wheres):
+            points = [(w[2], w) for w in wheres if w[1] == regime]
+            path = out / f"{suite}-pairs-{_safe(regime)}.png"
+            title = f"{suite}, {regime}: test {metric} vs pairs"
+            symlog = {"value": "symlog", "linthresh": 10}
+            written.append(
+                _line_plot(
+                    table, points, path, xlabel="pairs", ylabel=metric, title=title, xscale=symlog
+                )
+            )
+        written += _bag_plot(table, wheres, suite, metric, out, plot_pairs)
+    return written
+
+
+def _bag_plot(
+    table: dict[tuple, dict[str, Summary | str]],
+    wheres: list[tuple],
+    suite: str,
+    metric: str,
+    out: Path,
+    plot_pairs: int | None,
+) -> list[Path]:
+    bags = [w for w in wheres if parse_regime(w[1]).kind == "bags"]
+    pairs_seen = sorted({w[2] for w in bags})
+    if not pairs_seen:
+        return []
+    if plot_pairs not in pairs_seen:
+        plot_pairs = 20 if 20 in pairs_seen else pairs_seen[len(pairs_seen) // 2]
+    points = [(parse_regime(w[1]).bag_size, w) for w in bags if w[2] == plot_pairs]
+    path = out / f"{suite}-bagsize-pairs{plot_pairs}.png"
+    title = f"{suite}, {plot_pairs} pairs: test {metric} vs bag size"
+    log2 = {"value": "log", "base": 2}
+    labels = {"xlabel": "bag size", "ylabel": metric, "title": title}
+    return [_line_plot(table, points, path, xscale=log2, **labels)]
+
+
+def write_report(out: Path, plot_pairs: int | None = None) -> tuple[str, list[Path]]:
+    """``results.md`` and the PNG plots from everything in ``out/results.jsonl``."""
+    rows = read_results(out / RESULTS)
+    if not rows:
+        raise InputError(f"no results in {out / RESULTS}")
+    text = render_markdown(rows)
+    with atomic_path(out / REPORT, ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return text, write_plots(rows, out, plot_pairs)

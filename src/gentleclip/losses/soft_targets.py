@@ -1,0 +1,156 @@
+"""S-CLIP caption-level pseudo-labels: entropic optimal transport to the paired rows.
+
+S-CLIP (Mo et al., NeurIPS 2023) trains on unpaired A rows by giving each of them a soft
+target over the step's paired B rows. With unpaired A embeddings ``u`` (U, d) and paired
+embeddings ``a``, ``b`` (P, d), all L2-normalised:
+
+1. ``C = 1 - u @ a^T`` (cosine cost, U x P) and ``T = sinkhorn(C, eps)``, the entropic OT plan
+   with uniform marginals ``1/U`` (rows) and ``1/P`` (columns);
+2. targets ``Q_ij = T_ij / sum_j T_ij`` (row i's plan as a distribution over the pairs),
+   detached: no gradient flows through the pseudo-labels;
+3. ``L = -(1/U) sum_i sum_j Q_ij log softmax_j(scale * u_i . b_j)``.
+
+The OT coupling (rather than a per-row softmax) spreads the unpaired rows over all pairs, so
+no single paired caption absorbs every pseudo-label. Sinkhorn runs in the log domain for a
+fixed number of iterations; the last update matches the column marginals exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gentleclip.errors import InputError
+from gentleclip.losses.distributed import gather_with_grad
+from gentleclip.losses.functional import _check_matrix, _check_positive, _check_same_dim
+
+__all__ = ["PseudoLabelLoss", "pseudo_label_loss", "sinkhorn_plan", "soft_cross_entropy"]
+
+
+def sinkhorn_plan(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 50) -> Tensor:
+    """Entropic OT plan (M, N) for ``cost`` (M, N) with uniform marginals ``1/M`` and ``1/N``.
+
+    Log-domain Sinkhorn: with ``log K = -cost / epsilon``, alternately
+    ``f = -log M - logsumexp_j(log K_ij + g_j)`` and ``g = -log N - logsumexp_i(log K_ij + f_i)``
+    for ``iterations`` rounds, starting from ``g = 0``; the plan is
+    ``exp(log K_ij + f_i + g_j)``. Columns sum to ``1/N`` exactly, rows to ``1/M`` up to the
+    convergence of the iterations.
+
+    Example:
+        >>> plan = sinkhorn_plan(torch.rand(3, 4))
+        >>> bool(torch.allclose(plan.sum(0), torch.full((4,), 0.25)))
+        True
+    """
+    _check_matrix(cost, "cost")
+    epsilon = _check_positive(epsilon, "epsilon")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise InputError(f"iterations must be an integer >= 1, got {iterations!r}")
+    m, n = cost.shape
+    log_k = -cost / epsilon
+    g = torch.zeros(n, dtype=cost.dtype, device=cost.device)
+    for _ in range(iterations):
+        f = -math.log(m) - torch.logsumexp(log_k + g[None, :], dim=1)
+        g = -math.log(n) - torch.logsumexp(log_k + f[:, None], dim=0)
+    return torch.exp(log_k + f[:, None] + g[None, :])
+
+
+def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """``-(1/N) sum_i sum_j targets_ij * log_softmax(logits_i)_j`` for (N, C) inputs."""
+    _check_matrix(logits, "logits")
+    if targets.shape != logits.shape:
+        raise InputError(
+            f"targets must match logits, got {tuple(targets.shape)} vs {tuple(logits.shape)}"
+        )
+    return -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+def pseudo_label_loss(
+    unpaired_a: Tensor,
+    pair_a: Tensor,
+    pair_b: Tensor,
+    *,
+    temperature: float = 0.05,
+    logit_scale: Tensor | None = None,
+    epsilon: float = 0.1,
+    iterations: int = 50,
+) -> Tensor:
+    """S-CLIP pseudo-label loss (module docstring) of ``unpaired_a`` (U, d) against the pairs.
+
+    ``pair_a``, ``pair_b`` (P, d) are matched rows (P >= 2); the logit multiplier is
+    ``logit_scale`` when given, else ``1 / temperature``. Gradients flow into ``unpaired_a``
+    and ``pair_b`` through the logits only; the targets are computed without gradient.
+    """
+    _check_matrix(unpaired_a, "unpaired_a")
+    _check_matrix(pair_a, "pair_a", min_rows=2)
+    _check_matrix(pair_b, "pair_b", min_rows=2)
+    _check_same_dim(unpaired_a, pair_a, "unpaired_a and pair_a")
+    _check_same_dim(pair_a, pair_b, "pair_a and pair_b")
+    if pair_a.shape[0] != pair_b.shape[0]:
+        raise InputError(
+            f"pair_a and pair_b must have the same rows, got {pair_a.shape[0]} vs {pair_b.shape[0]}"
+        )
+    scale = (
+        logit_scale
+        if logit_scale is not None
+        else 1.0 / _check_positive(temperature, "temperature")
+    )
+    with torch.no_grad():
+        plan = sinkhorn_plan(1.0 - unpaired_a @ pair_a.T, epsilon=epsilon, iterations=iterations)
+        targets = plan / plan.sum(dim=1, keepdim=True)
+    return soft_cross_entropy((unpaired_a @ pair_b.T) * scale, targets)
+
+
+class PseudoLabelLoss(nn.Module):
+    """Module twin of :func:`pseudo_label_loss` (S-CLIP caption-level pseudo-labels).
+
+    With ``gather_distributed`` the unpaired rows and the pairs are gathered across ranks
+    first, so every rank computes the loss of the global step.
+
+    Example:
+        >>> u = torch.nn.functional.normalize(torch.randn(5, 8), dim=1)
+        >>> p = torch.nn.functional.normalize(torch.randn(3, 8), dim=1)
+        >>> PseudoLabelLoss()(u, p, p).shape
+        torch.Size([])
+    """
+
+    def __init__(
+        self,
+        *,
+        temperature: float = 0.05,
+        epsilon: float = 0.1,
+        iterations: int = 50,
+        gather_distributed: bool = False,
+    ) -> None:
+        super().__init__()
+        self.temperature = _check_positive(temperature, "temperature")
+        self.epsilon = _check_positive(epsilon, "epsilon")
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise InputError(f"iterations must be an integer >= 1, got {iterations!r}")
+        self.iterations = iterations
+        self.gather_distributed = bool(gather_distributed)
+
+    def forward(
+        self, unpaired_a: Tensor, pair_a: Tensor, pair_b: Tensor, logit_scale: Tensor | None = None
+    ) -> Tensor:
+        """Loss of unpaired A rows (U, d) against pairs (P, d); optional shared logit scale."""
+        if self.gather_distributed:
+            unpaired_a, pair_a, pair_b = (gather_with_grad(x) for x in (unpaired_a, pair_a, pair_b))
+        return pseudo_label_loss(
+            unpaired_a,
+            pair_a,
+            pair_b,
+            temperature=self.temperature,
+            logit_scale=logit_scale,
+            epsilon=self.epsilon,
+            iterations=self.iterations,
+        )
+
+    def extra_repr(self) -> str:
+        """Hyper-parameters shown by ``repr``."""
+        return (
+            f"temperature={self.temperature}, epsilon={self.epsilon}, "
+            f"iterations={self.iterations}, gather_distributed={self.gather_distributed}"
+        )

@@ -1,0 +1,128 @@
+"""Ridge, Procrustes and CCA: recovery of known maps, references, few and zero pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gentleclip.baselines import BASELINES, get_baseline
+from gentleclip.baselines.closed_form import CCABaseline, RidgeBaseline
+from gentleclip.data.regimes import RegimeData
+from gentleclip.errors import InputError
+from gentleclip.evaluation.retrieval import retrieval_metrics
+
+
+def make_data(
+    n_pairs: int, *, kind: str, n_unpaired: int = 200, n_eval: int = 200, seed: int = 0
+) -> RegimeData:
+    """Isotropic A (16-d); B = A @ Q (orthogonal) or A @ M (16 -> 12 linear), plus noise."""
+    rng = np.random.default_rng(seed)
+    n = n_pairs + n_unpaired + n_eval
+    a = rng.normal(size=(n, 16))
+    if kind == "orthogonal":
+        mapping = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    else:
+        mapping = rng.normal(size=(16, 12))
+    b = a @ mapping + 0.05 * rng.normal(size=(n, mapping.shape[1]))
+    cut = [n_pairs, n_pairs + n_unpaired]
+    pa, ua, ea = np.split(a.astype(np.float32), cut)
+    pb, ub, eb = np.split(b.astype(np.float32), cut)
+    unpaired_b = ub[rng.permutation(len(ub))]
+    arrays = {"paired_a": pa, "paired_b": pb, "eval_a": ea, "eval_b": eb}
+    if n_unpaired:
+        arrays |= {"unpaired_a": ua, "unpaired_b": unpaired_b}
+    return RegimeData.from_arrays(arrays)
+
+
+def recall_at_1(embedder, data: RegimeData) -> float:
+    za, zb = embedder.encode("a", data.eval_a), embedder.encode("b", data.eval_b)
+    return retrieval_metrics(za, zb)["a_to_b_R@1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "params"),
+    [
+        ("ridge", "linear", {"alpha": 0.01}),
+        ("procrustes", "orthogonal", {"components": 16}),
+        ("cca", "linear", {"components": 12, "reg": 0.01}),
+    ],
+)
+def test_recovers_a_known_map(name: str, kind: str, params: dict) -> None:
+    data = make_data(100, kind=kind)
+    assert recall_at_1(get_baseline(name).fit(data, params), data) > 0.8
+
+
+@pytest.mark.parametrize("name", ["ridge", "procrustes", "cca"])
+@pytest.mark.parametrize("n_pairs", [2, 10, 20])
+def test_few_pairs_every_candidate_gives_unit_rows_of_one_width(name: str, n_pairs: int) -> None:
+    data = make_data(n_pairs, kind="linear")
+    baseline = get_baseline(name)
+    grid = baseline.param_grid()
+    assert 1 <= len(grid) <= 8
+    for params in grid:
+        embedder = baseline.fit(data, params, seed=1)
+        za, zb = embedder.encode("a", data.eval_a), embedder.encode("b", data.eval_b)
+        assert za.dtype == torch.float32 and za.shape[1] == zb.shape[1] >= 1
+        for z in (za, zb):
+            torch.testing.assert_close(z.norm(dim=1), torch.ones(len(z)), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_zero_pairs_raise(name: str) -> None:
+    data = make_data(0, kind="linear")
+    with pytest.raises(InputError, match="needs pairs"):
+        get_baseline(name).fit(data, get_baseline(name).param_grid()[0])
+
+
+def test_unknown_names_and_bad_encode_inputs_raise() -> None:
+    with pytest.raises(InputError, match="ridge, procrustes, cca, relrep"):
+        get_baseline("pca")
+    data = make_data(10, kind="linear")
+    with pytest.raises(InputError, match="unknown ridge parameter"):
+        RidgeBaseline().fit(data, {"lambda": 1.0})
+    embedder = RidgeBaseline().fit(data, {})
+    for side, x in [("c", data.eval_a), ("a", data.eval_b), ("b", np.full((2, 12), np.nan))]:
+        with pytest.raises(InputError):
+            embedder.encode(side, x)
+
+
+def test_ridge_equals_primal_solution() -> None:
+    data = make_data(40, kind="linear")
+    embedder = RidgeBaseline().fit(data, {"alpha": 0.3, "components": 5})
+    rows_a = np.concatenate([data.paired_a, data.unpaired_a]).astype(np.float64)
+    rows_b = np.concatenate([data.paired_b, data.unpaired_b]).astype(np.float64)
+    xa = (rows_a - rows_a.mean(0)) / rows_a.std(0)
+    xb = (rows_b - rows_b.mean(0)) / rows_b.std(0)
+    basis = np.linalg.svd(xb, full_matrices=False)[2][:5].T
+    x, y = xa[:40], xb[:40] @ basis
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    penalty = 0.3 * (xc**2).sum() / 40
+    weight = np.linalg.solve(xc.T @ xc + penalty * np.eye(16), xc.T @ yc)
+    eval_x = (data.eval_a.astype(np.float64) - rows_a.mean(0)) / rows_a.std(0)
+    expected = eval_x @ weight + (y.mean(0) - x.mean(0) @ weight)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    got = embedder.encode("a", data.eval_a).double().numpy()
+    # PCA directions are defined up to sign: compare per-column up to a sign flip
+    signs = np.sign((got * expected).sum(0))
+    np.testing.assert_allclose(got, expected * signs, atol=1e-5)
+
+
+def test_cca_first_correlation_matches_qr_reference() -> None:
+    data = make_data(200, kind="linear", n_unpaired=0)
+    noisy = RegimeData.from_arrays(
+        {
+            "paired_a": data.paired_a,
+            "paired_b": data.paired_b
+            + np.random.default_rng(1).normal(size=data.paired_b.shape).astype(np.float32),
+        }
+    )
+    embedder = CCABaseline().fit(noisy, {"components": 3, "reg": 0.0, "pca": None})
+    std = embedder.standardizers
+    za = std["a"](noisy.paired_a) @ embedder.weights["a"]
+    zb = std["b"](noisy.paired_b) @ embedder.weights["b"]
+    qa = np.linalg.qr(noisy.paired_a - noisy.paired_a.mean(0))[0]
+    qb = np.linalg.qr(noisy.paired_b - noisy.paired_b.mean(0))[0]
+    reference = np.linalg.svd(qa.T.astype(np.float64) @ qb, compute_uv=False)[:3]
+    got = [np.corrcoef(za[:, k], zb[:, k])[0, 1] for k in range(3)]
+    np.testing.assert_allclose(got, reference, rtol=1e-4)

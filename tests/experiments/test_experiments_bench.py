@@ -1,0 +1,274 @@
+"""`gentleclip bench` end to end on a tiny synthetic suite, plus its splits and report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import gentleclip.baselines
+from gentleclip.cli.main import main
+from gentleclip.data import split as splitting
+from gentleclip.data.datasets.domain import DomainData, LabelSet
+from gentleclip.experiments import bench, datasets
+from gentleclip.experiments.datasets import DatasetEntry
+from gentleclip.experiments.demo import DemoSetting
+from gentleclip.recipes import load_recipe
+from gentleclip.training import config as training_config
+
+N, TEST = 120, 30
+ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+def tiny_domain() -> DomainData:
+    """Two noisy views of 4 latent clusters; every row unique; natural groups of 6 rows."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, size=N)
+    z = rng.normal(size=(4, 5))[labels] * 3 + rng.normal(size=(N, 5))
+    a = (z @ rng.normal(size=(5, 12)) + 0.1 * rng.normal(size=(N, 12))).astype(np.float32)
+    b = np.tanh(z @ rng.normal(size=(5, 7)) / 3).astype(np.float32)
+    return DomainData(
+        name="tiny",
+        a=a,
+        b=b,
+        side_names=("x", "y"),
+        label_sets=[LabelSet("cluster", labels.astype(np.int64), list("abcd"))],
+        groups=np.arange(N) // 6,
+    )
+
+
+def ridge_map(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    return np.linalg.solve(a64.T @ a64 + alpha * np.eye(a.shape[1]), a64.T @ b64)
+
+
+class FakeRidge:
+    """Stands in for gentleclip.baselines' ridge: map A onto B's space; records every fit."""
+
+    def __init__(self, calls: list[dict[str, Any]]) -> None:
+        self.calls = calls
+
+    def param_grid(self) -> list[dict[str, float]]:
+        return [{"alpha": alpha} for alpha in ALPHAS]
+
+    def fit(self, data: Any, params: dict[str, float], *, seed: int) -> Any:
+        self.calls.append({"data": data, "params": params, "seed": seed})
+        w = ridge_map(data.paired_a, data.paired_b, params["alpha"])
+        return _Embedder(w)
+
+
+class _Embedder:
+    def __init__(self, w: np.ndarray) -> None:
+        self.w = w
+
+    def encode(self, side: str, x: np.ndarray) -> torch.Tensor:
+        z = x.astype(np.float64) @ self.w if side == "a" else x.astype(np.float64)
+        return torch.nn.functional.normalize(torch.from_numpy(z), dim=1)
+
+
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Register suite 'tiny' (mfeat recipes) and a fake ridge baseline; return its fit log."""
+    domain, original = tiny_domain(), datasets.build
+    setting = DemoSetting(dataset="tiny", test_size=TEST)
+    monkeypatch.setitem(datasets.DATASETS, "tiny", DatasetEntry("-", "-", "-", setting, "-"))
+    monkeypatch.setattr(datasets, "build", lambda n: domain if n == "tiny" else original(n))
+    monkeypatch.setattr(bench, "load_recipe", lambda n: load_recipe(n.replace("tiny", "mfeat")))
+    calls: list[dict[str, Any]] = []
+
+    def get_baseline(name: str) -> FakeRidge:
+        if name != "ridge":
+            raise KeyError(name)
+        return FakeRidge(calls)
+
+    monkeypatch.setattr(gentleclip.baselines, "get_baseline", get_baseline, raising=False)
+    bench._domain.cache_clear()
+    yield calls
+    bench._domain.cache_clear()
+
+
+def reference_metrics(za: np.ndarray, zb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """a->b R@1 and class P@1 by brute force in float64."""
+    sim = za @ zb.T
+    top = np.argmax(sim, axis=1)  # first maximum = lower index, like the library
+    return {
+        "a_to_b_R@1": float(np.mean(top == np.arange(len(za)))),
+        "a_to_b_class_P@1": float(np.mean(labels[top] == labels)),
+    }
+
+
+GRID = ["--suite", "tiny", "--pairs", "0,10", "--seeds", "1", "--tune-budget", "2", "--steps", "8"]
+TRAINED = ["--regime", "bags:8", "--methods", "gentle,clip,ridge,oracle"]
+RIDGE = ["--regime", "bags:8,unpaired", "--methods", "ridge"]
+
+
+def _rows(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+def test_bench_end_to_end_and_resume(tmp_path: Path, tiny: list, capsys) -> None:
+    out = tmp_path / "bench"
+    assert main(["bench", *GRID, *TRAINED, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "ETA" in printed and "[1/8]" in printed
+    assert main(["bench", *GRID, *RIDGE, "--out", str(out)]) == 0  # grows the grid
+    assert "2 of 4 cells already" in capsys.readouterr().out
+    rows = _rows(out)
+    by_key = {(r["regime"], r["pairs"], r["method"]): r for r in rows}
+    expected = {("bags:8", p, m) for p in (0, 10) for m in ("gentle", "clip", "ridge", "oracle")}
+    assert len(by_key) == len(rows)
+    assert set(by_key) == expected | {("unpaired", 0, "ridge"), ("unpaired", 10, "ridge")}
+
+    for regime, method in (("bags:8", "clip"), ("bags:8", "ridge"), ("unpaired", "ridge")):
+        skipped = by_key[(regime, 0, method)]
+        assert skipped["status"] == "skipped" and "pairs" in skipped["reason"]
+    for pairs in (0, 10):
+        gentle = by_key[("bags:8", pairs, "gentle")]
+        assert gentle["status"] == "ok" and gentle["headline"] == "a_to_b_class_P@1"
+        assert 0.0 <= gentle["value"] <= 1.0 and len(gentle["candidates"]) == 2
+        assert gentle["params"]["optim.steps"] in (8, 4) and gentle["train_pairs"] == pairs
+        assert gentle["value"] == gentle["metrics"]["a_to_b_class_P@1"]
+    assert by_key[("bags:8", 10, "clip")]["status"] == "ok"
+
+    oracle = [r for r in rows if r["method"] == "oracle"]
+    assert sum("shared_from" not in r for r in oracle) == 1
+    assert len({json.dumps(r["metrics"], sort_keys=True) for r in oracle}) == 1
+    assert all(r["train_pairs"] == N - TEST for r in oracle)
+
+    _check_ridge(by_key, tiny)
+    table = (out / "results.md").read_text()
+    assert "| bags:8 | 10 |" in table and "**" in table and "± " in table
+    for name in ("tiny-pairs-bags8.png", "tiny-pairs-unpaired.png", "tiny-bagsize-pairs10.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+
+    before = (out / "results.jsonl").read_text()
+    assert main(["bench", *GRID, *TRAINED, "--out", str(out)]) == 0
+    assert (out / "results.jsonl").read_text() == before
+    assert "running 0" in capsys.readouterr().out
+
+
+def test_unavailable_method_is_reported_not_recorded(tmp_path: Path, tiny: list, monkeypatch):
+    monkeypatch.setattr(training_config, "METHODS", ("gentle", "clip"))
+    options = bench.BenchOptions(out=tmp_path, tune_budget=2, steps=8)
+    cell = bench.Cell("tiny", "bags:8", 10, 0, "sclip")
+    lines: list[str] = []
+    assert bench.run_bench([cell], options, log=lines.append) == []
+    assert not (tmp_path / "results.jsonl").exists()
+    assert "unavailable" in lines[-1] and "sclip" in lines[-1]
+
+
+def _check_ridge(by_key: dict, calls: list[dict[str, Any]]) -> None:
+    """Tuning saw only training items; the test score matches a from-scratch reference."""
+    domain = tiny_domain()
+    held = {tuple(row) for row in domain.a[splitting.test_rows(N, test_size=TEST, seed=0)]}
+    assert len(calls) == 2 * 3  # two cells with pairs, 2 candidates + 1 final fit each
+    for call in calls:
+        seen = np.vstack([call["data"].paired_a, call["data"].unpaired_a])
+        assert not held & {tuple(row) for row in seen}
+        assert call["data"].eval_a is None and call["seed"] == 0
+    for regime, kind in (("bags:8", "bags"), ("unpaired", "unpaired")):
+        row = by_key[(regime, 10, "ridge")]
+        assert row["status"] == "ok"
+        assert [c["params"]["alpha"] for c in row["candidates"]] == [ALPHAS[0], ALPHAS[-1]]
+        best = max(row["candidates"], key=lambda c: c["val"])
+        assert row["params"] == best["params"]
+        split = splitting.split_full(
+            domain.a, domain.b, domain.primary_labels, pairs=10, regime=kind, test_size=TEST
+        )
+        w = ridge_map(split["paired_a"], split["paired_b"], row["params"]["alpha"])
+        za = split["eval_a"].astype(np.float64) @ w
+        za /= np.linalg.norm(za, axis=1, keepdims=True)
+        zb = split["eval_b"].astype(np.float64)
+        zb /= np.linalg.norm(zb, axis=1, keepdims=True)
+        ref = reference_metrics(za, zb, split["eval_labels"])
+        for key, value in ref.items():
+            assert row["metrics"][key] == pytest.approx(value, abs=1e-9), key
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--methods", "gentle,bogus"],
+        ["--suite", "nope"],
+        ["--regime", "bags:x"],
+        ["--regime", "bags:0,unpaired"],
+        ["--pairs", "10,a"],
+        ["--seeds", "0"],
+        ["--workers", "0"],
+    ],
+)
+def test_bad_options_exit_2_with_one_line(tmp_path: Path, tiny: list, capsys, extra) -> None:
+    out = tmp_path / "bench"
+    argv = ["bench", "--suite", "tiny", "--pairs", "10", "--regime", "bags:8", "--out", str(out)]
+    assert main([*argv, "--methods", "ridge", *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gentleclip: error:")
+    assert not (out / "results.jsonl").exists()
+
+
+def test_other_settings_in_same_out_dir_refused(tmp_path: Path, tiny: list, capsys) -> None:
+    argv = ["bench", "--suite", "tiny", "--pairs", "10", "--regime", "bags:8", "--seeds", "1"]
+    argv += ["--methods", "ridge", "--out", str(tmp_path), "--tune-budget", "2"]
+    assert main(argv) == 0
+    assert len(_rows(tmp_path)) == 1
+    assert main([*argv[:-1], "3"]) == 2
+    assert "tune_budget" in capsys.readouterr().err
+
+
+def test_validation_and_oracle_splits_hold_out_the_test_rows(tiny: list) -> None:
+    domain = tiny_domain()
+    test = splitting.test_rows(N, test_size=TEST, seed=3)
+    held = {tuple(r) for r in domain.a[test]}
+    for regime in ("bags:8", "unpaired", "natural"):
+        data = bench.cell_data(domain, bench.Cell("tiny", regime, 10, 3, "gentle"), TEST, False)
+        np.testing.assert_array_equal(data.test["eval_a"], domain.a[test])
+        assert data.val_size == (N - TEST) // 4 and data.val_pairs == 10
+        val_rows = np.vstack([data.val[k] for k in ("paired_a", "unpaired_a", "eval_a")])
+        assert len(val_rows) <= N - TEST and not held & {tuple(r) for r in val_rows}
+    bags = bench.cell_data(domain, bench.Cell("tiny", "natural", 10, 3, "gentle"), TEST, False)
+    rows_of = {tuple(r): i for i, r in enumerate(domain.a)}
+    groups = [domain.groups[rows_of[tuple(r)]] for r in bags.test["unpaired_a"]]
+    ids = bags.test["unpaired_a_bags"]
+    assert all(len({g for g, i in zip(groups, ids, strict=True) if i == b}) == 1 for b in ids)
+    oracle = bench.cell_data(domain, bench.Cell("tiny", "bags:8", 0, 3, "oracle"), TEST, True)
+    assert len(oracle.test["paired_a"]) == N - TEST
+    assert not held & {tuple(r) for r in oracle.test["paired_a"]}
+    np.testing.assert_array_equal(oracle.test["eval_labels"], domain.primary_labels[test])
+
+
+def test_candidates_and_parsing() -> None:
+    config = bench.base_config("mfeat", bench.METHODS["gentle"], 100, seed=0)
+    cands = bench.trained_candidates(config, 3)
+    assert [c["optim.steps"] for c in cands] == [100, 50, 100]
+    assert [c["optim.lr"] for c in cands] == pytest.approx([2e-3, 2e-3, 1e-3])
+    assert bench.spread([{"i": i} for i in range(9)], 3) == [{"i": 0}, {"i": 4}, {"i": 8}]
+    assert bench.spread([{"i": 0}], 4) == [{"i": 0}]
+    assert bench.parse_regime("bags:32") == bench.Regime("bags", 32)
+    assert bench.parse_seeds("3") == [0, 1, 2] and bench.parse_seeds("4,1") == [4, 1]
+    ablation = bench.base_config("mfeat", bench.METHODS["gentle-no-sdd"], None, seed=2)
+    assert ablation["loss"]["w_sdd"] == 0.0 and ablation["optim"]["steps"] == 2000
+
+
+def test_markdown_mean_std_and_bold() -> None:
+    def row(method: str, seed: int, value: float) -> dict[str, Any]:
+        return {
+            "suite": "s",
+            "regime": "bags:8",
+            "pairs": 20,
+            "seed": seed,
+            "method": method,
+            "status": "ok",
+            "value": value,
+            "headline": "a_to_b_R@10",
+        }
+
+    rows = [row("gentle", 0, 0.5), row("gentle", 1, 0.7), row("clip", 0, 0.4), row("clip", 1, 0.6)]
+    rows.append({**row("ridge", 0, 0.0), "status": "skipped", "reason": "needs pairs"})
+    text = bench.render_markdown(rows)
+    line = next(x for x in text.splitlines() if x.startswith("| bags:8 | 20 |"))
+    assert line == "| bags:8 | 20 | **0.600 ± 0.100** | 0.500 ± 0.100 | skip |"
+    assert "- ridge: needs pairs" in text

@@ -1,0 +1,132 @@
+"""S-CLIP pseudo-label loss: Sinkhorn and soft cross-entropy against plain-loop references."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gentleclip.errors import InputError
+from gentleclip.losses.soft_targets import (
+    PseudoLabelLoss,
+    pseudo_label_loss,
+    sinkhorn_plan,
+    soft_cross_entropy,
+)
+
+
+def _unit(n: int, d: int, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return F.normalize(torch.randn(n, d, generator=gen, dtype=torch.float64), dim=1)
+
+
+def _sinkhorn_loop(cost: list[list[float]], eps: float, iterations: int) -> list[list[float]]:
+    """Plain scaling-form Sinkhorn (u, v vectors, Python floats)."""
+    m, n = len(cost), len(cost[0])
+    kernel = [[math.exp(-c / eps) for c in row] for row in cost]
+    v = [1.0] * n
+    for _ in range(iterations):
+        u = [(1.0 / m) / sum(kernel[i][j] * v[j] for j in range(n)) for i in range(m)]
+        v = [(1.0 / n) / sum(kernel[i][j] * u[i] for i in range(m)) for j in range(n)]
+    return [[u[i] * kernel[i][j] * v[j] for j in range(n)] for i in range(m)]
+
+
+def _loss_loop(ua: torch.Tensor, pa: torch.Tensor, pb: torch.Tensor, scale: float, eps: float):
+    """Pseudo-label loss with loops: plan rows -> targets -> soft cross-entropy."""
+    cost = [[1.0 - float(ua[i] @ pa[j]) for j in range(len(pa))] for i in range(len(ua))]
+    plan = _sinkhorn_loop(cost, eps, 50)
+    total = 0.0
+    for i in range(len(ua)):
+        logits = [scale * float(ua[i] @ pb[j]) for j in range(len(pb))]
+        top = max(logits)
+        log_z = top + math.log(sum(math.exp(x - top) for x in logits))
+        row = sum(plan[i])
+        total -= sum(plan[i][j] / row * (logits[j] - log_z) for j in range(len(pb)))
+    return total / len(ua)
+
+
+def test_sinkhorn_matches_loop_and_marginals() -> None:
+    cost = 1.0 - _unit(6, 5, 0) @ _unit(4, 5, 1).T
+    plan = sinkhorn_plan(cost, epsilon=0.2, iterations=50)
+    reference = torch.tensor(_sinkhorn_loop(cost.tolist(), 0.2, 50), dtype=torch.float64)
+    torch.testing.assert_close(plan, reference, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(plan.sum(0), torch.full((4,), 0.25, dtype=torch.float64))
+    torch.testing.assert_close(plan.sum(1), torch.full((6,), 1 / 6, dtype=torch.float64))
+
+
+def test_sinkhorn_small_epsilon_is_stable_and_prefers_cheap_cells() -> None:
+    cost = torch.tensor([[0.0, 2.0], [2.0, 0.0]], dtype=torch.float64)
+    plan = sinkhorn_plan(cost, epsilon=1e-3, iterations=20)
+    assert torch.isfinite(plan).all()
+    torch.testing.assert_close(plan, torch.eye(2, dtype=torch.float64) / 2)
+
+
+def test_soft_cross_entropy_equals_hard_ce_on_one_hot_targets() -> None:
+    logits = torch.randn(5, 3, dtype=torch.float64)
+    target = torch.tensor([0, 2, 1, 1, 0])
+    torch.testing.assert_close(
+        soft_cross_entropy(logits, F.one_hot(target, 3).double()), F.cross_entropy(logits, target)
+    )
+
+
+def test_pseudo_label_loss_value_and_gradient_match_loop() -> None:
+    ua, pa, pb = _unit(7, 4, 2), _unit(5, 4, 3), _unit(5, 4, 4)
+    ua.requires_grad_(True)
+    pb.requires_grad_(True)
+    loss = pseudo_label_loss(ua, pa, pb, temperature=0.5, epsilon=0.3, iterations=50)
+    expected = _loss_loop(ua.detach(), pa, pb.detach(), 2.0, 0.3)
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-9)
+    loss.backward()
+    # finite differences of the loop reference (targets fixed at ua's plan, as in the loss)
+    step, i, k = 1e-6, 3, 1
+    with torch.no_grad():
+        cost = (1.0 - ua @ pa.T).tolist()
+        plan = torch.tensor(_sinkhorn_loop(cost, 0.3, 50), dtype=torch.float64)
+        targets = plan / plan.sum(1, keepdim=True)
+
+    def fixed_target_loss(u: torch.Tensor) -> float:
+        return float(-(targets * F.log_softmax(2.0 * u @ pb.detach().T, dim=1)).sum(1).mean())
+
+    bumped = ua.detach().clone()
+    bumped[i, k] += step
+    lowered = ua.detach().clone()
+    lowered[i, k] -= step
+    numeric = (fixed_target_loss(bumped) - fixed_target_loss(lowered)) / (2 * step)
+    assert float(ua.grad[i, k]) == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+    assert pb.grad is not None and float(pb.grad.abs().sum()) > 0
+
+
+def test_targets_carry_no_gradient_into_paired_a() -> None:
+    ua, pa, pb = _unit(4, 3, 5), _unit(3, 3, 6), _unit(3, 3, 7)
+    ua.requires_grad_(True)
+    pa.requires_grad_(True)
+    pseudo_label_loss(ua, pa, pb).backward()
+    assert pa.grad is None and ua.grad is not None
+
+
+def test_module_matches_functional_and_uses_logit_scale() -> None:
+    ua, pa, pb = _unit(6, 4, 8), _unit(4, 4, 9), _unit(4, 4, 10)
+    module = PseudoLabelLoss(temperature=0.1, epsilon=0.2, iterations=30)
+    expected = pseudo_label_loss(ua, pa, pb, temperature=0.1, epsilon=0.2, iterations=30)
+    torch.testing.assert_close(module(ua, pa, pb), expected)
+    scaled = module(ua, pa, pb, logit_scale=torch.tensor(10.0, dtype=torch.float64))
+    torch.testing.assert_close(scaled, expected)
+    assert "epsilon=0.2" in repr(module)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "shapes"),
+    [
+        ({}, ((3, 4), (1, 4), (1, 4))),  # one pair only
+        ({}, ((3, 4), (3, 5), (3, 5))),  # width mismatch
+        ({}, ((3, 4), (3, 4), (2, 4))),  # pairs of unequal rows
+        ({"epsilon": 0.0}, ((3, 4), (3, 4), (3, 4))),
+        ({"iterations": 0}, ((3, 4), (3, 4), (3, 4))),
+    ],
+)
+def test_bad_inputs_raise(kwargs: dict, shapes: tuple) -> None:
+    tensors = [torch.randn(*shape) for shape in shapes]
+    with pytest.raises(InputError):
+        pseudo_label_loss(*tensors, **kwargs)
