@@ -60,6 +60,10 @@ class LossConfig:
     mmd_bandwidths: list[float] | None = None
     mmd_unbiased: bool = False
     ssl_temperature: float = 0.05
+    # Schedule of the distribution terms (SDD, MMD): off for the first dist_warmup_steps
+    # optimizer steps (CLIP on the pairs only), then ramped linearly to full weight.
+    dist_warmup_steps: int = 0
+    dist_ramp_steps: int = 0
     # S-CLIP pseudo-label term (Mo et al. 2023), used only by method "sclip"
     w_pseudo: float = 1.0
     pseudo_epsilon: float = 0.1  # Sinkhorn entropic regularisation (cost = 1 - cosine)
@@ -129,6 +133,9 @@ class TrainConfig:
             if not value > 0:
                 raise InputError(f"{name} must be > 0, got {value}")
         for name in ("w_clip", "w_sdd", "w_mmd", "w_ssl", "w_pseudo"):
+            if getattr(self.loss, name) < 0:
+                raise InputError(f"loss.{name} must be >= 0, got {getattr(self.loss, name)}")
+        for name in ("dist_warmup_steps", "dist_ramp_steps"):
             if getattr(self.loss, name) < 0:
                 raise InputError(f"loss.{name} must be >= 0, got {getattr(self.loss, name)}")
         if self.optim.steps is None and self.optim.epochs is None:

@@ -114,7 +114,7 @@ class GentleCLIPModule(L.LightningModule):
             n_pairs=int(batch["n_pairs"]),
             ssl_views=self.loss_config.w_ssl > 0,
         )
-        terms = self.objective(outputs)
+        terms = self.objective(outputs, step=self.global_step)
         loss = terms["loss"]
         if not torch.isfinite(loss):
             bad = [k for k, v in terms.items() if k != "loss" and not torch.isfinite(v)]

@@ -61,12 +61,22 @@ class GentleObjective(nn.Module):
             gather_distributed=gather,
         )
 
-    def forward(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+    def distribution_scale(self, step: int | None) -> float:
+        """Multiplier of the SDD/MMD weights at optimizer step ``step`` (warm-up, then ramp)."""
+        cfg = self.config
+        if step is None or step >= cfg.dist_warmup_steps + cfg.dist_ramp_steps:
+            return 1.0
+        if step < cfg.dist_warmup_steps:
+            return 0.0
+        return (step - cfg.dist_warmup_steps + 1) / (cfg.dist_ramp_steps + 1)
+
+    def forward(self, outputs: dict[str, Tensor], *, step: int | None = None) -> dict[str, Tensor]:
         cfg = self.config
         terms: dict[str, Tensor] = {}
+        scale = self.distribution_scale(step)
         if cfg.w_clip > 0:
             terms.update(self._clip_term(outputs))
-        if cfg.w_sdd > 0 or cfg.w_mmd > 0:
+        if (cfg.w_sdd > 0 or cfg.w_mmd > 0) and scale > 0:
             terms.update(self._distribution_terms(outputs["all_a"], outputs["all_b"]))
         if cfg.w_ssl > 0:
             for side in ("a", "b"):
@@ -77,8 +87,8 @@ class GentleObjective(nn.Module):
             terms.update(self._pseudo_term(outputs))
         weights = {
             "clip": cfg.w_clip,
-            "sdd": cfg.w_sdd,
-            "mmd": cfg.w_mmd,
+            "sdd": cfg.w_sdd * scale,
+            "mmd": cfg.w_mmd * scale,
             "ssl_a": cfg.w_ssl,
             "ssl_b": cfg.w_ssl,
             "pseudo": cfg.w_pseudo,
