@@ -23,7 +23,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gentleclip.data.datasets.domain import DomainData, LabelSet
-from gentleclip.data.datasets.raw_images import encode_image_text, index_labels
+from gentleclip.data.datasets.raw_images import encode_image_text
+from gentleclip.data.datasets.tables import index_labels
 from gentleclip.data.install import data_root
 from gentleclip.errors import InputError
 

@@ -9,13 +9,13 @@ Side a holds image features, side b caption features; duplicate rows are kept as
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from gentleclip.data.datasets.domain import DomainData, LabelSet
+from gentleclip.data.datasets.tables import check_filled, index_labels, read_table
 from gentleclip.errors import InputError
 from gentleclip.models.featurizers import create_featurizer, featurize
 
@@ -36,34 +36,12 @@ def encode_image_text(
     return images, texts
 
 
-def index_labels(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """(int64 index per value, sorted distinct names)."""
-    names = sorted(set(values))
-    lookup = {name: i for i, name in enumerate(names)}
-    return np.array([lookup[v] for v in values], dtype=np.int64), names
-
-
 def read_caption_csv(csv_path: Path) -> list[dict[str, str]]:
     """Rows of the CSV as dicts; InputError for a missing file, columns or empty cells."""
-    if not csv_path.is_file():
-        raise InputError(f"image CSV not found: {csv_path}")
-    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
-        header = handle.readline()
-        handle.seek(0)
-        reader = csv.DictReader(handle, delimiter="\t" if "\t" in header else ",")
-        columns = [c.strip() for c in reader.fieldnames or []]
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        if missing:
-            raise InputError(f"{csv_path}: missing column(s) {missing}; found {columns}")
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
-    if not rows:
-        raise InputError(f"{csv_path}: no rows under the header")
-    for column in ("filepath", "caption", "bag", "label"):
-        if column not in columns:
-            continue
-        empty = [i + 2 for i, row in enumerate(rows) if not row.get(column)]
-        if empty:
-            raise InputError(f"{csv_path}: empty {column!r} on line(s) {empty[:5]}")
+    rows = read_table(csv_path, REQUIRED_COLUMNS, "image CSV")
+    check_filled(
+        csv_path, rows, [c for c in ("filepath", "caption", "bag", "label") if c in rows[0]]
+    )
     return rows
 
 

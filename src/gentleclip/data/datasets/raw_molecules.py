@@ -11,13 +11,13 @@ strings themselves serve as zero-shot prompts (e.g. a label "halogenated solvent
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from gentleclip.data.datasets.domain import DomainData, LabelSet
+from gentleclip.data.datasets.tables import check_filled, index_labels, read_table
 from gentleclip.errors import InputError
 from gentleclip.models.featurizers import Featurizer, create_featurizer, featurize
 
@@ -44,37 +44,9 @@ def encode_molecule_text(
     return a, b
 
 
-def index_labels(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """(int64 index per value, sorted distinct names)."""
-    names = sorted(set(values))
-    lookup = {name: i for i, name in enumerate(names)}
-    return np.array([lookup[v] for v in values], dtype=np.int64), names
-
-
 def read_smiles_csv(csv_path: Path, required: Sequence[str]) -> list[dict[str, str]]:
     """Rows as dicts of stripped strings; InputError for a missing file/columns or no rows."""
-    if not csv_path.is_file():
-        raise InputError(f"SMILES CSV not found: {csv_path}")
-    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
-        header = handle.readline()
-        handle.seek(0)
-        reader = csv.DictReader(handle, delimiter="\t" if "\t" in header else ",")
-        columns = [c.strip() for c in reader.fieldnames or []]
-        missing = [c for c in required if c not in columns]
-        if missing:
-            raise InputError(f"{csv_path}: missing column(s) {missing}; found {columns}")
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
-    if not rows:
-        raise InputError(f"{csv_path}: no rows under the header")
-    return rows
-
-
-def _check_filled(csv_path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str]) -> None:
-    """InputError naming the first lines with an empty cell in one of ``columns``."""
-    for column in columns:
-        empty = [i + 2 for i, row in enumerate(rows) if not row.get(column)]
-        if empty:
-            raise InputError(f"{csv_path}: empty {column!r} on line(s) {empty[:5]}")
+    return read_table(csv_path, required, "SMILES CSV")
 
 
 def _present(rows: Sequence[dict[str, str]], column: str | None) -> str | None:
@@ -102,7 +74,7 @@ def load_smiles_csv(
     csv_path = Path(csv_path)
     rows = read_smiles_csv(csv_path, [smiles_column, name_column])
     bag, label = _present(rows, bag_column), _present(rows, label_column)
-    _check_filled(csv_path, rows, [c for c in (name_column, bag, label) if c])
+    check_filled(csv_path, rows, [c for c in (name_column, bag, label) if c])
     molecules = create_featurizer(mol_featurizer)
     if drop_invalid:
         keep = valid_smiles_mask(molecules, [row[smiles_column] for row in rows])
