@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 
-from gentleclip.data.regimes import RegimeData, load_dataset_dir
+from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import write_json_atomic
 from gentleclip.models import TowerConfig, TwoTower, TwoTowerConfig
@@ -132,7 +133,9 @@ def train(
     _quiet_lightning()
     L.seed_everything(config.seed, workers=True, verbose=False)
     model = build_model(config.model, data.dim_a, data.dim_b)
-    model.fit_normalization(*_as_tensors(data))
+    model.fit_normalization(
+        torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())
+    )
     module = GentleCLIPModule(model, data, config)
     trainer = make_trainer(config, out_dir)
     start = time.perf_counter()
@@ -151,9 +154,3 @@ def train(
         model.save_pretrained(out_dir / "model")
         write_json_atomic(out_dir / "summary.json", summary)
     return summary
-
-
-def _as_tensors(data: RegimeData) -> tuple[Any, Any]:
-    import torch
-
-    return torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())

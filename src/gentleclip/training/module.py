@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import lightning as L
@@ -129,15 +128,3 @@ class GentleCLIPModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         optim = self.config.optim
         return torch.optim.AdamW(self.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
-
-
-def steps_per_epoch(sampler: StepSampler) -> int:
-    """Steps in epoch 0 (bag packing can vary a little between epochs)."""
-    return max(1, len(sampler.epoch(0)))
-
-
-def epochs_for(config: TrainConfig, sampler: StepSampler) -> int:
-    """Epochs needed to reach ``optim.steps`` (for a progress estimate)."""
-    if config.optim.steps is None:
-        return int(config.optim.epochs or 1)
-    return math.ceil(config.optim.steps / steps_per_epoch(sampler))
