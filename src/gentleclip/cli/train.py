@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--num-nodes", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue RUN from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--skip-nonfinite", action="store_true", help="skip NaN/Inf loss steps instead of stopping"
+    )
     p.set_defaults(func=run)
 
 
@@ -49,6 +52,8 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None):
         config.trainer.devices = int(args.devices) if args.devices.isdigit() else args.devices
     if args.no_progress:
         config.trainer.progress = False
+    if args.skip_nonfinite:
+        config.trainer.skip_nonfinite = True
     return config.validate()
 
 

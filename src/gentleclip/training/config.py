@@ -100,6 +100,7 @@ class TrainerConfig:
     precision: str = "32-true"
     deterministic: bool = True
     progress: bool = True
+    skip_nonfinite: bool = False  # skip steps whose loss is NaN/Inf instead of stopping
 
 
 @dataclass

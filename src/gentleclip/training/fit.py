@@ -105,6 +105,7 @@ def make_trainer(config: TrainConfig, out_dir: Path) -> L.Trainer:
 
 def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
     warnings.filterwarnings("ignore", message=".*Experiment logs directory.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
@@ -137,6 +138,7 @@ def train(
         torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())
     )
     module = GentleCLIPModule(model, data, config)
+    module.checkpoint_file = out_dir / CHECKPOINT
     trainer = make_trainer(config, out_dir)
     start = time.perf_counter()
     trainer.fit(module, ckpt_path=str(out_dir / CHECKPOINT) if resume else None)
@@ -149,6 +151,7 @@ def train(
         "steps": trainer.global_step,
         "epochs": trainer.current_epoch,
         "seconds": round(time.perf_counter() - start, 2),
+        "skipped_nonfinite_steps": module.skipped_steps,
     }
     if trainer.is_global_zero:
         model.save_pretrained(out_dir / "model")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -95,6 +96,8 @@ class GentleCLIPModule(L.LightningModule):
         self.objective = GentleObjective(self.loss_config)
         self.sampler = make_sampler(data, config)
         self.last_terms: dict[str, float] = {}
+        self.skipped_steps = 0
+        self.checkpoint_file: Path | None = None  # set by the trainer entry point
 
     def on_train_batch_start(self, batch: object, batch_idx: int) -> None:
         # Seeding per step (dropout, augmentations) makes a resumed run equal an uninterrupted one,
@@ -116,14 +119,26 @@ class GentleCLIPModule(L.LightningModule):
         terms = self.objective(outputs, step=self.global_step)
         loss = terms["loss"]
         if not torch.isfinite(loss):
-            bad = [k for k, v in terms.items() if k != "loss" and not torch.isfinite(v)]
-            raise InputError(
-                f"non-finite loss at step {self.global_step} (terms: {', '.join(bad) or 'loss'}); "
-                "lower optim.lr or check the inputs"
-            )
+            return self._non_finite(terms)
         self.last_terms = {k: float(v.detach()) for k, v in terms.items()}
         self.log("loss", loss.detach(), prog_bar=True, batch_size=int(batch["a"].shape[0]))
         return loss
+
+    def _non_finite(self, terms: dict[str, Tensor]) -> None:
+        """Skip the step (``trainer.skip_nonfinite``; single process) or stop, naming the
+        step, the non-finite terms and the last good checkpoint."""
+        bad = ", ".join(k for k, v in terms.items() if k != "loss" and not torch.isfinite(v))
+        where = f"step {self.global_step} (terms: {bad or 'loss'})"
+        if self.config.trainer.skip_nonfinite:
+            self.skipped_steps += 1
+            print(f"warning: skipped non-finite loss at {where}", flush=True)
+            return None
+        ckpt = self.checkpoint_file
+        last = f"last good checkpoint: {ckpt}" if ckpt and ckpt.is_file() else "no checkpoint yet"
+        raise InputError(
+            f"non-finite loss at {where}; {last}; lower optim.lr, check the inputs, "
+            "or pass --skip-nonfinite"
+        )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         optim = self.config.optim
