@@ -137,8 +137,7 @@ def train(
     model.fit_normalization(
         torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())
     )
-    module = GentleCLIPModule(model, data, config)
-    module.checkpoint_file = out_dir / CHECKPOINT
+    module = GentleCLIPModule(model, data, config, checkpoint_file=out_dir / CHECKPOINT)
     trainer = make_trainer(config, out_dir)
     start = time.perf_counter()
     trainer.fit(module, ckpt_path=str(out_dir / CHECKPOINT) if resume else None)

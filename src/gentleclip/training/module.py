@@ -86,9 +86,16 @@ def make_sampler(data: RegimeData, config: TrainConfig) -> StepSampler:
 class GentleCLIPModule(L.LightningModule):
     """Trains a :class:`TwoTower` with the Gentle-CLIP objective (or CLIP alone)."""
 
-    def __init__(self, model: TwoTower, data: RegimeData, config: TrainConfig) -> None:
+    def __init__(
+        self,
+        model: TwoTower,
+        data: RegimeData,
+        config: TrainConfig,
+        *,
+        checkpoint_file: Path | None = None,
+    ) -> None:
+        """``data`` must already satisfy :func:`check_method_data` (``train`` checks it first)."""
         super().__init__()
-        check_method_data(data, config)
         self.model = model
         self.data = data
         self.config = config
@@ -97,7 +104,7 @@ class GentleCLIPModule(L.LightningModule):
         self.sampler = make_sampler(data, config)
         self.last_terms: dict[str, float] = {}
         self.skipped_steps = 0
-        self.checkpoint_file: Path | None = None  # set by the trainer entry point
+        self.checkpoint_file = checkpoint_file  # named when a non-finite loss stops the run
 
     def on_train_batch_start(self, batch: object, batch_idx: int) -> None:
         # Seeding per step (dropout, augmentations) makes a resumed run equal an uninterrupted one,
