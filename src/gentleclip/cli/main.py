@@ -14,6 +14,8 @@ from typing import NoReturn
 
 from gentleclip import __version__
 from gentleclip.cli import bench, data, demo, embed, evaluate, split, train
+from gentleclip.cli import index as index_cmd
+from gentleclip.cli import search as search_cmd
 from gentleclip.errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -31,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gentleclip", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"gentleclip {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (split, train, evaluate, embed, demo, data, bench):
+    for module in (split, train, evaluate, embed, demo, data, bench, index_cmd, search_cmd):
         module.register(subparsers)
     return parser
 
@@ -43,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except InputError as err:
-        print(f"gentleclip: error: {err}", file=sys.stderr)
+        one_line = " ".join(str(err).splitlines())  # a file name or quoted value may hold "\n"
+        print(f"gentleclip: error: {one_line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except SystemExit as exit_:
         return int(exit_.code or 0) if isinstance(exit_.code, int | None) else EXIT_BAD_INPUT

@@ -1,0 +1,150 @@
+"""`gentleclip search INDEX --query Q.npy [--k 10] [--out results.npz|.csv]`.
+
+Queries are embedded with the tower of the side opposite to the indexed one (or
+``--query-side``) of the run recorded in the index, or taken as embeddings with
+``--embedded``. Results are written atomically; a one-line summary reports the speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from gentleclip.data.io import load_array
+from gentleclip.errors import InputError
+from gentleclip.evaluation.index import (
+    VectorIndex,
+    import_faiss,
+    load_index,
+    model_fingerprint,
+)
+from gentleclip.evaluation.run import embed
+from gentleclip.models import TwoTower
+
+OUT_SUFFIXES = (".npz", ".csv")
+SHOWN_QUERIES = 5
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("search", help="top-k search of a `gentleclip index` directory")
+    p.add_argument("index", help="index directory written by `gentleclip index`")
+    p.add_argument("--query", required=True, help=".npy of query rows (features or embeddings)")
+    p.add_argument("--query-side", choices=("a", "b"), default=None, help="default: other side")
+    p.add_argument("--embedded", action="store_true", help="--query already holds embeddings")
+    p.add_argument("--run", default=None, help="run directory (default: the one in index.json)")
+    p.add_argument("--k", type=int, default=10, help="results per query (default 10)")
+    p.add_argument("--nprobe", type=int, default=None, help="ivf cells to visit")
+    p.add_argument("--out", default=None, help="write results to .npz or .csv")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import_faiss()
+    out = _check_out(args.out)
+    if args.k < 1:
+        raise InputError(f"--k must be >= 1, got {args.k}")
+    vindex = load_index(args.index)
+    queries, embed_seconds = _queries(args, vindex)
+    start = time.perf_counter()
+    scores, indices = vindex.search(queries, args.k, nprobe=args.nprobe)
+    seconds = time.perf_counter() - start
+    ids = vindex.ids_of(indices)
+    if out is None:
+        _print_results(scores, indices, ids)
+    else:
+        write_results(out, scores, indices, ids)
+    n = len(queries)
+    print(
+        f"searched {n} queries, k={args.k}, {vindex.meta.kind} index of {vindex.meta.count}: "
+        f"embed {embed_seconds:.3f} s, search {seconds:.3f} s, {n / max(seconds, 1e-9):.0f} QPS"
+        + ("" if out is None else f" -> {out}")
+    )
+    return 0
+
+
+def _check_out(out: str | None) -> Path | None:
+    """The output path, if any, checked for a known suffix and an existing directory."""
+    if out is None:
+        return None
+    path = Path(out)
+    if path.suffix not in OUT_SUFFIXES:
+        raise InputError(f"--out {out}: expected a {' or '.join(OUT_SUFFIXES)} file")
+    if not path.parent.is_dir():
+        raise InputError(f"--out {out}: directory {path.parent} does not exist")
+    return path
+
+
+def _queries(args: argparse.Namespace, vindex: VectorIndex) -> tuple[np.ndarray, float]:
+    """The query embeddings and the seconds spent embedding them."""
+    q = load_array(args.query)
+    if args.embedded:
+        return q, 0.0
+    side = args.query_side or ("a" if vindex.meta.side == "b" else "b")
+    model = _load_model(args.run or vindex.meta.run, vindex, args.index)
+    expected = model.towers[side].input_dim
+    if q.shape[1] != expected:
+        raise InputError(
+            f"{args.query}: has {q.shape[1]} columns, side-{side} features have {expected}"
+        )
+    start = time.perf_counter()
+    z = embed(model, side, q).numpy()
+    return z, time.perf_counter() - start
+
+
+def _load_model(run_dir: str | None, vindex: VectorIndex, index: str) -> TwoTower:
+    """The run's model, checked to be the one the index was built with."""
+    if run_dir is None:
+        raise InputError(f"{index}: no run recorded; pass --run or --embedded")
+    model_dir = Path(run_dir) / "model"
+    if not model_dir.is_dir():
+        raise InputError(f"run {run_dir} (recorded in {index}) not found; pass --run")
+    if vindex.meta.model_sha256 not in (None, model_fingerprint(model_dir)):
+        raise InputError(f"{model_dir}: not the model {index} was built with; rebuild the index")
+    return TwoTower.from_pretrained(model_dir)
+
+
+def write_results(
+    path: Path, scores: np.ndarray, indices: np.ndarray, ids: np.ndarray | None
+) -> None:
+    """Write ``scores``/``indices`` (and ``ids``) to ``.npz`` or ``.csv``, atomically."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w" if path.suffix == ".csv" else "wb") as handle:
+            if path.suffix == ".csv":
+                _write_csv(handle, scores, indices, ids)
+            else:
+                arrays = {"scores": scores, "indices": indices}
+                np.savez(handle, **arrays, **({} if ids is None else {"ids": ids}))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_csv(
+    handle: TextIO, scores: np.ndarray, indices: np.ndarray, ids: np.ndarray | None
+) -> None:
+    """One row per (query, rank): ``query,rank,index,score[,id]``; ranks start at 1."""
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(["query", "rank", "index", "score", *([] if ids is None else ["id"])])
+    for q in range(indices.shape[0]):
+        for r in range(indices.shape[1]):
+            extra = [] if ids is None else [ids[q, r]]
+            writer.writerow([q, r + 1, int(indices[q, r]), f"{scores[q, r]:.6g}", *extra])
+
+
+def _print_results(scores: np.ndarray, indices: np.ndarray, ids: np.ndarray | None) -> None:
+    """The first few queries' results on stdout (``--out`` writes them all)."""
+    labels = indices if ids is None else ids
+    for q in range(min(len(indices), SHOWN_QUERIES)):
+        hits = ", ".join(f"{labels[q, r]} ({scores[q, r]:.3f})" for r in range(indices.shape[1]))
+        print(f"query {q}: {hits}")
+    if len(indices) > SHOWN_QUERIES:
+        print(f"... {len(indices) - SHOWN_QUERIES} more queries; use --out to save all")
