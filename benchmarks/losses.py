@@ -5,6 +5,7 @@ Usage::
     python benchmarks/losses.py                # every case, each in a fresh subprocess
     python benchmarks/losses.py --threads 2    # same with 2 torch intra-op threads
     python benchmarks/losses.py --case sdd-vec # one case, prints a JSON line
+    python benchmarks/losses.py --chunked --threads 2 --out docs/bench/losses_chunked.md
 
 Measured, forward + backward, float32 on CPU, median over repeats (one warm-up run), with
 1 intra-op thread by default so that timings stay stable on a shared machine:
@@ -16,6 +17,12 @@ Measured, forward + backward, float32 on CPU, median over repeats (one warm-up r
    B = 256, 1024, 4096 rows per side, d = 128.
 3. Peak memory: every case runs in its own subprocess and reports its max RSS; the table shows
    it minus the max RSS of a baseline subprocess that only imports torch and the losses.
+4. ``--chunked``: the memory-bounded kernels (``chunk_size=``). SDD + MK-MMD forward +
+   backward at d = 256, full matrices vs row chunks at B = 4096 per side (time and peak RSS
+   ratios), then chunked only at B = 32768 per side (goal: peak RSS < 8 GiB). Peak RSS is
+   ``ru_maxrss`` of a fresh subprocess per case, shown whole (not minus the baseline). The
+   B = 32768 step is timed once, without a warm-up run. Prints a markdown table (and writes
+   it to ``--out`` when given).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -39,6 +48,8 @@ from gentleclip.losses.functional import clip_loss, sdd_and_mmd, sdd_loss
 SDD_ROWS, SDD_DIM = 256, 64
 DIST_DIM = 128
 BATCHES = (256, 1024, 4096)
+CHUNK_DIM = 256
+CHUNK_CASES = ((4096, "dist"), (4096, "dist-chunked"), (32768, "dist-chunked"))
 
 
 def _sets(rows: int, dim: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -80,35 +91,100 @@ def _time(step: Callable[[], Tensor], repeats: int) -> tuple[float, float]:
     return statistics.median(times), value
 
 
-def _case_step(case: str, batch: int) -> tuple[Callable[[], Tensor], int]:
+def _case_step(
+    case: str, batch: int, dim: int, chunk: int | None
+) -> tuple[Callable[[], Tensor], int]:
     """The function timed for ``case`` and its number of repeats."""
     if case.startswith("sdd-"):
         a, b = _sets(SDD_ROWS, SDD_DIM, seed=0)
         fn = sdd_per_sample_loop if case == "sdd-loop" else sdd_loss
         return (lambda: fn(a, b)), (3 if case == "sdd-loop" else 20)
-    a, b = _sets(batch, DIST_DIM, seed=1)
+    a, b = _sets(batch, dim, seed=1)
     repeats = 3 if batch >= 4096 else 5
-    if case == "dist":
-        return (lambda: sum(sdd_and_mmd(a, b, sdd={}, mmd={}).values())), repeats
+    if case.startswith("dist"):
+        size = chunk if case == "dist-chunked" else None
+        return (lambda: sum(sdd_and_mmd(a, b, sdd={}, mmd={}, chunk_size=size).values())), repeats
     return (lambda: clip_loss(a, b)), repeats
 
 
-def run_case(case: str, batch: int) -> dict[str, float]:
+def _time_once(step: Callable[[], Tensor]) -> tuple[float, float]:
+    """(seconds of one forward + backward without warm-up, loss value): for huge cases."""
+    start = time.perf_counter()
+    loss = step()
+    loss.backward()
+    return time.perf_counter() - start, loss.item()
+
+
+def run_case(case: str, batch: int, dim: int = DIST_DIM, chunk: int | None = None) -> dict:
     """Run one case in this process and return its timing and peak memory."""
     result: dict[str, float] = {}
     if case != "baseline":
-        step, repeats = _case_step(case, batch)
-        result["seconds"], result["value"] = _time(step, repeats)
+        step, repeats = _case_step(case, batch, dim, chunk)
+        once = case == "dist-chunked" and batch > 8192
+        result["seconds"], result["value"] = _time_once(step) if once else _time(step, repeats)
     result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
 
-def _spawn(case: str, batch: int, threads: int) -> dict[str, float]:
+def _spawn(
+    case: str, batch: int, threads: int, dim: int = DIST_DIM, chunk: int | None = None
+) -> dict[str, float]:
     """Run a case in a fresh interpreter and parse its JSON line."""
     cmd = [sys.executable, __file__, "--case", case, "--batch", str(batch)]
-    cmd += ["--threads", str(threads)]
+    cmd += ["--threads", str(threads), "--dim", str(dim)]
+    if chunk is not None:
+        cmd += ["--chunk", str(chunk)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def _chunked_rows(threads: int, chunk: int) -> list[tuple[int, str, dict[str, float]]]:
+    """Measure every chunked-section case, each in its own subprocess."""
+    rows = []
+    for batch, case in CHUNK_CASES:
+        result = _spawn(case, batch, threads, CHUNK_DIM, chunk)
+        print(f"   B = {batch}, {case}: {result}", file=sys.stderr, flush=True)
+        rows.append((batch, case, result))
+    return rows
+
+
+def chunked_table(threads: int, chunk: int) -> str:
+    """Markdown table of the memory-bounded kernels vs the full matrices (section 4)."""
+    base = _spawn("baseline", 0, threads)["maxrss_mb"]
+    rows = _chunked_rows(threads, chunk)
+    lines = [
+        f"SDD + MK-MMD forward + backward, d = {CHUNK_DIM}, float32, torch {torch.__version__}, "
+        f"{threads} intra-op thread(s), {os.cpu_count()} CPU core(s) ({platform.machine()}); "
+        f"peak RSS = ru_maxrss of a fresh subprocess (baseline: import only, {base:.0f} MB).",
+        "",
+        "| B per side | kernel | chunk_size | s / step | peak RSS (MB) | loss |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for batch, case, r in rows:
+        kind, size = ("chunked", str(chunk)) if case == "dist-chunked" else ("full", "-")
+        lines.append(
+            f"| {batch} | {kind} | {size} | {r['seconds']:.2f} | {r['maxrss_mb']:.0f} | "
+            f"{r['value']:.6g} |"
+        )
+    (_, _, full), (_, _, small) = rows[0], rows[1]
+    lines += [
+        "",
+        f"At B = {rows[0][0]}: chunked / full time {small['seconds'] / full['seconds']:.2f}x, "
+        f"peak RSS {small['maxrss_mb'] / full['maxrss_mb']:.2f}x "
+        f"(above baseline: {(small['maxrss_mb'] - base) / (full['maxrss_mb'] - base):.2f}x).",
+    ]
+    big = rows[2][2]["maxrss_mb"]
+    verdict = "met" if big < 8 * 1024 else "MISSED"
+    lines.append(f"Goal peak RSS < 8 GiB at B = {rows[2][0]}: {verdict} ({big / 1024:.2f} GiB).")
+    return "\n".join(lines) + "\n"
+
+
+def _write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
 
 
 def main_all(threads: int) -> None:
@@ -137,8 +213,14 @@ def main_all(threads: int) -> None:
 def main() -> None:
     """Entry point: all cases, or one case when ``--case`` is given."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=["baseline", "sdd-loop", "sdd-vec", "dist", "clip"])
+    parser.add_argument(
+        "--case", choices=["baseline", "sdd-loop", "sdd-vec", "dist", "dist-chunked", "clip"]
+    )
     parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--dim", type=int, default=DIST_DIM)
+    parser.add_argument("--chunk", type=int, default=2048, help="chunk_size of --chunked")
+    parser.add_argument("--chunked", action="store_true", help="section 4 only (slow)")
+    parser.add_argument("--out", help="with --chunked: also write the markdown table here")
     parser.add_argument(
         "--threads",
         type=int,
@@ -147,10 +229,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.case is None:
+    if args.chunked:
+        table = chunked_table(args.threads, args.chunk)
+        print(table, end="")
+        if args.out:
+            _write_atomic(args.out, table)
+    elif args.case is None:
         main_all(args.threads)
     else:
-        print(json.dumps(run_case(args.case, args.batch)))
+        print(json.dumps(run_case(args.case, args.batch, args.dim, args.chunk)))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from gentleclip.errors import InputError
+from gentleclip.losses.chunked import check_chunk_size
 from gentleclip.losses.distributed import gather_with_grad
 from gentleclip.losses.functional import _check_positive, clip_loss
 
@@ -30,7 +31,9 @@ class CLIPLoss(nn.Module):
     With ``gather_distributed`` all inputs are gathered across ranks first (see
     :func:`gentleclip.losses.distributed.gather_with_grad`), so every rank computes the loss
     of the global batch; call the module on every rank, passing (0, d) tensors where a rank
-    has no rows, and pass extras on all ranks or on none.
+    has no rows, and pass extras on all ranks or on none. ``chunk_size`` (None: full logit
+    matrices) computes the loss in row chunks with ``O((P + U) * chunk_size)`` memory
+    (:mod:`gentleclip.losses.chunked`).
 
     References: Radford et al. 2021, "Learning Transferable Visual Models From Natural
     Language Supervision"; Gentle-CLIP / Set-CLIP, arXiv 2406.05766.
@@ -51,6 +54,7 @@ class CLIPLoss(nn.Module):
         max_scale: float = 100.0,
         extra_negatives: bool = False,
         gather_distributed: bool = False,
+        chunk_size: int | None = None,
     ) -> None:
         super().__init__()
         self.temperature = _check_positive(temperature, "temperature")
@@ -61,6 +65,7 @@ class CLIPLoss(nn.Module):
         self.learnable_scale = bool(learnable_scale)
         self.extra_negatives = bool(extra_negatives)
         self.gather_distributed = bool(gather_distributed)
+        self.chunk_size = check_chunk_size(chunk_size)
         self.log_logit_scale: nn.Parameter | None = None
         if self.learnable_scale:
             self.log_logit_scale = nn.Parameter(torch.tensor(math.log(self.init_scale)))
@@ -97,6 +102,7 @@ class CLIPLoss(nn.Module):
             logit_scale=scale,
             extra_a=self._gather(extra_a),
             extra_b=self._gather(extra_b),
+            chunk_size=self.chunk_size,
         )
 
     def extra_repr(self) -> str:
@@ -104,5 +110,6 @@ class CLIPLoss(nn.Module):
         scale = f"learnable (max {self.max_scale})" if self.learnable_scale else "fixed"
         return (
             f"temperature={self.temperature}, scale={scale}, "
-            f"extra_negatives={self.extra_negatives}, gather_distributed={self.gather_distributed}"
+            f"extra_negatives={self.extra_negatives}, "
+            f"gather_distributed={self.gather_distributed}, chunk_size={self.chunk_size}"
         )

@@ -264,6 +264,20 @@ def _sdd_from_dists(
     log_q = _log_density(d_ab, coef_b, 1, False)  # rho_B(a_i)
     log_u = _log_density(d_bb, coef_b, 1, leave_one_out)  # rho_B(b_j)
     log_v = _log_density(d_ab, coef_a, 0, False)  # rho_A(b_j)
+    return _sdd_from_log_densities(a, b, s_a, s_b, (log_p, log_q, log_u, log_v), spread, normalize)
+
+
+def _sdd_from_log_densities(
+    a: Tensor,
+    b: Tensor,
+    s_a: Tensor,
+    s_b: Tensor,
+    log_densities: tuple[Tensor, Tensor, Tensor, Tensor],
+    spread: str,
+    normalize: bool,
+) -> Tensor:
+    """SDD loss from ``(log p, log q, log u, log v)`` and the total variances ``s_a``, ``s_b``."""
+    log_p, log_q, log_u, log_v = log_densities
     div = _divergence(log_p, log_q, normalize) + _divergence(log_u, log_v, normalize)
     if spread == "none":
         return div
@@ -287,6 +301,7 @@ def sdd_loss(
     leave_one_out: bool = False,
     spread: str = "range",
     normalize: bool = False,
+    chunk_size: int | None = None,
 ) -> Tensor:
     """Semantic density distribution (SDD) loss between sets ``a`` (n, d) and ``b`` (m, d).
 
@@ -302,6 +317,8 @@ def sdd_loss(
     ``r_S = sum_k (max_k S - min_k S)^2`` for ``"range"`` and ``r_S = s_S`` for ``"variance"``.
     Densities are handled in the log domain (logsumexp), so underflow does not produce NaNs.
     Both sets need at least 2 rows (unbiased variance) and non-zero variance.
+    ``chunk_size`` (None: full matrices) selects the memory-bounded kernel of
+    :mod:`gentleclip.losses.chunked`, which works on that many rows at a time.
 
     Example:
         >>> a, b = torch.randn(8, 4), torch.randn(6, 4) + 1.0
@@ -311,7 +328,7 @@ def sdd_loss(
     opts = validate_sdd_options(
         bandwidth=bandwidth, leave_one_out=leave_one_out, spread=spread, normalize=normalize
     )
-    return sdd_and_mmd(a, b, sdd=opts)["sdd"]
+    return sdd_and_mmd(a, b, sdd=opts, chunk_size=chunk_size)["sdd"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,6 +445,7 @@ def mk_mmd(
     bandwidths: Sequence[float] | None = None,
     multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
     unbiased: bool = False,
+    chunk_size: int | None = None,
 ) -> Tensor:
     """Squared multi-kernel MMD between sets ``a`` (n, d) and ``b`` (m, d).
 
@@ -439,7 +457,9 @@ def mk_mmd(
         ``MMD^2 = mean k(A, A) + mean k(B, B) - 2 mean k(A, B)``
 
     With ``unbiased`` the diagonals are dropped from the two within-set means (each side then
-    needs at least 2 rows); the unbiased estimate can be negative.
+    needs at least 2 rows); the unbiased estimate can be negative. ``chunk_size`` (None: full
+    matrices) selects the memory-bounded kernel of :mod:`gentleclip.losses.chunked`, whose
+    median heuristic uses a fixed seeded subsample of at most 4096 rows per side.
 
     Example:
         >>> a = torch.randn(8, 4)
@@ -447,7 +467,7 @@ def mk_mmd(
         True
     """
     opts = validate_mmd_options(bandwidths=bandwidths, multipliers=multipliers, unbiased=unbiased)
-    return sdd_and_mmd(a, b, mmd=opts)["mmd"]
+    return sdd_and_mmd(a, b, mmd=opts, chunk_size=chunk_size)["mmd"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,18 +481,45 @@ def sdd_and_mmd(
     *,
     sdd: dict[str, Any] | None = None,
     mmd: dict[str, Any] | None = None,
+    chunk_size: int | None = None,
 ) -> dict[str, Tensor]:
     """Compute :func:`sdd_loss` and/or :func:`mk_mmd` sharing ``d_AA``, ``d_BB``, ``d_AB``.
 
     ``sdd`` / ``mmd`` are the keyword arguments of :func:`sdd_loss` / :func:`mk_mmd` (``{}``
     for the defaults); a term is computed, and its key present in the result, only when its
     dict is not None. Half-precision inputs are upcast to float32 and autocast is disabled
-    here, since squared distances and densities lose too much in 16-bit floats.
+    here, since squared distances and densities lose too much in 16-bit floats. With
+    ``chunk_size`` the matrices are never materialised whole:
+    :func:`gentleclip.losses.chunked.sdd_and_mmd_chunked` computes both terms in row chunks.
 
     Example:
         >>> a, b = torch.randn(8, 4), torch.randn(6, 4)
         >>> sorted(sdd_and_mmd(a, b, sdd={}, mmd={"unbiased": True}))
         ['mmd', 'sdd']
+    """
+    if chunk_size is not None:
+        from gentleclip.losses.chunked import sdd_and_mmd_chunked
+
+        return sdd_and_mmd_chunked(a, b, sdd=sdd, mmd=mmd, chunk_size=chunk_size)
+    a, b, sdd_opts, mmd_opts = _prepare_distribution(a, b, sdd, mmd)
+    out: dict[str, Tensor] = {}
+    with torch.autocast(device_type=a.device.type, enabled=False):
+        d_aa = pairwise_sq_dists(a, a)
+        d_bb = pairwise_sq_dists(b, b)
+        d_ab = pairwise_sq_dists(a, b)
+        if sdd_opts is not None:
+            out["sdd"] = _sdd_from_dists(a, b, d_aa, d_bb, d_ab, **sdd_opts)
+        if mmd_opts is not None:
+            out["mmd"] = _mmd_from_dists(d_aa, d_bb, d_ab, **mmd_opts)
+    return out
+
+
+def _prepare_distribution(
+    a: Tensor, b: Tensor, sdd: dict[str, Any] | None, mmd: dict[str, Any] | None
+) -> tuple[Tensor, Tensor, dict[str, Any] | None, dict[str, Any] | None]:
+    """Validate the sets and options of :func:`sdd_and_mmd`; upcast half precision to float32.
+
+    Returns ``(a, b, sdd_options, mmd_options)`` with the options merged over the defaults.
     """
     sdd_opts = None if sdd is None else validate_sdd_options(**_with_defaults(sdd, _SDD_DEFAULTS))
     mmd_opts = None if mmd is None else validate_mmd_options(**_with_defaults(mmd, _MMD_DEFAULTS))
@@ -484,16 +531,7 @@ def sdd_and_mmd(
     _check_pair(a, b, min_rows)
     if a.dtype in (torch.float16, torch.bfloat16):  # distances need at least float32
         a, b = a.float(), b.float()
-    out: dict[str, Tensor] = {}
-    with torch.autocast(device_type=a.device.type, enabled=False):
-        d_aa = pairwise_sq_dists(a, a)
-        d_bb = pairwise_sq_dists(b, b)
-        d_ab = pairwise_sq_dists(a, b)
-        if sdd_opts is not None:
-            out["sdd"] = _sdd_from_dists(a, b, d_aa, d_bb, d_ab, **sdd_opts)
-        if mmd_opts is not None:
-            out["mmd"] = _mmd_from_dists(d_aa, d_bb, d_ab, **mmd_opts)
-    return out
+    return a, b, sdd_opts, mmd_opts
 
 
 _SDD_DEFAULTS: dict[str, Any] = {
@@ -550,6 +588,7 @@ def clip_loss(
     logit_scale: Tensor | None = None,
     extra_a: Tensor | None = None,
     extra_b: Tensor | None = None,
+    chunk_size: int | None = None,
 ) -> Tensor:
     """Symmetric InfoNCE (CLIP) loss on matched pairs ``a`` (P, d), ``b`` (P, d).
 
@@ -559,12 +598,21 @@ def clip_loss(
     ``b @ [a; extra_a]^T * scale``; the loss is the mean of the two cross-entropies with
     target ``i`` for row ``i``. ``extra_a`` (Ua, d) / ``extra_b`` (Ub, d) are unpaired rows used
     only as additional negatives. ``P == 0`` raises InputError (skip the term instead).
+    ``chunk_size`` (None: full logit matrices) selects the memory-bounded kernel of
+    :mod:`gentleclip.losses.chunked` (float32 or wider inside, autocast off).
 
     Example:
         >>> a = F.normalize(torch.randn(4, 8), dim=1)
         >>> float(clip_loss(a, a, temperature=1e-3)) < 1e-6
         True
     """
+    if chunk_size is not None:
+        from gentleclip.losses.chunked import clip_loss_chunked
+
+        return clip_loss_chunked(
+            a, b, chunk_size=chunk_size, temperature=temperature, logit_scale=logit_scale,
+            extra_a=extra_a, extra_b=extra_b,
+        )  # fmt: skip
     scale = _scale_from(temperature, logit_scale)
     _check_matrix(a, "a")
     _check_matrix(b, "b")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from gentleclip.losses.chunked import check_chunk_size
 from gentleclip.losses.distributed import gather_with_grad
 from gentleclip.losses.functional import DEFAULT_MULTIPLIERS, mk_mmd, validate_mmd_options
 
@@ -24,7 +25,10 @@ class MKMMDLoss(nn.Module):
 
     ``unbiased`` drops the diagonals from the within-set means (>= 2 rows per side).
     With ``gather_distributed`` both sets are gathered across ranks first, so the median and
-    all means are those of the global sets (call it on every rank).
+    all means are those of the global sets (call it on every rank). ``chunk_size`` (None: full
+    matrices) computes the loss in row chunks with ``O((n + m) * chunk_size)`` memory; the
+    median heuristic then comes from a fixed seeded subsample of at most 4096 rows per side
+    (:mod:`gentleclip.losses.chunked`).
 
     References: Gretton et al. 2012, "A Kernel Two-Sample Test" (JMLR); Long et al. 2015,
     "Learning Transferable Features with Deep Adaptation Networks" (ICML);
@@ -45,20 +49,22 @@ class MKMMDLoss(nn.Module):
         multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
         unbiased: bool = False,
         gather_distributed: bool = False,
+        chunk_size: int | None = None,
     ) -> None:
         super().__init__()
         self.options = validate_mmd_options(
             bandwidths=bandwidths, multipliers=multipliers, unbiased=unbiased
         )
         self.gather_distributed = bool(gather_distributed)
+        self.chunk_size = check_chunk_size(chunk_size)
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         """MK-MMD^2 between ``a`` (n, d) and ``b`` (m, d)."""
         if self.gather_distributed:
             a, b = gather_with_grad(a), gather_with_grad(b)
-        return mk_mmd(a, b, **self.options)
+        return mk_mmd(a, b, **self.options, chunk_size=self.chunk_size)
 
     def extra_repr(self) -> str:
         """Hyper-parameters shown by ``repr``."""
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
-        return f"{opts}, gather_distributed={self.gather_distributed}"
+        return f"{opts}, gather_distributed={self.gather_distributed}, chunk_size={self.chunk_size}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from gentleclip.losses.chunked import check_chunk_size
 from gentleclip.losses.distributed import gather_with_grad
 from gentleclip.losses.functional import sdd_loss, validate_sdd_options
 
@@ -25,7 +26,9 @@ class SDDLoss(nn.Module):
     with ``r_S = sum_k (max_k S - min_k S)^2`` or ``r_S = s_S``. Each set needs >= 2 rows.
 
     With ``gather_distributed`` both sets are gathered across ranks first, so every rank
-    computes the loss of the global sets (call it on every rank).
+    computes the loss of the global sets (call it on every rank). ``chunk_size`` (None: full
+    matrices) computes the loss in row chunks with ``O((n + m) * chunk_size)`` memory
+    (:mod:`gentleclip.losses.chunked`).
 
     Reference: Gentle-CLIP / Set-CLIP, arXiv 2406.05766 (semantic density distribution loss).
 
@@ -44,20 +47,22 @@ class SDDLoss(nn.Module):
         spread: str = "range",
         normalize: bool = False,
         gather_distributed: bool = False,
+        chunk_size: int | None = None,
     ) -> None:
         super().__init__()
         self.options = validate_sdd_options(
             bandwidth=bandwidth, leave_one_out=leave_one_out, spread=spread, normalize=normalize
         )
         self.gather_distributed = bool(gather_distributed)
+        self.chunk_size = check_chunk_size(chunk_size)
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         """SDD loss between ``a`` (n, d) and ``b`` (m, d)."""
         if self.gather_distributed:
             a, b = gather_with_grad(a), gather_with_grad(b)
-        return sdd_loss(a, b, **self.options)
+        return sdd_loss(a, b, **self.options, chunk_size=self.chunk_size)
 
     def extra_repr(self) -> str:
         """Hyper-parameters shown by ``repr``."""
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
-        return f"{opts}, gather_distributed={self.gather_distributed}"
+        return f"{opts}, gather_distributed={self.gather_distributed}, chunk_size={self.chunk_size}"

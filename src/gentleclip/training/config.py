@@ -69,6 +69,9 @@ class LossConfig:
     pseudo_epsilon: float = 0.1  # Sinkhorn entropic regularisation (cost = 1 - cosine)
     pseudo_iterations: int = 50  # Sinkhorn iterations
     gather_distributed: bool = True  # a no-op in a single process
+    # rows per chunk of the memory-bounded CLIP/SDD/MMD kernels (peak memory O(B * chunk));
+    # null = full B x B matrices (fastest for small batches)
+    chunk_size: int | None = None
 
 
 @dataclass
@@ -85,6 +88,8 @@ class OptimConfig:
 
     lr: float = 2e-3
     weight_decay: float = 1e-4
+    # learning rate of fine-tuned pretrained encoders (--train-encoder); null = lr
+    encoder_lr: float | None = None
     steps: int | None = 2000
     epochs: int | None = None
 
@@ -101,6 +106,7 @@ class TrainerConfig:
     deterministic: bool = True
     progress: bool = True
     skip_nonfinite: bool = False  # skip steps whose loss is NaN/Inf instead of stopping
+    checkpoint_every_steps: int = 200  # also saved when training ends; resume is exact
 
 
 @dataclass
@@ -129,6 +135,7 @@ class TrainConfig:
             "sampler.pairs_per_step": self.sampler.pairs_per_step,
             "sampler.unpaired_per_step": self.sampler.unpaired_per_step,
             "optim.lr": self.optim.lr,
+            "trainer.checkpoint_every_steps": self.trainer.checkpoint_every_steps,
         }
         for name, value in positive.items():
             if not value > 0:
@@ -139,6 +146,10 @@ class TrainConfig:
         for name in ("dist_warmup_steps", "dist_ramp_steps"):
             if getattr(self.loss, name) < 0:
                 raise InputError(f"loss.{name} must be >= 0, got {getattr(self.loss, name)}")
+        if self.loss.chunk_size is not None and self.loss.chunk_size < 1:
+            raise InputError(f"loss.chunk_size must be >= 1 or null, got {self.loss.chunk_size}")
+        if self.optim.encoder_lr is not None and not self.optim.encoder_lr > 0:
+            raise InputError(f"optim.encoder_lr must be > 0 or null, got {self.optim.encoder_lr}")
         if self.optim.steps is None and self.optim.epochs is None:
             raise InputError("set optim.steps or optim.epochs (both are empty)")
         for name in ("steps", "epochs"):

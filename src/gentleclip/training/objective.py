@@ -7,9 +7,10 @@
 unpaired A rows against soft targets over its paired B rows; only method ``sclip`` weights it.
 
 ``all_a`` / ``all_b`` hold every A / B embedding of the step, paired and unpaired. SDD and MMD
-share their pairwise distance matrices. A term whose weight is zero is not computed; a term
-whose inputs are too small this step (no pairs, fewer than two rows of a side) is left out
-of the sum and reported as absent.
+share their pairwise distance matrices; with ``loss.chunk_size`` CLIP, SDD and MMD use the
+memory-bounded row-chunked kernels (:mod:`gentleclip.losses.chunked`). A term whose weight
+is zero is not computed; a term whose inputs are too small this step (no pairs, fewer than
+two rows of a side) is left out of the sum and reported as absent.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class GentleObjective(nn.Module):
             learnable_scale=config.learnable_scale,
             extra_negatives=config.clip_extra_negatives,
             gather_distributed=gather,
+            chunk_size=config.chunk_size,
         )
         self.ntxent = NTXentLoss(temperature=config.ssl_temperature, gather_distributed=gather)
         self.pseudo = PseudoLabelLoss(
@@ -141,4 +143,4 @@ class GentleObjective(nn.Module):
                 "multipliers": tuple(cfg.mmd_multipliers),
                 "unbiased": cfg.mmd_unbiased,
             }
-        return functional.sdd_and_mmd(all_a, all_b, sdd=sdd, mmd=mmd)
+        return functional.sdd_and_mmd(all_a, all_b, sdd=sdd, mmd=mmd, chunk_size=cfg.chunk_size)
