@@ -31,6 +31,6 @@ def tiny_recipe(tmp_path: Path) -> Path:
         "model: {embed_dim: 16, encoder_a_kwargs: {hidden_dims: [32]}, "
         "encoder_b_kwargs: {hidden_dims: [32]}}\n"
         "sampler: {pairs_per_step: 8, unpaired_per_step: 32}\n"
-        "trainer: {progress: false}\n"
+        "trainer: {progress: false, checkpoint_every_steps: 2}\n"
     )
     return path

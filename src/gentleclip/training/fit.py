@@ -3,7 +3,9 @@
 Run directory layout::
 
     RUN/config.yaml            resolved configuration (written first)
-    RUN/checkpoints/last.ckpt  per-epoch checkpoint (safetensors, atomic) for --resume
+    RUN/checkpoints/last.ckpt  checkpoint every trainer.checkpoint_every_steps steps and at the
+                               end (safetensors, atomic); --resume continues from it exactly,
+                               mid-epoch included
     RUN/logs/metrics.csv       per-step loss terms
     RUN/model/                 final TwoTower (model.safetensors + config.json)
     RUN/summary.json           regime, counts, steps, seconds
@@ -21,13 +23,18 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import TQDMProgressBar
 
 from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import write_json_atomic
 from gentleclip.models import TowerConfig, TwoTower, TwoTowerConfig
-from gentleclip.training.checkpoint import SafetensorsCheckpointIO
+from gentleclip.training.checkpoint import (
+    SafetensorsCheckpointIO,
+    StepCheckpoint,
+    load_checkpoint_file,
+)
 from gentleclip.training.config import ModelConfig, TrainConfig, dump_config
 from gentleclip.training.module import GentleCLIPModule, check_method_data
 from gentleclip.training.steplog import StepCSVLogger
@@ -52,14 +59,26 @@ def build_model(config: ModelConfig, dim_a: int, dim_b: int) -> TwoTower:
     return TwoTower(tower_config)
 
 
-def _prepare_run_dir(out_dir: Path, resume: bool) -> None:
+def _prepare_run_dir(out_dir: Path, resume: bool, is_global_zero: bool) -> Path | None:
+    """Check (and on rank 0 create) the run directory; return the checkpoint to resume from.
+
+    A checkpoint that cannot be read (truncated, corrupted) is an InputError naming the file,
+    raised here before anything is trained or overwritten.
+    """
     if resume:
-        if not (out_dir / CHECKPOINT).is_file():
-            raise InputError(f"--resume: no checkpoint at {out_dir / CHECKPOINT}")
-        return
+        checkpoint = out_dir / CHECKPOINT
+        if not checkpoint.is_file():
+            raise InputError(f"--resume: no checkpoint at {checkpoint}")
+        load_checkpoint_file(checkpoint)
+        return checkpoint
+    if not is_global_zero:
+        return None
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is a file, not a directory")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"run directory {out_dir} is not empty; use --resume or a new --out")
     out_dir.mkdir(parents=True, exist_ok=True)
+    return None
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -70,27 +89,38 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 
 def make_trainer(config: TrainConfig, out_dir: Path) -> L.Trainer:
-    """A Lightning Trainer with atomic safetensors checkpoints and CSV logs in ``out_dir``."""
-    checkpoint = ModelCheckpoint(
-        dirpath=out_dir / CHECKPOINT.parent,
-        filename=CHECKPOINT.stem,
-        save_top_k=1,
-        every_n_epochs=1,
-        enable_version_counter=False,
-    )
+    """A Lightning Trainer with atomic safetensors checkpoints and CSV logs in ``out_dir``.
+
+    Unknown accelerator, devices, strategy or precision values are an InputError.
+    """
+    trainer = config.trainer
+    options = {
+        "accelerator": trainer.accelerator,
+        "devices": trainer.devices,
+        "strategy": trainer.strategy,
+        "num_nodes": trainer.num_nodes,
+        "precision": trainer.precision,
+    }
+    checkpoint = StepCheckpoint(out_dir / CHECKPOINT, trainer.checkpoint_every_steps)
+    try:
+        return L.Trainer(**options, **_fixed_trainer_options(config, out_dir, checkpoint))
+    except (ValueError, TypeError, MisconfigurationException) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"bad trainer option: {first}") from err
+
+
+def _fixed_trainer_options(
+    config: TrainConfig, out_dir: Path, checkpoint: StepCheckpoint
+) -> dict[str, Any]:
+    """Trainer arguments that are not user-facing device options."""
     optim, trainer = config.optim, config.trainer
-    return L.Trainer(
-        accelerator=trainer.accelerator,
-        devices=trainer.devices,
-        strategy=trainer.strategy,
-        num_nodes=trainer.num_nodes,
-        precision=trainer.precision,
+    return dict(
         deterministic=trainer.deterministic,
         max_steps=optim.steps if optim.steps is not None else -1,
         max_epochs=optim.epochs if optim.epochs is not None else -1,
         callbacks=[
-            checkpoint,
             StepCSVLogger(out_dir / "logs" / "metrics.csv"),
+            checkpoint,
             *([TQDMProgressBar(refresh_rate=10)] if trainer.progress else []),
         ],
         plugins=[SafetensorsCheckpointIO()],
@@ -121,26 +151,31 @@ def train(
     resume: bool = False,
     verbose: bool = True,
 ) -> dict[str, Any]:
-    """Train on ``data_dir`` into ``out_dir``; return the run summary."""
+    """Train on ``data_dir`` into ``out_dir``; return the run summary.
+
+    Under a multi-process strategy every rank runs this function; only global rank 0 creates
+    the run directory and writes files (the others only read the data and the checkpoint).
+    """
     config.validate()
     data = load_dataset_dir(data_dir)
     check_method_data(data, config)
     out_dir = Path(out_dir)
-    _prepare_run_dir(out_dir, resume)
-    if verbose:
-        print(data.describe())
-        print(f"method: {config.method}")
-    _write_text_atomic(out_dir / "config.yaml", dump_config(config))
     _quiet_lightning()
+    trainer = make_trainer(config, out_dir)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    model = build_model(config.model, data.dim_a, data.dim_b)
+    model = build_model(config.model, data.dim_a, data.dim_b)  # bad model options fail here
     model.fit_normalization(
         torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())
     )
+    checkpoint = _prepare_run_dir(out_dir, resume, trainer.is_global_zero)
+    if verbose and trainer.is_global_zero:
+        print(data.describe())
+        print(f"method: {config.method}")
+    if trainer.is_global_zero:
+        _write_text_atomic(out_dir / "config.yaml", dump_config(config))
     module = GentleCLIPModule(model, data, config, checkpoint_file=out_dir / CHECKPOINT)
-    trainer = make_trainer(config, out_dir)
     start = time.perf_counter()
-    trainer.fit(module, ckpt_path=str(out_dir / CHECKPOINT) if resume else None)
+    trainer.fit(module, ckpt_path=str(checkpoint) if checkpoint else None)
     summary = {
         "method": config.method,
         "regime": data.regime.value,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch import Tensor, nn
+from torch.utils.data import Dataset
 
 from gentleclip.data.regimes import RegimeData
 from gentleclip.data.sampler import StepIndices, StepSampler
@@ -34,6 +36,43 @@ class StepDataset(Dataset):
         a = np.concatenate([d.paired_a[step.pairs], d.unpaired_a[step.a]])
         b = np.concatenate([d.paired_b[step.pairs], d.unpaired_b[step.b]])
         return {"a": torch.from_numpy(a), "b": torch.from_numpy(b), "n_pairs": len(step.pairs)}
+
+
+class StepLoader:
+    """The steps of one epoch in order, resumable mid-epoch.
+
+    Lightning stores :meth:`state_dict` in every checkpoint (a "stateful" loader); after
+    :meth:`load_state_dict`, the next iteration starts at the first step the checkpointed run
+    had not served, so a run resumed mid-epoch sees exactly the batches an uninterrupted run
+    would. ``len`` is always the whole epoch, as Lightning counts the served steps itself.
+    Under DDP all ranks serve their shares in lockstep, so rank 0's saved position (the one
+    in the checkpoint) is every rank's.
+    """
+
+    def __init__(self, dataset: StepDataset, epoch: int) -> None:
+        self.dataset = dataset
+        self.epoch = epoch
+        self._start = 0
+        self._served = 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self) -> Iterator[dict[str, Tensor | int]]:
+        start, self._start = self._start, 0
+        self._served = start
+        for index in range(start, len(self.dataset)):
+            self._served = index + 1
+            yield self.dataset[index]
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "served": self._served}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Start the next iteration after the steps already served (same epoch only)."""
+        if int(state.get("epoch", -1)) != self.epoch:
+            return
+        self._start = min(int(state.get("served", 0)), len(self.dataset))
 
 
 def effective_loss_config(config: TrainConfig) -> LossConfig:
@@ -111,10 +150,11 @@ class GentleCLIPModule(L.LightningModule):
         # whatever else consumed random numbers in between (e.g. dataloader start-up).
         torch.manual_seed(self.config.seed * 1_000_003 + self.global_step)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> StepLoader:
+        """This rank's share of every step of the current epoch (plan fixed by seed and epoch)."""
         rank, world = self.trainer.global_rank, self.trainer.world_size
         steps = self.sampler.epoch(self.current_epoch, rank=rank, world_size=world)
-        return DataLoader(StepDataset(self.data, steps), batch_size=None, shuffle=False)
+        return StepLoader(StepDataset(self.data, steps), self.current_epoch)
 
     def training_step(self, batch: dict[str, Tensor | int], batch_idx: int) -> Tensor:
         outputs = self.model(
@@ -148,5 +188,28 @@ class GentleCLIPModule(L.LightningModule):
         )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        """AdamW; fine-tuned pretrained encoders get ``optim.encoder_lr`` (when set)."""
         optim = self.config.optim
-        return torch.optim.AdamW(self.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+        groups = parameter_groups(self, self.model, optim.lr, optim.encoder_lr)
+        return torch.optim.AdamW(groups, lr=optim.lr, weight_decay=optim.weight_decay)
+
+
+def parameter_groups(
+    module: nn.Module, model: TwoTower, lr: float, encoder_lr: float | None
+) -> list[dict[str, object]]:
+    """``module``'s trainable parameters split into those of ``model``'s pretrained encoders
+    (learning rate ``encoder_lr``) and the rest (heads, adapters, a learnable CLIP scale).
+
+    Frozen parameters are left out, so AdamW keeps no state for them.
+    """
+    pretrained: list[nn.Parameter] = []
+    for tower in model.towers.values():
+        if getattr(tower.encoder, "pretrained", False):
+            backbone = [p for n, p in tower.encoder.named_parameters() if not n.startswith("norm.")]
+            pretrained.extend(p for p in backbone if p.requires_grad)
+    chosen = {id(p) for p in pretrained}
+    rest = [p for p in module.parameters() if p.requires_grad and id(p) not in chosen]
+    groups: list[dict[str, object]] = [{"params": rest, "lr": lr}]
+    if pretrained:
+        groups.append({"params": pretrained, "lr": encoder_lr if encoder_lr is not None else lr})
+    return groups

@@ -16,6 +16,8 @@ COLUMNS = ("epoch", "step", "loss", "clip", "sdd", "mmd", "ssl_a", "ssl_b", "pse
 class StepCSVLogger(Callback):
     """Appends one row per optimizer step; on resume, drops rows the checkpoint had not reached.
 
+    A row cut short by a killed process (wrong number of fields) is dropped on resume too.
+
     The module publishes its last step's terms as ``module.last_terms`` (floats).
     """
 
@@ -30,7 +32,7 @@ class StepCSVLogger(Callback):
         if self.path.is_file():
             with self.path.open(newline="") as handle:
                 rows = list(csv.reader(handle))[1:]
-            kept = [row for row in rows if row and int(row[1]) < trainer.global_step]
+            kept = [row for row in rows if _step_of(row) < trainer.global_step]
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         with tmp.open("w", newline="") as handle:
             writer = csv.writer(handle)
@@ -53,3 +55,10 @@ class StepCSVLogger(Callback):
         row += [f"{terms[name]:.6g}" if name in terms else "" for name in COLUMNS[2:]]
         with self.path.open("a", newline="") as handle:
             csv.writer(handle).writerow(row)
+
+
+def _step_of(row: list[str]) -> float:
+    """The step of a complete row; ``inf`` (never kept) for a torn or malformed one."""
+    if len(row) != len(COLUMNS) or not row[1].isdigit():
+        return float("inf")
+    return int(row[1])

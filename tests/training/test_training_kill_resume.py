@@ -1,0 +1,215 @@
+"""Fault recovery: mid-epoch checkpoints, SIGKILL + ``--resume``, damaged checkpoints.
+
+Every resumed run is compared with one uninterrupted run of the same recipe: the final
+weights must be bit-identical (``torch.equal``) and the per-step loss log identical. The
+recipe has dropout and the self-supervised term on, so per-step seeding is exercised too.
+The dataset (unpaired regime, 55 rows a side, 2 per step) has 28 steps per epoch and the
+checkpoint period is 5 steps, so no checkpoint before step 140 falls on an epoch boundary.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from gentleclip.cli.main import main
+from gentleclip.errors import InputError
+from gentleclip.training import checkpoint as checkpoint_module
+from gentleclip.training.checkpoint import load_checkpoint_file
+from gentleclip.training.config import config_from_dict
+from gentleclip.training.fit import CHECKPOINT, train
+
+STEPS = 120
+EPOCH_STEPS = 28  # ceil(55 unpaired rows / 2 per step)
+EVERY = 5
+RECIPE = {
+    "model": {
+        "embed_dim": 8,
+        "encoder_a_kwargs": {"hidden_dims": [16]},
+        "encoder_b_kwargs": {"hidden_dims": [16]},
+        "head_dropout": 0.2,
+    },
+    "loss": {"w_ssl": 0.5},
+    "sampler": {"pairs_per_step": 4, "unpaired_per_step": 2},
+    "trainer": {"progress": False, "checkpoint_every_steps": EVERY},
+    "seed": 3,
+}
+
+
+def _write_dataset(root: Path) -> Path:
+    """`gentleclip split` of a small two-view dataset: 10 pairs, 55 + 55 unpaired rows."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, size=160)
+    z = rng.normal(size=(4, 5))[labels] * 3 + rng.normal(size=(160, 5))
+    a = (z @ rng.normal(size=(5, 12))).astype(np.float32)
+    b = np.tanh(z @ rng.normal(size=(5, 7)) / 3).astype(np.float32)
+    np.savez(root / "full.npz", a=a, b=b, labels=labels)
+    data = root / "data"
+    argv = ["split", str(root / "full.npz"), "--out", str(data), "--pairs", "10"]
+    assert main([*argv, "--test-size", "40", "--regime", "unpaired"]) == 0
+    return data
+
+
+def _write_recipe(path: Path) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(RECIPE))
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """One intra-op thread here and in the subprocess: tiny models train many times faster
+    on a busy machine, and both processes then run the very same kernels."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Dataset, recipe and one uninterrupted run of ``STEPS`` steps."""
+    root = tmp_path_factory.mktemp("kill_resume")
+    paths = {"data": _write_dataset(root), "recipe": _write_recipe(root / "recipe.yaml")}
+    paths["run"] = root / "reference"
+    argv = ["train", str(paths["data"]), "--out", str(paths["run"])]
+    assert main([*argv, "--config", str(paths["recipe"]), "--steps", str(STEPS)]) == 0
+    return paths
+
+
+def _assert_same_run(run: Path, ref: Path) -> None:
+    """Bit-identical final weights and identical per-step loss rows."""
+    got = load_file(run / "model" / "model.safetensors")
+    want = load_file(ref / "model" / "model.safetensors")
+    assert got.keys() == want.keys()
+    for key in want:
+        assert torch.equal(got[key], want[key]), key
+    rows = (run / "logs" / "metrics.csv").read_text().splitlines()
+    assert rows == (ref / "logs" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == STEPS + 1
+
+
+def _loader_position(path: Path) -> tuple[int, int, int]:
+    """(global step, epoch, steps of that epoch already served) stored in a checkpoint."""
+    ckpt = load_checkpoint_file(path)
+    (state,) = ckpt["loops"]["fit_loop"]["state_dict"]["combined_loader"]
+    return int(ckpt["global_step"]), int(state["epoch"]), int(state["served"])
+
+
+def test_stopped_mid_epoch_then_resumed_is_bit_identical(
+    reference: dict[str, Path], tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    config = config_from_dict({**RECIPE, "optim": {"steps": 33}})  # epoch 1, 5 steps in
+    train(reference["data"], run, config, verbose=False)
+    assert _loader_position(run / CHECKPOINT) == (33, 1, 33 - EPOCH_STEPS)
+    config.optim.steps = STEPS
+    train(reference["data"], run, config, resume=True, verbose=False)
+    _assert_same_run(run, reference["run"])
+
+
+def _kill_after_first_checkpoint(cmd: list[str], run: Path) -> subprocess.Popen:
+    """Start ``cmd``; SIGKILL it once a checkpoint exists and 3 more steps are logged."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "RANK", "WORLD_SIZE")}
+    env["OMP_NUM_THREADS"] = "1"  # as in this process (see ``one_thread``)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    metrics, deadline = run / "logs" / "metrics.csv", time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        logged = len(metrics.read_text().splitlines()) - 1 if metrics.is_file() else 0
+        if (run / CHECKPOINT).is_file() and logged >= EVERY + 3:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait(timeout=60)
+    return proc
+
+
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(
+    reference: dict[str, Path], tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    argv = ["train", str(reference["data"]), "--out", str(run), "--steps", str(STEPS)]
+    argv += ["--config", str(reference["recipe"])]
+    proc = _kill_after_first_checkpoint([sys.executable, "-m", "gentleclip", *argv], run)
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.returncode == -signal.SIGKILL, f"not killed mid-run ({proc.returncode}): {stderr}"
+    assert not (run / "summary.json").exists() and not (run / "model").exists()
+    step, epoch, served = _loader_position(run / CHECKPOINT)
+    assert EVERY <= step < STEPS and step % EVERY == 0
+    assert 0 < served < EPOCH_STEPS, "the checkpoint must lie inside an epoch"
+    assert step == epoch * EPOCH_STEPS + served
+    assert main([*argv, "--resume"]) == 0
+    _assert_same_run(run, reference["run"])
+
+
+@pytest.fixture(scope="module")
+def short_run(reference: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 4-step run whose checkpoint the damage tests overwrite (copied per test)."""
+    run = tmp_path_factory.mktemp("short") / "run"
+    config = config_from_dict({**RECIPE, "optim": {"steps": 4}})
+    train(reference["data"], run, config, verbose=False)
+    return run
+
+
+def _damaged(data: bytes, how: str) -> bytes:
+    """``data`` (a safetensors file) truncated, or with bytes flipped in header or tensors."""
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    if how == "truncated":
+        return data[: len(data) // 2]
+    where = 20 if how == "header" else (header_end + len(data)) // 2
+    flipped = bytearray(data)
+    for i in range(where, where + 4):
+        flipped[i] ^= 0xFF
+    return bytes(flipped)
+
+
+@pytest.mark.parametrize("how", ["truncated", "header", "tensor-data"])
+def test_damaged_checkpoint_on_resume_is_one_line_naming_the_file(
+    reference: dict[str, Path], short_run: Path, tmp_path: Path, how: str, capsys
+) -> None:
+    run = tmp_path / "run"
+    (run / CHECKPOINT.parent).mkdir(parents=True)
+    (run / CHECKPOINT).write_bytes(_damaged((short_run / CHECKPOINT).read_bytes(), how))
+    with pytest.raises(InputError, match=r"last\.ckpt is (truncated or )?corrupted"):
+        load_checkpoint_file(run / CHECKPOINT)
+    argv = ["train", str(reference["data"]), "--out", str(run), "--steps", "8", "--resume"]
+    capsys.readouterr()
+    assert main([*argv, "--config", str(reference["recipe"])]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(run / CHECKPOINT) in err[0] and "corrupted" in err[0], err
+    assert not (run / "config.yaml").exists(), "nothing is written before the check"
+
+
+def test_short_epochs_checkpoint_every_k_steps_and_at_the_end(
+    reference: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved: list[int] = []
+    original = checkpoint_module.save_checkpoint_file
+
+    def spy(checkpoint: dict, path: str | Path) -> None:
+        saved.append(int(checkpoint["global_step"]))
+        original(checkpoint, path)
+
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint_file", spy)
+    recipe = {**RECIPE, "method": "clip", "sampler": {"pairs_per_step": 16}}
+    recipe["trainer"] = {"progress": False, "checkpoint_every_steps": 3}
+    config = config_from_dict({**recipe, "optim": {"steps": 7}})  # 10 pairs: 1 step an epoch
+    train(reference["data"], tmp_path / "run", config, verbose=False)
+    assert saved == [3, 6, 7]
+    assert _loader_position(tmp_path / "run" / CHECKPOINT)[0] == 7
+
+
+def test_checkpoint_period_must_be_positive() -> None:
+    with pytest.raises(InputError, match=r"trainer\.checkpoint_every_steps must be > 0"):
+        config_from_dict({"trainer": {"checkpoint_every_steps": 0}})
