@@ -10,6 +10,8 @@ from pathlib import Path
 from gentleclip.evaluation.report import write_json_atomic
 from gentleclip.experiments.datasets import DATASETS, build, entry
 from gentleclip.experiments.demo import render, run_demo
+from gentleclip.recipes import load_recipe
+from gentleclip.training.finetune import enable_encoder_training
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pairs", type=int, default=None, help="training pairs (default per dataset)")
     p.add_argument("--bag-size", type=int, default=None, help="fixed bags (no natural bags)")
+    p.add_argument(
+        "--train-encoder",
+        action="store_true",
+        help="put the pretrained encoders in the towers and fine-tune them "
+        "(recipes NAME-finetune-*; emoji only)",
+    )
     p.set_defaults(func=run)
 
 
@@ -31,7 +39,13 @@ def run(args: argparse.Namespace) -> int:
         setting = replace(setting, bag_size=args.bag_size, natural_bags=False)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or f"runs/demo-{args.dataset}-{stamp}")
-    result = run_demo(build(args.dataset), out, setting)
+    domain = build(args.dataset, raw=args.train_encoder)  # names the problem before any work
+    configs = None
+    if args.train_encoder:
+        configs = {m: load_recipe(f"{args.dataset}-finetune-{m}") for m in ("gentle", "clip")}
+        for config in configs.values():
+            enable_encoder_training(config)
+    result = run_demo(domain, out, setting, configs)
     print(render(result))
     print(f"details: {out}/demo.json, plot: {out}/demo.png")
     if args.json:

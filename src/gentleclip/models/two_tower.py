@@ -139,7 +139,9 @@ class _Tower(nn.Module):
         raw = getattr(self.encoder, "expects_raw_inputs", False)
         use_norm = model.normalize_inputs and not raw
         self.norm: nn.Module = FeatureNorm(config.input_dim) if use_norm else nn.Identity()
-        self.augment = FeatureAugment(**model.augment)
+        # Encoders of raw inputs bring their own augmentation (image crops, token dropout).
+        make_augment = getattr(self.encoder, "make_augment", None)
+        self.augment = make_augment() if make_augment else FeatureAugment(**model.augment)
         self.head = ProjectionHead(
             self.encoder.output_dim, model.embed_dim, dropout=model.head_dropout
         )

@@ -27,6 +27,8 @@ _BACKEND_MODULES: dict[str, str] = {
     "identity": "gentleclip.models.encoders.identity",
     "mlp": "gentleclip.models.encoders.mlp",
     "residue_attention": "gentleclip.models.encoders.residue",
+    "efficientnet_lite0": "gentleclip.models.encoders.pretrained",
+    "minilm": "gentleclip.models.encoders.pretrained",
 }
 
 

