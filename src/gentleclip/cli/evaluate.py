@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from gentleclip.data.regimes import load_dataset_dir
+from gentleclip.errors import InputError
 from gentleclip.evaluation.report import format_table, write_json_atomic
 from gentleclip.evaluation.run import evaluate
 from gentleclip.models import TwoTower
@@ -20,10 +21,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def check_output_file(path: str | Path, what: str) -> None:
+    """InputError unless ``path`` can be written as a file (checked before any work)."""
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{what} {target}: is a directory; give a file name")
+    blocked = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise InputError(f"{what} {target}: {blocked} is a file, not a directory")
+
+
 def run(args: argparse.Namespace) -> int:
+    figure = args.figure or Path(args.run) / "embeddings.png"
+    check_output_file(figure, "--figure")
+    if args.json:
+        check_output_file(args.json, "--json")
     model = TwoTower.from_pretrained(Path(args.run) / "model")
     data = load_dataset_dir(args.data, require_train=False, require_eval=True)
-    figure = args.figure or Path(args.run) / "embeddings.png"
     metrics = evaluate(model, data.eval_a, data.eval_b, data.eval_labels, figure=figure)
     print(format_table({Path(args.run).name or "run": metrics}))
     print(f"embedding figure: {figure}")

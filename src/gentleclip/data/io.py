@@ -56,22 +56,30 @@ def as_feature_matrix(values: np.ndarray, name: str) -> np.ndarray:
     return out
 
 
+def error_summary(exc: BaseException, limit: int = 160) -> str:
+    """``"Type: message"`` of ``exc`` on one line, cut to ``limit`` characters."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def read_npy(path: str | os.PathLike[str], name: str | None = None) -> np.ndarray:
     """Load one ``.npy`` array without pickle, turning every failure into an InputError."""
     path = Path(path)
     label = name or str(path)
+    if path.is_dir():
+        raise InputError(f"{label}: is a directory, expected a .npy file")
     if not path.is_file():
         raise InputError(f"{label}: file not found")
     try:
         loaded = np.load(path, allow_pickle=False)
-    except ValueError as exc:
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{label}: cannot read file ({error_summary(exc)})") from exc
+    except Exception as exc:  # numpy, zipfile, tokenize raise assorted types for broken files
         if "pickle" in str(exc).lower():
             raise InputError(
                 f"{label}: not a plain .npy array (pickled objects or another format)"
             ) from exc
-        raise InputError(f"{label}: not a readable .npy array ({exc})") from exc
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{label}: cannot read file ({exc})") from exc
+        raise InputError(f"{label}: not a readable .npy array ({error_summary(exc)})") from exc
     if not isinstance(loaded, np.ndarray):
         loaded.close()
         raise InputError(f"{label}: is an .npz archive; expected a single .npy array")
@@ -91,6 +99,8 @@ def save_array_atomic(path: str | os.PathLike[str], values: np.ndarray) -> None:
         raise InputError(f"{path}: refusing to save an object array")
     if not path.parent.is_dir():
         raise InputError(f"{path}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give a file name for the .npy output")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

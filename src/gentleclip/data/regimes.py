@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gentleclip.data.io import as_feature_matrix, read_npy
+from gentleclip.data.io import as_feature_matrix, error_summary, read_npy
 from gentleclip.errors import InputError
 
 FEATURE_KEYS = ("paired_a", "paired_b", "unpaired_a", "unpaired_b", "eval_a", "eval_b")
@@ -212,6 +212,8 @@ def load_full_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray,
         ``(a, b, labels)``: float32 matrices with equal row counts, labels 1-D or None.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected an .npz file")
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     contents = _read_npz(path)
@@ -240,12 +242,14 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             raise InputError(f"{path}: is a single .npy array; expected an .npz with 'a' and 'b'")
         with archive:
             return {key: archive[key] for key in archive.files}
-    except ValueError as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"{path}: holds pickled objects or is unreadable ({exc})") from exc
+    except InputError:
+        raise
     except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read archive ({exc})") from exc
+        raise InputError(f"{path}: cannot read archive ({error_summary(exc)})") from exc
+    except Exception as exc:  # numpy, zipfile, zlib raise assorted types for broken archives
+        raise InputError(
+            f"{path}: holds pickled objects or is unreadable ({error_summary(exc)})"
+        ) from exc
 
 
 def _check_each(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -269,6 +273,8 @@ def _check_bag_ids(values: np.ndarray, name: str) -> np.ndarray:
         raise InputError(f"{name}: expected a 1-D array of bag ids, got shape {values.shape}")
     if values.dtype.kind not in "iu":
         raise InputError(f"{name}: bag ids must be integers, got dtype {values.dtype}")
+    if values.dtype.kind == "u" and values.size and values.max() > np.iinfo(np.int64).max:
+        raise InputError(f"{name}: bag id {values.max()} does not fit in int64")
     return values.astype(np.int64)
 
 

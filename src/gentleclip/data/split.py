@@ -215,8 +215,14 @@ def _check_target(out: Path, overwrite: bool) -> None:
     """The output is absent, an empty directory, or a directory we may replace."""
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
+    blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise InputError(f"{out}: cannot create it, {blocked} is a file")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise InputError(f"{out}: directory is not empty; pass overwrite=True to replace it")
+        raise InputError(
+            f"{out}: directory is not empty; choose a new output directory (Python API: "
+            "overwrite=True replaces it)"
+        )
 
 
 def _settings_json(arrays: Mapping[str, np.ndarray], settings: Mapping[str, object] | None) -> str:

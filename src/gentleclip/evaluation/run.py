@@ -24,7 +24,15 @@ def embed(model: TwoTower, side: str, x: np.ndarray, *, chunk_size: int = 4096) 
         model.encode(side, torch.from_numpy(x[i : i + chunk_size]))
         for i in range(0, len(x), chunk_size)
     ]
-    return torch.cat(parts)
+    z = torch.cat(parts)
+    bad_rows = torch.nonzero(~torch.isfinite(z).all(dim=1)).flatten()
+    if bad_rows.numel():
+        bad = int(bad_rows[0])
+        raise InputError(
+            f"side-{side} embedding of row {bad} is NaN/Inf: input values too large for this "
+            f"model (max |x| {float(abs(x[bad]).max()):.3g}) or non-finite model weights"
+        )
+    return z
 
 
 def evaluate(

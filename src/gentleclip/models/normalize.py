@@ -49,9 +49,13 @@ class FeatureNorm(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return ``(x - mean) / std`` for ``x`` of shape ``(N, dim)``."""
+        """Return ``(x - mean) / std`` for ``x`` of shape ``(N, dim)``.
+
+        Computed as ``x / std - mean / std`` so that values near the float32 limit do not
+        overflow in the subtraction.
+        """
         self._check(x, "forward")
-        return (x - self.mean) / self.std
+        return x / self.std - self.mean / self.std
 
     def _check(self, x: torch.Tensor, where: str) -> None:
         """Raise :class:`InputError` unless ``x`` is a floating ``(N, dim)`` tensor."""

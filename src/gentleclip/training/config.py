@@ -8,6 +8,7 @@ configuration is written into every run directory as ``config.yaml``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -125,6 +126,7 @@ class TrainConfig:
         """Raise :class:`InputError` for values no run could use; return self."""
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        _check_finite(self)
         positive = {
             "model.embed_dim": self.model.embed_dim,
             "loss.clip_temperature": self.loss.clip_temperature,
@@ -160,6 +162,19 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _check_finite(config: TrainConfig) -> None:
+    """Raise :class:`InputError` naming the first NaN/Inf number in any config section."""
+    for section in dataclasses.fields(config):
+        value = getattr(config, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue
+        for item in dataclasses.fields(value):
+            numbers = getattr(value, item.name)
+            numbers = numbers if isinstance(numbers, list) else [numbers]
+            if any(isinstance(x, float) and not math.isfinite(x) for x in numbers):
+                raise InputError(f"{section.name}.{item.name} must be finite, got {numbers}")
 
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
@@ -213,7 +228,9 @@ def load_config(path: str | Path | None) -> TrainConfig:
     if not path.is_file():
         raise InputError(f"config file not found: {path}")
     try:
-        values = yaml.safe_load(path.read_text())
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read config file {path}: {err}") from err
     except yaml.YAMLError as err:
         raise InputError(
             f"config file {path} is not valid YAML: {str(err).splitlines()[0]}"

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gentleclip.data.datasets.domain import DomainData
+from gentleclip.data.io import error_summary
 from gentleclip.errors import InputError
 from gentleclip.models.featurizers import create_featurizer, featurize
 
@@ -122,9 +123,13 @@ def read_fasta(path: str | Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: FASTA file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as err:
+        raise InputError(f"{path}: cannot read FASTA file ({error_summary(err)})") from err
     records: dict[str, list[str]] = {}
     current: str | None = None
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if line.startswith(">"):
             current = line[1:].split(maxsplit=1)[0] if line[1:].strip() else ""
@@ -148,13 +153,19 @@ def read_bags(path: str | Path) -> dict[str, str]:
     if not path.is_file():
         raise InputError(f"{path}: bag CSV not found")
     bags: dict[str, str] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row or (number == 1 and [c.strip().lower() for c in row] == ["id", "bag"]):
-                continue
-            if len(row) != 2 or not row[0].strip() or not row[1].strip():
-                raise InputError(f"{path}:{number}: expected 'id,bag', got {row!r}")
-            bags[row[0].strip()] = row[1].strip()
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (UnicodeDecodeError, csv.Error, OSError) as err:
+        raise InputError(f"{path}: cannot read bag CSV ({error_summary(err)})") from err
+    for number, row in enumerate(rows, start=1):
+        if not row or (number == 1 and [c.strip().lower() for c in row] == ["id", "bag"]):
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise InputError(f"{path}:{number}: expected 'id,bag', got {row!r}")
+        key, bag = row[0].strip(), row[1].strip()
+        if bags.setdefault(key, bag) != bag:
+            raise InputError(f"{path}:{number}: id {key!r} is already in bag {bags[key]!r}")
     return bags
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gentleclip.data.io import error_summary
 from gentleclip.errors import InputError
 
 
@@ -26,15 +27,18 @@ def read_table(csv_path: Path, required: Sequence[str], what: str) -> list[dict[
     """
     if not csv_path.is_file():
         raise InputError(f"{what} not found: {csv_path}")
-    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
-        header = handle.readline()
-        handle.seek(0)
-        reader = csv.DictReader(handle, delimiter="\t" if "\t" in header else ",")
-        columns = [c.strip() for c in reader.fieldnames or []]
-        missing = [c for c in required if c not in columns]
-        if missing:
-            raise InputError(f"{csv_path}: missing column(s) {missing}; found {columns}")
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    try:
+        with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+            header = handle.readline()
+            handle.seek(0)
+            reader = csv.DictReader(handle, delimiter="\t" if "\t" in header else ",")
+            columns = [c.strip() for c in reader.fieldnames or []]
+            missing = [c for c in required if c not in columns]
+            if missing:
+                raise InputError(f"{csv_path}: missing column(s) {missing}; found {columns}")
+            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    except (UnicodeDecodeError, csv.Error, OSError) as err:
+        raise InputError(f"{csv_path}: cannot read {what} ({error_summary(err)})") from err
     if not rows:
         raise InputError(f"{csv_path}: no rows under the header")
     return rows
