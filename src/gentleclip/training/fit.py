@@ -135,6 +135,8 @@ def _fixed_trainer_options(
 
 def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # frozen parts of pretrained encoders stay in eval mode on purpose (no dropout, BN frozen)
+    warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
     warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
     warnings.filterwarnings("ignore", message=".*Experiment logs directory.*")

@@ -61,6 +61,33 @@ class ResidueAttentionEncoder(nn.Module):
         h = self.norm(h + nn.functional.gelu(context)).masked_fill(~keep, 0.0)
         return self.pool(h, mask)
 
+    def make_augment(self) -> nn.Module:
+        """SSL views for per-residue rows: residue masking (see :class:`ResidueMask`)."""
+        return ResidueMask(self.channels)
+
+
+class ResidueMask(nn.Module):
+    """Hide each valid residue with probability ``p`` by zeroing its row block and validity.
+
+    The per-residue counterpart of :func:`gentleclip.models.augment_sequence.mask_residues`:
+    the encoder then pools over the remaining residues. The first valid residue of every row is
+    always kept, so no row ends up empty. Identity in eval mode.
+    """
+
+    def __init__(self, channels: int, p: float = 0.15) -> None:
+        super().__init__()
+        self.channels = channels
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        blocks = x.reshape(x.shape[0], -1, self.channels)
+        valid = blocks[..., -1] > 0.5
+        first = valid & (valid.cumsum(dim=1) == 1)
+        hide = valid & (torch.rand(valid.shape, device=x.device) < self.p) & ~first
+        return blocks.masked_fill(hide.unsqueeze(-1), 0.0).reshape(x.shape)
+
 
 @register_encoder("residue_attention")
 def create_residue_attention(
