@@ -18,7 +18,12 @@ import time
 from pathlib import Path
 
 from gentleclip.data.split import test_rows
-from gentleclip.evaluation.report import format_table, plot_metric_bars, write_json_atomic
+from gentleclip.evaluation.report import (
+    atomic_path,
+    format_table,
+    plot_metric_bars,
+    write_json_atomic,
+)
 from gentleclip.experiments.datasets import build, entry
 from gentleclip.experiments.demo import prepare_split, train_and_eval, zero_shot
 from gentleclip.recipes import load_recipe
@@ -62,9 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{method}-{mode}: " + json.dumps({k: metrics.get(k) for k in KEYS}), flush=True)
     write_json_atomic(out / "finetune.json", results)
     table = format_table(results, keys=[k for k in KEYS if k in results["gentle-frozen"]])
-    tmp = out / ".finetune.md.tmp"
-    tmp.write_text(f"```\n{table}\n```\n")
-    tmp.replace(out / "finetune.md")
+    with atomic_path(out / "finetune.md", ".md") as tmp:
+        tmp.write_text(f"```\n{table}\n```\n", encoding="utf-8")
     plot_metric_bars(
         results, list(KEYS[:5]), out / "finetune.png", title="emoji: frozen vs fine-tuned"
     )

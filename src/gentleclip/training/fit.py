@@ -14,8 +14,6 @@ Run directory layout::
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -28,7 +26,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 
 from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
-from gentleclip.evaluation.report import write_json_atomic
+from gentleclip.evaluation.report import atomic_path, write_json_atomic
 from gentleclip.models import TowerConfig, TwoTower, TwoTowerConfig
 from gentleclip.training.checkpoint import (
     SafetensorsCheckpointIO,
@@ -79,13 +77,6 @@ def _prepare_run_dir(out_dir: Path, resume: bool, is_global_zero: bool) -> Path 
         raise InputError(f"run directory {out_dir} is not empty; use --resume or a new --out")
     out_dir.mkdir(parents=True, exist_ok=True)
     return None
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def make_trainer(config: TrainConfig, out_dir: Path) -> L.Trainer:
@@ -174,7 +165,8 @@ def train(
         print(data.describe())
         print(f"method: {config.method}")
     if trainer.is_global_zero:
-        _write_text_atomic(out_dir / "config.yaml", dump_config(config))
+        with atomic_path(out_dir / "config.yaml", ".yaml") as tmp:
+            tmp.write_text(dump_config(config), encoding="utf-8")
     module = GentleCLIPModule(model, data, config, checkpoint_file=out_dir / CHECKPOINT)
     start = time.perf_counter()
     trainer.fit(module, ckpt_path=str(checkpoint) if checkpoint else None)
