@@ -13,7 +13,7 @@ import csv
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import lightning as L
@@ -57,20 +57,6 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-def _write_dataset(root: Path) -> Path:
-    """`gentleclip split` into the bags regime: 10 pairs, 28 bags of about 4 rows a side."""
-    rng = np.random.default_rng(1)
-    labels = rng.integers(0, 4, size=160)
-    z = rng.normal(size=(4, 5))[labels] * 3 + rng.normal(size=(160, 5))
-    a = (z @ rng.normal(size=(5, 12))).astype(np.float32)
-    b = np.tanh(z @ rng.normal(size=(5, 7)) / 3).astype(np.float32)
-    np.savez(root / "full.npz", a=a, b=b, labels=labels)
-    data = root / "data"
-    argv = ["split", str(root / "full.npz"), "--out", str(data), "--pairs", "10"]
-    assert main([*argv, "--test-size", "40", "--regime", "bags", "--bag-size", "4"]) == 0
-    return data
-
-
 def _losses(run: Path) -> np.ndarray:
     with (run / "logs" / "metrics.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -88,8 +74,11 @@ def _train_ddp(data: Path, run: Path, recipe: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
-    data = _write_dataset(tmp_path)
+def test_two_process_ddp_matches_one_process(
+    tmp_path: Path, write_split: Callable[..., Path]
+) -> None:
+    # 10 pairs, 28 bags of about 4 rows a side
+    data = write_split(tmp_path, seed=1, split_args=["--regime", "bags", "--bag-size", "4"])
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(RECIPE))
     _train_ddp(data, tmp_path / "ddp", recipe)

@@ -14,10 +14,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -46,20 +45,6 @@ RECIPE = {
 }
 
 
-def _write_dataset(root: Path) -> Path:
-    """`gentleclip split` of a small two-view dataset: 10 pairs, 55 + 55 unpaired rows."""
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 4, size=160)
-    z = rng.normal(size=(4, 5))[labels] * 3 + rng.normal(size=(160, 5))
-    a = (z @ rng.normal(size=(5, 12))).astype(np.float32)
-    b = np.tanh(z @ rng.normal(size=(5, 7)) / 3).astype(np.float32)
-    np.savez(root / "full.npz", a=a, b=b, labels=labels)
-    data = root / "data"
-    argv = ["split", str(root / "full.npz"), "--out", str(data), "--pairs", "10"]
-    assert main([*argv, "--test-size", "40", "--regime", "unpaired"]) == 0
-    return data
-
-
 def _write_recipe(path: Path) -> Path:
     import yaml
 
@@ -78,10 +63,14 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Dataset, recipe and one uninterrupted run of ``STEPS`` steps."""
+def reference(
+    tmp_path_factory: pytest.TempPathFactory, write_split: Callable[..., Path]
+) -> dict[str, Path]:
+    """Dataset (10 pairs, 55 + 55 unpaired rows), recipe and one uninterrupted run of ``STEPS``
+    steps."""
     root = tmp_path_factory.mktemp("kill_resume")
-    paths = {"data": _write_dataset(root), "recipe": _write_recipe(root / "recipe.yaml")}
+    data = write_split(root, seed=0, split_args=["--regime", "unpaired"])
+    paths = {"data": data, "recipe": _write_recipe(root / "recipe.yaml")}
     paths["run"] = root / "reference"
     argv = ["train", str(paths["data"]), "--out", str(paths["run"])]
     assert main([*argv, "--config", str(paths["recipe"]), "--steps", str(STEPS)]) == 0

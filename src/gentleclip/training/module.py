@@ -96,8 +96,10 @@ def effective_loss_config(config: TrainConfig) -> LossConfig:
 
 def check_method_data(data: RegimeData, config: TrainConfig) -> None:
     """Raise InputError when the method cannot train on ``data`` (before anything is written)."""
-    if config.method == "gentle" and data.n_pairs < 2 and not (
-        len(data.unpaired_a) and len(data.unpaired_b)
+    if (
+        config.method == "gentle"
+        and data.n_pairs < 2
+        and not (len(data.unpaired_a) and len(data.unpaired_b))
     ):
         raise InputError(
             f"nothing to learn from: {data.n_pairs} pair(s) and no unpaired rows on both sides"
