@@ -14,6 +14,7 @@ import gentleclip.baselines
 from gentleclip.cli.main import main
 from gentleclip.data import split as splitting
 from gentleclip.data.datasets.domain import DomainData, LabelSet
+from gentleclip.errors import InputError
 from gentleclip.experiments import bench, datasets
 from gentleclip.experiments.datasets import DatasetEntry
 from gentleclip.experiments.demo import DemoSetting
@@ -253,22 +254,58 @@ def test_candidates_and_parsing() -> None:
     assert ablation["loss"]["w_sdd"] == 0.0 and ablation["optim"]["steps"] == 2000
 
 
-def test_markdown_mean_std_and_bold() -> None:
-    def row(method: str, seed: int, value: float) -> dict[str, Any]:
-        return {
-            "suite": "s",
-            "regime": "bags:8",
-            "pairs": 20,
-            "seed": seed,
-            "method": method,
-            "status": "ok",
-            "value": value,
-            "headline": "a_to_b_R@10",
-        }
+def test_method_groups_expand_in_order_without_duplicates() -> None:
+    compare = bench.parse_methods("compare")
+    assert compare[:2] == ["gentle", "clip"] and "oracle" in compare
+    assert not set(compare) & set(bench.ABLATIONS)
+    assert bench.parse_methods("ablations,gentle") == ["gentle", *bench.ABLATIONS]
+    rest = [m for m in bench.METHODS if m != "ridge"]
+    assert bench.parse_methods("ridge,all") == ["ridge", *rest]
+    assert set(bench.parse_methods("compare,ablations")) == set(bench.METHODS)
+    with pytest.raises(InputError, match="unknown method 'ablation'"):
+        bench.parse_methods("ablation")
 
-    rows = [row("gentle", 0, 0.5), row("gentle", 1, 0.7), row("clip", 0, 0.4), row("clip", 1, 0.6)]
-    rows.append({**row("ridge", 0, 0.0), "status": "skipped", "reason": "needs pairs"})
+
+def test_markdown_mean_std_and_bold() -> None:
+    rows = [_ok("gentle", 0, 0.5), _ok("gentle", 1, 0.7), _ok("clip", 0, 0.4), _ok("clip", 1, 0.6)]
+    rows.append({**_ok("ridge", 0, 0.0), "status": "skipped", "reason": "needs pairs"})
     text = bench.render_markdown(rows)
     line = next(x for x in text.splitlines() if x.startswith("| bags:8 | 20 |"))
     assert line == "| bags:8 | 20 | **0.600 ± 0.100** | 0.500 ± 0.100 | skip |"
     assert "- ridge: needs pairs" in text
+
+
+def _ok(method: str, seed: int, value: float, pairs: int = 20) -> dict[str, Any]:
+    return {
+        "suite": "s",
+        "regime": "bags:8",
+        "pairs": pairs,
+        "seed": seed,
+        "method": method,
+        "status": "ok",
+        "value": value,
+        "headline": "a_to_b_R@10",
+    }
+
+
+def test_verdicts_compare_gentle_with_the_best_baseline_against_seed_noise() -> None:
+    rows = [_ok("gentle", s, v) for s, v in enumerate((0.70, 0.80))]  # 0.75 ± 0.05
+    rows += [_ok("ridge", s, v) for s, v in enumerate((0.60, 0.66))]  # 0.63 ± 0.03: win
+    rows += [_ok("clip", s, v, pairs=20) for s, v in enumerate((0.20, 0.30))]
+    rows += [_ok("oracle", 0, 0.99), _ok("gentle-no-sdd", 0, 0.98)]  # never baselines
+    rows += [_ok("gentle", s, v, pairs=50) for s, v in enumerate((0.70, 0.80))]
+    rows += [_ok("cca", s, v, pairs=50) for s, v in enumerate((0.68, 0.74))]  # 0.71 ± 0.03: tie
+    rows += [_ok("gentle", 0, 0.3, pairs=100), _ok("relrep", 0, 0.5, pairs=100)]  # lose
+    rows += [_ok("gentle", 0, 0.6, pairs=0)]
+    found = {v.where[2]: v for v in bench.verdicts(rows)}
+    assert found[20].best == "ridge" and found[20].outcome == "win"
+    assert found[20].margin == pytest.approx(0.12) and found[20].noise == pytest.approx(0.05)
+    assert (found[50].best, found[50].outcome) == ("cca", "tie")
+    assert (found[100].best, found[100].outcome) == ("relrep", "lose")
+    assert found[0].best is None and found[0].outcome == "only gentle"
+    text = bench.render_verdicts(rows)
+    assert (
+        "| s | bags:8 | 20 | 0.750 ± 0.050 | ridge 0.630 ± 0.030 | +0.120 | 3.00x | win | 2 / 2 |"
+        in text
+    )
+    assert "## Gentle against the best baseline" in bench.render_markdown(rows)

@@ -1,7 +1,8 @@
 """`gentleclip bench`: every method on a (regime, pairs, seed) grid, resumable, with a report.
 
     gentleclip bench --suite mfeat --out DIR [--pairs 0,10,20] [--regime bags:8,unpaired]
-        [--seeds 5] [--methods gentle,clip,ridge] [--tune-budget 4] [--workers 2] [--quick]
+        [--seeds 5] [--methods compare|ablations|all|gentle,clip,...] [--tune-budget 4]
+        [--workers 2] [--quick]
 
 Rows go to DIR/results.jsonl (cells already there are skipped), the table to DIR/results.md,
 plots to DIR/*.png. ``--quick`` runs a tiny grid with few steps; explicit options still win.
@@ -18,7 +19,7 @@ FULL = {
     "pairs": "0,10,20,50,100,200",
     "regime": "bags:8,bags:32,bags:128,unpaired",
     "seeds": "5",
-    "methods": ",".join(bench.METHODS),
+    "methods": "compare",
     "tune_budget": 4,
     "steps": None,
 }
@@ -39,7 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pairs", default=None, help=f"training pairs (default {FULL['pairs']})")
     p.add_argument("--regime", default=None, help="bags:K, unpaired, natural (comma-separated)")
     p.add_argument("--seeds", default=None, help="count (5 -> 0..4) or a list (0,3)")
-    p.add_argument("--methods", default=None, help=f"comma-separated: {FULL['methods']}")
+    p.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated methods or groups (default compare: "
+        f"{','.join(bench.METHOD_GROUPS['compare'])}; ablations: "
+        f"{','.join(bench.ABLATIONS)}; all)",
+    )
     p.add_argument("--tune-budget", type=int, default=None, help="candidates per method")
     p.add_argument("--steps", type=int, default=None, help="override optimizer steps")
     p.add_argument("--workers", type=int, default=1, help="parallel processes")
@@ -61,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         list(dict.fromkeys(regimes)),
         bench.parse_int_list(str(_option(args, "pairs")), "pairs"),
         bench.parse_seeds(str(_option(args, "seeds"))),
-        bench.parse_names(str(_option(args, "methods")), bench.METHODS, "method"),
+        bench.parse_methods(str(_option(args, "methods"))),
     )
     steps = _option(args, "steps")
     options = bench.BenchOptions(

@@ -99,6 +99,24 @@ METHODS: dict[str, Trained | Baseline] = {
 }
 
 
+ABLATIONS = tuple(name for name in METHODS if name.startswith("gentle-"))
+# ``--methods`` accepts these names for whole groups; "compare" (gentle against every method
+# a user could pick instead) is the bench default, ablations are their own (costlier) study.
+METHOD_GROUPS: dict[str, tuple[str, ...]] = {
+    "compare": tuple(name for name in METHODS if name not in ABLATIONS),
+    "ablations": ("gentle", *ABLATIONS),
+    "all": tuple(METHODS),
+}
+
+
+def parse_methods(text: str) -> list[str]:
+    """Comma-separated method names and group names (``compare``, ``ablations``, ``all``)."""
+    known = [*METHODS, *METHOD_GROUPS]
+    names = parse_names(text, known, "method")
+    expanded = [m for name in names for m in METHOD_GROUPS.get(name, (name,))]
+    return list(dict.fromkeys(expanded))
+
+
 class Unavailable(Exception):
     """The method is not part of this installation (yet): nothing is recorded for the cell."""
 
@@ -705,7 +723,87 @@ def render_markdown(rows: Sequence[dict[str, Any]]) -> str:
         if reasons:
             parts += ["", "Skipped:"] + [f"- {m}: {why}" for m, why in sorted(reasons)]
         parts.append("")
+    if verdicts(rows):
+        parts += ["## Gentle against the best baseline", "", render_verdicts(rows)]
     return "\n".join(parts)
+
+
+# what a user could pick instead of gentle: everything but gentle, its ablations and the oracle
+BASELINES = tuple(m for m in METHOD_GROUPS["compare"] if m not in ("gentle", "oracle"))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Gentle against the best baseline in one (suite, regime, pairs) row."""
+
+    where: tuple[str, str, int]
+    gentle: Summary
+    best: str | None  # the baseline with the highest mean (None: no baseline could run)
+    baseline: Summary | None
+    clip: Summary | None
+
+    @property
+    def margin(self) -> float:
+        return math.nan if self.baseline is None else self.gentle.mean - self.baseline.mean
+
+    @property
+    def noise(self) -> float:
+        """The larger of the two seed standard deviations."""
+        return math.nan if self.baseline is None else max(self.gentle.std, self.baseline.std)
+
+    @property
+    def outcome(self) -> str:
+        """win / lose when the gap exceeds ``noise``, else tie; "only gentle" without baselines."""
+        if self.baseline is None:
+            return "only gentle"
+        if abs(self.margin) <= self.noise:
+            return "tie"
+        return "win" if self.margin > 0 else "lose"
+
+
+def verdicts(rows: Iterable[dict[str, Any]]) -> list[Verdict]:
+    """One :class:`Verdict` per (suite, regime, pairs) row where gentle has results."""
+    out = []
+    for where, cells in summarise(rows).items():
+        gentle = cells.get("gentle")
+        if not isinstance(gentle, Summary):
+            continue
+        ran = {m: c for m, c in cells.items() if m in BASELINES and isinstance(c, Summary)}
+        best = max(ran, key=lambda m: ran[m].mean) if ran else None
+        clip = ran.get("clip")
+        out.append(Verdict(where, gentle, best, ran.get(best) if best else None, clip))
+    return out
+
+
+def _verdict_row(v: Verdict) -> str:
+    suite, regime, pairs = v.where
+    cols = [suite, regime, str(pairs), f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f}"]
+    if v.baseline is None:
+        cols += ["-", "-", "-", v.outcome, str(v.gentle.n)]
+    else:
+        cols += [
+            f"{v.best} {v.baseline.mean:.3f} ± {v.baseline.std:.3f}",
+            f"{v.margin:+.3f}",
+            f"{v.gentle.mean / v.clip.mean:.2f}x" if v.clip and v.clip.mean > 0 else "-",
+            v.outcome,
+            f"{v.gentle.n} / {v.baseline.n}",
+        ]
+    return "| " + " | ".join(cols) + " |"
+
+
+def render_verdicts(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown: gentle vs the best baseline per row, the margin, and win / tie / lose."""
+    lines = [
+        "| suite | regime | pairs | gentle | best baseline | margin | gentle / clip | outcome "
+        "| seeds |",
+        "|---|---|---:|---:|---|---:|---:|---|---|",
+    ]
+    lines += [_verdict_row(v) for v in verdicts(rows)]
+    note = (
+        "Outcome: win / lose when the gap exceeds the larger seed standard deviation, else tie. "
+        f"Baselines: {', '.join(BASELINES)}. Seeds: gentle / best baseline."
+    )
+    return "\n".join([*lines, "", note, ""])
 
 
 def _safe(text: str) -> str:

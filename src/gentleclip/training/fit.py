@@ -22,7 +22,6 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import TQDMProgressBar
 
 from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
@@ -35,7 +34,7 @@ from gentleclip.training.checkpoint import (
 )
 from gentleclip.training.config import ModelConfig, TrainConfig, dump_config
 from gentleclip.training.module import GentleCLIPModule, check_method_data
-from gentleclip.training.steplog import StepCSVLogger
+from gentleclip.training.steplog import StepCSVLogger, StepProgressBar
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
@@ -112,7 +111,7 @@ def _fixed_trainer_options(
         callbacks=[
             StepCSVLogger(out_dir / "logs" / "metrics.csv"),
             checkpoint,
-            *([TQDMProgressBar(refresh_rate=10)] if trainer.progress else []),
+            *([StepProgressBar(refresh_rate=10)] if trainer.progress else []),
         ],
         plugins=[SafetensorsCheckpointIO()],
         logger=False,
@@ -132,6 +131,7 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
     warnings.filterwarnings("ignore", message=".*Experiment logs directory.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

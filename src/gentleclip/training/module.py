@@ -176,7 +176,6 @@ class GentleCLIPModule(L.LightningModule):
         if not torch.isfinite(loss):
             return self._non_finite(terms)
         self.last_terms = {k: float(v.detach()) for k, v in terms.items()}
-        self.log("loss", loss.detach(), prog_bar=True, batch_size=int(batch["a"].shape[0]))
         return loss
 
     def _non_finite(self, terms: dict[str, Tensor]) -> None:

@@ -1,14 +1,17 @@
-"""Per-step loss terms appended to ``RUN/logs/metrics.csv`` (one fixed header, resumable)."""
+"""Per-step loss terms appended to ``RUN/logs/metrics.csv`` (one fixed header, resumable), and
+the run's progress bar (one bar over all steps)."""
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, ProgressBar
+from tqdm.auto import tqdm
 
 COLUMNS = ("epoch", "step", "loss", "clip", "sdd", "mmd", "ssl_a", "ssl_b", "pseudo")
 
@@ -62,3 +65,60 @@ def _step_of(row: list[str]) -> float:
     if len(row) != len(COLUMNS) or not row[1].isdigit():
         return float("inf")
     return int(row[1])
+
+
+class StepProgressBar(ProgressBar):
+    """One bar over every optimizer step of the run, with the last loss and the epoch.
+
+    Lightning's default bar restarts every epoch; a step plan over a few pairs has only one or
+    two steps per epoch, so it printed a new bar for nearly every step. This one counts
+    ``trainer.estimated_stepping_batches`` (``max_steps``, or ``max_epochs`` x steps per epoch)
+    and starts at the resumed step. It reads ``module.last_terms``, so the module logs nothing.
+    """
+
+    def __init__(self, refresh_rate: int = 10) -> None:
+        super().__init__()
+        self.refresh_rate = max(1, refresh_rate)
+        self._enabled = True
+        self._bar: tqdm | None = None
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not (self._enabled and trainer.is_global_zero):
+            return
+        total = trainer.estimated_stepping_batches
+        self._bar = tqdm(
+            total=int(total) if math.isfinite(total) else None,
+            initial=trainer.global_step,
+            desc="training",
+            unit="step",
+            dynamic_ncols=True,
+        )
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        bar = self._bar
+        if bar is None:
+            return
+        step = trainer.global_step
+        if step % self.refresh_rate and step != bar.total:
+            return
+        bar.update(step - bar.n)
+        loss = getattr(pl_module, "last_terms", {}).get("loss", math.nan)
+        bar.set_postfix(loss=f"{loss:.4g}", epoch=trainer.current_epoch)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
