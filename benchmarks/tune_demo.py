@@ -13,7 +13,6 @@ candidate (mean and std of validation a->b class P@1 over seeds) and writes tune
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import multiprocessing as mp
 import tempfile
@@ -22,52 +21,27 @@ from pathlib import Path
 import numpy as np
 
 from gentleclip.data.datasets.mfeat import load_mfeat
-from gentleclip.data.split import split_full, write_dataset_dir
+from gentleclip.data.split import split_full, test_rows
+from gentleclip.experiments.bench import fit_trained, merge_nested
 from gentleclip.experiments.demo import DemoSetting
 
 
 def training_items(setting: DemoSetting) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """mfeat rows that are NOT in the demo's test set (found by tagging rows with their index)."""
+    """mfeat rows that are NOT in the demo's test set (the rows `gentleclip split` holds out)."""
     a, b, labels = load_mfeat("pix", "fou")
-    ids = np.arange(len(a), dtype=np.float32)[:, None]
-    tagged = split_full(
-        np.hstack([a, ids]),
-        b,
-        labels,
-        pairs=setting.pairs,
-        regime=setting.regime,
-        bag_size=setting.bag_size,
-        test_size=setting.test_size,
-        seed=setting.seed,
-    )
-    keep = np.setdiff1d(np.arange(len(a)), tagged["eval_a"][:, -1].astype(int))
+    held = test_rows(len(a), test_size=setting.test_size, seed=setting.seed)
+    keep = np.setdiff1d(np.arange(len(a)), held)
     return a[keep], b[keep], labels[keep]
 
 
-def _merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) else value
-    return out
-
-
-def run_trial(args: tuple[str, dict, int, str]) -> dict:
+def run_trial(args: tuple[str, dict, int, dict[str, np.ndarray]]) -> dict:
     import torch
 
-    from gentleclip.data.regimes import load_dataset_dir
-    from gentleclip.evaluation.run import evaluate
-    from gentleclip.models import TwoTower
-    from gentleclip.training.config import config_from_dict
-    from gentleclip.training.fit import train
-
     torch.set_num_threads(1)
-    name, overrides, seed, data_root = args
-    config = config_from_dict(_merge({"trainer": {"progress": False}, "seed": seed}, overrides))
+    name, overrides, seed, arrays = args
+    config = merge_nested({"trainer": {"progress": False}, "seed": seed}, overrides)
     with tempfile.TemporaryDirectory() as tmp:
-        train(Path(data_root) / f"seed{seed}", Path(tmp) / "run", config, verbose=False)
-        data = load_dataset_dir(Path(data_root) / f"seed{seed}", require_eval=True)
-        model = TwoTower.from_pretrained(Path(tmp) / "run" / "model")
-        metrics = evaluate(model, data.eval_a, data.eval_b, data.eval_labels)
+        metrics = fit_trained(config, arrays, Path(tmp) / "trial")
     return {"name": name, "seed": seed, **metrics}
 
 
@@ -83,22 +57,22 @@ def main() -> None:
     grid = json.loads(Path(args.grid).read_text())
     seeds = [int(s) for s in args.seeds.split(",")]
     a, b, labels = training_items(DemoSetting())
-    with tempfile.TemporaryDirectory() as root:
-        for seed in seeds:
-            arrays = split_full(
-                a,
-                b,
-                labels,
-                pairs=args.pairs,
-                regime=args.regime,
-                bag_size=8,
-                test_size=400,
-                seed=100 + seed,
-            )
-            write_dataset_dir(arrays, Path(root) / f"seed{seed}")
-        jobs = [(name, ov, seed, root) for name, ov in grid.items() for seed in seeds]
-        with mp.get_context("spawn").Pool(args.workers) as pool:
-            results = pool.map(run_trial, jobs)
+    splits = {
+        seed: split_full(
+            a,
+            b,
+            labels,
+            pairs=args.pairs,
+            regime=args.regime,
+            bag_size=8,
+            test_size=400,
+            seed=100 + seed,
+        )
+        for seed in seeds
+    }
+    jobs = [(name, ov, seed, splits[seed]) for name, ov in grid.items() for seed in seeds]
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        results = pool.map(run_trial, jobs)
     with open(args.out, "a") as handle:
         for row in results:
             handle.write(json.dumps(row) + "\n")

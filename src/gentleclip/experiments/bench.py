@@ -330,10 +330,11 @@ def _set(config: dict[str, Any], dotted: str, value: Any) -> None:
     target[name] = value
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def merge_nested(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with the nested dict ``override`` merged in (override wins)."""
     out = copy.deepcopy(base)
     for key, value in override.items():
-        merged = _merge(out.get(key, {}), value) if isinstance(value, dict) else value
+        merged = merge_nested(out.get(key, {}), value) if isinstance(value, dict) else value
         out[key] = merged
     return out
 
@@ -341,7 +342,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 def base_config(suite: str, spec: Trained, steps: int | None, seed: int) -> dict[str, Any]:
     """The method's recipe as a nested dict, with its overrides, seed and quiet trainer."""
     config = load_recipe(f"{suite}-{spec.recipe}").to_dict()
-    config = _merge(config, spec.overrides)
+    config = merge_nested(config, spec.overrides)
     config["seed"] = seed
     config["trainer"]["progress"] = False
     if steps is not None:
@@ -387,7 +388,7 @@ def _training_method_available(method: str) -> bool:
     return method in config.METHODS
 
 
-def _fit_trained(
+def fit_trained(
     config: dict[str, Any], arrays: dict[str, np.ndarray], work: Path
 ) -> dict[str, float]:
     """Write ``arrays`` as a dataset dir, train, evaluate on its eval pairs."""
@@ -454,7 +455,7 @@ def _fitter(
         candidate = copy.deepcopy(config)
         for dotted, value in params.items():
             _set(candidate, dotted, value)
-        return _fit_trained(candidate, arrays, work)
+        return fit_trained(candidate, arrays, work)
 
     return trained_candidates(config, options.tune_budget), fit
 
