@@ -1,4 +1,4 @@
-"""load_array / save_array_atomic: clear errors and atomic writes."""
+"""load_array / save_array_atomic / read_json_object: clear errors and atomic writes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gentleclip.data.io import load_array, save_array_atomic
+from gentleclip.data.io import load_array, read_json_object, save_array_atomic
 from gentleclip.errors import InputError
 
 
@@ -70,3 +70,29 @@ def test_save_array_atomic_errors(tmp_path: Path) -> None:
         save_array_atomic(tmp_path / "no" / "emb.npy", np.ones((2, 2)))
     with pytest.raises(InputError, match="object array"):
         save_array_atomic(tmp_path / "emb.npy", np.array([None], dtype=object))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "missing model config file"),
+        (b"{not json", "cannot read model config"),
+        (b"\xff\xfe{}", "cannot read model config"),
+        (b"[1, 2]", "must hold a JSON object"),
+    ],
+)
+def test_read_json_object_names_the_problem_and_file(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    file = tmp_path / "config.json"
+    if content is not None:
+        file.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        read_json_object(file, "model config")
+    assert str(file) in str(info.value)
+
+
+def test_read_json_object_returns_the_object(tmp_path: Path) -> None:
+    file = tmp_path / "index.json"
+    file.write_text('{"a": [1, 2], "b": {"c": null}}', encoding="utf-8")
+    assert read_json_object(file, "index metadata") == {"a": [1, 2], "b": {"c": None}}

@@ -7,6 +7,7 @@ after the cast to float32 (which also catches values beyond float32 range).
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -109,3 +110,17 @@ def save_array_atomic(path: str | os.PathLike[str], values: np.ndarray) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_json_object(file: Path, what: str) -> dict:
+    """The JSON object in ``file``; missing, unreadable, non-UTF-8, malformed or non-object
+    content is an InputError naming ``what`` and the file."""
+    if not file.is_file():
+        raise InputError(f"missing {what} file: {file}")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"cannot read {what} {file}: {err}") from err
+    if not isinstance(data, dict):
+        raise InputError(f"{what} {file} must hold a JSON object")
+    return data

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from gentleclip.data.io import read_npy
+from gentleclip.data.io import read_json_object, read_npy
 from gentleclip.errors import InputError
 
 FORMAT = "gentleclip-index"
@@ -378,13 +378,7 @@ def load_index(directory: str | os.PathLike[str]) -> VectorIndex:
 
 def _read_meta(file: Path) -> IndexMeta:
     """Parse ``index.json``; a missing or unreadable file is an InputError naming it."""
-    if not file.is_file():
-        raise InputError(f"missing index metadata file: {file}")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"cannot read index metadata {file}: {err}") from err
-    return IndexMeta.from_dict(data, file)
+    return IndexMeta.from_dict(read_json_object(file, "index metadata"), file)
 
 
 def _read_faiss(file: Path, meta: IndexMeta) -> Any:

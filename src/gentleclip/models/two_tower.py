@@ -25,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from gentleclip.data.io import read_json_object
 from gentleclip.errors import InputError
 from gentleclip.models.augment import FeatureAugment
 from gentleclip.models.encoders import create_encoder
@@ -287,14 +288,7 @@ def _state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def _read_config(file: Path) -> TwoTowerConfig:
     """Parse and check ``config.json``; every problem becomes an InputError naming the file."""
-    if not file.is_file():
-        raise InputError(f"missing model config file: {file}")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"cannot read model config {file}: {err}") from err
-    if not isinstance(data, dict):
-        raise InputError(f"model config {file} must hold a JSON object")
+    data = read_json_object(file, "model config")
     fmt, version = data.pop("format", None), data.pop("version", None)
     if fmt != FORMAT:
         raise InputError(f"{file}: format is {fmt!r}, expected {FORMAT!r}")
