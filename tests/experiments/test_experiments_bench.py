@@ -295,7 +295,9 @@ def test_verdicts_compare_gentle_with_the_best_baseline_against_seed_noise() -> 
     rows += [_ok("oracle", 0, 0.99), _ok("gentle-no-sdd", 0, 0.98)]  # never baselines
     rows += [_ok("gentle", s, v, pairs=50) for s, v in enumerate((0.70, 0.80))]
     rows += [_ok("cca", s, v, pairs=50) for s, v in enumerate((0.68, 0.74))]  # 0.71 ± 0.03: tie
-    rows += [_ok("gentle", 0, 0.3, pairs=100), _ok("relrep", 0, 0.5, pairs=100)]  # lose
+    rows += [_ok("gentle", s, v, pairs=100) for s, v in enumerate((0.3, 0.32))]
+    rows += [_ok("relrep", s, v, pairs=100) for s, v in enumerate((0.5, 0.52))]  # lose
+    rows += [_ok("gentle", 0, 0.9, pairs=200), _ok("ridge", 0, 0.1, pairs=200)]
     rows += [_ok("gentle", 0, 0.6, pairs=0)]
     found = {v.where[2]: v for v in bench.verdicts(rows)}
     assert found[20].best == "ridge" and found[20].outcome == "win"
@@ -303,6 +305,7 @@ def test_verdicts_compare_gentle_with_the_best_baseline_against_seed_noise() -> 
     assert (found[50].best, found[50].outcome) == ("cca", "tie")
     assert (found[100].best, found[100].outcome) == ("relrep", "lose")
     assert found[0].best is None and found[0].outcome == "only gentle"
+    assert found[200].outcome == "ahead (1 seed)"  # one seed has no spread to beat
     text = bench.render_verdicts(rows)
     assert (
         "| s | bags:8 | 20 | 0.750 ± 0.050 | ridge 0.630 ± 0.030 | +0.120 | 3.00x | win | 2 / 2 |"

@@ -754,9 +754,12 @@ class Verdict:
 
     @property
     def outcome(self) -> str:
-        """win / lose when the gap exceeds ``noise``, else tie; "only gentle" without baselines."""
+        """win / lose when the gap exceeds ``noise``, else tie; "only gentle" without baselines;
+        "ahead" / "behind" (no verdict) while either side has a single seed."""
         if self.baseline is None:
             return "only gentle"
+        if min(self.gentle.n, self.baseline.n) < 2:
+            return "ahead (1 seed)" if self.margin > 0 else "behind (1 seed)"
         if abs(self.margin) <= self.noise:
             return "tie"
         return "win" if self.margin > 0 else "lose"
