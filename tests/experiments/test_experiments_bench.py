@@ -268,11 +268,12 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
 
 def test_markdown_mean_std_and_bold() -> None:
     rows = [_ok("gentle", 0, 0.5), _ok("gentle", 1, 0.7), _ok("clip", 0, 0.4), _ok("clip", 1, 0.6)]
-    rows.append({**_ok("ridge", 0, 0.0), "status": "skipped", "reason": "needs pairs"})
+    rows.append({**_ok("ridge", 0, 0.0), "status": "skipped", "reason": "ridge needs pairs"})
+    rows.append({**_ok("relrep", 1, 0.0), "status": "skipped", "reason": "relrep needs pairs"})
     text = bench.render_markdown(rows)
     line = next(x for x in text.splitlines() if x.startswith("| bags:8 | 20 |"))
-    assert line == "| bags:8 | 20 | **0.600 ± 0.100** | 0.500 ± 0.100 | skip |"
-    assert "- ridge: needs pairs" in text
+    assert line == "| bags:8 | 20 | **0.600 ± 0.100** | 0.500 ± 0.100 | skip | skip |"
+    assert "- ridge, relrep: needs pairs" in text
 
 
 def _ok(method: str, seed: int, value: float, pairs: int = 20) -> dict[str, Any]:

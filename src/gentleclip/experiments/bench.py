@@ -707,6 +707,17 @@ def _markdown_row(where: tuple, cells: dict[str, Summary | str], methods: list[s
     return "| " + " | ".join(out) + " |"
 
 
+def _skip_lines(sub: dict[tuple, dict[str, Summary | str]], methods: list[str]) -> list[str]:
+    """ "Skipped:" and one line per reason, naming the methods it skipped (table order)."""
+    by_reason: dict[str, set[str]] = {}
+    for cells in sub.values():
+        for method, cell in cells.items():
+            if isinstance(cell, str):  # "clip needs ..." -> "needs ...", shared by methods
+                by_reason.setdefault(cell.removeprefix(f"{method} "), set()).add(method)
+    lines = [f"- {', '.join(m for m in methods if m in s)}: {why}" for why, s in by_reason.items()]
+    return ["", "Skipped:", *sorted(lines)] if lines else []
+
+
 def render_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """One table per suite: rows (regime, pairs), columns methods, best mean in bold."""
     table = summarise(rows)
@@ -720,9 +731,7 @@ def render_markdown(rows: Sequence[dict[str, Any]]) -> str:
         parts.append("| regime | pairs | " + " | ".join(methods) + " |")
         parts.append("|---|---:|" + "---:|" * len(methods))
         parts += [_markdown_row(w, c, methods) for w, c in sub.items()]
-        reasons = {(m, c) for cells in sub.values() for m, c in cells.items() if isinstance(c, str)}
-        if reasons:
-            parts += ["", "Skipped:"] + [f"- {m}: {why}" for m, why in sorted(reasons)]
+        parts += _skip_lines(sub, methods)
         parts.append("")
     if verdicts(rows):
         parts += ["## Gentle against the best baseline", "", render_verdicts(rows)]
