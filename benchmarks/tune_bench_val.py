@@ -1,0 +1,85 @@
+"""Score recipe variants on the bench's VALIDATION splits (never the test pairs).
+
+For each (pairs, seed) the split is exactly the one `gentleclip bench` tunes on
+(:func:`gentleclip.experiments.bench.cell_data`: test rows removed first, validation pairs
+carved from the training items). Each value of one dotted option is trained with the suite's
+recipe and scored on the validation pairs.
+
+    python benchmarks/tune_bench_val.py --suite mfeat --pairs 10,20,50,100,200 --seeds 0,1 \
+        --option loss.w_clip --values 1.0,0.3,0.1 [--method gentle] [--out tune.jsonl]
+
+Prints one line per run and a mean per value; appends JSON lines to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gentleclip.experiments import bench, datasets
+
+
+def score(suite: str, method: str, regime: str, pairs: int, seed: int, option: str, value: float):
+    domain = bench._domain(suite)
+    cell = bench.Cell(suite, regime, pairs, seed, method)
+    data = bench.cell_data(domain, cell, datasets.entry(suite).setting.test_size, False)
+    config = bench.base_config(suite, bench.METHODS[method], None, seed)
+    section, _, name = option.rpartition(".")
+    config = bench.merge_nested(config, _nested(section, name, value))
+    with tempfile.TemporaryDirectory() as tmp:
+        return bench.fit_trained(config, data.val, Path(tmp) / "run")
+
+
+def _nested(section: str, name: str, value: float) -> dict:
+    out: dict = {name: value}
+    for part in reversed([p for p in section.split(".") if p]):
+        out = {part: out}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--suite", default="mfeat")
+    p.add_argument("--method", default="gentle")
+    p.add_argument("--regime", default="bags:8")
+    p.add_argument("--pairs", default="20")
+    p.add_argument("--seeds", default="0,1")
+    p.add_argument("--option", required=True, help="dotted config key, e.g. loss.w_clip")
+    p.add_argument("--values", required=True, help="comma-separated numbers")
+    p.add_argument("--out", default="tune_bench_val.jsonl")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    values = [float(v) for v in args.values.split(",")]
+    results: dict[float, list[float]] = {v: [] for v in values}
+    for pairs in bench.parse_int_list(args.pairs, "pairs"):
+        for seed in bench.parse_int_list(args.seeds, "seed"):
+            for value in values:
+                metrics = score(
+                    args.suite, args.method, args.regime, pairs, seed, args.option, value
+                )
+                key = bench.headline_key(args.suite, bench._domain(args.suite))
+                row = {
+                    "suite": args.suite,
+                    "regime": args.regime,
+                    "pairs": pairs,
+                    "seed": seed,
+                    "option": args.option,
+                    "value": value,
+                    "val_headline": key,
+                    **metrics,
+                }
+                with open(args.out, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                results[value].append(metrics[key])
+                print(f"pairs {pairs} seed {seed} {args.option}={value}: {key} {metrics[key]:.3f}")
+    for value, scores in results.items():
+        print(f"{args.option}={value}: mean {np.mean(scores):.3f} over {len(scores)} runs")
+
+
+if __name__ == "__main__":
+    main()
