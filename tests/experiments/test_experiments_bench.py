@@ -313,3 +313,12 @@ def test_verdicts_compare_gentle_with_the_best_baseline_against_seed_noise() -> 
         in text
     )
     assert "## Gentle against the best baseline" in bench.render_markdown(rows)
+
+
+def test_no_plot_for_a_regime_where_every_method_was_skipped(tmp_path: Path) -> None:
+    rows = [_ok("gentle", 0, 0.5), _ok("clip", 0, 0.4)]
+    skipped = {"regime": "natural", "status": "skipped", "reason": "no natural groups"}
+    rows += [{**_ok(m, 0, 0.0), **skipped} for m in ("gentle", "clip")]
+    names = {p.name for p in bench.write_plots(rows, tmp_path)}
+    assert "s-pairs-bags8.png" in names and "s-pairs-natural.png" not in names
+    assert not (tmp_path / "s-pairs-natural.png").exists()

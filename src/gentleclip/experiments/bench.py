@@ -874,6 +874,8 @@ def write_plots(
         wheres = [w for w in table if w[0] == suite]
         for regime in dict.fromkeys(w[1] for w in wheres):
             points = [(w[2], w) for w in wheres if w[1] == regime]
+            if not any(isinstance(c, Summary) for _, w in points for c in table[w].values()):
+                continue  # every method skipped (e.g. no natural groups): nothing to draw
             path = out / f"{suite}-pairs-{_safe(regime)}.png"
             title = f"{suite}, {regime}: test {metric} vs pairs"
             symlog = {"value": "symlog", "linthresh": 10}
