@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -836,6 +837,16 @@ def _series(
     return xs, ys, es
 
 
+def _style(method: str) -> dict[str, Any]:
+    """A colour of its own per method (13 > the default cycle); ablations dashed, hollow."""
+    colors = matplotlib.colormaps["tab20"].colors
+    index = list(METHODS).index(method) if method in METHODS else len(METHODS)
+    style: dict[str, Any] = {"color": colors[index % len(colors)], "marker": "o"}
+    if method in ABLATIONS:
+        style.update(linestyle="--", markerfacecolor="none")
+    return style
+
+
 def _line_plot(
     table: dict[tuple, dict[str, Summary | str]],
     points: list[tuple[Any, tuple]],
@@ -851,7 +862,7 @@ def _line_plot(
     for method in _methods_in({w: table[w] for _, w in points if w in table}):
         xs, ys, es = _series(table, method, points)
         if xs:
-            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=method)
+            ax.errorbar(xs, ys, yerr=es, capsize=3, label=method, **_style(method))
     ax.set_xscale(**xscale)
     ticks = sorted({x for x, _ in points})
     ax.set_xticks(ticks, [str(x) for x in ticks])
