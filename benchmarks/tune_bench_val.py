@@ -29,17 +29,9 @@ def score(suite: str, method: str, regime: str, pairs: int, seed: int, option: s
     cell = bench.Cell(suite, regime, pairs, seed, method)
     data = bench.cell_data(domain, cell, datasets.entry(suite).setting.test_size, False)
     config = bench.base_config(suite, bench.METHODS[method], None, seed)
-    section, _, name = option.rpartition(".")
-    config = bench.merge_nested(config, _nested(section, name, value))
+    bench.set_dotted(config, option, value)
     with tempfile.TemporaryDirectory() as tmp:
         return bench.fit_trained(config, data.val, Path(tmp) / "run")
-
-
-def _nested(section: str, name: str, value: float) -> dict:
-    out: dict = {name: value}
-    for part in reversed([p for p in section.split(".") if p]):
-        out = {part: out}
-    return out
 
 
 def main() -> None:
@@ -56,13 +48,13 @@ def main() -> None:
     torch.set_num_threads(1)
     values = [float(v) for v in args.values.split(",")]
     results: dict[float, list[float]] = {v: [] for v in values}
+    key = bench.headline_key(args.suite, bench._domain(args.suite))
     for pairs in bench.parse_int_list(args.pairs, "pairs"):
         for seed in bench.parse_int_list(args.seeds, "seed"):
             for value in values:
                 metrics = score(
                     args.suite, args.method, args.regime, pairs, seed, args.option, value
                 )
-                key = bench.headline_key(args.suite, bench._domain(args.suite))
                 row = {
                     "suite": args.suite,
                     "regime": args.regime,

@@ -323,7 +323,8 @@ def cell_data(domain: DomainData, cell: Cell, test_size: int, oracle: bool) -> C
 # ---------------------------------------------------------------- candidates
 
 
-def _set(config: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(config: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``config[a][b][c] = value`` for ``dotted = "a.b.c"`` (sections created as needed)."""
     section, _, name = dotted.rpartition(".")
     target = config
     for part in filter(None, section.split(".")):
@@ -455,7 +456,7 @@ def _fitter(
     def fit(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, float]:
         candidate = copy.deepcopy(config)
         for dotted, value in params.items():
-            _set(candidate, dotted, value)
+            set_dotted(candidate, dotted, value)
         return fit_trained(candidate, arrays, work)
 
     return trained_candidates(config, options.tune_budget), fit
@@ -734,8 +735,9 @@ def render_markdown(rows: Sequence[dict[str, Any]]) -> str:
         parts += [_markdown_row(w, c, methods) for w, c in sub.items()]
         parts += _skip_lines(sub, methods)
         parts.append("")
-    if verdicts(rows):
-        parts += ["## Gentle against the best baseline", "", render_verdicts(rows)]
+    found = _verdicts_of(table)
+    if found:
+        parts += ["## Gentle against the best baseline", "", _verdict_table(found)]
     return "\n".join(parts)
 
 
@@ -777,8 +779,12 @@ class Verdict:
 
 def verdicts(rows: Iterable[dict[str, Any]]) -> list[Verdict]:
     """One :class:`Verdict` per (suite, regime, pairs) row where gentle has results."""
+    return _verdicts_of(summarise(rows))
+
+
+def _verdicts_of(table: dict[tuple, dict[str, Summary | str]]) -> list[Verdict]:
     out = []
-    for where, cells in summarise(rows).items():
+    for where, cells in table.items():
         gentle = cells.get("gentle")
         if not isinstance(gentle, Summary):
             continue
@@ -807,12 +813,16 @@ def _verdict_row(v: Verdict) -> str:
 
 def render_verdicts(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown: gentle vs the best baseline per row, the margin, and win / tie / lose."""
+    return _verdict_table(verdicts(rows))
+
+
+def _verdict_table(found: list[Verdict]) -> str:
     lines = [
         "| suite | regime | pairs | gentle | best baseline | margin | gentle / clip | outcome "
         "| seeds |",
         "|---|---|---:|---:|---|---:|---:|---|---|",
     ]
-    lines += [_verdict_row(v) for v in verdicts(rows)]
+    lines += [_verdict_row(v) for v in found]
     note = (
         "Outcome: win / lose when the gap exceeds the larger seed standard deviation, else tie. "
         f"Baselines: {', '.join(BASELINES)}. Seeds: gentle / best baseline."
