@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,13 +23,12 @@ from gentleclip.experiments import bench, datasets
 
 
 def score(suite: str, method: str, regime: str, pairs: int, seed: int, option: str, value: float):
-    domain = bench._domain(suite)
+    domain = bench.load_domain(suite)
     cell = bench.Cell(suite, regime, pairs, seed, method)
     data = bench.cell_data(domain, cell, datasets.entry(suite).setting.test_size, False)
     config = bench.base_config(suite, bench.METHODS[method], None, seed)
     bench.set_dotted(config, option, value)
-    with tempfile.TemporaryDirectory() as tmp:
-        return bench.fit_trained(config, data.val, Path(tmp) / "run")
+    return bench.fit_trained(config, data.val)
 
 
 def main() -> None:
@@ -48,7 +45,7 @@ def main() -> None:
     torch.set_num_threads(1)
     values = [float(v) for v in args.values.split(",")]
     results: dict[float, list[float]] = {v: [] for v in values}
-    key = bench.headline_key(args.suite, bench._domain(args.suite))
+    key = bench.headline_key(args.suite, bench.load_domain(args.suite))
     for pairs in bench.parse_int_list(args.pairs, "pairs"):
         for seed in bench.parse_int_list(args.seeds, "seed"):
             for value in values:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +39,7 @@ def run_trial(args: tuple[str, dict, int, dict[str, np.ndarray]]) -> dict:
     torch.set_num_threads(1)
     name, overrides, seed, arrays = args
     config = merge_nested({"trainer": {"progress": False}, "seed": seed}, overrides)
-    with tempfile.TemporaryDirectory() as tmp:
-        metrics = fit_trained(config, arrays, Path(tmp) / "trial")
+    metrics = fit_trained(config, arrays)
     return {"name": name, "seed": seed, **metrics}
 
 

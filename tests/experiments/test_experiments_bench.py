@@ -87,9 +87,9 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         return FakeRidge(calls)
 
     monkeypatch.setattr(gentleclip.baselines, "get_baseline", get_baseline, raising=False)
-    bench._domain.cache_clear()
+    bench.load_domain.cache_clear()
     yield calls
-    bench._domain.cache_clear()
+    bench.load_domain.cache_clear()
 
 
 def reference_metrics(za: np.ndarray, zb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -245,7 +245,7 @@ def test_candidates_and_parsing() -> None:
     config = bench.base_config("mfeat", bench.METHODS["gentle"], 100, seed=0)
     cands = bench.trained_candidates(config, 3)
     assert [c["optim.steps"] for c in cands] == [100, 50, 100]
-    assert [c["optim.lr"] for c in cands] == pytest.approx([2e-3, 2e-3, 1e-3])
+    assert [c["optim.lr"] for c in cands] == pytest.approx([2e-3, 2e-3, 4e-3])
     assert bench.spread([{"i": i} for i in range(9)], 3) == [{"i": 0}, {"i": 4}, {"i": 8}]
     assert bench.spread([{"i": 0}], 4) == [{"i": 0}]
     assert bench.parse_regime("bags:32") == bench.Regime("bags", 32)
@@ -322,3 +322,32 @@ def test_no_plot_for_a_regime_where_every_method_was_skipped(tmp_path: Path) -> 
     names = {p.name for p in bench.write_plots(rows, tmp_path)}
     assert "s-pairs-bags8.png" in names and "s-pairs-natural.png" not in names
     assert not (tmp_path / "s-pairs-natural.png").exists()
+
+
+def test_step_candidates_share_a_run_and_equal_separate_runs(
+    tiny: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Budget 4 = 2 learning rates x 2 step counts: two runs, each candidate's metrics equal
+    a run of its own."""
+    cell = bench.Cell("tiny", "bags:8", 10, 0, "gentle")
+    data = bench.cell_data(bench.load_domain("tiny"), cell, TEST, False)
+    config = bench.base_config("tiny", bench.METHODS["gentle"], 12, 0)
+    candidates = bench.trained_candidates(config, 4)
+    from gentleclip.training import inprocess
+
+    runs: list[int] = []
+    real = inprocess.train_in_process
+
+    def counted(data: Any, config: Any, **kwargs: Any) -> Any:
+        runs.append(config.optim.steps)
+        return real(data, config, **kwargs)
+
+    monkeypatch.setattr(inprocess, "train_in_process", counted)
+    shared = bench.score_trained(config, candidates, data.val)
+    assert runs == [12, 12]
+    for params, metrics in zip(candidates, shared, strict=True):
+        alone = bench.fit_trained(bench._with(config, params), data.val)
+        assert {k: v for k, v in metrics.items() if k != "train_seconds"} == {
+            k: v for k, v in alone.items() if k != "train_seconds"
+        }
+    assert shared[0] != shared[1]  # 12 and 6 steps differ

@@ -8,7 +8,10 @@ One *cell* is (suite, regime, pairs, seed, method). For each cell:
    the test rows are removed, the rest is split again (its own validation pairs, the cell's
    number of training pairs, the cell's regime). Every method gets the same number of
    candidates (``tune_budget``): trained methods a fixed list of (steps, lr) variations of
-   their recipe, baselines evenly spaced entries of ``get_baseline(name).param_grid()``.
+   their recipe (candidates differing only in steps share one run, scored at each step
+   count), baselines evenly spaced entries of ``get_baseline(name).param_grid()``. Trained
+   methods train in process (:mod:`gentleclip.training.inprocess`, the same weights as
+   ``gentleclip train`` without Lightning's per-step overhead).
 3. The best candidate (validation headline metric) is trained on the full training part and
    scored once on the test pairs.
 
@@ -27,8 +30,6 @@ import json
 import math
 import multiprocessing as mp
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,7 +42,7 @@ from matplotlib.figure import Figure
 
 from gentleclip.data.datasets.domain import DomainData
 from gentleclip.data.regimes import RegimeData
-from gentleclip.data.split import split_full, test_rows, write_dataset_dir
+from gentleclip.data.split import split_full, test_rows
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_json_atomic
 from gentleclip.experiments import datasets
@@ -52,16 +53,18 @@ REPORT = "results.md"
 SETTINGS = "bench.json"
 FALLBACK_HEADLINE = "a_to_b_R@10"
 # (steps factor, lr factor) around each recipe, most plausible first: a budget of K takes the
-# first K, so every trained method gets the same K candidates.
+# first K, so every trained method gets the same K candidates. Step counts at one learning
+# rate share a training run (scored at each count), so the grid goes step-count pairs first:
+# budget 2 costs one run, budget 4 two.
 TRAINED_GRID: tuple[tuple[float, float], ...] = (
     (1.0, 1.0),
     (0.5, 1.0),
-    (1.0, 0.5),
     (1.0, 2.0),
-    (1.5, 1.0),
     (0.5, 2.0),
-    (1.5, 0.5),
+    (1.5, 1.0),
+    (1.0, 0.5),
     (0.25, 1.0),
+    (1.5, 0.5),
 )
 
 
@@ -239,7 +242,8 @@ def plan(
 
 
 @functools.lru_cache(maxsize=4)
-def _domain(suite: str) -> DomainData:
+def load_domain(suite: str) -> DomainData:
+    """The suite's dataset (cached: cells of a suite share it)."""
     return datasets.build(suite)
 
 
@@ -390,23 +394,51 @@ def _training_method_available(method: str) -> bool:
     return method in config.METHODS
 
 
-def fit_trained(
-    config: dict[str, Any], arrays: dict[str, np.ndarray], work: Path
-) -> dict[str, float]:
-    """Write ``arrays`` as a dataset dir, train, evaluate on its eval pairs."""
-    from gentleclip.evaluation.run import evaluate
-    from gentleclip.models import TwoTower
-    from gentleclip.training.config import config_from_dict
-    from gentleclip.training.fit import train
+def fit_trained(config: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """Train ``config`` on the training ``arrays`` (in process), evaluate on their eval pairs."""
+    length = config.get("optim", {}).get("steps")
+    if length is None:  # epoch-based or default length: one run, scored at its end
+        return _train_and_score(config, arrays, [])[-1]
+    return _train_and_score(config, arrays, [int(length)])[int(length)]
 
-    data_dir, run_dir = work / "data", work / "run"
-    shutil.rmtree(work, ignore_errors=True)
-    write_dataset_dir(arrays, data_dir)
-    summary = train(data_dir, run_dir, config_from_dict(config), verbose=False)
-    model = TwoTower.from_pretrained(run_dir / "model")
-    metrics = evaluate(model, arrays["eval_a"], arrays["eval_b"], arrays.get("eval_labels"))
-    shutil.rmtree(work, ignore_errors=True)
-    return {**metrics, "train_seconds": float(summary["seconds"])}
+
+def fit_trained_steps(
+    config: dict[str, Any], arrays: dict[str, np.ndarray], steps: Sequence[int]
+) -> dict[int, dict[str, float]]:
+    """One run of ``max(steps)`` steps scored after each of ``steps``: the model after k steps
+    of that run equals a k-step run (:mod:`gentleclip.training.inprocess`)."""
+    longest = copy.deepcopy(config)
+    longest["optim"].update(steps=max(steps), epochs=None)
+    return _train_and_score(longest, arrays, sorted(set(steps)))
+
+
+def _train_and_score(
+    config: dict[str, Any], arrays: dict[str, np.ndarray], steps: list[int]
+) -> dict[int, dict[str, float]]:
+    """Metrics after each of ``steps`` (key -1: the end of the run when ``steps`` is empty);
+    ``train_seconds`` counts training only, up to that step."""
+    from gentleclip.evaluation.run import evaluate
+    from gentleclip.training.config import config_from_dict
+    from gentleclip.training.inprocess import train_in_process
+
+    train_only = {k: v for k, v in arrays.items() if not k.startswith("eval_")}
+    labels = arrays.get("eval_labels")
+    out: dict[int, dict[str, float]] = {}
+    start, paused = time.perf_counter(), 0.0
+
+    def score(step: int, model: Any) -> None:
+        nonlocal paused
+        seconds = time.perf_counter() - start - paused
+        began = time.perf_counter()
+        metrics = evaluate(model, arrays["eval_a"], arrays["eval_b"], labels)
+        out[step] = {**metrics, "train_seconds": round(seconds, 2)}
+        paused += time.perf_counter() - began
+
+    data = RegimeData.from_arrays(train_only)
+    model = train_in_process(data, config_from_dict(config), snapshots=steps, on_snapshot=score)
+    if not steps:
+        score(-1, model)
+    return out
 
 
 def _baseline(name: str) -> Any:
@@ -440,53 +472,89 @@ def _fit_baseline(
 # ---------------------------------------------------------------- one cell
 
 
+Scorer = Callable[[list[dict[str, Any]], dict[str, np.ndarray]], list[dict[str, float]]]
+
+
 def _fitter(
-    cell: Cell, spec: Trained | Baseline, options: BenchOptions, work: Path
-) -> tuple[list[dict[str, Any]], Callable[[dict[str, Any], dict[str, np.ndarray]], dict]]:
-    """The method's candidates and a function fitting one candidate on a split."""
+    cell: Cell, spec: Trained | Baseline, options: BenchOptions
+) -> tuple[list[dict[str, Any]], Scorer]:
+    """The method's candidates and a function fitting candidates on a split (their metrics)."""
     if isinstance(spec, Baseline):
         baseline = _baseline(spec.name)
         grid = spread(list(baseline.param_grid()), options.tune_budget)
-        return grid, lambda params, arrays: _fit_baseline(baseline, params, arrays, cell.seed)
+
+        def fit_each(candidates: list[dict[str, Any]], arrays: dict[str, np.ndarray]) -> list:
+            return [_fit_baseline(baseline, p, arrays, cell.seed) for p in candidates]
+
+        return grid, fit_each
     training_method = spec.overrides.get("method", spec.recipe)
     if not _training_method_available(training_method):
         raise Unavailable(f"training method {training_method!r} is not in this gentleclip")
     config = base_config(cell.suite, spec, options.steps, cell.seed)
+    return trained_candidates(config, options.tune_budget), functools.partial(score_trained, config)
 
-    def fit(params: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, float]:
-        candidate = copy.deepcopy(config)
-        for dotted, value in params.items():
-            set_dotted(candidate, dotted, value)
-        return fit_trained(candidate, arrays, work)
 
-    return trained_candidates(config, options.tune_budget), fit
+def score_trained(
+    config: dict[str, Any], candidates: list[dict[str, Any]], arrays: dict[str, np.ndarray]
+) -> list[dict[str, float]]:
+    """Metrics of each candidate (dotted overrides of ``config``) trained on ``arrays``.
+
+    Candidates that differ only in ``optim.steps`` share one run, scored at each step count.
+    """
+    groups: dict[str, list[int]] = {}
+    for index, params in enumerate(candidates):
+        rest = {k: v for k, v in params.items() if k != "optim.steps"}
+        groups.setdefault(json.dumps(rest, sort_keys=True), []).append(index)
+    results: list[dict[str, float]] = [{} for _ in candidates]
+    for indices in groups.values():
+        run = _with(config, candidates[indices[0]])
+        if run["optim"].get("steps") is None:  # epoch-based: no sharing
+            for index in indices:
+                results[index] = fit_trained(_with(config, candidates[index]), arrays)
+            continue
+        steps = [int(candidates[i].get("optim.steps", run["optim"]["steps"])) for i in indices]
+        by_step = fit_trained_steps(run, arrays, steps)
+        for index, step in zip(indices, steps, strict=True):
+            results[index] = by_step[step]
+    return results
+
+
+def _with(config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` with the dotted overrides ``params`` set."""
+    out = copy.deepcopy(config)
+    for dotted, value in params.items():
+        set_dotted(out, dotted, value)
+    return out
 
 
 def _tune(
-    candidates: list[dict[str, Any]], fit: Callable, val: dict[str, np.ndarray], key: str
+    candidates: list[dict[str, Any]], score: Scorer, val: dict[str, np.ndarray], key: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score every candidate on the validation split; return the best and all scores."""
     if len(candidates) == 1:
         return candidates[0], [{"params": candidates[0], "val": None}]
-    scored = [{"params": p, "val": _headline(fit(p, val), key)} for p in candidates]
+    metrics = score(candidates, val)
+    scored = [
+        {"params": p, "val": _headline(m, key)} for p, m in zip(candidates, metrics, strict=True)
+    ]
     best = max(scored, key=lambda s: s["val"])  # first of equals wins
     return best["params"], scored
 
 
-def evaluate_cell(cell: Cell, options: BenchOptions, work: Path) -> dict[str, Any]:
+def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
     """Tune on validation, fit the chosen candidate on the training part, score on test."""
     spec = METHODS[cell.method]
     entry = datasets.entry(cell.suite)
-    domain = _domain(cell.suite)
+    domain = load_domain(cell.suite)
     key = headline_key(cell.suite, domain)
     if cell.pairs < spec.min_pairs:
         raise Skipped(f"{cell.method} needs at least {spec.min_pairs} matched pairs")
     oracle = isinstance(spec, Trained) and spec.oracle
     data = cell_data(domain, cell, entry.setting.test_size, oracle)
-    candidates, fit = _fitter(cell, spec, options, work)
+    candidates, score = _fitter(cell, spec, options)
     try:
-        params, scored = _tune(candidates, fit, data.val, key)
-        metrics = fit(params, data.test)
+        params, scored = _tune(candidates, score, data.val, key)
+        metrics = score([params], data.test)[0]
     except InputError as err:
         raise Skipped(str(err)) from err
     return {
@@ -516,8 +584,7 @@ def run_cell(job: tuple[Cell, BenchOptions]) -> dict[str, Any]:
         if memo is not None and memo.is_file():
             row.update(json.loads(memo.read_text()), shared_from=memo.name)
         else:
-            with tempfile.TemporaryDirectory(prefix="cell-", dir=_work_root(options)) as tmp:
-                row.update(evaluate_cell(cell, options, Path(tmp)))
+            row.update(evaluate_cell(cell, options))
             if memo is not None:
                 write_json_atomic(memo, {k: v for k, v in row.items() if k not in asdict(cell)})
         row["status"] = "ok"
@@ -527,12 +594,6 @@ def run_cell(job: tuple[Cell, BenchOptions]) -> dict[str, Any]:
         row.update(status="unavailable", reason=str(why))
     row["seconds"] = round(time.perf_counter() - start, 2)
     return row
-
-
-def _work_root(options: BenchOptions) -> Path:
-    root = options.out / ".work"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 # ---------------------------------------------------------------- results file
@@ -647,7 +708,6 @@ def run_bench(
             append_result(path, row)
             new.append(row)
         log(_progress(row, i, len(todo), time.perf_counter() - start))
-    shutil.rmtree(options.out / ".work", ignore_errors=True)
     return new
 
 

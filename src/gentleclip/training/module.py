@@ -130,6 +130,19 @@ def make_sampler(data: RegimeData, config: TrainConfig) -> StepSampler:
     )
 
 
+def seed_step(seed: int, step: int) -> None:
+    """Seed torch for optimizer step ``step``: dropout and augmentations then depend only on
+    (seed, step), so a resumed run equals an uninterrupted one whatever else consumed random
+    numbers in between (e.g. dataloader start-up), and a run cut at step k equals the first k
+    steps of a longer one."""
+    value = seed * 1_000_003 + step
+    if torch.cuda.is_initialized() or torch.backends.mps.is_available():
+        torch.manual_seed(value)  # every device's generator
+    else:  # CPU only: torch.manual_seed would also queue lazy CUDA/XPU/MTIA seeding calls,
+        # each recording a stack trace (about 0.3 ms per step)
+        torch.default_generator.manual_seed(value)
+
+
 class GentleCLIPModule(L.LightningModule):
     """Trains a :class:`TwoTower` with the Gentle-CLIP objective (or CLIP alone)."""
 
@@ -154,9 +167,7 @@ class GentleCLIPModule(L.LightningModule):
         self.checkpoint_file = checkpoint_file  # named when a non-finite loss stops the run
 
     def on_train_batch_start(self, batch: object, batch_idx: int) -> None:
-        # Seeding per step (dropout, augmentations) makes a resumed run equal an uninterrupted one,
-        # whatever else consumed random numbers in between (e.g. dataloader start-up).
-        torch.manual_seed(self.config.seed * 1_000_003 + self.global_step)
+        seed_step(self.config.seed, self.global_step)
 
     def train_dataloader(self) -> StepLoader:
         """This rank's share of every step of the current epoch (plan fixed by seed and epoch)."""
@@ -164,25 +175,32 @@ class GentleCLIPModule(L.LightningModule):
         steps = self.sampler.epoch(self.current_epoch, rank=rank, world_size=world)
         return StepLoader(StepDataset(self.data, steps), self.current_epoch)
 
-    def training_step(self, batch: dict[str, Tensor | int], batch_idx: int) -> Tensor:
+    def step_terms(self, batch: dict[str, Tensor | int], step: int) -> dict[str, Tensor]:
+        """The objective's named terms (and ``loss``) on one step's batch."""
         outputs = self.model(
             batch["a"],
             batch["b"],
             n_pairs=int(batch["n_pairs"]),
             ssl_views=self.loss_config.w_ssl > 0,
         )
-        terms = self.objective(outputs, step=self.global_step)
+        return self.objective(outputs, step=step)
+
+    def training_step(self, batch: dict[str, Tensor | int], batch_idx: int) -> Tensor | None:
+        return self.checked_loss(self.step_terms(batch, self.global_step), self.global_step)
+
+    def checked_loss(self, terms: dict[str, Tensor], step: int) -> Tensor | None:
+        """``terms["loss"]`` when finite (remembering the terms), else see :meth:`_non_finite`."""
         loss = terms["loss"]
         if not torch.isfinite(loss):
-            return self._non_finite(terms)
+            return self._non_finite(terms, step)
         self.last_terms = {k: float(v.detach()) for k, v in terms.items()}
         return loss
 
-    def _non_finite(self, terms: dict[str, Tensor]) -> None:
+    def _non_finite(self, terms: dict[str, Tensor], step: int) -> None:
         """Skip the step (``trainer.skip_nonfinite``; single process) or stop, naming the
         step, the non-finite terms and the last good checkpoint."""
         bad = ", ".join(k for k, v in terms.items() if k != "loss" and not torch.isfinite(v))
-        where = f"step {self.global_step} (terms: {bad or 'loss'})"
+        where = f"step {step} (terms: {bad or 'loss'})"
         if self.config.trainer.skip_nonfinite:
             self.skipped_steps += 1
             print(f"warning: skipped non-finite loss at {where}", flush=True)
@@ -195,10 +213,17 @@ class GentleCLIPModule(L.LightningModule):
         )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        """AdamW; fine-tuned pretrained encoders get ``optim.encoder_lr`` (when set)."""
+        """AdamW; fine-tuned pretrained encoders get ``optim.encoder_lr`` (when set).
+
+        The fused implementation (one kernel per parameter group) when every parameter is on
+        a device it supports: on CPU about 0.6 ms less per step than the per-tensor loop.
+        """
         optim = self.config.optim
         groups = parameter_groups(self, self.model, optim.lr, optim.encoder_lr)
-        return torch.optim.AdamW(groups, lr=optim.lr, weight_decay=optim.weight_decay)
+        fused = all(p.device.type in ("cpu", "cuda", "mps") for p in self.parameters())
+        return torch.optim.AdamW(
+            groups, lr=optim.lr, weight_decay=optim.weight_decay, fused=fused or None
+        )
 
 
 def parameter_groups(

@@ -1,0 +1,88 @@
+"""In-process training equals the Lightning run and its snapshots equal shorter runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from gentleclip.data.regimes import load_dataset_dir
+from gentleclip.errors import InputError
+from gentleclip.models import TwoTower
+from gentleclip.training.config import TrainConfig, config_from_dict
+from gentleclip.training.fit import train
+from gentleclip.training.inprocess import train_in_process
+
+SplitWriter = Callable[..., Path]
+
+
+def _config(method: str, steps: int, **loss: float) -> TrainConfig:
+    return config_from_dict(
+        {
+            "method": method,
+            "seed": 3,
+            "loss": loss,
+            "sampler": {"pairs_per_step": 8, "unpaired_per_step": 16},
+            "optim": {"steps": steps},
+            "trainer": {"progress": False, "checkpoint_every_steps": 5},
+        }
+    )
+
+
+def _assert_same_weights(x: TwoTower, y: TwoTower) -> None:
+    xs, ys = x.state_dict(), y.state_dict()
+    assert xs.keys() == ys.keys()
+    for name in xs:
+        torch.testing.assert_close(xs[name], ys[name], rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.parametrize(
+    ("method", "loss"),
+    [("gentle", {"w_ssl": 0.2}), ("clip", {}), ("sclip", {})],
+)
+def test_equals_lightning_run(
+    tmp_path: Path, write_split: SplitWriter, method: str, loss: dict[str, float]
+) -> None:
+    data_dir = write_split(tmp_path, seed=0, split_args=["--regime", "bags", "--bag-size", "4"])
+    config = _config(method, 12, **loss)
+    train(data_dir, tmp_path / "run", config, verbose=False)
+    reference = TwoTower.from_pretrained(tmp_path / "run" / "model")
+    model = train_in_process(load_dataset_dir(data_dir), config)
+    assert not model.training
+    _assert_same_weights(model, reference)
+
+
+def test_snapshots_equal_shorter_runs(tmp_path: Path, write_split: SplitWriter) -> None:
+    data = load_dataset_dir(write_split(tmp_path, seed=1, split_args=["--regime", "unpaired"]))
+    seen: dict[int, dict[str, torch.Tensor]] = {}
+
+    def keep(step: int, model: TwoTower) -> None:
+        assert not model.training
+        seen[step] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    final = train_in_process(data, _config("gentle", 9), snapshots=[3, 9], on_snapshot=keep)
+    assert sorted(seen) == [3, 9]
+    short = train_in_process(data, _config("gentle", 3))
+    for name, value in short.state_dict().items():
+        torch.testing.assert_close(seen[3][name], value, rtol=0, atol=0)
+        torch.testing.assert_close(seen[9][name], final.state_dict()[name], rtol=0, atol=0)
+    assert any(not torch.equal(seen[3][k], seen[9][k]) for k in seen[3])  # it did train on
+
+
+def test_bad_snapshot_and_trainer_options(tmp_path: Path, write_split: SplitWriter) -> None:
+    data = load_dataset_dir(write_split(tmp_path, seed=2, split_args=["--regime", "bags"]))
+    with pytest.raises(InputError, match=r"snapshot steps \[5\] outside 1..4"):
+        train_in_process(data, _config("gentle", 4), snapshots=[5])
+    config = _config("gentle", 4)
+    config.trainer.devices = 2
+    with pytest.raises(InputError, match="one CPU process"):
+        train_in_process(data, config)
+
+
+def test_clip_without_pairs_is_input_error(tmp_path: Path, write_split: SplitWriter) -> None:
+    data = load_dataset_dir(write_split(tmp_path, seed=3, split_args=["--regime", "bags"]))
+    empty = type(data).from_arrays({"unpaired_a": data.unpaired_a, "unpaired_b": data.unpaired_b})
+    with pytest.raises(InputError, match="needs matched pairs"):
+        train_in_process(empty, _config("clip", 4))
