@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import gentleclip.baselines
+from gentleclip.cli import bench as cli_bench
 from gentleclip.cli.main import main
 from gentleclip.data import split as splitting
 from gentleclip.data.datasets.domain import DomainData, LabelSet
@@ -87,6 +88,8 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         return FakeRidge(calls)
 
     monkeypatch.setattr(gentleclip.baselines, "get_baseline", get_baseline, raising=False)
+    # spawned workers would not see the patched suite: one in-process worker by default
+    monkeypatch.setattr(cli_bench, "default_workers", lambda: 1)
     bench.load_domain.cache_clear()
     yield calls
     bench.load_domain.cache_clear()
@@ -209,6 +212,15 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, tiny: list, capsys, ex
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("gentleclip: error:")
     assert not (out / "results.jsonl").exists()
+
+
+def test_default_workers_is_the_cpu_count_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_bench.os, "cpu_count", lambda: 2)
+    assert cli_bench.default_workers() == 2
+    monkeypatch.setattr(cli_bench.os, "cpu_count", lambda: 64)
+    assert cli_bench.default_workers() == cli_bench.MAX_DEFAULT_WORKERS
+    monkeypatch.setattr(cli_bench.os, "cpu_count", lambda: None)
+    assert cli_bench.default_workers() == 1
 
 
 def test_other_settings_in_same_out_dir_refused(tmp_path: Path, tiny: list, capsys) -> None:

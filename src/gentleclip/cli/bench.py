@@ -2,7 +2,7 @@
 
     gentleclip bench --suite mfeat --out DIR [--pairs 0,10,20] [--regime bags:8,unpaired]
         [--seeds 5] [--methods compare|ablations|all|gentle,clip,...] [--tune-budget 4]
-        [--workers 2] [--quick]
+        [--workers N (default: CPU count)] [--quick]
 
 Rows go to DIR/results.jsonl (cells already there are skipped), the table to DIR/results.md,
 plots to DIR/*.png. ``--quick`` runs a tiny grid with few steps; explicit options still win.
@@ -11,10 +11,12 @@ plots to DIR/*.png. ``--quick`` runs a tiny grid with few steps; explicit option
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from gentleclip.experiments import bench, datasets
 
+MAX_DEFAULT_WORKERS = 8
 FULL = {
     "pairs": "0,10,20,50,100,200",
     "regime": "bags:8,bags:32,bags:128,unpaired",
@@ -49,10 +51,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--tune-budget", type=int, default=None, help="candidates per method")
     p.add_argument("--steps", type=int, default=None, help="override optimizer steps")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"parallel processes, one torch thread each (default: the CPU count, at most "
+        f"{MAX_DEFAULT_WORKERS})",
+    )
     p.add_argument("--plot-pairs", type=int, default=None, help="pairs of the bag-size plot")
     p.add_argument("--quick", action="store_true", help="tiny grid with few steps")
     p.set_defaults(func=run)
+
+
+def default_workers() -> int:
+    """One worker per CPU (the trained methods' small ops do not gain from threads)."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
 def _option(args: argparse.Namespace, name: str) -> object:
@@ -76,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         tune_budget=int(_option(args, "tune_budget")),  # type: ignore[arg-type]
         steps=None if steps is None else int(steps),  # type: ignore[arg-type]
     )
-    bench.run_bench(cells, options, workers=args.workers)
+    workers = default_workers() if args.workers is None else args.workers
+    bench.run_bench(cells, options, workers=workers)
     text, plots = bench.write_report(options.out, args.plot_pairs)
     print(text)
     print(f"results: {options.out / bench.RESULTS}, table: {options.out / bench.REPORT}, ", end="")
