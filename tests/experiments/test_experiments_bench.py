@@ -180,6 +180,7 @@ def _check_ridge(by_key: dict, calls: list[dict[str, Any]]) -> None:
         assert [c["params"]["alpha"] for c in row["candidates"]] == [ALPHAS[0], ALPHAS[-1]]
         best = max(row["candidates"], key=lambda c: c["val"])
         assert row["params"] == best["params"]
+        assert all(c["train_seconds"] >= 0 for c in row["candidates"])
         split = splitting.split_full(
             domain.a, domain.b, domain.primary_labels, pairs=10, regime=kind, test_size=TEST
         )

@@ -534,8 +534,9 @@ def _tune(
     if len(candidates) == 1:
         return candidates[0], [{"params": candidates[0], "val": None}]
     metrics = score(candidates, val)
-    scored = [
-        {"params": p, "val": _headline(m, key)} for p, m in zip(candidates, metrics, strict=True)
+    scored = [  # train_seconds: of a shared run, up to this candidate's step count
+        {"params": p, "val": _headline(m, key), "train_seconds": m.get("train_seconds")}
+        for p, m in zip(candidates, metrics, strict=True)
     ]
     best = max(scored, key=lambda s: s["val"])  # first of equals wins
     return best["params"], scored
