@@ -23,7 +23,7 @@ import lightning as L
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-from gentleclip.data.regimes import load_dataset_dir
+from gentleclip.data.regimes import RegimeData, load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, write_json_atomic
 from gentleclip.models import TowerConfig, TwoTower, TwoTowerConfig
@@ -54,6 +54,17 @@ def build_model(config: ModelConfig, dim_a: int, dim_b: int) -> TwoTower:
         augment={"noise_std": config.noise_std, "mask_prob": config.mask_prob},
     )
     return TwoTower(tower_config)
+
+
+def initial_model(config: TrainConfig, data: RegimeData) -> TwoTower:
+    """The seeded, untrained model with its input normalisation fitted on ``data``'s training
+    rows: the start of every run (``train`` and the in-process loop alike)."""
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    model = build_model(config.model, data.dim_a, data.dim_b)
+    model.fit_normalization(
+        torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())
+    )
+    return model
 
 
 def _prepare_run_dir(out_dir: Path, resume: bool, is_global_zero: bool) -> Path | None:
@@ -155,11 +166,7 @@ def train(
     out_dir = Path(out_dir)
     _quiet_lightning()
     trainer = make_trainer(config, out_dir)
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    model = build_model(config.model, data.dim_a, data.dim_b)  # bad model options fail here
-    model.fit_normalization(
-        torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())
-    )
+    model = initial_model(config, data)  # bad model options fail here
     checkpoint = _prepare_run_dir(out_dir, resume, trainer.is_global_zero)
     if verbose and trainer.is_global_zero:
         print(data.describe())

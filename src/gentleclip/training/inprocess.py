@@ -1,9 +1,10 @@
 """Train a TwoTower in this process with a plain loop: no Lightning, no files.
 
 :func:`train_in_process` runs exactly the optimisation of :func:`gentleclip.training.fit.train`
-on one CPU process: the same model initialisation (``lightning.seed_everything``), the same
-step plan (:class:`~gentleclip.data.sampler.StepSampler`), the same per-step seeding, loss
-and AdamW update, so its weights equal those of a ``train`` run with the same config
+on one CPU process: the same model initialisation
+(:func:`~gentleclip.training.fit.initial_model`), the same step plan
+(:class:`~gentleclip.data.sampler.StepSampler`), the same per-step seeding, loss and AdamW
+update, so its weights equal those of a ``train`` run with the same config
 (``tests/training/test_inprocess.py`` pins that). What it leaves out is what a benchmark does not
 need and pays for at every step: checkpoints, the CSV log, the progress bar and Lightning's
 hook machinery (about 3 of 7 ms per step on mfeat).
@@ -19,14 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import lightning as L
 import torch
 
 from gentleclip.data.regimes import RegimeData
 from gentleclip.errors import InputError
 from gentleclip.models import TwoTower
 from gentleclip.training.config import TrainConfig
-from gentleclip.training.fit import build_model
+from gentleclip.training.fit import initial_model
 from gentleclip.training.module import GentleCLIPModule, StepDataset, check_method_data, seed_step
 
 Snapshot = Callable[[int, TwoTower], None]
@@ -75,11 +75,7 @@ def train_in_process(
     config.validate()
     check_method_data(data, config)
     _check_single_process(config)
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    model = build_model(config.model, data.dim_a, data.dim_b)
-    model.fit_normalization(
-        torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())
-    )
+    model = initial_model(config, data)
     module = GentleCLIPModule(model, data, config)
     optimizer = module.configure_optimizers()
     total = total_steps(config, module)
