@@ -364,3 +364,40 @@ def test_step_candidates_share_a_run_and_equal_separate_runs(
             k: v for k, v in alone.items() if k != "train_seconds"
         }
     assert shared[0] != shared[1]  # 12 and 6 steps differ
+
+
+def test_bag_agnostic_methods_share_results_across_bag_sizes(tmp_path: Path, tiny: list) -> None:
+    """clip and ridge ignore bag ids: bags of 8 and 24 hold the same rows, so the second
+    regime reuses the first's result; recomputing it from scratch gives the same metrics.
+    gentle reads the bags and is computed for each regime; the unpaired regime has other
+    splits and is never shared."""
+    options = bench.BenchOptions(out=tmp_path / "out", tune_budget=2, steps=6)
+    cells = bench.plan(
+        ["tiny"], ["bags:8", "bags:24", "unpaired"], [10], [0], ["gentle", "clip", "ridge"]
+    )
+    rows = {
+        (r["regime"], r["method"]): r for r in bench.run_bench(cells, options, log=lambda _: None)
+    }
+    for method in ("clip", "ridge"):
+        shared = rows[("bags:24", method)]
+        assert shared["shared_from"] == "bags:8" and shared["status"] == "ok"
+        assert shared["metrics"] == rows[("bags:8", method)]["metrics"]
+        assert "shared_from" not in rows[("unpaired", method)]
+        fresh = bench.BenchOptions(out=tmp_path / f"fresh-{method}", tune_budget=2, steps=6)
+        alone = bench.run_cell((bench.Cell("tiny", "bags:24", 10, 0, method), fresh))
+        assert "shared_from" not in alone
+        assert alone["metrics"] == {
+            **shared["metrics"],
+            "train_seconds": alone["metrics"]["train_seconds"],
+        }
+    assert not any("shared_from" in rows[(r, "gentle")] for r in ("bags:8", "bags:24", "unpaired"))
+
+
+def test_splits_fingerprint_ignores_bag_ids_only(tiny: list) -> None:
+    domain = bench.load_domain("tiny")
+    small = bench.cell_data(domain, bench.Cell("tiny", "bags:8", 10, 0, "clip"), TEST, False)
+    large = bench.cell_data(domain, bench.Cell("tiny", "bags:24", 10, 0, "clip"), TEST, False)
+    assert not np.array_equal(small.test["unpaired_a_bags"], large.test["unpaired_a_bags"])
+    assert bench.splits_fingerprint(small) == bench.splits_fingerprint(large)
+    other_seed = bench.cell_data(domain, bench.Cell("tiny", "bags:8", 10, 1, "clip"), TEST, False)
+    assert bench.splits_fingerprint(other_seed) != bench.splits_fingerprint(small)

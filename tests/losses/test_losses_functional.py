@@ -165,11 +165,18 @@ def test_sdd_matches_reference(loo: bool, normalize: bool, spread: str) -> None:
     _assert_value_and_grad(got, ref_sdd(a, b, 0.7, loo, spread, normalize), [a, b])
 
 
+@pytest.mark.parametrize("stacked", [True, False], ids=["stacked-kernels", "looped-kernels"])
 @pytest.mark.parametrize(
     ("bandwidths", "unbiased"),
     [(None, False), (None, True), ([0.5, 2.0, 7.0], False), ([0.5, 2.0, 7.0], True)],
 )
-def test_mmd_matches_reference(bandwidths: list[float] | None, unbiased: bool) -> None:
+def test_mmd_matches_reference(
+    bandwidths: list[float] | None, unbiased: bool, stacked: bool, monkeypatch
+) -> None:
+    """Both kernel-sum paths (all scales stacked for small inputs, a loop over the scales
+    with squaring chains above LF.STACKED_KERNEL_ENTRIES) against the loop reference."""
+    if not stacked:
+        monkeypatch.setattr(LF, "STACKED_KERNEL_ENTRIES", 0)
     a, b = _inputs((5, 4), (7, 4), seed=2)
     got = LF.mk_mmd(a, b, bandwidths=bandwidths, unbiased=unbiased)
     _assert_value_and_grad(got, ref_mmd(a, b, bandwidths, unbiased), [a, b])

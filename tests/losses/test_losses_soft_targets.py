@@ -9,10 +9,12 @@ import torch
 import torch.nn.functional as F
 
 from gentleclip.errors import InputError
+from gentleclip.losses import soft_targets
 from gentleclip.losses.soft_targets import (
     PseudoLabelLoss,
     pseudo_label_loss,
     sinkhorn_plan,
+    sinkhorn_plan_log,
     soft_cross_entropy,
 )
 
@@ -54,6 +56,37 @@ def test_sinkhorn_matches_loop_and_marginals() -> None:
     torch.testing.assert_close(plan, reference, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(plan.sum(0), torch.full((4,), 0.25, dtype=torch.float64))
     torch.testing.assert_close(plan.sum(1), torch.full((6,), 1 / 6, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(("m", "n", "eps"), [(6, 4, 0.2), (40, 3, 0.05), (2, 30, 0.01)])
+def test_sinkhorn_scaling_form_equals_log_domain(m: int, n: int, eps: float) -> None:
+    cost = 1.0 - _unit(m, 5, m) @ _unit(n, 5, n).T
+    assert float(cost.max() - cost.min()) / eps <= soft_targets.SCALING_LIMIT
+    plan = sinkhorn_plan(cost, epsilon=eps, iterations=50)
+    torch.testing.assert_close(plan, sinkhorn_plan_log(cost, epsilon=eps, iterations=50))
+    torch.testing.assert_close(plan.sum(0), torch.full((n,), 1 / n, dtype=torch.float64))
+
+
+def test_sinkhorn_float32_input_gives_float32_plan_near_float64() -> None:
+    cost = 1.0 - _unit(9, 5, 7) @ _unit(5, 5, 8).T
+    plan = sinkhorn_plan(cost.float(), epsilon=0.1, iterations=50)
+    assert plan.dtype == torch.float32
+    torch.testing.assert_close(
+        plan.double(), sinkhorn_plan_log(cost, epsilon=0.1), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_sinkhorn_beyond_scaling_limit_uses_log_domain(monkeypatch) -> None:
+    cost = torch.tensor([[0.0, 2.0], [2.0, 0.0]], dtype=torch.float64)
+    calls = []
+    real = soft_targets.sinkhorn_plan_log
+    monkeypatch.setattr(
+        soft_targets, "sinkhorn_plan_log", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    soft_targets.sinkhorn_plan(cost, epsilon=2.0 / 601, iterations=5)
+    assert calls == [1]
+    soft_targets.sinkhorn_plan(cost, epsilon=2.0 / 599, iterations=5)
+    assert calls == [1]
 
 
 def test_sinkhorn_small_epsilon_is_stable_and_prefers_cheap_cells() -> None:

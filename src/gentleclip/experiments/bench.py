@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 import math
 import multiprocessing as mp
@@ -76,6 +77,7 @@ class Trained:
     overrides: dict[str, Any] = field(default_factory=dict)
     min_pairs: int = 0
     oracle: bool = False
+    reads_bags: bool = True  # False: the result depends on the split's rows, not its bag ids
 
 
 @dataclass(frozen=True)
@@ -84,17 +86,18 @@ class Baseline:
 
     name: str
     min_pairs: int = 2
+    reads_bags: bool = False  # unpaired rows only enter label-free statistics
 
 
 METHODS: dict[str, Trained | Baseline] = {
     "gentle": Trained("gentle"),
-    "clip": Trained("clip", min_pairs=2),
+    "clip": Trained("clip", min_pairs=2, reads_bags=False),
     "sclip": Trained("clip", {"method": "sclip"}, min_pairs=2),
     "ridge": Baseline("ridge"),
     "procrustes": Baseline("procrustes"),
     "cca": Baseline("cca"),
     "relrep": Baseline("relrep"),
-    "oracle": Trained("clip", oracle=True),
+    "oracle": Trained("clip", oracle=True, reads_bags=False),
     "gentle-no-sdd": Trained("gentle", {"loss": {"w_sdd": 0.0}}),
     "gentle-no-mmd": Trained("gentle", {"loss": {"w_mmd": 0.0}}),
     "gentle-ssl": Trained("gentle", {"loss": {"w_ssl": 0.15}}),
@@ -543,7 +546,16 @@ def _tune(
 
 
 def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
-    """Tune on validation, fit the chosen candidate on the training part, score on test."""
+    """Tune on validation, fit the chosen candidate on the training part, score on test.
+
+    A method that ignores bag ids (``reads_bags`` False: pairs-only methods, closed-form
+    baselines, the oracle) gets the same result for every cell whose splits hold the same
+    rows (e.g. bags of 8, 32 and 128 at one pair count and seed; unpaired rows in any order,
+    as they only enter label-free statistics, equal up to summation order, see
+    :func:`splits_fingerprint`): the first such cell stores
+    it under ``<out>/shared/``, keyed by a hash of the splits' arrays, and the others reuse
+    it with ``shared_from`` naming the regime that computed it.
+    """
     spec = METHODS[cell.method]
     entry = datasets.entry(cell.suite)
     domain = load_domain(cell.suite)
@@ -552,6 +564,25 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
         raise Skipped(f"{cell.method} needs at least {spec.min_pairs} matched pairs")
     oracle = isinstance(spec, Trained) and spec.oracle
     data = cell_data(domain, cell, entry.setting.test_size, oracle)
+    memo = None if spec.reads_bags else shared_result_path(cell, data, options)
+    if memo is not None and memo.is_file():
+        stored = json.loads(memo.read_text(encoding="utf-8"))
+        return {**stored["result"], "shared_from": stored["regime"]}
+    result = _tuned_result(cell, spec, data, key, options)
+    result.update(
+        test_size=entry.setting.test_size,
+        val_size=data.val_size,
+        val_pairs=data.val_pairs,
+        train_pairs=len(data.test["paired_a"]),
+    )
+    if memo is not None:
+        write_json_atomic(memo, {"regime": cell.regime, "result": result})
+    return result
+
+
+def _tuned_result(
+    cell: Cell, spec: Trained | Baseline, data: CellData, key: str, options: BenchOptions
+) -> dict[str, Any]:
     candidates, score = _fitter(cell, spec, options)
     try:
         params, scored = _tune(candidates, score, data.val, key)
@@ -564,15 +595,33 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
         "metrics": metrics,
         "params": params,
         "candidates": scored,
-        "test_size": entry.setting.test_size,
-        "val_size": data.val_size,
-        "val_pairs": data.val_pairs,
-        "train_pairs": len(data.test["paired_a"]),
     }
 
 
-def _oracle_memo(cell: Cell, options: BenchOptions) -> Path:
-    return options.out / "oracle" / f"{cell.suite}-seed{cell.seed}.json"
+def splits_fingerprint(data: CellData) -> str:
+    """SHA-256 of the test and validation splits as a bag-agnostic method sees them.
+
+    Pairs and eval rows count in order (their order is their matching); unpaired rows count
+    as a set (sorted), since such methods only take label-free statistics over them, and bag
+    ids are left out.
+    """
+    digest = hashlib.sha256()
+    for part, arrays in (("test", data.test), ("val", data.val)):
+        for name in sorted(arrays):
+            if name.endswith("_bags"):
+                continue
+            array = np.ascontiguousarray(arrays[name])
+            if name.startswith("unpaired_") and array.ndim == 2:
+                array = np.ascontiguousarray(array[np.lexsort(array.T[::-1])])
+            digest.update(f"{part}/{name}/{array.dtype}/{array.shape}".encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def shared_result_path(cell: Cell, data: CellData, options: BenchOptions) -> Path:
+    """Where a bag-agnostic method's result for these splits is stored (see evaluate_cell)."""
+    name = f"{cell.suite}-{cell.method}-seed{cell.seed}-{splits_fingerprint(data)[:20]}.json"
+    return options.out / "shared" / name
 
 
 def run_cell(job: tuple[Cell, BenchOptions]) -> dict[str, Any]:
@@ -580,14 +629,8 @@ def run_cell(job: tuple[Cell, BenchOptions]) -> dict[str, Any]:
     cell, options = job
     start = time.perf_counter()
     row: dict[str, Any] = asdict(cell)
-    memo = _oracle_memo(cell, options) if cell.method == "oracle" else None
     try:
-        if memo is not None and memo.is_file():
-            row.update(json.loads(memo.read_text()), shared_from=memo.name)
-        else:
-            row.update(evaluate_cell(cell, options))
-            if memo is not None:
-                write_json_atomic(memo, {k: v for k, v in row.items() if k not in asdict(cell)})
+        row.update(evaluate_cell(cell, options))
         row["status"] = "ok"
     except Skipped as why:
         row.update(status="skipped", reason=str(why))

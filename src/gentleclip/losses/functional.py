@@ -376,31 +376,27 @@ def _median_sq_dist(d_aa: Tensor, d_bb: Tensor, d_ab: Tensor) -> float:
     return max(median, torch.finfo(values.dtype).eps)
 
 
+# Above this many kernel entries (scales x rows x columns) _KernelSum loops over the scales
+# instead of stacking every kernel matrix at once (memory: two matrices instead of S).
+STACKED_KERNEL_ENTRIES = 1 << 22
+
+
 class _KernelSum(torch.autograd.Function):
     """``sum_s sum_{i,j} exp(-d_ij / s)`` (optionally over i != j) with a one-matrix backward.
 
-    Scales are visited from the largest down; when a scale is exactly half the previous one
-    the kernel matrix is squared instead of recomputing ``exp`` (the default multipliers form
-    such a chain). Only ``sum_s exp(-d / s) * (-1 / s)``, the derivative, is kept for backward.
+    Small inputs: every scale's kernel in one stacked (S, n, m) tensor, a handful of ops in
+    all (the per-op overhead dominates such sizes). Large inputs: scales are visited from the
+    largest down and, when a scale is exactly half the previous one, the kernel matrix is
+    squared instead of recomputing ``exp`` (the default multipliers form such a chain). Only
+    ``sum_s exp(-d / s) * (-1 / s)``, the derivative, is kept for backward.
     """
 
     @staticmethod
     def forward(ctx: Any, d: Tensor, scales: tuple[float, ...], drop_diagonal: bool) -> Tensor:
-        ordered = sorted(scales, reverse=True)
-        kernel = torch.empty_like(d)
-        slope = torch.zeros_like(d)
-        total = d.new_zeros(())
-        previous = math.inf
-        for s in ordered:
-            if previous == 2.0 * s:
-                kernel.square_()
-            else:
-                torch.mul(d, -1.0 / s, out=kernel).exp_()
-            previous = s
-            if drop_diagonal:
-                kernel.diagonal().zero_()
-            total += kernel.sum()
-            slope.add_(kernel, alpha=-1.0 / s)
+        if d.numel() * len(scales) <= STACKED_KERNEL_ENTRIES:
+            total, slope = _kernel_sum_stacked(d, scales, drop_diagonal)
+        else:
+            total, slope = _kernel_sum_looped(d, scales, drop_diagonal)
         ctx.save_for_backward(slope)
         return total
 
@@ -409,6 +405,39 @@ class _KernelSum(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         (slope,) = ctx.saved_tensors
         return grad * slope, None, None
+
+
+def _kernel_sum_stacked(
+    d: Tensor, scales: tuple[float, ...], drop_diagonal: bool
+) -> tuple[Tensor, Tensor]:
+    """(kernel sum, slope) of :class:`_KernelSum` with the S kernels stacked."""
+    rates = torch.tensor([-1.0 / s for s in scales], dtype=d.dtype, device=d.device)
+    kernels = torch.mul(d.unsqueeze(0), rates[:, None, None]).exp_()
+    if drop_diagonal:
+        kernels.diagonal(dim1=1, dim2=2).zero_()
+    slope = (rates @ kernels.view(len(scales), -1)).view_as(d)
+    return kernels.sum(), slope
+
+
+def _kernel_sum_looped(
+    d: Tensor, scales: tuple[float, ...], drop_diagonal: bool
+) -> tuple[Tensor, Tensor]:
+    """(kernel sum, slope) of :class:`_KernelSum`, one scale at a time (squaring chains)."""
+    kernel = torch.empty_like(d)
+    slope = torch.zeros_like(d)
+    total = d.new_zeros(())
+    previous = math.inf
+    for s in sorted(scales, reverse=True):
+        if previous == 2.0 * s:
+            kernel.square_()
+        else:
+            torch.mul(d, -1.0 / s, out=kernel).exp_()
+        previous = s
+        if drop_diagonal:
+            kernel.diagonal().zero_()
+        total += kernel.sum()
+        slope.add_(kernel, alpha=-1.0 / s)
+    return total, slope
 
 
 def _kernel_mean(d: Tensor, scales: tuple[float, ...], drop_diagonal: bool) -> Tensor:

@@ -11,8 +11,9 @@ embeddings ``a``, ``b`` (P, d), all L2-normalised:
 3. ``L = -(1/U) sum_i sum_j Q_ij log softmax_j(scale * u_i . b_j)``.
 
 The OT coupling (rather than a per-row softmax) spreads the unpaired rows over all pairs, so
-no single paired caption absorbs every pseudo-label. Sinkhorn runs in the log domain for a
-fixed number of iterations; the last update matches the column marginals exactly.
+no single paired caption absorbs every pseudo-label. Sinkhorn runs a fixed number of
+iterations (scaling form in float64, or the log domain when the kernel would underflow); the
+last update matches the column marginals exactly.
 """
 
 from __future__ import annotations
@@ -27,27 +28,59 @@ from gentleclip.errors import InputError
 from gentleclip.losses.distributed import gather_with_grad
 from gentleclip.losses.functional import _check_matrix, _check_positive, _check_same_dim
 
-__all__ = ["PseudoLabelLoss", "pseudo_label_loss", "sinkhorn_plan", "soft_cross_entropy"]
+__all__ = [
+    "PseudoLabelLoss",
+    "pseudo_label_loss",
+    "sinkhorn_plan",
+    "sinkhorn_plan_log",
+    "soft_cross_entropy",
+]
+
+
+# The scaling form needs exp(-(max C - min C) / epsilon) far above float64's underflow (~1e-308).
+SCALING_LIMIT = 600.0
 
 
 def sinkhorn_plan(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 50) -> Tensor:
     """Entropic OT plan (M, N) for ``cost`` (M, N) with uniform marginals ``1/M`` and ``1/N``.
 
-    Log-domain Sinkhorn: with ``log K = -cost / epsilon``, alternately
-    ``f = -log M - logsumexp_j(log K_ij + g_j)`` and ``g = -log N - logsumexp_i(log K_ij + f_i)``
-    for ``iterations`` rounds, starting from ``g = 0``; the plan is
-    ``exp(log K_ij + f_i + g_j)``. Columns sum to ``1/N`` exactly, rows to ``1/M`` up to the
-    convergence of the iterations.
+    Sinkhorn's iterations with ``K = exp(-cost / epsilon)``, starting from ``v = 1``:
+    ``u = (1/M) / (K v)``, then ``v = (1/N) / (K^T u)``, ``iterations`` times; the plan is
+    ``u_i K_ij v_j``. Columns sum to ``1/N`` exactly, rows to ``1/M`` up to the convergence of
+    the iterations. When ``(max cost - min cost) / epsilon <= SCALING_LIMIT`` this runs in
+    that scaling form in float64 (``K`` shifted by ``min cost``, which cancels in the plan);
+    otherwise in the log domain (:func:`sinkhorn_plan_log`), the same iterates without
+    underflow, several times slower on small matrices.
 
     Example:
         >>> plan = sinkhorn_plan(torch.rand(3, 4))
         >>> bool(torch.allclose(plan.sum(0), torch.full((4,), 0.25)))
         True
     """
-    _check_matrix(cost, "cost")
-    epsilon = _check_positive(epsilon, "epsilon")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise InputError(f"iterations must be an integer >= 1, got {iterations!r}")
+    _check_sinkhorn_args(cost, epsilon, iterations)
+    if float(cost.max() - cost.min()) / epsilon > SCALING_LIMIT:
+        return sinkhorn_plan_log(cost, epsilon=epsilon, iterations=iterations)
+    m, n = cost.shape
+    c = cost.to(torch.float64)
+    kernel = torch.exp((c.min() - c) / epsilon)
+    row_kernel = kernel * m  # u = 1 / ((M K) v)
+    col_kernel = (kernel.T * n).contiguous()  # v = 1 / ((N K^T) u)
+    v = torch.ones(n, dtype=torch.float64, device=cost.device)
+    for _ in range(iterations):
+        u = torch.mv(row_kernel, v).reciprocal_()
+        v = torch.mv(col_kernel, u).reciprocal_()
+    return (u[:, None] * kernel * v[None, :]).to(cost.dtype)
+
+
+def sinkhorn_plan_log(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 50) -> Tensor:
+    """:func:`sinkhorn_plan` in the log domain, for any ``epsilon``.
+
+    With ``log K = -cost / epsilon``, alternately
+    ``f = -log M - logsumexp_j(log K_ij + g_j)`` and ``g = -log N - logsumexp_i(log K_ij + f_i)``
+    for ``iterations`` rounds, starting from ``g = 0``; the plan is ``exp(log K_ij + f_i + g_j)``
+    (``f = log u``, ``g = log v`` of the scaling form).
+    """
+    _check_sinkhorn_args(cost, epsilon, iterations)
     m, n = cost.shape
     log_k = -cost / epsilon
     g = torch.zeros(n, dtype=cost.dtype, device=cost.device)
@@ -55,6 +88,13 @@ def sinkhorn_plan(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 50) -
         f = -math.log(m) - torch.logsumexp(log_k + g[None, :], dim=1)
         g = -math.log(n) - torch.logsumexp(log_k + f[:, None], dim=0)
     return torch.exp(log_k + f[:, None] + g[None, :])
+
+
+def _check_sinkhorn_args(cost: Tensor, epsilon: float, iterations: int) -> None:
+    _check_matrix(cost, "cost")
+    _check_positive(epsilon, "epsilon")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise InputError(f"iterations must be an integer >= 1, got {iterations!r}")
 
 
 def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
