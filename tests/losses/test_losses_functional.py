@@ -353,3 +353,14 @@ def test_median_heuristic_is_lower_median_of_pooled_off_diagonal(n: int, m: int)
         LF.pairwise_sq_dists(a, a), LF.pairwise_sq_dists(b, b), LF.pairwise_sq_dists(a, b)
     )
     assert got == pytest.approx(float(off.median()), rel=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("bad", [None, math.nan, math.inf, -math.inf])
+def test_all_finite_agrees_with_isfinite_all(dtype: torch.dtype, bad: float | None) -> None:
+    x = (torch.randn(7, 5, dtype=torch.float64) * 1e4).to(dtype)
+    x[0, 0] = torch.finfo(dtype).max  # the largest finite value is still finite
+    if bad is not None:
+        x[3, 2] = bad
+    assert LF.all_finite(x) is bool(torch.isfinite(x).all()) is (bad is None)
+    assert LF.all_finite(x[:0]) is True

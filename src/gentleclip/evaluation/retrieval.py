@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from gentleclip.errors import InputError
+from gentleclip.losses.functional import all_finite
 
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10)
 
@@ -43,7 +44,7 @@ def as_embedding_matrix(x: Tensor | np.ndarray, name: str) -> Tensor:
     x = x.detach()
     if not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
-    if not bool(torch.isfinite(x).all()):
+    if not all_finite(x):
         raise InputError(f"{name} contains NaN or Inf values")
     return x
 

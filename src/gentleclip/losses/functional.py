@@ -26,6 +26,7 @@ from gentleclip.errors import InputError
 
 __all__ = [
     "SPREADS",
+    "all_finite",
     "clip_loss",
     "mk_mmd",
     "ntxent_loss",
@@ -45,6 +46,16 @@ DEFAULT_MULTIPLIERS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 # --------------------------------------------------------------------------------------------
 
 
+def all_finite(x: Tensor) -> bool:
+    """True when no entry of ``x`` (a floating tensor) is NaN or infinite.
+
+    Computed as ``max |x| < inf`` (``amax`` propagates NaN): the same answer as
+    ``torch.isfinite(x).all()`` in two passes instead of four, which matters on the training
+    hot path where every step checks its inputs.
+    """
+    return x.numel() == 0 or bool(x.detach().abs().amax() < math.inf)
+
+
 def _check_matrix(x: Any, name: str, *, min_rows: int = 1) -> None:
     """Raise InputError unless ``x`` is a finite 2-D floating tensor with >= ``min_rows`` rows."""
     if not isinstance(x, Tensor):
@@ -56,7 +67,7 @@ def _check_matrix(x: Any, name: str, *, min_rows: int = 1) -> None:
     if x.shape[0] < min_rows:
         what = "is empty" if x.shape[0] == 0 else f"has {x.shape[0]} row(s)"
         raise InputError(f"{name} {what}; at least {min_rows} row(s) are required")
-    if not bool(torch.isfinite(x).all()):
+    if not all_finite(x):
         raise InputError(f"{name} contains NaN or infinite values")
 
 

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from gentleclip.errors import InputError
+from gentleclip.losses.functional import all_finite
 
 _MIN_STD = 1e-6
 
@@ -37,7 +38,7 @@ class FeatureNorm(nn.Module):
         self._check(x, "fit")
         if x.shape[0] == 0:
             raise InputError("FeatureNorm.fit got 0 rows; need at least one")
-        if not bool(torch.isfinite(x).all()):
+        if not all_finite(x):
             raise InputError("FeatureNorm.fit got NaN or infinite values")
         x64 = x.detach().to(torch.float64)
         mean = x64.mean(dim=0)

@@ -27,6 +27,7 @@ from torch import nn
 
 from gentleclip.data.io import read_json_object
 from gentleclip.errors import InputError
+from gentleclip.losses.functional import all_finite
 from gentleclip.models.augment import FeatureAugment
 from gentleclip.models.encoders import create_encoder
 from gentleclip.models.heads import ProjectionHead
@@ -259,7 +260,7 @@ class TwoTower(nn.Module):
             raise InputError(f"side {side!r}: expected a floating-point tensor")
         if x.ndim != 2 or x.shape[1] != expected:
             raise InputError(f"side {side!r}: expected shape (N, {expected}), got {tuple(x.shape)}")
-        if not bool(torch.isfinite(x).all()):
+        if not all_finite(x):
             raise InputError(f"side {side!r}: input contains NaN or infinite values")
         return x.to(self.towers[side].head.projection.weight.dtype)
 

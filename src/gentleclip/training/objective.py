@@ -95,9 +95,11 @@ class GentleObjective(nn.Module):
             "ssl_b": cfg.w_ssl,
             "pseudo": cfg.w_pseudo,
         }
-        loss = outputs["all_a"].sum() * 0.0 + outputs["all_b"].sum() * 0.0
+        loss: Tensor | None = None
         for name, value in terms.items():
-            loss = loss + weights[name] * value
+            loss = weights[name] * value if loss is None else loss + weights[name] * value
+        if loss is None:  # nothing computable this step: a zero that still reaches both towers
+            loss = outputs["all_a"].sum() * 0.0 + outputs["all_b"].sum() * 0.0
         terms["loss"] = loss
         return terms
 
