@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
@@ -401,3 +403,15 @@ def test_splits_fingerprint_ignores_bag_ids_only(tiny: list) -> None:
     assert bench.splits_fingerprint(small) == bench.splits_fingerprint(large)
     other_seed = bench.cell_data(domain, bench.Cell("tiny", "bags:8", 10, 1, "clip"), TEST, False)
     assert bench.splits_fingerprint(other_seed) != bench.splits_fingerprint(small)
+
+
+def test_workers_start_with_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with bench.one_blas_thread_per_child():
+        pool = multiprocessing.get_context("spawn").Pool(1)
+    with pool:
+        seen = pool.map(os.getenv, bench.BLAS_THREAD_VARIABLES)
+    assert seen == ["1", "1", "1"]
+    assert os.environ["OMP_NUM_THREADS"] == "4"
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
