@@ -94,20 +94,10 @@ def _dist_chunk(
 def _kernels(
     d: Tensor, scales: tuple[float, ...], drop_start: int | None
 ) -> Iterator[tuple[float, Tensor]]:
-    """Yield ``(s, exp(-d / s))`` from the largest scale down, in one reused buffer.
-
-    When a scale is exactly half the previous one the buffer is squared instead of
-    recomputing ``exp``, as the full-matrix kernel sum does. With ``drop_start`` the
-    diagonal entries are zero.
+    """Yield ``(s, exp(-d / s))`` as :func:`~gentleclip.losses.functional.scale_chain` does
+    (largest scale first, one reused buffer); with ``drop_start`` the diagonal entries are zero.
     """
-    kernel = torch.empty_like(d)
-    previous = math.inf
-    for s in sorted(scales, reverse=True):
-        if previous == 2.0 * s:
-            kernel.square_()
-        else:
-            torch.mul(d, -1.0 / s, out=kernel).exp_()
-        previous = s
+    for s, kernel in LF.scale_chain(d, scales):
         if drop_start is not None:
             _diagonal(kernel, drop_start).zero_()
         yield s, kernel

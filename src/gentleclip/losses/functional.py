@@ -14,7 +14,7 @@ input. Nothing is detached except the median heuristic of :func:`mk_mmd`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -434,9 +434,24 @@ def _kernel_sum_looped(
     d: Tensor, scales: tuple[float, ...], drop_diagonal: bool
 ) -> tuple[Tensor, Tensor]:
     """(kernel sum, slope) of :class:`_KernelSum`, one scale at a time (squaring chains)."""
-    kernel = torch.empty_like(d)
     slope = torch.zeros_like(d)
     total = d.new_zeros(())
+    for s, kernel in scale_chain(d, scales):
+        if drop_diagonal:
+            kernel.diagonal().zero_()
+        total += kernel.sum()
+        slope.add_(kernel, alpha=-1.0 / s)
+    return total, slope
+
+
+def scale_chain(d: Tensor, scales: Sequence[float]) -> Iterator[tuple[float, Tensor]]:
+    """Yield ``(s, exp(-d / s))`` from the largest scale down, in one reused buffer.
+
+    When a scale is exactly half the previous one the buffer is squared instead of
+    recomputing ``exp`` (the default multipliers form such a chain). Each yielded buffer is
+    overwritten by the next step: use it (or zero parts of it) before advancing.
+    """
+    kernel = torch.empty_like(d)
     previous = math.inf
     for s in sorted(scales, reverse=True):
         if previous == 2.0 * s:
@@ -444,11 +459,7 @@ def _kernel_sum_looped(
         else:
             torch.mul(d, -1.0 / s, out=kernel).exp_()
         previous = s
-        if drop_diagonal:
-            kernel.diagonal().zero_()
-        total += kernel.sum()
-        slope.add_(kernel, alpha=-1.0 / s)
-    return total, slope
+        yield s, kernel
 
 
 def _kernel_mean(d: Tensor, scales: tuple[float, ...], drop_diagonal: bool) -> Tensor:
