@@ -18,8 +18,10 @@ One *cell* is (suite, regime, pairs, seed, method). For each cell:
 Rows are appended to ``results.jsonl`` (one JSON object per cell, resumable: cells already
 present are skipped); :func:`write_report` turns them into ``results.md`` and PNG plots.
 Regimes: ``bags:K`` (fixed bags of K), ``unpaired`` (disjoint halves), ``natural`` (the suite's
-natural groups as bags). The ``oracle`` trains the clip recipe on every training item as a pair;
-it does not depend on regime or pairs, so it is computed once per (suite, seed) and shared.
+natural groups as bags). The ``oracle`` trains the clip recipe on every training item as a pair.
+Methods that ignore bag ids (clip, the closed-form baselines, the oracle) compute one result per
+set of identical splits and share it between cells (:func:`evaluate_cell`): the oracle once per
+(suite, seed), the others once for all bag sizes at a pair count and seed.
 """
 
 from __future__ import annotations
@@ -553,9 +555,9 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
     baselines, the oracle) gets the same result for every cell whose splits hold the same
     rows (e.g. bags of 8, 32 and 128 at one pair count and seed; unpaired rows in any order,
     as they only enter label-free statistics, equal up to summation order, see
-    :func:`splits_fingerprint`): the first such cell stores
-    it under ``<out>/shared/``, keyed by a hash of the splits' arrays, and the others reuse
-    it with ``shared_from`` naming the regime that computed it.
+    :func:`splits_fingerprint`): the first such cell stores it under ``<out>/shared/``, keyed
+    by a hash of the splits' arrays, and the others reuse it with ``shared_from`` naming the
+    regime that computed it.
     """
     spec = METHODS[cell.method]
     entry = datasets.entry(cell.suite)
