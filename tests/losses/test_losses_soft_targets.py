@@ -79,9 +79,9 @@ def test_sinkhorn_float32_input_gives_float32_plan_near_float64() -> None:
 def test_sinkhorn_beyond_scaling_limit_uses_log_domain(monkeypatch) -> None:
     cost = torch.tensor([[0.0, 2.0], [2.0, 0.0]], dtype=torch.float64)
     calls = []
-    real = soft_targets.sinkhorn_plan_log
+    real = soft_targets._log_domain_plan
     monkeypatch.setattr(
-        soft_targets, "sinkhorn_plan_log", lambda *a, **k: calls.append(1) or real(*a, **k)
+        soft_targets, "_log_domain_plan", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
     soft_targets.sinkhorn_plan(cost, epsilon=2.0 / 601, iterations=5)
     assert calls == [1]

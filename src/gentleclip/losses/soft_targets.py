@@ -59,7 +59,7 @@ def sinkhorn_plan(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 50) -
     """
     _check_sinkhorn_args(cost, epsilon, iterations)
     if float(cost.max() - cost.min()) / epsilon > SCALING_LIMIT:
-        return sinkhorn_plan_log(cost, epsilon=epsilon, iterations=iterations)
+        return _log_domain_plan(cost, epsilon, iterations)
     m, n = cost.shape
     c = cost.to(torch.float64)
     kernel = torch.exp((c.min() - c) / epsilon)
@@ -81,6 +81,11 @@ def sinkhorn_plan_log(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 5
     (``f = log u``, ``g = log v`` of the scaling form).
     """
     _check_sinkhorn_args(cost, epsilon, iterations)
+    return _log_domain_plan(cost, epsilon, iterations)
+
+
+def _log_domain_plan(cost: Tensor, epsilon: float, iterations: int) -> Tensor:
+    """The iterations of :func:`sinkhorn_plan_log` on already validated arguments."""
     m, n = cost.shape
     log_k = -cost / epsilon
     g = torch.zeros(n, dtype=cost.dtype, device=cost.device)
