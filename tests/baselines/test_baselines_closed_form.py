@@ -126,3 +126,31 @@ def test_cca_first_correlation_matches_qr_reference() -> None:
     reference = np.linalg.svd(qa.T.astype(np.float64) @ qb, compute_uv=False)[:3]
     got = [np.corrcoef(za[:, k], zb[:, k])[0, 1] for k in range(3)]
     np.testing.assert_allclose(got, reference, rtol=1e-4)
+
+
+def test_pca_basis_reuses_the_svd_of_identical_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gentleclip.baselines import base
+
+    monkeypatch.setattr(base, "_SVD_CACHE", type(base._SVD_CACHE)())
+    calls = []
+    real_svd = np.linalg.svd
+
+    def counting_svd(x: np.ndarray, **kwargs: object) -> tuple:
+        calls.append(x.shape)
+        return real_svd(x, **kwargs)
+
+    monkeypatch.setattr(base.np.linalg, "svd", counting_svd)
+    x = np.random.default_rng(0).normal(size=(40, 12))
+    first = base.pca_basis(x, 5)
+    again = base.pca_basis(x.copy(), 3)  # same bytes, another array, another k
+    assert len(calls) == 1
+    np.testing.assert_array_equal(again, first[:, :3])
+    fresh = real_svd(x - x.mean(axis=0), full_matrices=False)[2][:5].T
+    np.testing.assert_array_equal(first, fresh)
+    with pytest.raises(ValueError):
+        first[0, 0] = 1.0  # cached: read-only, no caller can corrupt it
+    base.pca_basis(x + 1e-9, 5)  # different bytes: recomputed
+    assert len(calls) == 2
+    for i in range(base.SVD_CACHE_SIZE + 1):
+        base.pca_basis(x * (i + 2.0), 2)
+    assert len(base._SVD_CACHE) == base.SVD_CACHE_SIZE
