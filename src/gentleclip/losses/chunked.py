@@ -332,11 +332,8 @@ def subsample_median_sq_dist(
     with torch.no_grad():
         a_s = _subsample(a.detach(), rows, gen)
         b_s = _subsample(b.detach(), rows, gen)
-        return LF._median_sq_dist(
-            LF.pairwise_sq_dists(a_s, a_s),
-            LF.pairwise_sq_dists(b_s, b_s),
-            LF.pairwise_sq_dists(a_s, b_s),
-        )
+        pooled = torch.cat([a_s, b_s])
+        return LF._median_sq_dist(LF.pairwise_sq_dists(pooled, pooled))
 
 
 # --------------------------------------------------------------------------------------------
