@@ -276,7 +276,9 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
     assert bench.parse_methods("ablations,gentle") == ["gentle", *bench.ABLATIONS]
     rest = [m for m in bench.METHODS if m != "ridge"]
     assert bench.parse_methods("ridge,all") == ["ridge", *rest]
-    assert set(bench.parse_methods("compare,ablations")) == set(bench.METHODS)
+    assert not set(compare) & set(bench.DISJOINT)
+    assert bench.parse_methods("disjoint") == ["gentle", "clip", *bench.DISJOINT]
+    assert set(bench.parse_methods("compare,ablations,disjoint")) == set(bench.METHODS)
     with pytest.raises(InputError, match="unknown method 'ablation'"):
         bench.parse_methods("ablation")
 

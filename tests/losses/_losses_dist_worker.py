@@ -18,9 +18,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gentleclip.losses import CLIPLoss, MKMMDLoss, NTXentLoss, SDDLoss
+from gentleclip.losses import CLIPLoss, MKMMDLoss, NeighbourhoodLoss, NTXentLoss, SDDLoss
 
-CASES = ("clip", "sdd", "mmd", "ntxent")
+CASES = ("clip", "sdd", "mmd", "ntxent", "nbr")
 WORLD_SIZE = 2
 # rows per rank for each input of each case (rank 0, rank 1); a 0 tests an empty rank
 ROWS: dict[str, dict[str, tuple[int, int]]] = {
@@ -28,6 +28,7 @@ ROWS: dict[str, dict[str, tuple[int, int]]] = {
     "sdd": {"a": (3, 5), "b": (4, 2)},
     "mmd": {"a": (3, 5), "b": (4, 2)},
     "ntxent": {"z": (2, 3)},
+    "nbr": {"z": (4, 3)},
 }
 
 
@@ -40,6 +41,7 @@ def build_case(name: str) -> tuple[nn.Module, nn.Linear, dict[str, Tensor]]:
         "sdd": SDDLoss(leave_one_out=True, normalize=True, gather_distributed=True),
         "mmd": MKMMDLoss(unbiased=True, gather_distributed=True),
         "ntxent": NTXentLoss(temperature=0.2, gather_distributed=True),
+        "nbr": NeighbourhoodLoss(temperature=0.3, bandwidth=0.5, gather_distributed=True),
     }
     module = modules[name].double()
     inputs = {
@@ -76,6 +78,8 @@ def compute_loss(name: str, module: nn.Module, encoder: nn.Linear, x: dict[str, 
         return module(emb["a"], emb["b"], emb["ea"], emb["eb"])
     if name == "ntxent":
         return module(encoder(x["z"]), encoder(x["z2"]))
+    if name == "nbr":  # the raw rows are the input-space target of their embeddings
+        return module(x["z"], F.normalize(encoder(x["z"]), dim=1))
     return module(encoder(x["a"]), encoder(x["b"]))
 
 

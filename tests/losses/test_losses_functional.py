@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import Tensor
 
+from gentleclip.errors import InputError
 from gentleclip.losses import functional as LF
 
 # --------------------------------------------------------------------------------------------
@@ -148,6 +149,25 @@ def _assert_value_and_grad(got: Tensor, want: Tensor, inputs: list[Tensor]) -> N
     g_want = torch.autograd.grad(want, inputs)
     for x, y in zip(g_got, g_want, strict=True):
         torch.testing.assert_close(x, y, rtol=1e-8, atol=1e-11)
+
+
+def ref_neighbourhood(x: Tensor, z: Tensor, temperature: float, bandwidth: float) -> Tensor:
+    """Loop form of the docstring formula (the median from a sorted list of distinct pairs)."""
+    n = x.shape[0]
+    d = [[float(_sqd(x[i].detach(), x[j].detach())) for j in range(n)] for i in range(n)]
+    distinct = sorted(d[i][j] for i in range(n) for j in range(i + 1, n))
+    scale = bandwidth * distinct[(len(distinct) - 1) // 2]
+    total = 0.0
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        p_norm = sum(math.exp(-d[i][k] / scale) for k in others)
+        q_terms = {k: torch.exp(sum(z[i, c] * z[k, c] for c in range(z.shape[1])) / temperature)
+                   for k in others}  # fmt: skip
+        q_norm = sum(q_terms.values())
+        for j in others:
+            p = math.exp(-d[i][j] / scale) / p_norm
+            total = total + p * (math.log(p) - torch.log(q_terms[j] / q_norm))
+    return total / n
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,3 +382,43 @@ def test_all_finite_agrees_with_isfinite_all(dtype: torch.dtype, bad: float | No
         x[3, 2] = bad
     assert LF.all_finite(x) is bool(torch.isfinite(x).all()) is (bad is None)
     assert LF.all_finite(x[:0]) is True
+
+
+@pytest.mark.parametrize(("n", "temperature", "bandwidth"), [(5, 0.1, 0.05), (7, 0.5, 1.0)])
+def test_neighbourhood_matches_reference(n: int, temperature: float, bandwidth: float) -> None:
+    x, z = _inputs((n, 4), (n, 3), seed=n)
+    got = LF.neighbourhood_loss(x, z, temperature=temperature, bandwidth=bandwidth)
+    _assert_value_and_grad(got, ref_neighbourhood(x, z, temperature, bandwidth), [z])
+    assert torch.autograd.grad(got, x, allow_unused=True)[0] is None  # the target is fixed
+
+
+def test_neighbourhood_closed_forms() -> None:
+    # two rows: each has one neighbour in both spaces, so P = Q = 1 and the loss is 0
+    x, z = _inputs((2, 3), (2, 5), seed=3)
+    assert LF.neighbourhood_loss(x, z).item() == 0.0
+    # an equilateral triangle in both spaces: uniform P and Q, loss 0 (to rounding)
+    tri = torch.tensor([[1.0, 0.0], [-0.5, 3**0.5 / 2], [-0.5, -(3**0.5) / 2]], dtype=torch.float64)
+    assert abs(LF.neighbourhood_loss(5.0 * tri, tri).item()) < 1e-15
+    # three collinear inputs: the middle row is everyone's nearest neighbour; an embedding that
+    # keeps that order pays less than one that swaps it
+    line = torch.tensor([[0.0], [1.0], [2.0]], dtype=torch.float64)
+    angles = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
+    keep = torch.stack([angles.cos(), angles.sin()], dim=1)
+    swap = keep[[1, 0, 2]]
+    assert LF.neighbourhood_loss(line, keep).item() < LF.neighbourhood_loss(line, swap).item()
+
+
+def test_neighbourhood_rejects_bad_inputs() -> None:
+    x, z = _inputs((4, 3), (4, 2), seed=1)
+    with pytest.raises(InputError, match="same rows"):
+        LF.neighbourhood_loss(x, z[:3])
+    with pytest.raises(InputError, match="at least 2"):
+        LF.neighbourhood_loss(x[:1], z[:1])
+    with pytest.raises(InputError, match="temperature"):
+        LF.neighbourhood_loss(x, z, temperature=0.0)
+    with pytest.raises(InputError, match="bandwidth"):
+        LF.neighbourhood_loss(x, z, bandwidth=-1.0)
+    bad = x.detach().clone()
+    bad[0, 0] = math.nan
+    with pytest.raises(InputError, match="NaN"):
+        LF.neighbourhood_loss(bad, z)

@@ -14,6 +14,7 @@ from gentleclip.models import FeatureNorm, TowerConfig, TwoTower, TwoTowerConfig
 Data = tuple[torch.Tensor, torch.Tensor]
 DIM_A, DIM_B, EMBED = 6, 4, 5  # the ``config`` fixture's sizes (checked below)
 BASE_KEYS = {"pair_a", "pair_b", "all_a", "all_b"}
+FEATURE_KEYS = {"features_a", "features_b"}
 VIEW_KEYS = {"view1_a", "view2_a", "view1_b", "view2_b"}
 
 
@@ -77,9 +78,14 @@ def test_output_keys_shapes_and_unit_norm(
 ) -> None:
     a, b = data
     out = TwoTower(config)(a, b, n_pairs=5, ssl_views=ssl_views)
-    assert set(out) == (BASE_KEYS | VIEW_KEYS if ssl_views else BASE_KEYS)
+    assert set(out) == (BASE_KEYS | VIEW_KEYS if ssl_views else BASE_KEYS) | FEATURE_KEYS
     shapes = {"a": a.shape[0], "b": b.shape[0]}
+    model = TwoTower(config)
+    for side, x in (("a", a), ("b", b)):  # the rows as the encoder receives them
+        torch.testing.assert_close(out[f"features_{side}"], model.towers[side].norm(x))
     for key, emb in out.items():
+        if key.startswith("features_"):
+            continue
         rows = 5 if key.startswith("pair") else shapes[key[-1]]
         assert emb.shape == (rows, EMBED), key
         torch.testing.assert_close(emb.norm(dim=1), torch.ones(rows), rtol=1e-5, atol=1e-5)

@@ -1,7 +1,7 @@
 """`gentleclip bench`: every method on a (regime, pairs, seed) grid, resumable, with a report.
 
     gentleclip bench --suite mfeat --out DIR [--pairs 0,10,20] [--regime bags:8,unpaired]
-        [--seeds 5] [--methods compare|ablations|all|gentle,clip,...] [--tune-budget 4]
+        [--seeds 5] [--methods compare|ablations|disjoint|all|gentle,clip,...] [--tune-budget 4]
         [--workers N (default: CPU count)] [--quick]
 
 Rows go to DIR/results.jsonl (cells already there are skipped), the table to DIR/results.md,
@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="comma-separated methods or groups (default compare: "
         f"{','.join(bench.METHOD_GROUPS['compare'])}; ablations: "
-        f"{','.join(bench.ABLATIONS)}; all)",
+        f"{','.join(bench.ABLATIONS)}; disjoint: {','.join(bench.METHOD_GROUPS['disjoint'])}; "
+        "all)",
     )
     p.add_argument("--tune-budget", type=int, default=None, help="candidates per method")
     p.add_argument("--steps", type=int, default=None, help="override optimizer steps")

@@ -1,4 +1,4 @@
-"""Loss terms of Gentle-CLIP: CLIP InfoNCE, SDD, MK-MMD and NT-Xent.
+"""Loss terms of Gentle-CLIP: CLIP InfoNCE, SDD, MK-MMD, NT-Xent and neighbourhood KL.
 
 Modules (``nn.Module``) live next to their functional twins in
 :mod:`gentleclip.losses.functional`; :func:`~gentleclip.losses.distributed.gather_with_grad`
@@ -12,12 +12,14 @@ from gentleclip.losses.distributed import gather_with_grad
 from gentleclip.losses.functional import (
     clip_loss,
     mk_mmd,
+    neighbourhood_loss,
     ntxent_loss,
     pairwise_sq_dists,
     sdd_and_mmd,
     sdd_loss,
 )
 from gentleclip.losses.mmd import MKMMDLoss
+from gentleclip.losses.neighbourhood import NeighbourhoodLoss
 from gentleclip.losses.ntxent import NTXentLoss
 from gentleclip.losses.sdd import SDDLoss
 
@@ -25,10 +27,12 @@ __all__ = [
     "CLIPLoss",
     "MKMMDLoss",
     "NTXentLoss",
+    "NeighbourhoodLoss",
     "SDDLoss",
     "clip_loss",
     "gather_with_grad",
     "mk_mmd",
+    "neighbourhood_loss",
     "ntxent_loss",
     "pairwise_sq_dists",
     "sdd_and_mmd",

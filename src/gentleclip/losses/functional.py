@@ -2,12 +2,14 @@
 
 All functions take plain tensors, validate them (raising :class:`~gentleclip.errors.InputError`
 with a one-line message) and return a 0-d tensor that is differentiable with respect to every
-input. Nothing is detached except the median heuristic of :func:`mk_mmd`.
+input, except the median heuristic of :func:`mk_mmd` and the target (input-space) side of
+:func:`neighbourhood_loss`, which are detached.
 
 * :func:`sdd_loss` -- semantic density distribution (SDD) divergence between two sets.
 * :func:`mk_mmd` -- multi-kernel maximum mean discrepancy (squared).
 * :func:`clip_loss` -- symmetric InfoNCE on matched pairs, optionally with extra negatives.
 * :func:`ntxent_loss` -- SimCLR NT-Xent between two views.
+* :func:`neighbourhood_loss` -- KL between a set's input-space and embedding neighbourhoods.
 * :func:`sdd_and_mmd` -- SDD and MK-MMD sharing one pooled distance matrix.
 """
 
@@ -29,6 +31,7 @@ __all__ = [
     "all_finite",
     "clip_loss",
     "mk_mmd",
+    "neighbourhood_loss",
     "ntxent_loss",
     "pairwise_sq_dists",
     "sdd_and_mmd",
@@ -719,3 +722,50 @@ def ntxent_loss(z1: Tensor, z2: Tensor, *, temperature: float = 0.05) -> Tensor:
     idx = torch.arange(n, device=z.device)
     target = torch.cat([idx + n, idx])
     return F.cross_entropy(sim, target)
+
+
+# --------------------------------------------------------------------------------------------
+# neighbourhood preservation
+# --------------------------------------------------------------------------------------------
+
+
+def neighbourhood_loss(
+    x: Tensor, z: Tensor, *, temperature: float = 0.1, bandwidth: float = 0.05
+) -> Tensor:
+    """Mean KL divergence between each row's neighbours in input space and in embedding space.
+
+    For N rows with input features ``x`` (N, d_x), a fixed target (no gradient reaches it),
+    and embeddings ``z`` (N, D), for every ``i`` and ``j != i``:
+
+        ``P_ij = exp(-||x_i - x_j||^2 / (h m)) / sum_{k != i} exp(-||x_i - x_k||^2 / (h m))``
+        ``Q_ij = exp(<z_i, z_j> / t) / sum_{k != i} exp(<z_i, z_k> / t)``
+        ``L = (1 / N) sum_i sum_{j != i} P_ij (log P_ij - log Q_ij)``
+
+    with ``m`` the lower median of the off-diagonal squared input distances (clamped below at
+    the dtype's eps), ``h = bandwidth`` and ``t = temperature``. ``L >= 0``, and 0 when each
+    row ranks and weighs its neighbours alike in both spaces. Each modality's own rows keep
+    the neighbourhoods their input features give them, paired or not: the stochastic
+    neighbour embedding objective (Hinton & Roweis 2002) with the cosine kernel of the
+    shared space. Requires N >= 2; half-precision inputs are computed in float32.
+
+    Example:
+        >>> x = torch.randn(6, 5)
+        >>> float(neighbourhood_loss(x, F.normalize(x, dim=1))) >= 0.0
+        True
+    """
+    inv_t = 1.0 / _check_positive(temperature, "temperature")
+    width = _check_positive(bandwidth, "bandwidth")
+    _check_matrix(x, "x", min_rows=2)
+    _check_matrix(z, "z", min_rows=2)
+    if x.shape[0] != z.shape[0]:
+        raise InputError(f"x and z must have the same rows, got {x.shape[0]} and {z.shape[0]}")
+    if z.dtype in (torch.float16, torch.bfloat16):
+        z = z.float()
+    n = z.shape[0]
+    off = ~torch.eye(n, dtype=torch.bool, device=z.device)
+    with torch.no_grad():
+        inputs = x.detach().to(z.dtype)
+        d = pairwise_sq_dists(inputs, inputs)
+        log_p = torch.log_softmax(d[off].view(n, n - 1) / (-width * _median_sq_dist(d)), dim=1)
+    log_q = torch.log_softmax((z @ z.T)[off].view(n, n - 1) * inv_t, dim=1)
+    return (log_p.exp() * (log_p - log_q)).sum() / n

@@ -183,7 +183,9 @@ class TwoTower(nn.Module):
         """Embed both sides; the first ``n_pairs`` rows of ``a`` and ``b`` are matched pairs.
 
         Returns ``pair_a``/``pair_b`` ``(n_pairs, D)`` (slices of the ``all_*`` embeddings),
-        ``all_a`` ``(N_a, D)``, ``all_b`` ``(N_b, D)`` and, when ``ssl_views``, ``view1_a``,
+        ``all_a`` ``(N_a, D)``, ``all_b`` ``(N_b, D)``, ``features_a``, ``features_b``: the
+        rows as each tower's encoder receives them (after the feature norm; the targets of
+        the neighbourhood term) and, when ``ssl_views``, ``view1_a``,
         ``view2_a``, ``view1_b``, ``view2_b``: two independently augmented copies of every row
         through the same tower (identical to ``all_*`` in eval mode).
         """
@@ -193,6 +195,7 @@ class TwoTower(nn.Module):
         for side, x in inputs.items():
             tower = self.towers[side]
             z = tower.norm(x)
+            out[f"features_{side}"] = z
             out[f"all_{side}"] = tower.embed(z)
             out[f"pair_{side}"] = out[f"all_{side}"][:n_pairs]
             if ssl_views:

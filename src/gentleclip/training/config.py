@@ -61,6 +61,12 @@ class LossConfig:
     mmd_bandwidths: list[float] | None = None
     mmd_unbiased: bool = False
     ssl_temperature: float = 0.05
+    # Neighbourhood preservation (losses.NeighbourhoodLoss) on every row of each side: each
+    # tower keeps the neighbours its input features give a row. Off by default; the disjoint
+    # recipes use it (docs/results.md, "Disjoint unpaired data").
+    w_nbr: float = 0.0
+    nbr_temperature: float = 0.1
+    nbr_bandwidth: float = 0.05
     # Schedule of the distribution terms (SDD, MMD): off for the first dist_warmup_steps
     # optimizer steps (CLIP on the pairs only), then ramped linearly to full weight.
     dist_warmup_steps: int = 0
@@ -131,6 +137,8 @@ class TrainConfig:
             "model.embed_dim": self.model.embed_dim,
             "loss.clip_temperature": self.loss.clip_temperature,
             "loss.ssl_temperature": self.loss.ssl_temperature,
+            "loss.nbr_temperature": self.loss.nbr_temperature,
+            "loss.nbr_bandwidth": self.loss.nbr_bandwidth,
             "loss.sdd_bandwidth": self.loss.sdd_bandwidth,
             "loss.pseudo_epsilon": self.loss.pseudo_epsilon,
             "loss.pseudo_iterations": self.loss.pseudo_iterations,
@@ -142,7 +150,7 @@ class TrainConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise InputError(f"{name} must be > 0, got {value}")
-        for name in ("w_clip", "w_sdd", "w_mmd", "w_ssl", "w_pseudo"):
+        for name in ("w_clip", "w_sdd", "w_mmd", "w_ssl", "w_nbr", "w_pseudo"):
             if getattr(self.loss, name) < 0:
                 raise InputError(f"loss.{name} must be >= 0, got {getattr(self.loss, name)}")
         for name in ("dist_warmup_steps", "dist_ramp_steps"):

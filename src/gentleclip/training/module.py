@@ -88,6 +88,7 @@ def effective_loss_config(config: TrainConfig) -> LossConfig:
             w_sdd=0.0,
             w_mmd=0.0,
             w_ssl=0.0,
+            w_nbr=0.0,
             w_pseudo=w_pseudo,
             clip_extra_negatives=False,
         )

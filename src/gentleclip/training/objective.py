@@ -1,7 +1,11 @@
 """The Gentle-CLIP objective: model outputs -> a dict of named loss terms plus ``loss``.
 
 ``loss = w_clip * CLIP(pair_a, pair_b) + w_sdd * SDD(all_a, all_b) + w_mmd * MMD(all_a, all_b)
-+ w_ssl * (NTXent(view1_a, view2_a) + NTXent(view1_b, view2_b)) + w_pseudo * Pseudo(...)``
++ w_ssl * (NTXent(view1_a, view2_a) + NTXent(view1_b, view2_b))
++ w_nbr * (Nbr(features_a, all_a) + Nbr(features_b, all_b)) + w_pseudo * Pseudo(...)``
+
+``Nbr`` is the neighbourhood KL (:mod:`gentleclip.losses.neighbourhood`): each side's rows
+keep the neighbours their input features give them (off unless ``w_nbr > 0``).
 
 ``Pseudo`` is S-CLIP's pseudo-label term (:mod:`gentleclip.losses.soft_targets`): the step's
 unpaired A rows against soft targets over its paired B rows; only method ``sclip`` weights it.
@@ -18,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from gentleclip.losses import CLIPLoss, NTXentLoss, functional
+from gentleclip.losses import CLIPLoss, NeighbourhoodLoss, NTXentLoss, functional
 from gentleclip.losses.distributed import gather_with_grad
 from gentleclip.losses.soft_targets import PseudoLabelLoss
 from gentleclip.training.config import LossConfig
@@ -36,12 +40,14 @@ def _global_rows(x: Tensor, distributed: bool) -> int:
 
 
 class GentleObjective(nn.Module):
-    """Weighted sum of CLIP, SDD, MK-MMD and intra-modal NT-Xent over one step's outputs.
+    """Weighted sum of CLIP, SDD, MK-MMD, intra-modal NT-Xent and neighbourhood KL terms.
 
     Inputs (the keys of :class:`~gentleclip.models.TwoTower` outputs): ``pair_a``, ``pair_b``
     (P, D); ``all_a`` (Na, D), ``all_b`` (Nb, D) whose first P rows are the pairs; and,
-    when ``w_ssl > 0``, ``view1_a``, ``view2_a``, ``view1_b``, ``view2_b``.
-    Returns ``{"clip", "sdd", "mmd", "ssl_a", "ssl_b", "pseudo", "loss"}`` (terms computed).
+    when ``w_ssl > 0``, ``view1_a``, ``view2_a``, ``view1_b``, ``view2_b``; when ``w_nbr > 0``,
+    ``features_a``, ``features_b`` (the rows of ``all_*`` as the encoders received them).
+    Returns ``{"clip", "sdd", "mmd", "ssl_a", "ssl_b", "nbr_a", "nbr_b", "pseudo", "loss"}``
+    (the terms computed).
     """
 
     def __init__(self, config: LossConfig) -> None:
@@ -56,6 +62,11 @@ class GentleObjective(nn.Module):
             chunk_size=config.chunk_size,
         )
         self.ntxent = NTXentLoss(temperature=config.ssl_temperature, gather_distributed=gather)
+        self.neighbourhood = NeighbourhoodLoss(
+            temperature=config.nbr_temperature,
+            bandwidth=config.nbr_bandwidth,
+            gather_distributed=gather,
+        )
         self.pseudo = PseudoLabelLoss(
             temperature=config.clip_temperature,
             epsilon=config.pseudo_epsilon,
@@ -85,6 +96,8 @@ class GentleObjective(nn.Module):
                 v1, v2 = outputs[f"view1_{side}"], outputs[f"view2_{side}"]
                 if _global_rows(v1, cfg.gather_distributed) >= 2:
                     terms[f"ssl_{side}"] = self.ntxent(v1, v2)
+        if cfg.w_nbr > 0:
+            terms.update(self._neighbourhood_terms(outputs))
         if cfg.w_pseudo > 0:
             terms.update(self._pseudo_term(outputs))
         weights = {
@@ -93,6 +106,8 @@ class GentleObjective(nn.Module):
             "mmd": cfg.w_mmd * scale,
             "ssl_a": cfg.w_ssl,
             "ssl_b": cfg.w_ssl,
+            "nbr_a": cfg.w_nbr,
+            "nbr_b": cfg.w_nbr,
             "pseudo": cfg.w_pseudo,
         }
         loss: Tensor | None = None
@@ -111,6 +126,15 @@ class GentleObjective(nn.Module):
         extra_a = outputs["all_a"][n_pairs:] if self.config.clip_extra_negatives else None
         extra_b = outputs["all_b"][n_pairs:] if self.config.clip_extra_negatives else None
         return {"clip": self.clip(pair_a, pair_b, extra_a=extra_a, extra_b=extra_b)}
+
+    def _neighbourhood_terms(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Each side's neighbourhood KL over all its rows (skipped below 2 rows)."""
+        terms = {}
+        for side in ("a", "b"):
+            rows = outputs[f"all_{side}"]
+            if _global_rows(rows, self.config.gather_distributed) >= 2:
+                terms[f"nbr_{side}"] = self.neighbourhood(outputs[f"features_{side}"], rows)
+        return terms
 
     def _pseudo_term(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
         """S-CLIP pseudo-labels of the unpaired A rows; absent without them or < 2 pairs."""
