@@ -417,3 +417,14 @@ def test_workers_start_with_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> 
     assert seen == ["1", "1", "1"]
     assert os.environ["OMP_NUM_THREADS"] == "4"
     assert "OPENBLAS_NUM_THREADS" not in os.environ
+
+
+def test_clip_nbr_is_the_shipped_disjoint_recipe() -> None:
+    from gentleclip.recipes import load_recipe
+
+    spec = bench.METHODS["clip-nbr"]
+    config = bench.base_config("mfeat", spec, None, seed=0)
+    shipped = load_recipe("mfeat-disjoint").to_dict()
+    shipped.update(seed=0)
+    shipped["trainer"]["progress"] = False
+    assert config == shipped
