@@ -280,7 +280,7 @@ def _sdd_from_pooled(
         log_ref_a = torch.cat([_log_normalized(log_ref_a[:n]), _log_normalized(log_ref_a[n:])])
         log_ref_b = torch.cat([_log_normalized(log_ref_b[:n]), _log_normalized(log_ref_b[n:])])
     # rows of A: (p - q)(log p - log q); rows of B: (v - u)(log v - log u), the same product
-    div = ((log_ref_a.exp() - log_ref_b.exp()) * (log_ref_a - log_ref_b)).sum()
+    div = _divergence(log_ref_a, log_ref_b, normalize=False)  # normalised per block above
     return _scaled_by_spread(div, a, b, s_a, s_b, spread)
 
 
