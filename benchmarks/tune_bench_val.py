@@ -43,8 +43,9 @@ def main() -> None:
     p.add_argument("--out", default="tune_bench_val.jsonl")
     args = p.parse_args()
     torch.set_num_threads(1)
-    values = [float(v) for v in args.values.split(",")]
-    results: dict[float, list[float]] = {v: [] for v in values}
+    texts = args.values.split(",")
+    values = [int(v) if v.strip().lstrip("-").isdigit() else float(v) for v in texts]
+    results: dict[float | int, list[float]] = {v: [] for v in values}
     key = bench.headline_key(args.suite, bench.load_domain(args.suite))
     for pairs in bench.parse_int_list(args.pairs, "pairs"):
         for seed in bench.parse_int_list(args.seeds, "seed"):

