@@ -13,6 +13,7 @@ import pytest
 from gentleclip.data.datasets import proteins, raw_proteins
 from gentleclip.errors import InputError
 from gentleclip.models.featurizers.structure import CA_CHANNELS
+from gentleclip.models.featurizers.structure_summary import SUMMARY_DIM
 
 THREE = {"A": "ALA", "C": "CYS", "G": "GLY", "K": "LYS", "M": "MET", "V": "VAL", "W": "TRP"}
 
@@ -119,7 +120,11 @@ def test_load_fasta_structures_pairs_by_id(tmp_path: Path, monkeypatch: pytest.M
     fasta = tmp_path / "s.fasta"
     fasta.write_text(">p1\nMKVAW\n>p2\nGCGKAM\n>p3\nMMM\n")
     (tmp_path / "bags.csv").write_text("p1,left\np2,right\n")
-    kwargs = {"seq_kwargs": {"weights": _tiny_unirep(tmp_path)}, "struct_kwargs": {"max_len": 8}}
+    kwargs = {
+        "seq_kwargs": {"weights": _tiny_unirep(tmp_path)},
+        "struct_featurizer": "ca_geometry",
+        "struct_kwargs": {"max_len": 8},
+    }
     with pytest.warns(UserWarning, match="p3"):
         data = raw_proteins.load_fasta_structures(
             fasta, structures, bags_csv=tmp_path / "bags.csv", progress=False, **kwargs
@@ -149,7 +154,11 @@ def test_build_proteins_on_fake_install(tmp_path: Path, monkeypatch: pytest.Monk
     _fake_install(tmp_path)
     weights = {"weights": _tiny_unirep(tmp_path)}
     data = proteins.build_proteins(tmp_path, progress=False, seq_kwargs=weights)
-    assert data.a.shape == (6, 4) and data.b.shape == (6, 400 * CA_CHANNELS)
+    assert data.a.shape == (6, 4) and data.b.shape == (6, SUMMARY_DIM)  # ca_summary by default
+    per_residue = proteins.build_proteins(
+        tmp_path, progress=False, seq_kwargs=weights, struct_featurizer="ca_geometry"
+    )
+    assert per_residue.b.shape == (6, 400 * CA_CHANNELS)
     np.testing.assert_array_equal(data.primary_labels, [0, 0, 1, 1, 2, 2])
     assert data.label_sets[0].class_names == list(proteins.FAMILIES)
     assert data.groups is None and data.text_side is None

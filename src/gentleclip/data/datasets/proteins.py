@@ -15,7 +15,9 @@ read them). The rest of the package (the THESEUS program, not used) is GPL-3+.
 
 Rows: one per chain, in sorted file order per family. Side ``a`` = sequence features
 (``unirep`` by default) of the sequence read from the structure's residues, side ``b`` =
-``ca_geometry`` features of the same residues' C-alpha trace. Labels (evaluation only):
+features of the same residues' C-alpha trace (``ca_summary`` by default, 158 numbers a chain;
+``struct_featurizer="ca_geometry"`` gives the per-residue block the ``residue_attention``
+encoder reads). Labels (evaluation only):
 ``family`` (ldh / trypsins / cytochromes) -- trivially separable, so the demo scores
 instance-level sequence <-> structure retrieval. Groups: None. The only natural grouping is
 the PDB entry (chains of one deposition: 277 entries for 424 chains, mostly singletons), which
@@ -162,7 +164,7 @@ def build_proteins(
     *,
     progress: bool = True,
     seq_featurizer: str = "unirep",
-    struct_featurizer: str = "ca_geometry",
+    struct_featurizer: str = "ca_summary",
     seq_kwargs: Mapping[str, Any] | None = None,
     struct_kwargs: Mapping[str, Any] | None = None,
     unique_sequences: bool = False,

@@ -7,7 +7,8 @@ coordinates come from the same residues, so ``len(chain.sequence) == len(chain.c
 
 :func:`load_fasta_structures` pairs FASTA records with structure files by id (the file name
 without its structure extensions equals the FASTA id) and featurizes both sides: side ``a``
-the sequences (``unirep`` by default), side ``b`` the structures (``ca_geometry``).
+the sequences (``unirep`` by default), side ``b`` the structures (``ca_summary`` by default;
+``ca_geometry`` for the per-residue block of the ``residue_attention`` encoder).
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def load_fasta_structures(
     *,
     bags_csv: str | Path | None = None,
     seq_featurizer: str = "unirep",
-    struct_featurizer: str = "ca_geometry",
+    struct_featurizer: str = "ca_summary",
     seq_kwargs: Mapping[str, Any] | None = None,
     struct_kwargs: Mapping[str, Any] | None = None,
     progress: bool = True,
