@@ -70,7 +70,7 @@ def _neighbour_distances(ca: np.ndarray) -> np.ndarray:
     return out / 10.0
 
 
-def _bond_angles(ca: np.ndarray) -> np.ndarray:
+def bond_angles(ca: np.ndarray) -> np.ndarray:
     """(L, 2) sin/cos of the angle (i-1, i, i+1); zero at the chain ends."""
     out = np.zeros((len(ca), 2))
     if len(ca) < 3:
@@ -84,7 +84,7 @@ def _bond_angles(ca: np.ndarray) -> np.ndarray:
     return out
 
 
-def _torsions(ca: np.ndarray) -> np.ndarray:
+def torsions(ca: np.ndarray) -> np.ndarray:
     """(L, 2) sin/cos of the dihedral (i-1, i, i+1, i+2); zero where undefined."""
     out = np.zeros((len(ca), 2))
     if len(ca) < 4:
@@ -116,7 +116,7 @@ def ca_geometry(coords: Any, max_len: int = 400) -> np.ndarray:
     """(max_len, 18) float32 per-residue geometry of one chain (see the module docstring)."""
     ca = check_coordinates(coords)
     per_residue = np.concatenate(
-        [_neighbour_distances(ca), _bond_angles(ca), _torsions(ca), _global_channels(ca)], axis=1
+        [_neighbour_distances(ca), bond_angles(ca), torsions(ca), _global_channels(ca)], axis=1
     )
     return pad_residues(per_residue, max_len)
 

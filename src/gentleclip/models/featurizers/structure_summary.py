@@ -3,9 +3,9 @@
 Where ``ca_geometry`` keeps every residue (400 x 18 values, read by the trained
 ``residue_attention`` encoder), ``ca_summary`` pools the chain into 158 numbers that an MLP
 tower reads directly, so a structure tower costs what any cached feature does (the bench's
-runtime target assumes frozen, cached encoders). No learned weights; invariant to rotation,
-translation and reflection except the torsion channels, which change sign under reflection.
-For a chain of ``L`` residues:
+runtime target assumes frozen, cached encoders). No learned weights; invariant to rotation and
+translation (a mirror image flips the torsion axis of the angle-by-torsion histogram). For a
+chain of ``L`` residues:
 
 * 65 channels, **distance by separation**: for each band of sequence separation
   ``|i - j|`` in ``[1, 3), [3, 6), [6, 12), [12, 24), [24, inf)`` (in that order), the fraction
@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from gentleclip.models.featurizers.base import Featurizer
 from gentleclip.models.featurizers.registry import register_featurizer
-from gentleclip.models.featurizers.structure import _bond_angles, _torsions, check_coordinates
+from gentleclip.models.featurizers.structure import bond_angles, check_coordinates, torsions
 
 SEPARATION_EDGES = (1, 3, 6, 12, 24, np.inf)
 DISTANCE_EDGES = (*np.arange(0.0, 25.0, 2.0), np.inf)  # 0, 2, ..., 24, inf: 13 bins
@@ -69,8 +69,8 @@ def angle_torsion_histogram(ca: np.ndarray) -> np.ndarray:
     """(72,) the bond-angle x torsion histogram as fractions of residues 1 .. L-3."""
     if len(ca) < 4:
         return np.zeros(ANGLE_BINS * TORSION_BINS)
-    angle = _bond_angles(ca)[1:-2]  # sin/cos at residues 1 .. L-3
-    torsion = _torsions(ca)[1:-2]  # over (i-1, i, i+1, i+2) for the same residues
+    angle = bond_angles(ca)[1:-2]  # sin/cos at residues 1 .. L-3
+    torsion = torsions(ca)[1:-2]  # over (i-1, i, i+1, i+2) for the same residues
     counts, _, _ = np.histogram2d(
         np.arctan2(angle[:, 0], angle[:, 1]),
         np.arctan2(torsion[:, 0], torsion[:, 1]),
