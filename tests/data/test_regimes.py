@@ -88,6 +88,7 @@ def test_describe_is_honest_per_regime(tmp_path: Path) -> None:
     disjoint = load_dataset_dir(tmp_path / "disjoint").describe()
     assert "regime: unpaired" in disjoint and "HURT" in disjoint
     assert "mfeat-disjoint" in disjoint and "loss.w_nbr" in disjoint and "0 pairs" in disjoint
+    assert "--method clip" in disjoint and "lost to it on emoji" in disjoint
     _write(tmp_path / "pairs", paired_a=_features(3, 2), paired_b=_features(3, 2))
     pairs = load_dataset_dir(tmp_path / "pairs").describe()
     assert "regime: pairs" in pairs and "regularisation" in pairs and "eval: none" in pairs
