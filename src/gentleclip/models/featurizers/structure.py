@@ -20,6 +20,7 @@ The ``residue_attention`` encoder undoes this flattening and masks on the validi
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,13 +102,30 @@ def torsions(ca: np.ndarray) -> np.ndarray:
     return out
 
 
+def ca_distances(ca: np.ndarray) -> np.ndarray:
+    """(L, L) CA-CA distances."""
+    return np.linalg.norm(ca[:, None, :] - ca[None, :, :], axis=-1)
+
+
+def contact_counts(dist: np.ndarray, radius: float) -> np.ndarray:
+    """(L,) number of other CAs closer than ``radius``, divided by 10."""
+    return ((dist < radius).sum(axis=1) - 1) / 10.0
+
+
+def radial_distances(ca: np.ndarray) -> tuple[np.ndarray, float]:
+    """(L,) distance to the centroid over the radius of gyration (zeros for a chain with no
+    extent), and the radius of gyration."""
+    centred = np.linalg.norm(ca - ca.mean(axis=0), axis=1)
+    gyration = float(np.sqrt((centred**2).mean()))
+    radial = centred / gyration if gyration > 1e-12 else np.zeros(len(ca))
+    return radial, gyration
+
+
 def _global_channels(ca: np.ndarray) -> np.ndarray:
     """(L, 5): contact counts at the three radii / 10, centroid distance / Rg, position."""
-    dist = np.linalg.norm(ca[:, None, :] - ca[None, :, :], axis=-1)
-    counts = [((dist < r).sum(axis=1) - 1) / 10.0 for r in CONTACT_RADII]
-    centred = np.linalg.norm(ca - ca.mean(axis=0), axis=1)
-    gyration = np.sqrt((centred**2).mean())
-    radial = centred / gyration if gyration > 1e-12 else np.zeros(len(ca))
+    dist = ca_distances(ca)
+    counts = [contact_counts(dist, r) for r in CONTACT_RADII]
+    radial, _ = radial_distances(ca)
     position = np.arange(len(ca)) / max(len(ca) - 1, 1)
     return np.stack([*counts, radial, position], axis=1)
 
@@ -121,7 +139,26 @@ def ca_geometry(coords: Any, max_len: int = 400) -> np.ndarray:
     return pad_residues(per_residue, max_len)
 
 
-class CAGeometry(Featurizer):
+class CATraceFeaturizer(Featurizer):
+    """A featurizer of C-alpha traces: items are (L, 3) coordinate arrays, identified by their
+    float64 bytes and shape; subclasses turn one checked trace into one feature row."""
+
+    def item_bytes(self, item: Any) -> bytes:
+        array = np.ascontiguousarray(np.asarray(item, dtype=np.float64))
+        return array.tobytes() + str(array.shape).encode()
+
+    @abstractmethod
+    def trace_features(self, ca: np.ndarray) -> np.ndarray:
+        """(dim,) features of one (L, 3) trace."""
+
+    def _encode(self, items: Sequence[Any], *, progress: bool) -> np.ndarray:
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        for row, item in enumerate(tqdm(items, desc=self.name, disable=not progress)):
+            out[row] = self.trace_features(check_coordinates(item, row))
+        return out
+
+
+class CAGeometry(CATraceFeaturizer):
     """C-alpha geometry per residue, padded to ``max_len`` and flattened."""
 
     name = "ca_geometry"
@@ -140,16 +177,8 @@ class CAGeometry(Featurizer):
     def settings(self) -> dict[str, Any]:
         return {"max_len": self.max_len}
 
-    def item_bytes(self, item: Any) -> bytes:
-        array = np.ascontiguousarray(np.asarray(item, dtype=np.float64))
-        return array.tobytes() + str(array.shape).encode()
-
-    def _encode(self, items: Sequence[Any], *, progress: bool) -> np.ndarray:
-        out = np.empty((len(items), self.dim), dtype=np.float32)
-        for row, item in enumerate(tqdm(items, desc="ca_geometry", disable=not progress)):
-            check_coordinates(item, row)
-            out[row] = ca_geometry(item, self.max_len).reshape(-1)
-        return out
+    def trace_features(self, ca: np.ndarray) -> np.ndarray:
+        return ca_geometry(ca, self.max_len).reshape(-1)
 
 
 @register_featurizer("ca_geometry")

@@ -29,15 +29,20 @@ chain of ``L`` residues:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from gentleclip.models.featurizers.base import Featurizer
 from gentleclip.models.featurizers.registry import register_featurizer
-from gentleclip.models.featurizers.structure import bond_angles, check_coordinates, torsions
+from gentleclip.models.featurizers.structure import (
+    CATraceFeaturizer,
+    bond_angles,
+    ca_distances,
+    check_coordinates,
+    contact_counts,
+    radial_distances,
+    torsions,
+)
 
 SEPARATION_EDGES = (1, 3, 6, 12, 24, np.inf)
 DISTANCE_EDGES = (*np.arange(0.0, 25.0, 2.0), np.inf)  # 0, 2, ..., 24, inf: 13 bins
@@ -46,11 +51,6 @@ SEGMENTS = 8
 CONTACT_CUTOFF, CONTACT_MIN_SEPARATION, PROFILE_RADIUS = 8.0, 3, 10.0
 SUMMARY_DIM = (len(SEPARATION_EDGES) - 1) * (len(DISTANCE_EDGES) - 1)
 SUMMARY_DIM += ANGLE_BINS * TORSION_BINS + 5 + 2 * SEGMENTS  # 158
-
-
-def _distances(ca: np.ndarray) -> np.ndarray:
-    """(L, L) CA-CA distances."""
-    return np.linalg.norm(ca[:, None, :] - ca[None, :, :], axis=-1)
 
 
 def separation_histograms(dist: np.ndarray) -> np.ndarray:
@@ -80,10 +80,8 @@ def angle_torsion_histogram(ca: np.ndarray) -> np.ndarray:
     return counts.ravel() / len(angle)
 
 
-def global_channels(ca: np.ndarray, dist: np.ndarray) -> np.ndarray:
+def global_channels(length: int, gyration: float, dist: np.ndarray) -> np.ndarray:
     """(5,) length, log length, scaled radius of gyration, contact order, contact density."""
-    length = len(ca)
-    gyration = np.sqrt(((ca - ca.mean(axis=0)) ** 2).sum(axis=1).mean())
     close = np.triu(dist < CONTACT_CUTOFF, CONTACT_MIN_SEPARATION)
     i, j = np.nonzero(close)
     order = float((j - i).mean()) / length if len(i) else 0.0
@@ -98,14 +96,11 @@ def global_channels(ca: np.ndarray, dist: np.ndarray) -> np.ndarray:
     )
 
 
-def chain_profile(ca: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """(16,) per segment along the chain: contact counts within 10 A / 10, then radial
-    distance / radius of gyration (segment means; 0 for an empty segment)."""
-    counts = ((dist < PROFILE_RADIUS).sum(axis=1) - 1) / 10.0
-    centred = np.linalg.norm(ca - ca.mean(axis=0), axis=1)
-    gyration = np.sqrt((centred**2).mean())
-    radial = centred / gyration if gyration > 1e-12 else np.zeros(len(ca))
-    segments = np.array_split(np.arange(len(ca)), SEGMENTS)
+def chain_profile(radial: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """(16,) per segment along the chain: contact counts within 10 A / 10, then ``radial``
+    (distance / radius of gyration); segment means, 0 for an empty segment."""
+    counts = contact_counts(dist, PROFILE_RADIUS)
+    segments = np.array_split(np.arange(len(radial)), SEGMENTS)
     return np.array(
         [values[s].mean() if len(s) else 0.0 for values in (counts, radial) for s in segments]
     )
@@ -114,17 +109,18 @@ def chain_profile(ca: np.ndarray, dist: np.ndarray) -> np.ndarray:
 def ca_summary(coords: Any) -> np.ndarray:
     """(158,) float32 summary of one chain's C-alpha trace (see the module docstring)."""
     ca = check_coordinates(coords)
-    dist = _distances(ca)
+    dist = ca_distances(ca)
+    radial, gyration = radial_distances(ca)
     parts = (
         separation_histograms(dist),
         angle_torsion_histogram(ca),
-        global_channels(ca, dist),
-        chain_profile(ca, dist),
+        global_channels(len(ca), gyration, dist),
+        chain_profile(radial, dist),
     )
     return np.concatenate(parts).astype(np.float32)
 
 
-class CASummary(Featurizer):
+class CASummary(CATraceFeaturizer):
     """Fixed-length C-alpha summary: distance-by-separation and angle-by-torsion histograms,
     global shape numbers and a coarse profile along the chain."""
 
@@ -135,16 +131,8 @@ class CASummary(Featurizer):
     def dim(self) -> int:
         return SUMMARY_DIM
 
-    def item_bytes(self, item: Any) -> bytes:
-        array = np.ascontiguousarray(np.asarray(item, dtype=np.float64))
-        return array.tobytes() + str(array.shape).encode()
-
-    def _encode(self, items: Sequence[Any], *, progress: bool) -> np.ndarray:
-        out = np.empty((len(items), self.dim), dtype=np.float32)
-        for row, item in enumerate(tqdm(items, desc="ca_summary", disable=not progress)):
-            check_coordinates(item, row)
-            out[row] = ca_summary(item)
-        return out
+    def trace_features(self, ca: np.ndarray) -> np.ndarray:
+        return ca_summary(ca)
 
 
 @register_featurizer("ca_summary")
