@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import multiprocessing
 import os
@@ -388,13 +389,68 @@ def test_bag_agnostic_methods_share_results_across_bag_sizes(tmp_path: Path, tin
         assert shared["metrics"] == rows[("bags:8", method)]["metrics"]
         assert "shared_from" not in rows[("unpaired", method)]
         fresh = bench.BenchOptions(out=tmp_path / f"fresh-{method}", tune_budget=2, steps=6)
-        alone = bench.run_cell((bench.Cell("tiny", "bags:24", 10, 0, method), fresh))
+        with bench.one_torch_thread():  # as run_bench computes (results depend on threads)
+            alone = bench.run_cell((bench.Cell("tiny", "bags:24", 10, 0, method), fresh))
         assert "shared_from" not in alone
         assert alone["metrics"] == {
             **shared["metrics"],
             "train_seconds": alone["metrics"]["train_seconds"],
         }
     assert not any("shared_from" in rows[(r, "gentle")] for r in ("bags:8", "bags:24", "unpaired"))
+
+
+def test_bag_reading_methods_share_results_only_for_identical_bags(
+    tmp_path: Path, tiny: list
+) -> None:
+    """At 10 pairs the 80 unpaired rows form one bag at bag size 96 and at 128: gentle's
+    splits are identical, so the second regime reuses the first's result, which a fresh run
+    reproduces. Bags of 8 hold other bag ids and are computed."""
+    options = bench.BenchOptions(out=tmp_path / "out", tune_budget=2, steps=6)
+    cells = bench.plan(["tiny"], ["bags:96", "bags:128", "bags:8"], [10], [0], ["gentle"])
+    rows = {r["regime"]: r for r in bench.run_bench(cells, options, log=lambda _: None)}
+    assert rows["bags:128"]["shared_from"] == "bags:96"
+    assert "shared_from" not in rows["bags:96"] and "shared_from" not in rows["bags:8"]
+    assert rows["bags:8"]["metrics"] != rows["bags:96"]["metrics"]
+    fresh = bench.BenchOptions(out=tmp_path / "fresh", tune_budget=2, steps=6)
+    with bench.one_torch_thread():
+        alone = bench.run_cell((bench.Cell("tiny", "bags:128", 10, 0, "gentle"), fresh))
+    assert "shared_from" not in alone
+    expected = {**rows["bags:128"]["metrics"], "train_seconds": alone["metrics"]["train_seconds"]}
+    assert alone["metrics"] == expected
+
+
+def test_splits_fingerprint_of_bag_reading_methods_counts_bag_ids(tiny: list) -> None:
+    domain = bench.load_domain("tiny")
+    data = {
+        regime: bench.cell_data(domain, bench.Cell("tiny", regime, 10, 0, "gentle"), TEST, False)
+        for regime in ("bags:8", "bags:24", "bags:96", "bags:128")
+    }
+    prints = {r: bench.splits_fingerprint(d, reads_bags=True) for r, d in data.items()}
+    assert prints["bags:96"] == prints["bags:128"]
+    assert len({prints["bags:8"], prints["bags:24"], prints["bags:96"]}) == 3
+    reordered = copy.deepcopy(data["bags:96"])
+    reordered.test["unpaired_a"] = reordered.test["unpaired_a"][::-1].copy()
+    assert bench.splits_fingerprint(reordered, reads_bags=True) != prints["bags:96"]
+    assert bench.splits_fingerprint(reordered) == bench.splits_fingerprint(data["bags:96"])
+
+
+def test_sequential_bench_runs_on_one_torch_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--workers 1 trains on one thread, as each worker of a pool does."""
+    seen: list[int] = []
+
+    def record(job: tuple) -> dict[str, Any]:
+        seen.append(torch.get_num_threads())
+        return {**bench.asdict(job[0]), "status": "unavailable", "reason": "-", "seconds": 0.0}
+
+    monkeypatch.setattr(bench, "run_cell", record)
+    torch.set_num_threads(2)
+    options = bench.BenchOptions(out=tmp_path / "out")
+    cells = bench.plan(["tiny"], ["bags:8"], [10], [0, 1], ["clip"])
+    bench.run_bench(cells, options, log=lambda _: None)
+    assert seen == [1, 1]
+    assert torch.get_num_threads() == 2
 
 
 def test_splits_fingerprint_ignores_bag_ids_only(tiny: list) -> None:

@@ -19,9 +19,11 @@ Rows are appended to ``results.jsonl`` (one JSON object per cell, resumable: cel
 present are skipped); :func:`write_report` turns them into ``results.md`` and PNG plots.
 Regimes: ``bags:K`` (fixed bags of K), ``unpaired`` (disjoint halves), ``natural`` (the suite's
 natural groups as bags). The ``oracle`` trains the clip recipe on every training item as a pair.
-Methods that ignore bag ids (clip, the closed-form baselines, the oracle) compute one result per
-set of identical splits and share it between cells (:func:`evaluate_cell`): the oracle once per
-(suite, seed), the others once for all bag sizes at a pair count and seed.
+Every method computes one result per set of identical splits and shares it between cells
+(:func:`evaluate_cell`). Methods that ignore bag ids (clip, the closed-form baselines, the
+oracle) see the same splits for every bag size: the oracle is computed once per (suite, seed),
+the others once for all bag sizes at a pair count and seed. Methods that read bags share only
+when the bag ids match too (e.g. when every unpaired row falls in one bag at all bag sizes).
 """
 
 from __future__ import annotations
@@ -570,13 +572,16 @@ def _tune(
 def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
     """Tune on validation, fit the chosen candidate on the training part, score on test.
 
-    A method that ignores bag ids (``reads_bags`` False: pairs-only methods, closed-form
-    baselines, the oracle) gets the same result for every cell whose splits hold the same
-    rows (e.g. bags of 8, 32 and 128 at one pair count and seed; unpaired rows in any order,
-    as they only enter label-free statistics, equal up to summation order, see
-    :func:`splits_fingerprint`): the first such cell stores it under ``<out>/shared/``, keyed
-    by a hash of the splits' arrays, and the others reuse it with ``shared_from`` naming the
-    regime that computed it.
+    A cell whose splits equal an earlier cell's (as the method sees them) gets that cell's
+    result: the first such cell stores it under ``<out>/shared/``, keyed by a hash of the
+    splits' arrays (:func:`splits_fingerprint`), and the others reuse it with ``shared_from``
+    naming the regime that computed it. A method that ignores bag ids (``reads_bags`` False:
+    pairs-only methods, closed-form baselines, the oracle) sees the same splits at every bag
+    size (unpaired rows in any order, as they only enter label-free statistics, equal up to
+    summation order); one that reads bags only where the bag ids and row order match too
+    (e.g. proteins at 200 pairs, where the 6 unpaired rows form one bag at every bag size).
+    Training is deterministic given the arrays, the method and the seed, so a shared result
+    is the result the cell would compute.
     """
     spec = METHODS[cell.method]
     entry = datasets.entry(cell.suite)
@@ -586,8 +591,8 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
         raise Skipped(f"{cell.method} needs at least {spec.min_pairs} matched pairs")
     oracle = isinstance(spec, Trained) and spec.oracle
     data = cell_data(domain, cell, entry.setting.test_size, oracle)
-    memo = None if spec.reads_bags else shared_result_path(cell, data, options)
-    if memo is not None and memo.is_file():
+    memo = shared_result_path(cell, data, options, reads_bags=spec.reads_bags)
+    if memo.is_file():
         stored = json.loads(memo.read_text(encoding="utf-8"))
         return {**stored["result"], "shared_from": stored["regime"]}
     result = _tuned_result(cell, spec, data, key, options)
@@ -597,8 +602,7 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
         val_pairs=data.val_pairs,
         train_pairs=len(data.test["paired_a"]),
     )
-    if memo is not None:
-        write_json_atomic(memo, {"regime": cell.regime, "result": result})
+    write_json_atomic(memo, {"regime": cell.regime, "result": result})
     return result
 
 
@@ -620,29 +624,33 @@ def _tuned_result(
     }
 
 
-def splits_fingerprint(data: CellData) -> str:
-    """SHA-256 of the test and validation splits as a bag-agnostic method sees them.
+def splits_fingerprint(data: CellData, *, reads_bags: bool = False) -> str:
+    """SHA-256 of the test and validation splits as a method sees them.
 
-    Pairs and eval rows count in order (their order is their matching); unpaired rows count
-    as a set (sorted), since such methods only take label-free statistics over them, and bag
-    ids are left out.
+    Every array counts in order (for pairs and eval rows, their order is their matching),
+    except for a bag-agnostic method (``reads_bags`` False): its unpaired rows count as a set
+    (sorted), since such methods only take label-free statistics over them, and bag ids are
+    left out.
     """
     digest = hashlib.sha256()
     for part, arrays in (("test", data.test), ("val", data.val)):
         for name in sorted(arrays):
-            if name.endswith("_bags"):
+            if name.endswith("_bags") and not reads_bags:
                 continue
             array = np.ascontiguousarray(arrays[name])
-            if name.startswith("unpaired_") and array.ndim == 2:
+            if name.startswith("unpaired_") and array.ndim == 2 and not reads_bags:
                 array = np.ascontiguousarray(array[np.lexsort(array.T[::-1])])
             digest.update(f"{part}/{name}/{array.dtype}/{array.shape}".encode())
             digest.update(array.tobytes())
     return digest.hexdigest()
 
 
-def shared_result_path(cell: Cell, data: CellData, options: BenchOptions) -> Path:
-    """Where a bag-agnostic method's result for these splits is stored (see evaluate_cell)."""
-    name = f"{cell.suite}-{cell.method}-seed{cell.seed}-{splits_fingerprint(data)[:20]}.json"
+def shared_result_path(
+    cell: Cell, data: CellData, options: BenchOptions, *, reads_bags: bool = False
+) -> Path:
+    """Where the method's result for these splits is stored (see evaluate_cell)."""
+    fingerprint = splits_fingerprint(data, reads_bags=reads_bags)[:20]
+    name = f"{cell.suite}-{cell.method}-seed{cell.seed}-{fingerprint}.json"
     return options.out / "shared" / name
 
 
@@ -743,9 +751,28 @@ def one_blas_thread_per_child() -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """torch runs on one intra-op thread inside (its setting is restored after).
+
+    Results depend on the thread count: a long run at a high learning rate can turn the
+    rounding differences of another reduction order into a different model. Every worker
+    runs on one thread, so ``--workers 1`` does too and results do not depend on ``--workers``.
+    """
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def _results_of(jobs: list[tuple[Cell, BenchOptions]], workers: int) -> Iterator[dict[str, Any]]:
     if workers <= 1:
-        yield from map(run_cell, jobs)
+        with one_torch_thread():
+            yield from map(run_cell, jobs)
         return
     with one_blas_thread_per_child():
         pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
