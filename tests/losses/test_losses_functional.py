@@ -345,6 +345,18 @@ def test_fast_kth_smallest_equals_sorting(kind: str, quantile: float) -> None:
     assert LF._kth_smallest(values, k) == float(values.sort().values[k])
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("kind", ["uniform", "ties"])
+def test_small_kth_smallest_equals_kthvalue(dtype: torch.dtype, kind: str) -> None:
+    gen = torch.Generator().manual_seed(5)
+    n = 10_816  # a 104-row pooled distance matrix, flattened
+    values = torch.rand(n, generator=gen) if kind == "uniform" else torch.randint(0, 4, (n,))
+    values = values.to(dtype)
+    for k in (0, 1, n // 2, n - 2, n - 1):
+        want = float(values.kthvalue(k + 1).values)
+        assert LF._kth_smallest(values, k) == want == float(values.sort().values[k])
+
+
 def test_half_precision_inputs_are_computed_in_float32() -> None:
     a, b = _inputs((6, 3), (5, 3), seed=12)
     want = LF.sdd_and_mmd(a.float(), b.float(), sdd={}, mmd={})
@@ -382,6 +394,20 @@ def test_all_finite_agrees_with_isfinite_all(dtype: torch.dtype, bad: float | No
         x[3, 2] = bad
     assert LF.all_finite(x) is bool(torch.isfinite(x).all()) is (bad is None)
     assert LF.all_finite(x[:0]) is True
+
+
+def test_finite_scans_skipped_only_inside_the_context() -> None:
+    bad = torch.tensor([[1.0, math.nan]])
+    with LF.finite_scans_skipped():
+        assert LF.all_finite(bad) is True
+        # no InputError: the NaN reaches the loss, which the training loop checks
+        assert math.isnan(float(LF.mk_mmd(bad, torch.ones(1, 2), bandwidths=(1.0,))))
+    assert LF.all_finite(bad) is False
+    with pytest.raises(RuntimeError), LF.finite_scans_skipped():
+        raise RuntimeError("the context is left by an exception")
+    assert LF.all_finite(bad) is False
+    with pytest.raises(InputError, match="NaN"):
+        LF.mk_mmd(bad, torch.ones(1, 2))
 
 
 @pytest.mark.parametrize(("n", "temperature", "bandwidth"), [(5, 0.1, 0.05), (7, 0.5, 1.0)])

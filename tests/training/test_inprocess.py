@@ -86,3 +86,29 @@ def test_clip_without_pairs_is_input_error(tmp_path: Path, write_split: SplitWri
     empty = type(data).from_arrays({"unpaired_a": data.unpaired_a, "unpaired_b": data.unpaired_b})
     with pytest.raises(InputError, match="needs matched pairs"):
         train_in_process(empty, _config("clip", 4))
+
+
+@pytest.mark.parametrize(
+    ("method", "loss"),
+    [("gentle", {}), ("gentle", {"w_ssl": 0.2, "w_nbr": 0.1}), ("clip", {}), ("sclip", {})],
+)
+def test_weights_turning_nan_stop_at_the_loss_check(
+    tmp_path: Path,
+    write_split: SplitWriter,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    loss: dict[str, float],
+) -> None:
+    """The step skips the inputs' NaN scans; a NaN embedding still stops the run, at the loss."""
+    data = load_dataset_dir(write_split(tmp_path, seed=2, split_args=["--regime", "bags"]))
+    original = torch.optim.AdamW.step
+
+    def step_then_poison(self, closure=None):  # type: ignore[no-untyped-def]
+        out = original(self, closure)
+        with torch.no_grad():
+            self.param_groups[0]["params"][0].fill_(float("nan"))
+        return out
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_poison)
+    with pytest.raises(InputError, match="non-finite loss at step 1 "):
+        train_in_process(data, _config(method, 5, **loss))

@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from gentleclip.data.regimes import RegimeData
 from gentleclip.data.sampler import StepIndices, StepSampler
 from gentleclip.errors import InputError
+from gentleclip.losses.functional import finite_scans_skipped
 from gentleclip.models import TwoTower
 from gentleclip.training.config import LossConfig, TrainConfig
 from gentleclip.training.objective import GentleObjective
@@ -177,14 +178,20 @@ class GentleCLIPModule(L.LightningModule):
         return StepLoader(StepDataset(self.data, steps), self.current_epoch)
 
     def step_terms(self, batch: dict[str, Tensor | int], step: int) -> dict[str, Tensor]:
-        """The objective's named terms (and ``loss``) on one step's batch."""
-        outputs = self.model(
-            batch["a"],
-            batch["b"],
-            n_pairs=int(batch["n_pairs"]),
-            ssl_views=self.loss_config.w_ssl > 0,
-        )
-        return self.objective(outputs, step=step)
+        """The objective's named terms (and ``loss``) on one step's batch.
+
+        The batch's features were checked finite when the data was built, and
+        :meth:`checked_loss` checks the loss, so the model's and the losses' NaN/inf scans of
+        their inputs are skipped here (:func:`~gentleclip.losses.functional.finite_scans_skipped`).
+        """
+        with finite_scans_skipped():
+            outputs = self.model(
+                batch["a"],
+                batch["b"],
+                n_pairs=int(batch["n_pairs"]),
+                ssl_views=self.loss_config.w_ssl > 0,
+            )
+            return self.objective(outputs, step=step)
 
     def training_step(self, batch: dict[str, Tensor | int], batch_idx: int) -> Tensor | None:
         return self.checked_loss(self.step_terms(batch, self.global_step), self.global_step)
