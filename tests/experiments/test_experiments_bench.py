@@ -207,6 +207,9 @@ def _check_ridge(by_key: dict, calls: list[dict[str, Any]]) -> None:
         ["--pairs", "10,a"],
         ["--seeds", "0"],
         ["--workers", "0"],
+        ["--tune-budget", "0"],
+        ["--tune-budget", str(bench.MAX_TUNE_BUDGET + 1)],
+        ["--steps", "0"],
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path: Path, tiny: list, capsys, extra) -> None:
@@ -216,6 +219,14 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, tiny: list, capsys, ex
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("gentleclip: error:")
     assert not (out / "results.jsonl").exists()
+
+
+def test_every_method_has_the_largest_tune_budget_of_candidates() -> None:
+    """A budget up to MAX_TUNE_BUDGET buys every method that many distinct candidates."""
+    for name in gentleclip.baselines.BASELINES:
+        grid = gentleclip.baselines.get_baseline(name).param_grid()
+        assert len({repr(sorted(c.items())) for c in grid}) >= bench.MAX_TUNE_BUDGET, name
+    assert len(set(bench.TRAINED_GRID)) == bench.MAX_TUNE_BUDGET
 
 
 def test_default_workers_is_the_cpu_count_capped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -292,6 +303,16 @@ def test_markdown_mean_std_and_bold() -> None:
     line = next(x for x in text.splitlines() if x.startswith("| bags:8 | 20 |"))
     assert line == "| bags:8 | 20 | **0.600 ± 0.100** | 0.500 ± 0.100 | skip | skip |"
     assert "- ridge, relrep: needs pairs" in text
+    assert "mean ± std over seeds (population std, ddof=0)" in text
+
+
+def test_a_single_seed_shows_its_mean_without_a_spread() -> None:
+    rows = [_ok("gentle", 0, 0.5), _ok("clip", 0, 0.3), _ok("clip", 1, 0.5)]
+    line = next(x for x in bench.render_markdown(rows).splitlines() if x.startswith("| bags:8"))
+    assert line == "| bags:8 | 20 | **0.500 (n=1)** | 0.400 ± 0.100 |"
+    verdict = bench.render_verdicts([_ok("gentle", 0, 0.7), _ok("ridge", 0, 0.6)])
+    row = "| s | bags:8 | 20 | 0.700 | ridge 0.600 | +0.100 | - | ahead (1 seed) | 1 / 1 |"
+    assert row in verdict
 
 
 def _ok(method: str, seed: int, value: float, pairs: int = 20) -> dict[str, Any]:

@@ -72,6 +72,9 @@ TRAINED_GRID: tuple[tuple[float, float], ...] = (
     (0.25, 1.0),
     (1.5, 0.5),
 )
+# the largest budget every method can spend: the trained grid above and each baseline's
+# param_grid() hold this many candidates (a test checks the baselines)
+MAX_TUNE_BUDGET = len(TRAINED_GRID)
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,16 @@ class BenchOptions:
 
     def settings(self) -> dict[str, Any]:
         return {"tune_budget": self.tune_budget, "steps": self.steps}
+
+    def check(self) -> None:
+        """Raise InputError for a budget outside 1..MAX_TUNE_BUDGET or a step count below 1."""
+        if not 1 <= self.tune_budget <= MAX_TUNE_BUDGET:
+            raise InputError(
+                f"--tune-budget must be between 1 and {MAX_TUNE_BUDGET} (the candidates every "
+                f"method has), got {self.tune_budget}"
+            )
+        if self.steps is not None and self.steps < 1:
+            raise InputError(f"--steps must be >= 1, got {self.steps}")
 
 
 def plan(
@@ -813,8 +826,7 @@ def run_bench(
     """
     if workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
-    if options.tune_budget < 1:
-        raise InputError(f"--tune-budget must be >= 1, got {options.tune_budget}")
+    options.check()
     options.out.mkdir(parents=True, exist_ok=True)
     _check_settings(options)
     path = options.out / RESULTS
@@ -833,9 +845,16 @@ def run_bench(
 # ---------------------------------------------------------------- report
 
 
+STD_NOTE = "population std, ddof=0"
+
+
 @dataclass(frozen=True)
 class Summary:
-    """Mean, std and count of a method's headline over seeds in one (regime, pairs) row."""
+    """Mean, std and count of a method's headline over seeds in one (regime, pairs) row.
+
+    ``std`` is numpy's default, the population standard deviation (ddof=0); ``STD_NOTE``
+    says so in every rendered table.
+    """
 
     mean: float
     std: float
@@ -883,9 +902,14 @@ def _markdown_row(where: tuple, cells: dict[str, Summary | str], methods: list[s
         elif isinstance(cell, str):
             out.append("skip")
         else:
-            text = f"{cell.mean:.3f} ± {cell.std:.3f}" + (f" (n={cell.n})" if cell.n < most else "")
+            text = _mean_std(cell) + (f" (n={cell.n})" if cell.n < most else "")
             out.append(f"**{text}**" if cell.mean == best else text)
     return "| " + " | ".join(out) + " |"
+
+
+def _mean_std(s: Summary) -> str:
+    """``mean ± std``, or the mean alone for a single seed (whose spread is unknown, not 0)."""
+    return f"{s.mean:.3f} ± {s.std:.3f}" if s.n > 1 else f"{s.mean:.3f}"
 
 
 def _skip_lines(sub: dict[tuple, dict[str, Summary | str]], methods: list[str]) -> list[str]:
@@ -908,7 +932,8 @@ def render_markdown(rows: Sequence[dict[str, Any]]) -> str:
         sub = {w: c for w, c in table.items() if w[0] == suite}
         methods = _methods_in(sub)
         metric = headline.get(suite, "-")
-        parts += [f"## {suite}", "", f"Test {metric}: mean ± std over seeds; best in bold.", ""]
+        legend = f"Test {metric}: mean ± std over seeds ({STD_NOTE}); best in bold."
+        parts += [f"## {suite}", "", legend, ""]
         parts.append("| regime | pairs | " + " | ".join(methods) + " |")
         parts.append("|---|---:|" + "---:|" * len(methods))
         parts += [_markdown_row(w, c, methods) for w, c in sub.items()]
@@ -976,12 +1001,12 @@ def _verdicts_of(table: dict[tuple, dict[str, Summary | str]]) -> list[Verdict]:
 
 def _verdict_row(v: Verdict) -> str:
     suite, regime, pairs = v.where
-    cols = [suite, regime, str(pairs), f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f}"]
+    cols = [suite, regime, str(pairs), _mean_std(v.gentle)]
     if v.baseline is None:
         cols += ["-", "-", "-", v.outcome, str(v.gentle.n)]
     else:
         cols += [
-            f"{v.best} {v.baseline.mean:.3f} ± {v.baseline.std:.3f}",
+            f"{v.best} {_mean_std(v.baseline)}",
             f"{v.margin:+.3f}",
             f"{v.gentle.mean / v.clip.mean:.2f}x" if v.clip and v.clip.mean > 0 else "-",
             v.outcome,
@@ -1003,7 +1028,8 @@ def _verdict_table(found: list[Verdict]) -> str:
     ]
     lines += [_verdict_row(v) for v in found]
     note = (
-        "Outcome: win / lose when the gap exceeds the larger seed standard deviation, else tie. "
+        "Outcome: win / lose when the gap exceeds the larger seed standard deviation "
+        f"({STD_NOTE}), else tie. "
         f"Baselines: {', '.join(BASELINES)}. Seeds: gentle / best baseline."
     )
     return "\n".join([*lines, "", note, ""])
