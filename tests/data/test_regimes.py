@@ -295,3 +295,24 @@ def test_load_full_npz_missing_and_wrong_format(tmp_path: Path) -> None:
     np.save(tmp_path / "single.npy", np.ones((2, 2)))
     with pytest.raises(InputError, match=r"single \.npy array"):
         load_full_npz(tmp_path / "single.npy")
+
+
+@pytest.mark.parametrize(
+    ("wrong", "right"),
+    [("unpaired_a_bag", "unpaired_a_bags"), ("eval_label", "eval_labels"), ("paired_c", None)],
+)
+def test_misspelled_dataset_file_is_refused(tmp_path: Path, wrong: str, right: str | None) -> None:
+    """A near-miss name would otherwise be skipped: another regime, or a metric dropped."""
+    _bags_dir(tmp_path)
+    np.save(tmp_path / f"{wrong}.npy", np.zeros(6, dtype=np.int64))
+    with pytest.raises(InputError, match=rf"{wrong}\.npy: not a dataset file name; did you mean"):
+        load_dataset_dir(tmp_path)
+    if right is not None:  # the suggestion names the file meant
+        with pytest.raises(InputError, match=rf"did you mean {right}\.npy"):
+            load_dataset_dir(tmp_path)
+
+
+def test_unrelated_npy_files_are_left_alone(tmp_path: Path) -> None:
+    _bags_dir(tmp_path)
+    np.save(tmp_path / "ids.npy", np.arange(6))
+    assert load_dataset_dir(tmp_path).regime is Regime.BAGS

@@ -210,6 +210,7 @@ def _check_ridge(by_key: dict, calls: list[dict[str, Any]]) -> None:
         ["--tune-budget", "0"],
         ["--tune-budget", str(bench.MAX_TUNE_BUDGET + 1)],
         ["--steps", "0"],
+        ["--plot-pairs", "7"],
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path: Path, tiny: list, capsys, extra) -> None:
@@ -219,6 +220,30 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, tiny: list, capsys, ex
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("gentleclip: error:")
     assert not (out / "results.jsonl").exists()
+
+
+def test_damaged_results_folder_is_one_line_naming_the_file(tmp_path: Path, tiny: list, capsys):
+    argv = ["bench", "--suite", "tiny", "--pairs", "10", "--regime", "bags:8", "--seeds", "1"]
+    argv += ["--methods", "ridge", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    results = tmp_path / bench.RESULTS
+    good = results.read_text()
+    results.write_text(good + '{"suite": "tiny", "regi')  # torn last line: still fine
+    assert main(argv) == 0
+    capsys.readouterr()
+    for bad, where in (("[1, 2]\n", "line 2"), ('{"a": 1}\n', "line 2"), ("garbage\n", "line 2")):
+        results.write_text(good + bad + good)
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "results.jsonl" in err[0] and where in err[0], err
+    results.write_text(good)
+    (tmp_path / bench.SETTINGS).write_text("garbage")
+    assert main(argv) == 2
+    assert "bench.json" in capsys.readouterr().err
+    file_out = tmp_path / "file"
+    file_out.write_text("x")
+    assert main([*argv[:-1], str(file_out)]) == 2
+    assert "is a file" in capsys.readouterr().err
 
 
 def test_every_method_has_the_largest_tune_budget_of_candidates() -> None:

@@ -375,7 +375,7 @@ def test_embed_bad_output_paths(tmp_path: Path, trained: Path) -> None:
     embed = ["embed", trained, "--side", "a", "--input", x, "--output"]
     _assert_bad_input(_cli(*embed, tmp_path), "is a directory")  # was IsADirectoryError
     _assert_bad_input(_cli(*embed, tmp_path / "no" / "z.npy"), "does not exist")
-    _assert_bad_input(_cli(*embed, x / "z.npy"), "does not exist")
+    _assert_bad_input(_cli(*embed, x / "z.npy"), "x.npy is a file, not a directory")
     assert _listing(tmp_path) == ["x.npy"]
 
 

@@ -14,6 +14,7 @@ import argparse
 import os
 from pathlib import Path
 
+from gentleclip.errors import InputError
 from gentleclip.experiments import bench, datasets
 
 MAX_DEFAULT_WORKERS = 8
@@ -77,10 +78,16 @@ def _option(args: argparse.Namespace, name: str) -> object:
 def run(args: argparse.Namespace) -> int:
     suites = bench.parse_names(args.suite, datasets.DATASETS, "suite")
     regimes = [bench.parse_regime(r).label for r in str(_option(args, "regime")).split(",")]
+    pairs = bench.parse_int_list(str(_option(args, "pairs")), "pairs")
+    if args.plot_pairs is not None and args.plot_pairs not in pairs:
+        raise InputError(
+            f"--plot-pairs {args.plot_pairs} is not one of the grid's pair counts "
+            f"({', '.join(map(str, pairs))})"
+        )
     cells = bench.plan(
         suites,
         list(dict.fromkeys(regimes)),
-        bench.parse_int_list(str(_option(args, "pairs")), "pairs"),
+        pairs,
         bench.parse_seeds(str(_option(args, "seeds"))),
         bench.parse_methods(str(_option(args, "methods"))),
     )

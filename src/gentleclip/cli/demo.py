@@ -7,6 +7,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from gentleclip.cli.evaluate import check_output_file
+from gentleclip.cli.options import seed_arg
+from gentleclip.errors import InputError
 from gentleclip.evaluation.report import write_json_atomic
 from gentleclip.experiments.datasets import DATASETS, build, entry
 from gentleclip.experiments.demo import render, run_demo
@@ -19,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default="mfeat", choices=sorted(DATASETS))
     p.add_argument("--json", default=None, help="also write the result JSON here")
     p.add_argument("--out", default=None, help="work directory (default runs/demo-NAME-TIME)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--pairs", type=int, default=None, help="training pairs (default per dataset)")
     p.add_argument("--bag-size", type=int, default=None, help="fixed bags (no natural bags)")
     p.add_argument(
@@ -37,6 +40,13 @@ def run(args: argparse.Namespace) -> int:
         setting = replace(setting, pairs=args.pairs)
     if args.bag_size is not None:
         setting = replace(setting, bag_size=args.bag_size, natural_bags=False)
+    if setting.pairs < 2:
+        raise InputError(
+            f"--pairs {setting.pairs}: the demo compares gentle with clip, which needs at "
+            "least 2 pairs"
+        )
+    if args.json:
+        check_output_file(args.json, "--json")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or f"runs/demo-{args.dataset}-{stamp}")
     domain = build(args.dataset, raw=args.train_encoder)  # names the problem before any work

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from gentleclip.cli.options import seed_arg
 from gentleclip.data.regimes import load_full_npz
 from gentleclip.data.split import split_full, write_dataset_dir
 
@@ -16,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--regime", required=True, choices=("bags", "unpaired"))
     p.add_argument("--bag-size", type=int, default=8)
     p.add_argument("--test-size", type=int, default=400)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.set_defaults(func=run)
 
 

@@ -99,7 +99,8 @@ def save_array_atomic(path: str | os.PathLike[str], values: np.ndarray) -> None:
     if values.dtype.kind == "O":
         raise InputError(f"{path}: refusing to save an object array")
     if not path.parent.is_dir():
-        raise InputError(f"{path}: directory {path.parent} does not exist")
+        what = "is a file, not a directory" if path.parent.exists() else "does not exist"
+        raise InputError(f"{path}: {path.parent} {what}")
     if path.is_dir():
         raise InputError(f"{path}: is a directory; give a file name for the .npy output")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -16,6 +16,7 @@ Regimes: **pairs** (only pairs), **bags** (unpaired rows grouped in bags on both
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -202,10 +203,25 @@ def load_dataset_dir(
         for key in ALL_KEYS
         if (directory / f"{key}.npy").exists()
     }
+    _check_misspelled_files(directory)
     if not arrays:
         names = ", ".join(f"{key}.npy" for key in ALL_KEYS)
         raise InputError(f"{directory}: no recognised dataset files (expected some of {names})")
     return RegimeData.from_arrays(arrays, require_train=require_train, require_eval=require_eval)
+
+
+def _check_misspelled_files(directory: Path) -> None:
+    """Raise InputError for a ``.npy`` whose name is close to a dataset file's but not one
+    (``unpaired_a_bag.npy``): read silently, it would change the regime or drop a metric.
+    Other ``.npy`` files (ids, user notes) are left alone."""
+    known = [f"{key}.npy" for key in ALL_KEYS]
+    for file in sorted(directory.glob("*.npy")):
+        close = difflib.get_close_matches(file.name, known, n=1, cutoff=0.85)
+        if file.name not in known and close:
+            raise InputError(
+                f"{file}: not a dataset file name; did you mean {close[0]}? "
+                f"(dataset files: {', '.join(known)})"
+            )
 
 
 def load_full_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

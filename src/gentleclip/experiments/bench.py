@@ -686,16 +686,29 @@ def run_cell(job: tuple[Cell, BenchOptions]) -> dict[str, Any]:
 # ---------------------------------------------------------------- results file
 
 
+ROW_KEYS = ("suite", "regime", "pairs", "seed", "method", "status")
+
+
 def read_results(path: Path) -> list[dict[str, Any]]:
-    """Rows of ``results.jsonl``; a torn last line (interrupted write) is ignored."""
+    """Rows of ``results.jsonl``; a torn last line (interrupted write) is ignored.
+
+    Any other line that is not a JSON object with the row keys is an InputError naming the
+    file and line: results cannot be resumed or reported from a damaged file.
+    """
     if not path.is_file():
         return []
+    lines = path.read_text(encoding="utf-8").splitlines()
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(lines, 1):
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
-            continue
+            if number == len(lines):  # torn by an interrupted append
+                continue
+            raise InputError(f"{path}, line {number}: not a JSON row") from None
+        if not isinstance(row, dict) or any(key not in row for key in ROW_KEYS):
+            raise InputError(f"{path}, line {number}: not a result row (needs {ROW_KEYS})")
+        rows.append(row)
     return rows
 
 
@@ -721,7 +734,10 @@ def _check_settings(options: BenchOptions) -> None:
     """An out dir keeps one (tune_budget, steps): resuming with others would mix results."""
     path = options.out / SETTINGS
     if path.is_file():
-        old = json.loads(path.read_text())
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InputError(f"{path}: not the JSON settings a bench run writes") from None
         if old != options.settings():
             raise InputError(
                 f"{options.out} holds results made with {old}; use a new --out for "
@@ -827,6 +843,8 @@ def run_bench(
     if workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
     options.check()
+    if options.out.exists() and not options.out.is_dir():
+        raise InputError(f"--out {options.out} is a file, not a directory")
     options.out.mkdir(parents=True, exist_ok=True)
     _check_settings(options)
     path = options.out / RESULTS
