@@ -268,3 +268,99 @@ def test_changed_model_is_refused(trained: tuple[Path, Path], tmp_path: Path, ca
     config.write_text(config.read_text() + "\n")  # same model, different bytes
     _expect_error(["search", str(ix), "--query", str(data / "eval_b.npy")], "rebuild", capsys)
     assert main(["search", str(ix), "--query", str(data / "eval_b.npy"), "--run", str(run)]) == 0
+
+
+def test_short_ivf_results_are_dropped_and_warned(
+    trained: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:
+    data, run = trained
+    eval_a, ivf = str(data / "eval_a.npy"), tmp_path / "ivf"
+    argv = ["index", str(run), "--side", "b", "--input", str(data / "eval_b.npy")]
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"b{i}\n" for i in range(40)))
+    ivf_argv = [*argv, "--out", str(ivf), "--kind", "ivf", "--nlist", "10"]
+    assert main([*ivf_argv, "--ids", str(ids)]) == 0
+    capsys.readouterr()
+    search = ["search", str(ivf), "--query", eval_a, "--k", "30", "--nprobe", "1"]
+    assert main([*search, "--out", str(tmp_path / "hits.npz")]) == 0
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert len(warning) == 1 and "fewer than 30 hits" in warning[0] and "--nprobe" in warning[0]
+    res = np.load(tmp_path / "hits.npz")
+    counts = res["counts"]
+    assert counts.shape == (40,) and (counts < 30).all() and (counts > 0).all()
+    padded = np.arange(30)[None, :] >= counts[:, None]
+    assert (res["indices"][padded] == -1).all() and np.isnan(res["scores"][padded]).all()
+    assert (res["indices"][~padded] >= 0).all() and np.isfinite(res["scores"][~padded]).all()
+    assert (res["ids"][padded] == "").all() and (res["ids"][~padded] != "").all()
+    assert main([*search, "--out", str(tmp_path / "hits.csv")]) == 0
+    rows = list(csv.DictReader((tmp_path / "hits.csv").open()))
+    assert len(rows) == counts.sum() and all(int(r["index"]) >= 0 and r["id"] for r in rows)
+    assert all(-1.01 <= float(r["score"]) <= 1.01 for r in rows)
+    assert [int(r["index"]) for r in rows[: counts[0]]] == list(res["indices"][0, : counts[0]])
+    capsys.readouterr()
+    assert main(search) == 0
+    printed = capsys.readouterr().out
+    assert "-1 (" not in printed and "e+38" not in printed and "nan" not in printed
+
+
+def test_duplicate_or_blank_ids_are_refused(
+    trained: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:
+    data, run = trained
+    ix, ids, ids_npy = tmp_path / "ix", tmp_path / "ids.txt", tmp_path / "ids.npy"
+    argv = ["index", str(run), "--side", "b", "--input", str(data / "eval_b.npy")]
+    names = [f"b{i}" for i in range(40)]
+    for lines, needle in [
+        ([*names[:4], "b1", *names[5:]], "duplicate id 'b1' on lines 2 and 5"),
+        ([*names[:6], "", *names[7:]], "blank id on line 7"),
+        ([*names[:39], "  "], "blank id on line 40"),
+    ]:
+        ids.write_text("\n".join(lines) + "\n")
+        _expect_error([*argv, "--out", str(ix), "--ids", str(ids)], needle, capsys)
+        assert not ix.exists()
+    np.save(ids_npy, np.r_[np.arange(39), 3])
+    _expect_error([*argv, "--out", str(ix), "--ids", str(ids_npy)], "on rows 3 and 39", capsys)
+    assert not ix.exists()
+
+
+def test_run_errors_name_the_path_given(trained: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    data, run = trained
+    copy = tmp_path / "copy"
+    (copy / "model").mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        (copy / "model" / name).write_bytes((run / "model" / name).read_bytes())
+    ix, eval_a = tmp_path / "ix", str(data / "eval_a.npy")
+    argv = ["index", str(copy), "--side", "b", "--input", str(data / "eval_b.npy")]
+    assert main([*argv, "--out", str(ix)]) == 0
+    not_run = tmp_path / "not_a_run"
+    not_run.mkdir()
+    search = ["search", str(ix), "--query", eval_a, "--run"]
+    _expect_error([*search, str(not_run)], f"--run {not_run} is not a training run", capsys)
+    _expect_error([*search, str(tmp_path / "nope")], "nope: directory not found", capsys)
+    for name in ("config.json", "model.safetensors"):
+        (copy / "model" / name).unlink()
+    (copy / "model").rmdir()
+    _expect_error(["search", str(ix), "--query", eval_a], "(recorded in", capsys)
+    assert main([*search, str(run)]) == 0
+
+
+def test_bad_out_path_is_refused_before_searching(
+    trained: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:
+    data, run = trained
+    ix = tmp_path / "ix"
+    argv = ["index", str(run), "--side", "b", "--input", str(data / "eval_b.npy")]
+    assert main([*argv, "--out", str(ix)]) == 0
+    (tmp_path / "dd.npz").mkdir()
+    (tmp_path / "file").write_text("x")
+    search = ["search", str(ix), "--query", str(data / "eval_a.npy"), "--out"]
+    for out, needle in [
+        (tmp_path / "dd.npz", "dd.npz: is an existing directory"),
+        (tmp_path / "file" / "hits.csv", "file is a file, not a directory"),
+        (tmp_path / "file" / "sub" / "hits.csv", "file is a file, not a directory"),
+        (tmp_path / "missing" / "hits.npz", "missing does not exist"),
+    ]:
+        _expect_error([*search, str(out)], needle, capsys)
+    assert "searched" not in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dd.npz", "file", "ix"]
+    assert list((tmp_path / "dd.npz").iterdir()) == []

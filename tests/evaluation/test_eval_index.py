@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from gentleclip.evaluation.index import (
     build_index,
     build_index_from_array,
     check_index_destination,
+    hit_counts,
     import_faiss,
     load_index,
     save_index,
@@ -106,14 +108,34 @@ def test_save_load_round_trip(tmp_path: Path, data: tuple[np.ndarray, np.ndarray
     assert sorted(p.name for p in (tmp_path / "ix").iterdir()) == [INDEX_FILE, META_FILE]
 
 
-def test_ivf_pads_missing_results_with_minus_one() -> None:
+def test_ivf_pads_missing_results_with_minus_one_and_nan() -> None:
     gallery = _unit(60, 8, seed=3)
     vindex = build_index_from_array(gallery, kind="ivf", nlist=6, ids=np.arange(60) + 100)
-    _, indices = vindex.search(gallery[:2], 60, nprobe=1)
+    scores, indices = vindex.search(gallery[:2], 60, nprobe=1)
     assert (indices == -1).any() and (indices[:, 0] >= 0).all()
+    counts = hit_counts(indices)
+    assert counts.shape == (2,) and (counts < 60).all()
+    for q, n in enumerate(counts):  # real hits first, then only padding
+        assert (indices[q, :n] >= 0).all() and (indices[q, n:] == -1).all()
+        assert np.isfinite(scores[q, :n]).all() and np.isnan(scores[q, n:]).all()
     ids = vindex.ids_of(indices)
     np.testing.assert_array_equal(ids[indices < 0], -1)
     np.testing.assert_array_equal(ids[indices >= 0], indices[indices >= 0] + 100)
+
+
+@pytest.mark.parametrize(
+    ("ids", "needle"),
+    [
+        (["a", "b", "c", "b", "a"], "duplicate id 'b' on rows 1 and 3"),
+        (["a", "b", "", "d", "e"], "blank id on row 2"),
+        (["a", "b", "c", "  ", "e"], "blank id on row 3"),
+        ([7, 8, 9, 10, 7], "duplicate id 7 on rows 0 and 4"),
+        ([0, 1, -1, 3, 4], "id -1 (reserved for missing hits) on row 2"),
+    ],
+)
+def test_new_ids_must_be_distinct_and_not_padding(ids: list[object], needle: str) -> None:
+    with pytest.raises(InputError, match=re.escape(needle)):
+        build_index_from_array(_unit(5, 4, seed=0), ids=np.array(ids))
 
 
 @pytest.fixture
@@ -179,6 +201,9 @@ def test_destination_refuses_foreign_directory(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["keep.txt"]
     with pytest.raises(InputError, match="does not exist"):
         check_index_destination(tmp_path / "missing" / "ix")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match=r"parent .*file is not a directory"):
+        check_index_destination(tmp_path / "file" / "ix")
 
 
 def test_missing_faiss_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:

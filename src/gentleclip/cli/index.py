@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--side", required=True, choices=("a", "b"), help="tower that embeds --input")
     p.add_argument("--input", required=True, help=".npy of shape (N, features) to index")
     p.add_argument("--embedded", action="store_true", help="--input already holds embeddings")
-    p.add_argument("--ids", default=None, help="row ids: .txt (one per line) or 1-D .npy")
+    p.add_argument("--ids", default=None, help="distinct row ids: .txt (one per line) or 1-D .npy")
     p.add_argument("--out", required=True, help="index directory to write")
     p.add_argument("--kind", default="exact", help=f"one of {', '.join(KINDS)} (default exact)")
     p.add_argument("--nlist", type=int, default=None, help="ivf cells (default ~4*sqrt(N))")
@@ -114,17 +114,20 @@ def _memory_map(path: str) -> np.ndarray:
 
 
 def read_ids(path: str, count: int) -> np.ndarray:
-    """Row ids from a ``.txt`` file (one per line) or a 1-D integer/string ``.npy``."""
+    """Row ids from a ``.txt`` file (one per line) or a 1-D integer/string ``.npy``.
+
+    Ids must be distinct and not blank (nor ``-1`` for integers): those mark missing hits.
+    """
     file = Path(path)
     if file.suffix == ".npy":
-        return check_ids(read_npy(file), count, path)
+        return check_ids(read_npy(file), count, path, distinct=True)
     if not file.is_file():
         raise InputError(f"{path}: file not found")
     try:
         lines = file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: cannot read ids ({err})") from err
-    return check_ids(np.array(lines, dtype=str), count, path)
+    return check_ids(np.array(lines, dtype=str), count, path, distinct=True, unit="line")
 
 
 def _row_embedder(

@@ -3,6 +3,11 @@
 Queries are embedded with the tower of the side opposite to the indexed one (or
 ``--query-side``) of the run recorded in the index, or taken as embeddings with
 ``--embedded``. Results are written atomically; a one-line summary reports the speed.
+
+An ivf query whose ``--nprobe`` probed cells hold fewer than ``--k`` rows gets fewer hits:
+the missing ones are never shown or written as results (``.csv`` and the printed results
+leave them out; ``.npz`` marks them index -1, score NaN, see its ``counts``), and a one-line
+warning on stderr says how many queries came up short.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +27,7 @@ from gentleclip.data.io import load_array
 from gentleclip.errors import InputError
 from gentleclip.evaluation.index import (
     VectorIndex,
+    hit_counts,
     import_faiss,
     load_index,
     model_fingerprint,
@@ -39,9 +46,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--query-side", choices=("a", "b"), default=None, help="default: other side")
     p.add_argument("--embedded", action="store_true", help="--query already holds embeddings")
     p.add_argument("--run", default=None, help="run directory (default: the one in index.json)")
-    p.add_argument("--k", type=int, default=10, help="results per query (default 10)")
+    p.add_argument(
+        "--k",
+        type=int,
+        default=10,
+        help="results per query (default 10); an ivf query whose probed cells hold fewer "
+        "rows gets fewer, with a warning",
+    )
     p.add_argument("--nprobe", type=int, default=None, help="ivf cells to visit")
-    p.add_argument("--out", default=None, help="write results to .npz or .csv")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="write results to .csv (query,rank,index,score[,id]: one row per real hit) or "
+        ".npz (scores, indices[, ids] of shape (queries, k), counts of real hits per query; "
+        "slots past a query's count hold index -1, score NaN)",
+    )
     p.set_defaults(func=run)
 
 
@@ -56,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     scores, indices = vindex.search(queries, args.k, nprobe=args.nprobe)
     seconds = time.perf_counter() - start
     ids = vindex.ids_of(indices)
+    _warn_short(hit_counts(indices), args.k, vindex, args.nprobe)
     if out is None:
         _print_results(scores, indices, ids)
     else:
@@ -70,15 +90,42 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_out(out: str | None) -> Path | None:
-    """The output path, if any, checked for a known suffix and an existing directory."""
+    """The output path, if any, checked (before any work) to be a writable file name."""
     if out is None:
         return None
     path = Path(out)
     if path.suffix not in OUT_SUFFIXES:
         raise InputError(f"--out {out}: expected a {' or '.join(OUT_SUFFIXES)} file")
-    if not path.parent.is_dir():
-        raise InputError(f"--out {out}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"--out {out}: is an existing directory, expected a file name")
+    _check_out_parent(out, path.parent)
     return path
+
+
+def _check_out_parent(out: str, parent: Path) -> None:
+    """InputError unless ``parent`` is an existing, writable directory."""
+    if parent.is_dir():
+        if not os.access(parent, os.W_OK):
+            raise InputError(f"--out {out}: directory {parent} is not writable")
+        return
+    blocker = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise InputError(f"--out {out}: {blocker} is a file, not a directory")
+    raise InputError(f"--out {out}: directory {parent} does not exist")
+
+
+def _warn_short(counts: np.ndarray, k: int, vindex: VectorIndex, nprobe: int | None) -> None:
+    """One stderr line when some queries got fewer than ``k`` hits (ivf, nprobe too small)."""
+    short = int((counts < k).sum())
+    if short == 0:
+        return
+    probed = vindex.meta.nprobe if nprobe is None else nprobe
+    print(
+        f"gentleclip: warning: {short} of {len(counts)} queries got fewer than {k} hits "
+        f"(as few as {int(counts.min())}): their {probed} probed ivf cells of "
+        f"{vindex.meta.nlist} hold fewer rows; raise --nprobe or lower --k",
+        file=sys.stderr,
+    )
 
 
 def _queries(args: argparse.Namespace, vindex: VectorIndex) -> tuple[np.ndarray, float]:
@@ -87,7 +134,7 @@ def _queries(args: argparse.Namespace, vindex: VectorIndex) -> tuple[np.ndarray,
     if args.embedded:
         return q, 0.0
     side = args.query_side or ("a" if vindex.meta.side == "b" else "b")
-    model = _load_model(args.run or vindex.meta.run, vindex, args.index)
+    model = _load_model(args.run, vindex, args.index)
     expected = model.towers[side].input_dim
     if q.shape[1] != expected:
         raise InputError(
@@ -98,29 +145,44 @@ def _queries(args: argparse.Namespace, vindex: VectorIndex) -> tuple[np.ndarray,
     return z, time.perf_counter() - start
 
 
-def _load_model(run_dir: str | None, vindex: VectorIndex, index: str) -> TwoTower:
-    """The run's model, checked to be the one the index was built with."""
-    if run_dir is None:
-        raise InputError(f"{index}: no run recorded; pass --run or --embedded")
-    model_dir = Path(run_dir) / "model"
-    if not model_dir.is_dir():
-        raise InputError(f"run {run_dir} (recorded in {index}) not found; pass --run")
+def _load_model(run_arg: str | None, vindex: VectorIndex, index: str) -> TwoTower:
+    """The model of ``--run`` (or the recorded run), checked to be the index's model."""
+    model_dir = _model_dir(run_arg, vindex.meta.run, index)
     if vindex.meta.model_sha256 not in (None, model_fingerprint(model_dir)):
         raise InputError(f"{model_dir}: not the model {index} was built with; rebuild the index")
     return TwoTower.from_pretrained(model_dir)
 
 
+def _model_dir(run_arg: str | None, recorded: str | None, index: str) -> Path:
+    """``model/`` of ``--run`` if given, else of the run recorded in the index."""
+    if run_arg is not None:
+        if not Path(run_arg).is_dir():
+            raise InputError(f"--run {run_arg}: directory not found")
+        if not (Path(run_arg) / "model").is_dir():
+            raise InputError(f"--run {run_arg} is not a training run folder (no model/ inside)")
+        return Path(run_arg) / "model"
+    if recorded is None:
+        raise InputError(f"{index}: no run recorded; pass --run or --embedded")
+    if not (Path(recorded) / "model").is_dir():
+        raise InputError(f"run {recorded} (recorded in {index}) not found; pass --run")
+    return Path(recorded) / "model"
+
+
 def write_results(
     path: Path, scores: np.ndarray, indices: np.ndarray, ids: np.ndarray | None
 ) -> None:
-    """Write ``scores``/``indices`` (and ``ids``) to ``.npz`` or ``.csv``, atomically."""
+    """Write ``scores``/``indices`` (and ``ids``) to ``.npz`` or ``.csv``, atomically.
+
+    ``.npz``: the ``(Q, k)`` arrays as searched plus ``counts`` (real hits per query); the
+    slots past a query's count are padding (index -1, score NaN). ``.csv``: real hits only.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w" if path.suffix == ".csv" else "wb") as handle:
             if path.suffix == ".csv":
                 _write_csv(handle, scores, indices, ids)
             else:
-                arrays = {"scores": scores, "indices": indices}
+                arrays = {"scores": scores, "indices": indices, "counts": hit_counts(indices)}
                 np.savez(handle, **arrays, **({} if ids is None else {"ids": ids}))
         os.replace(tmp, path)
     except BaseException:
@@ -131,20 +193,26 @@ def write_results(
 def _write_csv(
     handle: TextIO, scores: np.ndarray, indices: np.ndarray, ids: np.ndarray | None
 ) -> None:
-    """One row per (query, rank): ``query,rank,index,score[,id]``; ranks start at 1."""
+    """One row per real hit: ``query,rank,index,score[,id]``; ranks start at 1.
+
+    A query with fewer hits than ``k`` has fewer rows (padding is left out); one with none
+    has no row.
+    """
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(["query", "rank", "index", "score", *([] if ids is None else ["id"])])
+    counts = hit_counts(indices)
     for q in range(indices.shape[0]):
-        for r in range(indices.shape[1]):
+        for r in range(int(counts[q])):
             extra = [] if ids is None else [ids[q, r]]
             writer.writerow([q, r + 1, int(indices[q, r]), f"{scores[q, r]:.6g}", *extra])
 
 
 def _print_results(scores: np.ndarray, indices: np.ndarray, ids: np.ndarray | None) -> None:
-    """The first few queries' results on stdout (``--out`` writes them all)."""
+    """The first few queries' real hits on stdout (``--out`` writes them all)."""
     labels = indices if ids is None else ids
+    counts = hit_counts(indices)
     for q in range(min(len(indices), SHOWN_QUERIES)):
-        hits = ", ".join(f"{labels[q, r]} ({scores[q, r]:.3f})" for r in range(indices.shape[1]))
-        print(f"query {q}: {hits}")
+        hits = ", ".join(f"{labels[q, r]} ({scores[q, r]:.3f})" for r in range(int(counts[q])))
+        print(f"query {q}: {hits or 'no hits'}")
     if len(indices) > SHOWN_QUERIES:
         print(f"... {len(indices) - SHOWN_QUERIES} more queries; use --out to save all")

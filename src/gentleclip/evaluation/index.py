@@ -5,13 +5,15 @@ same score as :func:`gentleclip.evaluation.retrieval.topk_indices`):
 
 * ``exact``: ``faiss.IndexFlatIP``, brute force, the reference results.
 * ``ivf``: ``faiss.IndexIVFFlat`` with ``nlist`` k-means cells trained on a random sample of
-  the rows; a search visits the ``nprobe`` nearest cells (``nprobe == nlist`` is exact).
+  the rows; a search visits the ``nprobe`` nearest cells (``nprobe == nlist`` is exact), so
+  a query whose probed cells hold fewer than ``k`` rows gets fewer than ``k`` hits.
 
 An index directory holds ``index.faiss`` (written by ``faiss.write_index``), ``index.json``
 (format, kind, dim, count, side, the run it came from with a hash of that run's model files,
-options) and, when row ids were given, ``ids.npy``. Every file is written to a temporary
-name and moved into place with ``os.replace``; ``index.json`` goes last. Loading checks each
-file against the others and raises :class:`~gentleclip.errors.InputError` naming the file.
+options) and, when row ids were given (distinct, none blank), ``ids.npy``. Every file is
+written to a temporary name and moved into place with ``os.replace``; ``index.json`` goes
+last. Loading checks each file against the others and raises
+:class:`~gentleclip.errors.InputError` naming the file.
 
 faiss is optional: it is imported on first use and its absence is an InputError.
 """
@@ -197,8 +199,10 @@ class VectorIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` rows per query: ``(scores float32 (Q, k), indices int64 (Q, k))``.
 
-        Queries are L2-normalised first. Rows are sorted by decreasing score. An IVF search
-        whose probed cells hold fewer than ``k`` rows pads with index ``-1``.
+        Queries are L2-normalised first. Rows are sorted by decreasing score. An IVF query
+        whose ``nprobe`` probed cells hold fewer than ``k`` rows gets fewer hits: its row
+        ends with padding, index ``-1`` and score NaN (never a real score); :func:`hit_counts`
+        gives the number of real hits per query. An exact search always fills all ``k``.
         """
         k = _check_positive_int(k, "k")
         if k > self.meta.count:
@@ -208,6 +212,7 @@ class VectorIndex:
             raise InputError(f"queries have dimension {q.shape[1]}, the index {self.meta.dim}")
         self._set_nprobe(nprobe)
         scores, indices = self.index.search(q, k)
+        scores[indices < 0] = np.nan  # faiss pads with float32 lowest, which looks like a score
         return scores, indices.astype(np.int64, copy=False)
 
     def _set_nprobe(self, nprobe: int | None) -> None:
@@ -227,6 +232,11 @@ class VectorIndex:
         missing = "" if self.ids.dtype.kind == "U" else -1
         out = self.ids[np.clip(indices, 0, None)]
         return np.where(indices < 0, np.asarray(missing, dtype=self.ids.dtype), out)
+
+
+def hit_counts(indices: np.ndarray) -> np.ndarray:
+    """Real hits per query (int64, shape ``(Q,)``) in :meth:`VectorIndex.search` indices."""
+    return (np.asarray(indices) >= 0).sum(axis=1, dtype=np.int64)
 
 
 def new_index(kind: str, dim: int, *, nlist: int | None = None) -> Any:
@@ -304,7 +314,7 @@ def _new_meta(
     elif nlist is not None or nprobe is not None:
         raise InputError("nlist and nprobe only apply to an ivf index")
     if ids is not None:
-        check_ids(np.asarray(ids), count, "ids")
+        check_ids(np.asarray(ids), count, "ids", distinct=True)
     meta = IndexMeta(kind, dim, count, side, run, model_sha256, nlist, nprobe, ids is not None)
     meta.validate()
     return meta
@@ -350,6 +360,8 @@ def save_index(vindex: VectorIndex, directory: str | os.PathLike[str]) -> Path:
 
 def check_index_destination(path: Path) -> None:
     """Raise InputError unless ``path`` can receive an index (new, empty or an index dir)."""
+    if path.parent.exists() and not path.parent.is_dir():
+        raise InputError(f"{path}: parent {path.parent} is not a directory")
     if not path.parent.is_dir():
         raise InputError(f"{path}: parent directory {path.parent} does not exist")
     if path.exists() and not path.is_dir():
@@ -422,13 +434,42 @@ def _read_ids(file: Path, count: int) -> np.ndarray:
     return check_ids(read_npy(file), count, str(file))
 
 
-def check_ids(ids: np.ndarray, count: int, name: str) -> np.ndarray:
-    """Return ``ids`` if it is a 1-D integer or string array of length ``count``."""
+def check_ids(
+    ids: np.ndarray, count: int, name: str, *, distinct: bool = False, unit: str = "row"
+) -> np.ndarray:
+    """Return ``ids`` if it is a 1-D integer or string array of length ``count``.
+
+    ``distinct=True`` (new indexes) also refuses blank string ids, the integer id ``-1``
+    (both are the padding of a missing hit) and repeated ids, naming the first offending
+    ``unit``: ``"row"`` counts from 0, ``"line"`` (a text file) from 1.
+    """
     if ids.ndim != 1 or ids.dtype.kind not in "iuU":
         raise InputError(f"{name}: expected a 1-D array of integer or string ids, got {ids.dtype}")
+    if distinct:
+        _check_distinct_ids(ids, name, unit)
     if len(ids) != count:
         raise InputError(f"{name}: got {len(ids)} ids for {count} rows")
     return ids
+
+
+def _check_distinct_ids(ids: np.ndarray, name: str, unit: str) -> None:
+    """InputError for the first blank (or ``-1``) id, then for the first repeated id."""
+    first = 1 if unit == "line" else 0
+    if ids.dtype.kind == "U":
+        bad, what = np.char.strip(ids) == "", "blank id"
+    else:
+        bad, what = ids == -1, "id -1 (reserved for missing hits)"
+    if bad.any():
+        raise InputError(f"{name}: {what} on {unit} {int(np.flatnonzero(bad)[0]) + first}")
+    order = np.argsort(ids, kind="stable")
+    repeats = order[1:][ids[order[1:]] == ids[order[:-1]]]
+    if len(repeats):
+        second = int(repeats.min())
+        earlier = int(np.flatnonzero(ids == ids[second])[0])
+        raise InputError(
+            f"{name}: duplicate id {ids[second].item()!r} on {unit}s "
+            f"{earlier + first} and {second + first}"
+        )
 
 
 def model_fingerprint(model_dir: str | os.PathLike[str]) -> str:
