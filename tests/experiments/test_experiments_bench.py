@@ -388,6 +388,13 @@ def test_no_plot_for_a_regime_where_every_method_was_skipped(tmp_path: Path) -> 
     assert not (tmp_path / "s-pairs-natural.png").exists()
 
 
+def test_no_bag_size_plot_where_every_method_was_skipped(tmp_path: Path) -> None:
+    skipped = {"status": "skipped", "reason": "split impossible"}
+    rows = [{**_ok(m, 0, 0.0, pairs=9999), **skipped} for m in ("gentle", "clip")]
+    assert bench.write_plots(rows, tmp_path, plot_pairs=9999) == []
+    assert not list(tmp_path.glob("*.png"))
+
+
 def test_step_candidates_share_a_run_and_equal_separate_runs(
     tiny: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1147,6 +1147,8 @@ def _bag_plot(
     if plot_pairs not in pairs_seen:
         plot_pairs = 20 if 20 in pairs_seen else pairs_seen[len(pairs_seen) // 2]
     points = [(parse_regime(w[1]).bag_size, w) for w in bags if w[2] == plot_pairs]
+    if not any(isinstance(c, Summary) for _, w in points for c in table[w].values()):
+        return []  # every method skipped at that pair count (e.g. more pairs than items)
     path = out / f"{suite}-bagsize-pairs{plot_pairs}.png"
     title = f"{suite}, {plot_pairs} pairs: test {metric} vs bag size"
     log2 = {"value": "log", "base": 2}
