@@ -78,8 +78,12 @@ def test_an_output_name_the_os_rejects_is_bad_input(full_npz: Path, tmp_path: Pa
     assert len(err) == 1 and "File name too long" in err[0], err
 
 
-def test_sigterm_stops_train_with_143_and_a_resume_hint(
-    full_npz: Path, tmp_path: Path, tiny_recipe: Path
+@pytest.mark.parametrize(
+    ("sig", "code", "message"),
+    [(signal.SIGTERM, 143, "terminated by SIGTERM"), (signal.SIGINT, 130, "interrupted")],
+)
+def test_a_signal_stops_train_with_its_code_and_a_resume_hint(
+    full_npz: Path, tmp_path: Path, tiny_recipe: Path, sig: int, code: int, message: str
 ) -> None:
     data, run = tmp_path / "d", tmp_path / "run"
     assert (
@@ -106,13 +110,13 @@ def test_sigterm_stops_train_with_143_and_a_resume_hint(
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if (run / "checkpoints" / "last.ckpt").is_file():
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(sig)
             break
         time.sleep(0.01)
     _, err = proc.communicate(timeout=120)
     lines = [x for x in err.decode().splitlines() if x.strip()]
-    assert proc.returncode == 143, (proc.returncode, lines[-5:])
-    assert lines[-1].startswith("gentleclip: terminated by SIGTERM"), lines[-5:]
+    assert proc.returncode == code, (proc.returncode, lines[-5:])
+    assert lines[-1].startswith(f"gentleclip: {message}"), lines[-5:]
     assert not (run / "model").exists()  # no model claims to be the finished run
 
 

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from gentleclip.errors import InputError
-from gentleclip.training.checkpoint import load_checkpoint_file, save_checkpoint_file
+from gentleclip.training.checkpoint import (
+    RUN_RECORD_KEY,
+    StepCheckpoint,
+    load_checkpoint_file,
+    run_record,
+    save_checkpoint_file,
+)
 
 
 def _checkpoint() -> dict:
@@ -57,3 +63,17 @@ def test_unstorable_object_is_refused_and_nothing_written(tmp_path: Path) -> Non
     with pytest.raises(TypeError, match="object"):
         save_checkpoint_file({"bad": object()}, tmp_path / "x.ckpt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_step_checkpoint_records_its_run_in_every_checkpoint(tmp_path: Path) -> None:
+    record = {"config": {"seed": 3, "model": {"embed_dim": 8}}, "data": {"dim_a": 12}}
+    callback = StepCheckpoint(tmp_path / "last.ckpt", 5, record)
+    checkpoint = _checkpoint()
+    callback.on_save_checkpoint(None, None, checkpoint)  # type: ignore[arg-type]
+    save_checkpoint_file(checkpoint, tmp_path / "last.ckpt")
+    loaded = load_checkpoint_file(tmp_path / "last.ckpt")
+    assert run_record(loaded) == record and loaded[RUN_RECORD_KEY] == record
+    assert run_record(_checkpoint()) is None  # written before records existed
+    unrecorded = _checkpoint()
+    StepCheckpoint(tmp_path / "x.ckpt", 5).on_save_checkpoint(None, None, unrecorded)  # type: ignore[arg-type]
+    assert RUN_RECORD_KEY not in unrecorded

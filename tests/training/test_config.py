@@ -4,9 +4,17 @@ from pathlib import Path
 
 import pytest
 
+from gentleclip.cli.main import main
 from gentleclip.errors import InputError
 from gentleclip.recipes import load_recipe, recipe_names
-from gentleclip.training.config import TrainConfig, config_from_dict, dump_config, load_config
+from gentleclip.training.config import (
+    MAX_SEED,
+    TrainConfig,
+    config_from_dict,
+    dump_config,
+    load_config,
+    resume_conflicts,
+)
 
 
 def test_defaults_validate_and_round_trip_through_yaml(tmp_path: Path) -> None:
@@ -32,6 +40,16 @@ def test_override_nested_and_int_to_float() -> None:
         ({"optim": {"steps": "many"}}, "optim.steps"),
         ({"optim": {"steps": None, "epochs": None}}, "optim.steps or optim.epochs"),
         ({"model": 3}, "model"),
+        ({"optim": {"weight_decay": -1.0}}, "optim.weight_decay must be >= 0"),
+        ({"loss": {"sdd_spread": "bogus"}}, "loss.sdd_spread must be one of range"),
+        ({"loss": {"mmd_multipliers": []}}, "loss.mmd_multipliers must be a non-empty list"),
+        ({"loss": {"mmd_multipliers": [-1.0, 0]}}, "loss.mmd_multipliers entries must be"),
+        ({"loss": {"mmd_multipliers": ["a", "b"]}}, "loss.mmd_multipliers entries must be"),
+        ({"loss": {"mmd_multipliers": [1.0, True]}}, "loss.mmd_multipliers entries must be"),
+        ({"loss": {"mmd_bandwidths": [0.0]}}, "loss.mmd_bandwidths entries must be"),
+        ({"loss": {"mmd_bandwidths": []}}, "loss.mmd_bandwidths must be a non-empty list"),
+        ({"seed": -1}, "seed must be an integer in 0..4294967295, got -1"),
+        ({"seed": 99999999999}, "seed must be an integer in 0..4294967295"),
     ],
 )
 def test_bad_config_names_the_key(values: dict, needle: str) -> None:
@@ -59,3 +77,54 @@ def test_shipped_recipes_load() -> None:
 def test_configs_train_yaml_lists_the_current_defaults() -> None:
     shipped = Path(__file__).resolve().parents[2] / "configs" / "train.yaml"
     assert load_config(shipped) == TrainConfig()
+
+
+def test_edge_values_that_runs_can_use_are_accepted() -> None:
+    config = config_from_dict(
+        {
+            "seed": MAX_SEED,
+            "optim": {"weight_decay": 0.0},
+            "loss": {"sdd_spread": "none", "mmd_multipliers": [1], "mmd_bandwidths": [0.5, 2]},
+        }
+    )
+    assert config.seed == 2**32 - 1 and config.loss.mmd_bandwidths == [0.5, 2]
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296"])
+def test_cli_seed_out_of_range_is_one_line(tmp_path: Path, capsys, seed: str) -> None:
+    assert (
+        main(["train", str(tmp_path / "data"), "--out", str(tmp_path / "r"), "--seed", seed]) == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gentleclip: error: seed must be"), err
+    assert not (tmp_path / "r").exists()
+
+
+def test_resume_may_change_only_length_and_reporting() -> None:
+    saved = TrainConfig().to_dict()
+    config = TrainConfig()
+    config.optim.steps, config.optim.epochs = 5000, 3
+    config.trainer.progress = False
+    config.trainer.checkpoint_every_steps = 7
+    config.trainer.skip_nonfinite = True
+    assert resume_conflicts(saved, config) == []
+    config.method, config.model.embed_dim, config.optim.lr = "clip", 8, 0.1
+    config.sampler.pairs_per_step, config.loss.w_sdd, config.seed = 3, 0.0, 9
+    assert [key for key, _, _ in resume_conflicts(saved, config)] == [
+        "method",
+        "seed",
+        "model.embed_dim",
+        "loss.w_sdd",
+        "sampler.pairs_per_step",
+        "optim.lr",
+    ]
+
+
+def test_resume_compares_keys_an_old_run_lacks_with_their_defaults() -> None:
+    saved = TrainConfig().to_dict()
+    del saved["loss"]["chunk_size"]
+    saved["loss"]["retired_key"] = 1.0
+    config = TrainConfig()
+    assert resume_conflicts(saved, config) == []
+    config.loss.chunk_size = 16
+    assert resume_conflicts(saved, config) == [("loss.chunk_size", None, 16)]

@@ -10,6 +10,7 @@ checkpoint period is 5 steps, so no checkpoint before step 140 falls on an epoch
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,14 +18,20 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from gentleclip.cli.main import main
 from gentleclip.errors import InputError
 from gentleclip.training import checkpoint as checkpoint_module
-from gentleclip.training.checkpoint import load_checkpoint_file
+from gentleclip.training.checkpoint import (
+    RUN_RECORD_KEY,
+    load_checkpoint_file,
+    save_checkpoint_file,
+)
 from gentleclip.training.config import config_from_dict
 from gentleclip.training.fit import CHECKPOINT, train
 
@@ -46,8 +53,6 @@ RECIPE = {
 
 
 def _write_recipe(path: Path) -> Path:
-    import yaml
-
     path.write_text(yaml.safe_dump(RECIPE))
     return path
 
@@ -202,3 +207,141 @@ def test_short_epochs_checkpoint_every_k_steps_and_at_the_end(
 def test_checkpoint_period_must_be_positive() -> None:
     with pytest.raises(InputError, match=r"trainer\.checkpoint_every_steps must be > 0"):
         config_from_dict({"trainer": {"checkpoint_every_steps": 0}})
+
+
+def _copy_run(run: Path, to: Path) -> Path:
+    shutil.copytree(run, to)
+    return to
+
+
+def _files(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+def _resume_argv(data: Path, run: Path, recipe: Path, *extra: str) -> list[str]:
+    argv = ["train", str(data), "--out", str(run), "--config", str(recipe), "--resume"]
+    return [*argv, *extra]
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"model": {**RECIPE["model"], "embed_dim": 16}}, "model.embed_dim 8 -> 16"),
+        ({"method": "clip"}, "method 'gentle' -> 'clip'"),
+        ({"seed": 4}, "seed 3 -> 4"),
+        ({"sampler": {"pairs_per_step": 5, "unpaired_per_step": 2}}, "sampler.pairs_per_step"),
+        ({"loss": {"w_ssl": 0.25}}, "loss.w_ssl 0.5 -> 0.25"),
+        ({"optim": {"lr": 0.1}}, "optim.lr"),
+    ],
+)
+def test_resume_with_other_settings_is_refused_before_anything_is_written(
+    reference: dict[str, Path], short_run: Path, tmp_path: Path, capsys, change: dict, needle: str
+) -> None:
+    run = _copy_run(short_run, tmp_path / "run")
+    before = _files(run)
+    recipe = tmp_path / "other.yaml"
+    recipe.write_text(yaml.safe_dump({**RECIPE, **change}))
+    capsys.readouterr()
+    assert main(_resume_argv(reference["data"], run, recipe, "--steps", "8")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--resume:" in err[0] and needle in err[0], err
+    assert _files(run) == before, "config.yaml and the checkpoint stay as they were"
+
+
+def test_resume_with_other_data_is_refused(
+    reference: dict[str, Path],
+    short_run: Path,
+    tmp_path: Path,
+    write_split: Callable[..., Path],
+    capsys,
+) -> None:
+    run = _copy_run(short_run, tmp_path / "run")
+    before = _files(run)
+    same_shape = write_split(tmp_path, seed=1, split_args=["--regime", "unpaired"])
+    capsys.readouterr()
+    assert main(_resume_argv(same_shape, run, reference["recipe"], "--steps", "8")) == 2
+    assert "data.sha256 other training rows" in capsys.readouterr().err
+    (tmp_path / "bags").mkdir()
+    bags = write_split(tmp_path / "bags", seed=0, split_args=["--regime", "bags"])
+    assert main(_resume_argv(bags, run, reference["recipe"], "--steps", "8")) == 2
+    assert "data.regime 'unpaired' -> 'bags'" in capsys.readouterr().err
+    assert _files(run) == before
+
+
+def test_resume_with_data_of_another_width_is_one_line(
+    reference: dict[str, Path], short_run: Path, tmp_path: Path, capsys
+) -> None:
+    run = _copy_run(short_run, tmp_path / "run")
+    data = tmp_path / "wide"
+    shutil.copytree(reference["data"], data)
+    for path in data.glob("*_a.npy"):
+        array = np.load(path)
+        np.save(path, np.concatenate([array, array[:, :1]], axis=1))
+    capsys.readouterr()
+    assert main(_resume_argv(data, run, reference["recipe"], "--steps", "8")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "data.dim_a 12 -> 13" in err[0], err
+
+
+def _strip_record(run: Path) -> None:
+    """Make ``run``'s checkpoint look like one written before run records existed."""
+    ckpt = load_checkpoint_file(run / CHECKPOINT)
+    assert ckpt.pop(RUN_RECORD_KEY)["data"]["dim_a"] == 12
+    save_checkpoint_file(ckpt, run / CHECKPOINT)
+
+
+def test_resume_of_an_old_checkpoint_compares_config_yaml_and_shapes(
+    reference: dict[str, Path], short_run: Path, tmp_path: Path
+) -> None:
+    run = _copy_run(short_run, tmp_path / "run")
+    _strip_record(run)
+    config = config_from_dict({**RECIPE, "optim": {"steps": 8}})
+    config.model.embed_dim = 16
+    with pytest.raises(InputError, match=r"model\.embed_dim 8 -> 16"):
+        train(reference["data"], run, config, resume=True, verbose=False)
+    (run / "config.yaml").unlink()
+    with pytest.raises(InputError, match=r"model does not match the checkpoint .*last\.ckpt"):
+        train(reference["data"], run, config, resume=True, verbose=False)
+    assert not (run / "config.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--steps", "2"], "optim.steps 2 is below step 4 that the checkpoint reached"),
+        (["--steps", "3"], "optim.steps 3 is below step 4"),
+    ],
+)
+def test_resume_to_fewer_steps_than_the_checkpoint_is_refused(
+    reference: dict[str, Path], short_run: Path, tmp_path: Path, capsys, flags: list, needle: str
+) -> None:
+    run = _copy_run(short_run, tmp_path / "run")
+    before = _files(run)
+    capsys.readouterr()
+    assert main(_resume_argv(reference["data"], run, reference["recipe"], *flags)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    assert _files(run) == before
+
+
+def test_resume_to_fewer_epochs_than_the_checkpoint_is_refused(
+    reference: dict[str, Path], tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    config = config_from_dict({**RECIPE, "optim": {"steps": EPOCH_STEPS + 2}})  # in epoch 2
+    train(reference["data"], run, config, verbose=False)
+    config.optim.steps, config.optim.epochs = None, 1
+    with pytest.raises(InputError, match=r"optim\.epochs 1 is below epoch 2"):
+        train(reference["data"], run, config, resume=True, verbose=False)
+
+
+def test_resume_may_change_length_progress_period_and_skipping(
+    reference: dict[str, Path], short_run: Path, tmp_path: Path
+) -> None:
+    run = _copy_run(short_run, tmp_path / "run")
+    config = config_from_dict({**RECIPE, "optim": {"steps": 6}})
+    config.trainer.checkpoint_every_steps, config.trainer.skip_nonfinite = 1, True
+    assert train(reference["data"], run, config, resume=True, verbose=False)["steps"] == 6
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["optim"]["steps"] == 6 and saved["trainer"]["checkpoint_every_steps"] == 1
+    assert _loader_position(run / CHECKPOINT)[0] == 6

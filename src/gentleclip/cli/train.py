@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gentleclip.training.config import METHODS, load_config
+from gentleclip.training.config import METHODS, TrainConfig, load_config
 from gentleclip.training.finetune import enable_encoder_training
 from gentleclip.training.fit import train
 
@@ -27,7 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--devices", default=None, help="Lightning devices (1, 2, auto, ...)")
     p.add_argument("--strategy", default=None, help="Lightning strategy (auto, ddp, ...)")
     p.add_argument("--num-nodes", type=int, default=None)
-    p.add_argument("--resume", action="store_true", help="continue RUN from its last checkpoint")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue RUN from its last checkpoint with the same recipe and data (only a "
+        "larger --steps/--epochs, --no-progress, --skip-nonfinite and the checkpoint period "
+        "may change)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(
         "--skip-nonfinite", action="store_true", help="skip NaN/Inf loss steps instead of stopping"
@@ -40,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def apply_overrides(args: argparse.Namespace, config_path: str | None):
+def apply_overrides(args: argparse.Namespace, config_path: str | None) -> TrainConfig:
     """The YAML recipe (or defaults) with command-line flags applied on top."""
     config = load_config(config_path)
     if args.method is not None:
@@ -66,8 +72,14 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train as the arguments say; print one line naming the method, steps and run folder."""
     config = apply_overrides(args, args.config)
-    summary = train(args.data, args.out, config, resume=args.resume)
+    try:
+        summary = train(args.data, args.out, config, resume=args.resume)
+    except SystemExit as exit_:
+        if type(exit_) is SystemExit and exit_.code == 1:  # Lightning's answer to Ctrl-C
+            raise KeyboardInterrupt from exit_
+        raise
     method, steps, seconds = summary["method"], summary["steps"], summary["seconds"]
     print(f"trained {method} for {steps} steps in {seconds} s -> {args.out}")
     return 0

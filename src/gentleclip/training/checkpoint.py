@@ -7,7 +7,9 @@ nesting (with tensors replaced by references) as JSON in that file's metadata, s
 checkpoint is one file, written atomically (temp file, fsync, ``os.replace``) and loaded
 without ever unpickling anything. A SHA-256 digest of the tensor bytes is stored in the
 metadata too, so flipped bytes in the tensor data are caught on load, not trained on.
-:class:`StepCheckpoint` decides when one is written.
+:class:`StepCheckpoint` decides when one is written, and records in each checkpoint what
+run it belongs to (configuration and data identity, under :data:`RUN_RECORD_KEY`), so that
+``--resume`` can refuse to continue it with other settings or data.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from gentleclip.errors import InputError
 
 _META_KEY = "gentleclip_checkpoint"
 _DIGEST_KEY = "gentleclip_sha256"
+RUN_RECORD_KEY = "gentleclip_run"
+"""Top-level checkpoint key of the run record (``{"config": {...}, "data": {...}}``)."""
 
 
 def _encode(obj: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
@@ -147,12 +151,23 @@ class StepCheckpoint(Checkpoint):
     ``trainer.save_checkpoint``; the strategy writes the file on rank 0 only.
     """
 
-    def __init__(self, path: str | Path, every_n_steps: int) -> None:
+    def __init__(
+        self, path: str | Path, every_n_steps: int, record: dict[str, Any] | None = None
+    ) -> None:
+        """``record`` (JSON-like: the run's configuration and data identity) is stored in
+        every checkpoint under :data:`RUN_RECORD_KEY`; see :func:`run_record`."""
         if every_n_steps < 1:
             raise InputError(f"checkpoint every_n_steps must be >= 1, got {every_n_steps}")
         self.path = Path(path)
         self.every_n_steps = int(every_n_steps)
+        self.record = record
         self._saved_step = -1
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        if self.record is not None:
+            checkpoint[RUN_RECORD_KEY] = self.record
 
     def on_train_batch_end(
         self,
@@ -175,3 +190,10 @@ class StepCheckpoint(Checkpoint):
             return
         trainer.save_checkpoint(self.path)
         self._saved_step = trainer.global_step
+
+
+def run_record(checkpoint: dict[str, Any]) -> dict[str, Any] | None:
+    """The run record a :class:`StepCheckpoint` stored in ``checkpoint`` (None in checkpoints
+    written before records existed)."""
+    record = checkpoint.get(RUN_RECORD_KEY)
+    return record if isinstance(record, dict) else None

@@ -18,8 +18,21 @@ from typing import Any
 import yaml
 
 from gentleclip.errors import InputError
+from gentleclip.losses.functional import SPREADS
 
 METHODS = ("gentle", "clip", "sclip")
+MAX_SEED = 2**32 - 1  # numpy's and Lightning's seed range is 0..2**32-1
+# Keys that ``--resume`` may change: how long to train, and how the run reports and saves.
+# Everything else (method, seed, model, loss, sampler, optimizer, devices) is fixed by the
+# checkpoint; optim.steps / optim.epochs may only grow (checked against the checkpoint).
+RESUMABLE_KEYS = (
+    "optim.steps",
+    "optim.epochs",
+    "trainer.progress",
+    "trainer.checkpoint_every_steps",
+    "trainer.skip_nonfinite",
+)
+_SECTIONS = ("model", "loss", "sampler", "optim", "trainer")
 
 
 @dataclass
@@ -132,44 +145,87 @@ class TrainConfig:
         """Raise :class:`InputError` for values no run could use; return self."""
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {self.seed!r}")
+        if self.seed > MAX_SEED:
+            raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {self.seed}")
         _check_finite(self)
-        positive = {
-            "model.embed_dim": self.model.embed_dim,
-            "loss.clip_temperature": self.loss.clip_temperature,
-            "loss.ssl_temperature": self.loss.ssl_temperature,
-            "loss.nbr_temperature": self.loss.nbr_temperature,
-            "loss.nbr_bandwidth": self.loss.nbr_bandwidth,
-            "loss.sdd_bandwidth": self.loss.sdd_bandwidth,
-            "loss.pseudo_epsilon": self.loss.pseudo_epsilon,
-            "loss.pseudo_iterations": self.loss.pseudo_iterations,
-            "sampler.pairs_per_step": self.sampler.pairs_per_step,
-            "sampler.unpaired_per_step": self.sampler.unpaired_per_step,
-            "optim.lr": self.optim.lr,
-            "trainer.checkpoint_every_steps": self.trainer.checkpoint_every_steps,
-        }
-        for name, value in positive.items():
-            if not value > 0:
-                raise InputError(f"{name} must be > 0, got {value}")
-        for name in ("w_clip", "w_sdd", "w_mmd", "w_ssl", "w_nbr", "w_pseudo"):
-            if getattr(self.loss, name) < 0:
-                raise InputError(f"loss.{name} must be >= 0, got {getattr(self.loss, name)}")
-        for name in ("dist_warmup_steps", "dist_ramp_steps"):
-            if getattr(self.loss, name) < 0:
-                raise InputError(f"loss.{name} must be >= 0, got {getattr(self.loss, name)}")
-        if self.loss.chunk_size is not None and self.loss.chunk_size < 1:
-            raise InputError(f"loss.chunk_size must be >= 1 or null, got {self.loss.chunk_size}")
-        if self.optim.encoder_lr is not None and not self.optim.encoder_lr > 0:
-            raise InputError(f"optim.encoder_lr must be > 0 or null, got {self.optim.encoder_lr}")
-        if self.optim.steps is None and self.optim.epochs is None:
-            raise InputError("set optim.steps or optim.epochs (both are empty)")
-        for name in ("steps", "epochs"):
-            value = getattr(self.optim, name)
-            if value is not None and value < 1:
-                raise InputError(f"optim.{name} must be >= 1, got {value}")
+        _check_positive(self)
+        _check_non_negative(self)
+        _check_loss_options(self.loss)
+        _check_optim(self.optim)
         return self
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _check_positive(config: TrainConfig) -> None:
+    """Raise :class:`InputError` naming the first value that must be > 0 but is not."""
+    positive = {
+        "model.embed_dim": config.model.embed_dim,
+        "loss.clip_temperature": config.loss.clip_temperature,
+        "loss.ssl_temperature": config.loss.ssl_temperature,
+        "loss.nbr_temperature": config.loss.nbr_temperature,
+        "loss.nbr_bandwidth": config.loss.nbr_bandwidth,
+        "loss.sdd_bandwidth": config.loss.sdd_bandwidth,
+        "loss.pseudo_epsilon": config.loss.pseudo_epsilon,
+        "loss.pseudo_iterations": config.loss.pseudo_iterations,
+        "sampler.pairs_per_step": config.sampler.pairs_per_step,
+        "sampler.unpaired_per_step": config.sampler.unpaired_per_step,
+        "optim.lr": config.optim.lr,
+        "trainer.checkpoint_every_steps": config.trainer.checkpoint_every_steps,
+    }
+    for name, value in positive.items():
+        if not value > 0:
+            raise InputError(f"{name} must be > 0, got {value}")
+
+
+def _check_non_negative(config: TrainConfig) -> None:
+    """Raise :class:`InputError` naming the first weight, step count or decay below 0."""
+    names = ("w_clip", "w_sdd", "w_mmd", "w_ssl", "w_nbr", "w_pseudo")
+    values = {f"loss.{name}": getattr(config.loss, name) for name in names}
+    values["loss.dist_warmup_steps"] = config.loss.dist_warmup_steps
+    values["loss.dist_ramp_steps"] = config.loss.dist_ramp_steps
+    values["optim.weight_decay"] = config.optim.weight_decay
+    for name, value in values.items():
+        if value < 0:
+            raise InputError(f"{name} must be >= 0, got {value}")
+
+
+def _check_loss_options(loss: LossConfig) -> None:
+    """Raise :class:`InputError` for a loss option the loss functions would reject mid-run."""
+    if loss.sdd_spread not in SPREADS:
+        raise InputError(
+            f"loss.sdd_spread must be one of {', '.join(SPREADS)}, got {loss.sdd_spread!r}"
+        )
+    _check_positive_list("loss.mmd_multipliers", loss.mmd_multipliers)
+    if loss.mmd_bandwidths is not None:
+        _check_positive_list("loss.mmd_bandwidths", loss.mmd_bandwidths)
+    if loss.chunk_size is not None and loss.chunk_size < 1:
+        raise InputError(f"loss.chunk_size must be >= 1 or null, got {loss.chunk_size}")
+
+
+def _check_positive_list(name: str, values: list[Any]) -> None:
+    """Raise :class:`InputError` unless ``values`` is a non-empty list of finite numbers > 0."""
+    if not isinstance(values, list) or not values:
+        raise InputError(f"{name} must be a non-empty list of numbers > 0, got {values!r}")
+    for value in values:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value <= 0:
+            raise InputError(f"{name} entries must be finite numbers > 0, got {values!r}")
+
+
+def _check_optim(optim: OptimConfig) -> None:
+    """Raise :class:`InputError` for an unusable encoder learning rate or training length."""
+    if optim.encoder_lr is not None and not optim.encoder_lr > 0:
+        raise InputError(f"optim.encoder_lr must be > 0 or null, got {optim.encoder_lr}")
+    if optim.steps is None and optim.epochs is None:
+        raise InputError("set optim.steps or optim.epochs (both are empty)")
+    for name in ("steps", "epochs"):
+        value = getattr(optim, name)
+        if value is not None and value < 1:
+            raise InputError(f"optim.{name} must be >= 1, got {value}")
 
 
 def _check_finite(config: TrainConfig) -> None:
@@ -247,4 +303,32 @@ def load_config(path: str | Path | None) -> TrainConfig:
 
 
 def dump_config(config: TrainConfig) -> str:
+    """The resolved configuration as YAML (what ``config.yaml`` of a run holds)."""
     return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
+def flat_config(values: dict[str, Any]) -> dict[str, Any]:
+    """A nested configuration mapping as ``{"section.key": value, "method": ..., ...}``."""
+    flat: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, dict) and name in _SECTIONS:
+            flat.update({f"{name}.{key}": item for key, item in value.items()})
+        else:
+            flat[name] = value
+    return flat
+
+
+def resume_conflicts(saved: dict[str, Any], config: TrainConfig) -> list[tuple[str, Any, Any]]:
+    """``(key, saved value, new value)`` for every key that ``config`` changes with respect to
+    ``saved`` (a run's recorded configuration) and that ``--resume`` may not change.
+
+    Keys ``saved`` lacks (a run written before they existed) count as their defaults; keys
+    it has that no longer exist are ignored.
+    """
+    old = flat_config(TrainConfig().to_dict()) | flat_config(saved)
+    new = flat_config(config.to_dict())
+    return [
+        (key, old[key], value)
+        for key, value in new.items()
+        if key not in RESUMABLE_KEYS and old[key] != value
+    ]

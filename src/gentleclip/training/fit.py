@@ -9,18 +9,34 @@ Run directory layout::
     RUN/logs/metrics.csv       per-step loss terms
     RUN/model/                 final TwoTower (model.safetensors + config.json)
     RUN/summary.json           regime, counts, steps, seconds
+
+Every option that can fail is checked (and the objective and optimizer built) before the
+directory is created. A fresh run that fails before its first checkpoint (bad option, NaN
+loss at step 1, Ctrl-C), or whose model is useless (every step skipped, non-finite weights),
+removes what it created, so the same command can simply be run again.
+
+``--resume`` continues only the same run: each checkpoint records the configuration and the
+data's identity (regime, counts, dimensions, SHA-256 of the training arrays), and a resume
+that changes any of them is refused before anything is written. Only the keys in
+:data:`~gentleclip.training.config.RESUMABLE_KEYS` may change (optim.steps / optim.epochs
+upwards, trainer.progress, trainer.checkpoint_every_steps, trainer.skip_nonfinite).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import shutil
+import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
+import yaml
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from gentleclip.data.regimes import RegimeData, load_dataset_dir
@@ -31,12 +47,25 @@ from gentleclip.training.checkpoint import (
     SafetensorsCheckpointIO,
     StepCheckpoint,
     load_checkpoint_file,
+    run_record,
 )
-from gentleclip.training.config import ModelConfig, TrainConfig, dump_config
+from gentleclip.training.config import (
+    RESUMABLE_KEYS,
+    ModelConfig,
+    TrainConfig,
+    dump_config,
+    resume_conflicts,
+)
 from gentleclip.training.module import GentleCLIPModule, check_method_data
 from gentleclip.training.steplog import StepCSVLogger, StepProgressBar
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
+RUN_ENTRIES = ("config.yaml", "logs", "checkpoints", "model", "summary.json")
+"""What ``train`` writes into a run directory (removed again when a fresh run fails)."""
+
+
+class UselessRunError(InputError):
+    """Training finished, but its model is unusable (every step skipped, non-finite weights)."""
 
 
 def build_model(config: ModelConfig, dim_a: int, dim_b: int) -> TwoTower:
@@ -67,30 +96,184 @@ def initial_model(config: TrainConfig, data: RegimeData) -> TwoTower:
     return model
 
 
-def _prepare_run_dir(out_dir: Path, resume: bool, is_global_zero: bool) -> Path | None:
-    """Check (and on rank 0 create) the run directory; return the checkpoint to resume from.
+def data_identity(data: RegimeData) -> dict[str, Any]:
+    """What a checkpoint records of its training data, for ``--resume`` to compare."""
+    return {
+        "regime": data.regime.value,
+        "dim_a": data.dim_a,
+        "dim_b": data.dim_b,
+        "n_pairs": data.n_pairs,
+        "n_unpaired_a": data.n_unpaired_a,
+        "n_unpaired_b": data.n_unpaired_b,
+        "n_bags": data.n_bags,
+        "sha256": _training_digest(data),
+    }
 
-    A checkpoint that cannot be read (truncated, corrupted) is an InputError naming the file,
-    raised here before anything is trained or overwritten.
+
+def _training_digest(data: RegimeData) -> str:
+    """SHA-256 over the dtype, shape and bytes of every training array (pairs, unpaired, bags)."""
+    sha = hashlib.sha256()
+    arrays = (data.paired_a, data.paired_b, data.unpaired_a, data.unpaired_b)
+    for array in (*arrays, data.bags_a, data.bags_b):
+        if array is None:
+            sha.update(b"none;")
+            continue
+        array = np.ascontiguousarray(array)
+        sha.update(f"{array.dtype}|{array.shape};".encode())
+        sha.update(array.data)
+    return sha.hexdigest()
+
+
+class _RunDir:
+    """The directory of a fresh run: checked and created on rank 0, and removed again (only
+    what this call created) when the run fails before it left anything worth resuming."""
+
+    def __init__(self, path: Path, is_global_zero: bool) -> None:
+        self.path = path
+        self.is_global_zero = is_global_zero
+        self.owned = False  # True once this call created (or took over the empty) directory
+        self.created: Path | None = None  # outermost folder this call created
+
+    def create(self) -> None:
+        """Refuse a file or a non-empty directory; create the directory (rank 0 only)."""
+        if not self.is_global_zero:
+            return
+        if self.path.exists() and not self.path.is_dir():
+            raise InputError(f"--out {self.path} is a file, not a directory")
+        if self.path.exists() and any(self.path.iterdir()):
+            raise InputError(f"run directory {self.path} is not empty; use --resume or a new --out")
+        missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
+        self.created = missing[-1] if missing else None
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.owned = True
+
+    def discard(self, err: BaseException) -> None:
+        """After ``err``: remove what this call created, unless a checkpoint worth resuming
+        exists (a useless run's checkpoint is not)."""
+        if not self.owned:
+            return
+        if (self.path / CHECKPOINT).is_file() and not isinstance(err, UselessRunError):
+            return
+        if self.created is not None:
+            shutil.rmtree(self.created, ignore_errors=True)
+            return
+        for name in RUN_ENTRIES:
+            entry = self.path / name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _checked_resume(
+    out_dir: Path, config: TrainConfig, identity: dict[str, Any], module: GentleCLIPModule
+) -> tuple[Path, int]:
+    """The checkpoint to resume from and its step, after checking that ``config``, the data
+    and the model continue the run it saved. Raises InputError (naming what differs) before
+    anything is written; a checkpoint that cannot be read is an InputError naming the file.
     """
-    if resume:
-        checkpoint = out_dir / CHECKPOINT
-        if not checkpoint.is_file():
-            raise InputError(f"--resume: no checkpoint at {checkpoint}")
-        load_checkpoint_file(checkpoint)
-        return checkpoint
-    if not is_global_zero:
+    path = out_dir / CHECKPOINT
+    if not path.is_file():
+        raise InputError(
+            f"--resume: no checkpoint at {path} (a run stopped before its first checkpoint "
+            "has nothing to resume; train into a new --out)"
+        )
+    saved = load_checkpoint_file(path)
+    record = run_record(saved) or _legacy_record(out_dir)
+    differences = _config_differences(record.get("config"), config)
+    differences += _data_differences(record.get("data"), identity)
+    if differences:
+        raise InputError(
+            f"--resume: {out_dir} was trained with other settings or data: "
+            f"{'; '.join(differences)} (only {', '.join(RESUMABLE_KEYS)} may change)"
+        )
+    _check_shapes(saved, module, path)
+    return path, _check_target(saved, config)
+
+
+def _legacy_record(out_dir: Path) -> dict[str, Any]:
+    """For a checkpoint without a run record: the run's config.yaml and, from summary.json
+    (when the run had finished once), its data's regime and counts."""
+    summary = _read_mapping(out_dir / "summary.json")
+    keys = ("regime", "n_pairs", "n_unpaired_a", "n_unpaired_b")
+    data = {k: summary[k] for k in keys if k in summary} if summary else None
+    return {"config": _read_mapping(out_dir / "config.yaml"), "data": data}
+
+
+def _read_mapping(path: Path) -> dict[str, Any] | None:
+    """A YAML (or JSON) file's mapping; None when absent, unreadable or not a mapping."""
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {out_dir} is a file, not a directory")
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise InputError(f"run directory {out_dir} is not empty; use --resume or a new --out")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return None
+    return values if isinstance(values, dict) else None
 
 
-def make_trainer(config: TrainConfig, out_dir: Path) -> L.Trainer:
-    """A Lightning Trainer with atomic safetensors checkpoints and CSV logs in ``out_dir``.
+def _config_differences(saved: Any, config: TrainConfig) -> list[str]:
+    """``key: old -> new`` for each key ``--resume`` may not change but ``config`` does."""
+    if not isinstance(saved, dict):
+        return []
+    return [f"{key} {old!r} -> {new!r}" for key, old, new in resume_conflicts(saved, config)]
+
+
+def _data_differences(saved: Any, identity: dict[str, Any]) -> list[str]:
+    """``data.key: old -> new`` for each recorded property of the data that differs."""
+    if not isinstance(saved, dict):
+        return []
+    differences = []
+    for key, new in identity.items():
+        old = saved.get(key)
+        if key in saved and old != new:
+            shown = "other training rows" if key == "sha256" else f"{old!r} -> {new!r}"
+            differences.append(f"data.{key} {shown}")
+    return differences
+
+
+def _check_shapes(saved: dict[str, Any], module: GentleCLIPModule, path: Path) -> None:
+    """Raise InputError when the module's parameters are not those the checkpoint holds."""
+    state = saved.get("state_dict")
+    stored = {k: tuple(v.shape) for k, v in (state or {}).items() if isinstance(v, torch.Tensor)}
+    wanted = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    differing = sorted(k for k in stored.keys() | wanted.keys() if stored.get(k) != wanted.get(k))
+    if differing:
+        key = differing[0]
+        raise InputError(
+            f"--resume: the model does not match the checkpoint {path} ({key}: "
+            f"{stored.get(key, 'absent')} there, {wanted.get(key, 'absent')} now)"
+        )
+
+
+def _check_target(saved: dict[str, Any], config: TrainConfig) -> int:
+    """The checkpoint's step; raise InputError when optim.steps / optim.epochs lies below
+    what the checkpoint already reached."""
+    step, epoch = int(saved.get("global_step", 0)), int(saved.get("epoch", 0))
+    steps, epochs = config.optim.steps, config.optim.epochs
+    if steps is not None and steps < step:
+        raise InputError(
+            f"--resume: optim.steps {steps} is below step {step} that the checkpoint reached; "
+            "pass a larger --steps"
+        )
+    if epochs is not None and epochs <= epoch:
+        raise InputError(
+            f"--resume: optim.epochs {epochs} is below epoch {epoch + 1} that the checkpoint "
+            "reached; pass a larger --epochs"
+        )
+    return step
+
+
+def _check_optimizer(module: GentleCLIPModule) -> None:
+    """Build the optimizer once (then drop it): bad options fail before anything is written."""
+    try:
+        module.configure_optimizers()
+    except ValueError as err:
+        raise InputError(f"bad optimizer option: {str(err).strip() or type(err).__name__}") from err
+
+
+def make_trainer(
+    config: TrainConfig, out_dir: Path, record: dict[str, Any] | None = None
+) -> L.Trainer:
+    """A Lightning Trainer with atomic safetensors checkpoints and CSV logs in ``out_dir``;
+    each checkpoint stores ``record`` (see :class:`StepCheckpoint`).
 
     Unknown accelerator, devices, strategy or precision values are an InputError.
     """
@@ -102,7 +285,7 @@ def make_trainer(config: TrainConfig, out_dir: Path) -> L.Trainer:
         "num_nodes": trainer.num_nodes,
         "precision": trainer.precision,
     }
-    checkpoint = StepCheckpoint(out_dir / CHECKPOINT, trainer.checkpoint_every_steps)
+    checkpoint = StepCheckpoint(out_dir / CHECKPOINT, trainer.checkpoint_every_steps, record)
     try:
         return L.Trainer(**options, **_fixed_trainer_options(config, out_dir, checkpoint))
     except (ValueError, TypeError, MisconfigurationException) as err:
@@ -165,18 +348,45 @@ def train(
     check_method_data(data, config)
     out_dir = Path(out_dir)
     _quiet_lightning()
-    trainer = make_trainer(config, out_dir)
+    identity = data_identity(data)
+    trainer = make_trainer(config, out_dir, {"config": config.to_dict(), "data": identity})
     model = initial_model(config, data)  # bad model options fail here
-    checkpoint = _prepare_run_dir(out_dir, resume, trainer.is_global_zero)
+    module = GentleCLIPModule(model, data, config, checkpoint_file=out_dir / CHECKPOINT)
+    _check_optimizer(module)
+    run_dir = _RunDir(out_dir, trainer.is_global_zero)
+    checkpoint, start_step = None, 0
+    if resume:
+        checkpoint, start_step = _checked_resume(out_dir, config, identity, module)
+    else:
+        run_dir.create()
+    try:
+        return _fit(trainer, module, out_dir, checkpoint, start_step, verbose)
+    except BaseException as err:
+        run_dir.discard(err)
+        raise
+
+
+def _fit(
+    trainer: L.Trainer,
+    module: GentleCLIPModule,
+    out_dir: Path,
+    checkpoint: Path | None,
+    start_step: int,
+    verbose: bool,
+) -> dict[str, Any]:
+    """Write config.yaml, train (from ``checkpoint`` when given), check the model, then write
+    it and summary.json; return the summary."""
+    data, config = module.data, module.config
     if verbose and trainer.is_global_zero:
         print(data.describe())
         print(f"method: {config.method}")
     if trainer.is_global_zero:
         with atomic_path(out_dir / "config.yaml", ".yaml") as tmp:
             tmp.write_text(dump_config(config), encoding="utf-8")
-    module = GentleCLIPModule(model, data, config, checkpoint_file=out_dir / CHECKPOINT)
     start = time.perf_counter()
     trainer.fit(module, ckpt_path=str(checkpoint) if checkpoint else None)
+    seconds = round(time.perf_counter() - start, 2)
+    _check_trained(module, trainer.global_step - start_step, trainer.is_global_zero)
     summary = {
         "method": config.method,
         "regime": data.regime.value,
@@ -185,10 +395,35 @@ def train(
         "n_unpaired_b": len(data.unpaired_b),
         "steps": trainer.global_step,
         "epochs": trainer.current_epoch,
-        "seconds": round(time.perf_counter() - start, 2),
+        "seconds": seconds,
         "skipped_nonfinite_steps": module.skipped_steps,
     }
     if trainer.is_global_zero:
-        model.save_pretrained(out_dir / "model")
+        module.model.save_pretrained(out_dir / "model")
         write_json_atomic(out_dir / "summary.json", summary)
     return summary
+
+
+def _check_trained(module: GentleCLIPModule, steps: int, is_global_zero: bool) -> None:
+    """Raise :class:`UselessRunError` when all ``steps`` of this call were skipped or the
+    weights are not finite; warn (one line) when more than half were skipped."""
+    skipped = module.skipped_steps
+    if steps > 0 and skipped >= steps:
+        raise UselessRunError(
+            f"all {steps} steps had a non-finite loss and were skipped; no model written; "
+            "lower optim.lr or check the inputs"
+        )
+    state = module.model.state_dict()
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise UselessRunError(
+            f"the trained weights are not finite ({bad[0]}) after {steps} steps "
+            f"({skipped} skipped); no model written; lower optim.lr"
+        )
+    if is_global_zero and skipped * 2 > steps:
+        print(
+            f"warning: {skipped} of {steps} steps had a non-finite loss and were skipped; "
+            "the model is likely poor (lower optim.lr)",
+            file=sys.stderr,
+            flush=True,
+        )
