@@ -355,7 +355,7 @@ def test_bad_out_path_is_refused_before_searching(
     (tmp_path / "file").write_text("x")
     search = ["search", str(ix), "--query", str(data / "eval_a.npy"), "--out"]
     for out, needle in [
-        (tmp_path / "dd.npz", "dd.npz: is an existing directory"),
+        (tmp_path / "dd.npz", "dd.npz: is a directory"),
         (tmp_path / "file" / "hits.csv", "file is a file, not a directory"),
         (tmp_path / "file" / "sub" / "hits.csv", "file is a file, not a directory"),
         (tmp_path / "missing" / "hits.npz", "missing does not exist"),

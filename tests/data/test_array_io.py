@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gentleclip.data.io import load_array, read_json_object, save_array_atomic
+from gentleclip.data.io import check_output_file, load_array, read_json_object, save_array_atomic
 from gentleclip.errors import InputError
 
 
@@ -96,3 +96,18 @@ def test_read_json_object_returns_the_object(tmp_path: Path) -> None:
     file = tmp_path / "index.json"
     file.write_text('{"a": [1, 2], "b": {"c": null}}', encoding="utf-8")
     assert read_json_object(file, "index metadata") == {"a": [1, 2], "b": {"c": None}}
+
+
+def test_check_output_file_names_what_blocks_the_path(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    assert check_output_file(tmp_path / "new" / "out.json", "--json") == tmp_path / "new/out.json"
+    cases = [
+        (tmp_path, {}, "--json .*: is a directory; give a file name"),
+        (tmp_path / "file" / "out.json", {}, "file is a file, not a directory"),
+        (tmp_path / "file" / "a" / "out.json", {}, "file is a file, not a directory"),
+        (tmp_path / "new" / "out.json", {"parent_must_exist": True}, "new does not exist"),
+    ]
+    for path, options, pattern in cases:
+        with pytest.raises(InputError, match=pattern):
+            check_output_file(path, "--json", **options)
+    assert not (tmp_path / "new").exists()  # checking creates nothing

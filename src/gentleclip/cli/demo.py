@@ -7,8 +7,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from gentleclip.cli.evaluate import check_output_file
 from gentleclip.cli.options import seed_arg
+from gentleclip.data.io import check_output_file
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import write_json_atomic
 from gentleclip.experiments.datasets import DATASETS, build, entry

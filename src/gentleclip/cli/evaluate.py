@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gentleclip.data.io import check_output_file
 from gentleclip.data.regimes import load_dataset_dir
-from gentleclip.errors import InputError
 from gentleclip.evaluation.report import format_table, write_json_atomic
 from gentleclip.evaluation.run import evaluate
 from gentleclip.models import TwoTower
@@ -19,16 +19,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, help="write the flat metrics JSON here")
     p.add_argument("--figure", default=None, help="embedding PNG (default RUN/embeddings.png)")
     p.set_defaults(func=run)
-
-
-def check_output_file(path: str | Path, what: str) -> None:
-    """InputError unless ``path`` can be written as a file (checked before any work)."""
-    target = Path(path)
-    if target.is_dir():
-        raise InputError(f"{what} {target}: is a directory; give a file name")
-    blocked = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
-    if blocked is not None:
-        raise InputError(f"{what} {target}: {blocked} is a file, not a directory")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from typing import TextIO
 
 import numpy as np
 
-from gentleclip.data.io import load_array
+from gentleclip.data.io import check_output_file, load_array
 from gentleclip.errors import InputError
 from gentleclip.evaluation.index import (
     VectorIndex,
@@ -96,22 +96,7 @@ def _check_out(out: str | None) -> Path | None:
     path = Path(out)
     if path.suffix not in OUT_SUFFIXES:
         raise InputError(f"--out {out}: expected a {' or '.join(OUT_SUFFIXES)} file")
-    if path.is_dir():
-        raise InputError(f"--out {out}: is an existing directory, expected a file name")
-    _check_out_parent(out, path.parent)
-    return path
-
-
-def _check_out_parent(out: str, parent: Path) -> None:
-    """InputError unless ``parent`` is an existing, writable directory."""
-    if parent.is_dir():
-        if not os.access(parent, os.W_OK):
-            raise InputError(f"--out {out}: directory {parent} is not writable")
-        return
-    blocker = next((p for p in (parent, *parent.parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise InputError(f"--out {out}: {blocker} is a file, not a directory")
-    raise InputError(f"--out {out}: directory {parent} does not exist")
+    return check_output_file(path, "--out", parent_must_exist=True)
 
 
 def _warn_short(counts: np.ndarray, k: int, vindex: VectorIndex, nprobe: int | None) -> None:

@@ -92,17 +92,34 @@ def load_array(path: str | os.PathLike[str]) -> np.ndarray:
     return as_feature_matrix(read_npy(path), str(path))
 
 
+def check_output_file(
+    path: str | os.PathLike[str], what: str = "", *, parent_must_exist: bool = False
+) -> Path:
+    """``path`` as a Path; InputError (naming ``what``, e.g. ``--json``) unless it can be
+    written as a file: not a directory, no file where a parent directory should be, the
+    parent existing when ``parent_must_exist`` (writers that create parents pass False), and
+    an existing parent writable. Called before any work, so nothing fails after it."""
+    target = Path(path)
+    label = f"{what} {target}" if what else str(target)
+    if target.is_dir():
+        raise InputError(f"{label}: is a directory; give a file name")
+    blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise InputError(f"{label}: {blocker} is a file, not a directory")
+    if parent_must_exist and not target.parent.is_dir():
+        raise InputError(f"{label}: directory {target.parent} does not exist")
+    if target.parent.is_dir() and not os.access(target.parent, os.W_OK):
+        raise InputError(f"{label}: directory {target.parent} is not writable")
+    return target
+
+
 def save_array_atomic(path: str | os.PathLike[str], values: np.ndarray) -> None:
     """Write ``values`` to ``path`` in ``.npy`` format; readers never see a partial file."""
     path = Path(path)
     values = np.asarray(values)
     if values.dtype.kind == "O":
         raise InputError(f"{path}: refusing to save an object array")
-    if not path.parent.is_dir():
-        what = "is a file, not a directory" if path.parent.exists() else "does not exist"
-        raise InputError(f"{path}: {path.parent} {what}")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; give a file name for the .npy output")
+    check_output_file(path, parent_must_exist=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
