@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-MAX_SEED = 2**32 - 1  # numpy's and Lightning's seed range
+from gentleclip.training.config import MAX_SEED
 
 
 def seed_arg(text: str) -> int:

@@ -145,10 +145,9 @@ class TrainConfig:
         """Raise :class:`InputError` for values no run could use; return self."""
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {self.seed!r}")
-        if self.seed > MAX_SEED:
-            raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {self.seed}")
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise InputError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
         _check_finite(self)
         _check_positive(self)
         _check_non_negative(self)
