@@ -32,7 +32,6 @@ RESUMABLE_KEYS = (
     "trainer.checkpoint_every_steps",
     "trainer.skip_nonfinite",
 )
-_SECTIONS = ("model", "loss", "sampler", "optim", "trainer")
 
 
 @dataclass
@@ -307,10 +306,11 @@ def dump_config(config: TrainConfig) -> str:
 
 
 def flat_config(values: dict[str, Any]) -> dict[str, Any]:
-    """A nested configuration mapping as ``{"section.key": value, "method": ..., ...}``."""
+    """A nested configuration mapping as ``{"section.key": value, "method": ..., ...}`` (the
+    sections are the top-level mappings; ``method`` and ``seed`` are scalars)."""
     flat: dict[str, Any] = {}
     for name, value in values.items():
-        if isinstance(value, dict) and name in _SECTIONS:
+        if isinstance(value, dict):
             flat.update({f"{name}.{key}": item for key, item in value.items()})
         else:
             flat[name] = value
