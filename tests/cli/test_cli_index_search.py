@@ -15,6 +15,8 @@ from gentleclip.models import TwoTower
 
 pytest.importorskip("faiss")
 
+MODEL_FILES = ("config.json", "model.safetensors")
+
 
 def _full(n: int = 120, seed: int = 0) -> dict[str, np.ndarray]:
     """Two views of four latent clusters (as in the CLI end-to-end tests)."""
@@ -242,12 +244,17 @@ def test_bad_input_exit_2_and_nothing_written(
     assert not out.exists() and [p.name for p in tmp_path.glob(".*")] == []
 
 
+def _copy_model(run: Path, dest: Path) -> Path:
+    """``dest``, a run folder holding a byte copy of ``run``'s model files."""
+    (dest / "model").mkdir(parents=True)
+    for name in MODEL_FILES:
+        (dest / "model" / name).write_bytes((run / "model" / name).read_bytes())
+    return dest
+
+
 def test_changed_model_is_refused(trained: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     data, run = trained
-    copy = tmp_path / "run"
-    (copy / "model").mkdir(parents=True)
-    for name in ("config.json", "model.safetensors"):
-        (copy / "model" / name).write_bytes((run / "model" / name).read_bytes())
+    copy = _copy_model(run, tmp_path / "run")
     ix = tmp_path / "ix"
     assert (
         main(
@@ -325,10 +332,7 @@ def test_duplicate_or_blank_ids_are_refused(
 
 def test_run_errors_name_the_path_given(trained: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     data, run = trained
-    copy = tmp_path / "copy"
-    (copy / "model").mkdir(parents=True)
-    for name in ("config.json", "model.safetensors"):
-        (copy / "model" / name).write_bytes((run / "model" / name).read_bytes())
+    copy = _copy_model(run, tmp_path / "copy")
     ix, eval_a = tmp_path / "ix", str(data / "eval_a.npy")
     argv = ["index", str(copy), "--side", "b", "--input", str(data / "eval_b.npy")]
     assert main([*argv, "--out", str(ix)]) == 0
@@ -337,7 +341,7 @@ def test_run_errors_name_the_path_given(trained: tuple[Path, Path], tmp_path: Pa
     search = ["search", str(ix), "--query", eval_a, "--run"]
     _expect_error([*search, str(not_run)], f"--run {not_run} is not a training run", capsys)
     _expect_error([*search, str(tmp_path / "nope")], "nope: directory not found", capsys)
-    for name in ("config.json", "model.safetensors"):
+    for name in MODEL_FILES:
         (copy / "model" / name).unlink()
     (copy / "model").rmdir()
     _expect_error(["search", str(ix), "--query", eval_a], "(recorded in", capsys)
