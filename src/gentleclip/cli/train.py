@@ -74,12 +74,7 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None) -> TrainC
 def run(args: argparse.Namespace) -> int:
     """Train as the arguments say; print one line naming the method, steps and run folder."""
     config = apply_overrides(args, args.config)
-    try:
-        summary = train(args.data, args.out, config, resume=args.resume)
-    except SystemExit as exit_:
-        if type(exit_) is SystemExit and exit_.code == 1:  # Lightning's answer to Ctrl-C
-            raise KeyboardInterrupt from exit_
-        raise
+    summary = train(args.data, args.out, config, resume=args.resume)
     method, steps, seconds = summary["method"], summary["steps"], summary["seconds"]
     print(f"trained {method} for {steps} steps in {seconds} s -> {args.out}")
     return 0

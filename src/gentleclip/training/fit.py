@@ -384,7 +384,7 @@ def _fit(
         with atomic_path(out_dir / "config.yaml", ".yaml") as tmp:
             tmp.write_text(dump_config(config), encoding="utf-8")
     start = time.perf_counter()
-    trainer.fit(module, ckpt_path=str(checkpoint) if checkpoint else None)
+    _fit_interruptibly(trainer, module, checkpoint)
     seconds = round(time.perf_counter() - start, 2)
     _check_trained(module, trainer.global_step - start_step, trainer.is_global_zero)
     summary = {
@@ -402,6 +402,19 @@ def _fit(
         module.model.save_pretrained(out_dir / "model")
         write_json_atomic(out_dir / "summary.json", summary)
     return summary
+
+
+def _fit_interruptibly(
+    trainer: L.Trainer, module: GentleCLIPModule, checkpoint: Path | None
+) -> None:
+    """``trainer.fit``, with Ctrl-C raised as KeyboardInterrupt again: Lightning catches it
+    and calls ``sys.exit(1)``, which callers could not tell from any other exit."""
+    try:
+        trainer.fit(module, ckpt_path=str(checkpoint) if checkpoint else None)
+    except SystemExit as exit_:
+        if type(exit_) is SystemExit and exit_.code == 1:  # not SIGTERMException, a subclass
+            raise KeyboardInterrupt from exit_
+        raise
 
 
 def _check_trained(module: GentleCLIPModule, steps: int, is_global_zero: bool) -> None:
