@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import multiprocessing
 import os
@@ -211,6 +212,7 @@ def _check_ridge(by_key: dict, calls: list[dict[str, Any]]) -> None:
         ["--tune-budget", str(bench.MAX_TUNE_BUDGET + 1)],
         ["--steps", "0"],
         ["--plot-pairs", "7"],
+        ["--search", "grid"],
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path: Path, tiny: list, capsys, extra) -> None:
@@ -270,6 +272,14 @@ def test_other_settings_in_same_out_dir_refused(tmp_path: Path, tiny: list, caps
     assert len(_rows(tmp_path)) == 1
     assert main([*argv[:-1], "3"]) == 2
     assert "tune_budget" in capsys.readouterr().err
+    assert main([*argv, "--search", "halving"]) == 2
+    assert "'search': 'halving'" in capsys.readouterr().err
+    # a folder from before --search existed was made with the full search: it resumes
+    settings = json.loads((tmp_path / bench.SETTINGS).read_text())
+    del settings["search"]
+    (tmp_path / bench.SETTINGS).write_text(json.dumps(settings))
+    assert main(argv) == 0
+    assert main([*argv, "--search", "halving"]) == 2
 
 
 def test_validation_and_oracle_splits_hold_out_the_test_rows(tiny: list) -> None:
@@ -395,6 +405,30 @@ def test_no_bag_size_plot_where_every_method_was_skipped(tmp_path: Path) -> None
     assert not list(tmp_path.glob("*.png"))
 
 
+def _count_trained_steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(run's configured steps, steps trained) for each InProcessRun the bench makes."""
+    from gentleclip.training import inprocess
+
+    runs: list[tuple[int, int]] = []
+
+    class Counted(inprocess.InProcessRun):
+        def __init__(self, data: Any, config: Any) -> None:
+            super().__init__(data, config)
+            self.index = len(runs)
+            runs.append((config.optim.steps, 0))
+
+        def advance(self, until: int, **kwargs: Any) -> Any:
+            runs[self.index] = (runs[self.index][0], until)
+            return super().advance(until, **kwargs)
+
+    monkeypatch.setattr(inprocess, "InProcessRun", Counted)
+    return runs
+
+
+def _without_seconds(metrics: dict[str, float] | None) -> dict[str, float] | None:
+    return None if metrics is None else {k: v for k, v in metrics.items() if k != "train_seconds"}
+
+
 def test_step_candidates_share_a_run_and_equal_separate_runs(
     tiny: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -404,24 +438,66 @@ def test_step_candidates_share_a_run_and_equal_separate_runs(
     data = bench.cell_data(bench.load_domain("tiny"), cell, TEST, False)
     config = bench.base_config("tiny", bench.METHODS["gentle"], 12, 0)
     candidates = bench.trained_candidates(config, 4)
-    from gentleclip.training import inprocess
-
-    runs: list[int] = []
-    real = inprocess.train_in_process
-
-    def counted(data: Any, config: Any, **kwargs: Any) -> Any:
-        runs.append(config.optim.steps)
-        return real(data, config, **kwargs)
-
-    monkeypatch.setattr(inprocess, "train_in_process", counted)
+    runs = _count_trained_steps(monkeypatch)
     shared = bench.score_trained(config, candidates, data.val)
-    assert runs == [12, 12]
+    assert runs == [(12, 12), (12, 12)]
     for params, metrics in zip(candidates, shared, strict=True):
         alone = bench.fit_trained(bench._with(config, params), data.val)
-        assert {k: v for k, v in metrics.items() if k != "train_seconds"} == {
-            k: v for k, v in alone.items() if k != "train_seconds"
-        }
+        assert _without_seconds(metrics) == _without_seconds(alone)
     assert shared[0] != shared[1]  # 12 and 6 steps differ
+
+
+def test_halving_continues_only_the_best_learning_rate(
+    tiny: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both learning rates train to the shortest step count (6); only the one scoring best
+    there goes on to 12. Every candidate it scores equals the full search's; the other
+    rate's 12-step candidate is pruned (None)."""
+    cell = bench.Cell("tiny", "bags:8", 10, 0, "gentle")
+    data = bench.cell_data(bench.load_domain("tiny"), cell, TEST, False)
+    config = bench.base_config("tiny", bench.METHODS["gentle"], 12, 0)
+    candidates = bench.trained_candidates(config, 4)  # (12, lr), (6, lr), (12, 2lr), (6, 2lr)
+    key = "a_to_b_R@1"
+    full = bench.score_trained(config, candidates, data.val)
+    runs = _count_trained_steps(monkeypatch)
+    halved = bench.score_trained(config, candidates, data.val, search="halving", key=key)
+    winner = 0 if full[1][key] >= full[3][key] else 2  # first of equals
+    loser = 2 - winner
+    assert runs == [(12, 12 if winner == 0 else 6), (12, 12 if winner == 2 else 6)]
+    assert halved[loser] is None
+    for index in (winner, 1, 3):
+        assert _without_seconds(halved[index]) == _without_seconds(full[index])
+    params, scored = bench._tune(
+        candidates,
+        functools.partial(bench.score_trained, config, search="halving", key=key),
+        data.val,
+        key,
+    )
+    assert scored[loser] == {"params": candidates[loser], "val": None, "pruned": True}
+    best = max(sorted((winner, 1, 3)), key=lambda i: full[i][key])  # first of equals
+    assert params == candidates[best]
+
+
+def test_halving_with_one_learning_rate_changes_nothing(tiny: list) -> None:
+    """One learning rate (budget 2) is one run: halving changes nothing."""
+    cell = bench.Cell("tiny", "bags:8", 10, 0, "clip")
+    data = bench.cell_data(bench.load_domain("tiny"), cell, TEST, False)
+    config = bench.base_config("tiny", bench.METHODS["clip"], 8, 0)
+    candidates = bench.trained_candidates(config, 2)
+    full = bench.score_trained(config, candidates, data.val)
+    halved = bench.score_trained(config, candidates, data.val, search="halving")
+    assert [_without_seconds(m) for m in halved] == [_without_seconds(m) for m in full]
+
+
+def test_bench_with_halving_records_pruned_candidates(tmp_path: Path, tiny: list) -> None:
+    options = bench.BenchOptions(out=tmp_path, tune_budget=4, steps=8, search="halving")
+    cells = bench.plan(["tiny"], ["bags:8"], [10], [0], ["gentle", "ridge"])
+    rows = {r["method"]: r for r in bench.run_bench(cells, options, log=lambda _: None)}
+    pruned = [c for c in rows["gentle"]["candidates"] if c.get("pruned")]
+    assert len(pruned) == 1 and pruned[0]["val"] is None
+    assert pruned[0]["params"] != rows["gentle"]["params"]
+    assert all("pruned" not in c for c in rows["ridge"]["candidates"])
+    assert json.loads((tmp_path / bench.SETTINGS).read_text())["search"] == "halving"
 
 
 def test_bag_agnostic_methods_share_results_across_bag_sizes(tmp_path: Path, tiny: list) -> None:

@@ -13,7 +13,7 @@ from gentleclip.errors import InputError
 from gentleclip.models import TwoTower
 from gentleclip.training.config import TrainConfig, config_from_dict
 from gentleclip.training.fit import train
-from gentleclip.training.inprocess import train_in_process
+from gentleclip.training.inprocess import InProcessRun, train_in_process
 
 SplitWriter = Callable[..., Path]
 
@@ -69,6 +69,33 @@ def test_snapshots_equal_shorter_runs(tmp_path: Path, write_split: SplitWriter) 
         torch.testing.assert_close(seen[3][name], value, rtol=0, atol=0)
         torch.testing.assert_close(seen[9][name], final.state_dict()[name], rtol=0, atol=0)
     assert any(not torch.equal(seen[3][k], seen[9][k]) for k in seen[3])  # it did train on
+
+
+def test_run_advanced_in_pieces_equals_one_run(tmp_path: Path, write_split: SplitWriter) -> None:
+    data = load_dataset_dir(write_split(tmp_path, seed=4, split_args=["--regime", "bags"]))
+    run = InProcessRun(data, _config("gentle", 30))
+    per_epoch = len(run.module.sampler.epoch(0))
+    pieces = [3, per_epoch + 2, 30]  # the second piece crosses an epoch boundary
+    assert pieces == sorted(pieces) and per_epoch + 2 < 30
+    seen: list[int] = []
+    for until in pieces:
+        run.advance(until, snapshots=[until], on_snapshot=lambda step, _: seen.append(step))
+    assert seen == pieces and run.step == 30
+    _assert_same_weights(run.model, train_in_process(data, _config("gentle", 30)))
+    with pytest.raises(InputError, match="at step 30 of 30"):
+        run.advance(31)
+    with pytest.raises(InputError, match="at step 30 of 30"):
+        run.advance(10)
+
+
+def test_continued_run_rejects_snapshots_already_passed(
+    tmp_path: Path, write_split: SplitWriter
+) -> None:
+    data = load_dataset_dir(write_split(tmp_path, seed=5, split_args=["--regime", "bags"]))
+    run = InProcessRun(data, _config("clip", 8))
+    run.advance(4)
+    with pytest.raises(InputError, match=r"snapshot steps \[2\] outside 5..8"):
+        run.advance(8, snapshots=[2])
 
 
 def test_bad_snapshot_and_trainer_options(tmp_path: Path, write_split: SplitWriter) -> None:

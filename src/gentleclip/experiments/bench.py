@@ -75,6 +75,11 @@ TRAINED_GRID: tuple[tuple[float, float], ...] = (
 # the largest budget every method can spend: the trained grid above and each baseline's
 # param_grid() hold this many candidates (a test checks the baselines)
 MAX_TUNE_BUDGET = len(TRAINED_GRID)
+# how trained methods spend their candidates: "full" trains every candidate to its step count;
+# "halving" (successive halving) trains every learning rate to the shortest candidate step
+# count, scores them there, and continues only the best one (the others' longer candidates
+# are pruned: never scored). Closed-form baselines always score every candidate.
+SEARCHES = ("full", "halving")
 
 
 @dataclass(frozen=True)
@@ -245,12 +250,16 @@ class BenchOptions:
     out: Path
     tune_budget: int = 4
     steps: int | None = None
+    search: str = "full"
 
     def settings(self) -> dict[str, Any]:
-        return {"tune_budget": self.tune_budget, "steps": self.steps}
+        return {"tune_budget": self.tune_budget, "steps": self.steps, "search": self.search}
 
     def check(self) -> None:
-        """Raise InputError for a budget outside 1..MAX_TUNE_BUDGET or a step count below 1."""
+        """Raise InputError for a budget outside 1..MAX_TUNE_BUDGET, a step count below 1 or an
+        unknown search."""
+        if self.search not in SEARCHES:
+            raise InputError(f"unknown --search {self.search!r}; use one of {', '.join(SEARCHES)}")
         if not 1 <= self.tune_budget <= MAX_TUNE_BUDGET:
             raise InputError(
                 f"--tune-budget must be between 1 and {MAX_TUNE_BUDGET} (the candidates every "
@@ -436,10 +445,12 @@ def _training_method_available(method: str) -> bool:
 
 def fit_trained(config: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, float]:
     """Train ``config`` on the training ``arrays`` (in process), evaluate on their eval pairs."""
+    run = ScoredRun(config, arrays)
     length = config.get("optim", {}).get("steps")
     if length is None:  # epoch-based or default length: one run, scored at its end
-        return _train_and_score(config, arrays, [])[-1]
-    return _train_and_score(config, arrays, [int(length)])[int(length)]
+        return run.finish()
+    run.advance([int(length)])
+    return run.scores[int(length)]
 
 
 def fit_trained_steps(
@@ -447,38 +458,65 @@ def fit_trained_steps(
 ) -> dict[int, dict[str, float]]:
     """One run of ``max(steps)`` steps scored after each of ``steps``: the model after k steps
     of that run equals a k-step run (:mod:`gentleclip.training.inprocess`)."""
+    run = ScoredRun(_longest(config, steps), arrays)
+    run.advance(steps)
+    return run.scores
+
+
+def _longest(config: dict[str, Any], steps: Iterable[int]) -> dict[str, Any]:
     longest = copy.deepcopy(config)
     longest["optim"].update(steps=max(steps), epochs=None)
-    return _train_and_score(longest, arrays, sorted(set(steps)))
+    return longest
 
 
-def _train_and_score(
-    config: dict[str, Any], arrays: dict[str, np.ndarray], steps: list[int]
-) -> dict[int, dict[str, float]]:
-    """Metrics after each of ``steps`` (key -1: the end of the run when ``steps`` is empty);
-    ``train_seconds`` counts training only, up to that step."""
-    from gentleclip.evaluation.run import evaluate
-    from gentleclip.training.config import config_from_dict
-    from gentleclip.training.inprocess import train_in_process
+class ScoredRun:
+    """One in-process training run on the training ``arrays``, scored on their eval pairs.
 
-    train_only = {k: v for k, v in arrays.items() if not k.startswith("eval_")}
-    labels = arrays.get("eval_labels")
-    out: dict[int, dict[str, float]] = {}
-    start, paused = time.perf_counter(), 0.0
+    ``advance(steps)`` trains on to the largest of ``steps`` and stores the metrics after
+    each in ``scores[step]``; a later call continues the same run. ``train_seconds`` counts
+    training only, from the start of the run to that step.
+    """
 
-    def score(step: int, model: Any) -> None:
-        nonlocal paused
-        seconds = time.perf_counter() - start - paused
-        began = time.perf_counter()
-        metrics = evaluate(model, arrays["eval_a"], arrays["eval_b"], labels)
-        out[step] = {**metrics, "train_seconds": round(seconds, 2)}
-        paused += time.perf_counter() - began
+    def __init__(self, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        from gentleclip.training.config import config_from_dict
+        from gentleclip.training.inprocess import InProcessRun
 
-    data = RegimeData.from_arrays(train_only)
-    model = train_in_process(data, config_from_dict(config), snapshots=steps, on_snapshot=score)
-    if not steps:
-        score(-1, model)
-    return out
+        train_only = {k: v for k, v in arrays.items() if not k.startswith("eval_")}
+        self.run = InProcessRun(RegimeData.from_arrays(train_only), config_from_dict(config))
+        self.arrays = arrays
+        self.scores: dict[int, dict[str, float]] = {}
+        self.seconds = 0.0
+
+    def advance(self, steps: Iterable[int]) -> None:
+        """Train to ``max(steps)`` (steps already passed are ignored), scoring at each."""
+        wanted = sorted({int(k) for k in steps if k > self.run.step})
+        if not wanted:
+            return
+        start, paused = time.perf_counter(), 0.0
+
+        def score(step: int, model: Any) -> None:
+            nonlocal paused
+            began = time.perf_counter()
+            self.scores[step] = self._metrics(model, self.seconds + began - start - paused)
+            paused += time.perf_counter() - began
+
+        self.run.advance(wanted[-1], snapshots=wanted, on_snapshot=score)
+        self.seconds += time.perf_counter() - start - paused
+
+    def finish(self) -> dict[str, float]:
+        """Train to the end of the configured run; its metrics (also ``scores[-1]``)."""
+        start = time.perf_counter()
+        model = self.run.advance(self.run.total)
+        self.seconds += time.perf_counter() - start
+        self.scores[-1] = self._metrics(model, self.seconds)
+        return self.scores[-1]
+
+    def _metrics(self, model: Any, seconds: float) -> dict[str, float]:
+        from gentleclip.evaluation.run import evaluate
+
+        arrays = self.arrays
+        metrics = evaluate(model, arrays["eval_a"], arrays["eval_b"], arrays.get("eval_labels"))
+        return {**metrics, "train_seconds": round(seconds, 2)}
 
 
 def _baseline(name: str) -> Any:
@@ -512,11 +550,12 @@ def _fit_baseline(
 # ---------------------------------------------------------------- one cell
 
 
-Scorer = Callable[[list[dict[str, Any]], dict[str, np.ndarray]], list[dict[str, float]]]
+# metrics of each candidate fitted on a split; None for a candidate pruned by the search
+Scorer = Callable[[list[dict[str, Any]], dict[str, np.ndarray]], list[dict[str, float] | None]]
 
 
 def _fitter(
-    cell: Cell, spec: Trained | Baseline, options: BenchOptions
+    cell: Cell, spec: Trained | Baseline, options: BenchOptions, key: str
 ) -> tuple[list[dict[str, Any]], Scorer]:
     """The method's candidates and a function fitting candidates on a split (their metrics)."""
     if isinstance(spec, Baseline):
@@ -531,32 +570,59 @@ def _fitter(
     if not _training_method_available(training_method):
         raise Unavailable(f"training method {training_method!r} is not in this gentleclip")
     config = base_config(cell.suite, spec, options.steps, cell.seed)
-    return trained_candidates(config, options.tune_budget), functools.partial(score_trained, config)
+    scorer = functools.partial(score_trained, config, search=options.search, key=key)
+    return trained_candidates(config, options.tune_budget), scorer
 
 
 def score_trained(
-    config: dict[str, Any], candidates: list[dict[str, Any]], arrays: dict[str, np.ndarray]
-) -> list[dict[str, float]]:
+    config: dict[str, Any],
+    candidates: list[dict[str, Any]],
+    arrays: dict[str, np.ndarray],
+    *,
+    search: str = "full",
+    key: str = FALLBACK_HEADLINE,
+) -> list[dict[str, float] | None]:
     """Metrics of each candidate (dotted overrides of ``config``) trained on ``arrays``.
 
     Candidates that differ only in ``optim.steps`` share one run, scored at each step count.
+    With ``search="halving"`` and several such runs, every run stops at the shortest step
+    count of all candidates (the rung) and is scored there on ``key``; only the best run
+    (the first of equals) goes on. Candidates of the other runs beyond the rung are pruned:
+    their entry is None.
     """
+    results: list[dict[str, float] | None] = [None] * len(candidates)
+    plans: list[tuple[list[int], list[int], ScoredRun]] = []
+    for indices in _run_groups(candidates):
+        run_config = _with(config, candidates[indices[0]])
+        if run_config["optim"].get("steps") is None:  # epoch-based: no sharing
+            for index in indices:
+                results[index] = fit_trained(_with(config, candidates[index]), arrays)
+            continue
+        steps = [
+            int(candidates[i].get("optim.steps", run_config["optim"]["steps"])) for i in indices
+        ]
+        plans.append((indices, steps, ScoredRun(_longest(run_config, steps), arrays)))
+    going_on = plans
+    if search == "halving" and len(plans) > 1:
+        rung = min(step for _, steps, _ in plans for step in steps)
+        for _, steps, run in plans:
+            run.advance([rung, *(step for step in steps if step < rung)])
+        going_on = [max(plans, key=lambda plan: _headline(plan[2].scores[rung], key))]
+    for _, steps, run in going_on:
+        run.advance(steps)
+    for indices, steps, run in plans:
+        for index, step in zip(indices, steps, strict=True):
+            results[index] = run.scores.get(step)
+    return results
+
+
+def _run_groups(candidates: list[dict[str, Any]]) -> list[list[int]]:
+    """Indices of candidates that differ only in ``optim.steps``, in candidate order."""
     groups: dict[str, list[int]] = {}
     for index, params in enumerate(candidates):
         rest = {k: v for k, v in params.items() if k != "optim.steps"}
         groups.setdefault(json.dumps(rest, sort_keys=True), []).append(index)
-    results: list[dict[str, float]] = [{} for _ in candidates]
-    for indices in groups.values():
-        run = _with(config, candidates[indices[0]])
-        if run["optim"].get("steps") is None:  # epoch-based: no sharing
-            for index in indices:
-                results[index] = fit_trained(_with(config, candidates[index]), arrays)
-            continue
-        steps = [int(candidates[i].get("optim.steps", run["optim"]["steps"])) for i in indices]
-        by_step = fit_trained_steps(run, arrays, steps)
-        for index, step in zip(indices, steps, strict=True):
-            results[index] = by_step[step]
-    return results
+    return list(groups.values())
 
 
 def _with(config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -576,10 +642,12 @@ def _tune(
     metrics = score(candidates, val)
     scored = [  # train_seconds: of a shared run, up to this candidate's step count
         {"params": p, "val": _headline(m, key), "train_seconds": m.get("train_seconds")}
+        if m is not None
+        else {"params": p, "val": None, "pruned": True}
         for p, m in zip(candidates, metrics, strict=True)
     ]
-    best = max(scored, key=lambda s: s["val"])  # first of equals wins
-    return best["params"], scored
+    best = max((s for s in scored if s["val"] is not None), key=lambda s: s["val"])
+    return best["params"], scored  # first of equals wins
 
 
 def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
@@ -622,10 +690,10 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
 def _tuned_result(
     cell: Cell, spec: Trained | Baseline, data: CellData, key: str, options: BenchOptions
 ) -> dict[str, Any]:
-    candidates, score = _fitter(cell, spec, options)
+    candidates, score = _fitter(cell, spec, options, key)
     try:
         params, scored = _tune(candidates, score, data.val, key)
-        metrics = score([params], data.test)[0]
+        metrics = score([params], data.test)[0]  # one candidate: never pruned
     except InputError as err:
         raise Skipped(str(err)) from err
     return {
@@ -731,13 +799,16 @@ def _row_key(row: dict[str, Any]) -> tuple[str, str, int, int, str]:
 
 
 def _check_settings(options: BenchOptions) -> None:
-    """An out dir keeps one (tune_budget, steps): resuming with others would mix results."""
+    """An out dir keeps one (tune_budget, steps, search): resuming with others would mix
+    results. Folders from before ``search`` existed were made with the full search."""
     path = options.out / SETTINGS
     if path.is_file():
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InputError(f"{path}: not the JSON settings a bench run writes") from None
+        if isinstance(old, dict):
+            old.setdefault("search", "full")
         if old != options.settings():
             raise InputError(
                 f"{options.out} holds results made with {old}; use a new --out for "

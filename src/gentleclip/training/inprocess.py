@@ -17,7 +17,7 @@ so candidates that differ only in their step count share one run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -51,11 +51,11 @@ def total_steps(config: TrainConfig, module: GentleCLIPModule) -> int:
     return sum(len(module.sampler.epoch(epoch)) for epoch in range(int(optim.epochs or 0)))
 
 
-def _check_snapshots(snapshots: Iterable[int], total: int) -> set[int]:
+def _check_snapshots(snapshots: Iterable[int], last: int, first: int = 1) -> set[int]:
     wanted = {int(k) for k in snapshots}
-    bad = sorted(k for k in wanted if not 1 <= k <= total)
+    bad = sorted(k for k in wanted if not first <= k <= last)
     if bad:
-        raise InputError(f"snapshot steps {bad} outside 1..{total} (the run's step count)")
+        raise InputError(f"snapshot steps {bad} outside {first}..{last} (the steps trained)")
     return wanted
 
 
@@ -72,28 +72,64 @@ def train_in_process(
     config, snapshot steps outside the run, or a non-finite loss (unless
     ``trainer.skip_nonfinite``, which skips that step as ``train`` does).
     """
-    config.validate()
-    check_method_data(data, config)
-    _check_single_process(config)
-    model = initial_model(config, data)
-    module = GentleCLIPModule(model, data, config)
-    optimizer = module.configure_optimizers()
-    total = total_steps(config, module)
-    wanted = _check_snapshots(snapshots, total)
-    module.train()
-    step, epoch = 0, 0
-    while step < total:
-        for batch in StepDataset(data, module.sampler.epoch(epoch)):
-            _one_step(module, optimizer, batch, step)
-            step += 1
-            if step in wanted and on_snapshot is not None:
-                module.eval()
-                on_snapshot(step, model)
-                module.train()
-            if step == total:
-                break
-        epoch += 1
-    return model.eval()
+    run = InProcessRun(data, config)
+    return run.advance(run.total, snapshots=snapshots, on_snapshot=on_snapshot)
+
+
+class InProcessRun:
+    """A :func:`train_in_process` run that can stop at any step and go on later.
+
+    ``advance(k)`` trains up to step ``k`` of the configured run; a later ``advance(m)``
+    continues from there. Every step is seeded from (seed, step) and the step plan is fixed,
+    so a run advanced in pieces ends with the weights of one uninterrupted run (a test pins
+    it). The bench uses it to stop a tuning candidate early and continue only the best
+    (``--search halving``).
+    """
+
+    def __init__(self, data: RegimeData, config: TrainConfig) -> None:
+        config.validate()
+        check_method_data(data, config)
+        _check_single_process(config)
+        self.model = initial_model(config, data)
+        self.module = GentleCLIPModule(self.model, data, config)
+        self.optimizer = self.module.configure_optimizers()
+        self.total = total_steps(config, self.module)
+        self.step = 0
+        self._batches = self._plan(data)
+
+    def _plan(self, data: RegimeData) -> Iterator[dict[str, Any]]:
+        """The run's batches in step order, epoch after epoch."""
+        epoch = 0
+        while True:
+            yield from StepDataset(data, self.module.sampler.epoch(epoch))
+            epoch += 1
+
+    def advance(
+        self,
+        until: int,
+        *,
+        snapshots: Iterable[int] = (),
+        on_snapshot: Snapshot | None = None,
+    ) -> TwoTower:
+        """Train steps ``self.step + 1 .. until``; call ``on_snapshot`` after the listed ones.
+
+        Returns the model in eval mode. Raises InputError for a target outside
+        ``self.step..total`` or snapshot steps outside the steps trained by this call.
+        """
+        if not self.step <= until <= self.total:
+            raise InputError(
+                f"cannot train to step {until}: the run is at step {self.step} of {self.total}"
+            )
+        wanted = _check_snapshots(snapshots, until, first=self.step + 1)
+        self.module.train()
+        while self.step < until:
+            _one_step(self.module, self.optimizer, next(self._batches), self.step)
+            self.step += 1
+            if self.step in wanted and on_snapshot is not None:
+                self.module.eval()
+                on_snapshot(self.step, self.model)
+                self.module.train()
+        return self.model.eval()
 
 
 def _one_step(
