@@ -9,9 +9,11 @@ One *cell* is (suite, regime, pairs, seed, method). For each cell:
    number of training pairs, the cell's regime). Every method gets the same number of
    candidates (``tune_budget``): trained methods a fixed list of (steps, lr) variations of
    their recipe (candidates differing only in steps share one run, scored at each step
-   count), baselines evenly spaced entries of ``get_baseline(name).param_grid()``. Trained
-   methods train in process (:mod:`gentleclip.training.inprocess`, the same weights as
-   ``gentleclip train`` without Lightning's per-step overhead).
+   count), baselines evenly spaced entries of ``get_baseline(name).param_grid()``. With
+   ``search="halving"`` a trained method's runs stop at the shortest candidate step count and
+   only the best one goes on (:func:`score_trained`). Trained methods train in process
+   (:mod:`gentleclip.training.inprocess`, the same weights as ``gentleclip train`` without
+   Lightning's per-step overhead).
 3. The best candidate (validation headline metric) is trained on the full training part and
    scored once on the test pairs.
 
