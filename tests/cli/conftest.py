@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,12 @@ def make_full(n: int = 160, seed: int = 0) -> dict[str, np.ndarray]:
     a = z @ rng.normal(size=(5, 12)) + 0.1 * rng.normal(size=(n, 12))
     b = np.tanh(z @ rng.normal(size=(5, 7)) / 3) + 0.05 * rng.normal(size=(n, 7))
     return {"a": a.astype(np.float32), "b": b.astype(np.float32), "labels": labels}
+
+
+@pytest.fixture(scope="session")
+def full_data() -> Callable[..., dict[str, np.ndarray]]:
+    """:func:`make_full`, for module-scoped fixtures that write their own data."""
+    return make_full
 
 
 @pytest.fixture

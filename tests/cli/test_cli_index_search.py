@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,21 +19,13 @@ pytest.importorskip("faiss")
 MODEL_FILES = ("config.json", "model.safetensors")
 
 
-def _full(n: int = 120, seed: int = 0) -> dict[str, np.ndarray]:
-    """Two views of four latent clusters (as in the CLI end-to-end tests)."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 4, size=n)
-    z = rng.normal(size=(4, 5))[labels] * 3 + rng.normal(size=(n, 5))
-    a = z @ rng.normal(size=(5, 12)) + 0.1 * rng.normal(size=(n, 12))
-    b = np.tanh(z @ rng.normal(size=(5, 7)) / 3) + 0.05 * rng.normal(size=(n, 7))
-    return {"a": a.astype(np.float32), "b": b.astype(np.float32), "labels": labels}
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, full_data: Callable[..., dict[str, np.ndarray]]
+) -> tuple[Path, Path]:
     """(data dir, run dir) of a 3-step run trained through the CLI."""
     root = tmp_path_factory.mktemp("index_search")
-    np.savez(root / "full.npz", **_full())
+    np.savez(root / "full.npz", **full_data(n=120))
     recipe = root / "tiny.yaml"
     recipe.write_text(
         "model: {embed_dim: 16, encoder_a_kwargs: {hidden_dims: [32]}, "
