@@ -213,6 +213,7 @@ def _check_ridge(by_key: dict, calls: list[dict[str, Any]]) -> None:
         ["--steps", "0"],
         ["--plot-pairs", "7"],
         ["--search", "grid"],
+        ["--pairs", f"10,{N - TEST + 1}"],
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path: Path, tiny: list, capsys, extra) -> None:
@@ -222,6 +223,22 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, tiny: list, capsys, ex
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("gentleclip: error:")
     assert not (out / "results.jsonl").exists()
+
+
+def test_pair_counts_no_suite_can_hold_are_refused_naming_its_size(
+    tmp_path: Path, tiny: list, capsys
+) -> None:
+    argv = ["bench", "--suite", "tiny", "--regime", "bags:8", "--seeds", "1", "--methods"]
+    argv += ["ridge", "--out", str(tmp_path)]
+    assert main([*argv, "--pairs", f"{N - TEST + 1}"]) == 2
+    assert f"more pairs than the training items of any suite (tiny {N - TEST})" in (
+        capsys.readouterr().err
+    )
+    # the largest count that fits runs; with no row left for bags its cell is a skip, and a
+    # report of nothing but skips has no plot
+    assert main([*argv, "--pairs", f"{N - TEST}"]) == 0
+    assert [r["status"] for r in _rows(tmp_path)] == ["skipped"]
+    assert not list(tmp_path.glob("*.png"))
 
 
 def test_damaged_results_folder_is_one_line_naming_the_file(tmp_path: Path, tiny: list, capsys):

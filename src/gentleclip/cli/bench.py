@@ -85,6 +85,20 @@ def _option(args: argparse.Namespace, name: str) -> object:
     return value if value is not None else (QUICK if args.quick else FULL)[name]
 
 
+def _check_pairs_fit(suites: list[str], pairs: list[int]) -> None:
+    """Refuse pair counts that no suite's training items can hold (pairs + test pairs above
+    its rows): each of their cells could only record a "split impossible" row. A count that
+    fits some of several suites is kept; the others record those rows."""
+    room = {s: len(bench.load_domain(s).a) - datasets.entry(s).setting.test_size for s in suites}
+    too_many = [p for p in pairs if all(p > r for r in room.values())]
+    if too_many:
+        sizes = ", ".join(f"{suite} {r}" for suite, r in room.items())
+        raise InputError(
+            f"--pairs {','.join(map(str, too_many))}: more pairs than the training items of "
+            f"any suite ({sizes})"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     suites = bench.parse_names(args.suite, datasets.DATASETS, "suite")
     regimes = [bench.parse_regime(r).label for r in str(_option(args, "regime")).split(",")]
@@ -94,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             f"--plot-pairs {args.plot_pairs} is not one of the grid's pair counts "
             f"({', '.join(map(str, pairs))})"
         )
+    _check_pairs_fit(suites, pairs)
     cells = bench.plan(
         suites,
         list(dict.fromkeys(regimes)),

@@ -1187,7 +1187,9 @@ def write_plots(
     table = summarise(rows)
     written = []
     for suite in dict.fromkeys(w[0] for w in table):
-        metric = next(r["headline"] for r in rows if r["suite"] == suite and "headline" in r)
+        metric = next((r["headline"] for r in rows if r["suite"] == suite and "headline" in r), "")
+        if not metric:  # every cell of the suite was skipped: nothing to draw
+            continue
         wheres = [w for w in table if w[0] == suite]
         for regime in dict.fromkeys(w[1] for w in wheres):
             points = [(w[2], w) for w in wheres if w[1] == regime]
