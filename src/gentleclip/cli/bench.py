@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="how trained methods spend their candidates: full (every candidate trained to "
         "its step count; default) or halving (every learning rate trained to the shortest "
-        "step count, only the best one continued; about 1.24x faster)",
+        "step count, only the best one continued; 1.24-1.31x less work, see docs/results.md)",
     )
     p.add_argument(
         "--workers",
