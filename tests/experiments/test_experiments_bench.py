@@ -495,6 +495,32 @@ def test_halving_continues_only_the_best_learning_rate(
     assert params == candidates[best]
 
 
+@pytest.mark.parametrize("budget", [3, 6])
+def test_halving_scores_the_winner_and_everything_up_to_the_rung(tiny: list, budget: int) -> None:
+    """Any budget: the best rate at the rung (the shortest step count) keeps all its
+    candidates; other rates keep those up to the rung, and the rest are pruned, each equal
+    to the full search's."""
+    cell = bench.Cell("tiny", "bags:8", 10, 0, "gentle")
+    data = bench.cell_data(bench.load_domain("tiny"), cell, TEST, False)
+    config = bench.base_config("tiny", bench.METHODS["gentle"], 12, 0)
+    candidates = bench.trained_candidates(config, budget)
+    halved = bench.score_trained(config, candidates, data.val, search="halving")
+    full = bench.score_trained(config, candidates, data.val)
+    rung = min(c["optim.steps"] for c in candidates)
+    lrs = {c["optim.lr"] for c in candidates}
+    kept = {
+        c["optim.lr"]
+        for c, m in zip(candidates, halved, strict=True)
+        if m is not None and c["optim.steps"] > rung
+    }
+    assert len(lrs) > 1 and len(kept) == 1
+    for params, h, f in zip(candidates, halved, full, strict=True):
+        if params["optim.steps"] <= rung or params["optim.lr"] in kept:
+            assert _without_seconds(h) == _without_seconds(f)
+        else:
+            assert h is None
+
+
 def test_halving_with_one_learning_rate_changes_nothing(tiny: list) -> None:
     """One learning rate (budget 2) is one run: halving changes nothing."""
     cell = bench.Cell("tiny", "bags:8", 10, 0, "clip")
