@@ -38,3 +38,20 @@ def test_demo_refuses_before_training(tmp_path: Path, capsys, extra, pattern) ->
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and pattern in err[0], err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["bench", "train"])
+def test_out_below_a_file_is_refused_naming_the_file(
+    full_npz: Path, tmp_path: Path, capsys, command
+) -> None:
+    """A file where --out's parent folder should be: one line naming it, not an OS error."""
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "run"
+    data = tmp_path / "data"
+    split = ["split", str(full_npz), "--out", str(data), "--pairs", "10", "--regime", "bags"]
+    assert main([*split, "--test-size", "40"]) == 0
+    argv = ["bench", "--quick"] if command == "bench" else ["train", str(data), "--steps", "1"]
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{tmp_path / 'file'} is a file, not a directory" in err[0], err
+    assert (tmp_path / "file").read_text() == "x"

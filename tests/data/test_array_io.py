@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gentleclip.data.io import check_output_file, load_array, read_json_object, save_array_atomic
+from gentleclip.data.io import (
+    check_output_dir,
+    check_output_file,
+    load_array,
+    read_json_object,
+    save_array_atomic,
+)
 from gentleclip.errors import InputError
 
 
@@ -110,4 +116,19 @@ def test_check_output_file_names_what_blocks_the_path(tmp_path: Path) -> None:
     for path, options, pattern in cases:
         with pytest.raises(InputError, match=pattern):
             check_output_file(path, "--json", **options)
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+
+
+def test_check_output_dir_names_the_file_in_the_way(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    assert check_output_dir(tmp_path / "new" / "run") == tmp_path / "new" / "run"
+    assert check_output_dir(tmp_path) == tmp_path  # an existing directory is fine
+    cases = [
+        (tmp_path / "file", "--out .*file is a file, not a directory"),
+        (tmp_path / "file" / "run", "--out .*run: .*file is a file, not a directory"),
+        (tmp_path / "file" / "a" / "run", "--out .*run: .*file is a file, not a directory"),
+    ]
+    for path, pattern in cases:
+        with pytest.raises(InputError, match=pattern):
+            check_output_dir(path)
     assert not (tmp_path / "new").exists()  # checking creates nothing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import multiprocessing
 import os
 from pathlib import Path
@@ -20,7 +21,7 @@ from gentleclip.cli.main import main
 from gentleclip.data import split as splitting
 from gentleclip.data.datasets.domain import DomainData, LabelSet
 from gentleclip.errors import InputError
-from gentleclip.experiments import bench, datasets
+from gentleclip.experiments import bench, datasets, speed
 from gentleclip.experiments.datasets import DatasetEntry
 from gentleclip.experiments.demo import DemoSetting
 from gentleclip.recipes import load_recipe
@@ -110,6 +111,7 @@ def reference_metrics(za: np.ndarray, zb: np.ndarray, labels: np.ndarray) -> dic
 
 
 GRID = ["--suite", "tiny", "--pairs", "0,10", "--seeds", "1", "--tune-budget", "2", "--steps", "8"]
+GRID += ["--reference-steps", "0"]  # untimed: timing is tested on its own
 TRAINED = ["--regime", "bags:8", "--methods", "gentle,clip,ridge,oracle"]
 RIDGE = ["--regime", "bags:8,unpaired", "--methods", "ridge"]
 
@@ -213,6 +215,7 @@ def _check_ridge(by_key: dict, calls: list[dict[str, Any]]) -> None:
         ["--steps", "0"],
         ["--plot-pairs", "7"],
         ["--search", "grid"],
+        ["--reference-steps", "-1"],
         ["--pairs", f"10,{N - TEST + 1}"],
     ],
 )
@@ -222,7 +225,7 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, tiny: list, capsys, ex
     assert main([*argv, "--methods", "ridge", *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("gentleclip: error:")
-    assert not (out / "results.jsonl").exists()
+    assert not out.exists()  # refused before the folder (and its bench.json) is made
 
 
 def test_pair_counts_no_suite_can_hold_are_refused_naming_its_size(
@@ -230,6 +233,7 @@ def test_pair_counts_no_suite_can_hold_are_refused_naming_its_size(
 ) -> None:
     argv = ["bench", "--suite", "tiny", "--regime", "bags:8", "--seeds", "1", "--methods"]
     argv += ["ridge", "--out", str(tmp_path)]
+    argv[1:1] = ["--reference-steps", "0"]
     assert main([*argv, "--pairs", f"{N - TEST + 1}"]) == 2
     assert f"more pairs than the training items of any suite (tiny {N - TEST})" in (
         capsys.readouterr().err
@@ -244,6 +248,7 @@ def test_pair_counts_no_suite_can_hold_are_refused_naming_its_size(
 def test_damaged_results_folder_is_one_line_naming_the_file(tmp_path: Path, tiny: list, capsys):
     argv = ["bench", "--suite", "tiny", "--pairs", "10", "--regime", "bags:8", "--seeds", "1"]
     argv += ["--methods", "ridge", "--out", str(tmp_path)]
+    argv[1:1] = ["--reference-steps", "0"]
     assert main(argv) == 0
     results = tmp_path / bench.RESULTS
     good = results.read_text()
@@ -285,6 +290,7 @@ def test_default_workers_is_the_cpu_count_capped(monkeypatch: pytest.MonkeyPatch
 def test_other_settings_in_same_out_dir_refused(tmp_path: Path, tiny: list, capsys) -> None:
     argv = ["bench", "--suite", "tiny", "--pairs", "10", "--regime", "bags:8", "--seeds", "1"]
     argv += ["--methods", "ridge", "--out", str(tmp_path), "--tune-budget", "2"]
+    argv[1:1] = ["--reference-steps", "0"]
     assert main(argv) == 0
     assert len(_rows(tmp_path)) == 1
     assert main([*argv[:-1], "3"]) == 2
@@ -297,6 +303,107 @@ def test_other_settings_in_same_out_dir_refused(tmp_path: Path, tiny: list, caps
     (tmp_path / bench.SETTINGS).write_text(json.dumps(settings))
     assert main(argv) == 0
     assert main([*argv, "--search", "halving"]) == 2
+
+
+QUICK_TINY = ["--quick", "--suite", "tiny", "--pairs", "10", "--steps", "8"]
+
+
+def _counting_reference(monkeypatch: pytest.MonkeyPatch, *values: float) -> list[int]:
+    """Record the steps of every reference timing; return ``values`` in turn, or time the
+    real reference step when none are given."""
+    calls: list[int] = []
+    real, given = speed.reference_step_ms, iter(values)
+
+    def reference_step_ms(steps: int = 200) -> float:
+        calls.append(steps)
+        return next(given) if values else real(steps)
+
+    monkeypatch.setattr(speed, "reference_step_ms", reference_step_ms)
+    return calls
+
+
+def test_bench_records_its_timing_once_per_run_with_cells(
+    tmp_path: Path, tiny: list, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    calls = _counting_reference(monkeypatch)
+    out = tmp_path / "bench"
+    argv = ["bench", *QUICK_TINY, "--methods", "gentle,ridge", "--out", str(out)]
+    assert main([*argv, "--reference-steps", "2"]) == 0
+    assert calls == [2, 2]  # before and after the grid
+    printed = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("reference step: ") for line in printed) == 2
+    rows = _rows(out)
+    (record,) = speed.read_timing(out)
+    assert record["cells"] == len(rows) == 2 and record["workers"] == 1
+    assert record["worker_seconds"] == round(sum(r["seconds"] for r in rows), 1)
+    assert set(record["reference_step_ms"]) == {"before", "after"}
+    assert all(math.isfinite(ms) and ms > 0 for ms in record["reference_step_ms"].values())
+    assert set(record) == {
+        "finished",
+        "cells",
+        "workers",
+        "wall_seconds",
+        "worker_seconds",
+        "reference_step_ms",
+        "reference",
+        "cpu",
+        "cpu_count",
+        "torch",
+    }
+    report = (out / bench.REPORT).read_text()
+    assert "\n## Timing\n" in report and "2 cells on 1 workers" in report
+
+    # nothing left to run: not timed, nothing recorded, the report still quotes the run
+    timing = (out / speed.TIMING).read_text()
+    assert main([*argv, "--reference-steps", "2"]) == 0
+    assert calls == [2, 2] and "running 0" in capsys.readouterr().out
+    assert (out / speed.TIMING).read_text() == timing
+    assert "## Timing" in (out / bench.REPORT).read_text()
+
+    # a grown grid adds a second record for its new cells only
+    assert main([*argv[:-3], "gentle,ridge,clip", "--out", str(out), "--reference-steps", "2"]) == 0
+    first, second = speed.read_timing(out)
+    assert first == record and second["cells"] == 1
+    new = [r for r in _rows(out) if r["method"] == "clip"]
+    assert second["worker_seconds"] == round(sum(r["seconds"] for r in new), 1)
+    assert (out / bench.REPORT).read_text().count("cells on 1 workers") == 2
+
+
+def test_bench_with_zero_reference_steps_is_not_timed(
+    tmp_path: Path, tiny: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting_reference(monkeypatch, 1.0, 1.0)
+    argv = ["bench", *QUICK_TINY, "--methods", "ridge", "--out", str(tmp_path)]
+    assert main([*argv, "--reference-steps", "0"]) == 0
+    assert calls == [] and len(_rows(tmp_path)) == 1
+    assert not (tmp_path / speed.TIMING).exists()
+    assert "## Timing" not in (tmp_path / bench.REPORT).read_text()
+
+
+def test_negative_reference_steps_are_refused_before_anything_runs(
+    tmp_path: Path, tiny: list, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    calls = _counting_reference(monkeypatch, 1.0, 1.0)
+    out = tmp_path / "bench"
+    argv = ["bench", *QUICK_TINY, "--methods", "ridge", "--out", str(out)]
+    assert main([*argv, "--reference-steps", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--reference-steps must be >= 0, got -1" in err[0]
+    assert calls == [] and not out.exists()
+
+
+@pytest.mark.parametrize(("quick", "steps"), [(True, 50), (False, 200)])
+def test_reference_steps_default_to_50_quick_and_200_otherwise(
+    tmp_path: Path, tiny: list, monkeypatch: pytest.MonkeyPatch, quick: bool, steps: int
+) -> None:
+    calls = _counting_reference(monkeypatch, 4.12345, 6.5)
+    argv = ["bench", "--suite", "tiny", "--pairs", "10", "--regime", "bags:8", "--seeds", "1"]
+    argv += ["--methods", "ridge", "--tune-budget", "2", "--out", str(tmp_path)]
+    assert main([*argv, "--quick"] if quick else argv) == 0
+    assert calls == [steps, steps]
+    (record,) = speed.read_timing(tmp_path)
+    assert record["reference_step_ms"] == {"before": 4.123, "after": 6.5}
+    assert "4.123 ms before, 6.5 ms after" in (tmp_path / bench.REPORT).read_text()
 
 
 def test_validation_and_oracle_splits_hold_out_the_test_rows(tiny: list) -> None:

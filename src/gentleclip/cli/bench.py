@@ -2,20 +2,24 @@
 
     gentleclip bench --suite mfeat --out DIR [--pairs 0,10,20] [--regime bags:8,unpaired]
         [--seeds 5] [--methods compare|ablations|disjoint|all|gentle,clip,...] [--tune-budget 4]
-        [--search full|halving] [--workers N (default: CPU count)] [--quick]
+        [--search full|halving] [--workers N (default: CPU count)] [--reference-steps 200]
+        [--quick]
 
 Rows go to DIR/results.jsonl (cells already there are skipped), the table to DIR/results.md,
-plots to DIR/*.png. ``--quick`` runs a tiny grid with few steps; explicit options still win.
+plots to DIR/*.png; the reference step's time before and after the grid, with the run's wall
+and worker time, to DIR/timing.jsonl (:mod:`gentleclip.experiments.speed`). ``--quick`` runs
+a tiny grid with few steps; explicit options still win.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 
 from gentleclip.errors import InputError
-from gentleclip.experiments import bench, datasets
+from gentleclip.experiments import bench, datasets, speed
 
 MAX_DEFAULT_WORKERS = 8
 FULL = {
@@ -26,6 +30,7 @@ FULL = {
     "tune_budget": 4,
     "steps": None,
     "search": "full",
+    "reference_steps": 200,
 }
 QUICK = {
     "pairs": "20",
@@ -35,6 +40,7 @@ QUICK = {
     "tune_budget": 2,
     "steps": 200,
     "search": "full",
+    "reference_steps": 50,
 }
 
 
@@ -70,6 +76,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"parallel processes, one torch thread each (default: the CPU count, at most "
         f"{MAX_DEFAULT_WORKERS})",
     )
+    p.add_argument(
+        "--reference-steps",
+        type=int,
+        default=None,
+        help="steps of the reference step timed before and after the grid, recorded in "
+        f"OUT/{speed.TIMING} (default {FULL['reference_steps']}, --quick "
+        f"{QUICK['reference_steps']}; 0: not timed)",
+    )
     p.add_argument("--plot-pairs", type=int, default=None, help="pairs of the bag-size plot")
     p.add_argument("--quick", action="store_true", help="tiny grid with few steps")
     p.set_defaults(func=run)
@@ -99,6 +113,35 @@ def _check_pairs_fit(suites: list[str], pairs: list[int]) -> None:
         )
 
 
+def _reference(steps: int) -> float:
+    ms = speed.reference_step_ms(steps)
+    print(f"reference step: {ms:.2f} ms ({speed.REFERENCE})", flush=True)
+    return ms
+
+
+def _timed_run(
+    cells: list[bench.Cell], options: bench.BenchOptions, workers: int, reference_steps: int
+) -> None:
+    """Run the grid; with ``reference_steps`` > 0 and cells to run, time the reference step
+    before and after it and record both with the run's wall and worker time."""
+    if reference_steps < 0:
+        raise InputError(f"--reference-steps must be >= 0, got {reference_steps}")
+    if workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    speed.read_timing(options.out)  # a damaged timing.jsonl fails now, not after the grid
+    timed = reference_steps > 0 and bool(bench.cells_to_run(cells, options))
+    before = _reference(reference_steps) if timed else 0.0
+    start = time.perf_counter()
+    rows = bench.run_bench(cells, options, workers=workers)
+    wall = time.perf_counter() - start
+    if timed and rows:
+        after = _reference(reference_steps)
+        record = speed.timing_record(
+            before_ms=before, after_ms=after, wall_seconds=wall, rows=rows, workers=workers
+        )
+        speed.append_timing(options.out, record)
+
+
 def run(args: argparse.Namespace) -> int:
     suites = bench.parse_names(args.suite, datasets.DATASETS, "suite")
     regimes = [bench.parse_regime(r).label for r in str(_option(args, "regime")).split(",")]
@@ -124,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         search=str(_option(args, "search")),
     )
     workers = default_workers() if args.workers is None else args.workers
-    bench.run_bench(cells, options, workers=workers)
+    _timed_run(cells, options, workers, int(_option(args, "reference_steps")))  # type: ignore[arg-type]
     text, plots = bench.write_report(options.out, args.plot_pairs)
     print(text)
     print(f"results: {options.out / bench.RESULTS}, table: {options.out / bench.REPORT}, ", end="")

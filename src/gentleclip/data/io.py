@@ -92,6 +92,18 @@ def load_array(path: str | os.PathLike[str]) -> np.ndarray:
     return as_feature_matrix(read_npy(path), str(path))
 
 
+def check_output_dir(path: str | os.PathLike[str], what: str = "--out") -> Path:
+    """``path`` as a Path; InputError (naming ``what``) when it is a file or a file stands
+    where one of its parent directories should be. Nothing is created."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{what} {target} is a file, not a directory")
+    blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise InputError(f"{what} {target}: {blocker} is a file, not a directory")
+    return target
+
+
 def check_output_file(
     path: str | os.PathLike[str], what: str = "", *, parent_must_exist: bool = False
 ) -> Path:

@@ -49,11 +49,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gentleclip.data.datasets.domain import DomainData
+from gentleclip.data.io import check_output_dir
 from gentleclip.data.regimes import RegimeData
 from gentleclip.data.split import split_full, test_rows
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_json_atomic
-from gentleclip.experiments import datasets
+from gentleclip.experiments import datasets, speed
 from gentleclip.recipes import load_recipe
 
 RESULTS = "results.jsonl"
@@ -901,6 +902,17 @@ def _progress(row: dict[str, Any], done: int, total: int, elapsed: float) -> str
     )
 
 
+def cells_to_run(cells: Sequence[Cell], options: BenchOptions) -> list[Cell]:
+    """The cells not yet in ``<out>/results.jsonl``, after checking the options and the out
+    dir (created, with its ``bench.json``, when new; refused when its settings differ)."""
+    options.check()
+    check_output_dir(options.out)
+    options.out.mkdir(parents=True, exist_ok=True)
+    _check_settings(options)
+    done_keys = {_row_key(r) for r in read_results(options.out / RESULTS)}
+    return [c for c in cells if c.key not in done_keys]
+
+
 def run_bench(
     cells: Sequence[Cell],
     options: BenchOptions,
@@ -915,14 +927,8 @@ def run_bench(
     """
     if workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
-    options.check()
-    if options.out.exists() and not options.out.is_dir():
-        raise InputError(f"--out {options.out} is a file, not a directory")
-    options.out.mkdir(parents=True, exist_ok=True)
-    _check_settings(options)
+    todo = cells_to_run(cells, options)
     path = options.out / RESULTS
-    done_keys = {_row_key(r) for r in read_results(path)}
-    todo = [c for c in cells if c.key not in done_keys]
     log(f"{len(cells) - len(todo)} of {len(cells)} cells already in {path}; running {len(todo)}")
     start, new = time.perf_counter(), []
     for i, row in enumerate(_results_of([(c, options) for c in todo], workers), 1):
@@ -1237,6 +1243,9 @@ def write_report(out: Path, plot_pairs: int | None = None) -> tuple[str, list[Pa
     if not rows:
         raise InputError(f"no results in {out / RESULTS}")
     text = render_markdown(rows)
+    timing = speed.timing_lines(out)
+    if timing:
+        text += "\n".join(["", "## Timing", "", *timing, ""])
     with atomic_path(out / REPORT, ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return text, write_plots(rows, out, plot_pairs)

@@ -39,6 +39,7 @@ import torch
 import yaml
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
+from gentleclip.data.io import check_output_dir
 from gentleclip.data.regimes import RegimeData, load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, write_json_atomic
@@ -138,8 +139,7 @@ class _RunDir:
         """Refuse a file or a non-empty directory; create the directory (rank 0 only)."""
         if not self.is_global_zero:
             return
-        if self.path.exists() and not self.path.is_dir():
-            raise InputError(f"--out {self.path} is a file, not a directory")
+        check_output_dir(self.path)
         if self.path.exists() and any(self.path.iterdir()):
             raise InputError(f"run directory {self.path} is not empty; use --resume or a new --out")
         missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
