@@ -67,10 +67,10 @@ def test_reference_step_ms_refuses_fewer_than_one_step(steps: int) -> None:
 
 
 def test_one_thread_restores_the_thread_count(threads: int) -> None:
-    with speed._one_thread():
+    with speed.one_torch_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == threads
-    with pytest.raises(RuntimeError, match="boom"), speed._one_thread():
+    with pytest.raises(RuntimeError, match="boom"), speed.one_torch_thread():
         assert torch.get_num_threads() == 1
         raise RuntimeError("boom")
     assert torch.get_num_threads() == threads

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 from gentleclip.errors import InputError
@@ -113,35 +112,6 @@ def _check_pairs_fit(suites: list[str], pairs: list[int]) -> None:
         )
 
 
-def _reference(steps: int) -> float:
-    ms = speed.reference_step_ms(steps)
-    print(f"reference step: {ms:.2f} ms ({speed.REFERENCE})", flush=True)
-    return ms
-
-
-def _timed_run(
-    cells: list[bench.Cell], options: bench.BenchOptions, workers: int, reference_steps: int
-) -> None:
-    """Run the grid; with ``reference_steps`` > 0 and cells to run, time the reference step
-    before and after it and record both with the run's wall and worker time."""
-    if reference_steps < 0:
-        raise InputError(f"--reference-steps must be >= 0, got {reference_steps}")
-    if workers < 1:
-        raise InputError(f"--workers must be >= 1, got {workers}")
-    speed.read_timing(options.out)  # a damaged timing.jsonl fails now, not after the grid
-    timed = reference_steps > 0 and bool(bench.cells_to_run(cells, options))
-    before = _reference(reference_steps) if timed else 0.0
-    start = time.perf_counter()
-    rows = bench.run_bench(cells, options, workers=workers)
-    wall = time.perf_counter() - start
-    if timed and rows:
-        after = _reference(reference_steps)
-        record = speed.timing_record(
-            before_ms=before, after_ms=after, wall_seconds=wall, rows=rows, workers=workers
-        )
-        speed.append_timing(options.out, record)
-
-
 def run(args: argparse.Namespace) -> int:
     suites = bench.parse_names(args.suite, datasets.DATASETS, "suite")
     regimes = [bench.parse_regime(r).label for r in str(_option(args, "regime")).split(",")]
@@ -167,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         search=str(_option(args, "search")),
     )
     workers = default_workers() if args.workers is None else args.workers
-    _timed_run(cells, options, workers, int(_option(args, "reference_steps")))  # type: ignore[arg-type]
+    reference_steps = int(_option(args, "reference_steps"))  # type: ignore[arg-type]
+    bench.run_bench(cells, options, workers=workers, reference_steps=reference_steps)
     text, plots = bench.write_report(options.out, args.plot_pairs)
     print(text)
     print(f"results: {options.out / bench.RESULTS}, table: {options.out / bench.REPORT}, ", end="")

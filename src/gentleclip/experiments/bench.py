@@ -55,6 +55,7 @@ from gentleclip.data.split import split_full, test_rows
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_json_atomic
 from gentleclip.experiments import datasets, speed
+from gentleclip.experiments.speed import one_torch_thread
 from gentleclip.recipes import load_recipe
 
 RESULTS = "results.jsonl"
@@ -854,24 +855,6 @@ def one_blas_thread_per_child() -> Iterator[None]:
                 os.environ[name] = value
 
 
-@contextlib.contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """torch runs on one intra-op thread inside (its setting is restored after).
-
-    Results depend on the thread count: a long run at a high learning rate can turn the
-    rounding differences of another reduction order into a different model. Every worker
-    runs on one thread, so ``--workers 1`` does too and results do not depend on ``--workers``.
-    """
-    import torch
-
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
-
-
 def _results_of(jobs: list[tuple[Cell, BenchOptions]], workers: int) -> Iterator[dict[str, Any]]:
     if workers <= 1:
         with one_torch_thread():
@@ -902,7 +885,7 @@ def _progress(row: dict[str, Any], done: int, total: int, elapsed: float) -> str
     )
 
 
-def cells_to_run(cells: Sequence[Cell], options: BenchOptions) -> list[Cell]:
+def _cells_to_run(cells: Sequence[Cell], options: BenchOptions) -> list[Cell]:
     """The cells not yet in ``<out>/results.jsonl``, after checking the options and the out
     dir (created, with its ``bench.json``, when new; refused when its settings differ)."""
     options.check()
@@ -913,29 +896,50 @@ def cells_to_run(cells: Sequence[Cell], options: BenchOptions) -> list[Cell]:
     return [c for c in cells if c.key not in done_keys]
 
 
+def _reference(steps: int, log: Callable[[str], None]) -> float:
+    ms = speed.reference_step_ms(steps)
+    log(f"reference step: {ms:.2f} ms ({speed.REFERENCE})")
+    return ms
+
+
 def run_bench(
     cells: Sequence[Cell],
     options: BenchOptions,
     *,
     workers: int = 1,
+    reference_steps: int = 0,
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """Run the cells not yet in ``results.jsonl``; append each row as it finishes.
 
-    Returns the new rows (unavailable methods are reported but never recorded, so they run
-    once they exist).
+    With ``reference_steps`` > 0 and cells to run, the reference step
+    (:func:`~gentleclip.experiments.speed.reference_step_ms`) is timed before and after the
+    grid and both go to ``timing.jsonl`` with the run's wall and worker time. Returns the new
+    rows (unavailable methods are reported but never recorded, so they run once they exist).
     """
     if workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
-    todo = cells_to_run(cells, options)
+    if reference_steps < 0:
+        raise InputError(f"--reference-steps must be >= 0, got {reference_steps}")
+    speed.read_timing(options.out)  # a damaged timing.jsonl fails now, not after the grid
+    todo = _cells_to_run(cells, options)
     path = options.out / RESULTS
     log(f"{len(cells) - len(todo)} of {len(cells)} cells already in {path}; running {len(todo)}")
+    timed = reference_steps > 0 and bool(todo)
+    before = _reference(reference_steps, log) if timed else 0.0
     start, new = time.perf_counter(), []
     for i, row in enumerate(_results_of([(c, options) for c in todo], workers), 1):
         if row["status"] != "unavailable":
             append_result(path, row)
             new.append(row)
         log(_progress(row, i, len(todo), time.perf_counter() - start))
+    wall = time.perf_counter() - start
+    if timed and new:
+        after = _reference(reference_steps, log)
+        record = speed.timing_record(
+            before_ms=before, after_ms=after, wall_seconds=wall, rows=new, workers=workers
+        )
+        speed.append_timing(options.out, record)
     return new
 
 

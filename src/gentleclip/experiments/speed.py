@@ -55,14 +55,20 @@ def reference_arrays(seed: int = 0) -> dict[str, np.ndarray]:
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
-    """torch on one intra-op thread (as a bench worker), restored afterwards."""
-    before = torch.get_num_threads()
+def one_torch_thread() -> Iterator[None]:
+    """torch runs on one intra-op thread inside (its setting is restored after).
+
+    Results depend on the thread count: a long run at a high learning rate can turn the
+    rounding differences of another reduction order into a different model. Every bench
+    worker runs on one thread, so ``--workers 1`` does too and results do not depend on
+    ``--workers``; the reference step is timed the same way.
+    """
+    saved = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(saved)
 
 
 def reference_step_ms(steps: int = 200) -> float:
@@ -74,7 +80,7 @@ def reference_step_ms(steps: int = 200) -> float:
     config["trainer"]["progress"] = False
     config["optim"].update(steps=WARMUP_STEPS + steps, epochs=None)
     run = InProcessRun(RegimeData.from_arrays(reference_arrays()), config_from_dict(config))
-    with _one_thread():
+    with one_torch_thread():
         run.advance(WARMUP_STEPS)
         start = time.process_time()
         run.advance(WARMUP_STEPS + steps)
