@@ -814,12 +814,30 @@ def _check_settings(options: BenchOptions) -> None:
         if isinstance(old, dict):
             old.setdefault("search", "full")
         if old != options.settings():
-            raise InputError(
-                f"{options.out} holds results made with {old}; use a new --out for "
-                f"{options.settings()}"
-            )
+            raise InputError(_settings_conflict(options.out, old, options.settings()))
     else:
         write_json_atomic(path, options.settings())
+
+
+def _settings_conflict(out: Path, old: object, new: dict[str, Any]) -> str:
+    """Name each setting the folder's results were made with that this run changes, and the
+    options that would resume it."""
+    if not isinstance(old, dict) or set(old) != set(new):
+        return f"{out} holds results made with {old}; use a new --out for {new}"
+    changed = [key for key in new if old[key] != new[key]]
+    made = ", ".join(_as_option(key, old[key]) for key in changed)
+    asked = ", ".join(_as_option(key, new[key]) for key in changed)
+    return (
+        f"{out} holds results made with {made} (this run: {asked}); resume it with "
+        f"{made}, or use a new --out"
+    )
+
+
+def _as_option(setting: str, value: object) -> str:
+    """A ``bench.json`` setting as the bench option that gives it: ``--tune-budget 2``;
+    ``no --steps`` for an unset one."""
+    flag = "--" + setting.replace("_", "-")
+    return f"no {flag}" if value is None else f"{flag} {value}"
 
 
 # ---------------------------------------------------------------- running the grid
