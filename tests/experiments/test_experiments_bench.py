@@ -216,6 +216,8 @@ def _check_ridge(by_key: dict, calls: list[dict[str, Any]]) -> None:
         ["--plot-pairs", "7"],
         ["--search", "grid"],
         ["--reference-steps", "-1"],
+        ["--allocator", "jemalloc"],
+        ["--allocator", "tcmalloc"],  # one worker (the fixture's default): nowhere to preload
         ["--pairs", f"10,{N - TEST + 1}"],
     ],
 )
@@ -340,10 +342,12 @@ def test_bench_records_its_timing_once_per_run_with_cells(
     rows = _rows(out)
     (record,) = speed.read_timing(out)
     assert record["cells"] == len(rows) == 2 and record["workers"] == 1
+    assert record["allocator"] == "system"  # one worker: this process, its allocator
     assert record["worker_seconds"] == round(sum(r["seconds"] for r in rows), 1)
     assert set(record["reference_step_ms"]) == {"before", "after"}
     assert all(math.isfinite(ms) and ms > 0 for ms in record["reference_step_ms"].values())
     assert set(record) == {
+        "allocator",
         "finished",
         "cells",
         "workers",

@@ -75,11 +75,12 @@ def run(args: argparse.Namespace) -> int:
     scores, indices = vindex.search(queries, args.k, nprobe=args.nprobe)
     seconds = time.perf_counter() - start
     ids = vindex.ids_of(indices)
-    _warn_short(hit_counts(indices), args.k, vindex, args.nprobe)
+    counts = hit_counts(indices)
+    _warn_short(counts, args.k, vindex, args.nprobe)
     if out is None:
-        _print_results(scores, indices, ids)
+        _print_results(scores, counts, indices if ids is None else ids)
     else:
-        write_results(out, scores, indices, ids)
+        write_results(out, scores, indices, ids, counts)
     n = len(queries)
     print(
         f"searched {n} queries, k={args.k}, {vindex.meta.kind} index of {vindex.meta.count}: "
@@ -154,20 +155,25 @@ def _model_dir(run_arg: str | None, recorded: str | None, index: str) -> Path:
 
 
 def write_results(
-    path: Path, scores: np.ndarray, indices: np.ndarray, ids: np.ndarray | None
+    path: Path,
+    scores: np.ndarray,
+    indices: np.ndarray,
+    ids: np.ndarray | None,
+    counts: np.ndarray,
 ) -> None:
     """Write ``scores``/``indices`` (and ``ids``) to ``.npz`` or ``.csv``, atomically.
 
-    ``.npz``: the ``(Q, k)`` arrays as searched plus ``counts`` (real hits per query); the
-    slots past a query's count are padding (index -1, score NaN). ``.csv``: real hits only.
+    ``.npz``: the ``(Q, k)`` arrays as searched plus ``counts`` (real hits per query, from
+    :func:`hit_counts`); the slots past a query's count are padding (index -1, score NaN).
+    ``.csv``: real hits only.
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w" if path.suffix == ".csv" else "wb") as handle:
             if path.suffix == ".csv":
-                _write_csv(handle, scores, indices, ids)
+                _write_csv(handle, scores, indices, ids, counts)
             else:
-                arrays = {"scores": scores, "indices": indices, "counts": hit_counts(indices)}
+                arrays = {"scores": scores, "indices": indices, "counts": counts}
                 np.savez(handle, **arrays, **({} if ids is None else {"ids": ids}))
         os.replace(tmp, path)
     except BaseException:
@@ -176,7 +182,11 @@ def write_results(
 
 
 def _write_csv(
-    handle: TextIO, scores: np.ndarray, indices: np.ndarray, ids: np.ndarray | None
+    handle: TextIO,
+    scores: np.ndarray,
+    indices: np.ndarray,
+    ids: np.ndarray | None,
+    counts: np.ndarray,
 ) -> None:
     """One row per real hit: ``query,rank,index,score[,id]``; ranks start at 1.
 
@@ -185,19 +195,19 @@ def _write_csv(
     """
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(["query", "rank", "index", "score", *([] if ids is None else ["id"])])
-    counts = hit_counts(indices)
     for q in range(indices.shape[0]):
         for r in range(int(counts[q])):
             extra = [] if ids is None else [ids[q, r]]
             writer.writerow([q, r + 1, int(indices[q, r]), f"{scores[q, r]:.6g}", *extra])
 
 
-def _print_results(scores: np.ndarray, indices: np.ndarray, ids: np.ndarray | None) -> None:
-    """The first few queries' real hits on stdout (``--out`` writes them all)."""
-    labels = indices if ids is None else ids
-    counts = hit_counts(indices)
-    for q in range(min(len(indices), SHOWN_QUERIES)):
+def _print_results(scores: np.ndarray, counts: np.ndarray, labels: np.ndarray) -> None:
+    """The first few queries' real hits (row ``labels``: ids or indices) on stdout.
+
+    ``--out`` writes them all.
+    """
+    for q in range(min(len(labels), SHOWN_QUERIES)):
         hits = ", ".join(f"{labels[q, r]} ({scores[q, r]:.3f})" for r in range(int(counts[q])))
         print(f"query {q}: {hits or 'no hits'}")
-    if len(indices) > SHOWN_QUERIES:
-        print(f"... {len(indices) - SHOWN_QUERIES} more queries; use --out to save all")
+    if len(labels) > SHOWN_QUERIES:
+        print(f"... {len(labels) - SHOWN_QUERIES} more queries; use --out to save all")

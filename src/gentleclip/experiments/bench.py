@@ -54,7 +54,7 @@ from gentleclip.data.regimes import RegimeData
 from gentleclip.data.split import split_full, test_rows
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_json_atomic
-from gentleclip.experiments import datasets, speed
+from gentleclip.experiments import datasets, malloc, speed
 from gentleclip.experiments.speed import one_torch_thread
 from gentleclip.recipes import load_recipe
 
@@ -873,15 +873,30 @@ def one_blas_thread_per_child() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _results_of(jobs: list[tuple[Cell, BenchOptions]], workers: int) -> Iterator[dict[str, Any]]:
-    if workers <= 1:
+class _InProcess:
+    """The grid in this process, on one torch thread, with a pool's ``apply``/``imap``."""
+
+    @staticmethod
+    def apply(func: Callable[..., Any], args: tuple = ()) -> Any:
+        return func(*args)
+
+    @staticmethod
+    def imap_unordered(func: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
         with one_torch_thread():
-            yield from map(run_cell, jobs)
+            yield from map(func, jobs)
+
+
+@contextlib.contextmanager
+def _executor(workers: int, library: str | None) -> Iterator[Any]:
+    """Where cells and the reference step run: this process, or ``workers`` spawned ones
+    (one BLAS and one torch thread each, ``library`` preloaded as their allocator)."""
+    if workers <= 1:
+        yield _InProcess()
         return
-    with one_blas_thread_per_child():
+    with one_blas_thread_per_child(), malloc.preloaded_in_children(library):
         pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
     with pool:
-        yield from pool.imap_unordered(run_cell, jobs)
+        yield pool
 
 
 def _clock(seconds: float) -> str:
@@ -914,8 +929,9 @@ def _cells_to_run(cells: Sequence[Cell], options: BenchOptions) -> list[Cell]:
     return [c for c in cells if c.key not in done_keys]
 
 
-def _reference(steps: int, log: Callable[[str], None]) -> float:
-    ms = speed.reference_step_ms(steps)
+def _reference(executor: Any, steps: int, log: Callable[[str], None]) -> float:
+    """The reference step timed where the cells run (a worker, with the workers' allocator)."""
+    ms = float(executor.apply(speed.reference_step_ms, (steps,)))
     log(f"reference step: {ms:.2f} ms ({speed.REFERENCE})")
     return ms
 
@@ -926,38 +942,52 @@ def run_bench(
     *,
     workers: int = 1,
     reference_steps: int = 0,
+    allocator: str = "auto",
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """Run the cells not yet in ``results.jsonl``; append each row as it finishes.
 
     With ``reference_steps`` > 0 and cells to run, the reference step
-    (:func:`~gentleclip.experiments.speed.reference_step_ms`) is timed before and after the
-    grid and both go to ``timing.jsonl`` with the run's wall and worker time. Returns the new
-    rows (unavailable methods are reported but never recorded, so they run once they exist).
+    (:func:`~gentleclip.experiments.speed.reference_step_ms`) is timed in a worker before
+    and after the grid and both go to ``timing.jsonl`` with the run's wall and worker time.
+    ``allocator`` (:mod:`~gentleclip.experiments.malloc`) picks the workers' memory
+    allocator; it never changes a result. Returns the new rows (unavailable methods are
+    reported but never recorded, so they run once they exist).
     """
     if workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
     if reference_steps < 0:
         raise InputError(f"--reference-steps must be >= 0, got {reference_steps}")
+    library = malloc.worker_library(allocator, workers)
     speed.read_timing(options.out)  # a damaged timing.jsonl fails now, not after the grid
     todo = _cells_to_run(cells, options)
     path = options.out / RESULTS
     log(f"{len(cells) - len(todo)} of {len(cells)} cells already in {path}; running {len(todo)}")
-    timed = reference_steps > 0 and bool(todo)
-    before = _reference(reference_steps, log) if timed else 0.0
-    start, new = time.perf_counter(), []
-    for i, row in enumerate(_results_of([(c, options) for c in todo], workers), 1):
-        if row["status"] != "unavailable":
-            append_result(path, row)
-            new.append(row)
-        log(_progress(row, i, len(todo), time.perf_counter() - start))
-    wall = time.perf_counter() - start
-    if timed and new:
-        after = _reference(reference_steps, log)
-        record = speed.timing_record(
-            before_ms=before, after_ms=after, wall_seconds=wall, rows=new, workers=workers
-        )
-        speed.append_timing(options.out, record)
+    if not todo:
+        return []
+    log(malloc.describe(library, allocator, workers))
+    with _executor(workers, library) as executor:
+        timed = reference_steps > 0
+        before = _reference(executor, reference_steps, log) if timed else 0.0
+        start, new = time.perf_counter(), []
+        jobs = [(c, options) for c in todo]
+        for i, row in enumerate(executor.imap_unordered(run_cell, jobs), 1):
+            if row["status"] != "unavailable":
+                append_result(path, row)
+                new.append(row)
+            log(_progress(row, i, len(todo), time.perf_counter() - start))
+        wall = time.perf_counter() - start
+        if timed and new:
+            after = _reference(executor, reference_steps, log)
+            record = speed.timing_record(
+                before_ms=before,
+                after_ms=after,
+                wall_seconds=wall,
+                rows=new,
+                workers=workers,
+                allocator="system" if library is None else "tcmalloc",
+            )
+            speed.append_timing(options.out, record)
     return new
 
 

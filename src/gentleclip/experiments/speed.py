@@ -105,9 +105,11 @@ def timing_record(
     wall_seconds: float,
     rows: Sequence[dict[str, Any]],
     workers: int,
+    allocator: str = "system",
 ) -> dict[str, Any]:
     """One run's line of ``timing.jsonl``: speed at both ends, wall time and worker time."""
     return {
+        "allocator": allocator,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cells": len(rows),
         "workers": workers,
@@ -155,7 +157,8 @@ def timing_lines(out: Path) -> list[str]:
             f"{run.get('workers', '?')} workers in {_minutes(run.get('wall_seconds'))} wall, "
             f"{run.get('worker_seconds', '?')} worker-seconds; reference step "
             f"{ref.get('before', '?')} ms before, {ref.get('after', '?')} ms after "
-            f"({run.get('cpu', '?')}, torch {run.get('torch', '?')})"
+            f"({run.get('cpu', '?')}, torch {run.get('torch', '?')}, "
+            f"{run.get('allocator', 'system')} malloc)"
         )
     return lines
 
