@@ -295,21 +295,23 @@ def test_other_settings_in_same_out_dir_refused(tmp_path: Path, tiny: list, caps
     argv[1:1] = ["--reference-steps", "0"]
     assert main(argv) == 0
     assert len(_rows(tmp_path)) == 1
-    assert json.loads((tmp_path / bench.SETTINGS).read_text())["search"] == "full"
+    assert json.loads((tmp_path / bench.SETTINGS).read_text())["search"] == "halving"
     assert main([*argv[:-1], "3"]) == 2
     err = capsys.readouterr().err
     assert "made with --tune-budget 2 (this run: --tune-budget 3)" in err
     assert "resume it with --tune-budget 2" in err
-    assert main([*argv, "--search", "halving"]) == 2
-    assert "made with --search full (this run: --search halving)" in capsys.readouterr().err
+    assert main([*argv, "--search", "full"]) == 2
+    assert "made with --search halving (this run: --search full)" in capsys.readouterr().err
     assert main([*argv, "--steps", "5"]) == 2
     assert "made with no --steps (this run: --steps 5)" in capsys.readouterr().err
     # a folder from before --search existed was made with the full search: it resumes
+    # with --search full, and the default (halving) is refused naming that option
     settings = json.loads((tmp_path / bench.SETTINGS).read_text())
     del settings["search"]
     (tmp_path / bench.SETTINGS).write_text(json.dumps(settings))
-    assert main(argv) == 0
-    assert main([*argv, "--search", "halving"]) == 2
+    assert main([*argv, "--search", "full"]) == 0
+    assert main(argv) == 2
+    assert "resume it with --search full" in capsys.readouterr().err
 
 
 QUICK_TINY = ["--quick", "--suite", "tiny", "--pairs", "10", "--steps", "8"]

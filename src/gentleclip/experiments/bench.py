@@ -254,7 +254,7 @@ class BenchOptions:
     out: Path
     tune_budget: int = 4
     steps: int | None = None
-    search: str = "full"
+    search: str = "halving"
 
     def settings(self) -> dict[str, Any]:
         return {"tune_budget": self.tune_budget, "steps": self.steps, "search": self.search}
