@@ -936,6 +936,21 @@ def _reference(executor: Any, steps: int, log: Callable[[str], None]) -> float:
     return ms
 
 
+def _run_cells(
+    executor: Any, todo: list[Cell], options: BenchOptions, log: Callable[[str], None]
+) -> tuple[list[dict[str, Any]], float]:
+    """Run ``todo``, appending each recorded row as it finishes: (new rows, wall seconds)."""
+    path = options.out / RESULTS
+    start, new = time.perf_counter(), []
+    jobs = [(c, options) for c in todo]
+    for i, row in enumerate(executor.imap_unordered(run_cell, jobs), 1):
+        if row["status"] != "unavailable":
+            append_result(path, row)
+            new.append(row)
+        log(_progress(row, i, len(todo), time.perf_counter() - start))
+    return new, time.perf_counter() - start
+
+
 def run_bench(
     cells: Sequence[Cell],
     options: BenchOptions,
@@ -969,14 +984,7 @@ def run_bench(
     with _executor(workers, library) as executor:
         timed = reference_steps > 0
         before = _reference(executor, reference_steps, log) if timed else 0.0
-        start, new = time.perf_counter(), []
-        jobs = [(c, options) for c in todo]
-        for i, row in enumerate(executor.imap_unordered(run_cell, jobs), 1):
-            if row["status"] != "unavailable":
-                append_result(path, row)
-                new.append(row)
-            log(_progress(row, i, len(todo), time.perf_counter() - start))
-        wall = time.perf_counter() - start
+        new, wall = _run_cells(executor, todo, options, log)
         if timed and new:
             after = _reference(executor, reference_steps, log)
             record = speed.timing_record(
