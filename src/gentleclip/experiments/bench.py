@@ -861,16 +861,8 @@ def one_blas_thread_per_child() -> Iterator[None]:
     worker and spin-wait, which made closed-form cells 3-4x slower and stole time from the
     trained cells running beside them.
     """
-    saved = {name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES}
-    os.environ.update(dict.fromkeys(BLAS_THREAD_VARIABLES, "1"))
-    try:
+    with speed.environment_for_children(dict.fromkeys(BLAS_THREAD_VARIABLES, "1")):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class _InProcess:

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from gentleclip.errors import InputError
+from gentleclip.experiments.speed import environment_for_children
 
 ALLOCATORS = ("auto", "tcmalloc", "system")
 LIBRARIES = ("tcmalloc_minimal", "tcmalloc")
@@ -89,15 +90,7 @@ def preloaded_in_children(library: str | None) -> Iterator[None]:
     It goes first in ``LD_PRELOAD``, before anything already there; the variable is
     restored on exit, so this process and later children are unaffected.
     """
-    if library is None:
-        yield
-        return
     saved = os.environ.get("LD_PRELOAD")
-    os.environ["LD_PRELOAD"] = f"{library} {saved}" if saved else library
-    try:
+    preload = {} if library is None else {"LD_PRELOAD": f"{library} {saved}" if saved else library}
+    with environment_for_children(preload):
         yield
-    finally:
-        if saved is None:
-            os.environ.pop("LD_PRELOAD", None)
-        else:
-            os.environ["LD_PRELOAD"] = saved

@@ -20,7 +20,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,22 @@ def one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(saved)
+
+
+@contextmanager
+def environment_for_children(values: Mapping[str, str]) -> Iterator[None]:
+    """Processes started inside see ``values`` in their environment; this process's
+    variables are restored on exit (a variable that was unset is unset again)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def reference_step_ms(steps: int = 200) -> float:
