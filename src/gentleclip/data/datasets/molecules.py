@@ -37,7 +37,7 @@ import numpy as np
 
 from gentleclip.data.datasets.domain import DomainData, LabelSet
 from gentleclip.data.datasets.raw_molecules import encode_molecule_text, valid_smiles_mask
-from gentleclip.data.install import pip_install
+from gentleclip.data.install import install_missing
 from gentleclip.errors import InputError
 from gentleclip.models.featurizers import Featurizer, create_featurizer
 
@@ -85,12 +85,7 @@ class Compound:
 
 def install_molecules() -> None:
     """pip-install the packages this domain needs that are not importable yet (torch pinned)."""
-    missing = [
-        req for mod, req in MOLECULE_PACKAGES.items() if importlib.util.find_spec(mod) is None
-    ]
-    if missing:
-        pip_install(missing)
-        importlib.invalidate_caches()
+    install_missing(MOLECULE_PACKAGES)
 
 
 def pubchem_table_path() -> Path:
