@@ -460,7 +460,10 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
     assert bench.parse_methods("ridge,all") == ["ridge", *rest]
     assert not set(compare) & set(bench.DISJOINT)
     assert bench.parse_methods("disjoint") == ["gentle", "clip", *bench.DISJOINT]
-    assert set(bench.parse_methods("compare,ablations,disjoint")) == set(bench.METHODS)
+    assert not set(compare) & set(bench.REFERENCE)
+    assert bench.parse_methods("reference") == ["cca", "cca-sklearn"]
+    groups = "compare,ablations,disjoint,reference"
+    assert set(bench.parse_methods(groups)) == set(bench.METHODS)
     with pytest.raises(InputError, match="unknown method 'ablation'"):
         bench.parse_methods("ablation")
 

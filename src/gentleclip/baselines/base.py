@@ -20,7 +20,7 @@ import torch
 from gentleclip.data.regimes import RegimeData
 from gentleclip.errors import InputError
 
-BASELINES: tuple[str, ...] = ("ridge", "procrustes", "cca", "relrep")
+BASELINES: tuple[str, ...] = ("ridge", "procrustes", "cca", "relrep", "cca-sklearn")
 """Names accepted by :func:`get_baseline`."""
 
 SIDES: tuple[str, ...] = ("a", "b")
@@ -30,6 +30,8 @@ _MODULES = {
     "procrustes": ("gentleclip.baselines.closed_form", "ProcrustesBaseline"),
     "cca": ("gentleclip.baselines.closed_form", "CCABaseline"),
     "relrep": ("gentleclip.baselines.relrep", "RelRepBaseline"),
+    # scikit-learn's CCA (needs the ``reference`` extra), to compare with our ``cca``
+    "cca-sklearn": ("gentleclip.baselines.sklearn_cca", "SklearnCCABaseline"),
 }
 
 

@@ -1,7 +1,8 @@
 """`gentleclip bench`: every method on a (regime, pairs, seed) grid, resumable, with a report.
 
     gentleclip bench --suite mfeat --out DIR [--pairs 0,10,20] [--regime bags:8,unpaired]
-        [--seeds 5] [--methods compare|ablations|disjoint|all|gentle,clip,...] [--tune-budget 4]
+        [--seeds 5] [--methods compare|ablations|disjoint|reference|all|gentle,clip,...]
+        [--tune-budget 4]
         [--search halving|full] [--workers N (default: CPU count)] [--reference-steps 200]
         [--allocator auto|tcmalloc|system] [--quick]
 
@@ -56,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated methods or groups (default compare: "
         f"{','.join(bench.METHOD_GROUPS['compare'])}; ablations: "
         f"{','.join(bench.ABLATIONS)}; disjoint: {','.join(bench.METHOD_GROUPS['disjoint'])}; "
-        "all)",
+        f"reference: {','.join(bench.METHOD_GROUPS['reference'])} (scikit-learn's CCA beside "
+        "ours); all)",
     )
     p.add_argument("--tune-budget", type=int, default=None, help="candidates per method")
     p.add_argument("--steps", type=int, default=None, help="override optimizer steps")
