@@ -461,7 +461,7 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
     assert not set(compare) & set(bench.DISJOINT)
     assert bench.parse_methods("disjoint") == ["gentle", "clip", *bench.DISJOINT]
     assert not set(compare) & set(bench.REFERENCE)
-    assert bench.parse_methods("reference") == ["cca", "cca-sklearn"]
+    assert bench.parse_methods("reference") == ["cca", "sclip", "cca-sklearn", "sclip-paper"]
     groups = "compare,ablations,disjoint,reference"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)
     with pytest.raises(InputError, match="unknown method 'ablation'"):
@@ -782,3 +782,13 @@ def test_clip_nbr_is_the_shipped_disjoint_recipe() -> None:
     shipped.update(seed=0)
     shipped["trainer"]["progress"] = False
     assert config == shipped
+
+
+def test_sclip_paper_uses_the_clip_temperature_as_sinkhorn_epsilon() -> None:
+    """S-CLIP's code sets Sinkhorn's epsilon to 1 / logit_scale: every suite's temperature."""
+    for suite in ("mfeat", "emoji", "molecules", "proteins"):
+        config = bench.base_config(suite, bench.METHODS["sclip-paper"], None, seed=0)
+        loss = config["loss"]
+        assert config["method"] == "sclip" and not loss["learnable_scale"]
+        assert loss["pseudo_epsilon"] == loss["clip_temperature"]
+        assert (loss["pseudo_iterations"], loss["w_pseudo"]) == (10, 0.5)
