@@ -792,3 +792,14 @@ def test_sclip_paper_uses_the_clip_temperature_as_sinkhorn_epsilon() -> None:
         assert config["method"] == "sclip" and not loss["learnable_scale"]
         assert loss["pseudo_epsilon"] == loss["clip_temperature"]
         assert (loss["pseudo_iterations"], loss["w_pseudo"]) == (10, 0.5)
+
+
+def test_reference_methods_count_as_baselines_only_where_they_ran() -> None:
+    rows = [_ok("gentle", s, v) for s, v in enumerate((0.70, 0.80))]
+    rows += [_ok("cca", s, v) for s, v in enumerate((0.50, 0.52))]
+    rows += [_ok("cca-sklearn", s, v) for s, v in enumerate((0.60, 0.62))]
+    (found,) = bench.verdicts(rows)
+    assert found.best == "cca-sklearn" and set(found.ran) == {"cca", "cca-sklearn"}
+    assert "relrep, cca-sklearn. Seeds" in bench.render_verdicts(rows)
+    without = bench.render_verdicts(rows[:4])
+    assert "relrep. Seeds" in without and "cca-sklearn" not in without
