@@ -1,0 +1,140 @@
+"""Our CCA and S-CLIP against scikit-learn's CCA and the S-CLIP authors' settings.
+
+Reads bench rows (JSON lines from ``gentleclip bench``): the published grids (every method of
+the ``compare`` group) and runs of the ``reference`` group (``cca-sklearn``, ``sclip-paper``).
+Prints and writes ``OUT/reference.md`` with, per suite and row, each pair's means and their
+ratio, and whether counting the reference methods as baselines changes any verdict (gentle
+against the best baseline); plots ``OUT/reference.png`` (headline vs pairs, bags of 8 and
+disjoint, one column per suite).
+
+    python benchmarks/reference_impls.py --rows docs/bench/bench-*-reference-f3017d3.jsonl \\
+        --published docs/bench/bench-mfeat.jsonl ... --out docs/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.experiments import bench
+
+PAIRS = (("cca", "cca-sklearn"), ("sclip", "sclip-paper"))
+PLOTTED = ("cca", "cca-sklearn", "sclip", "sclip-paper")
+PANEL_REGIMES = ("bags:8", "unpaired")
+
+
+def read_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Every row of the JSON-lines files, in order."""
+    rows = []
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            rows += [json.loads(line) for line in handle if line.strip()]
+    return rows
+
+
+def comparison_lines(table: dict[tuple, dict[str, Any]]) -> list[str]:
+    """Markdown: ours vs the library reference in every row where both ran."""
+    lines = [
+        "| suite | regime | pairs | cca | cca-sklearn | ratio | sclip | sclip-paper | ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (suite, regime, pairs), cells in table.items():
+        cols = []
+        for ours, ref in PAIRS:
+            a, b = cells.get(ours), cells.get(ref)
+            if isinstance(a, bench.Summary) and isinstance(b, bench.Summary):
+                ratio = f"{b.mean / a.mean:.2f}" if a.mean > 0 else "-"
+                cols += [bench._mean_std(a), bench._mean_std(b), ratio]
+            else:
+                cols += ["-", "-", "-"]
+        if any(c != "-" for c in cols):
+            lines.append(f"| {suite} | {regime} | {pairs} | " + " | ".join(cols) + " |")
+    return lines
+
+
+def changed_verdicts(published: list[dict], reference: list[dict]) -> list[tuple[Any, Any]]:
+    """(before, after) verdicts of the rows whose best baseline or outcome changes when the
+    reference methods count as baselines."""
+    before = {v.where: v for v in bench.verdicts(published)}
+    return [
+        (before[v.where], v)
+        for v in bench.verdicts([*published, *reference])
+        if v.where in before
+        and (before[v.where].best, before[v.where].outcome) != (v.best, v.outcome)
+    ]
+
+
+def change_line(old: Any, new: Any) -> str:
+    """One markdown bullet: where, and best baseline / outcome before and after."""
+    where = " ".join(map(str, new.where))
+    return (
+        f"- {where}: {old.best} ({old.outcome}) -> {new.best} ({new.outcome}), "
+        f"margin {old.margin:+.3f} -> {new.margin:+.3f}"
+    )
+
+
+def plot(table: dict[tuple, dict[str, Any]], headlines: dict[str, str], path: Path) -> None:
+    """Headline vs pairs of the four methods, one panel per (regime, suite)."""
+    suites = list(dict.fromkeys(where[0] for where in table))
+    fig = Figure(figsize=(4 * len(suites), 6.5), layout="constrained")
+    axes = fig.subplots(len(PANEL_REGIMES), len(suites), squeeze=False)
+    for row, regime in enumerate(PANEL_REGIMES):
+        for col, suite in enumerate(suites):
+            ax = axes[row][col]
+            for method in PLOTTED:
+                points = [
+                    (w[2], c[method])
+                    for w, c in table.items()
+                    if w[:2] == (suite, regime) and isinstance(c.get(method), bench.Summary)
+                ]
+                if points:
+                    xs, ys = zip(*[(p, s.mean) for p, s in points], strict=True)
+                    errs = [s.std for _, s in points]
+                    style = "--" if method in ("cca-sklearn", "sclip-paper") else "-"
+                    ax.errorbar(xs, ys, yerr=errs, label=method, ls=style, marker="o", ms=3)
+            ax.set_xscale("symlog", linthresh=10)
+            ax.set_title(f"{suite}, {regime}: test {headlines.get(suite, '')}", fontsize=9)
+            ax.set_xlabel("training pairs")
+            ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("mean ± std over seeds")
+    axes[0][0].legend(fontsize=8)
+    save_figure_atomic(fig, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=Path, nargs="+", required=True, help="reference rows")
+    parser.add_argument("--published", type=Path, nargs="+", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    reference = [r for r in read_rows(args.rows) if r["method"] in bench.REFERENCE]
+    published = read_rows(args.published)
+    table = bench.summarise([*published, *reference])
+    changes = changed_verdicts(published, reference)
+    outcomes = sum(1 for old, new in changes if old.outcome != new.outcome)
+    text = "\n".join(
+        [
+            *comparison_lines(table),
+            "",
+            f"Counting {', '.join(bench.REFERENCE)} as baselines changes the best baseline in "
+            f"{len(changes)} row(s) and the outcome (win / tie / lose) in {outcomes}:",
+            *(change_line(old, new) for old, new in changes),
+            "",
+        ]
+    )
+    print(text)
+    with atomic_path(args.out / "reference.md", ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    headlines = {r["suite"]: r["headline"] for r in published if r.get("headline")}
+    plot(table, headlines, args.out / "reference.png")
+    print(f"table: {args.out / 'reference.md'}, plot: {args.out / 'reference.png'}")
+
+
+if __name__ == "__main__":
+    main()
