@@ -803,3 +803,13 @@ def test_reference_methods_count_as_baselines_only_where_they_ran() -> None:
     assert "relrep, cca-sklearn. Seeds" in bench.render_verdicts(rows)
     without = bench.render_verdicts(rows[:4])
     assert "relrep. Seeds" in without and "cca-sklearn" not in without
+
+
+def test_sclip_paper_recipe_matches_the_bench_method() -> None:
+    """``gentleclip train --config .../sclip-paper.yaml`` trains what the bench measured."""
+    recipe = load_recipe("sclip-paper")
+    overrides = bench.METHODS["sclip-paper"].overrides
+    assert recipe.method == overrides["method"] == "sclip"
+    for key, value in overrides["loss"].items():
+        assert getattr(recipe.loss, key) == value, key
+    assert recipe.loss.pseudo_epsilon == recipe.loss.clip_temperature
