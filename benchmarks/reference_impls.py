@@ -14,7 +14,6 @@ disjoint, one column per suite).
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,16 @@ from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 from gentleclip.experiments import bench
 
 PAIRS = (("cca", "cca-sklearn"), ("sclip", "sclip-paper"))
-PLOTTED = ("cca", "cca-sklearn", "sclip", "sclip-paper")
+PLOTTED = tuple(method for pair in PAIRS for method in pair)
 PANEL_REGIMES = ("bags:8", "unpaired")
 
 
 def read_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    """Every row of the JSON-lines files, in order."""
-    rows = []
-    for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            rows += [json.loads(line) for line in handle if line.strip()]
-    return rows
+    """Every row of the bench result files, in order (validated as the bench reads them)."""
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise SystemExit(f"no such rows file: {', '.join(missing)}")
+    return [row for path in paths for row in bench.read_results(path)]
 
 
 def comparison_lines(table: dict[tuple, dict[str, Any]]) -> list[str]:
@@ -96,7 +94,7 @@ def plot(table: dict[tuple, dict[str, Any]], headlines: dict[str, str], path: Pa
                 if points:
                     xs, ys = zip(*[(p, s.mean) for p, s in points], strict=True)
                     errs = [s.std for _, s in points]
-                    style = "--" if method in ("cca-sklearn", "sclip-paper") else "-"
+                    style = "--" if method in bench.REFERENCE else "-"
                     ax.errorbar(xs, ys, yerr=errs, label=method, ls=style, marker="o", ms=3)
             ax.set_xscale("symlog", linthresh=10)
             ax.set_title(f"{suite}, {regime}: test {headlines.get(suite, '')}", fontsize=9)

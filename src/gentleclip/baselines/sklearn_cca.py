@@ -23,7 +23,7 @@ import warnings
 from typing import Any, ClassVar
 
 from gentleclip.baselines.base import check_params, pca_basis, require_pairs
-from gentleclip.baselines.closed_form import LinearEmbedder, _standardized
+from gentleclip.baselines.closed_form import LinearEmbedder, _max_rank, _standardized
 from gentleclip.data.regimes import RegimeData
 from gentleclip.errors import InputError
 
@@ -70,7 +70,7 @@ class SklearnCCABaseline:
         bases = {side: pca_basis(rows[side], params["pca"]) for side in ("a", "b")}
         n = data.n_pairs
         scores = {side: rows[side][:n] @ bases[side] for side in ("a", "b")}
-        k = min(int(params["components"]), max(1, n - 1), *(b.shape[1] for b in bases.values()))
+        k = min(int(params["components"]), _max_rank(data), *(b.shape[1] for b in bases.values()))
         model = cross_decomposition.CCA(n_components=k, scale=False, max_iter=MAX_ITER)
         with warnings.catch_warnings():  # NIPALS may stop at max_iter on few pairs
             warnings.simplefilter("ignore", convergence_warning)

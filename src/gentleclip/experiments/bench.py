@@ -56,7 +56,7 @@ from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_json_atomic
 from gentleclip.experiments import datasets, malloc, speed
 from gentleclip.experiments.speed import one_torch_thread
-from gentleclip.recipes import load_recipe
+from gentleclip.recipes import load_recipe, recipe_overrides
 
 RESULTS = "results.jsonl"
 REPORT = "results.md"
@@ -112,15 +112,6 @@ _NBR: dict[str, Any] = {
     "loss": {"w_clip": 1.0, "w_sdd": 0.0, "w_mmd": 0.0, "w_nbr": 0.03},
 }
 
-_SCLIP_PAPER: dict[str, Any] = {
-    "method": "sclip",
-    "loss": {
-        "pseudo_epsilon": 0.05,
-        "pseudo_iterations": 10,
-        "w_pseudo": 0.5,
-    },
-}
-
 METHODS: dict[str, Trained | Baseline] = {
     "gentle": Trained("gentle"),
     "clip": Trained("clip", min_pairs=2, reads_bags=False),
@@ -134,9 +125,10 @@ METHODS: dict[str, Trained | Baseline] = {
     "cca-sklearn": Baseline("cca-sklearn"),
     # S-CLIP's pseudo-labels as its authors' code sets them (alinlab/s-clip, custom/loss.py):
     # Sinkhorn with epsilon = the CLIP temperature and 10 iterations, the caption loss at half
-    # weight (group "reference"; ``sclip`` is ours). Their code also adds the unpaired images
-    # as negatives of the text -> image CLIP term; neither variant here does.
-    "sclip-paper": Trained("clip", _SCLIP_PAPER, min_pairs=2),
+    # weight: the recipe ``sclip-paper`` (group "reference"; ``sclip`` is ours). Their code
+    # also adds the unpaired images as negatives of the text -> image CLIP term; neither
+    # variant here does.
+    "sclip-paper": Trained("clip", recipe_overrides("sclip-paper"), min_pairs=2),
     "oracle": Trained("clip", oracle=True, reads_bags=False),
     "gentle-no-sdd": Trained("gentle", {"loss": {"w_sdd": 0.0}}),
     "gentle-no-mmd": Trained("gentle", {"loss": {"w_mmd": 0.0}}),

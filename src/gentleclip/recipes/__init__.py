@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -16,9 +17,14 @@ def recipe_names() -> list[str]:
     )
 
 
-def load_recipe(name: str) -> TrainConfig:
-    """The config of a shipped recipe, e.g. ``mfeat-gentle``."""
+def recipe_overrides(name: str) -> dict[str, Any]:
+    """The settings a shipped recipe overrides, as written in its YAML file."""
     path = resources.files(__name__) / f"{name}.yaml"
     if not path.is_file():
         raise InputError(f"unknown recipe {name!r}; shipped: {', '.join(recipe_names())}")
-    return config_from_dict(yaml.safe_load(path.read_text()))
+    return yaml.safe_load(path.read_text())
+
+
+def load_recipe(name: str) -> TrainConfig:
+    """The config of a shipped recipe, e.g. ``mfeat-gentle``."""
+    return config_from_dict(recipe_overrides(name))
