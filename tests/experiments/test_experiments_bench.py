@@ -461,7 +461,7 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
     assert not set(compare) & set(bench.DISJOINT)
     assert bench.parse_methods("disjoint") == ["gentle", "clip", *bench.DISJOINT]
     assert not set(compare) & set(bench.REFERENCE)
-    assert bench.parse_methods("reference") == ["cca", "sclip", "cca-sklearn", "sclip-paper"]
+    assert bench.parse_methods("reference") == ["cca", "sclip", "cca-sklearn", "sclip-legacy"]
     groups = "compare,ablations,disjoint,reference"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)
     with pytest.raises(InputError, match="unknown method 'ablation'"):
@@ -784,14 +784,19 @@ def test_clip_nbr_is_the_shipped_disjoint_recipe() -> None:
     assert config == shipped
 
 
-def test_sclip_paper_uses_the_clip_temperature_as_sinkhorn_epsilon() -> None:
-    """S-CLIP's code sets Sinkhorn's epsilon to 1 / logit_scale: every suite's temperature."""
+def test_sclip_uses_the_clip_temperature_as_sinkhorn_epsilon() -> None:
+    """S-CLIP's code sets Sinkhorn's epsilon to 1 / logit_scale: every suite's temperature.
+    Its 10 iterations and half-weight caption loss are the defaults too."""
     for suite in ("mfeat", "emoji", "molecules", "proteins"):
-        config = bench.base_config(suite, bench.METHODS["sclip-paper"], None, seed=0)
+        config = bench.base_config(suite, bench.METHODS["sclip"], None, seed=0)
         loss = config["loss"]
         assert config["method"] == "sclip" and not loss["learnable_scale"]
         assert loss["pseudo_epsilon"] == loss["clip_temperature"]
         assert (loss["pseudo_iterations"], loss["w_pseudo"]) == (10, 0.5)
+        legacy = bench.base_config(suite, bench.METHODS["sclip-legacy"], None, seed=0)
+        changed = {"pseudo_epsilon": 0.1, "pseudo_iterations": 50, "w_pseudo": 1.0}
+        assert {k: legacy["loss"][k] for k in changed} == changed
+        assert legacy == bench.merge_nested(config, {"loss": changed})
 
 
 def test_reference_methods_count_as_baselines_only_where_they_ran() -> None:
@@ -805,11 +810,11 @@ def test_reference_methods_count_as_baselines_only_where_they_ran() -> None:
     assert "relrep. Seeds" in without and "cca-sklearn" not in without
 
 
-def test_sclip_paper_recipe_matches_the_bench_method() -> None:
-    """``gentleclip train --config .../sclip-paper.yaml`` trains what the bench measured."""
-    recipe = load_recipe("sclip-paper")
-    overrides = bench.METHODS["sclip-paper"].overrides
+def test_sclip_legacy_recipe_matches_the_bench_method() -> None:
+    """``gentleclip train --config .../sclip-legacy.yaml`` trains what the bench measured."""
+    recipe = load_recipe("sclip-legacy")
+    overrides = bench.METHODS["sclip-legacy"].overrides
     assert recipe.method == overrides["method"] == "sclip"
     for key, value in overrides["loss"].items():
         assert getattr(recipe.loss, key) == value, key
-    assert recipe.loss.pseudo_epsilon == recipe.loss.clip_temperature
+    assert recipe.loss.pseudo_epsilon == 2 * recipe.loss.clip_temperature

@@ -10,6 +10,9 @@ embeddings ``a``, ``b`` (P, d), all L2-normalised:
    detached: no gradient flows through the pseudo-labels;
 3. ``L = -(1/U) sum_i sum_j Q_ij log softmax_j(scale * u_i . b_j)``.
 
+The defaults are those of S-CLIP's code (alinlab/s-clip, ``custom/loss.py``): ``epsilon``
+equal to the CLIP temperature (0.05) and 10 Sinkhorn iterations.
+
 The OT coupling (rather than a per-row softmax) spreads the unpaired rows over all pairs, so
 no single paired caption absorbs every pseudo-label. Sinkhorn runs a fixed number of
 iterations (scaling form in float64, or the log domain when the kernel would underflow); the
@@ -119,8 +122,8 @@ def pseudo_label_loss(
     *,
     temperature: float = 0.05,
     logit_scale: Tensor | None = None,
-    epsilon: float = 0.1,
-    iterations: int = 50,
+    epsilon: float = 0.05,
+    iterations: int = 10,
 ) -> Tensor:
     """S-CLIP pseudo-label loss (module docstring) of ``unpaired_a`` (U, d) against the pairs.
 
@@ -165,8 +168,8 @@ class PseudoLabelLoss(nn.Module):
         self,
         *,
         temperature: float = 0.05,
-        epsilon: float = 0.1,
-        iterations: int = 50,
+        epsilon: float = 0.05,
+        iterations: int = 10,
         gather_distributed: bool = False,
     ) -> None:
         super().__init__()
