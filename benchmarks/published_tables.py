@@ -1,0 +1,133 @@
+"""The published tables of docs/results.md: every suite's table, the verdict table and plots.
+
+Reads the bench rows each suite's table is made from (``SOURCES``: the default grids, 5 seeds,
+4 candidates per method, ``--search full``), keeps the ``compare`` methods, and takes the
+``sclip`` rows from ``--sclip-rows`` instead of the grids' own: since the library's S-CLIP
+defaults became its authors' settings (Sinkhorn epsilon = the CLIP temperature, 10 iterations,
+caption loss at half weight), the tables' sclip column is the run that measured those settings
+as the bench method ``sclip-paper`` (``docs/bench/bench-reference-f3017d3.jsonl``). The grids'
+own sclip rows, made with the earlier settings (now ``sclip-legacy``), are kept in their files.
+
+Writes ``OUT/tables.md`` (one table per suite, then gentle against the best baseline) and the
+suite plots ``OUT/SUITE-pairs-REGIME.png`` and ``OUT/SUITE-bagsize-pairs20.png``, and the
+disjoint-data plots ``OUT/SUITE-disjoint-nbr.png`` (with the ``disjoint`` group's rows).
+
+    python benchmarks/published_tables.py --bench docs/bench \\
+        --sclip-rows docs/bench/bench-reference-f3017d3.jsonl --out docs/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gentleclip.evaluation.report import atomic_path
+from gentleclip.experiments import bench
+
+# suite -> (rows file, regimes taken from it; None: all) the suite's table is made from
+SOURCES: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
+    "mfeat": (("bench-mfeat.jsonl", None),),
+    "emoji": (("bench-emoji-rerun.jsonl", None), ("bench-domains.jsonl", ("natural",))),
+    "molecules": (("bench-molecules-rerun.jsonl", None),),
+    "proteins": (("bench-proteins.jsonl", None),),
+}
+# suite -> the rows file of its disjoint-data candidates (group "disjoint"), drawn with the
+# suite's disjoint (unpaired) rows as OUT/SUITE-disjoint-nbr.png
+DISJOINT_PLOTS = {
+    "mfeat": "bench-mfeat-disjoint.jsonl",
+    "emoji": "bench-disjoint-suites.jsonl",
+    "proteins": "bench-proteins.jsonl",
+}
+# the name the S-CLIP authors' settings were measured under before they became sclip's own
+SCLIP_AS_MEASURED = "sclip-paper"
+COMPARE = bench.METHOD_GROUPS["compare"]
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str, int, int]:
+    return (row["suite"], row["regime"], int(row["pairs"]), int(row["seed"]))
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    """A rows file, or exit naming it when it is missing."""
+    if not path.is_file():
+        raise SystemExit(f"no such rows file: {path}")
+    return bench.read_results(path)
+
+
+def grid_rows(bench_dir: Path) -> list[dict[str, Any]]:
+    """The ``compare`` rows of every suite's sources, in file order."""
+    rows = []
+    for suite, sources in SOURCES.items():
+        for name, regimes in sources:
+            rows += [
+                row
+                for row in read(bench_dir / name)
+                if row["suite"] == suite
+                and row["method"] in COMPARE
+                and (regimes is None or row["regime"] in regimes)
+            ]
+    return rows
+
+
+def with_sclip_from(rows: list[dict[str, Any]], measured: list[dict[str, Any]]) -> list[dict]:
+    """``rows`` with each sclip row replaced by the cell's ``sclip-paper`` row, renamed.
+
+    Every replaced cell must have such a row: a table half old and half new would be wrong
+    without saying so."""
+    new = {_key(r): r for r in measured if r["method"] == SCLIP_AS_MEASURED}
+    missing = [_key(r) for r in rows if r["method"] == "sclip" and _key(r) not in new]
+    if missing:
+        first = ", ".join(map(str, missing[:2]))
+        raise SystemExit(f"{len(missing)} sclip cells lack a {SCLIP_AS_MEASURED} row: {first}")
+    return [
+        {**new[_key(r)], "method": "sclip", "measured_as": SCLIP_AS_MEASURED}
+        if r["method"] == "sclip"
+        else r
+        for r in rows
+    ]
+
+
+def disjoint_plots(rows: list[dict[str, Any]], bench_dir: Path, out: Path) -> list[Path]:
+    """Headline vs pairs on disjoint data: the table's methods but the oracle, and the
+    disjoint candidates."""
+    written = []
+    for suite, name in DISJOINT_PLOTS.items():
+        candidates = [
+            r
+            for r in read(bench_dir / name)
+            if r["suite"] == suite and r["method"] in bench.DISJOINT
+        ]
+        unpaired = [
+            r
+            for r in rows
+            if r["suite"] == suite and r["regime"] == "unpaired" and r["method"] != "oracle"
+        ]
+        with tempfile.TemporaryDirectory(dir=out) as tmp:  # same file system: atomic rename
+            (drawn,) = bench.write_plots([*unpaired, *candidates], Path(tmp))
+            written.append(out / f"{suite}-disjoint-nbr.png")
+            os.replace(drawn, written[-1])
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bench", type=Path, required=True, help="folder of the rows files")
+    parser.add_argument("--sclip-rows", type=Path, required=True, help="sclip-paper rows")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    rows = with_sclip_from(grid_rows(args.bench), read(args.sclip_rows))
+    text = bench.render_markdown(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(args.out / "tables.md", ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    plots = bench.write_plots(rows, args.out, plot_pairs=20)
+    plots += disjoint_plots(rows, args.bench, args.out)
+    print(text)
+    print(f"tables: {args.out / 'tables.md'}, {len(plots)} plots in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
