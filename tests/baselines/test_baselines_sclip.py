@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from gentleclip.cli.main import main
-from gentleclip.training.config import TrainConfig
+from gentleclip.training.config import TrainConfig, config_from_dict
 from gentleclip.training.module import effective_loss_config
 from gentleclip.training.objective import GentleObjective
 
@@ -40,6 +40,41 @@ def test_objective_adds_the_weighted_pseudo_term_and_skips_it_without_unpaired_r
     )
     paired_only = {**outputs, "all_a": all_a[:4], "all_b": all_b[:4]}
     assert set(objective(paired_only)) == {"clip", "loss"}
+
+
+def _clip_term(method: str, **loss: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """The objective's CLIP term and its inputs (4 pairs, then 5 unpaired rows a side)."""
+    config = config_from_dict({"method": method, "loss": loss})
+    gen = torch.Generator().manual_seed(1)
+    all_a = F.normalize(torch.randn(9, 8, generator=gen), dim=1)
+    all_b = F.normalize(torch.randn(9, 8, generator=gen), dim=1)
+    outputs = {"pair_a": all_a[:4], "pair_b": all_b[:4], "all_a": all_a, "all_b": all_b}
+    return GentleObjective(effective_loss_config(config))(outputs)["clip"], torch.stack(
+        [all_a, all_b]
+    )
+
+
+def _infonce(queries: torch.Tensor, keys: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Loop reference: mean over query i of -log softmax_i(q_i . k_j / temperature)."""
+    total = torch.tensor(0.0)
+    for i, q in enumerate(queries):
+        logits = torch.stack([q @ k for k in keys]) / temperature
+        total = total - torch.log_softmax(logits, dim=0)[i]
+    return total / len(queries)
+
+
+def test_sclip_extra_negatives_are_the_unpaired_a_rows_of_the_b_to_a_direction() -> None:
+    """S-CLIP's code: text -> image logits over [paired images; unpaired images]."""
+    clip, (all_a, all_b) = _clip_term("sclip", pseudo_extra_negatives=True)
+    t = TrainConfig().loss.clip_temperature
+    expected = 0.5 * (_infonce(all_a[:4], all_b[:4], t) + _infonce(all_b[:4], all_a, t))
+    torch.testing.assert_close(clip, expected)
+    plain, _ = _clip_term("sclip")
+    assert not torch.allclose(clip, plain)
+    # only where the pseudo-label term is weighted: not for clip, gentle or w_pseudo 0
+    for method, loss in (("clip", {}), ("gentle", {}), ("sclip", {"w_pseudo": 0.0})):
+        off, _ = _clip_term(method, pseudo_extra_negatives=True, **loss)
+        torch.testing.assert_close(off, _clip_term(method, **loss)[0])
 
 
 def _split_dir(tmp_path: Path, pairs: int) -> Path:
@@ -72,7 +107,7 @@ def test_train_method_sclip_end_to_end(tmp_path: Path, tiny_recipe: Path, capsys
     data, run = _split_dir(tmp_path, 10), tmp_path / "run"
     argv = ["train", str(data), "--out", str(run), "--config", str(tiny_recipe), "--steps", "4"]
     assert main([*argv, "--method", "sclip"]) == 0
-    assert "method: sclip" in capsys.readouterr().out
+    assert "method: sclip (CLIP on the pairs, S-CLIP pseudo-labels" in capsys.readouterr().out
     summary = json.loads((run / "summary.json").read_text())
     assert summary["method"] == "sclip" and summary["steps"] == 4
     with (run / "logs" / "metrics.csv").open() as handle:

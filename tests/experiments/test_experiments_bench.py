@@ -461,7 +461,13 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
     assert not set(compare) & set(bench.DISJOINT)
     assert bench.parse_methods("disjoint") == ["gentle", "clip", *bench.DISJOINT]
     assert not set(compare) & set(bench.REFERENCE)
-    assert bench.parse_methods("reference") == ["cca", "sclip", "cca-sklearn", "sclip-legacy"]
+    assert bench.parse_methods("reference") == [
+        "cca",
+        "sclip",
+        "cca-sklearn",
+        "sclip-legacy",
+        "sclip-negatives",
+    ]
     groups = "compare,ablations,disjoint,reference"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)
     with pytest.raises(InputError, match="unknown method 'ablation'"):
@@ -797,6 +803,9 @@ def test_sclip_uses_the_clip_temperature_as_sinkhorn_epsilon() -> None:
         changed = {"pseudo_epsilon": 0.1, "pseudo_iterations": 50, "w_pseudo": 1.0}
         assert {k: legacy["loss"][k] for k in changed} == changed
         assert legacy == bench.merge_nested(config, {"loss": changed})
+        negatives = bench.base_config(suite, bench.METHODS["sclip-negatives"], None, seed=0)
+        assert not loss["pseudo_extra_negatives"]
+        assert negatives == bench.merge_nested(config, {"loss": {"pseudo_extra_negatives": True}})
 
 
 def test_reference_methods_count_as_baselines_only_where_they_ran() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gentleclip.cli.main import main
 from gentleclip.errors import InputError
@@ -13,6 +14,7 @@ from gentleclip.training.config import (
     config_from_dict,
     dump_config,
     load_config,
+    read_yaml,
     resume_conflicts,
 )
 
@@ -21,6 +23,25 @@ def test_defaults_validate_and_round_trip_through_yaml(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(dump_config(TrainConfig()))
     assert load_config(path) == TrainConfig()
+
+
+def test_recipes_may_write_floats_as_yaml_1_2_does(tmp_path: Path) -> None:
+    """``lr: 1e-3`` is a float (PyYAML's YAML 1.1 would read a string and refuse it)."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "optim: {lr: 1e-3, weight_decay: 5E-2}\n"
+        "loss: {mmd_multipliers: [1e0, .5e1, +2.5e+0], clip_temperature: 1.0e-1}\n"
+    )
+    config = load_config(path)
+    assert config.optim.lr == 1e-3 and config.optim.weight_decay == 5e-2
+    assert config.loss.mmd_multipliers == [1.0, 5.0, 2.5] and config.loss.clip_temperature == 0.1
+    assert read_yaml("a: [1e, e5, 1e-3x, '1e-3', 10, 0.5]") == {
+        "a": ["1e", "e5", "1e-3x", "1e-3", 10, 0.5]
+    }
+    assert yaml.safe_load("a: 1e-3") == {"a": "1e-3"}  # PyYAML's own loader is left as it is
+    path.write_text("optim: {lr: 1e-3x}\n")
+    with pytest.raises(InputError, match=r"optim\.lr has a bad value '1e-3x'"):
+        load_config(path)
 
 
 def test_override_nested_and_int_to_float() -> None:

@@ -128,6 +128,10 @@ METHODS: dict[str, Trained | Baseline] = {
     # sclip rows before the switch to the S-CLIP authors' settings were made with (group
     # "reference")
     "sclip-legacy": Trained("clip", recipe_overrides("sclip-legacy"), min_pairs=2),
+    # sclip with S-CLIP's extra negatives too: the unpaired A rows in CLIP's B -> A direction
+    "sclip-negatives": Trained(
+        "clip", {"method": "sclip", "loss": {"pseudo_extra_negatives": True}}, min_pairs=2
+    ),
     "oracle": Trained("clip", oracle=True, reads_bags=False),
     "gentle-no-sdd": Trained("gentle", {"loss": {"w_sdd": 0.0}}),
     "gentle-no-mmd": Trained("gentle", {"loss": {"w_mmd": 0.0}}),
@@ -149,7 +153,7 @@ ABLATIONS = tuple(name for name in METHODS if name.startswith("gentle-"))
 # studied on disjoint data; not (yet) methods to compare by default
 DISJOINT = ("clip-nbr", "clip-nbr-soft")
 # what our own implementations are checked against: a library's, and our earlier settings
-REFERENCE = ("cca-sklearn", "sclip-legacy")
+REFERENCE = ("cca-sklearn", "sclip-legacy", "sclip-negatives")
 # ``--methods`` accepts these names for whole groups; "compare" (gentle against every method
 # a user could pick instead) is the bench default, ablations are their own (costlier) study,
 # "disjoint" the candidates for disjoint unpaired data (``--regime unpaired``), "reference"

@@ -5,10 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from gentleclip.errors import InputError
-from gentleclip.training.config import TrainConfig, config_from_dict
+from gentleclip.training.config import TrainConfig, config_from_dict, read_yaml
 
 
 def recipe_names() -> list[str]:
@@ -22,7 +20,7 @@ def recipe_overrides(name: str) -> dict[str, Any]:
     path = resources.files(__name__) / f"{name}.yaml"
     if not path.is_file():
         raise InputError(f"unknown recipe {name!r}; shipped: {', '.join(recipe_names())}")
-    return yaml.safe_load(path.read_text())
+    return read_yaml(path.read_text(encoding="utf-8"))
 
 
 def load_recipe(name: str) -> TrainConfig:

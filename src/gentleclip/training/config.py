@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -91,6 +92,9 @@ class LossConfig:
     w_pseudo: float = 0.5
     pseudo_epsilon: float = 0.05  # Sinkhorn entropic regularisation (cost = 1 - cosine)
     pseudo_iterations: int = 10  # Sinkhorn iterations
+    # S-CLIP's code also puts the unpaired A rows (its images) among the negatives of the
+    # B -> A CLIP direction; method "sclip" only
+    pseudo_extra_negatives: bool = False
     gather_distributed: bool = True  # a no-op in a single process
     # rows per chunk of the memory-bounded CLIP/SDD/MMD kernels (peak memory O(B * chunk));
     # null = full B x B matrices (fastest for small batches)
@@ -281,6 +285,25 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     raise InputError(f"config key {where} has a bad value {value!r} (expected {hint})")
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading floats as YAML 1.2 does: ``lr: 1e-3`` is 0.001.
+
+    PyYAML follows YAML 1.1, where a float needs a dot and a signed exponent, so ``1e-3`` and
+    ``5e4`` would be strings and a recipe's learning rate would be refused."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def read_yaml(text: str) -> Any:
+    """Safe YAML (no objects built from tags), with YAML 1.2 floats such as ``1e-3``."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: safe
+
+
 def config_from_dict(values: dict[str, Any] | None) -> TrainConfig:
     """Defaults overridden by a nested mapping, validated."""
     return _build(TrainConfig, values or {}, "").validate()
@@ -294,7 +317,7 @@ def load_config(path: str | Path | None) -> TrainConfig:
     if not path.is_file():
         raise InputError(f"config file not found: {path}")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        values = read_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read config file {path}: {err}") from err
     except yaml.YAMLError as err:

@@ -55,12 +55,22 @@ from gentleclip.training.config import (
     ModelConfig,
     TrainConfig,
     dump_config,
+    read_yaml,
     resume_conflicts,
 )
 from gentleclip.training.module import GentleCLIPModule, check_method_data
 from gentleclip.training.steplog import StepCSVLogger, StepProgressBar
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
+# what the baselines take from the data: the "expected" line above them is about gentle's
+# distribution terms, which they do not have
+METHOD_NOTES = {
+    "clip": " (CLIP on the pairs only: the unpaired rows, and the 'expected' line, do not apply)",
+    "sclip": (
+        " (CLIP on the pairs, S-CLIP pseudo-labels for the unpaired A rows; no SDD or MMD, so "
+        "the 'expected' line does not apply)"
+    ),
+}
 RUN_ENTRIES = ("config.yaml", "logs", "checkpoints", "model", "summary.json")
 """What ``train`` writes into a run directory (removed again when a fresh run fails)."""
 
@@ -203,7 +213,7 @@ def _legacy_record(out_dir: Path) -> dict[str, Any]:
 def _read_mapping(path: Path) -> dict[str, Any] | None:
     """A YAML (or JSON) file's mapping; None when absent, unreadable or not a mapping."""
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        values = read_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     return values if isinstance(values, dict) else None
@@ -379,7 +389,7 @@ def _fit(
     data, config = module.data, module.config
     if verbose and trainer.is_global_zero:
         print(data.describe())
-        print(f"method: {config.method}")
+        print(f"method: {config.method}" + METHOD_NOTES.get(config.method, ""))
     if trainer.is_global_zero:
         with atomic_path(out_dir / "config.yaml", ".yaml") as tmp:
             tmp.write_text(dump_config(config), encoding="utf-8")

@@ -9,6 +9,9 @@ keep the neighbours their input features give them (off unless ``w_nbr > 0``).
 
 ``Pseudo`` is S-CLIP's pseudo-label term (:mod:`gentleclip.losses.soft_targets`): the step's
 unpaired A rows against soft targets over its paired B rows; only method ``sclip`` weights it.
+With ``pseudo_extra_negatives`` (and ``w_pseudo > 0``) those unpaired A rows are also extra
+negatives of CLIP's B -> A direction, as in S-CLIP's code; ``clip_extra_negatives`` adds both
+sides' unpaired rows to both directions.
 
 ``all_a`` / ``all_b`` hold every A / B embedding of the step, paired and unpaired. SDD and MMD
 share their pairwise distance matrices; with ``loss.chunk_size`` CLIP, SDD and MMD use the
@@ -39,6 +42,12 @@ def _global_rows(x: Tensor, distributed: bool) -> int:
     return int(count.item())
 
 
+def _pseudo_negatives(config: LossConfig) -> bool:
+    """S-CLIP's unpaired A rows as B -> A CLIP negatives: only where the pseudo-label term is
+    weighted (method ``sclip``; the others train with ``w_pseudo = 0``)."""
+    return config.pseudo_extra_negatives and config.w_pseudo > 0
+
+
 class GentleObjective(nn.Module):
     """Weighted sum of CLIP, SDD, MK-MMD, intra-modal NT-Xent and neighbourhood KL terms.
 
@@ -57,7 +66,7 @@ class GentleObjective(nn.Module):
         self.clip = CLIPLoss(
             temperature=config.clip_temperature,
             learnable_scale=config.learnable_scale,
-            extra_negatives=config.clip_extra_negatives,
+            extra_negatives=config.clip_extra_negatives or _pseudo_negatives(config),
             gather_distributed=gather,
             chunk_size=config.chunk_size,
         )
@@ -122,9 +131,10 @@ class GentleObjective(nn.Module):
         pair_a, pair_b = outputs["pair_a"], outputs["pair_b"]
         if _global_rows(pair_a, self.config.gather_distributed) == 0:
             return {}
-        n_pairs = pair_a.shape[0]
-        extra_a = outputs["all_a"][n_pairs:] if self.config.clip_extra_negatives else None
-        extra_b = outputs["all_b"][n_pairs:] if self.config.clip_extra_negatives else None
+        n_pairs, cfg = pair_a.shape[0], self.config
+        with_a = cfg.clip_extra_negatives or _pseudo_negatives(cfg)
+        extra_a = outputs["all_a"][n_pairs:] if with_a else None
+        extra_b = outputs["all_b"][n_pairs:] if cfg.clip_extra_negatives else None
         return {"clip": self.clip(pair_a, pair_b, extra_a=extra_a, extra_b=extra_b)}
 
     def _neighbourhood_terms(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
