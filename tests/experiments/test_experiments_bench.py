@@ -467,6 +467,7 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
         "cca-sklearn",
         "sclip-legacy",
         "sclip-negatives",
+        "sclip-plan-grad",
     ]
     groups = "compare,ablations,disjoint,reference"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)
@@ -806,6 +807,9 @@ def test_sclip_uses_the_clip_temperature_as_sinkhorn_epsilon() -> None:
         negatives = bench.base_config(suite, bench.METHODS["sclip-negatives"], None, seed=0)
         assert not loss["pseudo_extra_negatives"]
         assert negatives == bench.merge_nested(config, {"loss": {"pseudo_extra_negatives": True}})
+        grad = bench.base_config(suite, bench.METHODS["sclip-plan-grad"], None, seed=0)
+        assert loss["pseudo_detach_targets"]
+        assert grad == bench.merge_nested(config, {"loss": {"pseudo_detach_targets": False}})
 
 
 def test_reference_methods_count_as_baselines_only_where_they_ran() -> None:

@@ -139,6 +139,32 @@ def test_targets_carry_no_gradient_into_paired_a() -> None:
     assert pa.grad is None and ua.grad is not None
 
 
+def test_undetached_targets_keep_the_value_and_differentiate_the_whole_loop() -> None:
+    """``detach_targets=False`` (S-CLIP's code): the gradient is the finite difference of the
+    loop reference with the plan recomputed, in ``unpaired_a`` and in ``pair_a``."""
+    ua, pa, pb = _unit(6, 4, 11), _unit(4, 4, 12), _unit(4, 4, 13)
+    for x in (ua, pa):
+        x.requires_grad_(True)
+    kwargs = {"temperature": 0.5, "epsilon": 0.3, "iterations": 50}
+    loss = pseudo_label_loss(ua, pa, pb, detach_targets=False, **kwargs)
+    detached = pseudo_label_loss(ua, pa, pb, **kwargs)
+    torch.testing.assert_close(loss, detached)
+    loss.backward()
+    step = 1e-6
+    for x, (i, k) in ((ua, (2, 1)), (pa, (3, 0))):
+        moved = []
+        for sign in (1, -1):
+            y = x.detach().clone()
+            y[i, k] += sign * step
+            inputs = (y, pa.detach()) if x is ua else (ua.detach(), y)
+            moved.append(_loss_loop(*inputs, pb, 2.0, 0.3))
+        numeric = (moved[0] - moved[1]) / (2 * step)
+        assert float(x.grad[i, k]) == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+    fixed_ua = ua.detach().clone().requires_grad_(True)
+    pseudo_label_loss(fixed_ua, pa.detach(), pb, **kwargs).backward()
+    assert not torch.allclose(fixed_ua.grad, ua.grad)
+
+
 def test_module_matches_functional_and_uses_logit_scale() -> None:
     ua, pa, pb = _unit(6, 4, 8), _unit(4, 4, 9), _unit(4, 4, 10)
     module = PseudoLabelLoss(temperature=0.1, epsilon=0.2, iterations=30)

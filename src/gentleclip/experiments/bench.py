@@ -132,6 +132,10 @@ METHODS: dict[str, Trained | Baseline] = {
     "sclip-negatives": Trained(
         "clip", {"method": "sclip", "loss": {"pseudo_extra_negatives": True}}, min_pairs=2
     ),
+    # sclip with gradients through the Sinkhorn plan, as S-CLIP's code (POT's torch backend)
+    "sclip-plan-grad": Trained(
+        "clip", {"method": "sclip", "loss": {"pseudo_detach_targets": False}}, min_pairs=2
+    ),
     "oracle": Trained("clip", oracle=True, reads_bags=False),
     "gentle-no-sdd": Trained("gentle", {"loss": {"w_sdd": 0.0}}),
     "gentle-no-mmd": Trained("gentle", {"loss": {"w_mmd": 0.0}}),
@@ -153,7 +157,7 @@ ABLATIONS = tuple(name for name in METHODS if name.startswith("gentle-"))
 # studied on disjoint data; not (yet) methods to compare by default
 DISJOINT = ("clip-nbr", "clip-nbr-soft")
 # what our own implementations are checked against: a library's, and our earlier settings
-REFERENCE = ("cca-sklearn", "sclip-legacy", "sclip-negatives")
+REFERENCE = ("cca-sklearn", "sclip-legacy", "sclip-negatives", "sclip-plan-grad")
 # ``--methods`` accepts these names for whole groups; "compare" (gentle against every method
 # a user could pick instead) is the bench default, ablations are their own (costlier) study,
 # "disjoint" the candidates for disjoint unpaired data (``--regime unpaired``), "reference"

@@ -7,7 +7,8 @@ embeddings ``a``, ``b`` (P, d), all L2-normalised:
 1. ``C = 1 - u @ a^T`` (cosine cost, U x P) and ``T = sinkhorn(C, eps)``, the entropic OT plan
    with uniform marginals ``1/U`` (rows) and ``1/P`` (columns);
 2. targets ``Q_ij = T_ij / sum_j T_ij`` (row i's plan as a distribution over the pairs),
-   detached: no gradient flows through the pseudo-labels;
+   detached: no gradient flows through the pseudo-labels (unless ``detach_targets=False``,
+   as S-CLIP's code leaves them);
 3. ``L = -(1/U) sum_i sum_j Q_ij log softmax_j(scale * u_i . b_j)``.
 
 The defaults are those of S-CLIP's code (alinlab/s-clip, ``custom/loss.py``): ``epsilon``
@@ -61,7 +62,7 @@ def sinkhorn_plan(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 50) -
         True
     """
     _check_sinkhorn_args(cost, epsilon, iterations)
-    if float(cost.max() - cost.min()) / epsilon > SCALING_LIMIT:
+    if float((cost.max() - cost.min()).detach()) / epsilon > SCALING_LIMIT:
         return _log_domain_plan(cost, epsilon, iterations)
     m, n = cost.shape
     c = cost.to(torch.float64)
@@ -124,12 +125,16 @@ def pseudo_label_loss(
     logit_scale: Tensor | None = None,
     epsilon: float = 0.05,
     iterations: int = 10,
+    detach_targets: bool = True,
 ) -> Tensor:
     """S-CLIP pseudo-label loss (module docstring) of ``unpaired_a`` (U, d) against the pairs.
 
     ``pair_a``, ``pair_b`` (P, d) are matched rows (P >= 2); the logit multiplier is
     ``logit_scale`` when given, else ``1 / temperature``. Gradients flow into ``unpaired_a``
     and ``pair_b`` through the logits only; the targets are computed without gradient.
+    With ``detach_targets=False`` they flow through the Sinkhorn iterations into
+    ``unpaired_a`` and ``pair_a`` as well, as in S-CLIP's code (POT's torch backend); the
+    value is the same.
     """
     _check_matrix(unpaired_a, "unpaired_a")
     _check_matrix(pair_a, "pair_a", min_rows=2)
@@ -145,7 +150,7 @@ def pseudo_label_loss(
         if logit_scale is not None
         else 1.0 / _check_positive(temperature, "temperature")
     )
-    with torch.no_grad():
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not detach_targets):
         plan = sinkhorn_plan(1.0 - unpaired_a @ pair_a.T, epsilon=epsilon, iterations=iterations)
         targets = plan / plan.sum(dim=1, keepdim=True)
     return soft_cross_entropy((unpaired_a @ pair_b.T) * scale, targets)
@@ -170,9 +175,11 @@ class PseudoLabelLoss(nn.Module):
         temperature: float = 0.05,
         epsilon: float = 0.05,
         iterations: int = 10,
+        detach_targets: bool = True,
         gather_distributed: bool = False,
     ) -> None:
         super().__init__()
+        self.detach_targets = bool(detach_targets)
         self.temperature = _check_positive(temperature, "temperature")
         self.epsilon = _check_positive(epsilon, "epsilon")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
@@ -194,11 +201,13 @@ class PseudoLabelLoss(nn.Module):
             logit_scale=logit_scale,
             epsilon=self.epsilon,
             iterations=self.iterations,
+            detach_targets=self.detach_targets,
         )
 
     def extra_repr(self) -> str:
         """Hyper-parameters shown by ``repr``."""
         return (
             f"temperature={self.temperature}, epsilon={self.epsilon}, "
-            f"iterations={self.iterations}, gather_distributed={self.gather_distributed}"
+            f"iterations={self.iterations}, detach_targets={self.detach_targets}, "
+            f"gather_distributed={self.gather_distributed}"
         )

@@ -95,6 +95,9 @@ class LossConfig:
     # S-CLIP's code also puts the unpaired A rows (its images) among the negatives of the
     # B -> A CLIP direction; method "sclip" only
     pseudo_extra_negatives: bool = False
+    # S-CLIP's code lets gradients flow through its Sinkhorn plan into the pseudo-labels;
+    # here they are fixed targets unless this is false
+    pseudo_detach_targets: bool = True
     gather_distributed: bool = True  # a no-op in a single process
     # rows per chunk of the memory-bounded CLIP/SDD/MMD kernels (peak memory O(B * chunk));
     # null = full B x B matrices (fastest for small batches)

@@ -80,6 +80,7 @@ class GentleObjective(nn.Module):
             temperature=config.clip_temperature,
             epsilon=config.pseudo_epsilon,
             iterations=config.pseudo_iterations,
+            detach_targets=config.pseudo_detach_targets,
             gather_distributed=gather,
         )
 
