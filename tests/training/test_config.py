@@ -149,3 +149,20 @@ def test_resume_compares_keys_an_old_run_lacks_with_their_defaults() -> None:
     assert resume_conflicts(saved, config) == []
     config.loss.chunk_size = 16
     assert resume_conflicts(saved, config) == [("loss.chunk_size", None, 16)]
+
+
+def test_resume_ignores_the_s_clip_keys_except_for_sclip_runs() -> None:
+    """A run saved with the earlier S-CLIP defaults resumes as gentle or clip; as sclip the
+    changed settings are named (train it on with the recipe sclip-legacy)."""
+    saved = TrainConfig().to_dict()
+    saved["loss"].update(w_pseudo=1.0, pseudo_epsilon=0.1, pseudo_iterations=50)
+    for method in ("gentle", "clip"):
+        saved["method"] = method
+        assert resume_conflicts(saved, config_from_dict({"method": method})) == []
+    saved["method"] = "sclip"
+    assert resume_conflicts(saved, config_from_dict({"method": "sclip"})) == [
+        ("loss.w_pseudo", 1.0, 0.5),
+        ("loss.pseudo_epsilon", 0.1, 0.05),
+        ("loss.pseudo_iterations", 50, 10),
+    ]
+    assert resume_conflicts(saved, load_recipe("sclip-legacy")) == []

@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"{','.join(bench.METHOD_GROUPS['compare'])}; ablations: "
         f"{','.join(bench.ABLATIONS)}; disjoint: {','.join(bench.METHOD_GROUPS['disjoint'])}; "
         f"reference: {','.join(bench.METHOD_GROUPS['reference'])} (scikit-learn's CCA beside "
-        "ours, and S-CLIP with the library's earlier settings); all)",
+        "ours; S-CLIP with the library's earlier settings and with two details of its "
+        "authors' code); all)",
     )
     p.add_argument("--tune-budget", type=int, default=None, help="candidates per method")
     p.add_argument("--steps", type=int, default=None, help="override optimizer steps")

@@ -156,12 +156,13 @@ METHODS: dict[str, Trained | Baseline] = {
 ABLATIONS = tuple(name for name in METHODS if name.startswith("gentle-"))
 # studied on disjoint data; not (yet) methods to compare by default
 DISJOINT = ("clip-nbr", "clip-nbr-soft")
-# what our own implementations are checked against: a library's, and our earlier settings
+# what our own implementations are checked against: a library's, our earlier settings, and
+# two details of S-CLIP's code that ``sclip`` leaves out by default
 REFERENCE = ("cca-sklearn", "sclip-legacy", "sclip-negatives", "sclip-plan-grad")
 # ``--methods`` accepts these names for whole groups; "compare" (gentle against every method
 # a user could pick instead) is the bench default, ablations are their own (costlier) study,
 # "disjoint" the candidates for disjoint unpaired data (``--regime unpaired``), "reference"
-# our CCA beside scikit-learn's, and S-CLIP beside its earlier settings.
+# our CCA beside scikit-learn's, and S-CLIP beside its earlier settings and variants.
 METHOD_GROUPS: dict[str, tuple[str, ...]] = {
     "compare": tuple(name for name in METHODS if name not in (*ABLATIONS, *DISJOINT, *REFERENCE)),
     "ablations": ("gentle", *ABLATIONS),

@@ -22,6 +22,17 @@ from gentleclip.errors import InputError
 from gentleclip.losses.functional import SPREADS
 
 METHODS = ("gentle", "clip", "sclip")
+# the loss keys only method "sclip" reads (S-CLIP's pseudo-label term)
+SCLIP_ONLY_KEYS = tuple(
+    f"loss.{name}"
+    for name in (
+        "w_pseudo",
+        "pseudo_epsilon",
+        "pseudo_iterations",
+        "pseudo_extra_negatives",
+        "pseudo_detach_targets",
+    )
+)
 MAX_SEED = 2**32 - 1  # numpy's and Lightning's seed range is 0..2**32-1
 # Keys that ``--resume`` may change: how long to train, and how the run reports and saves.
 # Everything else (method, seed, model, loss, sampler, optimizer, devices) is fixed by the
@@ -352,12 +363,14 @@ def resume_conflicts(saved: dict[str, Any], config: TrainConfig) -> list[tuple[s
     ``saved`` (a run's recorded configuration) and that ``--resume`` may not change.
 
     Keys ``saved`` lacks (a run written before they existed) count as their defaults; keys
-    it has that no longer exist are ignored.
+    it has that no longer exist are ignored, and so are the S-CLIP keys unless the method is
+    ``sclip`` (the only one that reads them: their defaults changed once already).
     """
     old = flat_config(TrainConfig().to_dict()) | flat_config(saved)
     new = flat_config(config.to_dict())
+    free = RESUMABLE_KEYS if config.method == "sclip" else (*RESUMABLE_KEYS, *SCLIP_ONLY_KEYS)
     return [
         (key, old[key], value)
         for key, value in new.items()
-        if key not in RESUMABLE_KEYS and old[key] != value
+        if key not in free and old[key] != value
     ]
