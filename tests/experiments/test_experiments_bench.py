@@ -466,6 +466,7 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
         "sclip",
         "cca-sklearn",
         "sclip-legacy",
+        "sclip-detached",
         "sclip-negatives",
         "sclip-plan-grad",
     ]
@@ -793,23 +794,27 @@ def test_clip_nbr_is_the_shipped_disjoint_recipe() -> None:
 
 def test_sclip_uses_the_clip_temperature_as_sinkhorn_epsilon() -> None:
     """S-CLIP's code sets Sinkhorn's epsilon to 1 / logit_scale: every suite's temperature.
-    Its 10 iterations and half-weight caption loss are the defaults too."""
+    Its 10 iterations, half-weight caption loss and undetached targets are the defaults too."""
     for suite in ("mfeat", "emoji", "molecules", "proteins"):
         config = bench.base_config(suite, bench.METHODS["sclip"], None, seed=0)
         loss = config["loss"]
         assert config["method"] == "sclip" and not loss["learnable_scale"]
         assert loss["pseudo_epsilon"] == loss["clip_temperature"]
         assert (loss["pseudo_iterations"], loss["w_pseudo"]) == (10, 0.5)
+        assert not loss["pseudo_detach_targets"] and not loss["pseudo_extra_negatives"]
         legacy = bench.base_config(suite, bench.METHODS["sclip-legacy"], None, seed=0)
-        changed = {"pseudo_epsilon": 0.1, "pseudo_iterations": 50, "w_pseudo": 1.0}
-        assert {k: legacy["loss"][k] for k in changed} == changed
+        changed = {
+            "pseudo_epsilon": 0.1,
+            "pseudo_iterations": 50,
+            "w_pseudo": 1.0,
+            "pseudo_detach_targets": True,
+        }
         assert legacy == bench.merge_nested(config, {"loss": changed})
+        detached = bench.base_config(suite, bench.METHODS["sclip-detached"], None, seed=0)
+        assert detached == bench.merge_nested(config, {"loss": {"pseudo_detach_targets": True}})
         negatives = bench.base_config(suite, bench.METHODS["sclip-negatives"], None, seed=0)
-        assert not loss["pseudo_extra_negatives"]
-        assert negatives == bench.merge_nested(config, {"loss": {"pseudo_extra_negatives": True}})
-        grad = bench.base_config(suite, bench.METHODS["sclip-plan-grad"], None, seed=0)
-        assert loss["pseudo_detach_targets"]
-        assert grad == bench.merge_nested(config, {"loss": {"pseudo_detach_targets": False}})
+        extra = {"pseudo_detach_targets": True, "pseudo_extra_negatives": True}
+        assert negatives == bench.merge_nested(config, {"loss": extra})
 
 
 def test_reference_methods_count_as_baselines_only_where_they_ran() -> None:

@@ -108,7 +108,9 @@ def test_pseudo_label_loss_value_and_gradient_match_loop() -> None:
     ua, pa, pb = _unit(7, 4, 2), _unit(5, 4, 3), _unit(5, 4, 4)
     ua.requires_grad_(True)
     pb.requires_grad_(True)
-    loss = pseudo_label_loss(ua, pa, pb, temperature=0.5, epsilon=0.3, iterations=50)
+    loss = pseudo_label_loss(
+        ua, pa, pb, temperature=0.5, epsilon=0.3, iterations=50, detach_targets=True
+    )
     expected = _loss_loop(ua.detach(), pa, pb.detach(), 2.0, 0.3)
     assert float(loss.detach()) == pytest.approx(expected, rel=1e-9)
     loss.backward()
@@ -131,23 +133,26 @@ def test_pseudo_label_loss_value_and_gradient_match_loop() -> None:
     assert pb.grad is not None and float(pb.grad.abs().sum()) > 0
 
 
-def test_targets_carry_no_gradient_into_paired_a() -> None:
+def test_detached_targets_carry_no_gradient_into_paired_a() -> None:
     ua, pa, pb = _unit(4, 3, 5), _unit(3, 3, 6), _unit(3, 3, 7)
     ua.requires_grad_(True)
     pa.requires_grad_(True)
-    pseudo_label_loss(ua, pa, pb).backward()
+    pseudo_label_loss(ua, pa, pb, detach_targets=True).backward()
     assert pa.grad is None and ua.grad is not None
+    pseudo_label_loss(ua, pa, pb).backward()  # the default, as S-CLIP's code: through the plan
+    assert pa.grad is not None and float(pa.grad.abs().sum()) > 0
 
 
 def test_undetached_targets_keep_the_value_and_differentiate_the_whole_loop() -> None:
-    """``detach_targets=False`` (S-CLIP's code): the gradient is the finite difference of the
-    loop reference with the plan recomputed, in ``unpaired_a`` and in ``pair_a``."""
+    """``detach_targets=False`` (the default, as S-CLIP's code): the gradient is the finite
+    difference of the loop reference with the plan recomputed, in ``unpaired_a`` and
+    ``pair_a``."""
     ua, pa, pb = _unit(6, 4, 11), _unit(4, 4, 12), _unit(4, 4, 13)
     for x in (ua, pa):
         x.requires_grad_(True)
     kwargs = {"temperature": 0.5, "epsilon": 0.3, "iterations": 50}
     loss = pseudo_label_loss(ua, pa, pb, detach_targets=False, **kwargs)
-    detached = pseudo_label_loss(ua, pa, pb, **kwargs)
+    detached = pseudo_label_loss(ua, pa, pb, detach_targets=True, **kwargs)
     torch.testing.assert_close(loss, detached)
     loss.backward()
     step = 1e-6
@@ -161,7 +166,7 @@ def test_undetached_targets_keep_the_value_and_differentiate_the_whole_loop() ->
         numeric = (moved[0] - moved[1]) / (2 * step)
         assert float(x.grad[i, k]) == pytest.approx(numeric, rel=1e-5, abs=1e-9)
     fixed_ua = ua.detach().clone().requires_grad_(True)
-    pseudo_label_loss(fixed_ua, pa.detach(), pb, **kwargs).backward()
+    pseudo_label_loss(fixed_ua, pa.detach(), pb, detach_targets=True, **kwargs).backward()
     assert not torch.allclose(fixed_ua.grad, ua.grad)
 
 

@@ -160,9 +160,11 @@ def test_resume_ignores_the_s_clip_keys_except_for_sclip_runs() -> None:
         saved["method"] = method
         assert resume_conflicts(saved, config_from_dict({"method": method})) == []
     saved["method"] = "sclip"
+    del saved["loss"]["pseudo_detach_targets"]  # saved before the key: its runs were detached
     assert resume_conflicts(saved, config_from_dict({"method": "sclip"})) == [
         ("loss.w_pseudo", 1.0, 0.5),
         ("loss.pseudo_epsilon", 0.1, 0.05),
         ("loss.pseudo_iterations", 50, 10),
+        ("loss.pseudo_detach_targets", True, False),
     ]
     assert resume_conflicts(saved, load_recipe("sclip-legacy")) == []

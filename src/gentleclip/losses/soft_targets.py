@@ -6,13 +6,13 @@ embeddings ``a``, ``b`` (P, d), all L2-normalised:
 
 1. ``C = 1 - u @ a^T`` (cosine cost, U x P) and ``T = sinkhorn(C, eps)``, the entropic OT plan
    with uniform marginals ``1/U`` (rows) and ``1/P`` (columns);
-2. targets ``Q_ij = T_ij / sum_j T_ij`` (row i's plan as a distribution over the pairs),
-   detached: no gradient flows through the pseudo-labels (unless ``detach_targets=False``,
-   as S-CLIP's code leaves them);
+2. targets ``Q_ij = T_ij / sum_j T_ij`` (row i's plan as a distribution over the pairs);
+   gradients flow through the Sinkhorn iterations into them, as in S-CLIP's code (POT's
+   torch backend), unless ``detach_targets`` makes them fixed;
 3. ``L = -(1/U) sum_i sum_j Q_ij log softmax_j(scale * u_i . b_j)``.
 
 The defaults are those of S-CLIP's code (alinlab/s-clip, ``custom/loss.py``): ``epsilon``
-equal to the CLIP temperature (0.05) and 10 Sinkhorn iterations.
+equal to the CLIP temperature (0.05), 10 Sinkhorn iterations, targets not detached.
 
 The OT coupling (rather than a per-row softmax) spreads the unpaired rows over all pairs, so
 no single paired caption absorbs every pseudo-label. Sinkhorn runs a fixed number of
@@ -125,16 +125,15 @@ def pseudo_label_loss(
     logit_scale: Tensor | None = None,
     epsilon: float = 0.05,
     iterations: int = 10,
-    detach_targets: bool = True,
+    detach_targets: bool = False,
 ) -> Tensor:
     """S-CLIP pseudo-label loss (module docstring) of ``unpaired_a`` (U, d) against the pairs.
 
     ``pair_a``, ``pair_b`` (P, d) are matched rows (P >= 2); the logit multiplier is
     ``logit_scale`` when given, else ``1 / temperature``. Gradients flow into ``unpaired_a``
-    and ``pair_b`` through the logits only; the targets are computed without gradient.
-    With ``detach_targets=False`` they flow through the Sinkhorn iterations into
-    ``unpaired_a`` and ``pair_a`` as well, as in S-CLIP's code (POT's torch backend); the
-    value is the same.
+    and ``pair_b`` through the logits and, through the Sinkhorn iterations of the targets,
+    into ``unpaired_a`` and ``pair_a`` (as in S-CLIP's code, POT's torch backend). With
+    ``detach_targets`` the targets are computed without gradient; the value is the same.
     """
     _check_matrix(unpaired_a, "unpaired_a")
     _check_matrix(pair_a, "pair_a", min_rows=2)
@@ -175,7 +174,7 @@ class PseudoLabelLoss(nn.Module):
         temperature: float = 0.05,
         epsilon: float = 0.05,
         iterations: int = 10,
-        detach_targets: bool = True,
+        detach_targets: bool = False,
         gather_distributed: bool = False,
     ) -> None:
         super().__init__()

@@ -22,6 +22,9 @@ from gentleclip.errors import InputError
 from gentleclip.losses.functional import SPREADS
 
 METHODS = ("gentle", "clip", "sclip")
+# keys added after runs were saved whose default differs from what those runs did: a saved
+# run that lacks one was trained with this value
+ABSENT_MEANS: dict[str, Any] = {"loss.pseudo_detach_targets": True}
 # the loss keys only method "sclip" reads (S-CLIP's pseudo-label term)
 SCLIP_ONLY_KEYS = tuple(
     f"loss.{name}"
@@ -29,8 +32,8 @@ SCLIP_ONLY_KEYS = tuple(
         "w_pseudo",
         "pseudo_epsilon",
         "pseudo_iterations",
-        "pseudo_extra_negatives",
         "pseudo_detach_targets",
+        "pseudo_extra_negatives",
     )
 )
 MAX_SEED = 2**32 - 1  # numpy's and Lightning's seed range is 0..2**32-1
@@ -98,17 +101,19 @@ class LossConfig:
     # S-CLIP pseudo-label term (Mo et al. 2023), used only by method "sclip", set as its
     # authors' code sets it (alinlab/s-clip, custom/loss.py): Sinkhorn epsilon = the CLIP
     # temperature, 10 iterations, the caption loss at half weight. The library's earlier
-    # 0.1 / 50 / 1.0 scored lower in 65 of 80 bench rows (recipe and bench method
-    # ``sclip-legacy``; docs/results.md, "Our implementations against the libraries").
+    # 0.1 / 50 / 1.0 with detached targets scored lower in 65 of 80 bench rows (recipe and
+    # bench method ``sclip-legacy``; docs/results.md, "Our implementations against the
+    # libraries").
     w_pseudo: float = 0.5
     pseudo_epsilon: float = 0.05  # Sinkhorn entropic regularisation (cost = 1 - cosine)
     pseudo_iterations: int = 10  # Sinkhorn iterations
+    # As in S-CLIP's code (POT's torch backend), gradients flow through the Sinkhorn plan into
+    # the pseudo-labels; true makes them fixed targets (as the library did until session
+    # f65ce9c: bench method sclip-detached, lower in most rows, docs/results.md)
+    pseudo_detach_targets: bool = False
     # S-CLIP's code also puts the unpaired A rows (its images) among the negatives of the
-    # B -> A CLIP direction; method "sclip" only
+    # B -> A CLIP direction; off here (measured lower with detached targets, docs/results.md)
     pseudo_extra_negatives: bool = False
-    # S-CLIP's code lets gradients flow through its Sinkhorn plan into the pseudo-labels;
-    # here they are fixed targets unless this is false
-    pseudo_detach_targets: bool = True
     gather_distributed: bool = True  # a no-op in a single process
     # rows per chunk of the memory-bounded CLIP/SDD/MMD kernels (peak memory O(B * chunk));
     # null = full B x B matrices (fastest for small batches)
@@ -362,11 +367,12 @@ def resume_conflicts(saved: dict[str, Any], config: TrainConfig) -> list[tuple[s
     """``(key, saved value, new value)`` for every key that ``config`` changes with respect to
     ``saved`` (a run's recorded configuration) and that ``--resume`` may not change.
 
-    Keys ``saved`` lacks (a run written before they existed) count as their defaults; keys
+    Keys ``saved`` lacks (a run written before they existed) count as their defaults, or as
+    ``ABSENT_MEANS`` says where the behaviour before the key differs from its default; keys
     it has that no longer exist are ignored, and so are the S-CLIP keys unless the method is
     ``sclip`` (the only one that reads them: their defaults changed once already).
     """
-    old = flat_config(TrainConfig().to_dict()) | flat_config(saved)
+    old = flat_config(TrainConfig().to_dict()) | ABSENT_MEANS | flat_config(saved)
     new = flat_config(config.to_dict())
     free = RESUMABLE_KEYS if config.method == "sclip" else (*RESUMABLE_KEYS, *SCLIP_ONLY_KEYS)
     return [
