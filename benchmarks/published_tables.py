@@ -2,18 +2,19 @@
 
 Reads the bench rows each suite's table is made from (``SOURCES``: the default grids, 5 seeds,
 4 candidates per method, ``--search full``), keeps the ``compare`` methods, and takes the
-``sclip`` rows from ``--sclip-rows`` instead of the grids' own: since the library's S-CLIP
-defaults became its authors' settings (Sinkhorn epsilon = the CLIP temperature, 10 iterations,
-caption loss at half weight), the tables' sclip column is the run that measured those settings
-as the bench method ``sclip-paper`` (``docs/bench/bench-reference-f3017d3.jsonl``). The grids'
-own sclip rows, made with the earlier settings (now ``sclip-legacy``), are kept in their files.
+``sclip`` rows from ``--sclip-rows`` instead of the grids' own: since session f65ce9c ``sclip``
+runs S-CLIP as its authors' code does (Sinkhorn epsilon = the CLIP temperature, 10 iterations,
+caption loss at half weight, gradients through the plan), and the tables' sclip column is the
+run that measured it as the bench method ``sclip-plan-grad``
+(``docs/bench/bench-sclip-f65ce9c.jsonl``). The grids' own sclip rows, made with the earlier
+settings (now ``sclip-legacy``), are kept in their files.
 
 Writes ``OUT/tables.md`` (one table per suite, then gentle against the best baseline) and the
 suite plots ``OUT/SUITE-pairs-REGIME.png`` and ``OUT/SUITE-bagsize-pairs20.png``, and the
 disjoint-data plots ``OUT/SUITE-disjoint-nbr.png`` (with the ``disjoint`` group's rows).
 
     python benchmarks/published_tables.py --bench docs/bench \\
-        --sclip-rows docs/bench/bench-reference-f3017d3.jsonl --out docs/bench
+        --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ DISJOINT_PLOTS = {
     "emoji": "bench-disjoint-suites.jsonl",
     "proteins": "bench-proteins.jsonl",
 }
-# the name the S-CLIP authors' settings were measured under before they became sclip's own
-SCLIP_AS_MEASURED = "sclip-paper"
+# the name sclip's current settings were measured under before they became its defaults
+SCLIP_AS_MEASURED = "sclip-plan-grad"
+SCLIP_ROWS = "bench-sclip-f65ce9c.jsonl"  # in docs/bench
 COMPARE = bench.METHOD_GROUPS["compare"]
 
 
@@ -115,7 +117,7 @@ def disjoint_plots(rows: list[dict[str, Any]], bench_dir: Path, out: Path) -> li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, required=True, help="folder of the rows files")
-    parser.add_argument("--sclip-rows", type=Path, required=True, help="sclip-paper rows")
+    parser.add_argument("--sclip-rows", type=Path, required=True, help="the sclip column's rows")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     rows = with_sclip_from(grid_rows(args.bench), read(args.sclip_rows))

@@ -29,7 +29,7 @@ def script() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def rows(script: ModuleType) -> list[dict]:
-    measured = script.read(BENCH / "bench-reference-f3017d3.jsonl")
+    measured = script.read(BENCH / script.SCLIP_ROWS)
     return script.with_sclip_from(script.grid_rows(BENCH), measured)
 
 
@@ -42,11 +42,11 @@ def test_results_md_shows_the_tables_made_from_the_rows(script: ModuleType, rows
     assert [line for line in lines if line not in doc] == []
 
 
-def test_the_sclip_column_is_the_authors_settings_run(script: ModuleType, rows: list) -> None:
+def test_the_sclip_column_is_the_authors_code_run(script: ModuleType, rows: list) -> None:
     sclip = [r for r in rows if r["method"] == "sclip"]
     assert len(sclip) == 4 * 120
     ok = [r for r in sclip if r["status"] == "ok"]
-    assert ok and all(r["measured_as"] == "sclip-paper" for r in ok)
+    assert ok and all(r["measured_as"] == script.SCLIP_AS_MEASURED for r in ok)
     grids = script.grid_rows(BENCH)
     old = {script._key(r): r["value"] for r in grids if r["method"] == "sclip" and "value" in r}
     new = {script._key(r): r["value"] for r in ok}
@@ -57,8 +57,9 @@ def test_the_sclip_column_is_the_authors_settings_run(script: ModuleType, rows: 
 
 def test_a_missing_sclip_row_is_refused(script: ModuleType) -> None:
     grids = script.grid_rows(BENCH)
-    measured = script.read(BENCH / "bench-reference-f3017d3.jsonl")
-    dropped = next(r for r in measured if r["method"] == "sclip-paper" and r["suite"] == "emoji")
+    measured = script.read(BENCH / script.SCLIP_ROWS)
+    name = script.SCLIP_AS_MEASURED
+    dropped = next(r for r in measured if r["method"] == name and r["suite"] == "emoji")
     fewer = [r for r in measured if r is not dropped]
-    with pytest.raises(SystemExit, match="1 sclip cells lack a sclip-paper row: \\('emoji'"):
+    with pytest.raises(SystemExit, match=rf"1 sclip cells lack a {name} row: \('emoji'"):
         script.with_sclip_from(grids, fewer)

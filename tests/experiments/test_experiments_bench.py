@@ -468,7 +468,6 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
         "sclip-legacy",
         "sclip-detached",
         "sclip-negatives",
-        "sclip-plan-grad",
     ]
     groups = "compare,ablations,disjoint,reference"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)

@@ -1,0 +1,132 @@
+"""``sclip`` against S-CLIP variants: fixed (detached) pseudo-labels, and extra negatives.
+
+``sclip`` runs S-CLIP as its authors' code (``alinlab/s-clip``, ``custom/loss.py``) does:
+Sinkhorn epsilon = the CLIP temperature, 10 iterations, the caption loss at half weight and
+gradients through the Sinkhorn plan. Two variants: ``sclip-detached`` makes the pseudo-labels
+fixed targets (the library's sclip before session f65ce9c, measured in session f3017d3 as
+``sclip-paper``), and ``sclip-negatives`` adds the authors' extra negatives (the unpaired
+images in the text -> image CLIP direction) to that detached variant.
+
+Reads the variants' bench rows (``--rows``; ``sclip-paper`` rows count as ``sclip-detached``)
+and the published tables' rows as ``published_tables.py`` makes them, prints and writes
+``OUT/sclip-variants.md`` (mean ± std per row where a variant ran, how often each variant is
+above sclip and by more than the seeds' std) and plots ``OUT/sclip-variants.png``.
+
+    python benchmarks/sclip_variants.py --rows docs/bench/bench-reference-f3017d3.jsonl \
+        docs/bench/bench-sclip-negatives-f65ce9c.jsonl --bench docs/bench \
+        --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import published_tables
+from matplotlib.figure import Figure
+
+from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.experiments import bench
+
+VARIANTS = ("sclip-detached", "sclip-negatives")
+# rows measured under another name: session f3017d3's sclip-paper is sclip-detached
+MEASURED_AS = {"sclip-paper": "sclip-detached"}
+SHOWN = ("sclip", *VARIANTS, "clip")
+REGIMES = ("bags:8", "unpaired")
+
+
+def measured_table(variants: list[dict], published: list[dict]) -> dict[tuple, dict[str, Any]]:
+    """(suite, regime, pairs) -> method -> Summary, in the rows where a variant ran."""
+    where = {(r["suite"], r["regime"], int(r["pairs"])) for r in variants}
+    shown = [r for r in published if r["method"] in SHOWN]
+    table = bench.summarise([*shown, *variants])
+    return {w: cells for w, cells in table.items() if w in where}
+
+
+def tally(table: dict[tuple, dict[str, Any]], variant: str) -> str:
+    """How often ``variant``'s mean is above sclip's, and beyond the larger seed std."""
+    pairs = [
+        (c[variant], c["sclip"])
+        for c in table.values()
+        if isinstance(c.get(variant), bench.Summary) and isinstance(c.get("sclip"), bench.Summary)
+    ]
+    gaps = [v.mean - s.mean for v, s in pairs]
+    above = sum(g > 0 for g in gaps)
+    win = sum(g > max(v.std, s.std) for (v, s), g in zip(pairs, gaps, strict=True))
+    lose = sum(-g > max(v.std, s.std) for (v, s), g in zip(pairs, gaps, strict=True))
+    mean = sum(gaps) / len(gaps) if gaps else float("nan")
+    return (
+        f"- {variant}: above sclip in {above} of {len(gaps)} rows (mean difference "
+        f"{mean:+.3f}); ahead by more than the larger seed std in {win}, behind by more in {lose}"
+    )
+
+
+def _cell(summary: Any) -> str:
+    return bench._mean_std(summary) if isinstance(summary, bench.Summary) else "-"
+
+
+def markdown(table: dict[tuple, dict[str, Any]]) -> str:
+    lines = [
+        "| suite | regime | pairs | " + " | ".join(SHOWN) + " |",
+        "|---|---|---:|" + "---:|" * len(SHOWN),
+    ]
+    for (suite, regime, pairs), cells in table.items():
+        cols = [_cell(cells.get(method)) for method in SHOWN]
+        lines.append(f"| {suite} | {regime} | {pairs} | " + " | ".join(cols) + " |")
+    return "\n".join([*lines, "", *(tally(table, v) for v in VARIANTS), ""])
+
+
+def plot(table: dict[tuple, dict[str, Any]], headlines: dict[str, str], path: Path) -> None:
+    """Headline vs pairs of sclip, its variants and clip: one panel per (regime, suite)."""
+    suites = list(dict.fromkeys(w[0] for w in table))
+    fig = Figure(figsize=(4 * len(suites), 6.5), layout="constrained")
+    axes = fig.subplots(len(REGIMES), len(suites), squeeze=False)
+    for row, regime in enumerate(REGIMES):
+        for col, suite in enumerate(suites):
+            ax = axes[row][col]
+            for method in SHOWN:
+                points = [
+                    (w[2], c[method])
+                    for w, c in table.items()
+                    if w[:2] == (suite, regime) and isinstance(c.get(method), bench.Summary)
+                ]
+                if points:
+                    xs = [p for p, _ in points]
+                    ys = [s.mean for _, s in points]
+                    errs = [s.std for _, s in points]
+                    style = "--" if method in VARIANTS else "-"
+                    ax.errorbar(xs, ys, yerr=errs, label=method, ls=style, marker="o", ms=3)
+            ax.set_title(f"{suite}, {regime}: test {headlines.get(suite, '')}", fontsize=9)
+            ax.set_xlabel("training pairs")
+            ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("mean ± std over seeds")
+    axes[0][0].legend(fontsize=8)
+    save_figure_atomic(fig, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=Path, nargs="+", required=True, help="variant rows")
+    parser.add_argument("--bench", type=Path, required=True, help="folder of the rows files")
+    parser.add_argument("--sclip-rows", type=Path, required=True, help="the tables' sclip rows")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    rows = [r for path in args.rows for r in published_tables.read(path)]
+    renamed = [{**r, "method": MEASURED_AS.get(r["method"], r["method"])} for r in rows]
+    variants = [r for r in renamed if r["method"] in VARIANTS]
+    published = published_tables.with_sclip_from(
+        published_tables.grid_rows(args.bench), published_tables.read(args.sclip_rows)
+    )
+    table = measured_table(variants, published)
+    text = markdown(table)
+    print(text)
+    with atomic_path(args.out / "sclip-variants.md", ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    headlines = {r["suite"]: r["headline"] for r in published if r.get("headline")}
+    plot(table, headlines, args.out / "sclip-variants.png")
+    print(f"table: {args.out / 'sclip-variants.md'}, plot: {args.out / 'sclip-variants.png'}")
+
+
+if __name__ == "__main__":
+    main()
