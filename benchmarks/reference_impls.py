@@ -20,9 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from matplotlib.figure import Figure
+import panels
 
-from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 from gentleclip.experiments import bench
 
 PAIRS = (("cca", "cca-sklearn"), ("sclip", "sclip-paper"))
@@ -80,34 +79,6 @@ def change_line(old: Any, new: Any) -> str:
     )
 
 
-def plot(table: dict[tuple, dict[str, Any]], headlines: dict[str, str], path: Path) -> None:
-    """Headline vs pairs of the four methods, one panel per (regime, suite)."""
-    suites = list(dict.fromkeys(where[0] for where in table))
-    fig = Figure(figsize=(4 * len(suites), 6.5), layout="constrained")
-    axes = fig.subplots(len(PANEL_REGIMES), len(suites), squeeze=False)
-    for row, regime in enumerate(PANEL_REGIMES):
-        for col, suite in enumerate(suites):
-            ax = axes[row][col]
-            for method in PLOTTED:
-                points = [
-                    (w[2], c[method])
-                    for w, c in table.items()
-                    if w[:2] == (suite, regime) and isinstance(c.get(method), bench.Summary)
-                ]
-                if points:
-                    xs, ys = zip(*[(p, s.mean) for p, s in points], strict=True)
-                    errs = [s.std for _, s in points]
-                    style = "--" if method in LIBRARY else "-"
-                    ax.errorbar(xs, ys, yerr=errs, label=method, ls=style, marker="o", ms=3)
-            ax.set_xscale("symlog", linthresh=10)
-            ax.set_title(f"{suite}, {regime}: test {headlines.get(suite, '')}", fontsize=9)
-            ax.set_xlabel("training pairs")
-            ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("mean ± std over seeds")
-    axes[0][0].legend(fontsize=8)
-    save_figure_atomic(fig, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=Path, nargs="+", required=True, help="reference rows")
@@ -129,12 +100,16 @@ def main() -> None:
             "",
         ]
     )
-    print(text)
-    with atomic_path(args.out / "reference.md", ".md") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    headlines = {r["suite"]: r["headline"] for r in published if r.get("headline")}
-    plot(table, headlines, args.out / "reference.png")
-    print(f"table: {args.out / 'reference.md'}, plot: {args.out / 'reference.png'}")
+    panels.write_outputs(
+        args.out,
+        "reference",
+        text,
+        table,
+        published,
+        methods=PLOTTED,
+        regimes=PANEL_REGIMES,
+        dashed=LIBRARY,
+    )
 
 
 if __name__ == "__main__":

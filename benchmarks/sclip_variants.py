@@ -23,10 +23,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import panels
 import published_tables
-from matplotlib.figure import Figure
 
-from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 from gentleclip.experiments import bench
 
 VARIANTS = ("sclip-detached", "sclip-negatives")
@@ -77,34 +76,6 @@ def markdown(table: dict[tuple, dict[str, Any]]) -> str:
     return "\n".join([*lines, "", *(tally(table, v) for v in VARIANTS), ""])
 
 
-def plot(table: dict[tuple, dict[str, Any]], headlines: dict[str, str], path: Path) -> None:
-    """Headline vs pairs of sclip, its variants and clip: one panel per (regime, suite)."""
-    suites = list(dict.fromkeys(w[0] for w in table))
-    fig = Figure(figsize=(4 * len(suites), 6.5), layout="constrained")
-    axes = fig.subplots(len(REGIMES), len(suites), squeeze=False)
-    for row, regime in enumerate(REGIMES):
-        for col, suite in enumerate(suites):
-            ax = axes[row][col]
-            for method in SHOWN:
-                points = [
-                    (w[2], c[method])
-                    for w, c in table.items()
-                    if w[:2] == (suite, regime) and isinstance(c.get(method), bench.Summary)
-                ]
-                if points:
-                    xs = [p for p, _ in points]
-                    ys = [s.mean for _, s in points]
-                    errs = [s.std for _, s in points]
-                    style = "--" if method in VARIANTS else "-"
-                    ax.errorbar(xs, ys, yerr=errs, label=method, ls=style, marker="o", ms=3)
-            ax.set_title(f"{suite}, {regime}: test {headlines.get(suite, '')}", fontsize=9)
-            ax.set_xlabel("training pairs")
-            ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("mean ± std over seeds")
-    axes[0][0].legend(fontsize=8)
-    save_figure_atomic(fig, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=Path, nargs="+", required=True, help="variant rows")
@@ -119,13 +90,16 @@ def main() -> None:
         published_tables.grid_rows(args.bench), published_tables.read(args.sclip_rows)
     )
     table = measured_table(variants, published)
-    text = markdown(table)
-    print(text)
-    with atomic_path(args.out / "sclip-variants.md", ".md") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    headlines = {r["suite"]: r["headline"] for r in published if r.get("headline")}
-    plot(table, headlines, args.out / "sclip-variants.png")
-    print(f"table: {args.out / 'sclip-variants.md'}, plot: {args.out / 'sclip-variants.png'}")
+    panels.write_outputs(
+        args.out,
+        "sclip-variants",
+        markdown(table),
+        table,
+        published,
+        methods=SHOWN,
+        regimes=REGIMES,
+        dashed=VARIANTS,
+    )
 
 
 if __name__ == "__main__":
