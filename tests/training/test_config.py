@@ -17,6 +17,7 @@ from gentleclip.training.config import (
     read_yaml,
     resume_conflicts,
 )
+from gentleclip.training.fit import _config_differences
 
 
 def test_defaults_validate_and_round_trip_through_yaml(tmp_path: Path) -> None:
@@ -168,3 +169,7 @@ def test_resume_ignores_the_s_clip_keys_except_for_sclip_runs() -> None:
         ("loss.pseudo_detach_targets", True, False),
     ]
     assert resume_conflicts(saved, load_recipe("sclip-legacy")) == []
+    found = _config_differences(saved, config_from_dict({"method": "sclip"}))
+    assert found[0] == "loss.w_pseudo 1.0 -> 0.5" and "sclip-legacy.yaml" in found[-1]
+    saved["method"] = "gentle"
+    assert _config_differences(saved, config_from_dict({"seed": 1})) == ["seed 0 -> 1"]

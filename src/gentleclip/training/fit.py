@@ -52,6 +52,7 @@ from gentleclip.training.checkpoint import (
 )
 from gentleclip.training.config import (
     RESUMABLE_KEYS,
+    SCLIP_ONLY_KEYS,
     ModelConfig,
     TrainConfig,
     dump_config,
@@ -71,6 +72,7 @@ METHOD_NOTES = {
         "the 'expected' line does not apply)"
     ),
 }
+LEGACY = "--config src/gentleclip/recipes/sclip-legacy.yaml (the recipe sclip-legacy)"
 RUN_ENTRIES = ("config.yaml", "logs", "checkpoints", "model", "summary.json")
 """What ``train`` writes into a run directory (removed again when a fresh run fails)."""
 
@@ -223,7 +225,11 @@ def _config_differences(saved: Any, config: TrainConfig) -> list[str]:
     """``key: old -> new`` for each key ``--resume`` may not change but ``config`` does."""
     if not isinstance(saved, dict):
         return []
-    return [f"{key} {old!r} -> {new!r}" for key, old, new in resume_conflicts(saved, config)]
+    conflicts = resume_conflicts(saved, config)
+    found = [f"{key} {old!r} -> {new!r}" for key, old, new in conflicts]
+    if any(key in SCLIP_ONLY_KEYS for key, _, _ in conflicts):
+        found.append(f"a sclip run saved with the earlier S-CLIP defaults resumes with {LEGACY}")
+    return found
 
 
 def _data_differences(saved: Any, identity: dict[str, Any]) -> list[str]:
