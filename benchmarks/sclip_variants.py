@@ -2,18 +2,20 @@
 
 ``sclip`` runs S-CLIP as its authors' code (``alinlab/s-clip``, ``custom/loss.py``) does:
 Sinkhorn epsilon = the CLIP temperature, 10 iterations, the caption loss at half weight and
-gradients through the Sinkhorn plan. Two variants: ``sclip-detached`` makes the pseudo-labels
-fixed targets (the library's sclip before session f65ce9c, measured in session f3017d3 as
-``sclip-paper``), and ``sclip-negatives`` adds the authors' extra negatives (the unpaired
-images in the text -> image CLIP direction) to that detached variant.
+gradients through the Sinkhorn plan. Three variants: ``sclip-detached`` makes the
+pseudo-labels fixed targets (the library's sclip before session f65ce9c, measured in session
+f3017d3 as ``sclip-paper``); ``sclip-negatives`` adds the authors' extra negatives (the
+unpaired images in the text -> image CLIP direction) to that detached variant, and
+``sclip-code`` adds them to ``sclip`` (every detail of their code that applies here).
 
 Reads the variants' bench rows (``--rows``; ``sclip-paper`` rows count as ``sclip-detached``)
 and the published tables' rows as ``published_tables.py`` makes them, prints and writes
 ``OUT/sclip-variants.md`` (mean ± std per row where a variant ran, how often each variant is
 above sclip and by more than the seeds' std) and plots ``OUT/sclip-variants.png``.
 
-    python benchmarks/sclip_variants.py --rows docs/bench/bench-reference-f3017d3.jsonl \
-        docs/bench/bench-sclip-negatives-f65ce9c.jsonl --bench docs/bench \
+    python benchmarks/sclip_variants.py --rows docs/bench/bench-reference-f3017d3.jsonl \\
+        docs/bench/bench-sclip-negatives-f65ce9c.jsonl \\
+        docs/bench/bench-sclip-code-f65ce9c.jsonl --bench docs/bench \\
         --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
 """
 
@@ -28,7 +30,7 @@ import published_tables
 
 from gentleclip.experiments import bench
 
-VARIANTS = ("sclip-detached", "sclip-negatives")
+VARIANTS = ("sclip-detached", "sclip-negatives", "sclip-code")
 # rows measured under another name: session f3017d3's sclip-paper is sclip-detached
 MEASURED_AS = {"sclip-paper": "sclip-detached"}
 SHOWN = ("sclip", *VARIANTS, "clip")

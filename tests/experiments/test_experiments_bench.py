@@ -468,6 +468,7 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
         "sclip-legacy",
         "sclip-detached",
         "sclip-negatives",
+        "sclip-code",
     ]
     groups = "compare,ablations,disjoint,reference"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)
@@ -814,6 +815,8 @@ def test_sclip_uses_the_clip_temperature_as_sinkhorn_epsilon() -> None:
         negatives = bench.base_config(suite, bench.METHODS["sclip-negatives"], None, seed=0)
         extra = {"pseudo_detach_targets": True, "pseudo_extra_negatives": True}
         assert negatives == bench.merge_nested(config, {"loss": extra})
+        code = bench.base_config(suite, bench.METHODS["sclip-code"], None, seed=0)
+        assert code == bench.merge_nested(config, {"loss": {"pseudo_extra_negatives": True}})
 
 
 def test_reference_methods_count_as_baselines_only_where_they_ran() -> None:

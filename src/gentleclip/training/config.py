@@ -112,7 +112,7 @@ class LossConfig:
     # f65ce9c: bench method sclip-detached, lower in most rows, docs/results.md)
     pseudo_detach_targets: bool = False
     # S-CLIP's code also puts the unpaired A rows (its images) among the negatives of the
-    # B -> A CLIP direction; off here (measured lower with detached targets, docs/results.md)
+    # B -> A CLIP direction; off here (above sclip in only 5 of 24 bench rows, docs/results.md)
     pseudo_extra_negatives: bool = False
     gather_distributed: bool = True  # a no-op in a single process
     # rows per chunk of the memory-bounded CLIP/SDD/MMD kernels (peak memory O(B * chunk));
