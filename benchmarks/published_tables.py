@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,18 @@ def _key(row: dict[str, Any]) -> tuple[str, str, int, int]:
     return (row["suite"], row["regime"], int(row["pairs"]), int(row["seed"]))
 
 
+def read_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Every row of the bench result files, in order (validated as the bench reads them), or
+    exit naming each file that is missing."""
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise SystemExit(f"no such rows file: {', '.join(missing)}")
+    return [row for path in paths for row in bench.read_results(path)]
+
+
 def read(path: Path) -> list[dict[str, Any]]:
-    """A rows file, or exit naming it when it is missing."""
-    if not path.is_file():
-        raise SystemExit(f"no such rows file: {path}")
-    return bench.read_results(path)
+    """One rows file (:func:`read_rows`)."""
+    return read_rows([path])
 
 
 def grid_rows(bench_dir: Path) -> list[dict[str, Any]]:
@@ -75,7 +83,7 @@ def grid_rows(bench_dir: Path) -> list[dict[str, Any]]:
 
 
 def with_sclip_from(rows: list[dict[str, Any]], measured: list[dict[str, Any]]) -> list[dict]:
-    """``rows`` with each sclip row replaced by the cell's ``sclip-paper`` row, renamed.
+    """``rows`` with each sclip row replaced by the cell's ``SCLIP_AS_MEASURED`` row, renamed.
 
     Every replaced cell must have such a row: a table half old and half new would be wrong
     without saying so."""

@@ -16,11 +16,11 @@ disjoint, one column per suite).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import panels
+import published_tables
 
 from gentleclip.experiments import bench
 
@@ -28,14 +28,6 @@ PAIRS = (("cca", "cca-sklearn"), ("sclip", "sclip-paper"))
 LIBRARY = tuple(reference for _, reference in PAIRS)
 PLOTTED = tuple(method for pair in PAIRS for method in pair)
 PANEL_REGIMES = ("bags:8", "unpaired")
-
-
-def read_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    """Every row of the bench result files, in order (validated as the bench reads them)."""
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise SystemExit(f"no such rows file: {', '.join(missing)}")
-    return [row for path in paths for row in bench.read_results(path)]
 
 
 def comparison_lines(table: dict[tuple, dict[str, Any]]) -> list[str]:
@@ -85,8 +77,8 @@ def main() -> None:
     parser.add_argument("--published", type=Path, nargs="+", required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    reference = [r for r in read_rows(args.rows) if r["method"] in LIBRARY]
-    published = read_rows(args.published)
+    reference = [r for r in published_tables.read_rows(args.rows) if r["method"] in LIBRARY]
+    published = published_tables.read_rows(args.published)
     table = bench.summarise([*published, *reference])
     changes = changed_verdicts(published, reference)
     outcomes = sum(1 for old, new in changes if old.outcome != new.outcome)

@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--sclip-rows", type=Path, required=True, help="the tables' sclip rows")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    rows = [r for path in args.rows for r in published_tables.read(path)]
+    rows = published_tables.read_rows(args.rows)
     renamed = [{**r, "method": MEASURED_AS.get(r["method"], r["method"])} for r in rows]
     variants = [r for r in renamed if r["method"] in VARIANTS]
     published = published_tables.with_sclip_from(

@@ -25,17 +25,6 @@ METHODS = ("gentle", "clip", "sclip")
 # keys added after runs were saved whose default differs from what those runs did: a saved
 # run that lacks one was trained with this value
 ABSENT_MEANS: dict[str, Any] = {"loss.pseudo_detach_targets": True}
-# the loss keys only method "sclip" reads (S-CLIP's pseudo-label term)
-SCLIP_ONLY_KEYS = tuple(
-    f"loss.{name}"
-    for name in (
-        "w_pseudo",
-        "pseudo_epsilon",
-        "pseudo_iterations",
-        "pseudo_detach_targets",
-        "pseudo_extra_negatives",
-    )
-)
 MAX_SEED = 2**32 - 1  # numpy's and Lightning's seed range is 0..2**32-1
 # Keys that ``--resume`` may change: how long to train, and how the run reports and saves.
 # Everything else (method, seed, model, loss, sampler, optimizer, devices) is fixed by the
@@ -118,6 +107,14 @@ class LossConfig:
     # rows per chunk of the memory-bounded CLIP/SDD/MMD kernels (peak memory O(B * chunk));
     # null = full B x B matrices (fastest for small batches)
     chunk_size: int | None = None
+
+
+# the loss keys only method "sclip" reads: its pseudo-label term's weight and settings
+SCLIP_ONLY_KEYS = tuple(
+    f"loss.{f.name}"
+    for f in dataclasses.fields(LossConfig)
+    if f.name == "w_pseudo" or f.name.startswith("pseudo_")
+)
 
 
 @dataclass
