@@ -77,6 +77,38 @@ def test_sclip_extra_negatives_are_the_unpaired_a_rows_of_the_b_to_a_direction()
         torch.testing.assert_close(off, _clip_term(method, **loss)[0])
 
 
+def test_pseudo_epsilon_from_scale_follows_the_learned_temperature() -> None:
+    """S-CLIP's code: Sinkhorn epsilon = 1 / the learned logit scale, whose gradient then
+    also comes through the plan; the epsilon of a fixed scale is the CLIP temperature."""
+    from gentleclip.losses.soft_targets import pseudo_label_loss
+
+    gen = torch.Generator().manual_seed(2)
+    all_a = F.normalize(torch.randn(9, 8, generator=gen), dim=1)
+    all_b = F.normalize(torch.randn(9, 8, generator=gen), dim=1)
+    outputs = {"pair_a": all_a[:4], "pair_b": all_b[:4], "all_a": all_a, "all_b": all_b}
+    grads = {}
+    for tied in (True, False):
+        loss = {"learnable_scale": True, "pseudo_epsilon_from_scale": tied}
+        config = config_from_dict({"method": "sclip", "loss": loss})
+        objective = GentleObjective(effective_loss_config(config))
+        terms = objective(outputs)
+        scale = objective.clip.logit_scale()
+        epsilon = 1 / scale if tied else config.loss.pseudo_epsilon
+        expected = pseudo_label_loss(
+            all_a[4:], all_a[:4], all_b[:4], logit_scale=scale, epsilon=epsilon
+        )
+        torch.testing.assert_close(terms["pseudo"], expected)
+        terms["pseudo"].backward()
+        grads[tied] = objective.clip.log_logit_scale.grad
+    assert not torch.allclose(grads[True], grads[False])
+    loss = {"pseudo_epsilon_from_scale": True, "pseudo_epsilon": 0.9, "clip_temperature": 0.1}
+    objective = GentleObjective(
+        effective_loss_config(config_from_dict({"method": "sclip", "loss": loss}))
+    )
+    expected = pseudo_label_loss(all_a[4:], all_a[:4], all_b[:4], temperature=0.1, epsilon=0.1)
+    torch.testing.assert_close(objective(outputs)["pseudo"], expected)
+
+
 def _split_dir(tmp_path: Path, pairs: int) -> Path:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 4, size=120)

@@ -817,6 +817,24 @@ def test_sclip_uses_the_clip_temperature_as_sinkhorn_epsilon() -> None:
         assert negatives == bench.merge_nested(config, {"loss": extra})
         code = bench.base_config(suite, bench.METHODS["sclip-code"], None, seed=0)
         assert code == bench.merge_nested(config, {"loss": {"pseudo_extra_negatives": True}})
+        learned = bench.base_config(suite, bench.METHODS["sclip-learned"], None, seed=0)
+        tied = {"learnable_scale": True, "pseudo_epsilon_from_scale": True}
+        assert learned == bench.merge_nested(config, {"loss": tied})
+        clip = bench.base_config(suite, bench.METHODS["clip"], None, seed=0)
+        clip_learned = bench.base_config(suite, bench.METHODS["clip-learned"], None, seed=0)
+        assert clip_learned == bench.merge_nested(clip, {"loss": {"learnable_scale": True}})
+
+
+def test_plot_styles_are_fixed_per_method_and_distinct_within_each_group() -> None:
+    """Colours do not follow a method's position in METHODS (adding one recolours nothing):
+    the published plots' colours are pinned, and no two methods of a group look alike."""
+    pinned = {"gentle": 0, "clip": 1, "sclip": 2, "oracle": 12, "clip-nbr": 18}
+    assert {name: bench.COLOURS[name] for name in pinned} == pinned
+    for group in bench.METHOD_GROUPS.values():
+        looks = [tuple(sorted(map(str, bench._style(m).items()))) for m in group]
+        assert len(set(looks)) == len(group)
+    assert bench._style("sclip-learned")["color"] == bench._style("sclip")["color"]
+    assert bench._style("sclip-learned")["linestyle"] == ":"
 
 
 def test_reference_methods_count_as_baselines_only_where_they_ran() -> None:

@@ -180,6 +180,53 @@ def test_module_matches_functional_and_uses_logit_scale() -> None:
     assert "epsilon=0.2" in repr(module)
 
 
+def test_tensor_epsilon_keeps_the_value_and_gets_the_loop_gradient() -> None:
+    """A tensor epsilon (S-CLIP's ``1 / logit_scale``) gives the float epsilon's value and a
+    gradient equal to the finite difference of the loop reference in epsilon."""
+    ua, pa, pb = _unit(6, 4, 14), _unit(4, 4, 15), _unit(4, 4, 16)
+    eps = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    kwargs = {"temperature": 0.5, "iterations": 50}
+    loss = pseudo_label_loss(ua, pa, pb, epsilon=eps, **kwargs)
+    torch.testing.assert_close(loss, pseudo_label_loss(ua, pa, pb, epsilon=0.3, **kwargs))
+    loss.backward()
+    step = 1e-6
+    moved = [_loss_loop(ua, pa, pb, 2.0, 0.3 + sign * step) for sign in (1, -1)]
+    numeric = (moved[0] - moved[1]) / (2 * step)
+    assert abs(numeric) > 1e-4  # the plan does depend on epsilon here
+    assert float(eps.grad) == pytest.approx(numeric, rel=1e-5)
+    log_domain = sinkhorn_plan_log(1.0 - ua @ pa.T, epsilon=eps, iterations=50)
+    torch.testing.assert_close(
+        log_domain, sinkhorn_plan(1.0 - ua @ pa.T, epsilon=0.3, iterations=50)
+    )
+
+
+def test_module_epsilon_from_scale_follows_the_logit_scale() -> None:
+    """``epsilon_from_scale``: epsilon = 1 / logit_scale (S-CLIP's ``reg``), differentiated
+    through both uses of the scale; the temperature without a scale; ``epsilon`` unused."""
+    ua, pa, pb = _unit(6, 4, 17), _unit(4, 4, 18), _unit(4, 4, 19)
+    module = PseudoLabelLoss(temperature=0.25, epsilon=0.9, iterations=50, epsilon_from_scale=True)
+    scale = torch.tensor(5.0, dtype=torch.float64, requires_grad=True)
+    loss = module(ua, pa, pb, logit_scale=scale)
+    expected = pseudo_label_loss(ua, pa, pb, logit_scale=scale, epsilon=0.2, iterations=50)
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    step = 1e-6
+    moved = [_loss_loop(ua, pa, pb, 5.0 + d, 1 / (5.0 + d)) for d in (step, -step)]
+    assert float(scale.grad) == pytest.approx((moved[0] - moved[1]) / (2 * step), rel=1e-5)
+    unscaled = pseudo_label_loss(ua, pa, pb, temperature=0.25, epsilon=0.25, iterations=50)
+    torch.testing.assert_close(module(ua, pa, pb), unscaled)
+    assert "epsilon_from_scale=True" in repr(module)
+
+
+@pytest.mark.parametrize(
+    "epsilon", [torch.tensor(0.0), torch.tensor([0.1, 0.2]), torch.tensor(float("nan"))]
+)
+def test_bad_tensor_epsilon_raises(epsilon: torch.Tensor) -> None:
+    ua, pa = _unit(3, 4, 20), _unit(3, 4, 21)
+    with pytest.raises(InputError, match="epsilon"):
+        pseudo_label_loss(ua, pa, pa, epsilon=epsilon)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "shapes"),
     [

@@ -143,6 +143,17 @@ METHODS: dict[str, Trained | Baseline] = {
     "sclip-code": Trained(
         "clip", {"method": "sclip", "loss": {"pseudo_extra_negatives": True}}, min_pairs=2
     ),
+    # S-CLIP's code learns CLIP's temperature and sets Sinkhorn's epsilon to it at every step
+    # (``reg = 1 / logit_scale``); these two learn it from open_clip's 1 / 0.07, the clip
+    # recipe's fixed 0.05 otherwise unchanged, so sclip and clip are compared the same way
+    "sclip-learned": Trained(
+        "clip",
+        {"method": "sclip", "loss": {"learnable_scale": True, "pseudo_epsilon_from_scale": True}},
+        min_pairs=2,
+    ),
+    "clip-learned": Trained(
+        "clip", {"loss": {"learnable_scale": True}}, min_pairs=2, reads_bags=False
+    ),
     "oracle": Trained("clip", oracle=True, reads_bags=False),
     "gentle-no-sdd": Trained("gentle", {"loss": {"w_sdd": 0.0}}),
     "gentle-no-mmd": Trained("gentle", {"loss": {"w_mmd": 0.0}}),
@@ -164,8 +175,17 @@ ABLATIONS = tuple(name for name in METHODS if name.startswith("gentle-"))
 # studied on disjoint data; not (yet) methods to compare by default
 DISJOINT = ("clip-nbr", "clip-nbr-soft")
 # what our own implementations are checked against: a library's, our earlier settings, and
-# two details of S-CLIP's code that ``sclip`` leaves out by default
-REFERENCE = ("cca-sklearn", "sclip-legacy", "sclip-detached", "sclip-negatives", "sclip-code")
+# the details of S-CLIP's code that ``sclip`` leaves out by default (extra negatives, a
+# learned temperature; CLIP with the learned temperature beside it)
+REFERENCE = (
+    "cca-sklearn",
+    "sclip-legacy",
+    "sclip-detached",
+    "sclip-negatives",
+    "sclip-code",
+    "sclip-learned",
+    "clip-learned",
+)
 # ``--methods`` accepts these names for whole groups; "compare" (gentle against every method
 # a user could pick instead) is the bench default, ablations are their own (costlier) study,
 # "disjoint" the candidates for disjoint unpaired data (``--regime unpaired``), "reference"
@@ -1240,13 +1260,35 @@ def _series(
     return xs, ys, es
 
 
+# Each method's colour, an index into matplotlib's tab20, fixed here so that adding a method
+# never recolours the published plots (these are the colours they were drawn with). The
+# learned-temperature variants take their method's colour, dotted with square markers.
+COLOURS: dict[str, int] = {
+    name: index
+    for index, name in enumerate(
+        (
+            *("gentle", "clip", "sclip", "ridge", "procrustes", "cca", "relrep"),
+            *("cca-sklearn", "sclip-legacy", "sclip-detached", "sclip-negatives", "sclip-code"),
+            "oracle",
+            *ABLATIONS,
+            *DISJOINT,
+        )
+    )
+}
+LEARNED = {"sclip-learned": "sclip", "clip-learned": "clip"}
+
+
 def _style(method: str) -> dict[str, Any]:
-    """A colour of its own per method (14 > the default cycle); ablations dashed, hollow."""
+    """The method's fixed colour (:data:`COLOURS`); ablations dashed and hollow, the
+    learned-temperature variants dotted with squares; grey for a method without a colour."""
     colors = matplotlib.colormaps["tab20"].colors
-    index = list(METHODS).index(method) if method in METHODS else len(METHODS)
-    style: dict[str, Any] = {"color": colors[index % len(colors)], "marker": "o"}
+    index = COLOURS.get(LEARNED.get(method, method))
+    color = colors[index % len(colors)] if index is not None else "0.5"
+    style: dict[str, Any] = {"color": color, "marker": "o"}
     if method in ABLATIONS:
         style.update(linestyle="--", markerfacecolor="none")
+    if method in LEARNED:
+        style.update(linestyle=":", marker="s")
     return style
 
 

@@ -45,13 +45,15 @@ __all__ = [
 SCALING_LIMIT = 600.0
 
 
-def sinkhorn_plan(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 50) -> Tensor:
+def sinkhorn_plan(cost: Tensor, *, epsilon: float | Tensor = 0.1, iterations: int = 50) -> Tensor:
     """Entropic OT plan (M, N) for ``cost`` (M, N) with uniform marginals ``1/M`` and ``1/N``.
 
     Sinkhorn's iterations with ``K = exp(-cost / epsilon)``, starting from ``v = 1``:
     ``u = (1/M) / (K v)``, then ``v = (1/N) / (K^T u)``, ``iterations`` times; the plan is
     ``u_i K_ij v_j``. Columns sum to ``1/N`` exactly, rows to ``1/M`` up to the convergence of
-    the iterations. When ``(max cost - min cost) / epsilon <= SCALING_LIMIT`` this runs in
+    the iterations. ``epsilon`` may be a positive scalar tensor (S-CLIP's ``1 / logit_scale``,
+    a learned temperature): gradients then flow into it. When
+    ``(max cost - min cost) / epsilon <= SCALING_LIMIT`` this runs in
     that scaling form in float64 (``K`` shifted by ``min cost``, which cancels in the plan);
     otherwise in the log domain (:func:`sinkhorn_plan_log`), the same iterates without
     underflow, several times slower on small matrices.
@@ -61,12 +63,13 @@ def sinkhorn_plan(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 50) -
         >>> bool(torch.allclose(plan.sum(0), torch.full((4,), 0.25)))
         True
     """
-    _check_sinkhorn_args(cost, epsilon, iterations)
-    if float((cost.max() - cost.min()).detach()) / epsilon > SCALING_LIMIT:
+    value = _check_sinkhorn_args(cost, epsilon, iterations)
+    if float((cost.max() - cost.min()).detach()) / value > SCALING_LIMIT:
         return _log_domain_plan(cost, epsilon, iterations)
     m, n = cost.shape
     c = cost.to(torch.float64)
-    kernel = torch.exp((c.min() - c) / epsilon)
+    eps = epsilon.to(torch.float64) if isinstance(epsilon, Tensor) else epsilon
+    kernel = torch.exp((c.min() - c) / eps)
     row_kernel = kernel * m  # u = 1 / ((M K) v)
     col_kernel = (kernel.T * n).contiguous()  # v = 1 / ((N K^T) u)
     v = torch.ones(n, dtype=torch.float64, device=cost.device)
@@ -76,7 +79,9 @@ def sinkhorn_plan(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 50) -
     return (u[:, None] * kernel * v[None, :]).to(cost.dtype)
 
 
-def sinkhorn_plan_log(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 50) -> Tensor:
+def sinkhorn_plan_log(
+    cost: Tensor, *, epsilon: float | Tensor = 0.1, iterations: int = 50
+) -> Tensor:
     """:func:`sinkhorn_plan` in the log domain, for any ``epsilon``.
 
     With ``log K = -cost / epsilon``, alternately
@@ -88,7 +93,7 @@ def sinkhorn_plan_log(cost: Tensor, *, epsilon: float = 0.1, iterations: int = 5
     return _log_domain_plan(cost, epsilon, iterations)
 
 
-def _log_domain_plan(cost: Tensor, epsilon: float, iterations: int) -> Tensor:
+def _log_domain_plan(cost: Tensor, epsilon: float | Tensor, iterations: int) -> Tensor:
     """The iterations of :func:`sinkhorn_plan_log` on already validated arguments."""
     m, n = cost.shape
     log_k = -cost / epsilon
@@ -99,11 +104,22 @@ def _log_domain_plan(cost: Tensor, epsilon: float, iterations: int) -> Tensor:
     return torch.exp(log_k + f[:, None] + g[None, :])
 
 
-def _check_sinkhorn_args(cost: Tensor, epsilon: float, iterations: int) -> None:
+def _check_sinkhorn_args(cost: Tensor, epsilon: float | Tensor, iterations: int) -> float:
+    """Validate the Sinkhorn arguments; return ``epsilon``'s value as a float."""
     _check_matrix(cost, "cost")
-    _check_positive(epsilon, "epsilon")
+    value = _check_epsilon(epsilon)
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise InputError(f"iterations must be an integer >= 1, got {iterations!r}")
+    return value
+
+
+def _check_epsilon(epsilon: float | Tensor) -> float:
+    """``epsilon`` (a number or a one-element tensor) as a float; InputError unless > 0."""
+    if isinstance(epsilon, Tensor):
+        if epsilon.numel() != 1:
+            raise InputError(f"epsilon must be a scalar, got shape {tuple(epsilon.shape)}")
+        epsilon = float(epsilon.detach())
+    return _check_positive(epsilon, "epsilon")
 
 
 def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
@@ -123,7 +139,7 @@ def pseudo_label_loss(
     *,
     temperature: float = 0.05,
     logit_scale: Tensor | None = None,
-    epsilon: float = 0.05,
+    epsilon: float | Tensor = 0.05,
     iterations: int = 10,
     detach_targets: bool = False,
 ) -> Tensor:
@@ -132,8 +148,9 @@ def pseudo_label_loss(
     ``pair_a``, ``pair_b`` (P, d) are matched rows (P >= 2); the logit multiplier is
     ``logit_scale`` when given, else ``1 / temperature``. Gradients flow into ``unpaired_a``
     and ``pair_b`` through the logits and, through the Sinkhorn iterations of the targets,
-    into ``unpaired_a`` and ``pair_a`` (as in S-CLIP's code, POT's torch backend). With
-    ``detach_targets`` the targets are computed without gradient; the value is the same.
+    into ``unpaired_a`` and ``pair_a`` (as in S-CLIP's code, POT's torch backend), and into
+    ``epsilon`` when it is a tensor (S-CLIP's ``1 / logit_scale``). With ``detach_targets``
+    the targets are computed without gradient; the value is the same.
     """
     _check_matrix(unpaired_a, "unpaired_a")
     _check_matrix(pair_a, "pair_a", min_rows=2)
@@ -159,7 +176,10 @@ class PseudoLabelLoss(nn.Module):
     """Module twin of :func:`pseudo_label_loss` (S-CLIP caption-level pseudo-labels).
 
     With ``gather_distributed`` the unpaired rows and the pairs are gathered across ranks
-    first, so every rank computes the loss of the global step.
+    first, so every rank computes the loss of the global step. With ``epsilon_from_scale``
+    Sinkhorn's epsilon is ``1 / logit_scale`` at every call, as in S-CLIP's code (``reg = 1 /
+    logit_scale``, the learned temperature, gradients included), or ``temperature`` when no
+    ``logit_scale`` is given; ``epsilon`` is then unused.
 
     Example:
         >>> u = torch.nn.functional.normalize(torch.randn(5, 8), dim=1)
@@ -175,10 +195,12 @@ class PseudoLabelLoss(nn.Module):
         epsilon: float = 0.05,
         iterations: int = 10,
         detach_targets: bool = False,
+        epsilon_from_scale: bool = False,
         gather_distributed: bool = False,
     ) -> None:
         super().__init__()
         self.detach_targets = bool(detach_targets)
+        self.epsilon_from_scale = bool(epsilon_from_scale)
         self.temperature = _check_positive(temperature, "temperature")
         self.epsilon = _check_positive(epsilon, "epsilon")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
@@ -192,13 +214,16 @@ class PseudoLabelLoss(nn.Module):
         """Loss of unpaired A rows (U, d) against pairs (P, d); optional shared logit scale."""
         if self.gather_distributed:
             unpaired_a, pair_a, pair_b = (gather_with_grad(x) for x in (unpaired_a, pair_a, pair_b))
+        epsilon: float | Tensor = self.epsilon
+        if self.epsilon_from_scale:
+            epsilon = self.temperature if logit_scale is None else 1.0 / logit_scale
         return pseudo_label_loss(
             unpaired_a,
             pair_a,
             pair_b,
             temperature=self.temperature,
             logit_scale=logit_scale,
-            epsilon=self.epsilon,
+            epsilon=epsilon,
             iterations=self.iterations,
             detach_targets=self.detach_targets,
         )
@@ -208,5 +233,6 @@ class PseudoLabelLoss(nn.Module):
         return (
             f"temperature={self.temperature}, epsilon={self.epsilon}, "
             f"iterations={self.iterations}, detach_targets={self.detach_targets}, "
+            f"epsilon_from_scale={self.epsilon_from_scale}, "
             f"gather_distributed={self.gather_distributed}"
         )

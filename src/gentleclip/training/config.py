@@ -103,6 +103,10 @@ class LossConfig:
     # S-CLIP's code also puts the unpaired A rows (its images) among the negatives of the
     # B -> A CLIP direction; off here (above sclip in only 5 of 24 bench rows, docs/results.md)
     pseudo_extra_negatives: bool = False
+    # S-CLIP's code sets Sinkhorn's epsilon to 1 / its learned logit scale at every step; true
+    # does that here (with learnable_scale; otherwise epsilon = clip_temperature) and leaves
+    # pseudo_epsilon unused. Bench method sclip-learned (docs/results.md)
+    pseudo_epsilon_from_scale: bool = False
     gather_distributed: bool = True  # a no-op in a single process
     # rows per chunk of the memory-bounded CLIP/SDD/MMD kernels (peak memory O(B * chunk));
     # null = full B x B matrices (fastest for small batches)

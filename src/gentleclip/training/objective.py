@@ -81,6 +81,7 @@ class GentleObjective(nn.Module):
             epsilon=config.pseudo_epsilon,
             iterations=config.pseudo_iterations,
             detach_targets=config.pseudo_detach_targets,
+            epsilon_from_scale=config.pseudo_epsilon_from_scale,
             gather_distributed=gather,
         )
 
