@@ -39,7 +39,10 @@ def suite_panels(
                     xs, ys = zip(*[(p, s.mean) for p, s in points], strict=True)
                     errs = [s.std for _, s in points]
                     style = "--" if method in dashed else "-"
-                    ax.errorbar(xs, ys, yerr=errs, label=method, ls=style, marker="o", ms=3)
+                    color = bench._style(method)["color"]  # each method's colour everywhere
+                    ax.errorbar(
+                        xs, ys, yerr=errs, label=method, ls=style, marker="o", ms=3, color=color
+                    )
             ax.set_xscale("symlog", linthresh=10)
             ax.set_title(f"{suite}, {regime}: test {headlines.get(suite, '')}", fontsize=9)
             ax.set_xlabel("training pairs")

@@ -56,7 +56,7 @@ def changed_verdicts(published: list[dict], reference: list[dict]) -> list[tuple
     before = {v.where: v for v in bench.verdicts(published)}
     return [
         (before[v.where], v)
-        for v in bench.verdicts([*published, *reference], (*bench.BASELINES, *LIBRARY))
+        for v in bench.verdicts([*published, *reference], (*bench.RIVALS, *LIBRARY))
         if v.where in before
         and (before[v.where].best, before[v.where].outcome) != (v.best, v.outcome)
     ]

@@ -45,12 +45,12 @@ def measured_table(variants: list[dict], published: list[dict]) -> dict[tuple, d
     return {w: cells for w, cells in table.items() if w in where}
 
 
-def tally(table: dict[tuple, dict[str, Any]], variant: str) -> str:
-    """How often ``variant``'s mean is above sclip's, and beyond the larger seed std."""
+def tally(table: dict[tuple, dict[str, Any]], variant: str, against: str = "sclip") -> str:
+    """How often ``variant``'s mean is above ``against``'s, and beyond the larger seed std."""
     pairs = [
-        (c[variant], c["sclip"])
+        (c[variant], c[against])
         for c in table.values()
-        if isinstance(c.get(variant), bench.Summary) and isinstance(c.get("sclip"), bench.Summary)
+        if isinstance(c.get(variant), bench.Summary) and isinstance(c.get(against), bench.Summary)
     ]
     gaps = [v.mean - s.mean for v, s in pairs]
     above = sum(g > 0 for g in gaps)
@@ -58,7 +58,7 @@ def tally(table: dict[tuple, dict[str, Any]], variant: str) -> str:
     lose = sum(-g > max(v.std, s.std) for (v, s), g in zip(pairs, gaps, strict=True))
     mean = sum(gaps) / len(gaps) if gaps else float("nan")
     return (
-        f"- {variant}: above sclip in {above} of {len(gaps)} rows (mean difference "
+        f"- {variant}: above {against} in {above} of {len(gaps)} rows (mean difference "
         f"{mean:+.3f}); ahead by more than the larger seed std in {win}, behind by more in {lose}"
     )
 

@@ -63,3 +63,28 @@ def test_a_missing_sclip_row_is_refused(script: ModuleType) -> None:
     fewer = [r for r in measured if r is not dropped]
     with pytest.raises(SystemExit, match=rf"1 sclip cells lack a {name} row: \('emoji'"):
         script.with_sclip_from(grids, fewer)
+
+
+def test_learned_temperature_table_is_made_from_its_rows(
+    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/bench/learned-temperature.md is what benchmarks/learned_temperature.py makes of
+    session 91f1e92's rows: 24 rows, and no verdict changes with the learned methods."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(
+        "learned_temperature", ROOT / "benchmarks" / "learned_temperature.py"
+    )
+    assert spec is not None and spec.loader is not None
+    learned_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(learned_script)
+    measured = script.read(BENCH / "bench-learned-91f1e92.jsonl")
+    learned = [r for r in measured if r["method"] in learned_script.LEARNED]
+    assert len(learned) == 240 and all(r["status"] == "ok" for r in learned)
+    table = learned_script.measured_table(learned, rows)
+    changes = learned_script.verdict_changes(learned, rows)
+    text = learned_script.markdown(table, changes)
+    assert (BENCH / "learned-temperature.md").read_text(encoding="utf-8") == text
+    assert len(table) == 24  # the one change the doc reports: a best baseline, not an outcome
+    assert changes == ["- emoji / bags:8 / 10: win against relrep -> win against clip-learned"]
+    doc = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert "above `sclip` in 9 of 24 rows" in doc and "above sclip in 9 of 24 rows" in text

@@ -469,6 +469,8 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
         "sclip-detached",
         "sclip-negatives",
         "sclip-code",
+        "sclip-learned",
+        "clip-learned",
     ]
     groups = "compare,ablations,disjoint,reference"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)

@@ -147,6 +147,18 @@ def side_train_rows(data: RegimeData, side: str) -> np.ndarray:
     return rows.astype(np.float64)
 
 
+def standardized_rows(data: RegimeData) -> tuple[dict[str, Standardizer], dict[str, np.ndarray]]:
+    """Per-side standardisers fitted on all training rows, and those rows standardised."""
+    scalers = {side: Standardizer.fit(side_train_rows(data, side)) for side in ("a", "b")}
+    rows = {side: scalers[side](side_train_rows(data, side)) for side in ("a", "b")}
+    return scalers, rows
+
+
+def max_rank(data: RegimeData) -> int:
+    """Directions that ``n`` pairs can align: ``n - 1`` (centred), at least 1."""
+    return max(1, data.n_pairs - 1)
+
+
 def check_input(side: str, x: np.ndarray, dims: dict[str, int]) -> np.ndarray:
     """Validate an encode call: known side, finite 2-D rows of the fitted width."""
     if side not in dims:

@@ -24,9 +24,10 @@ from gentleclip.baselines.base import (
     Standardizer,
     check_input,
     check_params,
+    max_rank,
     pca_basis,
     require_pairs,
-    side_train_rows,
+    standardized_rows,
     unit_rows,
 )
 from gentleclip.data.regimes import RegimeData
@@ -54,18 +55,6 @@ class LinearEmbedder:
         return unit_rows(self.standardizers[side](x) @ self.weights[side] + self.offsets[side])
 
 
-def _standardized(data: RegimeData) -> tuple[dict[str, Standardizer], dict[str, np.ndarray]]:
-    """Per-side standardisers fitted on all training rows, and those rows standardised."""
-    scalers = {side: Standardizer.fit(side_train_rows(data, side)) for side in ("a", "b")}
-    rows = {side: scalers[side](side_train_rows(data, side)) for side in ("a", "b")}
-    return scalers, rows
-
-
-def _max_rank(data: RegimeData) -> int:
-    """Directions that ``n`` pairs can align: ``n - 1`` (centred), at least 1."""
-    return max(1, data.n_pairs - 1)
-
-
 class RidgeBaseline:
     """Ridge regression A -> PCA(B) on the pairs.
 
@@ -89,7 +78,7 @@ class RidgeBaseline:
         """Fit the map on the pairs (``seed`` is unused: the fit is deterministic)."""
         params = check_params(params, self.defaults, self.name)
         require_pairs(data, self.name, 2)
-        scalers, rows = _standardized(data)
+        scalers, rows = standardized_rows(data)
         basis_b = pca_basis(rows["b"], params["components"])
         n = data.n_pairs
         x, y = rows["a"][:n], rows["b"][:n] @ basis_b
@@ -125,8 +114,8 @@ class ProcrustesBaseline:
         """Fit the rotation on the pairs (``seed`` is unused: the fit is deterministic)."""
         params = check_params(params, self.defaults, self.name)
         require_pairs(data, self.name, 2)
-        scalers, rows = _standardized(data)
-        k = min(int(params["components"]), _max_rank(data), data.dim_a, data.dim_b)
+        scalers, rows = standardized_rows(data)
+        k = min(int(params["components"]), max_rank(data), data.dim_a, data.dim_b)
         k = min(k, rows["a"].shape[0], rows["b"].shape[0])
         bases = {side: pca_basis(rows[side], k) for side in ("a", "b")}
         if params["whiten"]:
@@ -170,7 +159,7 @@ class CCABaseline:
         params = check_params(params, self.defaults, self.name)
         require_pairs(data, self.name, 2)
         reg = float(params["reg"])
-        scalers, rows = _standardized(data)
+        scalers, rows = standardized_rows(data)
         bases = {side: pca_basis(rows[side], params["pca"]) for side in ("a", "b")}
         n = data.n_pairs
         scores = {side: rows[side][:n] @ bases[side] for side in ("a", "b")}
@@ -178,7 +167,7 @@ class CCABaseline:
         inv_sqrt = {side: _inv_sqrt(_shrunk(c.T @ c / (n - 1), reg)) for side, c in centred.items()}
         cross = centred["a"].T @ centred["b"] / (n - 1)
         u, _, vt = np.linalg.svd(inv_sqrt["a"] @ cross @ inv_sqrt["b"])
-        k = min(int(params["components"]), _max_rank(data), u.shape[1], vt.shape[0])
+        k = min(int(params["components"]), max_rank(data), u.shape[1], vt.shape[0])
         weights = {
             "a": bases["a"] @ inv_sqrt["a"] @ u[:, :k],
             "b": bases["b"] @ inv_sqrt["b"] @ vt[:k].T,

@@ -22,8 +22,14 @@ from __future__ import annotations
 import warnings
 from typing import Any, ClassVar
 
-from gentleclip.baselines.base import check_params, pca_basis, require_pairs
-from gentleclip.baselines.closed_form import LinearEmbedder, _max_rank, _standardized
+from gentleclip.baselines.base import (
+    check_params,
+    max_rank,
+    pca_basis,
+    require_pairs,
+    standardized_rows,
+)
+from gentleclip.baselines.closed_form import LinearEmbedder
 from gentleclip.data.regimes import RegimeData
 from gentleclip.errors import InputError
 
@@ -66,11 +72,11 @@ class SklearnCCABaseline:
         params = check_params(params, self.defaults, self.name)
         require_pairs(data, self.name, 2)
         cross_decomposition, convergence_warning = require_sklearn()
-        scalers, rows = _standardized(data)
+        scalers, rows = standardized_rows(data)
         bases = {side: pca_basis(rows[side], params["pca"]) for side in ("a", "b")}
         n = data.n_pairs
         scores = {side: rows[side][:n] @ bases[side] for side in ("a", "b")}
-        k = min(int(params["components"]), _max_rank(data), *(b.shape[1] for b in bases.values()))
+        k = min(int(params["components"]), max_rank(data), *(b.shape[1] for b in bases.values()))
         model = cross_decomposition.CCA(n_components=k, scale=False, max_iter=MAX_ITER)
         with warnings.catch_warnings():  # NIPALS may stop at max_iter on few pairs
             warnings.simplefilter("ignore", convergence_warning)

@@ -1142,9 +1142,10 @@ def render_markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-# what a user could pick instead of gentle: everything but gentle, its ablations, the oracle
-# and the disjoint-data candidates; the reference implementations count where they ran
-BASELINES = (
+# what a user could pick instead of gentle, which the verdicts compare it with: everything but
+# gentle, its ablations, the oracle and the disjoint-data candidates; the reference methods
+# count where they ran (gentleclip.baselines.BASELINES is another list: the closed-form maps)
+RIVALS = (
     *(m for m in METHOD_GROUPS["compare"] if m not in ("gentle", "oracle")),
     *REFERENCE,
 )
@@ -1183,14 +1184,14 @@ class Verdict:
         return "win" if self.margin > 0 else "lose"
 
 
-def verdicts(rows: Iterable[dict[str, Any]], baselines: Sequence[str] = BASELINES) -> list[Verdict]:
+def verdicts(rows: Iterable[dict[str, Any]], baselines: Sequence[str] = RIVALS) -> list[Verdict]:
     """One :class:`Verdict` per (suite, regime, pairs) row where gentle has results, against
     the best of ``baselines`` that ran there."""
     return _verdicts_of(summarise(rows), baselines)
 
 
 def _verdicts_of(
-    table: dict[tuple, dict[str, Summary | str]], baselines: Sequence[str] = BASELINES
+    table: dict[tuple, dict[str, Summary | str]], baselines: Sequence[str] = RIVALS
 ) -> list[Verdict]:
     out = []
     for where, cells in table.items():
@@ -1234,7 +1235,7 @@ def _verdict_table(found: list[Verdict]) -> str:
     ]
     lines += [_verdict_row(v) for v in found]
     ran = {m for v in found for m in v.ran}
-    named = [m for m in BASELINES if m not in REFERENCE or m in ran]
+    named = [m for m in RIVALS if m not in REFERENCE or m in ran]
     note = (
         "Outcome: win / lose when the gap exceeds the larger seed standard deviation "
         f"({STD_NOTE}), else tie. "
