@@ -18,12 +18,9 @@ clip-learned; gentle's verdicts with both counted as baselines) and plots
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
 import panels
-import published_tables
 import sclip_variants
 
 from gentleclip.experiments import bench
@@ -58,13 +55,7 @@ def verdict_changes(learned: list[dict], published: list[dict]) -> list[str]:
 
 
 def markdown(table: dict[tuple, dict[str, Any]], changes: list[str]) -> str:
-    lines = [
-        "| suite | regime | pairs | " + " | ".join(SHOWN) + " |",
-        "|---|---|---:|" + "---:|" * len(SHOWN),
-    ]
-    for (suite, regime, pairs), cells in table.items():
-        cols = [sclip_variants._cell(cells.get(method)) for method in SHOWN]
-        lines.append(f"| {suite} | {regime} | {pairs} | " + " | ".join(cols) + " |")
+    lines = sclip_variants.table_lines(table, SHOWN)
     tallies = [
         sclip_variants.tally(table, "sclip-learned", "sclip"),
         sclip_variants.tally(table, "clip-learned", "clip"),
@@ -76,19 +67,11 @@ def markdown(table: dict[tuple, dict[str, Any]], changes: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=Path, nargs="+", required=True, help="their bench rows")
-    parser.add_argument("--bench", type=Path, required=True, help="folder of the rows files")
-    parser.add_argument("--sclip-rows", type=Path, required=True, help="the tables' sclip rows")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    learned = [r for r in published_tables.read_rows(args.rows) if r["method"] in LEARNED]
-    published = published_tables.with_sclip_from(
-        published_tables.grid_rows(args.bench), published_tables.read(args.sclip_rows)
-    )
+    rows, published, out = sclip_variants.read_arguments(__doc__.splitlines()[0])
+    learned = [r for r in rows if r["method"] in LEARNED]
     table = measured_table(learned, published)
     panels.write_outputs(
-        args.out,
+        out,
         "learned-temperature",
         markdown(table, verdict_changes(learned, published)),
         table,

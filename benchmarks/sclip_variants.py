@@ -67,33 +67,45 @@ def _cell(summary: Any) -> str:
     return bench._mean_std(summary) if isinstance(summary, bench.Summary) else "-"
 
 
-def markdown(table: dict[tuple, dict[str, Any]]) -> str:
+def table_lines(table: dict[tuple, dict[str, Any]], shown: tuple[str, ...]) -> list[str]:
+    """A markdown table: one line per (suite, regime, pairs), mean ± std of each method."""
     lines = [
-        "| suite | regime | pairs | " + " | ".join(SHOWN) + " |",
-        "|---|---|---:|" + "---:|" * len(SHOWN),
+        "| suite | regime | pairs | " + " | ".join(shown) + " |",
+        "|---|---|---:|" + "---:|" * len(shown),
     ]
     for (suite, regime, pairs), cells in table.items():
-        cols = [_cell(cells.get(method)) for method in SHOWN]
+        cols = [_cell(cells.get(method)) for method in shown]
         lines.append(f"| {suite} | {regime} | {pairs} | " + " | ".join(cols) + " |")
+    return lines
+
+
+def markdown(table: dict[tuple, dict[str, Any]]) -> str:
+    lines = table_lines(table, SHOWN)
     return "\n".join([*lines, "", *(tally(table, v) for v in VARIANTS), ""])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=Path, nargs="+", required=True, help="variant rows")
+def read_arguments(description: str) -> tuple[list[dict], list[dict], Path]:
+    """``--rows``, ``--bench``, ``--sclip-rows`` and ``--out``: the measured rows, the
+    published tables' rows (sclip column from ``--sclip-rows``) and the output folder."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rows", type=Path, nargs="+", required=True, help="measured rows")
     parser.add_argument("--bench", type=Path, required=True, help="folder of the rows files")
     parser.add_argument("--sclip-rows", type=Path, required=True, help="the tables' sclip rows")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    rows = published_tables.read_rows(args.rows)
-    renamed = [{**r, "method": MEASURED_AS.get(r["method"], r["method"])} for r in rows]
-    variants = [r for r in renamed if r["method"] in VARIANTS]
     published = published_tables.with_sclip_from(
         published_tables.grid_rows(args.bench), published_tables.read(args.sclip_rows)
     )
+    return published_tables.read_rows(args.rows), published, args.out
+
+
+def main() -> None:
+    rows, published, out = read_arguments(__doc__.splitlines()[0])
+    renamed = [{**r, "method": MEASURED_AS.get(r["method"], r["method"])} for r in rows]
+    variants = [r for r in renamed if r["method"] in VARIANTS]
     table = measured_table(variants, published)
     panels.write_outputs(
-        args.out,
+        out,
         "sclip-variants",
         markdown(table),
         table,
