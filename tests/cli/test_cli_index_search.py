@@ -361,3 +361,30 @@ def test_bad_out_path_is_refused_before_searching(
     assert "searched" not in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dd.npz", "file", "ix"]
     assert list((tmp_path / "dd.npz").iterdir()) == []
+
+
+def test_index_and_search_take_a_fitted_baseline(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A `gentleclip fit` run indexes and searches as a trained run does."""
+    from gentleclip.baselines.saved import load_embedder
+
+    data = trained[0]
+    run = tmp_path / "cca"
+    assert main(["fit", str(data), "--method", "cca", "--out", str(run)]) == 0
+    fitted = load_embedder(run / "model")
+    gallery, queries = np.load(data / "eval_b.npy"), np.load(data / "eval_a.npy")
+    zb = fitted.encode("b", gallery).double().numpy()
+    za = fitted.encode("a", queries).double().numpy()
+    ref = np.argsort(-(za @ zb.T), axis=1, kind="stable")[:, :3]
+    ix = tmp_path / "ix"
+    argv = ["index", str(run), "--side", "b", "--input", str(data / "eval_b.npy")]
+    assert main([*argv, "--out", str(ix)]) == 0
+    out = tmp_path / "res.npz"
+    argv = ["search", str(ix), "--query", str(data / "eval_a.npy"), "--k", "3"]
+    assert main([*argv, "--out", str(out)]) == 0
+    np.testing.assert_array_equal(np.load(out)["indices"], ref)
+    bad = tmp_path / "wide.npy"
+    np.save(bad, np.zeros((2, gallery.shape[1] + 1), dtype=np.float32))
+    argv = ["index", str(run), "--side", "b", "--input", str(bad), "--out", str(tmp_path / "i2")]
+    assert main(argv) == 2

@@ -8,13 +8,12 @@ from pathlib import Path
 from gentleclip.data.io import check_output_file
 from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.evaluation.report import format_table, write_json_atomic
-from gentleclip.evaluation.run import evaluate
-from gentleclip.models import TwoTower
+from gentleclip.evaluation.run import evaluate, load_model
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("eval", help="evaluate a run on a directory's eval_* pairs")
-    p.add_argument("run", help="run directory written by `gentleclip train`")
+    p.add_argument("run", help="run directory written by `gentleclip train` or `gentleclip fit`")
     p.add_argument("--data", required=True, help="dataset directory with eval_a/eval_b")
     p.add_argument("--json", default=None, help="write the flat metrics JSON here")
     p.add_argument("--figure", default=None, help="embedding PNG (default RUN/embeddings.png)")
@@ -26,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(figure, "--figure")
     if args.json:
         check_output_file(args.json, "--json")
-    model = TwoTower.from_pretrained(Path(args.run) / "model")
+    model = load_model(Path(args.run) / "model")
     data = load_dataset_dir(args.data, require_train=False, require_eval=True)
     metrics = evaluate(model, data.eval_a, data.eval_b, data.eval_labels, figure=figure)
     print(format_table({Path(args.run).name or "run": metrics}))

@@ -25,15 +25,14 @@ from gentleclip.evaluation.index import (
     model_fingerprint,
     save_index,
 )
-from gentleclip.evaluation.run import embed
-from gentleclip.models import TwoTower
+from gentleclip.evaluation.run import Model, embed, input_dim, load_model, output_dim
 
 SCAN_ROWS = 65_536
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("index", help="build a faiss search index of one side's embeddings")
-    p.add_argument("run", help="run directory written by `gentleclip train`")
+    p.add_argument("run", help="run directory written by `gentleclip train` or `gentleclip fit`")
     p.add_argument("--side", required=True, choices=("a", "b"), help="tower that embeds --input")
     p.add_argument("--input", required=True, help=".npy of shape (N, features) to index")
     p.add_argument("--embedded", action="store_true", help="--input already holds embeddings")
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_index_destination(out)
     model_dir = Path(args.run) / "model"
-    model = TwoTower.from_pretrained(model_dir)
+    model = load_model(model_dir)
     rows = open_rows(args.input)
     ids = read_ids(args.ids, len(rows)) if args.ids else None
     embed_rows, dim = _row_embedder(model, args.side, rows, args.input, args.embedded)
@@ -131,11 +130,11 @@ def read_ids(path: str, count: int) -> np.ndarray:
 
 
 def _row_embedder(
-    model: TwoTower, side: str, rows: np.ndarray, name: str, embedded: bool
+    model: Model, side: str, rows: np.ndarray, name: str, embedded: bool
 ) -> tuple[RowEmbedder, int]:
     """Function mapping row selections of ``rows`` to embeddings, and the embedding size."""
-    dim = model.config.embed_dim
-    expected = dim if embedded else model.towers[side].input_dim
+    dim = output_dim(model)
+    expected = dim if embedded else input_dim(model, side)
     if rows.shape[1] != expected:
         what = "embeddings of size" if embedded else f"side-{side} features:"
         raise InputError(f"{name}: has {rows.shape[1]} columns, expected {what} {expected}")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from gentleclip import __version__
-from gentleclip.cli import bench, data, demo, embed, evaluate, split, train
+from gentleclip.cli import bench, data, demo, embed, evaluate, fit, split, train
 from gentleclip.cli import index as index_cmd
 from gentleclip.cli import search as search_cmd
 from gentleclip.errors import InputError
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gentleclip", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"gentleclip {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (split, train, evaluate, embed, demo, data, bench, index_cmd, search_cmd):
+    for module in (split, train, fit, evaluate, embed, demo, data, bench, index_cmd, search_cmd):
         module.register(subparsers)
     return parser
 

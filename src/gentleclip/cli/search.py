@@ -32,8 +32,7 @@ from gentleclip.evaluation.index import (
     load_index,
     model_fingerprint,
 )
-from gentleclip.evaluation.run import embed
-from gentleclip.models import TwoTower
+from gentleclip.evaluation.run import Model, embed, input_dim, load_model
 
 OUT_SUFFIXES = (".npz", ".csv")
 SHOWN_QUERIES = 5
@@ -121,7 +120,7 @@ def _queries(args: argparse.Namespace, vindex: VectorIndex) -> tuple[np.ndarray,
         return q, 0.0
     side = args.query_side or ("a" if vindex.meta.side == "b" else "b")
     model = _load_model(args.run, vindex, args.index)
-    expected = model.towers[side].input_dim
+    expected = input_dim(model, side)
     if q.shape[1] != expected:
         raise InputError(
             f"{args.query}: has {q.shape[1]} columns, side-{side} features have {expected}"
@@ -131,12 +130,12 @@ def _queries(args: argparse.Namespace, vindex: VectorIndex) -> tuple[np.ndarray,
     return z, time.perf_counter() - start
 
 
-def _load_model(run_arg: str | None, vindex: VectorIndex, index: str) -> TwoTower:
+def _load_model(run_arg: str | None, vindex: VectorIndex, index: str) -> Model:
     """The model of ``--run`` (or the recorded run), checked to be the index's model."""
     model_dir = _model_dir(run_arg, vindex.meta.run, index)
     if vindex.meta.model_sha256 not in (None, model_fingerprint(model_dir)):
         raise InputError(f"{model_dir}: not the model {index} was built with; rebuild the index")
-    return TwoTower.from_pretrained(model_dir)
+    return load_model(model_dir)
 
 
 def _model_dir(run_arg: str | None, recorded: str | None, index: str) -> Path:

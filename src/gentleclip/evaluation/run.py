@@ -1,4 +1,4 @@
-"""Evaluate a trained TwoTower on a data directory's held-out pairs."""
+"""Evaluate a trained TwoTower, or a fitted baseline, on a data directory's held-out pairs."""
 
 from __future__ import annotations
 
@@ -8,22 +8,52 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gentleclip.baselines.saved import SavedBaseline, is_saved_baseline, load_embedder
 from gentleclip.errors import InputError
 from gentleclip.evaluation.gap import modality_gap, plot_embeddings
 from gentleclip.evaluation.retrieval import retrieval_metrics
 from gentleclip.models import TwoTower
 
+Model = TwoTower | SavedBaseline
+
+
+def load_model(directory: str | Path) -> Model:
+    """The model in a run's ``model/`` folder: a trained TwoTower (``gentleclip train``) or a
+    fitted baseline (``gentleclip fit``), told apart by its ``config.json``."""
+    if is_saved_baseline(directory):
+        return load_embedder(directory)
+    return TwoTower.from_pretrained(directory)
+
+
+def input_dim(model: Model, side: str) -> int:
+    """Features a row of ``side`` must have for ``model``."""
+    if isinstance(model, TwoTower):
+        return int(model.towers[model._check_side(side)].input_dim)
+    if side not in ("a", "b"):
+        raise InputError(f"unknown side {side!r}; expected 'a' or 'b'")
+    return model.input_dim(side)
+
+
+def output_dim(model: Model) -> int:
+    """Width of ``model``'s shared space."""
+    return int(model.config.embed_dim) if isinstance(model, TwoTower) else model.dim
+
 
 @torch.no_grad()
-def embed(model: TwoTower, side: str, x: np.ndarray, *, chunk_size: int = 4096) -> Tensor:
-    """L2-normalised embeddings of ``x`` through tower ``side``, in eval mode, chunked."""
-    model.eval()
+def embed(model: Model, side: str, x: np.ndarray, *, chunk_size: int = 4096) -> Tensor:
+    """L2-normalised embeddings of ``x`` through tower ``side`` (eval mode) or the fitted
+    baseline's map for that side, chunked."""
     if len(x) == 0:
         raise InputError(f"nothing to embed: the side-{side} input has 0 rows")
-    parts = [
-        model.encode(side, torch.from_numpy(x[i : i + chunk_size]))
-        for i in range(0, len(x), chunk_size)
-    ]
+    if isinstance(model, TwoTower):
+        model.eval()
+
+    def encode(rows: np.ndarray) -> Tensor:
+        if isinstance(model, TwoTower):
+            return model.encode(side, torch.from_numpy(rows))
+        return model.encode(side, rows)
+
+    parts = [encode(x[i : i + chunk_size]) for i in range(0, len(x), chunk_size)]
     z = torch.cat(parts)
     bad_rows = torch.nonzero(~torch.isfinite(z).all(dim=1)).flatten()
     if bad_rows.numel():
@@ -36,7 +66,7 @@ def embed(model: TwoTower, side: str, x: np.ndarray, *, chunk_size: int = 4096) 
 
 
 def evaluate(
-    model: TwoTower,
+    model: Model,
     eval_a: np.ndarray,
     eval_b: np.ndarray,
     labels: np.ndarray | None = None,

@@ -1,0 +1,77 @@
+"""`gentleclip fit DIR --method {ridge,procrustes,cca,relrep,cca-sklearn} --out RUN`.
+
+Fits a closed-form baseline on the matched pairs of the same dataset directory that
+``gentleclip train`` reads (the unpaired rows only enter its label-free standardisation and
+PCA) and saves it as ``RUN/model/`` (safetensors + JSON config) with ``RUN/fit.json``; then
+``gentleclip eval``, ``embed``, ``index`` and ``search`` take RUN as they take a trained run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from gentleclip.baselines import BASELINES, get_baseline
+from gentleclip.baselines.base import check_params
+from gentleclip.baselines.saved import save_embedder
+from gentleclip.data.regimes import load_dataset_dir
+from gentleclip.errors import InputError
+from gentleclip.evaluation.report import write_json_atomic
+from gentleclip.training.config import read_yaml
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("fit", help="fit a closed-form baseline on a dataset directory")
+    p.add_argument("data", help="dataset directory (paired_*, unpaired_*, bags, eval_*)")
+    p.add_argument("--method", required=True, choices=BASELINES, help="the baseline to fit")
+    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a hyper-parameter (repeatable), e.g. components=32, alpha=0.1, top_k=null",
+    )
+    p.set_defaults(func=run)
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` strings as a dict, each value read as a YAML scalar (``null``, ``32``,
+    ``1e-3``, ``true``)."""
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--param {item!r}: expected NAME=VALUE, e.g. components=32")
+        value = read_yaml(text) if text.strip() else None
+        if isinstance(value, dict | list):
+            raise InputError(f"--param {item!r}: the value must be a single number, word or null")
+        params[name.strip()] = value
+    return params
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit, save and print one line naming the method, the pairs and the run folder."""
+    baseline = get_baseline(args.method)
+    params = check_params(parse_params(args.param), getattr(baseline, "defaults", {}), args.method)
+    out = Path(args.out)
+    if (out / "model").exists():
+        raise InputError(f"{out / 'model'} already exists; choose a new --out")
+    data = load_dataset_dir(args.data)
+    start = time.perf_counter()
+    embedder = baseline.fit(data, params)
+    seconds = round(time.perf_counter() - start, 3)
+    save_embedder(embedder, out / "model", method=args.method, params=params)
+    summary = {
+        "method": args.method,
+        "params": params,
+        "data": str(Path(args.data).resolve()),
+        "pairs": data.n_pairs,
+        "dim": embedder.dim,
+        "seconds": seconds,
+    }
+    write_json_atomic(out / "fit.json", summary)
+    print(f"fitted {args.method} on {data.n_pairs} pairs in {seconds} s -> {out}")
+    return 0

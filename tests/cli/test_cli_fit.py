@@ -1,0 +1,129 @@
+"""`gentleclip fit`: closed-form baselines on a split directory, saved and used like runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gentleclip.baselines import get_baseline
+from gentleclip.baselines.saved import load_embedder, save_embedder
+from gentleclip.cli.main import main
+from gentleclip.data.regimes import load_dataset_dir
+from gentleclip.errors import InputError
+from gentleclip.evaluation.run import evaluate
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, full_npz: Path) -> Path:
+    out = tmp_path / "data"
+    argv = ["split", str(full_npz), "--out", str(out), "--pairs", "20", "--test-size", "40"]
+    assert main([*argv, "--regime", "bags", "--bag-size", "8"]) == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("ridge", {"alpha": 0.1}),
+        ("procrustes", {"components": 4, "whiten": True}),
+        ("cca", {"components": 3}),
+        ("relrep", {"top_k": 5, "power": 3.0}),
+    ],
+)
+def test_fit_saves_the_map_the_library_fits_and_eval_and_embed_use_it(
+    tmp_path: Path, data_dir: Path, method: str, params: dict, capsys
+) -> None:
+    run = tmp_path / "run"
+    flags = [arg for k, v in params.items() for arg in ("--param", f"{k}={v}")]
+    assert main(["fit", str(data_dir), "--method", method, "--out", str(run), *flags]) == 0
+    assert f"fitted {method} on 20 pairs" in capsys.readouterr().out
+    summary = json.loads((run / "fit.json").read_text())
+    assert summary["params"] == {**get_baseline(method).defaults, **params}
+    data = load_dataset_dir(data_dir, require_eval=True)
+    fitted = get_baseline(method).fit(data, params)
+    loaded = load_embedder(run / "model")
+    assert loaded.method == method and loaded.dim == fitted.dim == summary["dim"]
+    for side, rows in (("a", data.eval_a), ("b", data.eval_b)):
+        assert np.array_equal(loaded.encode(side, rows).numpy(), fitted.encode(side, rows).numpy())
+    metrics = tmp_path / "metrics.json"
+    assert main(["eval", str(run), "--data", str(data_dir), "--json", str(metrics)]) == 0
+    expected = evaluate(fitted, data.eval_a, data.eval_b, data.eval_labels)
+    assert json.loads(metrics.read_text()) == pytest.approx(expected)
+    np.save(tmp_path / "x.npy", data.eval_b)
+    out = tmp_path / "z.npy"
+    argv = ["embed", str(run), "--side", "b", "--input", str(tmp_path / "x.npy")]
+    assert main([*argv, "--output", str(out)]) == 0
+    assert np.array_equal(np.load(out), fitted.encode("b", data.eval_b).numpy())
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--param", "components"], "expected NAME=VALUE"),
+        (["--param", "colour=red"], "unknown procrustes parameter 'colour'"),
+        (["--param", "components=[1, 2]"], "single number"),
+    ],
+)
+def test_bad_params_give_one_line_and_exit_2(
+    tmp_path: Path, data_dir: Path, flags: list, message: str, capsys
+) -> None:
+    argv = ["fit", str(data_dir), "--method", "procrustes", "--out", str(tmp_path / "r")]
+    assert main([*argv, *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_fit_refuses_an_existing_model_and_a_directory_without_pairs(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    run = tmp_path / "run"
+    argv = ["fit", str(data_dir), "--method", "ridge", "--out", str(run)]
+    assert main(argv) == 0
+    before = (run / "model" / "model.safetensors").read_bytes()
+    assert main(argv) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (run / "model" / "model.safetensors").read_bytes() == before
+    no_pairs = tmp_path / "nopairs"
+    no_pairs.mkdir()
+    for name in ("unpaired_a", "unpaired_b"):
+        np.save(no_pairs / f"{name}.npy", np.load(data_dir / f"{name}.npy"))
+    argv = ["fit", str(no_pairs), "--method", "ridge", "--out", str(tmp_path / "r2")]
+    assert main(argv) == 2
+    assert "ridge needs pairs: the training data has 0 matched pairs" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
+
+
+def test_load_refuses_foreign_or_damaged_files(tmp_path: Path, data_dir: Path) -> None:
+    data = load_dataset_dir(data_dir)
+    folder = save_embedder(
+        get_baseline("cca").fit(data, {}), tmp_path / "m", method="cca", params={}
+    )
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "format": "other"}))
+    with pytest.raises(InputError, match="format is 'other'"):
+        load_embedder(folder)
+    (folder / "config.json").write_text(json.dumps({**config, "kind": "relrep"}))
+    with pytest.raises(InputError, match=r"missing array 'bases\.a'"):
+        load_embedder(folder)
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(InputError, match="cannot read model weights"):
+        load_embedder(folder)
+    with pytest.raises(InputError, match="model directory not found"):
+        load_embedder(tmp_path / "absent")
+
+
+def test_load_refuses_arrays_that_do_not_fit_together(tmp_path: Path, data_dir: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    data = load_dataset_dir(data_dir)
+    fitted = get_baseline("ridge").fit(data, {})
+    folder = save_embedder(fitted, tmp_path / "m", method="ridge", params={})
+    arrays = load_file(str(folder / "model.safetensors"))
+    arrays["weights.a"] = arrays["weights.a"][:-1]  # one input row short of the standardiser
+    save_file(arrays, str(folder / "model.safetensors"))
+    with pytest.raises(InputError, match="side-a arrays do not fit together"):
+        load_embedder(folder)
