@@ -127,3 +127,19 @@ def test_load_refuses_arrays_that_do_not_fit_together(tmp_path: Path, data_dir: 
     save_file(arrays, str(folder / "model.safetensors"))
     with pytest.raises(InputError, match="side-a arrays do not fit together"):
         load_embedder(folder)
+
+
+def test_a_failed_save_leaves_no_file(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gentleclip.baselines import saved
+
+    def broken_save(arrays: object, filename: str) -> None:
+        Path(filename).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(saved, "save_file", broken_save)
+    fitted = get_baseline("ridge").fit(load_dataset_dir(data_dir), {})
+    with pytest.raises(OSError, match="disk full"):
+        save_embedder(fitted, tmp_path / "m", method="ridge", params={})
+    assert list((tmp_path / "m").iterdir()) == []

@@ -82,11 +82,12 @@ def test_failed_save_leaves_previous_files_intact(
 def test_failed_first_save_writes_nothing(
     config: TwoTowerConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken_dumps(*args: object, **kwargs: object) -> str:
+    def broken_save(tensors: object, filename: str, **kwargs: object) -> None:
+        Path(filename).write_bytes(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(two_tower.json, "dumps", broken_dumps)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(two_tower, "save_file", broken_save)
+    with pytest.raises(OSError, match="disk full"):
         TwoTower(config).save_pretrained(tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
 

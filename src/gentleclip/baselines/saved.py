@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,7 @@ from safetensors.numpy import load_file, save_file
 from gentleclip.baselines.base import SIDES, Standardizer
 from gentleclip.baselines.closed_form import LinearEmbedder
 from gentleclip.baselines.relrep import RelRepEmbedder
-from gentleclip.data.io import read_json_object
+from gentleclip.data.io import read_json_object, write_folder_atomic, write_json_file
 from gentleclip.errors import InputError
 
 FORMAT = "gentleclip-baseline"
@@ -109,23 +107,14 @@ def save_embedder(
 ) -> Path:
     """Write ``model.safetensors`` and ``config.json`` of a fitted baseline into ``directory``
     (created if needed; both files moved into place only once fully written)."""
-    path = Path(directory)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as err:
-        raise InputError(f"cannot save the baseline: {path} is not a directory") from err
     arrays, scalars = embedder_arrays(embedder)
     config = {"format": FORMAT, "version": VERSION, "kind": _kind(embedder)}
     config.update(method=method, params=params, scalars=scalars)
-    tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=path))
-    try:
-        save_file(arrays, str(tmp / WEIGHTS_NAME))
-        (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp / WEIGHTS_NAME, path / WEIGHTS_NAME)
-        os.replace(tmp / CONFIG_NAME, path / CONFIG_NAME)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    files = {
+        WEIGHTS_NAME: lambda file: save_file(arrays, str(file)),
+        CONFIG_NAME: lambda file: write_json_file(file, config),
+    }
+    return write_folder_atomic(directory, "the baseline", files)
 
 
 def is_saved_baseline(directory: str | os.PathLike[str]) -> bool:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +142,33 @@ def save_array_atomic(path: str | os.PathLike[str], values: np.ndarray) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_folder_atomic(
+    directory: str | os.PathLike[str], what: str, files: dict[str, Callable[[Path], None]]
+) -> Path:
+    """Write a model folder: each ``files[name](path)`` writes one file into a temporary folder
+    inside ``directory`` (created if needed); only when all are written are they moved into
+    place with ``os.replace``, so a failure never leaves a half-written file behind."""
+    path = Path(directory)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise InputError(f"cannot save {what}: {path} is not a directory") from err
+    tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=path))
+    try:
+        for name, write in files.items():
+            write(tmp / name)
+        for name in files:
+            os.replace(tmp / name, path / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def write_json_file(path: Path, obj: dict) -> None:
+    """``obj`` as indented JSON with sorted keys and a trailing newline."""
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def read_json_object(file: Path, what: str) -> dict:

@@ -12,8 +12,6 @@ import copy
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -25,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from gentleclip.data.io import read_json_object
+from gentleclip.data.io import read_json_object, write_folder_atomic, write_json_file
 from gentleclip.errors import InputError
 from gentleclip.losses.functional import all_finite
 from gentleclip.models.augment import FeatureAugment
@@ -209,21 +207,13 @@ class TwoTower(nn.Module):
         Both files are written to a temporary folder inside ``directory`` and moved into place
         with ``os.replace``, so a failure never leaves a half-written file behind.
         """
-        path = Path(directory)
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as err:
-            raise InputError(f"cannot save model: {path} is not a directory") from err
         config = {**self.config.to_dict(), "format": FORMAT, "version": VERSION}
-        tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=path))
-        try:
-            save_file(_state_tensors(self), str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
-            (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-            os.replace(tmp / WEIGHTS_NAME, path / WEIGHTS_NAME)
-            os.replace(tmp / CONFIG_NAME, path / CONFIG_NAME)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return path
+        tensors = _state_tensors(self)
+        files = {
+            WEIGHTS_NAME: lambda file: save_file(tensors, str(file), metadata={"format": "pt"}),
+            CONFIG_NAME: lambda file: write_json_file(file, config),
+        }
+        return write_folder_atomic(directory, "model", files)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike[str]) -> TwoTower:
