@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gentleclip.baselines import BASELINES, get_baseline
+from gentleclip.baselines.base import check_params
 from gentleclip.baselines.closed_form import CCABaseline, RidgeBaseline
 from gentleclip.data.regimes import RegimeData
 from gentleclip.errors import InputError
@@ -154,3 +155,27 @@ def test_pca_basis_reuses_the_svd_of_identical_rows(monkeypatch: pytest.MonkeyPa
     for i in range(base.SVD_CACHE_SIZE + 1):
         base.pca_basis(x * (i + 2.0), 2)
     assert len(base._SVD_CACHE) == base.SVD_CACHE_SIZE
+
+
+BAD_VALUES = {
+    "count": [0, -3, 2.5, "8", True, None],
+    "count?": [0, 1.5, "all", False],
+    "positive": [0, -1.0, float("inf"), float("nan"), "1", None],
+    "fraction": [-0.1, 1.5, float("nan"), None],
+    "flag": [1, "yes", None],
+}
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_hyper_parameter_values_are_checked(name: str) -> None:
+    """Every grid candidate passes; a value of the wrong kind is refused, naming it (a user
+    sets them with ``gentleclip fit --param``)."""
+    baseline = get_baseline(name)
+    assert set(baseline.kinds) == set(baseline.defaults)
+    for candidate in baseline.param_grid():
+        assert check_params(candidate, baseline.defaults, name, baseline.kinds)
+    data = make_data(12, kind="linear")
+    for key, kind in baseline.kinds.items():
+        for value in BAD_VALUES[kind]:
+            with pytest.raises(InputError, match=f"{name} parameter {key} must be"):
+                baseline.fit(data, {key: value})

@@ -65,6 +65,8 @@ def test_fit_saves_the_map_the_library_fits_and_eval_and_embed_use_it(
         (["--param", "components"], "expected NAME=VALUE"),
         (["--param", "colour=red"], "unknown procrustes parameter 'colour'"),
         (["--param", "components=[1, 2]"], "single number"),
+        (["--param", "components=abc"], "components must be an integer >= 1, got 'abc'"),
+        (["--param", "whiten=maybe"], "whiten must be true or false"),
     ],
 )
 def test_bad_params_give_one_line_and_exit_2(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,6 +49,8 @@ class Baseline(Protocol):
     """A baseline method: a grid of hyper-parameter candidates and a fit."""
 
     name: str
+    defaults: dict[str, Any]  # every hyper-parameter with its default
+    kinds: dict[str, str]  # every hyper-parameter's kind (a key of PARAM_KINDS)
 
     def param_grid(self) -> list[dict[str, Any]]:
         """Candidate hyper-parameter dicts (at most 8), the first being the default."""
@@ -74,14 +78,43 @@ def require_pairs(data: RegimeData, name: str, minimum: int) -> None:
         )
 
 
-def check_params(params: dict[str, Any], defaults: dict[str, Any], name: str) -> dict[str, Any]:
-    """``defaults`` overridden by ``params``; unknown keys raise InputError."""
+# What a hyper-parameter may hold: a description for the error and a test of the value.
+PARAM_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "count": ("an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    "count?": ("an integer >= 1 or null", lambda v: v is None or (_is_int(v) and v >= 1)),
+    "positive": ("a finite number > 0", lambda v: _is_real(v) and 0 < v < math.inf),
+    "fraction": ("a number from 0 to 1", lambda v: _is_real(v) and 0 <= v <= 1),
+    "flag": ("true or false", lambda v: isinstance(v, bool | np.bool_)),
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _is_real(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float | np.floating)) and not math.isnan(value)
+
+
+def check_params(
+    params: dict[str, Any],
+    defaults: dict[str, Any],
+    name: str,
+    kinds: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """``defaults`` overridden by ``params``; InputError for an unknown key or, with
+    ``kinds`` (parameter -> a key of :data:`PARAM_KINDS`), a value of the wrong kind."""
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise InputError(
             f"unknown {name} parameter {unknown[0]!r}; known: {', '.join(sorted(defaults))}"
         )
-    return {**defaults, **params}
+    merged = {**defaults, **params}
+    for key, kind in (kinds or {}).items():
+        description, valid = PARAM_KINDS[kind]
+        if not valid(merged[key]):
+            raise InputError(f"{name} parameter {key} must be {description}, got {merged[key]!r}")
+    return merged
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ class RidgeBaseline:
 
     name = "ridge"
     defaults: ClassVar[dict[str, Any]] = {"alpha": 1.0, "components": None}
+    kinds: ClassVar[dict[str, str]] = {"alpha": "positive", "components": "count?"}
 
     def param_grid(self) -> list[dict[str, Any]]:
         """Penalties 1, 0.1, 10, 100 with all B components and with 32."""
@@ -76,7 +77,7 @@ class RidgeBaseline:
 
     def fit(self, data: RegimeData, params: dict[str, Any], *, seed: int = 0) -> LinearEmbedder:
         """Fit the map on the pairs (``seed`` is unused: the fit is deterministic)."""
-        params = check_params(params, self.defaults, self.name)
+        params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 2)
         scalers, rows = standardized_rows(data)
         basis_b = pca_basis(rows["b"], params["components"])
@@ -103,6 +104,7 @@ class ProcrustesBaseline:
 
     name = "procrustes"
     defaults: ClassVar[dict[str, Any]] = {"components": 16, "whiten": False}
+    kinds: ClassVar[dict[str, str]] = {"components": "count", "whiten": "flag"}
 
     def param_grid(self) -> list[dict[str, Any]]:
         """k in 16, 8, 32, 64, each with and without whitening."""
@@ -112,7 +114,7 @@ class ProcrustesBaseline:
 
     def fit(self, data: RegimeData, params: dict[str, Any], *, seed: int = 0) -> LinearEmbedder:
         """Fit the rotation on the pairs (``seed`` is unused: the fit is deterministic)."""
-        params = check_params(params, self.defaults, self.name)
+        params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 2)
         scalers, rows = standardized_rows(data)
         k = min(int(params["components"]), max_rank(data), data.dim_a, data.dim_b)
@@ -147,6 +149,7 @@ class CCABaseline:
 
     name = "cca"
     defaults: ClassVar[dict[str, Any]] = {"components": 8, "reg": 0.1, "pca": 64}
+    kinds: ClassVar[dict[str, str]] = {"components": "count", "reg": "fraction", "pca": "count?"}
 
     def param_grid(self) -> list[dict[str, Any]]:
         """k in 8, 4, 16, 32 with shrinkage 0.1 and 0.5."""
@@ -156,7 +159,7 @@ class CCABaseline:
 
     def fit(self, data: RegimeData, params: dict[str, Any], *, seed: int = 0) -> LinearEmbedder:
         """Fit the canonical directions on the pairs (``seed`` is unused)."""
-        params = check_params(params, self.defaults, self.name)
+        params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 2)
         reg = float(params["reg"])
         scalers, rows = standardized_rows(data)

@@ -28,7 +28,6 @@ from gentleclip.baselines.base import (
     unit_rows,
 )
 from gentleclip.data.regimes import RegimeData
-from gentleclip.errors import InputError
 
 __all__ = ["RelRepBaseline", "RelRepEmbedder", "relative_codes"]
 
@@ -82,6 +81,7 @@ class RelRepBaseline:
 
     name = "relrep"
     defaults: ClassVar[dict[str, Any]] = {"top_k": None, "power": 1.0, "pca": None}
+    kinds: ClassVar[dict[str, str]] = {"top_k": "count?", "power": "positive", "pca": "count?"}
 
     def param_grid(self) -> list[dict[str, Any]]:
         """Dense and top-k codes with powers 1, 3 and 8, on the standardised features."""
@@ -98,13 +98,9 @@ class RelRepBaseline:
 
     def fit(self, data: RegimeData, params: dict[str, Any], *, seed: int = 0) -> RelRepEmbedder:
         """Store the anchors (``seed`` is unused: nothing is random)."""
-        params = check_params(params, self.defaults, self.name)
+        params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 1)
         top_k, power = params["top_k"], float(params["power"])
-        if top_k is not None and int(top_k) < 1:
-            raise InputError(f"relrep top_k must be >= 1 or None, got {top_k}")
-        if not power > 0:
-            raise InputError(f"relrep power must be > 0, got {power}")
         scalers: dict[str, Standardizer] = {}
         bases: dict[str, np.ndarray] = {}
         anchors: dict[str, np.ndarray] = {}

@@ -62,6 +62,7 @@ class SklearnCCABaseline:
 
     name = "cca-sklearn"
     defaults: ClassVar[dict[str, Any]] = {"components": 8, "pca": 64}
+    kinds: ClassVar[dict[str, str]] = {"components": "count", "pca": "count?"}
 
     def param_grid(self) -> list[dict[str, Any]]:
         """PCA widths 64, 32, 16, 8, each with 8 and 4 canonical components."""
@@ -69,7 +70,7 @@ class SklearnCCABaseline:
 
     def fit(self, data: RegimeData, params: dict[str, Any], *, seed: int = 0) -> LinearEmbedder:
         """Fit scikit-learn's CCA on the pairs (``seed`` is unused: NIPALS is deterministic)."""
-        params = check_params(params, self.defaults, self.name)
+        params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 2)
         cross_decomposition, convergence_warning = require_sklearn()
         scalers, rows = standardized_rows(data)

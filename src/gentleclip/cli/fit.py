@@ -55,7 +55,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Fit, save and print one line naming the method, the pairs and the run folder."""
     baseline = get_baseline(args.method)
-    params = check_params(parse_params(args.param), getattr(baseline, "defaults", {}), args.method)
+    params = check_params(parse_params(args.param), baseline.defaults, args.method, baseline.kinds)
     out = Path(args.out)
     if (out / "model").exists():
         raise InputError(f"{out / 'model'} already exists; choose a new --out")
