@@ -110,6 +110,17 @@ def test_load_refuses_foreign_or_damaged_files(tmp_path: Path, data_dir: Path) -
     (folder / "config.json").write_text(json.dumps({**config, "kind": "relrep"}))
     with pytest.raises(InputError, match=r"missing array 'bases\.a'"):
         load_embedder(folder)
+    (folder / "config.json").write_text(json.dumps({**config, "scalars": {"top_k": 3}}))
+    with pytest.raises(InputError, match="unexpected setting 'top_k'"):
+        load_embedder(folder)
+    relrep = save_embedder(
+        get_baseline("relrep").fit(data, {}), tmp_path / "r", method="relrep", params={}
+    )
+    relrep_config = json.loads((relrep / "config.json").read_text())
+    relrep_config["scalars"]["power"] = "high"
+    (relrep / "config.json").write_text(json.dumps(relrep_config))
+    with pytest.raises(InputError, match="do not fit together"):
+        load_embedder(relrep)
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(InputError, match="cannot read model weights"):

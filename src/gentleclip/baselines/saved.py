@@ -175,6 +175,9 @@ def _rebuild(cls: type, arrays: dict[str, np.ndarray], scalars: dict, file: Path
     extra = sorted(set(arrays) - used)
     if extra:
         raise InputError(f"{file}: unexpected array {extra[0]!r}")
+    unknown = sorted(set(scalars) - {f.name for f in fields(cls)})
+    if unknown:
+        raise InputError(f"{file}: unexpected setting {unknown[0]!r} in its config")
     return cls(**values)
 
 
@@ -185,7 +188,7 @@ def _check_fits(embedder: LinearEmbedder | RelRepEmbedder, file: Path) -> None:
         width = embedder.standardizers[side].mean.shape[0]
         try:
             widths.add(embedder.encode(side, np.zeros((1, width))).shape[1])
-        except (ValueError, IndexError) as err:
+        except (ValueError, IndexError, TypeError) as err:
             raise InputError(f"{file}: the side-{side} arrays do not fit together: {err}") from err
     if len(widths) != 1:
         raise InputError(f"{file}: the two sides embed to different widths {sorted(widths)}")
