@@ -849,3 +849,27 @@ def test_sclip_legacy_recipe_matches_the_bench_method() -> None:
     for key, value in overrides["loss"].items():
         assert getattr(recipe.loss, key) == value, key
     assert recipe.loss.pseudo_epsilon == 2 * recipe.loss.clip_temperature
+
+
+def test_closed_form_cells_of_one_split_run_as_one_job() -> None:
+    """So that one process computes each side's SVD once for all of them (the cache of
+    baselines.base); trained cells stay jobs of their own, and every cell runs once, in
+    plan order within its job."""
+    methods = ["gentle", "ridge", "clip", "cca", "relrep"]
+    cells = bench.plan(["tiny"], ["bags:8", "unpaired"], [10, 20], [0], methods)
+    jobs = bench.job_groups(cells)
+    assert [c for job in jobs for c in job] != cells  # regrouped ...
+    assert sorted(c.key for job in jobs for c in job) == sorted(
+        c.key for c in cells
+    )  # ... not lost
+    assert [[c.method for c in job] for job in jobs[:3]] == [
+        ["gentle"],
+        ["ridge", "cca", "relrep"],
+        ["clip"],
+    ]
+    for job in jobs:
+        assert len({(c.suite, c.regime, c.pairs, c.seed) for c in job}) == 1
+        assert len(job) == 1 or all(
+            bench.METHODS[c.method].__class__ is bench.Baseline for c in job
+        )
+    assert len(jobs) == 4 * 3
