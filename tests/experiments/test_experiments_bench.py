@@ -853,23 +853,22 @@ def test_sclip_legacy_recipe_matches_the_bench_method() -> None:
 
 def test_closed_form_cells_of_one_split_run_as_one_job() -> None:
     """So that one process computes each side's SVD once for all of them (the cache of
-    baselines.base); trained cells stay jobs of their own, and every cell runs once, in
-    plan order within its job."""
+    baselines.base) and the larger bag sizes find the shared result; trained cells stay
+    jobs of their own, and every cell runs once, in plan order within its job."""
     methods = ["gentle", "ridge", "clip", "cca", "relrep"]
-    cells = bench.plan(["tiny"], ["bags:8", "unpaired"], [10, 20], [0], methods)
+    regimes = ["bags:8", "bags:32", "unpaired"]
+    cells = bench.plan(["tiny"], regimes, [10, 20], [0], methods)
     jobs = bench.job_groups(cells)
     assert [c for job in jobs for c in job] != cells  # regrouped ...
-    assert sorted(c.key for job in jobs for c in job) == sorted(
-        c.key for c in cells
-    )  # ... not lost
-    assert [[c.method for c in job] for job in jobs[:3]] == [
-        ["gentle"],
-        ["ridge", "cca", "relrep"],
-        ["clip"],
+    assert sorted(c.key for job in jobs for c in job) == sorted(c.key for c in cells)  # ... kept
+    assert [[(c.regime, c.method) for c in job] for job in jobs[:3]] == [
+        [("bags:8", "gentle")],
+        [(r, m) for r in ("bags:8", "bags:32") for m in ("ridge", "cca", "relrep")],
+        [("bags:8", "clip")],
     ]
     for job in jobs:
-        assert len({(c.suite, c.regime, c.pairs, c.seed) for c in job}) == 1
-        assert len(job) == 1 or all(
-            bench.METHODS[c.method].__class__ is bench.Baseline for c in job
-        )
-    assert len(jobs) == 4 * 3
+        assert len({(bench.parse_regime(c.regime).kind, c.pairs, c.seed) for c in job}) == 1
+        closed_form = [isinstance(bench.METHODS[c.method], bench.Baseline) for c in job]
+        assert len(job) == 1 or all(closed_form)
+    trained = 2 * 3 * 2  # (gentle, clip) x 3 regimes x 2 pair counts
+    assert len(jobs) == trained + 2 * 2  # closed-form: (bags, unpaired) x 2 pair counts

@@ -811,17 +811,21 @@ def run_cells(job: tuple[list[Cell], BenchOptions]) -> list[dict[str, Any]]:
 
 def job_groups(cells: Sequence[Cell]) -> list[list[Cell]]:
     """``cells`` as jobs, in plan order: every trained cell alone, and the closed-form
-    baselines of one (suite, regime, pairs, seed) together. Those fit on the same rows, so
-    in one process the SVD of each side is computed once and found in the cache of
-    :func:`gentleclip.baselines.base.principal_directions` after that; on molecules' wide
-    fingerprints it is most of a closed-form cell. The results are the same bit for bit."""
+    baselines of one (suite, regime kind, pairs, seed) together, every bag size in one job.
+
+    At one bag size they fit on the same rows, so in one process the SVD of each side is
+    computed once and found in the cache of
+    :func:`gentleclip.baselines.base.principal_directions` after that (on molecules' wide
+    fingerprints it is most of a closed-form cell). The other bag sizes then find the shared
+    result (:func:`evaluate_cell`) instead of racing the first on another worker: the
+    smallest bag size in plan order always computes it."""
     jobs: list[list[Cell]] = []
     closed_form: dict[tuple[str, str, int, int], list[Cell]] = {}
     for cell in cells:
         if not isinstance(METHODS[cell.method], Baseline):
             jobs.append([cell])
             continue
-        key = (cell.suite, cell.regime, cell.pairs, cell.seed)
+        key = (cell.suite, parse_regime(cell.regime).kind, cell.pairs, cell.seed)
         if key not in closed_form:
             closed_form[key] = []
             jobs.append(closed_form[key])
