@@ -25,7 +25,7 @@ import sclip_variants
 
 from gentleclip.experiments import bench
 
-LEARNED = ("sclip-learned", "clip-learned")
+LEARNED = tuple(bench.LEARNED)  # sclip-learned, clip-learned
 SHOWN = ("gentle", "sclip", "sclip-learned", "clip", "clip-learned")
 REGIMES = ("bags:8", "unpaired")
 

@@ -182,9 +182,9 @@ def side_train_rows(data: RegimeData, side: str) -> np.ndarray:
 
 def standardized_rows(data: RegimeData) -> tuple[dict[str, Standardizer], dict[str, np.ndarray]]:
     """Per-side standardisers fitted on all training rows, and those rows standardised."""
-    scalers = {side: Standardizer.fit(side_train_rows(data, side)) for side in ("a", "b")}
-    rows = {side: scalers[side](side_train_rows(data, side)) for side in ("a", "b")}
-    return scalers, rows
+    raw = {side: side_train_rows(data, side) for side in SIDES}
+    scalers = {side: Standardizer.fit(rows) for side, rows in raw.items()}
+    return scalers, {side: scalers[side](rows) for side, rows in raw.items()}
 
 
 def max_rank(data: RegimeData) -> int:

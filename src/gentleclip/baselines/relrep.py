@@ -24,7 +24,7 @@ from gentleclip.baselines.base import (
     check_params,
     pca_basis,
     require_pairs,
-    side_train_rows,
+    standardized_rows,
     unit_rows,
 )
 from gentleclip.data.regimes import RegimeData
@@ -101,15 +101,12 @@ class RelRepBaseline:
         params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 1)
         top_k, power = params["top_k"], float(params["power"])
-        scalers: dict[str, Standardizer] = {}
+        scalers, rows = standardized_rows(data)
         bases: dict[str, np.ndarray] = {}
         anchors: dict[str, np.ndarray] = {}
-        for side in ("a", "b"):
-            rows = side_train_rows(data, side)
-            scalers[side] = Standardizer.fit(rows)
-            standardized = scalers[side](rows)
+        for side, standardized in rows.items():
             if params["pca"] is None:
-                bases[side] = np.eye(rows.shape[1])
+                bases[side] = np.eye(standardized.shape[1])
             else:
                 bases[side] = pca_basis(standardized, params["pca"])
             anchors[side] = standardized[: data.n_pairs] @ bases[side]

@@ -59,7 +59,9 @@ class SavedBaseline:
     params: dict[str, Any]
 
     def input_dim(self, side: str) -> int:
-        """Features a row of ``side`` must have."""
+        """Features a row of ``side`` must have; InputError for a side not ``"a"``/``"b"``."""
+        if side not in SIDES:
+            raise InputError(f"unknown side {side!r}; expected 'a' or 'b'")
         return int(self.embedder.standardizers[side].mean.shape[0])
 
     @property
@@ -148,8 +150,9 @@ def load_embedder(directory: str | os.PathLike[str]) -> SavedBaseline:
     except (SafetensorError, OSError, ValueError) as err:
         raise InputError(f"cannot read model weights {weights_file}: {err}") from err
     embedder = _rebuild(KINDS[kind], arrays, dict(config.get("scalars") or {}), weights_file)
-    _check_fits(embedder, weights_file)
-    return SavedBaseline(embedder, str(config.get("method")), dict(config.get("params") or {}))
+    saved = SavedBaseline(embedder, str(config.get("method")), dict(config.get("params") or {}))
+    _check_fits(saved, weights_file)
+    return saved
 
 
 def _rebuild(cls: type, arrays: dict[str, np.ndarray], scalars: dict, file: Path) -> Any:
@@ -181,13 +184,12 @@ def _rebuild(cls: type, arrays: dict[str, np.ndarray], scalars: dict, file: Path
     return cls(**values)
 
 
-def _check_fits(embedder: LinearEmbedder | RelRepEmbedder, file: Path) -> None:
+def _check_fits(saved: SavedBaseline, file: Path) -> None:
     """Embed one zero row per side: arrays of mismatched shapes fail here, named."""
     widths = set()
     for side in SIDES:
-        width = embedder.standardizers[side].mean.shape[0]
         try:
-            widths.add(embedder.encode(side, np.zeros((1, width))).shape[1])
+            widths.add(saved.encode(side, np.zeros((1, saved.input_dim(side)))).shape[1])
         except (ValueError, IndexError, TypeError) as err:
             raise InputError(f"{file}: the side-{side} arrays do not fit together: {err}") from err
     if len(widths) != 1:

@@ -29,8 +29,6 @@ def input_dim(model: Model, side: str) -> int:
     """Features a row of ``side`` must have for ``model``."""
     if isinstance(model, TwoTower):
         return int(model.towers[model._check_side(side)].input_dim)
-    if side not in ("a", "b"):
-        raise InputError(f"unknown side {side!r}; expected 'a' or 'b'")
     return model.input_dim(side)
 
 
