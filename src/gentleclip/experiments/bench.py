@@ -303,9 +303,19 @@ class BenchOptions:
     tune_budget: int = 4
     steps: int | None = None
     search: str = "halving"
+    # True: the chosen candidate is trained again on the whole training part (scikit-learn's
+    # refit) and that model is scored on the test pairs; False: the chosen candidate's model
+    # from the validation search (trained on the training part less the validation items) is
+    # scored on the test pairs, with no second training
+    refit: bool = True
 
     def settings(self) -> dict[str, Any]:
-        return {"tune_budget": self.tune_budget, "steps": self.steps, "search": self.search}
+        return {
+            "tune_budget": self.tune_budget,
+            "steps": self.steps,
+            "search": self.search,
+            "refit": self.refit,
+        }
 
     def check(self) -> None:
         """Raise InputError for a budget outside 1..MAX_TUNE_BUDGET, a step count below 1 or an
@@ -526,10 +536,14 @@ class ScoredRun:
 
     ``advance(steps)`` trains on to the largest of ``steps`` and stores the metrics after
     each in ``scores[step]``; a later call continues the same run. ``train_seconds`` counts
-    training only, from the start of the run to that step.
+    training only, from the start of the run to that step. With ``keep`` a copy of the model
+    at each scored step is kept too, in ``models[step]`` (``--no-refit`` scores the chosen
+    one on the test pairs).
     """
 
-    def __init__(self, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self, config: dict[str, Any], arrays: dict[str, np.ndarray], *, keep: bool = False
+    ) -> None:
         from gentleclip.training.config import config_from_dict
         from gentleclip.training.inprocess import InProcessRun
 
@@ -537,6 +551,8 @@ class ScoredRun:
         self.run = InProcessRun(RegimeData.from_arrays(train_only), config_from_dict(config))
         self.arrays = arrays
         self.scores: dict[int, dict[str, float]] = {}
+        self.models: dict[int, Any] = {}
+        self.keep = keep
         self.seconds = 0.0
 
     def advance(self, steps: Iterable[int]) -> None:
@@ -549,7 +565,7 @@ class ScoredRun:
         def score(step: int, model: Any) -> None:
             nonlocal paused
             began = time.perf_counter()
-            self.scores[step] = self._metrics(model, self.seconds + began - start - paused)
+            self._score(step, model, self.seconds + began - start - paused)
             paused += time.perf_counter() - began
 
         self.run.advance(wanted[-1], snapshots=wanted, on_snapshot=score)
@@ -560,15 +576,20 @@ class ScoredRun:
         start = time.perf_counter()
         model = self.run.advance(self.run.total)
         self.seconds += time.perf_counter() - start
-        self.scores[-1] = self._metrics(model, self.seconds)
+        self._score(-1, model, self.seconds)
         return self.scores[-1]
 
-    def _metrics(self, model: Any, seconds: float) -> dict[str, float]:
-        from gentleclip.evaluation.run import evaluate
+    def _score(self, step: int, model: Any, seconds: float) -> None:
+        self.scores[step] = {**eval_metrics(model, self.arrays), "train_seconds": round(seconds, 2)}
+        if self.keep:
+            self.models[step] = copy.deepcopy(model)
 
-        arrays = self.arrays
-        metrics = evaluate(model, arrays["eval_a"], arrays["eval_b"], arrays.get("eval_labels"))
-        return {**metrics, "train_seconds": round(seconds, 2)}
+
+def eval_metrics(model: Any, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """Metrics of a trained model or a fitted baseline on the eval pairs of ``arrays``."""
+    from gentleclip.evaluation.run import evaluate
+
+    return evaluate(model, arrays["eval_a"], arrays["eval_b"], arrays.get("eval_labels"))
 
 
 def _baseline(name: str) -> Any:
@@ -585,25 +606,23 @@ def _baseline(name: str) -> Any:
 
 def _fit_baseline(
     baseline: Any, params: dict[str, Any], arrays: dict[str, np.ndarray], seed: int
-) -> dict[str, float]:
-    """Fit on the training arrays only (eval arrays withheld), score on the eval pairs."""
-    from gentleclip.evaluation.gap import modality_gap
-    from gentleclip.evaluation.retrieval import retrieval_metrics
-
+) -> tuple[dict[str, float], Any]:
+    """Fit on the training arrays only (eval arrays withheld), score on the eval pairs; the
+    metrics and the fitted map."""
     train_only = {k: v for k, v in arrays.items() if not k.startswith("eval_")}
     start = time.perf_counter()
     embedder = baseline.fit(RegimeData.from_arrays(train_only), params, seed=seed)
-    za, zb = embedder.encode("a", arrays["eval_a"]), embedder.encode("b", arrays["eval_b"])
-    metrics = retrieval_metrics(za, zb, arrays.get("eval_labels"))
-    metrics["modality_gap"] = modality_gap(za, zb)
-    return {**metrics, "train_seconds": round(time.perf_counter() - start, 3)}
+    metrics = eval_metrics(embedder, arrays)
+    return {**metrics, "train_seconds": round(time.perf_counter() - start, 3)}, embedder
 
 
 # ---------------------------------------------------------------- one cell
 
 
-# metrics of each candidate fitted on a split; None for a candidate pruned by the search
-Scorer = Callable[[list[dict[str, Any]], dict[str, np.ndarray]], list[dict[str, float] | None]]
+# metrics of each candidate fitted on a split; None for a candidate pruned by the search.
+# Called as score(candidates, arrays, models=None); a dict given as ``models`` receives the
+# fitted model of each scored candidate under its index (``--no-refit``).
+Scorer = Callable[..., list[dict[str, float] | None]]
 
 
 def _fitter(
@@ -614,8 +633,15 @@ def _fitter(
         baseline = _baseline(spec.name)
         grid = spread(list(baseline.param_grid()), options.tune_budget)
 
-        def fit_each(candidates: list[dict[str, Any]], arrays: dict[str, np.ndarray]) -> list:
-            return [_fit_baseline(baseline, p, arrays, cell.seed) for p in candidates]
+        def fit_each(
+            candidates: list[dict[str, Any]],
+            arrays: dict[str, np.ndarray],
+            models: dict[int, Any] | None = None,
+        ) -> list:
+            fits = [_fit_baseline(baseline, p, arrays, cell.seed) for p in candidates]
+            if models is not None:
+                models.update((index, fit[1]) for index, fit in enumerate(fits))
+            return [fit[0] for fit in fits]
 
         return grid, fit_each
     training_method = spec.overrides.get("method", spec.recipe)
@@ -633,6 +659,7 @@ def score_trained(
     *,
     search: str = "full",
     key: str = FALLBACK_HEADLINE,
+    models: dict[int, Any] | None = None,
 ) -> list[dict[str, float] | None]:
     """Metrics of each candidate (dotted overrides of ``config``) trained on ``arrays``.
 
@@ -640,20 +667,26 @@ def score_trained(
     With ``search="halving"`` and several such runs, every run stops at the shortest step
     count of all candidates (the rung) and is scored there on ``key``; only the best run
     (the first of equals) goes on. Candidates of the other runs beyond the rung are pruned:
-    their entry is None.
+    their entry is None. A dict given as ``models`` receives a copy of each scored
+    candidate's model under its index.
     """
+    keep = models is not None
     results: list[dict[str, float] | None] = [None] * len(candidates)
     plans: list[tuple[list[int], list[int], ScoredRun]] = []
     for indices in _run_groups(candidates):
         run_config = _with(config, candidates[indices[0]])
         if run_config["optim"].get("steps") is None:  # epoch-based: no sharing
             for index in indices:
-                results[index] = fit_trained(_with(config, candidates[index]), arrays)
+                run = ScoredRun(_with(config, candidates[index]), arrays, keep=keep)
+                results[index] = run.finish()
+                if models is not None:
+                    models[index] = run.models[-1]
             continue
         steps = [
             int(candidates[i].get("optim.steps", run_config["optim"]["steps"])) for i in indices
         ]
-        plans.append((indices, steps, ScoredRun(_longest(run_config, steps), arrays)))
+        run = ScoredRun(_longest(run_config, steps), arrays, keep=keep)
+        plans.append((indices, steps, run))
     going_on = plans
     if search == "halving" and len(plans) > 1:
         rung = min(step for _, steps, _ in plans for step in steps)
@@ -665,6 +698,8 @@ def score_trained(
     for indices, steps, run in plans:
         for index, step in zip(indices, steps, strict=True):
             results[index] = run.scores.get(step)
+            if models is not None and step in run.models:
+                models[index] = run.models[step]
     return results
 
 
@@ -686,12 +721,19 @@ def _with(config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tune(
-    candidates: list[dict[str, Any]], score: Scorer, val: dict[str, np.ndarray], key: str
+    candidates: list[dict[str, Any]],
+    score: Scorer,
+    val: dict[str, np.ndarray],
+    key: str,
+    models: dict[int, Any] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Score every candidate on the validation split; return the best and all scores."""
-    if len(candidates) == 1:
+    """Score every candidate on the validation split; return the best and all scores.
+
+    A single candidate is not scored, unless ``models`` asks for the fitted models (a dict
+    that receives each scored candidate's model under its index)."""
+    if len(candidates) == 1 and models is None:
         return candidates[0], [{"params": candidates[0], "val": None}]
-    metrics = score(candidates, val)
+    metrics = score(candidates, val) if models is None else score(candidates, val, models=models)
     scored = [  # train_seconds: of a shared run, up to this candidate's step count
         {"params": p, "val": _headline(m, key), "train_seconds": m.get("train_seconds")}
         if m is not None
@@ -733,7 +775,7 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
         test_size=entry.setting.test_size,
         val_size=data.val_size,
         val_pairs=data.val_pairs,
-        train_pairs=len(data.test["paired_a"]),
+        train_pairs=len(data.test["paired_a"] if options.refit else data.val["paired_a"]),
     )
     write_json_atomic(memo, {"regime": cell.regime, "result": result})
     return result
@@ -744,8 +786,11 @@ def _tuned_result(
 ) -> dict[str, Any]:
     candidates, score = _fitter(cell, spec, options, key)
     try:
-        params, scored = _tune(candidates, score, data.val, key)
-        metrics = score([params], data.test)[0]  # one candidate: never pruned
+        if options.refit:
+            params, scored = _tune(candidates, score, data.val, key)
+            metrics = score([params], data.test)[0]  # one candidate: never pruned
+        else:
+            params, scored, metrics = _chosen_model_metrics(candidates, score, data, key)
     except InputError as err:
         raise Skipped(str(err)) from err
     return {
@@ -755,6 +800,19 @@ def _tuned_result(
         "params": params,
         "candidates": scored,
     }
+
+
+def _chosen_model_metrics(
+    candidates: list[dict[str, Any]], score: Scorer, data: CellData, key: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, float]]:
+    """``--no-refit``: the validation search, then the chosen candidate's model from it (fit
+    on the validation split's training rows) scored once on the test pairs. Its
+    ``train_seconds`` are the search's for that candidate."""
+    models: dict[int, Any] = {}
+    params, scored = _tune(candidates, score, data.val, key, models)
+    chosen = next(i for i, entry in enumerate(scored) if entry["params"] is params)
+    metrics = eval_metrics(models[chosen], data.test)
+    return params, scored, {**metrics, "train_seconds": scored[chosen]["train_seconds"]}
 
 
 def splits_fingerprint(data: CellData, *, reads_bags: bool = False) -> str:
@@ -881,8 +939,9 @@ def _row_key(row: dict[str, Any]) -> tuple[str, str, int, int, str]:
 
 
 def _check_settings(options: BenchOptions) -> None:
-    """An out dir keeps one (tune_budget, steps, search): resuming with others would mix
-    results. Folders from before ``search`` existed were made with the full search."""
+    """An out dir keeps one (tune_budget, steps, search, refit): resuming with others would
+    mix results. Folders from before ``search`` existed were made with the full search, and
+    those from before ``refit`` with the refit."""
     path = options.out / SETTINGS
     if path.is_file():
         try:
@@ -891,6 +950,7 @@ def _check_settings(options: BenchOptions) -> None:
             raise InputError(f"{path}: not the JSON settings a bench run writes") from None
         if isinstance(old, dict):
             old.setdefault("search", "full")
+            old.setdefault("refit", True)
         if old != options.settings():
             raise InputError(_settings_conflict(options.out, old, options.settings()))
     else:
@@ -913,8 +973,10 @@ def _settings_conflict(out: Path, old: object, new: dict[str, Any]) -> str:
 
 def _as_option(setting: str, value: object) -> str:
     """A ``bench.json`` setting as the bench option that gives it: ``--tune-budget 2``;
-    ``no --steps`` for an unset one."""
+    ``no --steps`` for an unset one; ``--refit`` / ``--no-refit`` for a flag."""
     flag = "--" + setting.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else f"--no-{flag[2:]}"
     return f"no {flag}" if value is None else f"{flag} {value}"
 
 
