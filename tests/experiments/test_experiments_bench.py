@@ -312,6 +312,15 @@ def test_other_settings_in_same_out_dir_refused(tmp_path: Path, tiny: list, caps
     assert main([*argv, "--search", "full"]) == 0
     assert main(argv) == 2
     assert "resume it with --search full" in capsys.readouterr().err
+    # --no-refit is a setting too; folders from before it were refit
+    assert main([*argv, "--search", "full", "--no-refit"]) == 2
+    err = capsys.readouterr().err
+    assert "made with --refit (this run: --no-refit)" in err and "resume it with --refit" in err
+    settings = json.loads((tmp_path / bench.SETTINGS).read_text())
+    assert settings["refit"] is True
+    del settings["refit"]
+    (tmp_path / bench.SETTINGS).write_text(json.dumps(settings))
+    assert main([*argv, "--search", "full", "--refit"]) == 0
 
 
 QUICK_TINY = ["--quick", "--suite", "tiny", "--pairs", "10", "--steps", "8"]
@@ -872,3 +881,57 @@ def test_closed_form_cells_of_one_split_run_as_one_job() -> None:
         assert len(job) == 1 or all(closed_form)
     trained = 2 * 3 * 2  # (gentle, clip) x 3 regimes x 2 pair counts
     assert len(jobs) == trained + 2 * 2  # closed-form: (bags, unpaired) x 2 pair counts
+
+
+@pytest.mark.parametrize("method", ["gentle", "ridge", "oracle"])
+def test_no_refit_scores_the_chosen_model_of_the_validation_search(
+    tmp_path: Path, tiny: list, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """--no-refit trains nothing after the search: its test metrics are those of the chosen
+    candidate fitted on the validation split's training rows, scored on the test pairs, and
+    its row counts that split's pairs. With --refit the chosen candidate is trained again on
+    the whole training part, which gives other metrics."""
+    options = bench.BenchOptions(out=tmp_path / "no", tune_budget=4, steps=8, refit=False)
+    cell = bench.Cell("tiny", "bags:8", 10, 0, method)
+    with bench.one_torch_thread():
+        row = bench.run_cell((cell, options))
+        refit = bench.run_cell(
+            (cell, bench.BenchOptions(out=tmp_path / "yes", tune_budget=4, steps=8))
+        )
+    assert row["status"] == "ok" and refit["status"] == "ok"
+    assert row["params"] == refit["params"]  # the same search
+    scores = [[(c["params"], c["val"]) for c in r["candidates"]] for r in (row, refit)]
+    assert scores[0] == scores[1]
+    data = bench.cell_data(bench.load_domain("tiny"), cell, TEST, method == "oracle")
+    val_training = {k: v for k, v in data.val.items() if not k.startswith("eval_")}
+    test_eval = {k: v for k, v in data.test.items() if k.startswith("eval_")}
+    arrays = {**val_training, **test_eval}
+    spec = bench.METHODS[method]
+    with bench.one_torch_thread():
+        if isinstance(spec, bench.Baseline):
+            expected, _ = bench._fit_baseline(
+                bench._baseline(spec.name), row["params"], arrays, cell.seed
+            )
+        else:
+            config = bench.base_config("tiny", spec, 8, cell.seed)
+            expected = bench.fit_trained(bench._with(config, row["params"]), arrays)
+    assert _without_seconds(row["metrics"]) == _without_seconds(expected)
+    assert _without_seconds(row["metrics"]) != _without_seconds(refit["metrics"])
+    chosen = next(c for c in row["candidates"] if c["params"] == row["params"])
+    assert row["metrics"]["train_seconds"] == chosen["train_seconds"]
+    assert row["train_pairs"] == row["val_pairs"] == len(data.val["paired_a"])
+    assert refit["train_pairs"] == len(data.test["paired_a"])
+
+
+def test_no_refit_with_one_candidate_fits_it_on_the_validation_split(
+    tmp_path: Path, tiny: list
+) -> None:
+    """Budget 1 has nothing to choose; --no-refit still fits that candidate once, on the
+    validation split's training rows (scored there too), and scores it on the test pairs."""
+    options = bench.BenchOptions(out=tmp_path, tune_budget=1, steps=8, refit=False)
+    with bench.one_torch_thread():
+        row = bench.run_cell((bench.Cell("tiny", "bags:8", 10, 0, "gentle"), options))
+    assert row["status"] == "ok"
+    [candidate] = row["candidates"]
+    assert candidate["val"] is not None and candidate["params"] == row["params"]
+    assert row["train_pairs"] == row["val_pairs"]

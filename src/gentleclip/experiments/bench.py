@@ -586,10 +586,18 @@ class ScoredRun:
 
 
 def eval_metrics(model: Any, arrays: dict[str, np.ndarray]) -> dict[str, float]:
-    """Metrics of a trained model or a fitted baseline on the eval pairs of ``arrays``."""
+    """Metrics of a trained TwoTower or a fitted baseline's map on the eval pairs of
+    ``arrays``."""
+    from gentleclip.evaluation.gap import modality_gap
+    from gentleclip.evaluation.retrieval import retrieval_metrics
     from gentleclip.evaluation.run import evaluate
+    from gentleclip.models import TwoTower
 
-    return evaluate(model, arrays["eval_a"], arrays["eval_b"], arrays.get("eval_labels"))
+    a, b, labels = arrays["eval_a"], arrays["eval_b"], arrays.get("eval_labels")
+    if isinstance(model, TwoTower):
+        return evaluate(model, a, b, labels)
+    za, zb = model.encode("a", a), model.encode("b", b)
+    return {**retrieval_metrics(za, zb, labels), "modality_gap": modality_gap(za, zb)}
 
 
 def _baseline(name: str) -> Any:
