@@ -52,13 +52,21 @@ def _search(row: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(repr(c["params"]), c["val"]) for c in row["candidates"]]
 
 
+def _suites(cells: dict[Key, dict]) -> list[str]:
+    return list(dict.fromkeys(k[0] for k in cells))
+
+
 def same_search_lines(norefit: dict[Key, dict], refit: dict[Key, dict]) -> list[str]:
-    """Per method: in how many cells both grids' candidates scored the same on validation."""
+    """Per suite and method: in how many cells both grids' candidates scored the same on
+    validation."""
     lines = []
-    for method in _methods(norefit):
-        both = [k for k in norefit if k[4] == method and k in refit]
-        same = sum(_search(norefit[k]) == _search(refit[k]) for k in both)
-        lines.append(f"- {method}: {same} of {len(both)} cells")
+    for suite in _suites(norefit):
+        counts = []
+        for method in _methods(norefit):
+            both = [k for k in norefit if k[0] == suite and k[4] == method and k in refit]
+            same = sum(_search(norefit[k]) == _search(refit[k]) for k in both)
+            counts.append(f"{method} {same} of {len(both)}")
+        lines.append(f"- {suite}: " + ", ".join(counts))
     return lines
 
 
@@ -80,23 +88,27 @@ def moves(norefit: dict[Key, dict], refit: dict[Key, dict]) -> list[str]:
     """Per method, the test headline without and with the refit, over the cells both grids
     computed with the same search."""
     lines = [
-        "| method | cells | refit | no refit | difference | up | down | largest move |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| suite | method | cells | refit | no refit | difference | up | down | largest move |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    same = _same(norefit, refit)
-    for method in _methods(norefit):
-        both = [k for k in same if k[4] == method]
-        if not both:
-            continue
-        new = [norefit[k]["value"] for k in both]
-        old = [refit[k]["value"] for k in both]
-        gaps = [a - b for a, b in zip(new, old, strict=True)]
-        lines.append(
-            f"| {method} | {len(both)} | {sum(old) / len(old):.3f} | {sum(new) / len(new):.3f} "
-            f"| {sum(gaps) / len(gaps):+.3f} | {sum(g > 0 for g in gaps)} "
-            f"| {sum(g < 0 for g in gaps)} | {max(gaps, key=abs):+.3f} |"
-        )
+    for suite in _suites(norefit):
+        same = _same(norefit, refit, suite)
+        for method in _methods(norefit):
+            both = [k for k in same if k[4] == method]
+            if both:
+                lines.append(f"| {suite} | {method} | " + _move(norefit, refit, both) + " |")
     return lines
+
+
+def _move(norefit: dict[Key, dict], refit: dict[Key, dict], cells: list[Key]) -> str:
+    new = [norefit[k]["value"] for k in cells]
+    old = [refit[k]["value"] for k in cells]
+    gaps = [a - b for a, b in zip(new, old, strict=True)]
+    return (
+        f"{len(cells)} | {sum(old) / len(old):.3f} | {sum(new) / len(new):.3f} "
+        f"| {sum(gaps) / len(gaps):+.3f} | {sum(g > 0 for g in gaps)} "
+        f"| {sum(g < 0 for g in gaps)} | {max(gaps, key=abs):+.3f}"
+    )
 
 
 def verdict_lines(norefit: list[dict], others: dict[str, list[dict]]) -> list[str]:
@@ -135,7 +147,7 @@ def _verdict(v: bench.Verdict) -> str:
 def plot(norefit: dict[Key, dict], refit: dict[Key, dict], path: Path) -> None:
     """Each cell's test headline with the refit (x) and without it (y), a panel per suite
     (cells with the same search in both grids)."""
-    suites = list(dict.fromkeys(k[0] for k in norefit))
+    suites = _suites(norefit)
     fig = Figure(figsize=(5 * len(suites), 4.8), layout="constrained")
     axes = fig.subplots(1, len(suites), squeeze=False)[0]
     for ax, suite in zip(axes, suites, strict=True):

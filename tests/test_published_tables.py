@@ -12,14 +12,27 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "docs" / "bench"
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "published_tables", ROOT / "benchmarks" / "published_tables.py"
-    )
+def _load(name: str) -> ModuleType:
+    """The script ``benchmarks/NAME.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _script() -> ModuleType:
+    return _load("published_tables")
+
+
+def _benchmark(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """A script that imports its sibling scripts (benchmarks/ on the path)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    return _load(name)
+
+
+# the suites of session 05324fd's no-refit grids
+NOREFIT_SUITES = ("emoji", "molecules")
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +83,7 @@ def test_learned_temperature_table_is_made_from_its_rows(
 ) -> None:
     """docs/bench/learned-temperature.md is what benchmarks/learned_temperature.py makes of
     session 91f1e92's rows: 24 rows, and no verdict changes with the learned methods."""
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(
-        "learned_temperature", ROOT / "benchmarks" / "learned_temperature.py"
-    )
-    assert spec is not None and spec.loader is not None
-    learned_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(learned_script)
+    learned_script = _benchmark("learned_temperature", monkeypatch)
     measured = script.read(BENCH / "bench-learned-91f1e92.jsonl")
     learned = [r for r in measured if r["method"] in learned_script.LEARNED]
     assert len(learned) == 240 and all(r["status"] == "ok" for r in learned)
@@ -88,3 +95,20 @@ def test_learned_temperature_table_is_made_from_its_rows(
     assert changes == ["- emoji / bags:8 / 10: win against relrep -> win against clip-learned"]
     doc = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
     assert "above `sclip` in 9 of 24 rows" in doc and "above sclip in 9 of 24 rows" in text
+
+
+def test_refit_comparison_is_made_from_its_rows(
+    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/bench/refit.md is what benchmarks/refit.py makes of session 05324fd's no-refit
+    grids (emoji, molecules) and the refit grids of the same kind of machine: the validation
+    search is the same in every emoji cell whose code did not change (all but sclip's), so
+    only the final model differs; on molecules 45 gentle cells differ in rounding already."""
+    refit_script = _benchmark("refit", monkeypatch)
+    norefit = script.read_rows([BENCH / f"bench-{s}-norefit-05324fd.jsonl" for s in NOREFIT_SUITES])
+    refit = script.read_rows([BENCH / f"bench-{s}-halving.jsonl" for s in NOREFIT_SUITES])
+    assert len(norefit) == 2 * 960
+    text = refit_script.markdown(norefit, refit, rows)
+    assert (BENCH / "refit.md").read_text(encoding="utf-8") == text
+    assert "- emoji: gentle 120 of 120, clip 50 of 50, sclip 0 of 100, ridge 50 of 50" in text
+    assert "- molecules: gentle 75 of 120, clip 49 of 50, sclip 0 of 100, ridge 50 of 50" in text
