@@ -5,10 +5,11 @@ trained again on the whole training part, with that part's pairs, and scored on 
 pairs. With ``--no-refit`` the chosen candidate's model from the validation search (trained on
 the training part less the validation items, with the validation split's own draw of the
 cell's pairs) is scored on the test pairs. The search is the same, so the two grids' candidates
-must have the same validation scores wherever the code is the same.
+have the same validation scores wherever the code and the machine's rounding are the same; the
+per-method comparison keeps only those cells.
 
 Reads the no-refit rows (``--rows``), a refit grid of the same suites and search on the same
-machine (``--refit-rows``) and the published tables' rows as ``published_tables.py`` makes
+kind of machine (``--refit-rows``) and the published tables' rows as ``published_tables.py`` makes
 them; prints and writes ``OUT/refit.md``:
 
 - per method, the cells whose candidates have equal validation scores in both grids (the same
@@ -20,8 +21,8 @@ them; prints and writes ``OUT/refit.md``:
 
 and plots ``OUT/refit.png``: every cell's test headline, refit against no refit, per suite.
 
-    python benchmarks/refit.py --rows docs/bench/bench-emoji-norefit-S.jsonl \\
-        docs/bench/bench-molecules-norefit-S.jsonl --refit-rows \\
+    python benchmarks/refit.py --rows docs/bench/bench-emoji-norefit-05324fd.jsonl \\
+        docs/bench/bench-molecules-norefit-05324fd.jsonl --refit-rows \\
         docs/bench/bench-emoji-halving.jsonl docs/bench/bench-molecules-halving.jsonl \\
         --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
 """
