@@ -64,6 +64,8 @@ def test_structure_ids_fasta_and_bags(tmp_path: Path) -> None:
     fasta = tmp_path / "s.fasta"
     fasta.write_text(">p1 some protein\nMKV-\nAC*\n>p2\nggw\n")
     assert raw_proteins.read_fasta(fasta) == {"p1": "MKVAC", "p2": "GGW"}
+    fasta.write_text(">p1\nMK V\tA-C\r\n>p2\r;\t;\n")  # whitespace inside a line too
+    assert raw_proteins.read_fasta(fasta) == {"p1": "MKVAC", "p2": ";;"}
     fasta.write_text(">p1\nMK\n>p1\nAA\n")
     with pytest.raises(InputError, match="duplicate"):
         raw_proteins.read_fasta(fasta)

@@ -118,6 +118,10 @@ def read_chain(path: str | Path) -> Chain:
     return Chain(structure_id(path) or path.stem, sequence, np.asarray(ca.coord, dtype=np.float64))
 
 
+# gap and stop characters a sequence line may hold (whitespace is removed separately)
+_NOT_RESIDUES = str.maketrans("", "", "-.*")
+
+
 def read_fasta(path: str | Path) -> dict[str, str]:
     """FASTA records as ``{id: sequence}`` (id = first word of the header, upper-cased
     sequence, gaps/whitespace/stop ``*`` removed); duplicate or empty records raise."""
@@ -140,7 +144,7 @@ def read_fasta(path: str | Path) -> dict[str, str]:
         elif line and current is None:
             raise InputError(f"{path}:{number}: sequence line before the first '>' header")
         elif line:
-            records[current].append(line.replace("-", "").replace(".", "").replace("*", ""))
+            records[current].append("".join(line.split()).translate(_NOT_RESIDUES))
     out = {key: "".join(parts).upper() for key, parts in records.items()}
     empty = [key for key, seq in out.items() if not seq]
     if not out or empty:
