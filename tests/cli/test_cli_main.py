@@ -78,6 +78,13 @@ def test_an_output_name_the_os_rejects_is_bad_input(full_npz: Path, tmp_path: Pa
     assert len(err) == 1 and "File name too long" in err[0], err
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT's default disposition. An ignored one (a background
+    job of a non-interactive shell has it) is inherited through exec, and Python then
+    installs no KeyboardInterrupt handler, so the child would never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("sig", "code", "message"),
     [(signal.SIGTERM, 143, "terminated by SIGTERM"), (signal.SIGINT, 130, "interrupted")],
@@ -106,7 +113,13 @@ def test_a_signal_stops_train_with_its_code_and_a_resume_hint(
     cmd = [sys.executable, "-m", "gentleclip", "train", str(data), "--out", str(run)]
     cmd += ["--config", str(tiny_recipe), "--steps", "1000000", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,  # a test run in a background job inherits SIGINT ignored
+    )
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if (run / "checkpoints" / "last.ckpt").is_file():
