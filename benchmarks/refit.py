@@ -22,8 +22,11 @@ them; prints and writes ``OUT/refit.md``:
 and plots ``OUT/refit.png``: every cell's test headline, refit against no refit, per suite.
 
     python benchmarks/refit.py --rows docs/bench/bench-emoji-norefit-05324fd.jsonl \\
-        docs/bench/bench-molecules-norefit-05324fd.jsonl --refit-rows \\
+        docs/bench/bench-molecules-norefit-05324fd.jsonl \\
+        docs/bench/bench-target1-norefit-05324fd.jsonl --refit-rows \\
         docs/bench/bench-emoji-halving.jsonl docs/bench/bench-molecules-halving.jsonl \\
+        docs/bench/bench-mfeat-halving-0fd2c86.jsonl \\
+        docs/bench/bench-proteins-halving-0fd2c86.jsonl \\
         --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
 """
 

@@ -31,8 +31,19 @@ def _benchmark(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return _load(name)
 
 
-# the suites of session 05324fd's no-refit grids
-NOREFIT_SUITES = ("emoji", "molecules")
+# session 05324fd's no-refit rows (emoji's and molecules' default grids; mfeat's and
+# proteins' target 1 rows) and the refit grids they are compared with
+NOREFIT_ROWS = (
+    "bench-emoji-norefit-05324fd.jsonl",
+    "bench-molecules-norefit-05324fd.jsonl",
+    "bench-target1-norefit-05324fd.jsonl",
+)
+REFIT_ROWS = (
+    "bench-emoji-halving.jsonl",
+    "bench-molecules-halving.jsonl",
+    "bench-mfeat-halving-0fd2c86.jsonl",
+    "bench-proteins-halving-0fd2c86.jsonl",
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +112,16 @@ def test_refit_comparison_is_made_from_its_rows(
     script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """docs/bench/refit.md is what benchmarks/refit.py makes of session 05324fd's no-refit
-    grids (emoji, molecules) and the refit grids of the same kind of machine: the validation
-    search is the same in every emoji cell whose code did not change (all but sclip's), so
-    only the final model differs; on molecules 45 gentle cells differ in rounding already."""
+    rows and the refit grids of the same kind of machine: the validation search is the same
+    in every cell whose code did not change (all but sclip's), so only the final model
+    differs; on molecules 45 gentle cells differ in rounding already."""
     refit_script = _benchmark("refit", monkeypatch)
-    norefit = script.read_rows([BENCH / f"bench-{s}-norefit-05324fd.jsonl" for s in NOREFIT_SUITES])
-    refit = script.read_rows([BENCH / f"bench-{s}-halving.jsonl" for s in NOREFIT_SUITES])
-    assert len(norefit) == 2 * 960
+    norefit = script.read_rows([BENCH / name for name in NOREFIT_ROWS])
+    refit = script.read_rows([BENCH / name for name in REFIT_ROWS])
+    assert len(norefit) == 2 * 960 + 240
     text = refit_script.markdown(norefit, refit, rows)
     assert (BENCH / "refit.md").read_text(encoding="utf-8") == text
     assert "- emoji: gentle 120 of 120, clip 50 of 50, sclip 0 of 100, ridge 50 of 50" in text
     assert "- molecules: gentle 75 of 120, clip 49 of 50, sclip 0 of 100, ridge 50 of 50" in text
+    assert "- mfeat: gentle 15 of 15, clip 15 of 15" in text
+    assert "- proteins: gentle 15 of 15, clip 15 of 15" in text
