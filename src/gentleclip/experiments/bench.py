@@ -15,7 +15,8 @@ One *cell* is (suite, regime, pairs, seed, method). For each cell:
    (:mod:`gentleclip.training.inprocess`, the same weights as ``gentleclip train`` without
    Lightning's per-step overhead).
 3. The best candidate (validation headline metric) is trained on the full training part and
-   scored once on the test pairs.
+   scored once on the test pairs. With ``refit=False`` (``--no-refit``) its model from the
+   validation search is scored instead, with no second training.
 
 Rows are appended to ``results.jsonl`` (one JSON object per cell, resumable: cells already
 present are skipped); :func:`write_report` turns them into ``results.md`` and PNG plots.
