@@ -935,3 +935,16 @@ def test_no_refit_with_one_candidate_fits_it_on_the_validation_split(
     [candidate] = row["candidates"]
     assert candidate["val"] is not None and candidate["params"] == row["params"]
     assert row["train_pairs"] == row["val_pairs"]
+
+
+def test_report_names_the_settings_it_was_made_with(tmp_path: Path, tiny: list) -> None:
+    options = bench.BenchOptions(out=tmp_path, tune_budget=2, steps=6, refit=False)
+    cells = bench.plan(["tiny"], ["bags:8"], [10], [0], ["ridge"])
+    bench.run_bench(cells, options, log=lambda _: None)
+    text, _ = bench.write_report(tmp_path)
+    line = "Made with --tune-budget 2, --steps 6, --search halving, --no-refit (`bench.json`)."
+    assert line in text and line in (tmp_path / bench.REPORT).read_text()
+    (tmp_path / bench.SETTINGS).write_text('{"tune_budget": 4, "steps": null}')  # an old one
+    assert "--tune-budget 4, no --steps, --search full, --refit" in bench.write_report(tmp_path)[0]
+    (tmp_path / bench.SETTINGS).write_text("garbage")
+    assert "## Settings" not in bench.write_report(tmp_path)[0]

@@ -1474,12 +1474,31 @@ def _bag_plot(
     return [_line_plot(table, points, path, xscale=log2, **labels)]
 
 
+def settings_line(out: Path) -> str:
+    """The options ``out/bench.json`` records, as bench options ("" when it is missing or
+    unreadable): a report says whether its grid was refit, with which search and budget."""
+    try:
+        settings = json.loads((out / SETTINGS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(settings, dict):
+        return ""
+    settings = {"search": "full", "refit": True, **settings}  # folders from before either
+    order = list(BenchOptions(out=out).settings())  # the options' order, not bench.json's
+    keys = sorted(settings, key=lambda k: order.index(k) if k in order else len(order))
+    options = ", ".join(_as_option(key, settings[key]) for key in keys)
+    return f"Made with {options} (`{SETTINGS}`)."
+
+
 def write_report(out: Path, plot_pairs: int | None = None) -> tuple[str, list[Path]]:
     """``results.md`` and the PNG plots from everything in ``out/results.jsonl``."""
     rows = read_results(out / RESULTS)
     if not rows:
         raise InputError(f"no results in {out / RESULTS}")
     text = render_markdown(rows)
+    made_with = settings_line(out)
+    if made_with:
+        text += "\n".join(["", "## Settings", "", made_with, ""])
     timing = speed.timing_lines(out)
     if timing:
         text += "\n".join(["", "## Timing", "", *timing, ""])
