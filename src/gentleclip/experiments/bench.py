@@ -62,6 +62,8 @@ from gentleclip.recipes import load_recipe, recipe_overrides
 RESULTS = "results.jsonl"
 REPORT = "results.md"
 SETTINGS = "bench.json"
+# settings a bench.json from before they existed leaves out, with the value those runs used
+OLDER_SETTINGS: dict[str, Any] = {"search": "full", "refit": True}
 FALLBACK_HEADLINE = "a_to_b_R@10"
 # (steps factor, lr factor) around each recipe, most plausible first: a budget of K takes the
 # first K, so every trained method gets the same K candidates. Step counts at one learning
@@ -742,7 +744,7 @@ def _tune(
     that receives each scored candidate's model under its index)."""
     if len(candidates) == 1 and models is None:
         return candidates[0], [{"params": candidates[0], "val": None}]
-    metrics = score(candidates, val) if models is None else score(candidates, val, models=models)
+    metrics = score(candidates, val, models=models)
     scored = [  # train_seconds: of a shared run, up to this candidate's step count
         {"params": p, "val": _headline(m, key), "train_seconds": m.get("train_seconds")}
         if m is not None
@@ -958,8 +960,7 @@ def _check_settings(options: BenchOptions) -> None:
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InputError(f"{path}: not the JSON settings a bench run writes") from None
         if isinstance(old, dict):
-            old.setdefault("search", "full")
-            old.setdefault("refit", True)
+            old = {**OLDER_SETTINGS, **old}
         if old != options.settings():
             raise InputError(_settings_conflict(options.out, old, options.settings()))
     else:
@@ -1483,7 +1484,7 @@ def settings_line(out: Path) -> str:
         return ""
     if not isinstance(settings, dict):
         return ""
-    settings = {"search": "full", "refit": True, **settings}  # folders from before either
+    settings = {**OLDER_SETTINGS, **settings}
     order = list(BenchOptions(out=out).settings())  # the options' order, not bench.json's
     keys = sorted(settings, key=lambda k: order.index(k) if k in order else len(order))
     options = ", ".join(_as_option(key, settings[key]) for key in keys)
