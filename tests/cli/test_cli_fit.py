@@ -11,6 +11,7 @@ import pytest
 from gentleclip.baselines import get_baseline
 from gentleclip.baselines.saved import load_embedder, save_embedder
 from gentleclip.cli.main import main
+from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.evaluation.run import evaluate
@@ -156,3 +157,29 @@ def test_a_failed_save_leaves_no_file(
     with pytest.raises(OSError, match="disk full"):
         save_embedder(fitted, tmp_path / "m", method="ridge", params={})
     assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_fit_with_bag_means_adds_one_pair_per_bag(tmp_path: Path, data_dir: Path, capsys) -> None:
+    """--bag-means fits on the pairs plus each bag's means (what the bench's ridge-bagmeans
+    fits); fit.json counts both; a directory without bags is refused, naming the files."""
+    run = tmp_path / "run"
+    argv = ["fit", str(data_dir), "--method", "ridge", "--out", str(run), "--bag-means"]
+    assert main(argv) == 0
+    data = load_dataset_dir(data_dir, require_eval=True)
+    summary = json.loads((run / "fit.json").read_text())
+    assert summary["pairs"] == 20 and summary["bag_mean_pairs"] == data.n_bags > 1
+    assert f"fitted ridge on 20 pairs + {data.n_bags} bag means" in capsys.readouterr().out
+    fitted = get_baseline("ridge").fit(data_with_bag_means(data), {})
+    plain = get_baseline("ridge").fit(data, {})
+    loaded = load_embedder(run / "model")
+    z = loaded.encode("a", data.eval_a).numpy()
+    assert np.array_equal(z, fitted.encode("a", data.eval_a).numpy())
+    assert not np.allclose(z, plain.encode("a", data.eval_a).numpy())
+    no_bags = tmp_path / "nobags"
+    no_bags.mkdir()
+    for name in ("paired_a", "paired_b", "unpaired_a", "unpaired_b"):
+        np.save(no_bags / f"{name}.npy", np.load(data_dir / f"{name}.npy"))
+    argv = ["fit", str(no_bags), "--method", "ridge", "--out", str(tmp_path / "r3"), "--bag-means"]
+    assert main(argv) == 2
+    assert "bag means need bags (unpaired_a_bags / unpaired_b_bags)" in capsys.readouterr().err
+    assert not (tmp_path / "r3").exists()

@@ -19,6 +19,7 @@ import gentleclip.baselines
 from gentleclip.cli import bench as cli_bench
 from gentleclip.cli.main import main
 from gentleclip.data import split as splitting
+from gentleclip.data.bag_means import with_bag_means
 from gentleclip.data.datasets.domain import DomainData, LabelSet
 from gentleclip.errors import InputError
 from gentleclip.experiments import bench, datasets, speed
@@ -472,7 +473,9 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
     assert not set(compare) & set(bench.REFERENCE)
     assert bench.parse_methods("reference") == ["cca", "sclip", *bench.REFERENCE]
     assert {"cca-sklearn", "sclip-legacy", "sclip-code", "sclip-learned"} <= set(bench.REFERENCE)
-    groups = "compare,ablations,disjoint,reference"
+    assert not set(compare) & set(bench.BAG_MEANS)
+    assert bench.parse_methods("bagmeans") == ["gentle", *bench.BAG_MEANS]
+    groups = "compare,ablations,disjoint,reference,bagmeans"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)
     with pytest.raises(InputError, match="unknown method 'ablation'"):
         bench.parse_methods("ablation")
@@ -948,3 +951,39 @@ def test_report_names_the_settings_it_was_made_with(tmp_path: Path, tiny: list) 
     assert "--tune-budget 4, no --steps, --search full, --refit" in bench.write_report(tmp_path)[0]
     (tmp_path / bench.SETTINGS).write_text("garbage")
     assert "## Settings" not in bench.write_report(tmp_path)[0]
+
+
+def test_bag_mean_baselines_fit_on_the_pairs_plus_every_bags_means(
+    tmp_path: Path, tiny: list
+) -> None:
+    """ridge-bagmeans fits (and is tuned) on each split's pairs followed by one pair per bag,
+    the bag means; it runs with zero pairs, and its row counts the true pairs and the added
+    ones. Without bags (unpaired regime) the cell is skipped, naming why."""
+    options = bench.BenchOptions(out=tmp_path, tune_budget=2, steps=8)
+    cell = bench.Cell("tiny", "bags:8", 0, 0, "ridge-bagmeans")
+    row = bench.run_cell((cell, options))
+    assert row["status"] == "ok"
+    data = bench.cell_data(bench.load_domain("tiny"), cell, TEST, oracle=False)
+    expected = [with_bag_means(data.val)["paired_a"]] * 2 + [with_bag_means(data.test)["paired_a"]]
+    assert len(tiny) == 3  # two candidates on validation, the chosen one on the training part
+    for call, paired_a in zip(tiny, expected, strict=True):
+        np.testing.assert_array_equal(call["data"].paired_a, paired_a)
+    n_bags = len(np.unique(data.test["unpaired_a_bags"]))
+    assert row["train_pairs"] == 0 and row["bag_mean_pairs"] == n_bags > 1
+    skipped = bench.run_cell((bench.Cell("tiny", "unpaired", 10, 0, "ridge-bagmeans"), options))
+    assert skipped["status"] == "skipped" and "bag means need bags" in skipped["reason"]
+
+
+def test_clip_with_bag_means_trains_without_true_pairs(tmp_path: Path, tiny: list) -> None:
+    """CLIP alone needs 2 pairs; given each bag's means as pairs it trains at 0 pairs, and
+    the bag-mean baselines count as rivals of gentle where they ran."""
+    options = bench.BenchOptions(out=tmp_path, tune_budget=1, steps=8)
+    with bench.one_torch_thread():
+        rows = [
+            bench.run_cell((bench.Cell("tiny", "bags:8", 0, 0, m), options))
+            for m in ("gentle", "clip", "clip-bagmeans")
+        ]
+    assert [r["status"] for r in rows] == ["ok", "skipped", "ok"]
+    (found,) = bench.verdicts(rows)
+    assert found.ran == ("clip-bagmeans",) and found.best == "clip-bagmeans"
+    assert "relrep, clip-bagmeans. Seeds" in bench.render_verdicts(rows)

@@ -62,7 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"{','.join(bench.ABLATIONS)}; disjoint: {','.join(bench.METHOD_GROUPS['disjoint'])}; "
         f"reference: {','.join(bench.METHOD_GROUPS['reference'])} (scikit-learn's CCA beside "
         "ours; S-CLIP with the library's earlier settings and with two details of its "
-        "authors' code); all)",
+        "authors' code); bagmeans: "
+        f"{','.join(bench.METHOD_GROUPS['bagmeans'])} (pair-only methods given each bag's "
+        "mean rows as pairs; bags regimes only); all)",
     )
     p.add_argument("--tune-budget", type=int, default=None, help="candidates per method")
     p.add_argument("--steps", type=int, default=None, help="override optimizer steps")

@@ -2,7 +2,8 @@
 
 Fits a closed-form baseline on the matched pairs of the same dataset directory that
 ``gentleclip train`` reads (the unpaired rows only enter its label-free standardisation and
-PCA) and saves it as ``RUN/model/`` (safetensors + JSON config) with ``RUN/fit.json``; then
+PCA; with ``--bag-means`` each bag's mean A row and mean B row are one more pair) and saves
+it as ``RUN/model/`` (safetensors + JSON config) with ``RUN/fit.json``; then
 ``gentleclip eval``, ``embed``, ``index`` and ``search`` take RUN as they take a trained run.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from gentleclip.baselines import BASELINES, get_baseline
 from gentleclip.baselines.base import check_params
 from gentleclip.baselines.saved import save_embedder
+from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import write_json_atomic
@@ -27,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="dataset directory (paired_*, unpaired_*, bags, eval_*)")
     p.add_argument("--method", required=True, choices=BASELINES, help="the baseline to fit")
     p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument(
+        "--bag-means",
+        action="store_true",
+        help="also fit on each bag's mean A row and mean B row as a pair (needs bag files; "
+        "exact under a linear map between the sides)",
+    )
     p.add_argument(
         "--param",
         action="append",
@@ -60,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     if (out / "model").exists():
         raise InputError(f"{out / 'model'} already exists; choose a new --out")
     data = load_dataset_dir(args.data)
+    true_pairs = data.n_pairs
+    if args.bag_means:
+        data = data_with_bag_means(data)
     start = time.perf_counter()
     embedder = baseline.fit(data, params)
     seconds = round(time.perf_counter() - start, 3)
@@ -68,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
         "method": args.method,
         "params": params,
         "data": str(Path(args.data).resolve()),
-        "pairs": data.n_pairs,
+        "pairs": true_pairs,
+        "bag_mean_pairs": data.n_pairs - true_pairs,
         "dim": embedder.dim,
         "seconds": seconds,
     }
     write_json_atomic(out / "fit.json", summary)
-    print(f"fitted {args.method} on {data.n_pairs} pairs in {seconds} s -> {out}")
+    added = f" + {data.n_pairs - true_pairs} bag means" if args.bag_means else ""
+    print(f"fitted {args.method} on {true_pairs} pairs{added} in {seconds} s -> {out}")
     return 0

@@ -41,7 +41,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from gentleclip.data.bag_means import with_bag_means
 from gentleclip.data.datasets.domain import DomainData
 from gentleclip.data.io import check_output_dir
 from gentleclip.data.regimes import RegimeData
@@ -98,6 +99,7 @@ class Trained:
     min_pairs: int = 0
     oracle: bool = False
     reads_bags: bool = True  # False: the result depends on the split's rows, not its bag ids
+    bag_means: bool = False  # True: each bag's mean rows join the pairs (data.bag_means)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class Baseline:
     name: str
     min_pairs: int = 2
     reads_bags: bool = False  # unpaired rows only enter label-free statistics
+    bag_means: bool = False  # True: each bag's mean rows join the pairs (data.bag_means)
 
 
 # neighbourhood preservation on the suite's CLIP recipe: SDD and MMD off, w_nbr 0.03 on every row
@@ -171,12 +174,21 @@ METHODS: dict[str, Trained | Baseline] = {
     "clip-nbr-soft": Trained(
         "clip", {**_NBR, "loss": {**_NBR["loss"], "nbr_temperature": 0.3}}, min_pairs=2
     ),
+    # bag-aware baselines: every bag's mean A row and mean B row as one more pair (exact under
+    # a linear map), so pair-only methods use the bags too; bags regimes only
+    "clip-bagmeans": Trained("clip", min_pairs=0, bag_means=True),
+    "ridge-bagmeans": Baseline("ridge", min_pairs=0, reads_bags=True, bag_means=True),
+    "procrustes-bagmeans": Baseline("procrustes", min_pairs=0, reads_bags=True, bag_means=True),
+    "cca-bagmeans": Baseline("cca", min_pairs=0, reads_bags=True, bag_means=True),
+    "relrep-bagmeans": Baseline("relrep", min_pairs=0, reads_bags=True, bag_means=True),
 }
 
 
 ABLATIONS = tuple(name for name in METHODS if name.startswith("gentle-"))
 # studied on disjoint data; not (yet) methods to compare by default
 DISJOINT = ("clip-nbr", "clip-nbr-soft")
+# pair-only methods given each bag's means as pairs (bags regimes only)
+BAG_MEANS = tuple(name for name, spec in METHODS.items() if spec.bag_means)
 # what our own implementations are checked against: a library's, our earlier settings, and
 # the details of S-CLIP's code that ``sclip`` leaves out by default (extra negatives, a
 # learned temperature; CLIP with the learned temperature beside it)
@@ -192,12 +204,16 @@ REFERENCE = (
 # ``--methods`` accepts these names for whole groups; "compare" (gentle against every method
 # a user could pick instead) is the bench default, ablations are their own (costlier) study,
 # "disjoint" the candidates for disjoint unpaired data (``--regime unpaired``), "reference"
-# our CCA beside scikit-learn's, and S-CLIP beside its earlier settings and variants.
+# our CCA beside scikit-learn's, and S-CLIP beside its earlier settings and variants;
+# "bagmeans" gentle against pair-only methods that also fit each bag's mean rows as a pair.
 METHOD_GROUPS: dict[str, tuple[str, ...]] = {
-    "compare": tuple(name for name in METHODS if name not in (*ABLATIONS, *DISJOINT, *REFERENCE)),
+    "compare": tuple(
+        name for name in METHODS if name not in (*ABLATIONS, *DISJOINT, *REFERENCE, *BAG_MEANS)
+    ),
     "ablations": ("gentle", *ABLATIONS),
     "disjoint": ("gentle", "clip", *DISJOINT),
     "reference": ("cca", "sclip", *REFERENCE),
+    "bagmeans": ("gentle", *BAG_MEANS),
     "all": tuple(METHODS),
 }
 
@@ -777,6 +793,9 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
         raise Skipped(f"{cell.method} needs at least {spec.min_pairs} matched pairs")
     oracle = isinstance(spec, Trained) and spec.oracle
     data = cell_data(domain, cell, entry.setting.test_size, oracle)
+    true_pairs = {"test": len(data.test["paired_a"]), "val": data.val_pairs}
+    if spec.bag_means:
+        data = _with_bag_means(data, cell.regime)
     memo = shared_result_path(cell, data, options, reads_bags=spec.reads_bags)
     if memo.is_file():
         stored = json.loads(memo.read_text(encoding="utf-8"))
@@ -785,11 +804,20 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
     result.update(
         test_size=entry.setting.test_size,
         val_size=data.val_size,
-        val_pairs=data.val_pairs,
-        train_pairs=len(data.test["paired_a"] if options.refit else data.val["paired_a"]),
+        val_pairs=true_pairs["val"],
+        train_pairs=true_pairs["test" if options.refit else "val"],
     )
+    if spec.bag_means:
+        result["bag_mean_pairs"] = len(data.test["paired_a"]) - true_pairs["test"]
     write_json_atomic(memo, {"regime": cell.regime, "result": result})
     return result
+
+
+def _with_bag_means(data: CellData, regime: str) -> CellData:
+    """Both splits with each bag's mean rows appended to their pairs; Skipped without bags."""
+    if "unpaired_a_bags" not in data.test or "unpaired_a_bags" not in data.val:
+        raise Skipped(f"bag means need bags; regime {regime} has none")
+    return replace(data, test=with_bag_means(data.test), val=with_bag_means(data.val))
 
 
 def _tuned_result(
@@ -1248,10 +1276,12 @@ def render_markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 # what a user could pick instead of gentle, which the verdicts compare it with: everything but
 # gentle, its ablations, the oracle and the disjoint-data candidates; the reference methods
-# count where they ran (gentleclip.baselines.BASELINES is another list: the closed-form maps)
+# and the bag-mean baselines count where they ran (gentleclip.baselines.BASELINES is another
+# list: the closed-form maps)
 RIVALS = (
     *(m for m in METHOD_GROUPS["compare"] if m not in ("gentle", "oracle")),
     *REFERENCE,
+    *BAG_MEANS,
 )
 
 
@@ -1339,7 +1369,7 @@ def _verdict_table(found: list[Verdict]) -> str:
     ]
     lines += [_verdict_row(v) for v in found]
     ran = {m for v in found for m in v.ran}
-    named = [m for m in RIVALS if m not in REFERENCE or m in ran]
+    named = [m for m in RIVALS if m not in (*REFERENCE, *BAG_MEANS) or m in ran]
     note = (
         "Outcome: win / lose when the gap exceeds the larger seed standard deviation "
         f"({STD_NOTE}), else tie. "
@@ -1385,15 +1415,19 @@ LEARNED = {"sclip-learned": "sclip", "clip-learned": "clip"}
 
 def _style(method: str) -> dict[str, Any]:
     """The method's fixed colour (:data:`COLOURS`); ablations dashed and hollow, the
-    learned-temperature variants dotted with squares; grey for a method without a colour."""
+    learned-temperature variants dotted with squares, the bag-mean baselines in their base
+    method's colour, dash-dotted with triangles; grey for a method without a colour."""
     colors = matplotlib.colormaps["tab20"].colors
-    index = COLOURS.get(LEARNED.get(method, method))
+    base = method.removesuffix("-bagmeans") if method in BAG_MEANS else method
+    index = COLOURS.get(LEARNED.get(base, base))
     color = colors[index % len(colors)] if index is not None else "0.5"
     style: dict[str, Any] = {"color": color, "marker": "o"}
     if method in ABLATIONS:
         style.update(linestyle="--", markerfacecolor="none")
     if method in LEARNED:
         style.update(linestyle=":", marker="s")
+    if method in BAG_MEANS:
+        style.update(linestyle="-.", marker="^")
     return style
 
 
