@@ -125,3 +125,36 @@ def test_refit_comparison_is_made_from_its_rows(
     assert "- molecules: gentle 75 of 120, clip 49 of 50, sclip 0 of 100, ridge 50 of 50" in text
     assert "- mfeat: gentle 15 of 15, clip 15 of 15" in text
     assert "- proteins: gentle 15 of 15, clip 15 of 15" in text
+
+
+# session 1560fa8's rows of the baselines given the bag means (and gentle given them)
+BAG_MEAN_ROWS = (
+    "bench-bagmeans-1560fa8.jsonl",
+    "bench-bagmeans-bagsize-1560fa8.jsonl",
+    "bench-bagmeans-gentle-1560fa8.jsonl",
+)
+
+
+def test_bag_mean_comparison_is_made_from_its_rows(
+    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/bench/bagmeans.md is what benchmarks/bag_means.py makes of session 1560fa8's rows
+    and the published tables' gentle rows of the same cells; results.md quotes its bags-of-8
+    table line for line."""
+    bag_script = _benchmark("bag_means", monkeypatch)
+    bag_rows = script.read_rows([BENCH / name for name in BAG_MEAN_ROWS])
+    assert len(bag_rows) == 400 + 640 + 80
+    assert all(r["status"] == "ok" for r in bag_rows)
+    assert {r["method"] for r in bag_rows} == set(bag_script.bench.WITH_BAG_MEANS)
+    text = bag_script.markdown(bag_rows, rows)
+    assert (BENCH / "bagmeans.md").read_text(encoding="utf-8") == text
+    assert "- mfeat, bags:8 (4 pair counts): against the issue's baselines 3 win, 1 only " in text
+    assert (
+        "- molecules, bags:8 (4 pair counts): against the issue's baselines 3 win, 1 only "
+        "gentle; with the bag-mean baselines 4 lose" in text
+    )
+    doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
+    compact = bag_script.summary_lines(bag_rows, rows, "bags:8")
+    assert len(compact) == 2 + 16 and [line for line in compact if line not in doc] == []
+    counts = [line for line in bag_script.count_lines(bag_rows, rows) if "bags:8 " not in line]
+    assert len(counts) == 8 and [line for line in counts if "  " + line not in doc] == []

@@ -83,7 +83,7 @@ def test_train_arrays_are_paired_then_unpaired(tmp_path: Path) -> None:
 def test_describe_is_honest_per_regime(tmp_path: Path) -> None:
     bags = load_dataset_dir(_bags_dir(tmp_path / "bags")).describe()
     assert "5 pairs" in bags and "in 3 bags" in bags and "regime: bags" in bags
-    assert "0.76" in bags and "same objects" in bags
+    assert "0.76" in bags and "same objects" in bags and "--bag-means" in bags
     _write(tmp_path / "disjoint", unpaired_a=_features(3, 2), unpaired_b=_features(3, 2))
     disjoint = load_dataset_dir(tmp_path / "disjoint").describe()
     assert "regime: unpaired" in disjoint and "HURT" in disjoint

@@ -22,6 +22,8 @@ Rows are appended to ``results.jsonl`` (one JSON object per cell, resumable: cel
 present are skipped); :func:`write_report` turns them into ``results.md`` and PNG plots.
 Regimes: ``bags:K`` (fixed bags of K), ``unpaired`` (disjoint halves), ``natural`` (the suite's
 natural groups as bags). The ``oracle`` trains the clip recipe on every training item as a pair.
+The ``*-bagmeans`` methods fit both splits' pairs followed by each bag's mean A row and mean B
+row (:mod:`gentleclip.data.bag_means`), so pair-only methods use the bags too.
 Every method computes one result per set of identical splits and shares it between cells
 (:func:`evaluate_cell`). Methods that ignore bag ids (clip, the closed-form baselines, the
 oracle) see the same splits for every bag size: the oracle is computed once per (suite, seed),
@@ -1428,7 +1430,7 @@ def _style(method: str) -> dict[str, Any]:
     learned-temperature variants dotted with squares, the bag-mean baselines in their base
     method's colour, dash-dotted with triangles; grey for a method without a colour."""
     colors = matplotlib.colormaps["tab20"].colors
-    base = method.removesuffix("-bagmeans") if method in BAG_MEANS else method
+    base = method.removesuffix("-bagmeans") if method in WITH_BAG_MEANS else method
     index = COLOURS.get(LEARNED.get(base, base))
     color = colors[index % len(colors)] if index is not None else "0.5"
     style: dict[str, Any] = {"color": color, "marker": "o"}
@@ -1436,7 +1438,7 @@ def _style(method: str) -> dict[str, Any]:
         style.update(linestyle="--", markerfacecolor="none")
     if method in LEARNED:
         style.update(linestyle=":", marker="s")
-    if method in BAG_MEANS:
+    if method in WITH_BAG_MEANS:
         style.update(linestyle="-.", marker="^")
     return style
 

@@ -1,0 +1,237 @@
+"""Gentle against baselines that use the bags too: pair-only methods given each bag's means.
+
+The issue's baselines (CLIP, S-CLIP, ridge, Procrustes, CCA, relative representations) fit
+the pairs only; in the bags regime gentle also uses the bags. A bag's mean A row and mean B row
+correspond exactly under a linear map, so every pair-only method can take them as extra pairs
+(``gentleclip.data.bag_means``; bench methods ``*-bagmeans``). This script reads their rows
+(``--rows``) and the published tables' rows (as ``published_tables.py`` makes them), and
+writes ``OUT/bagmeans.md`` and ``OUT/bagmeans.png``:
+
+- per (suite, regime, pairs) row where bag-mean rows exist: gentle and the best of the issue's
+  baselines from the tables, every bag-mean method, gentle's verdict against the issue's
+  baselines (the tables') and against all of them;
+- the plot: per suite, the headline against pairs for gentle, the best issue baseline and the
+  best bag-mean baseline of each row (bags of 8), and against bag size where measured.
+
+    python benchmarks/bag_means.py --rows docs/bench/bench-bagmeans-1560fa8.jsonl \\
+        --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import published_tables
+from matplotlib.figure import Figure
+
+from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.experiments import bench
+
+STEM = "bagmeans"
+ISSUE = tuple(m for m in bench.RIVALS if m not in (*bench.REFERENCE, *bench.BAG_MEANS))
+Where = tuple[str, str, int]
+
+
+def _summaries(rows: Sequence[dict[str, Any]]) -> dict[Where, dict[str, bench.Summary]]:
+    table = bench.summarise(rows)
+    return {
+        w: {m: s for m, s in c.items() if isinstance(s, bench.Summary)} for w, c in table.items()
+    }
+
+
+def _best(cells: dict[str, bench.Summary], methods: Sequence[str]) -> str | None:
+    ran = [m for m in methods if m in cells]
+    return max(ran, key=lambda m: cells[m].mean) if ran else None
+
+
+def _verdicts(rows: Sequence[dict[str, Any]], rivals: Sequence[str]) -> dict[Where, bench.Verdict]:
+    return {v.where: v for v in bench.verdicts(rows, rivals)}
+
+
+def rows_of_interest(bag_rows: Sequence[dict], published: Sequence[dict]) -> list[dict]:
+    """The published rows of the (suite, regime, pairs) rows the bag-mean rows cover, then
+    the bag-mean rows."""
+    covered = {(r["suite"], r["regime"], int(r["pairs"])) for r in bag_rows}
+    mine = [r for r in published if (r["suite"], r["regime"], int(r["pairs"])) in covered]
+    return [*mine, *bag_rows]
+
+
+def _as_gentle(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with gentle-bagmeans renamed gentle and the original gentle rows left out."""
+    return [
+        {**r, "method": "gentle"} if r["method"] == "gentle-bagmeans" else r
+        for r in rows
+        if r["method"] != "gentle"
+    ]
+
+
+def table_lines(bag_rows: Sequence[dict], published: Sequence[dict]) -> list[str]:
+    """One line per row: gentle, the best issue baseline, each bag-mean method, verdicts
+    (gentle's, and gentle-bagmeans' against all baselines where it ran)."""
+    rows = rows_of_interest(bag_rows, published)
+    cells = _summaries(rows)
+    extra = [m for m in bench.WITH_BAG_MEANS if any(r["method"] == m for r in bag_rows)]
+    issue = _verdicts(rows, ISSUE)
+    everything = _verdicts(rows, bench.RIVALS)
+    ours = _verdicts(_as_gentle(rows), bench.RIVALS) if "gentle-bagmeans" in extra else {}
+    head = ["suite", "regime", "pairs", "gentle", "best issue baseline", *extra]
+    head += ["gentle vs issue baselines", "gentle vs all"]
+    head += ["gentle-bagmeans vs all"] if ours else []
+    numbers = len(head) - 5 - (3 if ours else 2)
+    lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---|" + "---:|" * numbers]
+    lines[1] += "---|" * (len(head) - 5 - numbers)
+    for where, summary in cells.items():
+        if where not in everything:
+            continue
+        best = _best(summary, ISSUE)
+        cols = [*map(str, where), bench._mean_std(summary["gentle"])]
+        cols.append(f"{best} {bench._mean_std(summary[best])}" if best else "-")
+        cols += [_bold(summary, m, where, everything) for m in extra]
+        cols += [_verdict(issue[where]), _verdict(everything[where])]
+        cols += [_verdict(ours[where]) if where in ours else "-"] if ours else []
+        lines.append("| " + " | ".join(cols) + " |")
+    return lines
+
+
+def summary_lines(bag_rows: Sequence[dict], published: Sequence[dict], regime: str) -> list[str]:
+    """The compact table of one regime: gentle, the best issue baseline, the best bag-mean
+    baseline and gentle's verdict against all of them; then gentle-bagmeans and its verdict
+    where it ran."""
+    rows = rows_of_interest(bag_rows, published)
+    cells = _summaries(rows)
+    everything = _verdicts(rows, bench.RIVALS)
+    ours = _verdicts(_as_gentle(rows), bench.RIVALS)
+    with_ours = any(r["method"] == "gentle-bagmeans" for r in bag_rows)
+    head = ["suite", "pairs", "gentle", "best issue baseline", "best bag-mean baseline"]
+    head += ["gentle vs all", *(("gentle-bagmeans", "gentle-bagmeans vs all") if with_ours else ())]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|---|---:|---:|---|---|---|" + "---:|---|" * with_ours,
+    ]
+    for where, summary in cells.items():
+        if where[1] != regime or where not in everything:
+            continue
+        cols = [where[0], str(where[2]), bench._mean_std(summary["gentle"])]
+        for methods in (ISSUE, bench.BAG_MEANS):
+            best = _best(summary, methods)
+            cols.append(f"{best} {bench._mean_std(summary[best])}" if best else "-")
+        cols.append(_verdict(everything[where]))
+        if with_ours:
+            mine = summary.get("gentle-bagmeans")
+            cols.append(bench._mean_std(mine) if mine else "-")
+            cols.append(_verdict(ours[where]) if mine and where in ours else "-")
+        lines.append("| " + " | ".join(cols) + " |")
+    return lines
+
+
+def _bold(summary: dict, method: str, where: Where, verdicts: dict) -> str:
+    if method not in summary:
+        return "-"
+    text = bench._mean_std(summary[method])
+    return f"**{text}**" if verdicts[where].best == method else text
+
+
+def _verdict(v: bench.Verdict) -> str:
+    return v.outcome if v.best is None else f"{v.outcome} ({v.best}, {v.margin:+.3f})"
+
+
+def count_lines(bag_rows: Sequence[dict], published: Sequence[dict]) -> list[str]:
+    """Per suite and regime: gentle's wins / ties / losses against each set of rivals."""
+    rows = rows_of_interest(bag_rows, published)
+    issue, everything = _verdicts(rows, ISSUE), _verdicts(rows, bench.RIVALS)
+    lines = []
+    for suite, regime in dict.fromkeys((w[0], w[1]) for w in everything):
+        here = [w for w in everything if w[:2] == (suite, regime)]
+        lines.append(
+            f"- {suite}, {regime} ({len(here)} pair counts): against the issue's baselines "
+            f"{_tally(issue, here)}; with the bag-mean baselines {_tally(everything, here)}"
+        )
+    return lines
+
+
+def _tally(verdicts: dict[Where, bench.Verdict], wheres: list[Where]) -> str:
+    outcomes = [verdicts[w].outcome for w in wheres if w in verdicts]
+    names = ("win", "tie", "lose", "only gentle")
+    return ", ".join(f"{outcomes.count(o)} {o}" for o in names if outcomes.count(o))
+
+
+def markdown(bag_rows: Sequence[dict], published: Sequence[dict]) -> str:
+    """The report: counts, then the table."""
+    note = (
+        f"Outcome: win / lose when the gap exceeds the larger seed standard deviation "
+        f"({bench.STD_NOTE}), else tie. Issue baselines: {', '.join(ISSUE)}. Bold: the best "
+        "of all baselines where it is a bag-mean one."
+    )
+    compact = summary_lines(bag_rows, published, "bags:8")
+    return "\n".join(
+        [
+            "# Gentle against baselines given the bag means",
+            "",
+            "Bags of 8:",
+            "",
+            *compact,
+            "",
+            *count_lines(bag_rows, published),
+            "",
+            *table_lines(bag_rows, published),
+            "",
+            note,
+            "",
+        ]
+    )
+
+
+def plot(bag_rows: Sequence[dict], published: Sequence[dict], out: Path) -> Path:
+    """Per suite: gentle, the best issue baseline and the best bag-mean baseline per row
+    against pairs (bags of 8)."""
+    rows = rows_of_interest(bag_rows, published)
+    cells = _summaries(rows)
+    suites = list(dict.fromkeys(w[0] for w in cells))
+    fig = Figure(figsize=(4.2 * len(suites), 3.6), layout="constrained")
+    for ax, suite in zip(fig.subplots(1, len(suites), squeeze=False)[0], suites, strict=True):
+        wheres = [w for w in cells if w[0] == suite and w[1] == "bags:8"]
+        for label, methods, style in (
+            ("gentle", ("gentle",), bench._style("gentle")),
+            ("gentle-bagmeans", ("gentle-bagmeans",), bench._style("gentle-bagmeans")),
+            ("best issue baseline", ISSUE, {"color": "0.4", "marker": "s"}),
+            ("best bag-mean baseline", bench.BAG_MEANS, {"color": "0.1", "marker": "v"}),
+        ):
+            points = [(w[2], cells[w][b]) for w in wheres if (b := _best(cells[w], methods))]
+            if points:
+                xs, ss = [p for p, _ in points], [s for _, s in points]
+                ax.errorbar(
+                    xs, [s.mean for s in ss], [s.std for s in ss], label=label, capsize=3, **style
+                )
+        headline = next(r["headline"] for r in rows if r["suite"] == suite and "headline" in r)
+        ax.set(title=f"{suite}, bags of 8", xlabel="pairs", ylabel=f"test {headline}")
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xticks([0, 10, 20, 50], ["0", "10", "20", "50"])
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend(fontsize=7)
+    path = out / f"{STEM}.png"
+    save_figure_atomic(fig, path)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=Path, nargs="+", required=True)
+    parser.add_argument("--bench", type=Path, default=Path("docs/bench"))
+    parser.add_argument("--sclip-rows", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    bag_rows = published_tables.read_rows(args.rows)
+    measured = published_tables.read(args.sclip_rows)
+    published = published_tables.with_sclip_from(published_tables.grid_rows(args.bench), measured)
+    text = markdown(bag_rows, published)
+    with atomic_path(args.out / f"{STEM}.md", ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(text)
+    print(plot(bag_rows, published, args.out))
+
+
+if __name__ == "__main__":
+    main()
