@@ -10,10 +10,12 @@ writes ``OUT/bagmeans.md`` and ``OUT/bagmeans.png``:
 - per (suite, regime, pairs) row where bag-mean rows exist: gentle and the best of the issue's
   baselines from the tables, every bag-mean method, gentle's verdict against the issue's
   baselines (the tables') and against all of them;
-- the plot: per suite, the headline against pairs for gentle, the best issue baseline and the
-  best bag-mean baseline of each row (bags of 8), and against bag size where measured.
+- the plot: per suite, the headline against pairs for gentle, gentle-bagmeans, the best
+  issue baseline and the best bag-mean baseline of each row (bags of 8).
 
     python benchmarks/bag_means.py --rows docs/bench/bench-bagmeans-1560fa8.jsonl \\
+        docs/bench/bench-bagmeans-bagsize-1560fa8.jsonl \\
+        docs/bench/bench-bagmeans-gentle-1560fa8.jsonl \\
         --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
 """
 
@@ -80,9 +82,7 @@ def table_lines(bag_rows: Sequence[dict], published: Sequence[dict]) -> list[str
     head = ["suite", "regime", "pairs", "gentle", "best issue baseline", *extra]
     head += ["gentle vs issue baselines", "gentle vs all"]
     head += ["gentle-bagmeans vs all"] if ours else []
-    numbers = len(head) - 5 - (3 if ours else 2)
-    lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---|" + "---:|" * numbers]
-    lines[1] += "---|" * (len(head) - 5 - numbers)
+    lines = ["| " + " | ".join(head) + " |", _separator(head)]
     for where, summary in cells.items():
         if where not in everything:
             continue
@@ -107,10 +107,7 @@ def summary_lines(bag_rows: Sequence[dict], published: Sequence[dict], regime: s
     with_ours = any(r["method"] == "gentle-bagmeans" for r in bag_rows)
     head = ["suite", "pairs", "gentle", "best issue baseline", "best bag-mean baseline"]
     head += ["gentle vs all", *(("gentle-bagmeans", "gentle-bagmeans vs all") if with_ours else ())]
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "|---|---:|---:|---|---|---|" + "---:|---|" * with_ours,
-    ]
+    lines = ["| " + " | ".join(head) + " |", _separator(head)]
     for where, summary in cells.items():
         if where[1] != regime or where not in everything:
             continue
@@ -125,6 +122,12 @@ def summary_lines(bag_rows: Sequence[dict], published: Sequence[dict], regime: s
             cols.append(_verdict(ours[where]) if mine and where in ours else "-")
         lines.append("| " + " | ".join(cols) + " |")
     return lines
+
+
+def _separator(head: Sequence[str]) -> str:
+    """Markdown's header rule: names, baselines and verdicts left, numbers right-aligned."""
+    left = ("suite", "regime", "best issue baseline", "best bag-mean baseline")
+    return "|" + "".join("---|" if h in left or " vs " in h else "---:|" for h in head)
 
 
 def _bold(summary: dict, method: str, where: Where, verdicts: dict) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from gentleclip.baselines import get_baseline
 from gentleclip.data.bag_means import bag_mean_rows, with_bag_means
-from gentleclip.data.regimes import RegimeData
+from gentleclip.data.regimes import ALL_KEYS, RegimeData
 from gentleclip.errors import InputError
 
 
@@ -28,6 +28,11 @@ def _bagged(n_bags: int, size: int, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
+def _means(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    keys = ("unpaired_a", "unpaired_a_bags", "unpaired_b", "unpaired_b_bags")
+    return bag_mean_rows(*(arrays[k] for k in keys))
+
+
 def _loop_means(rows: np.ndarray, bags: np.ndarray) -> np.ndarray:
     out = []
     for bag in sorted(set(bags.tolist())):
@@ -38,12 +43,7 @@ def _loop_means(rows: np.ndarray, bags: np.ndarray) -> np.ndarray:
 
 def test_bag_means_equal_a_loop_over_the_bags_in_id_order() -> None:
     arrays = _bagged(n_bags=7, size=3)
-    mean_a, mean_b = bag_mean_rows(
-        arrays["unpaired_a"],
-        arrays["unpaired_a_bags"],
-        arrays["unpaired_b"],
-        arrays["unpaired_b_bags"],
-    )
+    mean_a, mean_b = _means(arrays)
     np.testing.assert_allclose(
         mean_a, _loop_means(arrays["unpaired_a"], arrays["unpaired_a_bags"]), rtol=1e-6
     )
@@ -64,22 +64,10 @@ def test_with_bag_means_appends_one_pair_per_bag_and_keeps_the_rest() -> None:
     arrays = _bagged(n_bags=5, size=4)
     arrays["eval_a"], arrays["eval_b"] = arrays["paired_a"][:2], arrays["paired_b"][:2]
     out = with_bag_means(arrays)
-    mean_a, mean_b = bag_mean_rows(
-        arrays["unpaired_a"],
-        arrays["unpaired_a_bags"],
-        arrays["unpaired_b"],
-        arrays["unpaired_b_bags"],
-    )
+    mean_a, mean_b = _means(arrays)
     np.testing.assert_array_equal(out["paired_a"], np.concatenate([arrays["paired_a"], mean_a]))
     np.testing.assert_array_equal(out["paired_b"], np.concatenate([arrays["paired_b"], mean_b]))
-    for key in (
-        "unpaired_a",
-        "unpaired_b",
-        "unpaired_a_bags",
-        "unpaired_b_bags",
-        "eval_a",
-        "eval_b",
-    ):
+    for key in set(ALL_KEYS) - {"paired_a", "paired_b", "eval_labels"}:
         assert out[key] is arrays[key]
     assert RegimeData.from_arrays(out).n_pairs == 3 + 5
 
@@ -119,9 +107,7 @@ def test_bag_means_are_exact_pairs_under_a_linear_map() -> None:
         "unpaired_a_bags": bags,
         "unpaired_b_bags": bags[order_b],
     }
-    mean_a, mean_b = bag_mean_rows(
-        *(train[k] for k in ("unpaired_a", "unpaired_a_bags", "unpaired_b", "unpaired_b_bags"))
-    )
+    mean_a, mean_b = _means(train)
     np.testing.assert_allclose(mean_a.astype(np.float64) @ w + c, mean_b, atol=1e-4)
     ridge = get_baseline("ridge")
     fitted = ridge.fit(RegimeData.from_arrays(with_bag_means(train)), {"alpha": 1e-6})

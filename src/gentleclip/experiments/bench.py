@@ -176,9 +176,9 @@ METHODS: dict[str, Trained | Baseline] = {
     "clip-nbr-soft": Trained(
         "clip", {**_NBR, "loss": {**_NBR["loss"], "nbr_temperature": 0.3}}, min_pairs=2
     ),
-    # bag-aware baselines: every bag's mean A row and mean B row as one more pair (exact under
-    # a linear map), so pair-only methods use the bags too; bags regimes only
-    # gentle given the same pseudo-pairs (its CLIP term sees them; SDD and MMD the bags)
+    # every bag's mean A row and mean B row as one more pair (exact under a linear map); bags
+    # regimes only. gentle given these pseudo-pairs (its CLIP term sees them, SDD and MMD the
+    # bags as before), then the bag-aware baselines: pair-only methods that so use the bags too
     "gentle-bagmeans": Trained("gentle", bag_means=True),
     "clip-bagmeans": Trained("clip", min_pairs=0, bag_means=True),
     "ridge-bagmeans": Baseline("ridge", min_pairs=0, reads_bags=True, bag_means=True),
