@@ -158,3 +158,27 @@ def test_bag_mean_comparison_is_made_from_its_rows(
     assert len(compact) == 2 + 16 and [line for line in compact if line not in doc] == []
     counts = [line for line in bag_script.count_lines(bag_rows, rows) if "bags:8 " not in line]
     assert len(counts) == 8 and [line for line in counts if "  " + line not in doc] == []
+
+
+def test_molecules_bag_mean_checks_are_the_rows_results_md_quotes(script: ModuleType) -> None:
+    """The three one-cell checks of gentle-bagmeans on molecules, each quoted in results.md
+    with its test headline, and each below relrep-bagmeans' validation score in that cell."""
+    checks = script.read(BENCH / "bench-bagmeans-molecules-checks-1560fa8.jsonl")
+    doc = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert len(checks) == 3 and {r["method"] for r in checks} == {"gentle-bagmeans"}
+    relrep = next(
+        r
+        for r in script.read(BENCH / "bench-bagmeans-1560fa8.jsonl")
+        if (r["suite"], r["pairs"], r["seed"], r["method"])
+        == ("molecules", 10, 0, "relrep-bagmeans")
+    )
+    best_relrep = max(c["val"] for c in relrep["candidates"])
+    for row in checks:
+        assert (row["suite"], row["regime"], row["pairs"], row["seed"]) == (
+            "molecules",
+            "bags:8",
+            10,
+            0,
+        )
+        assert f"{row['value']:.3f}" in doc
+        assert max(c["val"] for c in row["candidates"]) < best_relrep - 0.05
