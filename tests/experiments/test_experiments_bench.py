@@ -988,3 +988,22 @@ def test_clip_with_bag_means_trains_without_true_pairs(tmp_path: Path, tiny: lis
     (found,) = bench.verdicts(rows)
     assert found.ran == ("clip-bagmeans",) and found.best == "clip-bagmeans"
     assert "relrep, clip-bagmeans. Seeds" in bench.render_verdicts(rows)
+
+
+def test_bench_bag_means_equal_the_training_option(
+    tmp_path: Path, tiny: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gentle-bagmeans (the bench appends the bag means to both splits) scores exactly what
+    gentle with ``sampler.bag_means`` (training appends them) scores, candidates included."""
+    options = bench.BenchOptions(out=tmp_path, tune_budget=2, steps=8)
+    option = bench.Trained("gentle", {"sampler": {"bag_means": True}})
+    monkeypatch.setitem(bench.METHODS, "gentle-option", option)
+    with bench.one_torch_thread():
+        rows = [
+            bench.run_cell((bench.Cell("tiny", "bags:8", 10, 0, m), options))
+            for m in ("gentle-bagmeans", "gentle-option", "gentle")
+        ]
+    assert [r["status"] for r in rows] == ["ok"] * 3
+    assert _without_seconds(rows[0]["metrics"]) == _without_seconds(rows[1]["metrics"])
+    assert [c["val"] for c in rows[0]["candidates"]] == [c["val"] for c in rows[1]["candidates"]]
+    assert _without_seconds(rows[0]["metrics"]) != _without_seconds(rows[2]["metrics"])

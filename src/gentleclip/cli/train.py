@@ -34,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "larger --steps/--epochs, --no-progress, --skip-nonfinite and the checkpoint period "
         "may change)",
     )
+    p.add_argument(
+        "--bag-means",
+        action="store_true",
+        help="also train on each bag's mean A row and mean B row as a pair (sampler.bag_means; "
+        "needs bag files)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(
         "--skip-nonfinite", action="store_true", help="skip NaN/Inf loss steps instead of stopping"
@@ -62,6 +68,8 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None) -> TrainC
             setattr(config.trainer, name, getattr(args, name))
     if args.devices is not None:
         config.trainer.devices = int(args.devices) if args.devices.isdigit() else args.devices
+    if args.bag_means:
+        config.sampler.bag_means = True
     if args.no_progress:
         config.trainer.progress = False
     if args.skip_nonfinite:

@@ -127,6 +127,8 @@ class SamplerConfig:
 
     pairs_per_step: int = 64
     unpaired_per_step: int = 32  # 4 bags of 8: small sets make the density match informative
+    # each bag's mean A row and mean B row join the pairs (data.bag_means; needs bags)
+    bag_means: bool = False
 
 
 @dataclass

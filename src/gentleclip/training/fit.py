@@ -59,7 +59,7 @@ from gentleclip.training.config import (
     read_yaml,
     resume_conflicts,
 )
-from gentleclip.training.module import GentleCLIPModule, check_method_data
+from gentleclip.training.module import GentleCLIPModule, training_data
 from gentleclip.training.steplog import StepCSVLogger, StepProgressBar
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -360,8 +360,7 @@ def train(
     the run directory and writes files (the others only read the data and the checkpoint).
     """
     config.validate()
-    data = load_dataset_dir(data_dir)
-    check_method_data(data, config)
+    data = training_data(load_dataset_dir(data_dir), config)
     out_dir = Path(out_dir)
     _quiet_lightning()
     identity = data_identity(data)
@@ -395,6 +394,8 @@ def _fit(
     data, config = module.data, module.config
     if verbose and trainer.is_global_zero:
         print(data.describe())
+        if config.sampler.bag_means:
+            print(f"bag means: the last {data.n_bags} pairs are the bags' mean rows")
         print(f"method: {config.method}" + METHOD_NOTES.get(config.method, ""))
     if trainer.is_global_zero:
         with atomic_path(out_dir / "config.yaml", ".yaml") as tmp:
@@ -407,6 +408,7 @@ def _fit(
         "method": config.method,
         "regime": data.regime.value,
         "n_pairs": data.n_pairs,
+        "bag_mean_pairs": data.n_bags if config.sampler.bag_means else 0,
         "n_unpaired_a": len(data.unpaired_a),
         "n_unpaired_b": len(data.unpaired_b),
         "steps": trainer.global_step,

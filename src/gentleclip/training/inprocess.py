@@ -27,7 +27,7 @@ from gentleclip.errors import InputError
 from gentleclip.models import TwoTower
 from gentleclip.training.config import TrainConfig
 from gentleclip.training.fit import initial_model
-from gentleclip.training.module import GentleCLIPModule, StepDataset, check_method_data, seed_step
+from gentleclip.training.module import GentleCLIPModule, StepDataset, seed_step, training_data
 
 Snapshot = Callable[[int, TwoTower], None]
 
@@ -88,7 +88,7 @@ class InProcessRun:
 
     def __init__(self, data: RegimeData, config: TrainConfig) -> None:
         config.validate()
-        check_method_data(data, config)
+        data = training_data(data, config)
         _check_single_process(config)
         self.model = initial_model(config, data)
         self.module = GentleCLIPModule(self.model, data, config)

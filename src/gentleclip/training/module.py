@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import RegimeData
 from gentleclip.data.sampler import StepIndices, StepSampler
 from gentleclip.errors import InputError
@@ -94,6 +95,15 @@ def effective_loss_config(config: TrainConfig) -> LossConfig:
             clip_extra_negatives=False,
         )
     return replace(config.loss, w_pseudo=0.0)
+
+
+def training_data(data: RegimeData, config: TrainConfig) -> RegimeData:
+    """The data the run trains on: ``data``, with each bag's mean rows appended to the pairs
+    when ``sampler.bag_means``; raises InputError when the method cannot train on it."""
+    if config.sampler.bag_means:
+        data = data_with_bag_means(data)
+    check_method_data(data, config)
+    return data
 
 
 def check_method_data(data: RegimeData, config: TrainConfig) -> None:
