@@ -16,6 +16,7 @@ writes ``OUT/bagmeans.md`` and ``OUT/bagmeans.png``:
     python benchmarks/bag_means.py --rows docs/bench/bench-bagmeans-1560fa8.jsonl \\
         docs/bench/bench-bagmeans-bagsize-1560fa8.jsonl \\
         docs/bench/bench-bagmeans-gentle-1560fa8.jsonl \\
+        docs/bench/bench-bagmeans-gentle32-1560fa8.jsonl \\
         --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
 """
 

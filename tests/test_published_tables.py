@@ -132,6 +132,7 @@ BAG_MEAN_ROWS = (
     "bench-bagmeans-1560fa8.jsonl",
     "bench-bagmeans-bagsize-1560fa8.jsonl",
     "bench-bagmeans-gentle-1560fa8.jsonl",
+    "bench-bagmeans-gentle32-1560fa8.jsonl",
 )
 
 
@@ -143,7 +144,7 @@ def test_bag_mean_comparison_is_made_from_its_rows(
     table line for line."""
     bag_script = _benchmark("bag_means", monkeypatch)
     bag_rows = script.read_rows([BENCH / name for name in BAG_MEAN_ROWS])
-    assert len(bag_rows) == 400 + 640 + 80
+    assert len(bag_rows) == 400 + 640 + 80 + 80
     assert all(r["status"] == "ok" for r in bag_rows)
     assert {r["method"] for r in bag_rows} == set(bag_script.bench.WITH_BAG_MEANS)
     text = bag_script.markdown(bag_rows, rows)
