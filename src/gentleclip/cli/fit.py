@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     true_pairs = data.n_pairs
     if args.bag_means:
         data = data_with_bag_means(data)
+    added = data.n_pairs - true_pairs
     start = time.perf_counter()
     embedder = baseline.fit(data, params)
     seconds = round(time.perf_counter() - start, 3)
@@ -80,11 +81,11 @@ def run(args: argparse.Namespace) -> int:
         "params": params,
         "data": str(Path(args.data).resolve()),
         "pairs": true_pairs,
-        "bag_mean_pairs": data.n_pairs - true_pairs,
+        "bag_mean_pairs": added,
         "dim": embedder.dim,
         "seconds": seconds,
     }
     write_json_atomic(out / "fit.json", summary)
-    added = f" + {data.n_pairs - true_pairs} bag means" if args.bag_means else ""
-    print(f"fitted {args.method} on {true_pairs} pairs{added} in {seconds} s -> {out}")
+    means = f" + {added} bag means" if args.bag_means else ""
+    print(f"fitted {args.method} on {true_pairs} pairs{means} in {seconds} s -> {out}")
     return 0

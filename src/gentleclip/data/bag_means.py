@@ -34,14 +34,19 @@ NO_BAGS = "bag means need bags (unpaired_a_bags / unpaired_b_bags); these data h
 
 
 def bag_mean_rows(
-    unpaired_a: np.ndarray, bags_a: np.ndarray, unpaired_b: np.ndarray, bags_b: np.ndarray
+    unpaired_a: np.ndarray,
+    bags_a: np.ndarray | None,
+    unpaired_b: np.ndarray,
+    bags_b: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(n_bags, dim_a)`` and ``(n_bags, dim_b)`` float32 means of each bag's rows per side.
 
     Row ``i`` of both outputs belongs to the ``i``-th smallest bag id. Means are taken in
-    float64. Raises InputError when the sides' bag ids differ or a bag id array does not have
-    one entry per row.
+    float64. Raises InputError when a side has no bag ids (None), the sides' bag ids differ or
+    a bag id array does not have one entry per row.
     """
+    if bags_a is None or bags_b is None:
+        raise InputError(NO_BAGS)
     means = {}
     ids = {}
     for side, rows, bags in (("a", unpaired_a, bags_a), ("b", unpaired_b, bags_b)):
@@ -68,13 +73,11 @@ def with_bag_means(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     they are, so label-free statistics over "all training rows" (standardisation, PCA) also
     see the mean rows. Raises InputError when ``arrays`` has no bags (no ``unpaired_*_bags``).
     """
-    if "unpaired_a_bags" not in arrays or "unpaired_b_bags" not in arrays:
-        raise InputError(NO_BAGS)
     mean_a, mean_b = bag_mean_rows(
-        arrays["unpaired_a"],
-        arrays["unpaired_a_bags"],
-        arrays["unpaired_b"],
-        arrays["unpaired_b_bags"],
+        arrays.get("unpaired_a"),
+        arrays.get("unpaired_a_bags"),
+        arrays.get("unpaired_b"),
+        arrays.get("unpaired_b_bags"),
     )
     out = dict(arrays)
     for side, means in (("a", mean_a), ("b", mean_b)):
@@ -85,8 +88,6 @@ def with_bag_means(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def data_with_bag_means(data: RegimeData) -> RegimeData:
     """:func:`with_bag_means` of a loaded dataset: its pairs followed by one pair per bag."""
-    if data.bags_a is None or data.bags_b is None:
-        raise InputError(NO_BAGS)
     mean_a, mean_b = bag_mean_rows(data.unpaired_a, data.bags_a, data.unpaired_b, data.bags_b)
     return replace(
         data,

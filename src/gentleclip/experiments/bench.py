@@ -827,9 +827,10 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
 
 def _with_bag_means(data: CellData, regime: str) -> CellData:
     """Both splits with each bag's mean rows appended to their pairs; Skipped without bags."""
-    if "unpaired_a_bags" not in data.test or "unpaired_a_bags" not in data.val:
-        raise Skipped(f"bag means need bags; regime {regime} has none")
-    return replace(data, test=with_bag_means(data.test), val=with_bag_means(data.val))
+    try:
+        return replace(data, test=with_bag_means(data.test), val=with_bag_means(data.val))
+    except InputError as err:
+        raise Skipped(f"{err} (regime {regime})") from err
 
 
 def _tuned_result(
