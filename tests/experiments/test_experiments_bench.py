@@ -219,6 +219,7 @@ def _check_ridge(by_key: dict, calls: list[dict[str, Any]]) -> None:
         ["--reference-steps", "-1"],
         ["--allocator", "jemalloc"],
         ["--allocator", "tcmalloc"],  # one worker (the fixture's default): nowhere to preload
+        ["--denormals", "zero"],
         ["--pairs", f"10,{N - TEST + 1}"],
     ],
 )
@@ -358,8 +359,10 @@ def test_bench_records_its_timing_once_per_run_with_cells(
     assert record["worker_seconds"] == round(sum(r["seconds"] for r in rows), 1)
     assert set(record["reference_step_ms"]) == {"before", "after"}
     assert all(math.isfinite(ms) and ms > 0 for ms in record["reference_step_ms"].values())
+    assert record["denormals"] == "flush"  # the default
     assert set(record) == {
         "allocator",
+        "denormals",
         "finished",
         "cells",
         "workers",

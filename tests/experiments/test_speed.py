@@ -196,10 +196,18 @@ def test_timing_lines_quote_wall_worker_time_and_both_reference_steps(tmp_path: 
     assert "2 cells on 2 workers in 12 min 34 s wall" in first
     assert "1508.8 worker-seconds" in first
     assert "reference step 5.123 ms before, 8.457 ms after" in first
-    assert f"({speed.cpu_name()}, torch {torch.__version__}, system malloc)" in first
+    assert f"({speed.cpu_name()}, torch {torch.__version__}, system malloc, denormals keep)" in (
+        first
+    )
     assert second.startswith("- T2: 1 cells") and "in 1 min 05 s wall" in second
     speed.append_timing(tmp_path, _record(allocator="tcmalloc"))
-    assert speed.timing_lines(tmp_path)[-1].endswith(", tcmalloc malloc)")
+    assert speed.timing_lines(tmp_path)[-1].endswith(", tcmalloc malloc, denormals keep)")
+    speed.append_timing(tmp_path, _record(denormals="flush"))
+    assert speed.timing_lines(tmp_path)[-1].endswith(", system malloc, denormals flush)")
+    record = dict(_record())
+    del record["denormals"]  # runs recorded before the option kept them
+    speed.append_timing(tmp_path, record)
+    assert speed.timing_lines(tmp_path)[-1].endswith(", system malloc, denormals keep)")
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ from gentleclip.data.regimes import RegimeData
 from gentleclip.data.split import split_full, test_rows
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_json_atomic
-from gentleclip.experiments import datasets, malloc, speed
+from gentleclip.experiments import datasets, denormals, malloc, speed
 from gentleclip.experiments.speed import one_torch_thread
 from gentleclip.recipes import load_recipe, recipe_overrides
 
@@ -1034,10 +1034,11 @@ def _as_option(setting: str, value: object) -> str:
 # ---------------------------------------------------------------- running the grid
 
 
-def _init_worker() -> None:
+def _init_worker(flush: bool = False) -> None:
     import torch
 
     torch.set_num_threads(1)
+    denormals.set_flush(flush)
 
 
 # Read by OpenBLAS / MKL / OpenMP when a spawned worker first loads numpy or torch.
@@ -1057,27 +1058,31 @@ def one_blas_thread_per_child() -> Iterator[None]:
 
 
 class _InProcess:
-    """The grid in this process, on one torch thread, with a pool's ``apply``/``imap``."""
+    """The grid in this process, on one torch thread (denormals flushed when ``flush``),
+    with a pool's ``apply``/``imap``."""
 
-    @staticmethod
-    def apply(func: Callable[..., Any], args: tuple = ()) -> Any:
-        return func(*args)
+    def __init__(self, flush: bool) -> None:
+        self.flush = flush
 
-    @staticmethod
-    def imap_unordered(func: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
-        with one_torch_thread():
+    def apply(self, func: Callable[..., Any], args: tuple = ()) -> Any:
+        with denormals.flushed(self.flush):
+            return func(*args)
+
+    def imap_unordered(self, func: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
+        with one_torch_thread(), denormals.flushed(self.flush):
             yield from map(func, jobs)
 
 
 @contextlib.contextmanager
-def _executor(workers: int, library: str | None) -> Iterator[Any]:
+def _executor(workers: int, library: str | None, flush: bool = False) -> Iterator[Any]:
     """Where cells and the reference step run: this process, or ``workers`` spawned ones
-    (one BLAS and one torch thread each, ``library`` preloaded as their allocator)."""
+    (one BLAS and one torch thread each, ``library`` preloaded as their allocator); denormals
+    flushed to zero there when ``flush``."""
     if workers <= 1:
-        yield _InProcess()
+        yield _InProcess(flush)
         return
     with one_blas_thread_per_child(), malloc.preloaded_in_children(library):
-        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
+        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(flush,))
     with pool:
         yield pool
 
@@ -1143,6 +1148,7 @@ def run_bench(
     workers: int = 1,
     reference_steps: int = 0,
     allocator: str = "auto",
+    denormal_choice: str = "flush",
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """Run the cells not yet in ``results.jsonl``; append each row as it finishes.
@@ -1151,14 +1157,16 @@ def run_bench(
     (:func:`~gentleclip.experiments.speed.reference_step_ms`) is timed in a worker before
     and after the grid and both go to ``timing.jsonl`` with the run's wall and worker time.
     ``allocator`` (:mod:`~gentleclip.experiments.malloc`) picks the workers' memory
-    allocator; it never changes a result. Returns the new rows (unavailable methods are
-    reported but never recorded, so they run once they exist).
+    allocator and ``denormal_choice`` (:mod:`~gentleclip.experiments.denormals`) whether
+    the cells flush denormal floats to zero; neither changes a result. Returns the new rows
+    (unavailable methods are reported but never recorded, so they run once they exist).
     """
     if workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
     if reference_steps < 0:
         raise InputError(f"--reference-steps must be >= 0, got {reference_steps}")
     library = malloc.worker_library(allocator, workers)
+    flush = denormals.denormal_flush(denormal_choice)
     speed.read_timing(options.out)  # a damaged timing.jsonl fails now, not after the grid
     todo = _cells_to_run(cells, options)
     path = options.out / RESULTS
@@ -1166,7 +1174,8 @@ def run_bench(
     if not todo:
         return []
     log(malloc.describe(library, allocator, workers))
-    with _executor(workers, library) as executor:
+    log(denormals.describe(flush))
+    with _executor(workers, library, flush) as executor:
         timed = reference_steps > 0
         before = _reference(executor, reference_steps, log) if timed else 0.0
         new, wall = _run_cells(executor, todo, options, log)
@@ -1179,6 +1188,7 @@ def run_bench(
                 rows=new,
                 workers=workers,
                 allocator="system" if library is None else "tcmalloc",
+                denormals=denormal_choice,
             )
             speed.append_timing(options.out, record)
     return new

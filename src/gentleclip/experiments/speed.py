@@ -122,10 +122,12 @@ def timing_record(
     rows: Sequence[dict[str, Any]],
     workers: int,
     allocator: str = "system",
+    denormals: str = "keep",
 ) -> dict[str, Any]:
     """One run's line of ``timing.jsonl``: speed at both ends, wall time and worker time."""
     return {
         "allocator": allocator,
+        "denormals": denormals,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cells": len(rows),
         "workers": workers,
@@ -174,7 +176,8 @@ def timing_lines(out: Path) -> list[str]:
             f"{run.get('worker_seconds', '?')} worker-seconds; reference step "
             f"{ref.get('before', '?')} ms before, {ref.get('after', '?')} ms after "
             f"({run.get('cpu', '?')}, torch {run.get('torch', '?')}, "
-            f"{run.get('allocator', 'system')} malloc)"
+            f"{run.get('allocator', 'system')} malloc, denormals "
+            f"{run.get('denormals', 'keep')})"
         )
     return lines
 
