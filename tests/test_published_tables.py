@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -183,3 +184,47 @@ def test_molecules_bag_mean_checks_are_the_rows_results_md_quotes(script: Module
         )
         assert f"{row['value']:.3f}" in doc
         assert max(c["val"] for c in row["candidates"]) < best_relrep - 0.05
+
+
+# session e093d01: the same cells run with denormals kept and flushed to zero
+DENORMAL_RUNS = ("ab", "seed0", "cells")
+
+
+def _without_times(value: object) -> object:
+    """``value`` without the keys that hold times (they differ from run to run)."""
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items() if "seconds" not in k}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+def _keyed(script: ModuleType, name: str) -> dict[tuple, dict]:
+    rows = script.read(BENCH / name)
+    return {(r["suite"], r["regime"], r["pairs"], r["seed"], r["method"]): r for r in rows}
+
+
+def _worker_seconds(name: str) -> tuple[str, float]:
+    (record,) = [json.loads(line) for line in (BENCH / name).read_text().splitlines()]
+    return record["denormals"], record["worker_seconds"]
+
+
+def test_flushing_denormals_left_every_compared_row_as_it_was(script: ModuleType) -> None:
+    """Every metric, chosen setting and candidate score is equal with denormals kept and
+    flushed, in all 244 cells that results.md says were compared; the side-by-side run's
+    worker-seconds are the ones it quotes."""
+    total = 0
+    for run in DENORMAL_RUNS:
+        kept = _keyed(script, f"bench-denormals-{run}-keep-e093d01.jsonl")
+        flushed = _keyed(script, f"bench-denormals-{run}-flush-e093d01.jsonl")
+        assert kept.keys() == flushed.keys()
+        for key, row in kept.items():
+            assert _without_times(row) == _without_times(flushed[key]), key
+        total += len(kept)
+    assert total == 244
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert "244 cells" in text
+    for setting in ("keep", "flush"):
+        name = f"bench-denormals-ab-{setting}-e093d01.timing.jsonl"
+        recorded, seconds = _worker_seconds(name)
+        assert recorded == setting and f"{seconds:,.1f} worker-seconds" in text

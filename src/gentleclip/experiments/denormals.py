@@ -11,7 +11,7 @@ for the same shapes on normal numbers.
 such values become 0. A denormal next to any normal number vanishes in the rounding anyway
 (``w - lr * 1e-40 == w``), so flushing it rarely changes a bit: a test trains with and without
 it through a run full of denormal gradients and gets the same weights, and ``docs/results.md``
-("Runtime") compares 236 bench rows, all equal. That is measured, not proven (a run that
+("Runtime") compares 244 bench rows, all equal. That is measured, not proven (a run that
 divided by such a value would differ); ``--denormals keep`` runs without it. Side by side on
 one machine, molecules' trained cells took 9% less time with it (clip 21%, gentle 8%); emoji's
 took none less.
