@@ -1158,7 +1158,8 @@ def run_bench(
     and after the grid and both go to ``timing.jsonl`` with the run's wall and worker time.
     ``allocator`` (:mod:`~gentleclip.experiments.malloc`) picks the workers' memory
     allocator and ``denormal_choice`` (:mod:`~gentleclip.experiments.denormals`) whether
-    the cells flush denormal floats to zero; neither changes a result. Returns the new rows
+    the cells flush denormal floats to zero; neither changed a result where compared
+    (docs/results.md, "Runtime"). Returns the new rows
     (unavailable methods are reported but never recorded, so they run once they exist).
     """
     if workers < 1:
