@@ -143,16 +143,24 @@ def _verdict(v: bench.Verdict) -> str:
 
 
 def count_lines(bag_rows: Sequence[dict], published: Sequence[dict]) -> list[str]:
-    """Per suite and regime: gentle's wins / ties / losses against each set of rivals."""
+    """Per suite and regime: gentle's wins / ties / losses against each set of rivals, and
+    gentle-bagmeans' against all of them where it ran at every pair count."""
     rows = rows_of_interest(bag_rows, published)
     issue, everything = _verdicts(rows, ISSUE), _verdicts(rows, bench.RIVALS)
+    ours = _verdicts(_as_gentle(rows), bench.RIVALS)
+    ran = {
+        (r["suite"], r["regime"], int(r["pairs"])) for r in rows if r["method"] == "gentle-bagmeans"
+    }
     lines = []
     for suite, regime in dict.fromkeys((w[0], w[1]) for w in everything):
         here = [w for w in everything if w[:2] == (suite, regime)]
-        lines.append(
+        line = (
             f"- {suite}, {regime} ({len(here)} pair counts): against the issue's baselines "
             f"{_tally(issue, here)}; with the bag-mean baselines {_tally(everything, here)}"
         )
+        if all(w in ran for w in here):
+            line += f"; gentle-bagmeans against all {_tally(ours, here)}"
+        lines.append(line)
     return lines
 
 
