@@ -128,24 +128,26 @@ def test_refit_comparison_is_made_from_its_rows(
     assert "- proteins: gentle 15 of 15, clip 15 of 15" in text
 
 
-# session 1560fa8's rows of the baselines given the bag means (and gentle given them)
+# sessions 1560fa8's and e093d01's rows of the baselines given the bag means (and gentle given
+# them)
 BAG_MEAN_ROWS = (
     "bench-bagmeans-1560fa8.jsonl",
     "bench-bagmeans-bagsize-1560fa8.jsonl",
     "bench-bagmeans-gentle-1560fa8.jsonl",
     "bench-bagmeans-gentle32-1560fa8.jsonl",
+    "bench-bagmeans-clipsize-e093d01.jsonl",  # session e093d01: clip-bagmeans at bags 32, 128
 )
 
 
 def test_bag_mean_comparison_is_made_from_its_rows(
     script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """docs/bench/bagmeans.md is what benchmarks/bag_means.py makes of session 1560fa8's rows
+    """docs/bench/bagmeans.md is what benchmarks/bag_means.py makes of the bag-mean rows
     and the published tables' gentle rows of the same cells; results.md quotes its bags-of-8
     table line for line."""
     bag_script = _benchmark("bag_means", monkeypatch)
     bag_rows = script.read_rows([BENCH / name for name in BAG_MEAN_ROWS])
-    assert len(bag_rows) == 400 + 640 + 80 + 80
+    assert len(bag_rows) == 400 + 640 + 80 + 80 + 160
     assert all(r["status"] == "ok" for r in bag_rows)
     assert {r["method"] for r in bag_rows} == set(bag_script.bench.WITH_BAG_MEANS)
     text = bag_script.markdown(bag_rows, rows)
