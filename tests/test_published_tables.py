@@ -230,3 +230,30 @@ def test_flushing_denormals_left_every_compared_row_as_it_was(script: ModuleType
         name = f"bench-denormals-ab-{setting}-e093d01.timing.jsonl"
         recorded, seconds = _worker_seconds(name)
         assert recorded == setting and f"{seconds:,.1f} worker-seconds" in text
+
+
+def _collapsed(row: dict) -> bool:
+    """Test R@1 equal to R@10 (above 0.2): most partners tie exactly with a gallery item."""
+    metrics = row.get("metrics")
+    if not isinstance(metrics, dict) or "a_to_b_R@1" not in metrics:
+        return False
+    return metrics["a_to_b_R@1"] == metrics.get("a_to_b_R@10") and metrics["a_to_b_R@1"] > 0.2
+
+
+def test_the_tie_artefact_results_md_names_is_the_only_one_in_the_rows() -> None:
+    """results.md says procrustes- and cca-bagmeans on proteins, bags of 128, 0 pairs, score by
+    exact ties (the 9 of its 10 such rows above 0.2), and that no other row in docs/bench has R@1 = R@10 above 0.2."""
+    found = []
+    for path in sorted(BENCH.glob("*.jsonl")):
+        if path.name.endswith(".timing.jsonl"):
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else {}
+            if _collapsed(row):
+                found.append((path.name, row["suite"], row["regime"], row["pairs"], row["method"]))
+    where = ("bench-bagmeans-bagsize-1560fa8.jsonl", "proteins", "bags:128", 0)
+    assert sorted(found) == sorted(
+        [(*where, "cca-bagmeans")] * 5 + [(*where, "procrustes-bagmeans")] * 4
+    )
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert "No other row in `docs/bench` has R@1 = R@10 above 0.2." in text
