@@ -242,7 +242,8 @@ def _collapsed(row: dict) -> bool:
 
 def test_the_tie_artefact_results_md_names_is_the_only_one_in_the_rows() -> None:
     """results.md says procrustes- and cca-bagmeans on proteins, bags of 128, 0 pairs, score by
-    exact ties (the 9 of its 10 such rows above 0.2), and that no other row in docs/bench has R@1 = R@10 above 0.2."""
+    exact ties (9 of their 10 rows above 0.2), and that no other row in docs/bench has R@1 =
+    R@10 above 0.2."""
     found = []
     for path in sorted(BENCH.glob("*.jsonl")):
         if path.name.endswith(".timing.jsonl"):
