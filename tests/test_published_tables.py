@@ -136,6 +136,7 @@ BAG_MEAN_ROWS = (
     "bench-bagmeans-gentle-1560fa8.jsonl",
     "bench-bagmeans-gentle32-1560fa8.jsonl",
     "bench-bagmeans-clipsize-e093d01.jsonl",  # session e093d01: clip-bagmeans at bags 32, 128
+    "bench-bagmeans-gentle128-e093d01.jsonl",  # and gentle-bagmeans at bags of 128
 )
 
 
@@ -147,7 +148,7 @@ def test_bag_mean_comparison_is_made_from_its_rows(
     table line for line."""
     bag_script = _benchmark("bag_means", monkeypatch)
     bag_rows = script.read_rows([BENCH / name for name in BAG_MEAN_ROWS])
-    assert len(bag_rows) == 400 + 640 + 80 + 80 + 160
+    assert len(bag_rows) == 400 + 640 + 80 + 80 + 160 + 80
     assert all(r["status"] == "ok" for r in bag_rows)
     assert {r["method"] for r in bag_rows} == set(bag_script.bench.WITH_BAG_MEANS)
     text = bag_script.markdown(bag_rows, rows)
