@@ -9,6 +9,8 @@ from types import ModuleType
 
 import pytest
 
+from gentleclip.experiments import bench
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "docs" / "bench"
 
@@ -203,8 +205,7 @@ def _without_times(value: object) -> object:
 
 
 def _keyed(script: ModuleType, name: str) -> dict[tuple, dict]:
-    rows = script.read(BENCH / name)
-    return {(r["suite"], r["regime"], r["pairs"], r["seed"], r["method"]): r for r in rows}
+    return {bench._row_key(r): r for r in script.read(BENCH / name)}
 
 
 def _worker_seconds(name: str) -> tuple[str, float]:

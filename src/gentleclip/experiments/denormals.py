@@ -72,5 +72,5 @@ def flushing() -> bool:
 def describe(flush: bool) -> str:
     """One log line for the run."""
     if flush:
-        return "denormals: flushed to zero in the cells (same results, faster steps)"
+        return "denormals: flushed to zero in the cells (--denormals keep turns it off)"
     return "denormals: kept (--denormals keep)"
