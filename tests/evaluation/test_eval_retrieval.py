@@ -31,55 +31,74 @@ def _tied_pair(seed: int, n: int = N, d: int = 4) -> tuple[torch.Tensor, torch.T
     return torch.from_numpy(za), torch.from_numpy(zb)
 
 
-def _brute_ranks(za: np.ndarray, zb: np.ndarray) -> list[int]:
-    """Optimistic 1-based ranks from the full similarity matrix, with explicit loops."""
+def _brute_counts(za: np.ndarray, zb: np.ndarray) -> list[tuple[int, int]]:
+    """Per query: gallery items more similar than the match, and others as similar (loops)."""
     sim = za @ zb.T
     out = []
     for i in range(sim.shape[0]):
-        better = 0
+        greater = tied = 0
         for j in range(sim.shape[1]):
             if sim[i, j] > sim[i, i]:
-                better += 1
-        out.append(1 + better)
+                greater += 1
+            elif sim[i, j] == sim[i, i] and j != i:
+                tied += 1
+        out.append((greater, tied))
     return out
 
 
-def _brute_top1(za: np.ndarray, zb: np.ndarray) -> list[int]:
-    """Index of the most similar gallery row, the lowest index among ties."""
+def _brute_ranks(za: np.ndarray, zb: np.ndarray, ties: str = "expected") -> list[float]:
+    """1-based ranks: the mean of the tied positions, or the best one (optimistic)."""
+    return [1 + g + (t / 2 if ties == "expected" else 0) for g, t in _brute_counts(za, zb)]
+
+
+def _brute_recall(za: np.ndarray, zb: np.ndarray, k: int, ties: str) -> float:
+    """Mean over queries of the chance that the match lands in the first k positions, its
+    position drawn uniformly among the tied ones (or the best tied one: optimistic)."""
+    total = 0.0
+    for g, t in _brute_counts(za, zb):
+        positions = range(g + 1, g + t + 2) if ties == "expected" else [g + 1]
+        total += sum(p <= k for p in positions) / len(positions)
+    return total / len(za)
+
+
+def _brute_class_p1(za: np.ndarray, zb: np.ndarray, labels: np.ndarray, ties: str) -> float:
+    """Share of the query's label among the top items (or the lowest-index top item)."""
     sim = za @ zb.T
-    out = []
+    total = 0.0
     for i in range(sim.shape[0]):
-        best = 0
-        for j in range(1, sim.shape[1]):
-            if sim[i, j] > sim[i, best]:
-                best = j
-        out.append(best)
-    return out
+        best = max(sim[i])
+        top = [j for j in range(sim.shape[1]) if sim[i, j] == best]
+        if ties == "optimistic":
+            top = top[:1]
+        total += sum(labels[j] == labels[i] for j in top) / len(top)
+    return total / len(za)
 
 
-def _brute_metrics(za: np.ndarray, zb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def _brute_metrics(
+    za: np.ndarray, zb: np.ndarray, labels: np.ndarray, ties: str = "expected"
+) -> dict[str, float]:
     """Reference for every key of ``retrieval_metrics`` with ks=(1, 5, 10)."""
     out: dict[str, float] = {}
     for prefix, q, g in (("a_to_b_", za, zb), ("b_to_a_", zb, za)):
-        r = _brute_ranks(q, g)
         for k in (1, 5, 10):
-            out[f"{prefix}R@{k}"] = sum(x <= k for x in r) / len(r)
+            out[f"{prefix}R@{k}"] = _brute_recall(q, g, k, ties)
+        r = _brute_ranks(q, g, ties)
         s = sorted(r)
         mid = len(s) // 2
         out[f"{prefix}median_rank"] = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
         out[f"{prefix}mean_rank"] = sum(r) / len(r)
-        top1 = _brute_top1(q, g)
-        out[f"{prefix}class_P@1"] = sum(labels[t] == labels[i] for i, t in enumerate(top1)) / len(r)
+        out[f"{prefix}class_P@1"] = _brute_class_p1(q, g, labels, ties)
     return out
 
 
+@pytest.mark.parametrize("ties", ["expected", "optimistic"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("chunk_size", CHUNK_SIZES)
-def test_metrics_match_brute_force_with_ties(seed: int, chunk_size: int) -> None:
+def test_metrics_match_brute_force_with_ties(seed: int, chunk_size: int, ties: str) -> None:
     za, zb = _tied_pair(seed)
     labels = np.random.default_rng(seed + 100).integers(0, 3, size=N)
-    got = retrieval_metrics(za, zb, labels, chunk_size=chunk_size)
-    want = _brute_metrics(za.numpy(), zb.numpy(), labels)
+    got = retrieval_metrics(za, zb, labels, ties=ties, chunk_size=chunk_size)
+    want = _brute_metrics(za.numpy(), zb.numpy(), labels, ties)
     assert set(got) == set(want)
     for key, value in want.items():
         assert got[key] == pytest.approx(value, abs=1e-12), key
@@ -87,14 +106,68 @@ def test_metrics_match_brute_force_with_ties(seed: int, chunk_size: int) -> None
 
 
 def test_ties_actually_occur_in_fixture() -> None:
-    """Guard: the tied fixture must make optimistic and pessimistic ranks differ."""
-    za, zb = _tied_pair(0)
+    """Guard: the tied fixture must make the two rules differ, in ranks, recall and class
+    precision@1, and the optimistic ranks must be the best tied positions."""
+    za, zb = _tied_pair(1)
     sim = (za @ zb.T).numpy()
     true = np.diag(sim)[:, None]
     optimistic = 1 + (sim > true).sum(1)
     pessimistic = (sim >= true).sum(1)
     assert (pessimistic > optimistic).any()
-    assert ranks(za, zb).tolist() == optimistic.tolist()
+    assert ranks(za, zb, ties="optimistic").tolist() == optimistic.tolist()
+    assert ranks(za, zb).tolist() == ((optimistic + pessimistic) / 2).tolist()
+    labels = np.arange(N) % 3
+    expected = retrieval_metrics(za, zb, labels)
+    kept = retrieval_metrics(za, zb, labels, ties="optimistic")
+    for key in ("a_to_b_R@1", "b_to_a_R@10", "a_to_b_mean_rank", "b_to_a_class_P@1"):
+        assert expected[key] != kept[key], key
+
+
+def test_a_collapsed_map_scores_chance_not_perfect() -> None:
+    """Every item on one point: each match ties with all N - 1 others, so its expected rank
+    is (N + 1) / 2, R@k = k / N and class precision@1 is the label's share of the gallery.
+    The optimistic rule scores such a map as perfect."""
+    n = 20
+    za = torch.ones(n, 3, dtype=torch.float64)
+    zb = torch.ones(n, 3, dtype=torch.float64)
+    labels = np.array([0] * 5 + [1] * 15)
+    got = retrieval_metrics(za, zb, labels, ks=(1, 5, 10))
+    assert got["a_to_b_R@1"] == pytest.approx(1 / n)
+    assert got["a_to_b_R@5"] == pytest.approx(5 / n)
+    assert got["b_to_a_R@10"] == pytest.approx(10 / n)
+    assert got["a_to_b_median_rank"] == got["a_to_b_mean_rank"] == (n + 1) / 2
+    assert got["a_to_b_class_P@1"] == pytest.approx((5 * 5 + 15 * 15) / n**2)
+    kept = retrieval_metrics(za, zb, labels, ties="optimistic")
+    assert kept["a_to_b_R@1"] == 1.0
+    assert kept["a_to_b_class_P@1"] == 5 / n  # the lowest index carries label 0
+
+
+def test_random_tie_breaking_averages_to_the_expected_rule() -> None:
+    """Breaking the fixture's ties by a random order of the gallery, averaged over many
+    orders, approaches the expected rule's values."""
+    za, zb = _tied_pair(2)
+    sim = (za @ zb.T).numpy()
+    rng = np.random.default_rng(0)
+    draws = 4000
+    r1 = r5 = 0.0
+    for _ in range(draws):
+        jitter = rng.random(sim.shape) * 1e-9  # grid values differ by >= 1/16: order only
+        jittered = sim + jitter
+        rank = 1 + (jittered > np.diag(jittered)[:, None]).sum(1)
+        r1 += (rank <= 1).mean()
+        r5 += (rank <= 5).mean()
+    got = retrieval_metrics(za, zb)
+    assert got["a_to_b_R@1"] == pytest.approx(r1 / draws, abs=0.01)
+    assert got["a_to_b_R@5"] == pytest.approx(r5 / draws, abs=0.01)
+
+
+def test_without_ties_both_rules_agree() -> None:
+    gen = torch.Generator().manual_seed(14)
+    za = torch.nn.functional.normalize(torch.randn(50, 8, generator=gen), dim=1)
+    zb = torch.nn.functional.normalize(za + torch.randn(50, 8, generator=gen), dim=1)
+    labels = np.arange(50) % 4
+    expected = retrieval_metrics(za, zb, labels)
+    assert expected == retrieval_metrics(za, zb, labels, ties="optimistic")
 
 
 def test_even_n_median_averages_middle_ranks() -> None:
@@ -108,8 +181,10 @@ def test_even_n_median_averages_middle_ranks() -> None:
 def test_ranks_match_brute_force(chunk_size: int) -> None:
     za, zb = _tied_pair(4)
     got = ranks(za, zb, chunk_size=chunk_size)
-    assert got.dtype == torch.long
+    assert got.dtype == torch.float64
     assert got.tolist() == _brute_ranks(za.numpy(), zb.numpy())
+    kept = ranks(za, zb, ties="optimistic", chunk_size=chunk_size)
+    assert kept.tolist() == _brute_ranks(za.numpy(), zb.numpy(), "optimistic")
 
 
 def test_random_float32_normalised_agree_with_reference() -> None:
@@ -150,13 +225,18 @@ def test_reversed_embeddings_rank_last() -> None:
 
 
 def test_shifted_pairing_is_a_derangement() -> None:
-    """Matching row i with i+1 (cyclic) puts every true match at rank 2 for orthonormal rows."""
+    """Matching row i with i+1 (cyclic) for orthonormal rows: one item beats the match
+    (similarity 1) and the other 4 tie with it at 0, so its position is uniform on 2..6."""
     za = torch.eye(6, dtype=torch.float64)
     zb = torch.roll(za, shifts=1, dims=0)
-    got = retrieval_metrics(za, zb, ks=(1, 2))
+    got = retrieval_metrics(za, zb, ks=(1, 2, 6))
     assert got["a_to_b_R@1"] == 0.0
-    assert got["a_to_b_R@2"] == 1.0  # one item beats the match; the zero-similarity rest tie
-    assert got["a_to_b_median_rank"] == 2.0
+    assert got["a_to_b_R@2"] == pytest.approx(1 / 5)
+    assert got["a_to_b_R@6"] == 1.0
+    assert got["a_to_b_median_rank"] == 4.0
+    kept = retrieval_metrics(za, zb, ks=(1, 2), ties="optimistic")
+    assert kept["a_to_b_R@2"] == 1.0  # the optimistic rule counts the ties as behind it
+    assert kept["a_to_b_median_rank"] == 2.0
 
 
 def test_ks_larger_than_n_and_custom_keys() -> None:
@@ -244,6 +324,7 @@ def _ok() -> torch.Tensor:
         (torch.eye(4), torch.eye(4), {"ks": (1, 0)}, "k"),
         (torch.eye(4), torch.eye(4), {"ks": (1.5,)}, "k"),
         (torch.eye(4), torch.eye(4), {"chunk_size": 0}, "chunk_size"),
+        (torch.eye(4), torch.eye(4), {"ties": "random"}, "unknown tie rule 'random'"),
         ([[1.0]], [[1.0]], {}, "Tensor"),
     ],
 )
@@ -261,6 +342,8 @@ def test_topk_and_ranks_validation() -> None:
         ranks(_ok(), _ok(), chunk_size=-1)
     with pytest.raises(InputError, match="same shape"):
         ranks(_ok(), torch.eye(3))
+    with pytest.raises(InputError, match="unknown tie rule"):
+        ranks(_ok(), _ok(), ties="pessimistic")
 
 
 def test_accepts_numpy_and_grad_tensors_and_mixed_dtypes() -> None:

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import gentleclip.baselines
+import gentleclip.evaluation.run
 from gentleclip.cli import bench as cli_bench
 from gentleclip.cli.main import main
 from gentleclip.data import split as splitting
@@ -323,6 +324,15 @@ def test_other_settings_in_same_out_dir_refused(tmp_path: Path, tiny: list, caps
     del settings["refit"]
     (tmp_path / bench.SETTINGS).write_text(json.dumps(settings))
     assert main([*argv, "--search", "full", "--refit"]) == 0
+    # folders from before --ties counted ties as hits: they resume with --ties optimistic
+    assert main([*argv, "--search", "full", "--ties", "optimistic"]) == 2
+    err = capsys.readouterr().err
+    assert "made with --ties expected (this run: --ties optimistic)" in err
+    del settings["ties"]
+    (tmp_path / bench.SETTINGS).write_text(json.dumps(settings))
+    assert main([*argv, "--search", "full"]) == 2
+    assert "resume it with --ties optimistic" in capsys.readouterr().err
+    assert main([*argv, "--search", "full", "--ties", "optimistic"]) == 0
 
 
 QUICK_TINY = ["--quick", "--suite", "tiny", "--pairs", "10", "--steps", "8"]
@@ -949,12 +959,53 @@ def test_report_names_the_settings_it_was_made_with(tmp_path: Path, tiny: list) 
     cells = bench.plan(["tiny"], ["bags:8"], [10], [0], ["ridge"])
     bench.run_bench(cells, options, log=lambda _: None)
     text, _ = bench.write_report(tmp_path)
-    line = "Made with --tune-budget 2, --steps 6, --search halving, --no-refit (`bench.json`)."
+    line = "Made with --tune-budget 2, --steps 6, --search halving, --no-refit, --ties expected"
     assert line in text and line in (tmp_path / bench.REPORT).read_text()
     (tmp_path / bench.SETTINGS).write_text('{"tune_budget": 4, "steps": null}')  # an old one
-    assert "--tune-budget 4, no --steps, --search full, --refit" in bench.write_report(tmp_path)[0]
+    old = "--tune-budget 4, no --steps, --search full, --refit, --ties optimistic"
+    assert old in bench.write_report(tmp_path)[0]
     (tmp_path / bench.SETTINGS).write_text("garbage")
     assert "## Settings" not in bench.write_report(tmp_path)[0]
+
+
+class _Collapsed(_Embedder):
+    """A map that puts every item of both sides on one point."""
+
+    def encode(self, side: str, x: np.ndarray) -> torch.Tensor:
+        return torch.ones(len(x), 3, dtype=torch.float64) / math.sqrt(3)
+
+
+@pytest.mark.parametrize("ties", ["expected", "optimistic"])
+def test_a_collapsed_map_scores_chance_under_expected_ties(
+    tmp_path: Path, tiny: list, monkeypatch: pytest.MonkeyPatch, ties: str
+) -> None:
+    """The bench's --ties reaches the metrics of baselines and of trained towers alike, and
+    each row names its rule. A map that collapses every item scores R@k = k / N under the
+    expected rule, and a perfect 1.0 under the optimistic one."""
+    monkeypatch.setattr(FakeRidge, "fit", lambda self, data, params, *, seed: _Collapsed(None))
+    options = bench.BenchOptions(out=tmp_path, tune_budget=2, steps=6, ties=ties)
+    row = bench.run_cell((bench.Cell("tiny", "bags:8", 10, 0, "ridge"), options))
+    assert row["status"] == "ok" and row["ties"] == ties
+    want = {"expected": (1 / TEST, 10 / TEST), "optimistic": (1.0, 1.0)}[ties]
+    got = (row["metrics"]["a_to_b_R@1"], row["metrics"]["a_to_b_R@10"])
+    assert got == pytest.approx(want)
+    seen: list[str] = []
+    real = gentleclip.evaluation.run.evaluate
+
+    def spy(*args: Any, **kwargs: Any) -> dict[str, float]:
+        seen.append(kwargs["ties"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gentleclip.evaluation.run, "evaluate", spy)
+    with bench.one_torch_thread():
+        trained = bench.run_cell((bench.Cell("tiny", "bags:8", 10, 0, "clip"), options))
+    assert trained["status"] == "ok" and trained["ties"] == ties
+    assert seen and set(seen) == {ties}  # every candidate and the refit
+
+
+def test_unknown_tie_rule_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown --ties 'random'"):
+        bench.BenchOptions(out=tmp_path, ties="random").check()
 
 
 def test_bag_mean_baselines_fit_on_the_pairs_plus_every_bags_means(

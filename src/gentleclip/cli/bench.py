@@ -3,7 +3,8 @@
     gentleclip bench --suite mfeat --out DIR [--pairs 0,10,20] [--regime bags:8,unpaired]
         [--seeds 5] [--methods compare|ablations|disjoint|reference|all|gentle,clip,...]
         [--tune-budget 4]
-        [--search halving|full] [--no-refit] [--workers N (default: CPU count)]
+        [--search halving|full] [--no-refit] [--ties expected|optimistic]
+        [--workers N (default: CPU count)]
         [--reference-steps 200]
         [--allocator auto|tcmalloc|system] [--denormals flush|keep] [--quick]
 
@@ -32,6 +33,7 @@ FULL = {
     "steps": None,
     "search": "halving",
     "refit": True,
+    "ties": "expected",
     "reference_steps": 200,
 }
 QUICK = {
@@ -43,6 +45,7 @@ QUICK = {
     "steps": 200,
     "search": "halving",
     "refit": True,
+    "ties": "expected",
     "reference_steps": 50,
 }
 
@@ -88,6 +91,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validation items), with no second training (about 30%% less work; on emoji and "
         "molecules 5 of 48 verdicts differ from the tables, two of them target rows; see "
         "docs/results.md)",
+    )
+    p.add_argument(
+        "--ties",
+        choices=bench.TIE_RULES,
+        default=None,
+        help="how retrieval metrics count gallery items exactly as similar as the one that "
+        "counts: expected (default: their expectation under random tie-breaking, so a map "
+        "that collapses items scores chance) or optimistic (a tie counts as a hit; the rule "
+        "of rows made before it was changed, to resume or reproduce them)",
     )
     p.add_argument(
         "--workers",
@@ -172,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         steps=None if steps is None else int(steps),  # type: ignore[arg-type]
         search=str(_option(args, "search")),
         refit=bool(_option(args, "refit")),
+        ties=str(_option(args, "ties")),
     )
     workers = default_workers() if args.workers is None else args.workers
     reference_steps = int(_option(args, "reference_steps"))  # type: ignore[arg-type]

@@ -10,11 +10,23 @@ independent of ``chunk_size``.
 
 Tie handling
 ------------
-* **Ranks are optimistic**: the rank of the true match is ``1 + #{gallery items whose
-  similarity is strictly greater than the true match's}``. Gallery items that tie with the
-  true match (e.g. duplicated rows) do not push it down.
-* **Top-k lists break ties by the lower gallery index**, which makes :func:`topk_indices`
-  (and therefore class precision@1) deterministic.
+Two gallery items with the same similarity to a query (duplicated rows, or a map that
+collapses many items onto one point) are a tie. ``ties`` picks the rule:
+
+* ``"expected"`` (the default): the metric's expectation when ties are broken uniformly at
+  random. With ``g`` gallery items strictly more similar than the true match and ``t`` others
+  exactly as similar, the true match's position is uniform on ``g + 1 .. g + t + 1``, so its
+  rank is ``1 + g + t / 2`` (median and mean rank use it) and ``R@k`` counts
+  ``P(position <= k) = clip((k - g) / (t + 1), 0, 1)``. Class precision@1 counts the share of
+  the query's label among the top-similarity items. Without ties every metric equals the
+  optimistic one.
+* ``"optimistic"`` (the only rule before it was found to reward collapse): the rank is
+  ``1 + g``, so a tie counts as a hit, and class precision@1 takes the top item of the
+  lowest index. A map that puts many items on one point scores well under it; it is kept
+  to reproduce results made with it.
+
+**Top-k lists break ties by the lower gallery index**, which makes :func:`topk_indices`
+deterministic.
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ from gentleclip.errors import InputError
 from gentleclip.losses.functional import all_finite
 
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10)
+TIE_RULES: tuple[str, ...] = ("expected", "optimistic")
 
 
 def as_embedding_matrix(x: Tensor | np.ndarray, name: str) -> Tensor:
@@ -76,29 +89,54 @@ def _check_k(k: int, what: str = "k") -> None:
         raise InputError(f"{what} must be an integer >= 1, got {k!r}")
 
 
-def _ranks_unchecked(query: Tensor, gallery: Tensor, chunk_size: int) -> Tensor:
-    """1-based optimistic ranks of ``gallery[i]`` for ``query[i]``; inputs already valid."""
+def check_ties(ties: str) -> None:
+    """Raise InputError unless ``ties`` is one of :data:`TIE_RULES`."""
+    if ties not in TIE_RULES:
+        raise InputError(f"unknown tie rule {ties!r}; use one of {', '.join(TIE_RULES)}")
+
+
+def _tie_counts(query: Tensor, gallery: Tensor, chunk_size: int) -> tuple[Tensor, Tensor]:
+    """Per query ``i``: gallery items strictly more similar than ``gallery[i]`` and those
+    exactly as similar (``gallery[i]`` itself left out); inputs already valid."""
     n = query.shape[0]
-    out = torch.empty(n, dtype=torch.long, device=query.device)
+    greater = torch.empty(n, dtype=torch.long, device=query.device)
+    tied = torch.empty(n, dtype=torch.long, device=query.device)
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
         sim = query[start:stop] @ gallery.T  # (chunk, N)
         rows = torch.arange(stop - start, device=query.device)
-        true_sim = sim[rows, rows + start]  # taken from the same product: no rounding skew
-        out[start:stop] = 1 + (sim > true_sim[:, None]).sum(dim=1)
-    return out
+        true_sim = sim[rows, rows + start][:, None]  # from the same product: no rounding skew
+        greater[start:stop] = (sim > true_sim).sum(dim=1)
+        tied[start:stop] = (sim == true_sim).sum(dim=1) - 1
+    return greater, tied
 
 
-def ranks(za: Tensor, zb: Tensor, *, chunk_size: int = 1024) -> Tensor:
+def _ranks_from(greater: Tensor, tied: Tensor, ties: str) -> Tensor:
+    """1-based float64 ranks under the tie rule."""
+    extra = tied.double() / 2 if ties == "expected" else 0.0
+    return 1 + greater.double() + extra
+
+
+def _recall_at(k: int, greater: Tensor, tied: Tensor, ties: str) -> float:
+    """Mean chance that the true match is within the first ``k`` (see module docstring)."""
+    if ties == "optimistic":
+        return float((greater < k).double().mean())
+    return float(((k - greater.double()) / (tied.double() + 1)).clamp(0, 1).mean())
+
+
+def ranks(za: Tensor, zb: Tensor, *, ties: str = "expected", chunk_size: int = 1024) -> Tensor:
     """1-based rank of ``zb[i]`` among all rows of ``zb`` when querying with ``za[i]``.
 
-    Ties are optimistic (see module docstring). Returns a ``(N,)`` int64 tensor on the
-    inputs' device. Raises InputError for invalid inputs.
+    Returns a ``(N,)`` float64 tensor on the inputs' device: under ``ties="expected"`` a
+    tied match has the mean of its possible positions (a half-integer for an odd number of
+    tied items), under ``"optimistic"`` the best one (see module docstring). Raises
+    InputError for invalid inputs or an unknown tie rule.
     """
     _check_chunk_size(chunk_size)
+    check_ties(ties)
     a, b = _check_pair(za, zb)
     with torch.no_grad():
-        return _ranks_unchecked(a, b, chunk_size)
+        return _ranks_from(*_tie_counts(a, b, chunk_size), ties)
 
 
 def _topk_chunk(sim: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -153,16 +191,29 @@ def _label_codes(labels: Tensor | np.ndarray, n: int, device: torch.device) -> T
     return torch.as_tensor(codes, dtype=torch.long, device=device)
 
 
-def _class_precision_at_1(query: Tensor, gallery: Tensor, codes: Tensor, chunk_size: int) -> float:
-    """Fraction of queries whose top-1 gallery item carries the query's label."""
-    top1, _ = topk_indices(query, gallery, 1, chunk_size=chunk_size)
-    return float((codes[top1[:, 0]] == codes).double().mean())
+def _class_precision_at_1(
+    query: Tensor, gallery: Tensor, codes: Tensor, chunk_size: int, ties: str
+) -> float:
+    """Mean share of the query's label among its top-similarity gallery items (``expected``),
+    or whether the lowest-index top item carries it (``optimistic``)."""
+    if ties == "optimistic":
+        top1, _ = topk_indices(query, gallery, 1, chunk_size=chunk_size)
+        return float((codes[top1[:, 0]] == codes).double().mean())
+    total = 0.0
+    for start in range(0, query.shape[0], chunk_size):
+        sim = query[start : start + chunk_size] @ gallery.T
+        top = sim == sim.max(dim=1, keepdim=True).values
+        same = codes[None, :] == codes[start : start + chunk_size, None]
+        total += float(((top & same).sum(dim=1).double() / top.sum(dim=1)).sum())
+    return total / query.shape[0]
 
 
-def _direction_metrics(rank: Tensor, ks: Sequence[int], prefix: str) -> dict[str, float]:
+def _direction_metrics(
+    greater: Tensor, tied: Tensor, ks: Sequence[int], prefix: str, ties: str
+) -> dict[str, float]:
     """Recall@k, median and mean rank for one retrieval direction."""
-    r = rank.double()
-    out = {f"{prefix}R@{k}": float((r <= k).double().mean()) for k in ks}
+    r = _ranks_from(greater, tied, ties)
+    out = {f"{prefix}R@{k}": _recall_at(k, greater, tied, ties) for k in ks}
     out[f"{prefix}median_rank"] = float(np.median(r.cpu().numpy()))
     out[f"{prefix}mean_rank"] = float(r.mean())
     return out
@@ -174,6 +225,7 @@ def retrieval_metrics(
     labels: Tensor | np.ndarray | None = None,
     *,
     ks: Sequence[int] = DEFAULT_KS,
+    ties: str = "expected",
     chunk_size: int = 1024,
 ) -> dict[str, float]:
     """Retrieval metrics in both directions for ``N`` paired embeddings.
@@ -183,13 +235,17 @@ def retrieval_metrics(
     yields ``R@1``, ``R@5`` and ``R@10``; ``k > N`` gives 1.0), ``{d}_median_rank`` (the
     usual median, averaging the two middle ranks for even ``N``) and ``{d}_mean_rank``.
     With ``labels`` (one per pair, any comparable dtype) it also reports
-    ``{d}_class_P@1``: the fraction of queries whose top-1 item has the query's label.
+    ``{d}_class_P@1``: the fraction of queries whose top-1 item has the query's label (under
+    ``"expected"`` ties, the label's share among the items tied for the top).
 
-    Ranks are 1-based and optimistic under ties; top-1 ties go to the lower index.
-    Raises InputError for mismatched shapes, empty or non-finite inputs, a labels length
-    mismatch, ``k < 1`` or ``chunk_size < 1``.
+    Ranks are 1-based. ``ties`` is the rule for gallery items exactly as similar as the one
+    that counts: ``"expected"`` (the expectation under random tie-breaking) or
+    ``"optimistic"`` (ties go to the true match; see module docstring). Raises InputError
+    for mismatched shapes, empty or non-finite inputs, a labels length mismatch, ``k < 1``,
+    ``chunk_size < 1`` or an unknown tie rule.
     """
     _check_chunk_size(chunk_size)
+    check_ties(ties)
     for k in ks:
         _check_k(k, "every k in ks")
     a, b = _check_pair(za, zb)
@@ -198,11 +254,10 @@ def retrieval_metrics(
     metrics: dict[str, float] = {}
     with torch.no_grad():
         for prefix, query, gallery in (("a_to_b_", a, b), ("b_to_a_", b, a)):
-            metrics.update(
-                _direction_metrics(_ranks_unchecked(query, gallery, chunk_size), ks, prefix)
-            )
+            greater, tied = _tie_counts(query, gallery, chunk_size)
+            metrics.update(_direction_metrics(greater, tied, ks, prefix, ties))
             if codes is not None:
                 metrics[f"{prefix}class_P@1"] = _class_precision_at_1(
-                    query, gallery, codes, chunk_size
+                    query, gallery, codes, chunk_size, ties
                 )
     return metrics

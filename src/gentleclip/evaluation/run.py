@@ -71,10 +71,12 @@ def evaluate(
     *,
     figure: str | Path | None = None,
     title: str = "held-out pairs",
+    ties: str = "expected",
 ) -> dict[str, float]:
-    """Retrieval metrics, class precision (with labels) and the modality gap."""
+    """Retrieval metrics, class precision (with labels) and the modality gap; ``ties`` is the
+    rule for tied similarities (:mod:`gentleclip.evaluation.retrieval`)."""
     za, zb = embed(model, "a", eval_a), embed(model, "b", eval_b)
-    metrics = retrieval_metrics(za, zb, labels)
+    metrics = retrieval_metrics(za, zb, labels, ties=ties)
     metrics["modality_gap"] = modality_gap(za, zb)
     if figure is not None:
         plot_embeddings(za, zb, figure, title=title, labels=labels)

@@ -58,6 +58,7 @@ from gentleclip.data.regimes import RegimeData
 from gentleclip.data.split import split_full, test_rows
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_json_atomic
+from gentleclip.evaluation.retrieval import TIE_RULES
 from gentleclip.experiments import datasets, denormals, malloc, speed
 from gentleclip.experiments.speed import one_torch_thread
 from gentleclip.recipes import load_recipe, recipe_overrides
@@ -66,7 +67,7 @@ RESULTS = "results.jsonl"
 REPORT = "results.md"
 SETTINGS = "bench.json"
 # settings a bench.json from before they existed leaves out, with the value those runs used
-OLDER_SETTINGS: dict[str, Any] = {"search": "full", "refit": True}
+OLDER_SETTINGS: dict[str, Any] = {"search": "full", "refit": True, "ties": "optimistic"}
 FALLBACK_HEADLINE = "a_to_b_R@10"
 # (steps factor, lr factor) around each recipe, most plausible first: a budget of K takes the
 # first K, so every trained method gets the same K candidates. Step counts at one learning
@@ -339,6 +340,9 @@ class BenchOptions:
     # from the validation search (trained on the training part less the validation items) is
     # scored on the test pairs, with no second training
     refit: bool = True
+    # how retrieval metrics count gallery items tied with the one that counts
+    # (gentleclip.evaluation.retrieval): "expected" (random tie-breaking) or "optimistic"
+    ties: str = "expected"
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -346,6 +350,7 @@ class BenchOptions:
             "steps": self.steps,
             "search": self.search,
             "refit": self.refit,
+            "ties": self.ties,
         }
 
     def check(self) -> None:
@@ -360,6 +365,8 @@ class BenchOptions:
             )
         if self.steps is not None and self.steps < 1:
             raise InputError(f"--steps must be >= 1, got {self.steps}")
+        if self.ties not in TIE_RULES:
+            raise InputError(f"unknown --ties {self.ties!r}; use one of {', '.join(TIE_RULES)}")
 
 
 def plan(
@@ -536,9 +543,11 @@ def _training_method_available(method: str) -> bool:
     return method in config.METHODS
 
 
-def fit_trained(config: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, float]:
+def fit_trained(
+    config: dict[str, Any], arrays: dict[str, np.ndarray], ties: str = "expected"
+) -> dict[str, float]:
     """Train ``config`` on the training ``arrays`` (in process), evaluate on their eval pairs."""
-    run = ScoredRun(config, arrays)
+    run = ScoredRun(config, arrays, ties=ties)
     length = config.get("optim", {}).get("steps")
     if length is None:  # epoch-based or default length: one run, scored at its end
         return run.finish()
@@ -569,11 +578,16 @@ class ScoredRun:
     each in ``scores[step]``; a later call continues the same run. ``train_seconds`` counts
     training only, from the start of the run to that step. With ``keep`` a copy of the model
     at each scored step is kept too, in ``models[step]`` (``--no-refit`` scores the chosen
-    one on the test pairs).
+    one on the test pairs). ``ties`` is the metrics' tie rule.
     """
 
     def __init__(
-        self, config: dict[str, Any], arrays: dict[str, np.ndarray], *, keep: bool = False
+        self,
+        config: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        *,
+        keep: bool = False,
+        ties: str = "expected",
     ) -> None:
         from gentleclip.training.config import config_from_dict
         from gentleclip.training.inprocess import InProcessRun
@@ -584,6 +598,7 @@ class ScoredRun:
         self.scores: dict[int, dict[str, float]] = {}
         self.models: dict[int, Any] = {}
         self.keep = keep
+        self.ties = ties
         self.seconds = 0.0
 
     def advance(self, steps: Iterable[int]) -> None:
@@ -611,14 +626,17 @@ class ScoredRun:
         return self.scores[-1]
 
     def _score(self, step: int, model: Any, seconds: float) -> None:
-        self.scores[step] = {**eval_metrics(model, self.arrays), "train_seconds": round(seconds, 2)}
+        metrics = eval_metrics(model, self.arrays, self.ties)
+        self.scores[step] = {**metrics, "train_seconds": round(seconds, 2)}
         if self.keep:
             self.models[step] = copy.deepcopy(model)
 
 
-def eval_metrics(model: Any, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+def eval_metrics(
+    model: Any, arrays: dict[str, np.ndarray], ties: str = "expected"
+) -> dict[str, float]:
     """Metrics of a trained TwoTower or a fitted baseline's map on the eval pairs of
-    ``arrays``."""
+    ``arrays``, ties counted by the rule ``ties``."""
     from gentleclip.evaluation.gap import modality_gap
     from gentleclip.evaluation.retrieval import retrieval_metrics
     from gentleclip.evaluation.run import evaluate
@@ -626,9 +644,10 @@ def eval_metrics(model: Any, arrays: dict[str, np.ndarray]) -> dict[str, float]:
 
     a, b, labels = arrays["eval_a"], arrays["eval_b"], arrays.get("eval_labels")
     if isinstance(model, TwoTower):
-        return evaluate(model, a, b, labels)
+        return evaluate(model, a, b, labels, ties=ties)
     za, zb = model.encode("a", a), model.encode("b", b)
-    return {**retrieval_metrics(za, zb, labels), "modality_gap": modality_gap(za, zb)}
+    metrics = retrieval_metrics(za, zb, labels, ties=ties)
+    return {**metrics, "modality_gap": modality_gap(za, zb)}
 
 
 def _baseline(name: str) -> Any:
@@ -644,14 +663,18 @@ def _baseline(name: str) -> Any:
 
 
 def _fit_baseline(
-    baseline: Any, params: dict[str, Any], arrays: dict[str, np.ndarray], seed: int
+    baseline: Any,
+    params: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    seed: int,
+    ties: str = "expected",
 ) -> tuple[dict[str, float], Any]:
     """Fit on the training arrays only (eval arrays withheld), score on the eval pairs; the
     metrics and the fitted map."""
     train_only = {k: v for k, v in arrays.items() if not k.startswith("eval_")}
     start = time.perf_counter()
     embedder = baseline.fit(RegimeData.from_arrays(train_only), params, seed=seed)
-    metrics = eval_metrics(embedder, arrays)
+    metrics = eval_metrics(embedder, arrays, ties)
     return {**metrics, "train_seconds": round(time.perf_counter() - start, 3)}, embedder
 
 
@@ -677,7 +700,7 @@ def _fitter(
             arrays: dict[str, np.ndarray],
             models: dict[int, Any] | None = None,
         ) -> list:
-            fits = [_fit_baseline(baseline, p, arrays, cell.seed) for p in candidates]
+            fits = [_fit_baseline(baseline, p, arrays, cell.seed, options.ties) for p in candidates]
             if models is not None:
                 models.update((index, fit[1]) for index, fit in enumerate(fits))
             return [fit[0] for fit in fits]
@@ -687,7 +710,9 @@ def _fitter(
     if not _training_method_available(training_method):
         raise Unavailable(f"training method {training_method!r} is not in this gentleclip")
     config = base_config(cell.suite, spec, options.steps, cell.seed)
-    scorer = functools.partial(score_trained, config, search=options.search, key=key)
+    scorer = functools.partial(
+        score_trained, config, search=options.search, key=key, ties=options.ties
+    )
     return trained_candidates(config, options.tune_budget), scorer
 
 
@@ -699,6 +724,7 @@ def score_trained(
     search: str = "full",
     key: str = FALLBACK_HEADLINE,
     models: dict[int, Any] | None = None,
+    ties: str = "expected",
 ) -> list[dict[str, float] | None]:
     """Metrics of each candidate (dotted overrides of ``config``) trained on ``arrays``.
 
@@ -707,7 +733,7 @@ def score_trained(
     count of all candidates (the rung) and is scored there on ``key``; only the best run
     (the first of equals) goes on. Candidates of the other runs beyond the rung are pruned:
     their entry is None. A dict given as ``models`` receives a copy of each scored
-    candidate's model under its index.
+    candidate's model under its index. ``ties`` is the metrics' tie rule.
     """
     keep = models is not None
     results: list[dict[str, float] | None] = [None] * len(candidates)
@@ -716,7 +742,7 @@ def score_trained(
         run_config = _with(config, candidates[indices[0]])
         if run_config["optim"].get("steps") is None:  # epoch-based: no sharing
             for index in indices:
-                run = ScoredRun(_with(config, candidates[index]), arrays, keep=keep)
+                run = ScoredRun(_with(config, candidates[index]), arrays, keep=keep, ties=ties)
                 results[index] = run.finish()
                 if models is not None:
                     models[index] = run.models[-1]
@@ -724,7 +750,7 @@ def score_trained(
         steps = [
             int(candidates[i].get("optim.steps", run_config["optim"]["steps"])) for i in indices
         ]
-        run = ScoredRun(_longest(run_config, steps), arrays, keep=keep)
+        run = ScoredRun(_longest(run_config, steps), arrays, keep=keep, ties=ties)
         plans.append((indices, steps, run))
     going_on = plans
     if search == "halving" and len(plans) > 1:
@@ -842,20 +868,23 @@ def _tuned_result(
             params, scored = _tune(candidates, score, data.val, key)
             metrics = score([params], data.test)[0]  # one candidate: never pruned
         else:
-            params, scored, metrics = _chosen_model_metrics(candidates, score, data, key)
+            params, scored, metrics = _chosen_model_metrics(
+                candidates, score, data, key, options.ties
+            )
     except InputError as err:
         raise Skipped(str(err)) from err
     return {
         "headline": key,
         "value": _headline(metrics, key),
         "metrics": metrics,
+        "ties": options.ties,
         "params": params,
         "candidates": scored,
     }
 
 
 def _chosen_model_metrics(
-    candidates: list[dict[str, Any]], score: Scorer, data: CellData, key: str
+    candidates: list[dict[str, Any]], score: Scorer, data: CellData, key: str, ties: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, float]]:
     """``--no-refit``: the validation search, then the chosen candidate's model from it (fit
     on the validation split's training rows) scored once on the test pairs. Its
@@ -863,7 +892,7 @@ def _chosen_model_metrics(
     models: dict[int, Any] = {}
     params, scored = _tune(candidates, score, data.val, key, models)
     chosen = next(i for i, entry in enumerate(scored) if entry["params"] is params)
-    metrics = eval_metrics(models[chosen], data.test)
+    metrics = eval_metrics(models[chosen], data.test, ties)
     return params, scored, {**metrics, "train_seconds": scored[chosen]["train_seconds"]}
 
 
