@@ -809,6 +809,21 @@ def _tune(
     return best["params"], scored  # first of equals wins
 
 
+def tuned_candidate(
+    domain: DomainData, cell: Cell, test_size: int, options: BenchOptions
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The parameters the bench's validation search picks for ``cell`` on ``domain`` and
+    every candidate's validation score, as :func:`evaluate_cell` would choose them; the test
+    pairs are not touched. Raises Skipped where the cell cannot run."""
+    spec = METHODS[cell.method]
+    data = cell_data(domain, cell, test_size, isinstance(spec, Trained) and spec.oracle)
+    if spec.bag_means:
+        data = _with_bag_means(data, cell.regime)
+    key = headline_key(cell.suite, domain)
+    candidates, score = _fitter(cell, spec, options, key)
+    return _tune(candidates, score, data.val, key)
+
+
 def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
     """Tune on validation, fit the chosen candidate on the training part, score on test.
 
