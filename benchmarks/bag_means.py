@@ -19,6 +19,7 @@ writes ``OUT/bagmeans.md`` and ``OUT/bagmeans.png``:
         docs/bench/bench-bagmeans-gentle32-1560fa8.jsonl \\
         docs/bench/bench-bagmeans-clipsize-e093d01.jsonl \\
         docs/bench/bench-bagmeans-gentle128-e093d01.jsonl \\
+        --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl \\
         --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
 """
 
@@ -233,11 +234,20 @@ def plot(bag_rows: Sequence[dict], published: Sequence[dict], out: Path) -> Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=Path, nargs="+", required=True)
+    parser.add_argument(
+        "--rescored",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="rows made again (with --ties expected): each replaces the row of its cell",
+    )
     parser.add_argument("--bench", type=Path, default=Path("docs/bench"))
     parser.add_argument("--sclip-rows", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    bag_rows = published_tables.read_rows(args.rows)
+    bag_rows = published_tables.rescored(
+        published_tables.read_rows(args.rows), published_tables.read_rows(args.rescored)
+    )
     measured = published_tables.read(args.sclip_rows)
     published = published_tables.with_sclip_from(published_tables.grid_rows(args.bench), measured)
     text = markdown(bag_rows, published)
