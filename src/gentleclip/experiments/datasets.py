@@ -95,14 +95,28 @@ def entry(name: str) -> DatasetEntry:
     return DATASETS[name]
 
 
+def _missing(name: str, err: ImportError) -> InputError:
+    """The one-line error for a dataset whose packages are not installed."""
+    item = entry(name)
+    hint = f"run `gentleclip data install {name}`"
+    return InputError(f"dataset {name!r} needs {item.needs} ({err.name or err}); {hint}")
+
+
 def _function(name: str, attr: str) -> Any:
     item = entry(name)
     try:
         module = importlib.import_module(item.module)
     except ImportError as err:
-        hint = f"run `gentleclip data install {name}`"
-        raise InputError(f"dataset {name!r} needs {item.needs}; {hint}") from err
-    return getattr(module, getattr(item, attr))
+        raise _missing(name, err) from err
+    function = getattr(module, getattr(item, attr))
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ImportError as err:  # a package the builder imports lazily (e.g. biotite)
+            raise _missing(name, err) from err
+
+    return call
 
 
 def install(name: str) -> None:
