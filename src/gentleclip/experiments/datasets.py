@@ -108,15 +108,7 @@ def _function(name: str, attr: str) -> Any:
         module = importlib.import_module(item.module)
     except ImportError as err:
         raise _missing(name, err) from err
-    function = getattr(module, getattr(item, attr))
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except ImportError as err:  # a package the builder imports lazily (e.g. biotite)
-            raise _missing(name, err) from err
-
-    return call
+    return getattr(module, getattr(item, attr))
 
 
 def install(name: str) -> None:
@@ -126,12 +118,17 @@ def install(name: str) -> None:
 def build(name: str, *, raw: bool = False) -> DomainData:
     """The dataset's features; ``raw=True`` gives the raw rows fine-tuned encoders read."""
     item = entry(name)
-    if not raw:
-        return _function(name, "build")(**item.build_kwargs)
-    if item.raw_build_kwargs is None:
-        able = ", ".join(n for n, e in DATASETS.items() if e.raw_build_kwargs)
-        raise InputError(
-            f"--train-encoder: dataset {name!r} has no fine-tunable torch encoder "
-            f"(datasets with one: {able})"
-        )
-    return _function(name, "build")(**item.build_kwargs, **item.raw_build_kwargs)
+    kwargs = dict(item.build_kwargs)
+    if raw:
+        if item.raw_build_kwargs is None:
+            able = ", ".join(n for n, e in DATASETS.items() if e.raw_build_kwargs)
+            raise InputError(
+                f"--train-encoder: dataset {name!r} has no fine-tunable torch encoder "
+                f"(datasets with one: {able})"
+            )
+        kwargs.update(item.raw_build_kwargs)
+    builder = _function(name, "build")
+    try:
+        return builder(**kwargs)
+    except ImportError as err:  # a package the builder imports only as it runs (biotite)
+        raise _missing(name, err) from err
