@@ -34,8 +34,9 @@ from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 from gentleclip.experiments import bench
 
 STEM = "ties"
-# the rows the bag-mean comparison reads (benchmarks/bag_means.py's --rows) and the rows of
-# its closed-form cells made again with --ties expected (its --rescored)
+# the rows the bag-mean comparison read made with ties counted as hits (benchmarks/bag_means.py's
+# --rows but the later natural-bag rows) and the rows of its closed-form cells made again with
+# --ties expected (its --rescored)
 BAG_MEAN_ROWS = (
     "bench-bagmeans-1560fa8.jsonl",
     "bench-bagmeans-bagsize-1560fa8.jsonl",

@@ -141,6 +141,7 @@ BAG_MEAN_ROWS = (
     "bench-bagmeans-gentle32-1560fa8.jsonl",
     "bench-bagmeans-clipsize-e093d01.jsonl",  # session e093d01: clip-bagmeans at bags 32, 128
     "bench-bagmeans-gentle128-e093d01.jsonl",  # and gentle-bagmeans at bags of 128
+    "bench-bagmeans-natural-2af79bb.jsonl",  # session 2af79bb: emoji's natural bags
 )
 
 
@@ -155,7 +156,7 @@ def test_bag_mean_comparison_is_made_from_its_rows(
         script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
         script.read(BENCH / TIES_BAGMEANS),
     )
-    assert len(bag_rows) == 400 + 640 + 80 + 80 + 160 + 80
+    assert len(bag_rows) == 400 + 640 + 80 + 80 + 160 + 80 + 12
     assert all(r["status"] == "ok" for r in bag_rows)
     assert {r["method"] for r in bag_rows} == set(bag_script.bench.WITH_BAG_MEANS)
     text = bag_script.markdown(bag_rows, rows)
@@ -169,7 +170,7 @@ def test_bag_mean_comparison_is_made_from_its_rows(
     compact = bag_script.summary_lines(bag_rows, rows, "bags:8")
     assert len(compact) == 2 + 16 and [line for line in compact if line not in doc] == []
     counts = [line for line in bag_script.count_lines(bag_rows, rows) if "bags:8 " not in line]
-    assert len(counts) == 8 and [line for line in counts if "  " + line not in doc] == []
+    assert len(counts) == 9 and [line for line in counts if "  " + line not in doc] == []
 
 
 def test_molecules_bag_mean_checks_are_the_rows_results_md_quotes(script: ModuleType) -> None:
