@@ -60,6 +60,25 @@ def test_fit_saves_the_map_the_library_fits_and_eval_and_embed_use_it(
     assert np.array_equal(np.load(out), fitted.encode("b", data.eval_b).numpy())
 
 
+def test_eval_counts_ties_by_the_rule_asked_for(tmp_path: Path, data_dir: Path) -> None:
+    """A map that ties many items (relrep's top-1 codes give most items a similarity of 0)
+    scores lower with ties counted by expectation, the default, than as hits."""
+    run = tmp_path / "run"
+    flags = ["--param", "top_k=1", "--param", "power=1"]
+    assert main(["fit", str(data_dir), "--method", "relrep", "--out", str(run), *flags]) == 0
+    data = load_dataset_dir(data_dir, require_eval=True)
+    fitted = get_baseline("relrep").fit(data, {"top_k": 1, "power": 1.0})
+    got = {}
+    for rule in ("expected", "optimistic"):
+        out = tmp_path / f"{rule}.json"
+        argv = ["eval", str(run), "--data", str(data_dir), "--json", str(out), "--ties", rule]
+        assert main(argv) == 0
+        got[rule] = json.loads(out.read_text())
+        want = evaluate(fitted, data.eval_a, data.eval_b, data.eval_labels, ties=rule)
+        assert got[rule] == pytest.approx(want)
+    assert got["expected"]["a_to_b_R@10"] < got["optimistic"]["a_to_b_R@10"]
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
