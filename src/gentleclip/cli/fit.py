@@ -5,6 +5,7 @@ Fits a closed-form baseline on the matched pairs of the same dataset directory t
 PCA; with ``--bag-means`` each bag's mean A row and mean B row are one more pair) and saves
 it as ``RUN/model/`` (safetensors + JSON config) with ``RUN/fit.json``; then
 ``gentleclip eval``, ``embed``, ``index`` and ``search`` take RUN as they take a trained run.
+``--tune`` chooses the parameters on the directory alone (:mod:`gentleclip.baselines.tuning`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from gentleclip.baselines import BASELINES, get_baseline
 from gentleclip.baselines.base import check_params
 from gentleclip.baselines.saved import save_embedder
+from gentleclip.baselines.tuning import SCORE, tune
 from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
@@ -42,6 +44,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="a hyper-parameter (repeatable), e.g. components=32, alpha=0.1, top_k=null",
     )
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="choose the parameters on this directory alone: hold out a share of the pairs "
+        "(and, with --bag-means, of the bags, whose means become validation pairs), score the "
+        "bench's candidates by a->b R@1 there, then fit the best on everything",
+    )
+    p.add_argument("--budget", type=int, default=4, help="candidates --tune scores (default 4)")
+    p.add_argument(
+        "--holdout", type=float, default=0.2, help="share --tune holds out (default 0.2)"
+    )
     p.set_defaults(func=run)
 
 
@@ -63,11 +76,18 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Fit, save and print one line naming the method, the pairs and the run folder."""
     baseline = get_baseline(args.method)
+    if args.tune and args.param:
+        raise InputError("--tune chooses the parameters; give --param or --tune, not both")
+    if args.budget < 1:
+        raise InputError(f"--budget must be >= 1, got {args.budget}")
     params = check_params(parse_params(args.param), baseline.defaults, args.method, baseline.kinds)
     out = Path(args.out)
     if (out / "model").exists():
         raise InputError(f"{out / 'model'} already exists; choose a new --out")
     data = load_dataset_dir(args.data)
+    tuned = _tuned(baseline, data, args) if args.tune else None
+    if tuned is not None:
+        params = check_params(tuned["params"], baseline.defaults, args.method, baseline.kinds)
     true_pairs = data.n_pairs
     if args.bag_means:
         data = data_with_bag_means(data)
@@ -85,7 +105,31 @@ def run(args: argparse.Namespace) -> int:
         "dim": embedder.dim,
         "seconds": seconds,
     }
+    if tuned is not None:
+        summary["tuned"] = tuned
     write_json_atomic(out / "fit.json", summary)
     means = f" + {added} bag means" if args.bag_means else ""
     print(f"fitted {args.method} on {true_pairs} pairs{means} in {seconds} s -> {out}")
     return 0
+
+
+def _tuned(baseline: Any, data: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``--tune`` and print each candidate's validation score; its record for fit.json."""
+    params, scored, split = tune(
+        baseline, data, budget=args.budget, share=args.holdout, bag_means=args.bag_means
+    )
+    n_val = len(split.val_a)
+    print(
+        f"tuning on {n_val} validation pairs ({split.held_pairs} held-out pairs, "
+        f"{split.held_bags} held-out bags' means), a->b R@1:"
+    )
+    for entry in scored:
+        print(f"  {entry['val']:.3f}  {entry['params']}")
+    return {
+        "params": params,
+        "candidates": scored,
+        "validation_pairs": n_val,
+        "held_out_pairs": split.held_pairs,
+        "held_out_bags": split.held_bags,
+        "score": SCORE,
+    }

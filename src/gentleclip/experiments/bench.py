@@ -51,6 +51,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from gentleclip.baselines.tuning import spread
 from gentleclip.data.bag_means import with_bag_means
 from gentleclip.data.datasets.domain import DomainData
 from gentleclip.data.io import check_output_dir
@@ -518,16 +519,6 @@ def trained_candidates(config: dict[str, Any], budget: int) -> list[dict[str, An
             }
         )
     return out
-
-
-def spread(grid: Sequence[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
-    """``budget`` evenly spaced entries of ``grid`` (all of it when it is smaller)."""
-    if not grid:
-        return [{}]
-    if len(grid) <= budget:
-        return list(grid)
-    picks = np.unique(np.round(np.linspace(0, len(grid) - 1, budget)).astype(int))
-    return [grid[i] for i in picks]
 
 
 # ---------------------------------------------------------------- fitting one candidate

@@ -1,0 +1,136 @@
+"""``gentleclip fit --tune`` against the defaults and the bench's tuning (session 2af79bb).
+
+For ridge on the pairs plus each bag's means (the bag-mean rival), on the bench's own test
+splits, three ways to pick its parameters:
+
+- ``defaults``: ``gentleclip fit``'s defaults, no tuning;
+- ``fit --tune``: chosen on the training directory alone (:mod:`gentleclip.baselines.tuning`:
+  a share of the pairs and of the bags held out, bag means as validation pairs);
+- ``bench``: chosen on the bench's validation split, cut from training items whose pairing
+  the bench knows and a user does not (the row of ``--bench-rows``).
+
+Each is fitted on the split's training part and scored once on its test pairs. Writes
+``OUT/fit-tune.md`` and ``OUT/fit-tune.png``.
+
+    python benchmarks/fit_tune.py --bench-rows docs/bench/bench-ties-bagmeans-2af79bb.jsonl \\
+        --out docs/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import published_tables
+from matplotlib.figure import Figure
+
+from gentleclip.baselines import get_baseline
+from gentleclip.baselines.tuning import tune
+from gentleclip.data.bag_means import data_with_bag_means
+from gentleclip.data.regimes import RegimeData
+from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.experiments import bench, datasets
+
+SUITES = ("mfeat", "emoji", "molecules", "proteins")
+REGIME, PAIRS, SEEDS = "bags:8", 20, (0, 1, 2, 3, 4)
+METHOD = "ridge-bagmeans"
+WAYS = ("defaults", "fit --tune", "bench")
+
+
+def cell_scores(suite: str, seed: int, bench_row: dict[str, Any]) -> dict[str, Any]:
+    """The three ways' test headlines (and the parameters each picked) in one cell."""
+    domain = bench.load_domain(suite)
+    cell = bench.Cell(suite, REGIME, PAIRS, seed, METHOD)
+    test = bench.cell_data(domain, cell, datasets.entry(suite).setting.test_size, False).test
+    key = bench.headline_key(suite, domain)
+    train_only = {k: v for k, v in test.items() if not k.startswith("eval_")}
+    data = RegimeData.from_arrays(train_only)
+    ridge = get_baseline("ridge")
+    chosen, _, _ = tune(ridge, data, budget=4, share=0.2, bag_means=True, seed=seed)
+    out: dict[str, Any] = {"suite": suite, "seed": seed, "key": key}
+    for way, params in (("defaults", {}), ("fit --tune", chosen)):
+        embedder = ridge.fit(data_with_bag_means(data), params, seed=seed)
+        out[way] = bench.eval_metrics(embedder, test)[key]
+        out[f"{way} params"] = {**ridge.defaults, **params}
+    out["bench"], out["bench params"] = bench_row["value"], bench_row["params"]
+    return out
+
+
+def markdown(cells: list[dict[str, Any]]) -> str:
+    """Per suite: mean ± std over seeds of each way, and how often --tune picked the bench's
+    parameters."""
+    lines = [
+        f"# `gentleclip fit --tune`: ridge on the bag means, {REGIME}, {PAIRS} pairs, "
+        f"{len(SEEDS)} seeds",
+        "",
+        "Test headline (a->b class P@1; proteins a->b R@10), mean ± std over seeds.",
+        "",
+        "| suite | defaults | fit --tune | bench (hidden validation pairs) "
+        "| --tune = bench's choice |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for suite in dict.fromkeys(c["suite"] for c in cells):
+        mine = [c for c in cells if c["suite"] == suite]
+        cols = [suite]
+        for way in WAYS:
+            values = np.array([c[way] for c in mine])
+            cols.append(f"{values.mean():.3f} ± {values.std():.3f}")
+        same = sum(c["fit --tune params"] == c["bench params"] for c in mine)
+        cols.append(f"{same} of {len(mine)}")
+        lines.append("| " + " | ".join(cols) + " |")
+    totals = {way: np.mean([c[way] for c in cells]) for way in WAYS}
+    lines += ["", "Mean over all cells: " + ", ".join(f"{w} {v:.3f}" for w, v in totals.items())]
+    return "\n".join(lines) + "\n"
+
+
+def plot(cells: list[dict[str, Any]], out: Path) -> Path:
+    """Grouped bars: each suite's mean per way, seed std as error bars."""
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
+    suites = list(dict.fromkeys(c["suite"] for c in cells))
+    width = 0.26
+    for i, way in enumerate(WAYS):
+        values = [[c[way] for c in cells if c["suite"] == s] for s in suites]
+        xs = np.arange(len(suites)) + (i - 1) * width
+        ax.bar(
+            xs,
+            [np.mean(v) for v in values],
+            width,
+            yerr=[np.std(v) for v in values],
+            label=way,
+            capsize=3,
+        )
+    ax.set_xticks(np.arange(len(suites)), suites)
+    ax.set_ylabel("test headline")
+    ax.set_title(
+        f"ridge on the bag means: how its parameters were chosen ({REGIME}, {PAIRS} pairs)",
+        fontsize=10,
+    )
+    ax.legend(fontsize=8)
+    path = out / "fit-tune.png"
+    save_figure_atomic(fig, path)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bench-rows", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    rows = {bench._row_key(r): r for r in published_tables.read(args.bench_rows)}
+    cells = []
+    for suite in SUITES:
+        for seed in SEEDS:
+            cells.append(cell_scores(suite, seed, rows[(suite, REGIME, PAIRS, seed, METHOD)]))
+            print(f"{suite} seed {seed}: " + ", ".join(f"{w} {cells[-1][w]:.3f}" for w in WAYS))
+    text = markdown(cells)
+    with atomic_path(args.out / "fit-tune.md", ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(text)
+    print(plot(cells, args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""`gentleclip fit --tune`: parameters chosen on a directory alone, held-out rows never fitted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from gentleclip.baselines import get_baseline
+from gentleclip.baselines.tuning import MIN_VALIDATION_PAIRS, holdout, spread, tune
+from gentleclip.cli.main import main
+from gentleclip.data.bag_means import bag_mean_rows
+from gentleclip.data.regimes import RegimeData
+from gentleclip.data.split import write_dataset_dir
+from gentleclip.errors import InputError
+
+W = np.random.default_rng(99).normal(size=(6, 5))  # B = A @ W + noise
+
+
+def _data(n_pairs: int = 20, n_bags: int = 30, bag: int = 4, seed: int = 0) -> RegimeData:
+    """B is a noisy linear map of A; unpaired rows in bags, each row unique."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n_pairs + n_bags * bag, 6)).astype(np.float32)
+    b = (a @ W + 0.1 * rng.normal(size=(len(a), 5))).astype(np.float32)
+    bags = np.repeat(np.arange(n_bags) + 100, bag)
+    order = rng.permutation(n_bags * bag)  # B rows of a bag in another order
+    return RegimeData.from_arrays(
+        {
+            "paired_a": a[:n_pairs],
+            "paired_b": b[:n_pairs],
+            "unpaired_a": a[n_pairs:],
+            "unpaired_b": b[n_pairs:][order],
+            "unpaired_a_bags": bags,
+            "unpaired_b_bags": bags[order],
+        }
+    )
+
+
+def _rows(x: np.ndarray) -> set[bytes]:
+    return {row.tobytes() for row in x}
+
+
+def test_held_out_rows_never_enter_the_fit_and_bag_means_are_the_validation_pairs() -> None:
+    data = _data()
+    split = holdout(data, share=0.2, bag_means=True, seed=3)
+    assert (split.held_pairs, split.held_bags) == (4, 6)
+    assert len(split.val_a) == len(split.val_b) == 4 + 6
+    held_pairs = _rows(split.val_a[:4])
+    assert held_pairs <= _rows(data.paired_a) and not held_pairs & _rows(split.train.paired_a)
+    kept_bags = set(split.train.bags_a.tolist())
+    held_bags = set(data.bags_a.tolist()) - kept_bags
+    assert len(held_bags) == 6 and set(split.train.bags_b.tolist()) == kept_bags
+    held_rows = _rows(data.unpaired_a[np.isin(data.bags_a, list(held_bags))])
+    assert not held_rows & _rows(split.train.unpaired_a)
+    # the validation bag means are the held-out bags' means; the kept bags' means are pairs
+    mask_a, mask_b = np.isin(data.bags_a, list(held_bags)), np.isin(data.bags_b, list(held_bags))
+    want_a, want_b = bag_mean_rows(
+        data.unpaired_a[mask_a], data.bags_a[mask_a], data.unpaired_b[mask_b], data.bags_b[mask_b]
+    )
+    np.testing.assert_array_equal(split.val_a[4:], want_a)
+    np.testing.assert_array_equal(split.val_b[4:], want_b)
+    assert split.train.n_pairs == 16 + len(kept_bags)
+
+
+def test_without_bag_means_only_pairs_are_held_out() -> None:
+    split = holdout(_data(n_pairs=30), share=0.2, bag_means=False, seed=0)
+    assert (split.held_pairs, split.held_bags, split.train.n_pairs) == (6, 0, 24)
+    assert split.train.n_unpaired_a == 120
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"share": 0.0, "bag_means": True}, "between 0 and 1"),
+        (
+            {"share": 0.2, "bag_means": False},
+            f"leaves 2 validation pairs; .* {MIN_VALIDATION_PAIRS}",
+        ),
+    ],
+)
+def test_holdout_refuses_what_cannot_validate(kwargs: dict, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        holdout(_data(n_pairs=10), seed=0, **kwargs)
+
+
+def test_no_bags_with_bag_means_is_refused() -> None:
+    data = _data()
+    plain = RegimeData.from_arrays(
+        {
+            "paired_a": data.paired_a,
+            "paired_b": data.paired_b,
+            "unpaired_a": data.unpaired_a,
+            "unpaired_b": data.unpaired_b,
+        }
+    )
+    with pytest.raises(InputError, match="needs bags"):
+        holdout(plain, share=0.2, bag_means=True, seed=0)
+
+
+class _Scripted:
+    """A baseline whose candidates differ in ``quality``: A rows map to ``quality`` times
+    their true B-space image plus fixed noise, so a larger quality retrieves better."""
+
+    def __init__(self) -> None:
+        self.fitted_on: list[RegimeData] = []
+
+    def param_grid(self) -> list[dict[str, Any]]:
+        return [{"quality": q} for q in (0.0, 3.0, 1.0, 3.0, 2.0, 0.5)]
+
+    def fit(self, data: RegimeData, params: dict[str, Any], *, seed: int = 0) -> Any:
+        self.fitted_on.append(data)
+        return _Embed(params["quality"])
+
+
+class _Embed:
+    def __init__(self, quality: float) -> None:
+        self.quality = quality
+
+    def encode(self, side: str, x: np.ndarray) -> torch.Tensor:
+        if side == "b":
+            return torch.from_numpy(np.asarray(x, dtype=np.float64))
+        image = torch.from_numpy(np.asarray(x, dtype=np.float64) @ W)
+        noise = torch.from_numpy(np.random.default_rng(0).normal(size=image.shape))
+        return image * self.quality + 8 * noise
+
+
+def test_tune_scores_the_spread_candidates_and_takes_the_first_best() -> None:
+    baseline = _Scripted()
+    data = _data()
+    params, scored, split = tune(baseline, data, budget=4, share=0.2, bag_means=True, seed=1)
+    assert [s["params"] for s in scored] == spread(baseline.param_grid(), 4)
+    best = max(s["val"] for s in scored)
+    assert params == next(s["params"] for s in scored if s["val"] == best)
+    assert [s["params"]["quality"] for s in scored] == [0.0, 1.0, 3.0, 0.5]
+    assert params == {"quality": 3.0}
+    assert all(fitted is split.train for fitted in baseline.fitted_on)
+
+
+def test_fit_cli_tunes_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = _data()
+    arrays = {
+        "paired_a": data.paired_a,
+        "paired_b": data.paired_b,
+        "unpaired_a": data.unpaired_a,
+        "unpaired_b": data.unpaired_b,
+        "unpaired_a_bags": data.bags_a,
+        "unpaired_b_bags": data.bags_b,
+    }
+    write_dataset_dir(arrays, tmp_path / "data")
+    run = tmp_path / "run"
+    argv = ["fit", str(tmp_path / "data"), "--method", "ridge", "--out", str(run)]
+    assert main([*argv, "--bag-means", "--tune"]) == 0
+    assert "tuning on 10 validation pairs (4 held-out pairs, 6 held-out bags' means)" in (
+        capsys.readouterr().out
+    )
+    summary = json.loads((run / "fit.json").read_text())
+    tuned = summary["tuned"]
+    assert summary["params"] == {**get_baseline("ridge").defaults, **tuned["params"]}
+    assert len(tuned["candidates"]) == 4 and tuned["validation_pairs"] >= MIN_VALIDATION_PAIRS
+    assert main([*argv[:-1], str(tmp_path / "other"), "--tune", "--param", "alpha=1"]) == 2
+    assert main([*argv[:-1], str(tmp_path / "third"), "--tune", "--budget", "0"]) == 2
