@@ -111,10 +111,10 @@ def tune(
     from gentleclip.evaluation.retrieval import retrieval_metrics
 
     split = holdout(data, share=share, bag_means=bag_means, seed=seed)
-    scored = []
+    scored: list[dict[str, Any]] = []
     for params in spread(list(baseline.param_grid()), budget):
         embedder = baseline.fit(split.train, params, seed=seed)
         za, zb = embedder.encode("a", split.val_a), embedder.encode("b", split.val_b)
         scored.append({"params": params, "val": retrieval_metrics(za, zb, ks=(1,))[SCORE]})
-    best = max(scored, key=lambda entry: entry["val"])  # first of equals
-    return best["params"], scored, split
+    best = max(range(len(scored)), key=lambda i: float(scored[i]["val"]))  # first of equals
+    return scored[best]["params"], scored, split
