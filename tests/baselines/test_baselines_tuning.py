@@ -11,7 +11,14 @@ import pytest
 import torch
 
 from gentleclip.baselines import get_baseline
-from gentleclip.baselines.tuning import MIN_VALIDATION_PAIRS, holdout, spread, tune
+from gentleclip.baselines.tuning import (
+    AUTO_METHODS,
+    MIN_VALIDATION_PAIRS,
+    holdout,
+    spread,
+    tune,
+    tune_methods,
+)
 from gentleclip.cli.main import main
 from gentleclip.data.bag_means import bag_mean_rows
 from gentleclip.data.regimes import RegimeData
@@ -163,3 +170,59 @@ def test_fit_cli_tunes_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixt
     assert len(tuned["candidates"]) == 4 and tuned["validation_pairs"] >= MIN_VALIDATION_PAIRS
     assert main([*argv[:-1], str(tmp_path / "other"), "--tune", "--param", "alpha=1"]) == 2
     assert main([*argv[:-1], str(tmp_path / "third"), "--tune", "--budget", "0"]) == 2
+
+
+class _Fixed(_Scripted):
+    """A scripted baseline with a single candidate of the given quality."""
+
+    def __init__(self, quality: float) -> None:
+        super().__init__()
+        self.quality = quality
+
+    def param_grid(self) -> list[dict[str, Any]]:
+        return [{"quality": self.quality}]
+
+
+def test_tune_methods_takes_the_method_with_the_best_validation_score(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    qualities = {"first": 0.5, "second": 3.0, "third": 3.0, "fourth": 0.0}
+    monkeypatch.setattr("gentleclip.baselines.get_baseline", lambda name: _Fixed(qualities[name]))
+    method, params, scored, split = tune_methods(
+        list(qualities), _data(), budget=4, share=0.2, bag_means=True, seed=1
+    )
+    assert [s["method"] for s in scored] == list(qualities)
+    best = max(s["val"] for s in scored)
+    assert method == next(s["method"] for s in scored if s["val"] == best)
+    assert method in ("second", "third") and params == {"quality": 3.0}
+    assert len(split.val_a) == 10  # one holdout for all methods
+
+
+def test_fit_cli_method_auto_needs_tune_and_saves_the_chosen_method(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data = _data()
+    arrays = {
+        "paired_a": data.paired_a,
+        "paired_b": data.paired_b,
+        "unpaired_a": data.unpaired_a,
+        "unpaired_b": data.unpaired_b,
+        "unpaired_a_bags": data.bags_a,
+        "unpaired_b_bags": data.bags_b,
+    }
+    write_dataset_dir(arrays, tmp_path / "data")
+    argv = ["fit", str(tmp_path / "data"), "--method", "auto", "--bag-means"]
+    assert main([*argv, "--out", str(tmp_path / "plain")]) == 2
+    assert "--method auto chooses on held-out data: add --tune" in capsys.readouterr().err
+    assert main([*argv, "--tune", "--out", str(tmp_path / "run")]) == 0
+    summary = json.loads((tmp_path / "run" / "fit.json").read_text())
+    scored = summary["tuned"]["candidates"]
+    assert {s["method"] for s in scored} == set(AUTO_METHODS)
+    best = max(s["val"] for s in scored)
+    chosen = next(s for s in scored if s["val"] == best)
+    assert summary["method"] == chosen["method"]
+    assert summary["params"] == {**get_baseline(chosen["method"]).defaults, **chosen["params"]}
+    assert (
+        json.loads((tmp_path / "run" / "model" / "config.json").read_text())["method"]
+        == (chosen["method"])
+    )

@@ -13,6 +13,7 @@ Every candidate (the same evenly spread entries of the baseline's grid as the be
 ``--tune-budget``) is fitted on the rest, with the remaining bags' means as extra pairs when
 ``bag_means``, and scored by a->b R@1 over the validation pairs (ties counted by their
 expectation); the first of the best is chosen. The held-out rows never enter a fit.
+:func:`tune_methods` does the same over several baselines on one holdout (``--method auto``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from gentleclip.errors import InputError
 
 SCORE = "a_to_b_R@1"
 MIN_VALIDATION_PAIRS = 4
+# the baselines ``fit --method auto`` chooses from (scikit-learn's CCA duplicates ours)
+AUTO_METHODS: tuple[str, ...] = ("ridge", "procrustes", "cca", "relrep")
 
 
 @dataclass(frozen=True)
@@ -104,17 +107,53 @@ def _hold_bags(
     return data_with_bag_means(rest), val_a, val_b, len(held)
 
 
-def tune(
-    baseline: Any, data: RegimeData, *, budget: int, share: float, bag_means: bool, seed: int = 0
-) -> tuple[dict[str, Any], list[dict[str, Any]], Holdout]:
-    """The chosen parameters, every candidate's validation score and the holdout used."""
+def score_candidates(
+    baseline: Any, split: Holdout, *, budget: int, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Every spread candidate of ``baseline`` fitted on ``split.train``, with its a->b R@1 on
+    the validation pairs (``{"params", "val"}``)."""
     from gentleclip.evaluation.retrieval import retrieval_metrics
 
-    split = holdout(data, share=share, bag_means=bag_means, seed=seed)
     scored: list[dict[str, Any]] = []
     for params in spread(list(baseline.param_grid()), budget):
         embedder = baseline.fit(split.train, params, seed=seed)
         za, zb = embedder.encode("a", split.val_a), embedder.encode("b", split.val_b)
         scored.append({"params": params, "val": retrieval_metrics(za, zb, ks=(1,))[SCORE]})
-    best = max(range(len(scored)), key=lambda i: float(scored[i]["val"]))  # first of equals
-    return scored[best]["params"], scored, split
+    return scored
+
+
+def _first_best(scored: list[dict[str, Any]]) -> dict[str, Any]:
+    return scored[max(range(len(scored)), key=lambda i: float(scored[i]["val"]))]
+
+
+def tune(
+    baseline: Any, data: RegimeData, *, budget: int, share: float, bag_means: bool, seed: int = 0
+) -> tuple[dict[str, Any], list[dict[str, Any]], Holdout]:
+    """The chosen parameters, every candidate's validation score and the holdout used."""
+    split = holdout(data, share=share, bag_means=bag_means, seed=seed)
+    scored = score_candidates(baseline, split, budget=budget, seed=seed)
+    return _first_best(scored)["params"], scored, split
+
+
+def tune_methods(
+    names: Sequence[str],
+    data: RegimeData,
+    *,
+    budget: int,
+    share: float,
+    bag_means: bool,
+    seed: int = 0,
+) -> tuple[str, dict[str, Any], list[dict[str, Any]], Holdout]:
+    """:func:`tune` over several baselines on one holdout: the method and parameters with the
+    best validation score (the first of equals, in the order of ``names``), and every
+    candidate's score (``{"method", "params", "val"}``)."""
+    from gentleclip.baselines import get_baseline
+
+    split = holdout(data, share=share, bag_means=bag_means, seed=seed)
+    scored = [
+        {"method": name, **entry}
+        for name in names
+        for entry in score_candidates(get_baseline(name), split, budget=budget, seed=seed)
+    ]
+    best = _first_best(scored)
+    return best["method"], best["params"], scored, split

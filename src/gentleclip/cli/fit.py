@@ -18,7 +18,7 @@ from typing import Any
 from gentleclip.baselines import BASELINES, get_baseline
 from gentleclip.baselines.base import check_params
 from gentleclip.baselines.saved import save_embedder
-from gentleclip.baselines.tuning import SCORE, tune
+from gentleclip.baselines.tuning import AUTO_METHODS, SCORE, tune_methods
 from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
@@ -29,7 +29,13 @@ from gentleclip.training.config import read_yaml
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("fit", help="fit a closed-form baseline on a dataset directory")
     p.add_argument("data", help="dataset directory (paired_*, unpaired_*, bags, eval_*)")
-    p.add_argument("--method", required=True, choices=BASELINES, help="the baseline to fit")
+    p.add_argument(
+        "--method",
+        required=True,
+        choices=(*BASELINES, "auto"),
+        help="the baseline to fit; auto (with --tune): the best of "
+        f"{', '.join(AUTO_METHODS)} on the held-out validation pairs",
+    )
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument(
         "--bag-means",
@@ -73,21 +79,29 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     return params
 
 
-def run(args: argparse.Namespace) -> int:
-    """Fit, save and print one line naming the method, the pairs and the run folder."""
-    baseline = get_baseline(args.method)
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse option combinations that cannot run, before any work."""
     if args.tune and args.param:
         raise InputError("--tune chooses the parameters; give --param or --tune, not both")
+    if args.method == "auto" and not args.tune:
+        raise InputError("--method auto chooses on held-out data: add --tune")
     if args.budget < 1:
         raise InputError(f"--budget must be >= 1, got {args.budget}")
-    params = check_params(parse_params(args.param), baseline.defaults, args.method, baseline.kinds)
+    if (Path(args.out) / "model").exists():
+        raise InputError(f"{Path(args.out) / 'model'} already exists; choose a new --out")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit, save and print one line naming the method, the pairs and the run folder."""
+    _check_options(args)
+    if args.method != "auto":  # names a bad --param before the data are read
+        known = get_baseline(args.method)
+        check_params(parse_params(args.param), known.defaults, args.method, known.kinds)
     out = Path(args.out)
-    if (out / "model").exists():
-        raise InputError(f"{out / 'model'} already exists; choose a new --out")
     data = load_dataset_dir(args.data)
-    tuned = _tuned(baseline, data, args) if args.tune else None
-    if tuned is not None:
-        params = check_params(tuned["params"], baseline.defaults, args.method, baseline.kinds)
+    method, params, tuned = _choose(args, data)
+    baseline = get_baseline(method)
+    params = check_params(params, baseline.defaults, method, baseline.kinds)
     true_pairs = data.n_pairs
     if args.bag_means:
         data = data_with_bag_means(data)
@@ -95,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     embedder = baseline.fit(data, params)
     seconds = round(time.perf_counter() - start, 3)
-    save_embedder(embedder, out / "model", method=args.method, params=params)
+    save_embedder(embedder, out / "model", method=method, params=params)
     summary = {
-        "method": args.method,
+        "method": method,
         "params": params,
         "data": str(Path(args.data).resolve()),
         "pairs": true_pairs,
@@ -109,22 +123,32 @@ def run(args: argparse.Namespace) -> int:
         summary["tuned"] = tuned
     write_json_atomic(out / "fit.json", summary)
     means = f" + {added} bag means" if args.bag_means else ""
-    print(f"fitted {args.method} on {true_pairs} pairs{means} in {seconds} s -> {out}")
+    print(f"fitted {method} on {true_pairs} pairs{means} in {seconds} s -> {out}")
     return 0
 
 
-def _tuned(baseline: Any, data: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """Run ``--tune`` and print each candidate's validation score; its record for fit.json."""
-    params, scored, split = tune(
-        baseline, data, budget=args.budget, share=args.holdout, bag_means=args.bag_means
+def _choose(
+    args: argparse.Namespace, data: Any
+) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    """The method, its parameters and the ``--tune`` record (None without ``--tune``)."""
+    if not args.tune:
+        return args.method, parse_params(args.param), None
+    names = AUTO_METHODS if args.method == "auto" else (args.method,)
+    method, params, scored, split = tune_methods(
+        names, data, budget=args.budget, share=args.holdout, bag_means=args.bag_means
     )
+    return method, params, _tune_record(params, scored, split)
+
+
+def _tune_record(params: dict[str, Any], scored: list[dict[str, Any]], split: Any) -> dict:
+    """Print each candidate's validation score; the record for fit.json."""
     n_val = len(split.val_a)
     print(
         f"tuning on {n_val} validation pairs ({split.held_pairs} held-out pairs, "
         f"{split.held_bags} held-out bags' means), a->b R@1:"
     )
     for entry in scored:
-        print(f"  {entry['val']:.3f}  {entry['params']}")
+        print(f"  {entry['val']:.3f}  {entry['method']} {entry['params']}")
     return {
         "params": params,
         "candidates": scored,

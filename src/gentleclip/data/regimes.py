@@ -46,10 +46,10 @@ _EXPECTATIONS = {
     Regime.BAGS: (
         "distribution losses (SDD, MMD) match each step's A and B sets, which describe the "
         "same objects; measured on UCI mfeat pix->fou with 20 pairs + bags of 8: class P@1 "
-        "0.76 vs 0.45 for CLIP on the pairs alone (docs/tuning.md). Also fit a linear map on "
-        "the bag means (gentleclip fit DIR --method ridge --bag-means): with bags of 8 it tied "
-        "or beat gentle on emoji, molecules and proteins, and with bags that are nearly pairs "
-        "(emoji's subcategories) it won by 0.18 (docs/results.md)"
+        "0.76 vs 0.45 for CLIP on the pairs alone (docs/tuning.md). Also fit a map on the bag "
+        "means (gentleclip fit DIR --method auto --bag-means --tune): with bags of 8 such maps "
+        "tied or beat gentle on emoji, molecules and proteins, and with bags that are nearly "
+        "pairs (emoji's subcategories) won by 0.18 (docs/results.md)"
     ),
     Regime.UNPAIRED: (
         "disjoint sides: the distribution terms (SDD, MMD) HURT here. Start from CLIP on the "
