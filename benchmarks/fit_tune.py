@@ -42,6 +42,13 @@ SUITES = ("mfeat", "emoji", "molecules", "proteins")
 REGIME, PAIRS, SEEDS = "bags:8", 20, (0, 1, 2, 3, 4)
 METHOD = "ridge-bagmeans"
 WAYS = ("defaults", "fit --tune", "bench", "auto", "best map")
+LABELS = {
+    "defaults": "ridge, defaults",
+    "fit --tune": "ridge, fit --tune",
+    "bench": "ridge, the bench's tuning",
+    "auto": "fit --method auto --tune",
+    "best map": "best map by test mean",
+}
 MAPS = ("ridge-bagmeans", "procrustes-bagmeans", "cca-bagmeans", "relrep-bagmeans")
 
 
@@ -121,7 +128,7 @@ def markdown(cells: list[dict[str, Any]]) -> str:
 
 def plot(cells: list[dict[str, Any]], out: Path) -> Path:
     """Grouped bars: each suite's mean per way, seed std as error bars."""
-    fig = Figure(figsize=(7, 4))
+    fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
     suites = list(dict.fromkeys(c["suite"] for c in cells))
     width = 0.16
@@ -133,13 +140,13 @@ def plot(cells: list[dict[str, Any]], out: Path) -> Path:
             [np.mean(v) for v in values],
             width,
             yerr=[np.std(v) for v in values],
-            label=way,
+            label=LABELS[way],
             capsize=3,
         )
     ax.set_xticks(np.arange(len(suites)), suites)
     ax.set_ylabel("test headline")
     ax.set_title(
-        f"ridge on the bag means: how its parameters were chosen ({REGIME}, {PAIRS} pairs)",
+        f"maps on the bag means: how parameters and method were chosen ({REGIME}, {PAIRS} pairs)",
         fontsize=10,
     )
     ax.legend(fontsize=8)
