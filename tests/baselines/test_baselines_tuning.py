@@ -147,7 +147,8 @@ def test_tune_scores_the_spread_candidates_and_takes_the_first_best() -> None:
     assert all(fitted is split.train for fitted in baseline.fitted_on)
 
 
-def test_fit_cli_tunes_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def _write_dir(path: Path) -> None:
+    """:func:`_data` as a dataset directory."""
     data = _data()
     arrays = {
         "paired_a": data.paired_a,
@@ -157,7 +158,11 @@ def test_fit_cli_tunes_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixt
         "unpaired_a_bags": data.bags_a,
         "unpaired_b_bags": data.bags_b,
     }
-    write_dataset_dir(arrays, tmp_path / "data")
+    write_dataset_dir(arrays, path)
+
+
+def test_fit_cli_tunes_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _write_dir(tmp_path / "data")
     run = tmp_path / "run"
     argv = ["fit", str(tmp_path / "data"), "--method", "ridge", "--out", str(run)]
     assert main([*argv, "--bag-means", "--tune"]) == 0
@@ -201,16 +206,7 @@ def test_tune_methods_takes_the_method_with_the_best_validation_score(
 def test_fit_cli_method_auto_needs_tune_and_saves_the_chosen_method(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    data = _data()
-    arrays = {
-        "paired_a": data.paired_a,
-        "paired_b": data.paired_b,
-        "unpaired_a": data.unpaired_a,
-        "unpaired_b": data.unpaired_b,
-        "unpaired_a_bags": data.bags_a,
-        "unpaired_b_bags": data.bags_b,
-    }
-    write_dataset_dir(arrays, tmp_path / "data")
+    _write_dir(tmp_path / "data")
     argv = ["fit", str(tmp_path / "data"), "--method", "auto", "--bag-means"]
     assert main([*argv, "--out", str(tmp_path / "plain")]) == 2
     assert "--method auto chooses on held-out data: add --tune" in capsys.readouterr().err
