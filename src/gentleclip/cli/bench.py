@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from gentleclip.errors import InputError
+from gentleclip.evaluation.retrieval import TIE_RULES
 from gentleclip.experiments import bench, datasets, denormals, malloc, speed
 
 MAX_DEFAULT_WORKERS = 8
@@ -94,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--ties",
-        choices=bench.TIE_RULES,
+        choices=TIE_RULES,
         default=None,
         help="how retrieval metrics count gallery items exactly as similar as the one that "
         "counts: expected (default: their expectation under random tie-breaking, so a map "

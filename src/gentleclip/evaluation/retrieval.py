@@ -89,10 +89,11 @@ def _check_k(k: int, what: str = "k") -> None:
         raise InputError(f"{what} must be an integer >= 1, got {k!r}")
 
 
-def check_ties(ties: str) -> None:
-    """Raise InputError unless ``ties`` is one of :data:`TIE_RULES`."""
+def check_ties(ties: str, what: str = "tie rule") -> None:
+    """Raise InputError unless ``ties`` is one of :data:`TIE_RULES`; ``what`` names it in the
+    message (an option's name)."""
     if ties not in TIE_RULES:
-        raise InputError(f"unknown tie rule {ties!r}; use one of {', '.join(TIE_RULES)}")
+        raise InputError(f"unknown {what} {ties!r}; use one of {', '.join(TIE_RULES)}")
 
 
 def _tie_counts(query: Tensor, gallery: Tensor, chunk_size: int) -> tuple[Tensor, Tensor]:

@@ -59,7 +59,7 @@ from gentleclip.data.regimes import RegimeData
 from gentleclip.data.split import split_full, test_rows
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_json_atomic
-from gentleclip.evaluation.retrieval import TIE_RULES
+from gentleclip.evaluation.retrieval import check_ties
 from gentleclip.experiments import datasets, denormals, malloc, speed
 from gentleclip.experiments.speed import one_torch_thread
 from gentleclip.recipes import load_recipe, recipe_overrides
@@ -366,8 +366,7 @@ class BenchOptions:
             )
         if self.steps is not None and self.steps < 1:
             raise InputError(f"--steps must be >= 1, got {self.steps}")
-        if self.ties not in TIE_RULES:
-            raise InputError(f"unknown --ties {self.ties!r}; use one of {', '.join(TIE_RULES)}")
+        check_ties(self.ties, "--ties")
 
 
 def plan(
@@ -800,19 +799,30 @@ def _tune(
     return best["params"], scored  # first of equals wins
 
 
-def tuned_candidate(
-    domain: DomainData, cell: Cell, test_size: int, options: BenchOptions
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The parameters the bench's validation search picks for ``cell`` on ``domain`` and
-    every candidate's validation score, as :func:`evaluate_cell` would choose them; the test
-    pairs are not touched. Raises Skipped where the cell cannot run."""
+def _method_splits(
+    domain: DomainData, cell: Cell, test_size: int
+) -> tuple[Trained | Baseline, CellData, dict[str, int]]:
+    """The cell's method, its splits as the method sees them (each bag's mean rows appended
+    to the pairs for the bag-mean methods) and the true pair counts of both splits; Skipped
+    where the cell cannot run."""
     spec = METHODS[cell.method]
+    if cell.pairs < spec.min_pairs:
+        raise Skipped(f"{cell.method} needs at least {spec.min_pairs} matched pairs")
     data = cell_data(domain, cell, test_size, isinstance(spec, Trained) and spec.oracle)
+    true_pairs = {"test": len(data.test["paired_a"]), "val": data.val_pairs}
     if spec.bag_means:
         data = _with_bag_means(data, cell.regime)
-    key = headline_key(cell.suite, domain)
-    candidates, score = _fitter(cell, spec, options, key)
-    return _tune(candidates, score, data.val, key)
+    return spec, data, true_pairs
+
+
+def tuned_result(
+    domain: DomainData, cell: Cell, test_size: int, options: BenchOptions
+) -> dict[str, Any]:
+    """What :func:`evaluate_cell` computes for ``cell`` on ``domain`` (headline, metrics,
+    chosen parameters, every candidate's validation score), without the stored results.
+    Raises Skipped where the cell cannot run."""
+    spec, data, _ = _method_splits(domain, cell, test_size)
+    return _tuned_result(cell, spec, data, headline_key(cell.suite, domain), options)
 
 
 def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
@@ -829,17 +839,10 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
     Training is deterministic given the arrays, the method and the seed, so a shared result
     is the result the cell would compute.
     """
-    spec = METHODS[cell.method]
     entry = datasets.entry(cell.suite)
     domain = load_domain(cell.suite)
     key = headline_key(cell.suite, domain)
-    if cell.pairs < spec.min_pairs:
-        raise Skipped(f"{cell.method} needs at least {spec.min_pairs} matched pairs")
-    oracle = isinstance(spec, Trained) and spec.oracle
-    data = cell_data(domain, cell, entry.setting.test_size, oracle)
-    true_pairs = {"test": len(data.test["paired_a"]), "val": data.val_pairs}
-    if spec.bag_means:
-        data = _with_bag_means(data, cell.regime)
+    spec, data, true_pairs = _method_splits(domain, cell, entry.setting.test_size)
     memo = shared_result_path(cell, data, options, reads_bags=spec.reads_bags)
     if memo.is_file():
         stored = json.loads(memo.read_text(encoding="utf-8"))
