@@ -122,7 +122,8 @@ def score_candidates(
     return scored
 
 
-def _first_best(scored: list[dict[str, Any]]) -> dict[str, Any]:
+def first_best(scored: list[dict[str, Any]]) -> dict[str, Any]:
+    """The entry of ``scored`` with the highest ``val``, the first of equals."""
     return scored[max(range(len(scored)), key=lambda i: float(scored[i]["val"]))]
 
 
@@ -132,7 +133,7 @@ def tune(
     """The chosen parameters, every candidate's validation score and the holdout used."""
     split = holdout(data, share=share, bag_means=bag_means, seed=seed)
     scored = score_candidates(baseline, split, budget=budget, seed=seed)
-    return _first_best(scored)["params"], scored, split
+    return first_best(scored)["params"], scored, split
 
 
 def tune_methods(
@@ -155,5 +156,5 @@ def tune_methods(
         for name in names
         for entry in score_candidates(get_baseline(name), split, budget=budget, seed=seed)
     ]
-    best = _first_best(scored)
+    best = first_best(scored)
     return best["method"], best["params"], scored, split

@@ -94,14 +94,12 @@ def _check_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fit, save and print one line naming the method, the pairs and the run folder."""
     _check_options(args)
-    if args.method != "auto":  # names a bad --param before the data are read
-        known = get_baseline(args.method)
-        check_params(parse_params(args.param), known.defaults, args.method, known.kinds)
+    # a bad --param is named before the data are read
+    fixed = None if args.method == "auto" else _checked(args.method, parse_params(args.param))
     out = Path(args.out)
     data = load_dataset_dir(args.data)
-    method, params, tuned = _choose(args, data)
+    method, params, tuned = _choose(args, data, fixed)
     baseline = get_baseline(method)
-    params = check_params(params, baseline.defaults, method, baseline.kinds)
     true_pairs = data.n_pairs
     if args.bag_means:
         data = data_with_bag_means(data)
@@ -127,17 +125,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` checked against ``method``'s parameters, its defaults filled in."""
+    baseline = get_baseline(method)
+    return check_params(params, baseline.defaults, method, baseline.kinds)
+
+
 def _choose(
-    args: argparse.Namespace, data: Any
+    args: argparse.Namespace, data: Any, fixed: dict[str, Any] | None
 ) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
-    """The method, its parameters and the ``--tune`` record (None without ``--tune``)."""
+    """The method, its checked parameters and the ``--tune`` record (None without
+    ``--tune``, when the parameters are ``fixed``: ``--param`` and the defaults)."""
     if not args.tune:
-        return args.method, parse_params(args.param), None
+        assert fixed is not None  # --method auto needs --tune
+        return args.method, fixed, None
     names = AUTO_METHODS if args.method == "auto" else (args.method,)
     method, params, scored, split = tune_methods(
         names, data, budget=args.budget, share=args.holdout, bag_means=args.bag_means
     )
-    return method, params, _tune_record(params, scored, split)
+    return method, _checked(method, params), _tune_record(params, scored, split)
 
 
 def _tune_record(params: dict[str, Any], scored: list[dict[str, Any]], split: Any) -> dict:
