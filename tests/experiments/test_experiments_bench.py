@@ -487,8 +487,14 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
     assert bench.parse_methods("reference") == ["cca", "sclip", *bench.REFERENCE]
     assert {"cca-sklearn", "sclip-legacy", "sclip-code", "sclip-learned"} <= set(bench.REFERENCE)
     assert not set(compare) & set(bench.BAG_MEANS)
-    assert bench.parse_methods("bagmeans") == ["gentle", "gentle-bagmeans", *bench.BAG_MEANS]
-    assert "gentle-bagmeans" not in (*bench.ABLATIONS, *bench.BAG_MEANS, *compare)
+    assert bench.parse_methods("bagmeans") == [
+        "gentle",
+        "gentle-bagmeans",
+        *bench.BAG_MEANS,
+        *bench.BAG_LEVEL,
+    ]
+    for method in ("gentle-bagmeans", "gentle-bagnce"):
+        assert method not in (*bench.ABLATIONS, *bench.BAG_MEANS, *compare)
     groups = "compare,ablations,disjoint,reference,bagmeans"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)
     with pytest.raises(InputError, match="unknown method 'ablation'"):

@@ -18,9 +18,16 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gentleclip.losses import CLIPLoss, MKMMDLoss, NeighbourhoodLoss, NTXentLoss, SDDLoss
+from gentleclip.losses import (
+    BagCLIPLoss,
+    CLIPLoss,
+    MKMMDLoss,
+    NeighbourhoodLoss,
+    NTXentLoss,
+    SDDLoss,
+)
 
-CASES = ("clip", "sdd", "mmd", "ntxent", "nbr")
+CASES = ("clip", "sdd", "mmd", "ntxent", "nbr", "bag")
 WORLD_SIZE = 2
 # rows per rank for each input of each case (rank 0, rank 1); a 0 tests an empty rank
 ROWS: dict[str, dict[str, tuple[int, int]]] = {
@@ -29,7 +36,10 @@ ROWS: dict[str, dict[str, tuple[int, int]]] = {
     "mmd": {"a": (3, 5), "b": (4, 2)},
     "ntxent": {"z": (2, 3)},
     "nbr": {"z": (4, 3)},
+    "bag": {"a": (5, 4), "b": (2, 7)},
 }
+# bag ids of the "bag" case's rows: bags 0-3 split over both ranks; bag 4 has A rows only
+BAG_IDS = {"ia": [0, 1, 2, 4, 3, 0, 1, 2, 3], "ib": [3, 0, 1, 2, 3, 2, 1, 0, 2]}
 
 
 def build_case(name: str) -> tuple[nn.Module, nn.Linear, dict[str, Tensor]]:
@@ -42,6 +52,7 @@ def build_case(name: str) -> tuple[nn.Module, nn.Linear, dict[str, Tensor]]:
         "mmd": MKMMDLoss(unbiased=True, gather_distributed=True),
         "ntxent": NTXentLoss(temperature=0.2, gather_distributed=True),
         "nbr": NeighbourhoodLoss(temperature=0.3, bandwidth=0.5, gather_distributed=True),
+        "bag": BagCLIPLoss(temperature=0.2, gather_distributed=True),
     }
     module = modules[name].double()
     inputs = {
@@ -53,6 +64,8 @@ def build_case(name: str) -> tuple[nn.Module, nn.Linear, dict[str, Tensor]]:
         inputs["z2"] = inputs["z"] + 0.3 * torch.randn_like(inputs["z"])
     if name == "mmd":
         inputs["b"] = inputs["b"] + 1.0
+    if name == "bag":
+        inputs.update({key: torch.tensor(ids) for key, ids in BAG_IDS.items()})
     return module, encoder, inputs
 
 
@@ -68,7 +81,7 @@ def local_inputs(name: str, inputs: dict[str, Tensor], rank: int) -> dict[str, T
 
 def _paired_key(key: str) -> str:
     """Inputs derived row-by-row from another input share its split."""
-    return {"b": "a", "z2": "z"}[key]
+    return {"b": "a", "z2": "z", "ia": "a", "ib": "b"}[key]
 
 
 def compute_loss(name: str, module: nn.Module, encoder: nn.Linear, x: dict[str, Tensor]) -> Tensor:
@@ -80,6 +93,9 @@ def compute_loss(name: str, module: nn.Module, encoder: nn.Linear, x: dict[str, 
         return module(encoder(x["z"]), encoder(x["z2"]))
     if name == "nbr":  # the raw rows are the input-space target of their embeddings
         return module(x["z"], F.normalize(encoder(x["z"]), dim=1))
+    if name == "bag":
+        emb = {k: F.normalize(encoder(x[k]), dim=1) for k in ("a", "b")}
+        return module(emb["a"], emb["b"], x["ia"], x["ib"])
     return module(encoder(x["a"]), encoder(x["b"]))
 
 

@@ -57,10 +57,10 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-def _losses(run: Path) -> np.ndarray:
+def _losses(run: Path, terms: tuple[str, ...] = ("loss", "clip", "sdd", "mmd")) -> np.ndarray:
     with (run / "logs" / "metrics.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return np.array([[float(r[k]) for k in ("loss", "clip", "sdd", "mmd")] for r in rows])
+    return np.array([[float(r[k]) for k in terms] for r in rows])
 
 
 def _train_ddp(data: Path, run: Path, recipe: Path) -> None:
@@ -74,13 +74,16 @@ def _train_ddp(data: Path, run: Path, recipe: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+@pytest.mark.parametrize("w_bag", [0.0, 1.0])
 def test_two_process_ddp_matches_one_process(
-    tmp_path: Path, write_split: Callable[..., Path]
+    tmp_path: Path, write_split: Callable[..., Path], w_bag: float
 ) -> None:
+    """With ``w_bag`` the bag-level InfoNCE is on too (its bags' rows gathered by id)."""
     # 10 pairs, 28 bags of about 4 rows a side
     data = write_split(tmp_path, seed=1, split_args=["--regime", "bags", "--bag-size", "4"])
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump(RECIPE))
+    recipe.write_text(yaml.safe_dump({**RECIPE, "loss": {**RECIPE["loss"], "w_bag": w_bag}}))
+    terms = ("loss", "clip", "sdd", "mmd", *(("bag",) if w_bag else ()))
     _train_ddp(data, tmp_path / "ddp", recipe)
     argv = ["train", str(data), "--out", str(tmp_path / "single"), "--config", str(recipe)]
     assert main([*argv, "--steps", str(STEPS)]) == 0
@@ -93,7 +96,9 @@ def test_two_process_ddp_matches_one_process(
             ddp[key].double(), single[key].double(), rtol=0, atol=1e-5, msg=key
         )
     # the rank-0 log holds the global loss of every step (gathered rows): same as 1 process
-    np.testing.assert_allclose(_losses(tmp_path / "ddp"), _losses(tmp_path / "single"), rtol=1e-5)
+    np.testing.assert_allclose(
+        _losses(tmp_path / "ddp", terms), _losses(tmp_path / "single", terms), rtol=1e-5
+    )
     assert len(_losses(tmp_path / "ddp")) == STEPS
 
     # the comparison is meaningful: training moved the weights far more than the tolerance

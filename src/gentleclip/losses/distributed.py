@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ["gather_with_grad", "is_distributed"]
+__all__ = ["gather_values", "gather_with_grad", "is_distributed"]
 
 
 def is_distributed() -> bool:
@@ -28,6 +28,13 @@ def _gather_row_counts(x: Tensor) -> list[int]:
     counts = [torch.zeros_like(local) for _ in range(dist.get_world_size())]
     dist.all_gather(counts, local)
     return [int(c.item()) for c in counts]
+
+
+def _padded(x: Tensor, rows: int) -> Tensor:
+    """``x`` with zero rows appended up to ``rows`` rows."""
+    if x.shape[0] == rows:
+        return x
+    return torch.cat([x, x.new_zeros((rows - x.shape[0], *x.shape[1:]))], dim=0)
 
 
 def _all_gather_autograd(x: Tensor) -> tuple[Tensor, ...]:
@@ -58,7 +65,24 @@ def gather_with_grad(x: Tensor) -> Tensor:
     largest = max(counts)
     if largest == 0:
         return x
-    pad = x.new_zeros((largest - x.shape[0], *x.shape[1:]))
-    padded = torch.cat([x, pad], dim=0) if pad.shape[0] > 0 else x
-    parts = _all_gather_autograd(padded)
+    parts = _all_gather_autograd(_padded(x, largest))
+    return torch.cat([part[:n] for part, n in zip(parts, counts, strict=True)], dim=0)
+
+
+def gather_values(x: Tensor) -> Tensor:
+    """Concatenate ``x`` (rows, ...) over all ranks in rank order, without gradients.
+
+    For tensors autograd does not need (integer bag ids): any dtype, ranks may hold different
+    numbers of rows. Without an initialised process group of world size > 1, ``x`` is
+    returned unchanged.
+    """
+    if not is_distributed():
+        return x
+    counts = _gather_row_counts(x)
+    largest = max(counts)
+    if largest == 0:
+        return x
+    padded = _padded(x, largest).contiguous()
+    parts = [torch.empty_like(padded) for _ in counts]
+    dist.all_gather(parts, padded)
     return torch.cat([part[:n] for part, n in zip(parts, counts, strict=True)], dim=0)

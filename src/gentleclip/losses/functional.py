@@ -32,7 +32,10 @@ from gentleclip.errors import InputError
 __all__ = [
     "SPREADS",
     "all_finite",
+    "bag_clip_loss",
+    "bag_mean_embeddings",
     "clip_loss",
+    "common_bag_ids",
     "finite_scans_skipped",
     "mk_mmd",
     "neighbourhood_loss",
@@ -726,6 +729,86 @@ def clip_loss(
     loss_ab = F.cross_entropy((a @ cols_b.T) * scale, target)
     loss_ba = F.cross_entropy((b @ cols_a.T) * scale, target)
     return 0.5 * (loss_ab + loss_ba)
+
+
+# --------------------------------------------------------------------------------------------
+# bag-level InfoNCE
+# --------------------------------------------------------------------------------------------
+
+
+def _check_bag_ids(bags: Any, rows: int, name: str) -> Tensor:
+    """Raise InputError unless ``bags`` is a 1-D integer tensor with one id per row."""
+    if not isinstance(bags, Tensor):
+        raise InputError(f"{name} must be a torch.Tensor, got {type(bags).__name__}")
+    if bags.dim() != 1 or bags.shape[0] != rows:
+        raise InputError(
+            f"{name} must have shape ({rows},) (one bag id per row), got {tuple(bags.shape)}"
+        )
+    if bags.is_floating_point() or bags.is_complex() or bags.dtype == torch.bool:
+        raise InputError(f"{name} must hold integer bag ids, got dtype {bags.dtype}")
+    return bags
+
+
+def bag_mean_embeddings(z: Tensor, bags: Tensor, ids: Tensor) -> Tensor:
+    """``(K, d)``: for each id in ``ids`` (K,), the mean of the rows of ``z`` (N, d) whose
+    entry in ``bags`` (N,) is that id, L2-normalised. Every id must occur in ``bags``."""
+    member = (bags[None, :] == ids[:, None]).to(z.dtype)  # (K, N)
+    counts = member.sum(dim=1, keepdim=True)
+    if bool((counts == 0).any()):
+        raise InputError("bag_mean_embeddings: an id in ids has no row in bags")
+    return F.normalize((member @ z) / counts, dim=1)
+
+
+def bag_clip_loss(
+    a: Tensor,
+    b: Tensor,
+    bags_a: Tensor,
+    bags_b: Tensor,
+    *,
+    temperature: float = 0.05,
+) -> Tensor:
+    """Symmetric InfoNCE between bags: CLIP on each bag's mean A and mean B embedding.
+
+    ``a`` (N_a, d) and ``b`` (N_b, d) are L2-normalised embeddings of unpaired rows;
+    ``bags_a`` (N_a,) and ``bags_b`` (N_b,) their integer bag ids (a bag's A rows and B rows
+    describe the same objects, in unknown order). Over the ``K`` ids present on both sides,
+    sorted, with ``A_k`` the A rows of bag ``k``::
+
+        m^A_k = mu^A_k / ||mu^A_k||,   mu^A_k = (1 / |A_k|) sum_{i in A_k} a_i
+
+    (``m^B_k`` likewise) and ``L = clip_loss(m^A, m^B, temperature)``: bag ``k``'s mean A
+    embedding should be nearer its own mean B embedding than any other bag's, and vice versa.
+    Means are taken in the embedding space, after the towers, so the towers are trained on
+    single items (as they are used), unlike pairs of mean input features. Rows of a bag
+    present on one side only are ignored. Fewer than 2 common bags raise InputError (one
+    bag has no negative; skip the term instead).
+
+    Example:
+        >>> z = F.normalize(torch.randn(6, 4), dim=1)
+        >>> ids = torch.tensor([0, 0, 1, 1, 2, 2])
+        >>> float(bag_clip_loss(z, z, ids, ids, temperature=1e-3)) < 1e-3
+        True
+    """
+    _check_positive(temperature, "temperature")
+    _check_matrix(a, "a")
+    _check_matrix(b, "b")
+    _check_same_dim(a, b, "a and b")
+    bags_a = _check_bag_ids(bags_a, a.shape[0], "bags_a").to(a.device)
+    bags_b = _check_bag_ids(bags_b, b.shape[0], "bags_b").to(a.device)
+    ids = common_bag_ids(bags_a, bags_b)
+    if ids.numel() < 2:
+        raise InputError(
+            f"bag_clip_loss needs at least 2 bags present on both sides, got {ids.numel()}"
+        )
+    mean_a = bag_mean_embeddings(a, bags_a, ids)
+    mean_b = bag_mean_embeddings(b, bags_b, ids)
+    return clip_loss(mean_a, mean_b, temperature=temperature)
+
+
+def common_bag_ids(bags_a: Tensor, bags_b: Tensor) -> Tensor:
+    """The sorted ids present in both ``bags_a`` and ``bags_b``."""
+    ids_a = torch.unique(bags_a)
+    return ids_a[torch.isin(ids_a, bags_b)]
 
 
 # --------------------------------------------------------------------------------------------

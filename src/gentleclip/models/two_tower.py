@@ -176,7 +176,14 @@ class TwoTower(nn.Module):
         return tower.embed(tower.norm(self._check_input(side, x)))
 
     def forward(
-        self, a: torch.Tensor, b: torch.Tensor, *, n_pairs: int, ssl_views: bool = False
+        self,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        *,
+        n_pairs: int,
+        ssl_views: bool = False,
+        bags_a: torch.Tensor | None = None,
+        bags_b: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Embed both sides; the first ``n_pairs`` rows of ``a`` and ``b`` are matched pairs.
 
@@ -185,7 +192,9 @@ class TwoTower(nn.Module):
         rows as each tower's encoder receives them (after the feature norm; the targets of
         the neighbourhood term) and, when ``ssl_views``, ``view1_a``,
         ``view2_a``, ``view1_b``, ``view2_b``: two independently augmented copies of every row
-        through the same tower (identical to ``all_*`` in eval mode).
+        through the same tower (identical to ``all_*`` in eval mode). ``bags_a`` / ``bags_b``,
+        the bag ids of the unpaired rows (``N_a - n_pairs`` and ``N_b - n_pairs`` of them),
+        are passed through under the same keys (the bag-level loss reads them).
         """
         inputs = {"a": self._check_input("a", a), "b": self._check_input("b", b)}
         self._check_n_pairs(n_pairs, a.shape[0], b.shape[0])
@@ -199,7 +208,20 @@ class TwoTower(nn.Module):
             if ssl_views:
                 out[f"view1_{side}"] = tower.embed(tower.augment(z))
                 out[f"view2_{side}"] = tower.embed(tower.augment(z))
+        for side, bags in (("a", bags_a), ("b", bags_b)):
+            if bags is not None:
+                out[f"bags_{side}"] = self._check_bags(side, bags, inputs[side].shape[0] - n_pairs)
         return out
+
+    @staticmethod
+    def _check_bags(side: str, bags: torch.Tensor, rows: int) -> torch.Tensor:
+        """``bags`` when it holds one integer id per unpaired row of ``side``."""
+        if bags.dim() != 1 or bags.shape[0] != rows or bags.is_floating_point():
+            raise InputError(
+                f"bags_{side} must hold one integer bag id per unpaired row ({rows}), "
+                f"got shape {tuple(bags.shape)} dtype {bags.dtype}"
+            )
+        return bags
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created if needed).

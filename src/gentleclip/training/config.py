@@ -83,6 +83,12 @@ class LossConfig:
     w_nbr: float = 0.0
     nbr_temperature: float = 0.1
     nbr_bandwidth: float = 0.05
+    # Bag-level InfoNCE (losses.BagCLIPLoss): CLIP between each bag's mean A embedding and
+    # mean B embedding, over the bags of a step. Off by default; needs bags. It gets one
+    # negative per other bag of the step, so recipes that use it raise
+    # sampler.unpaired_per_step (docs/results.md, "Bag-level InfoNCE").
+    w_bag: float = 0.0
+    bag_temperature: float = 0.05
     # Schedule of the distribution terms (SDD, MMD): off for the first dist_warmup_steps
     # optimizer steps (CLIP on the pairs only), then ramped linearly to full weight.
     dist_warmup_steps: int = 0
@@ -196,6 +202,7 @@ def _check_positive(config: TrainConfig) -> None:
         "loss.ssl_temperature": config.loss.ssl_temperature,
         "loss.nbr_temperature": config.loss.nbr_temperature,
         "loss.nbr_bandwidth": config.loss.nbr_bandwidth,
+        "loss.bag_temperature": config.loss.bag_temperature,
         "loss.sdd_bandwidth": config.loss.sdd_bandwidth,
         "loss.pseudo_epsilon": config.loss.pseudo_epsilon,
         "loss.pseudo_iterations": config.loss.pseudo_iterations,
@@ -211,7 +218,7 @@ def _check_positive(config: TrainConfig) -> None:
 
 def _check_non_negative(config: TrainConfig) -> None:
     """Raise :class:`InputError` naming the first weight, step count or decay below 0."""
-    names = ("w_clip", "w_sdd", "w_mmd", "w_ssl", "w_nbr", "w_pseudo")
+    names = ("w_clip", "w_sdd", "w_mmd", "w_ssl", "w_nbr", "w_pseudo", "w_bag")
     values = {f"loss.{name}": getattr(config.loss, name) for name in names}
     values["loss.dist_warmup_steps"] = config.loss.dist_warmup_steps
     values["loss.dist_ramp_steps"] = config.loss.dist_ramp_steps

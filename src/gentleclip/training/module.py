@@ -37,7 +37,15 @@ class StepDataset(Dataset):
         step, d = self.steps[index], self.data
         a = np.concatenate([d.paired_a[step.pairs], d.unpaired_a[step.a]])
         b = np.concatenate([d.paired_b[step.pairs], d.unpaired_b[step.b]])
-        return {"a": torch.from_numpy(a), "b": torch.from_numpy(b), "n_pairs": len(step.pairs)}
+        batch: dict[str, Tensor | int] = {
+            "a": torch.from_numpy(a),
+            "b": torch.from_numpy(b),
+            "n_pairs": len(step.pairs),
+        }
+        if d.bags_a is not None and d.bags_b is not None:  # the unpaired rows' bag ids
+            batch["bags_a"] = torch.from_numpy(d.bags_a[step.a])
+            batch["bags_b"] = torch.from_numpy(d.bags_b[step.b])
+        return batch
 
 
 class StepLoader:
@@ -91,6 +99,7 @@ def effective_loss_config(config: TrainConfig) -> LossConfig:
             w_mmd=0.0,
             w_ssl=0.0,
             w_nbr=0.0,
+            w_bag=0.0,
             w_pseudo=w_pseudo,
             clip_extra_negatives=False,
         )
@@ -115,6 +124,11 @@ def check_method_data(data: RegimeData, config: TrainConfig) -> None:
     ):
         raise InputError(
             f"nothing to learn from: {data.n_pairs} pair(s) and no unpaired rows on both sides"
+        )
+    if config.method == "gentle" and config.loss.w_bag > 0 and data.bags_a is None:
+        raise InputError(
+            "loss.w_bag (bag-level InfoNCE) needs bags, but the data has none "
+            "(split with --regime bags, or set loss.w_bag: 0)"
         )
     if config.method == "clip" and data.n_pairs == 0:
         raise InputError("--method clip needs matched pairs, but the data directory has 0 pairs")
@@ -200,6 +214,8 @@ class GentleCLIPModule(L.LightningModule):
                 batch["b"],
                 n_pairs=int(batch["n_pairs"]),
                 ssl_views=self.loss_config.w_ssl > 0,
+                bags_a=batch.get("bags_a"),
+                bags_b=batch.get("bags_b"),
             )
             return self.objective(outputs, step=step)
 

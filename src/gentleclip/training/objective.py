@@ -2,7 +2,12 @@
 
 ``loss = w_clip * CLIP(pair_a, pair_b) + w_sdd * SDD(all_a, all_b) + w_mmd * MMD(all_a, all_b)
 + w_ssl * (NTXent(view1_a, view2_a) + NTXent(view1_b, view2_b))
-+ w_nbr * (Nbr(features_a, all_a) + Nbr(features_b, all_b)) + w_pseudo * Pseudo(...)``
++ w_nbr * (Nbr(features_a, all_a) + Nbr(features_b, all_b)) + w_pseudo * Pseudo(...)
++ w_bag * BagCLIP(unpaired_a, unpaired_b, bags_a, bags_b)``
+
+``BagCLIP`` is the bag-level InfoNCE (:mod:`gentleclip.losses.bag_clip`) on the step's
+unpaired rows (``all_*`` after the pairs) and their bag ids: each bag's mean A embedding
+against its mean B embedding (off unless ``w_bag > 0``; absent below 2 bags in the step).
 
 ``Nbr`` is the neighbourhood KL (:mod:`gentleclip.losses.neighbourhood`): each side's rows
 keep the neighbours their input features give them (off unless ``w_nbr > 0``).
@@ -25,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from gentleclip.losses import CLIPLoss, NeighbourhoodLoss, NTXentLoss, functional
+from gentleclip.losses import BagCLIPLoss, CLIPLoss, NeighbourhoodLoss, NTXentLoss, functional
 from gentleclip.losses.distributed import gather_with_grad
 from gentleclip.losses.soft_targets import PseudoLabelLoss
 from gentleclip.training.config import LossConfig
@@ -54,8 +59,10 @@ class GentleObjective(nn.Module):
     Inputs (the keys of :class:`~gentleclip.models.TwoTower` outputs): ``pair_a``, ``pair_b``
     (P, D); ``all_a`` (Na, D), ``all_b`` (Nb, D) whose first P rows are the pairs; and,
     when ``w_ssl > 0``, ``view1_a``, ``view2_a``, ``view1_b``, ``view2_b``; when ``w_nbr > 0``,
-    ``features_a``, ``features_b`` (the rows of ``all_*`` as the encoders received them).
-    Returns ``{"clip", "sdd", "mmd", "ssl_a", "ssl_b", "nbr_a", "nbr_b", "pseudo", "loss"}``
+    ``features_a``, ``features_b`` (the rows of ``all_*`` as the encoders received them);
+    when ``w_bag > 0``, ``bags_a``, ``bags_b`` (bag ids of the rows of ``all_*`` after the
+    pairs). Returns ``{"clip", "sdd", "mmd", "ssl_a", "ssl_b", "nbr_a", "nbr_b", "pseudo",
+    "bag", "loss"}``
     (the terms computed).
     """
 
@@ -70,6 +77,7 @@ class GentleObjective(nn.Module):
             gather_distributed=gather,
             chunk_size=config.chunk_size,
         )
+        self.bag = BagCLIPLoss(temperature=config.bag_temperature, gather_distributed=gather)
         self.ntxent = NTXentLoss(temperature=config.ssl_temperature, gather_distributed=gather)
         self.neighbourhood = NeighbourhoodLoss(
             temperature=config.nbr_temperature,
@@ -111,6 +119,8 @@ class GentleObjective(nn.Module):
             terms.update(self._neighbourhood_terms(outputs))
         if cfg.w_pseudo > 0:
             terms.update(self._pseudo_term(outputs))
+        if cfg.w_bag > 0:
+            terms.update(self._bag_term(outputs))
         weights = {
             "clip": cfg.w_clip,
             "sdd": cfg.w_sdd * scale,
@@ -120,6 +130,7 @@ class GentleObjective(nn.Module):
             "nbr_a": cfg.w_nbr,
             "nbr_b": cfg.w_nbr,
             "pseudo": cfg.w_pseudo,
+            "bag": cfg.w_bag,
         }
         loss: Tensor | None = None
         for name, value in terms.items():
@@ -147,6 +158,15 @@ class GentleObjective(nn.Module):
             if _global_rows(rows, self.config.gather_distributed) >= 2:
                 terms[f"nbr_{side}"] = self.neighbourhood(outputs[f"features_{side}"], rows)
         return terms
+
+    def _bag_term(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Bag-level InfoNCE on the unpaired rows; absent without bag ids or below 2 bags."""
+        bags_a, bags_b = outputs.get("bags_a"), outputs.get("bags_b")
+        if bags_a is None or bags_b is None or not self.bag.usable(bags_a, bags_b):
+            return {}
+        n_pairs = outputs["pair_a"].shape[0]
+        unpaired_a, unpaired_b = outputs["all_a"][n_pairs:], outputs["all_b"][n_pairs:]
+        return {"bag": self.bag(unpaired_a, unpaired_b, bags_a, bags_b)}
 
     def _pseudo_term(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
         """S-CLIP pseudo-labels of the unpaired A rows; absent without them or < 2 pairs."""

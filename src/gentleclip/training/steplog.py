@@ -13,7 +13,13 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, ProgressBar
 from tqdm.auto import tqdm
 
-COLUMNS = ("epoch", "step", "loss", "clip", "sdd", "mmd", "ssl_a", "ssl_b", "pseudo")
+COLUMNS = (
+    "epoch", "step", "loss", "clip", "sdd", "mmd", "ssl_a", "ssl_b", "pseudo", "nbr_a", "nbr_b",
+    "bag",
+)  # fmt: skip
+# the header before the neighbourhood and bag terms were logged: such a log is resumed with
+# its rows widened by empty fields
+OLD_COLUMNS = COLUMNS[:9]
 
 
 class StepCSVLogger(Callback):
@@ -34,7 +40,9 @@ class StepCSVLogger(Callback):
         kept: list[list[str]] = []
         if self.path.is_file():
             with self.path.open(newline="") as handle:
-                rows = list(csv.reader(handle))[1:]
+                header, *rows = list(csv.reader(handle)) or [[]]
+            if tuple(header) == OLD_COLUMNS:
+                rows = [row + [""] * (len(COLUMNS) - len(row)) for row in rows if len(row) == 9]
             kept = [row for row in rows if _step_of(row) < trainer.global_step]
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         with tmp.open("w", newline="") as handle:

@@ -1,0 +1,95 @@
+"""``loss.w_bag``: the bag-level InfoNCE reaches training through the batch's bag ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from gentleclip.data.regimes import load_dataset_dir
+from gentleclip.errors import InputError
+from gentleclip.losses import bag_clip_loss
+from gentleclip.models import TwoTower
+from gentleclip.training.config import TrainConfig, config_from_dict
+from gentleclip.training.fit import build_model, train
+from gentleclip.training.inprocess import train_in_process
+from gentleclip.training.module import GentleCLIPModule, StepDataset
+from gentleclip.training.objective import GentleObjective
+
+SplitWriter = Callable[..., Path]
+BAGS = ["--regime", "bags", "--bag-size", "4"]
+
+
+def _config(w_bag: float, steps: int = 8) -> TrainConfig:
+    return config_from_dict(
+        {
+            "seed": 3,
+            "loss": {"w_bag": w_bag, "bag_temperature": 0.2},
+            "sampler": {"pairs_per_step": 8, "unpaired_per_step": 24},
+            "optim": {"steps": steps},
+            "trainer": {"progress": False},
+        }
+    )
+
+
+def _same_weights(x: TwoTower, y: TwoTower) -> bool:
+    xs, ys = x.state_dict(), y.state_dict()
+    return xs.keys() == ys.keys() and all(torch.equal(xs[k], ys[k]) for k in xs)
+
+
+def test_batches_carry_the_unpaired_rows_bag_ids(tmp_path: Path, write_split: SplitWriter) -> None:
+    data = load_dataset_dir(write_split(tmp_path, seed=0, split_args=BAGS))
+    module = GentleCLIPModule(build_model(_config(1.0).model, 12, 7), data, _config(1.0))
+    steps = module.sampler.epoch(0)
+    for step, batch in zip(steps, StepDataset(data, steps), strict=True):
+        assert torch.equal(batch["bags_a"], torch.from_numpy(data.bags_a[step.a]))
+        assert torch.equal(batch["bags_b"], torch.from_numpy(data.bags_b[step.b]))
+        assert batch["a"].shape[0] == batch["n_pairs"] + len(step.a)
+
+
+def test_objective_adds_the_weighted_bag_term() -> None:
+    gen = torch.Generator().manual_seed(0)
+    emb = torch.nn.functional.normalize(torch.randn(2, 9, 4, generator=gen), dim=2)
+    bags_a, bags_b = torch.tensor([0, 0, 1, 2, 2, 1]), torch.tensor([2, 1, 0, 0, 1, 2])
+    outputs = {"pair_a": emb[0, :3], "pair_b": emb[1, :3], "all_a": emb[0], "all_b": emb[1]}
+    config = _config(0.5).loss
+    terms = GentleObjective(config)({**outputs, "bags_a": bags_a, "bags_b": bags_b})
+    want = bag_clip_loss(emb[0, 3:], emb[1, 3:], bags_a, bags_b, temperature=0.2)
+    torch.testing.assert_close(terms["bag"], want)
+    without = GentleObjective(_config(0.0).loss)(outputs)
+    assert set(terms) == {*without, "bag"}
+    torch.testing.assert_close(terms["loss"], without["loss"] + 0.5 * want)
+    # absent without bag ids, and with fewer than 2 bags in the step
+    assert "bag" not in GentleObjective(config)(outputs)
+    one = torch.zeros(6, dtype=torch.long)
+    assert "bag" not in GentleObjective(config)({**outputs, "bags_a": one, "bags_b": one})
+
+
+def test_training_with_the_bag_term(tmp_path: Path, write_split: SplitWriter) -> None:
+    """It changes the model; the Lightning run equals the in-process run."""
+    data_dir = write_split(tmp_path, seed=0, split_args=BAGS)
+    data = load_dataset_dir(data_dir)
+    with_bag = train_in_process(data, _config(1.0))
+    assert not _same_weights(with_bag, train_in_process(data, _config(0.0)))
+    train(data_dir, tmp_path / "run", _config(1.0), verbose=False)
+    assert _same_weights(TwoTower.from_pretrained(tmp_path / "run" / "model"), with_bag)
+    header = (tmp_path / "run" / "logs" / "metrics.csv").read_text().splitlines()
+    bag_column = header[0].split(",").index("bag")
+    assert all(row.split(",")[bag_column] for row in header[1:])  # logged at every step
+
+
+def test_bag_term_without_bags_is_refused(tmp_path: Path, write_split: SplitWriter) -> None:
+    data = load_dataset_dir(write_split(tmp_path, seed=0, split_args=["--regime", "unpaired"]))
+    with pytest.raises(InputError, match=r"loss.w_bag .* needs bags"):
+        train_in_process(data, _config(1.0))
+
+
+def test_model_rejects_bag_ids_of_the_wrong_length() -> None:
+    model = build_model(_config(1.0).model, 12, 7)
+    a, b = torch.randn(5, 12), torch.randn(5, 7)
+    out = model(a, b, n_pairs=2, bags_a=torch.tensor([0, 1, 1]), bags_b=torch.tensor([1, 0, 1]))
+    assert out["bags_a"].tolist() == [0, 1, 1]
+    with pytest.raises(InputError, match=r"bags_b must hold one integer bag id per unpaired row"):
+        model(a, b, n_pairs=2, bags_a=torch.tensor([0, 1, 1]), bags_b=torch.tensor([0, 1]))
