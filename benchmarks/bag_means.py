@@ -66,10 +66,12 @@ def rows_of_interest(bag_rows: Sequence[dict], published: Sequence[dict]) -> lis
     return [*mine, *bag_rows]
 
 
-def _as_gentle(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` with gentle-bagmeans renamed gentle and the original gentle rows left out."""
+def _as_gentle(
+    rows: Sequence[dict[str, Any]], method: str = "gentle-bagmeans"
+) -> list[dict[str, Any]]:
+    """``rows`` with ``method`` renamed gentle and the original gentle rows left out."""
     return [
-        {**r, "method": "gentle"} if r["method"] == "gentle-bagmeans" else r
+        {**r, "method": "gentle"} if r["method"] == method else r
         for r in rows
         if r["method"] != "gentle"
     ]

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
+from gentleclip.cli.main import main
 from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.losses import bag_clip_loss
 from gentleclip.models import TwoTower
+from gentleclip.recipes import recipe_overrides
 from gentleclip.training.config import TrainConfig, config_from_dict
 from gentleclip.training.fit import build_model, train
 from gentleclip.training.inprocess import train_in_process
@@ -93,3 +96,25 @@ def test_model_rejects_bag_ids_of_the_wrong_length() -> None:
     assert out["bags_a"].tolist() == [0, 1, 1]
     with pytest.raises(InputError, match=r"bags_b must hold one integer bag id per unpaired row"):
         model(a, b, n_pairs=2, bags_a=torch.tensor([0, 1, 1]), bags_b=torch.tensor([0, 1]))
+
+
+def test_train_cli_bag_nce_sets_the_recipe(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--bag-nce`` puts recipe bag-nce's settings on top; refused for clip and without bags."""
+    data = write_split(tmp_path, seed=0, split_args=BAGS)
+    run = tmp_path / "run"
+    argv = ["train", str(data), "--out", str(run), "--steps", "3", "--no-progress", "--bag-nce"]
+    assert main(argv) == 0
+    written = yaml.safe_load((run / "config.yaml").read_text())
+    settings = recipe_overrides("bag-nce")
+    assert written["loss"]["w_bag"] == settings["loss"]["w_bag"] == 1.0
+    assert written["sampler"]["unpaired_per_step"] == settings["sampler"]["unpaired_per_step"]
+    capsys.readouterr()
+    assert main([*argv[:-1], "--method", "clip", "--bag-nce"]) != 0
+    assert "--bag-nce is a term of method gentle, not clip" in capsys.readouterr().err
+    (tmp_path / "d").mkdir()
+    disjoint = write_split(tmp_path / "d", seed=0, split_args=["--regime", "unpaired"])
+    assert main(["train", str(disjoint), "--out", str(tmp_path / "r2"), "--bag-nce"]) != 0
+    assert "loss.w_bag (bag-level InfoNCE) needs bags" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from gentleclip.errors import InputError
+from gentleclip.recipes import recipe_overrides
 from gentleclip.training.config import METHODS, TrainConfig, load_config
 from gentleclip.training.finetune import enable_encoder_training
 from gentleclip.training.fit import train
@@ -40,6 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also train on each bag's mean A row and mean B row as a pair (sampler.bag_means; "
         "needs bag files)",
     )
+    p.add_argument(
+        "--bag-nce",
+        action="store_true",
+        help="add the bag-level InfoNCE: each bag's mean A embedding against its mean B "
+        "embedding (recipe bag-nce: loss.w_bag 1, sampler.unpaired_per_step 128; method "
+        "gentle, needs bag files)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(
         "--skip-nonfinite", action="store_true", help="skip NaN/Inf loss steps instead of stopping"
@@ -70,6 +79,8 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None) -> TrainC
         config.trainer.devices = int(args.devices) if args.devices.isdigit() else args.devices
     if args.bag_means:
         config.sampler.bag_means = True
+    if args.bag_nce:
+        _add_bag_nce(config)
     if args.no_progress:
         config.trainer.progress = False
     if args.skip_nonfinite:
@@ -77,6 +88,15 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None) -> TrainC
     if args.train_encoder:
         enable_encoder_training(config)
     return config.validate()
+
+
+def _add_bag_nce(config: TrainConfig) -> None:
+    """The loss and sampler settings of recipe ``bag-nce`` (gentle only)."""
+    if config.method != "gentle":
+        raise InputError(f"--bag-nce is a term of method gentle, not {config.method}")
+    settings = recipe_overrides("bag-nce")
+    config.loss.w_bag = float(settings["loss"]["w_bag"])
+    config.sampler.unpaired_per_step = int(settings["sampler"]["unpaired_per_step"])
 
 
 def run(args: argparse.Namespace) -> int:

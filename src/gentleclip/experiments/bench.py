@@ -189,11 +189,9 @@ METHODS: dict[str, Trained | Baseline] = {
     "relrep-bagmeans": Baseline("relrep", min_pairs=0, reads_bags=True, bag_means=True),
     # gentle plus the bag-level InfoNCE (losses.BagCLIPLoss, loss.w_bag): each bag's mean A
     # embedding against its mean B embedding, with 128 unpaired rows a step (16 bags of 8,
-    # 15 negatives each) instead of 32; bags regimes only (docs/results.md, "Bag-level
-    # InfoNCE")
-    "gentle-bagnce": Trained(
-        "gentle", {"loss": {"w_bag": 1.0}, "sampler": {"unpaired_per_step": 128}}
-    ),
+    # 15 negatives each) instead of 32 (recipe bag-nce); bags regimes only (docs/results.md,
+    # "Bag-level InfoNCE")
+    "gentle-bagnce": Trained("gentle", recipe_overrides("bag-nce")),
 }
 # methods that learn from the bags themselves, beyond gentle's distribution terms
 BAG_LEVEL = ("gentle-bagnce",)

@@ -1,0 +1,220 @@
+"""Gentle with the bag-level InfoNCE (bench method ``gentle-bagnce``) against everything else.
+
+``gentle-bagnce`` adds ``loss.w_bag``: CLIP between each bag's mean A embedding and mean B
+embedding (:class:`gentleclip.losses.BagCLIPLoss`), with 16 bags of 8 a step. This script
+reads its rows (``--bagnce-rows``), the bag-mean comparison's rows and the published tables'
+rows (as ``bag_means.py`` reads them) and writes ``OUT/bagnce.md`` and ``OUT/bagnce.png``:
+
+- per (suite, pairs), bags of 8: gentle, gentle-bagmeans, gentle-bagnce, the best issue
+  baseline and the best bag-mean baseline, and gentle-bagnce's verdicts against the issue's
+  baselines, against all baselines and against gentle itself;
+- target 1 counted again with gentle-bagnce in gentle's place;
+- its cost: seconds per cell against gentle's;
+- the plot: per suite, the headline against pairs for those five.
+
+    python benchmarks/bag_nce.py --bagnce-rows docs/bench/bench-bagnce-75da31b.jsonl \\
+        --rows <bag_means.py's --rows> --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl \\
+        --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import bag_means
+import published_tables
+from matplotlib.figure import Figure
+
+from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.experiments import bench
+
+STEM = "bagnce"
+METHOD = "gentle-bagnce"
+REGIME = "bags:8"
+Where = tuple[str, str, int]
+
+
+def _rows(nce_rows: Sequence[dict], bag_rows: Sequence[dict], published: Sequence[dict]) -> list:
+    """Every row of the (suite, regime, pairs) rows ``nce_rows`` cover."""
+    covered = {(r["suite"], r["regime"], int(r["pairs"])) for r in nce_rows}
+    rest = bag_means.rows_of_interest(bag_rows, published)
+    return [*(r for r in rest if (r["suite"], r["regime"], int(r["pairs"])) in covered), *nce_rows]
+
+
+def _cell(summary: dict[str, bench.Summary], methods: Sequence[str]) -> str:
+    best = bag_means._best(summary, methods)
+    return f"{best} {bench._mean_std(summary[best])}" if best else "-"
+
+
+def _mine(summary: dict[str, bench.Summary], method: str) -> str:
+    return bench._mean_std(summary[method]) if method in summary else "-"
+
+
+def table_lines(rows: Sequence[dict]) -> list[str]:
+    """One line per (suite, pairs) of bags of 8."""
+    cells = bag_means._summaries(rows)
+    ours = bag_means._as_gentle(rows, METHOD)
+    issue = bag_means._verdicts(ours, bag_means.ISSUE)
+    everything = bag_means._verdicts(ours, bench.RIVALS)
+    against_gentle = bag_means._verdicts(
+        [{**r, "method": "rival-gentle"} if r["method"] == "gentle" else r for r in rows]
+        + [{**r, "method": "gentle"} for r in rows if r["method"] == METHOD],
+        ["rival-gentle"],
+    )
+    head = ["suite", "pairs", "gentle", "gentle-bagmeans", METHOD, "best issue baseline"]
+    head += ["best bag-mean baseline", f"{METHOD} vs issue baselines", f"{METHOD} vs all"]
+    head += [f"{METHOD} vs gentle"]
+    lines = ["| " + " | ".join(head) + " |", bag_means._separator(head)]
+    for where, summary in cells.items():
+        if where[1] != REGIME or METHOD not in summary:
+            continue
+        cols = [where[0], str(where[2])]
+        cols += [_mine(summary, m) for m in ("gentle", "gentle-bagmeans", METHOD)]
+        cols += [_cell(summary, bag_means.ISSUE), _cell(summary, bench.BAG_MEANS)]
+        for verdicts in (issue, everything):
+            cols.append(bag_means._verdict(verdicts[where]) if where in verdicts else "-")
+        v = against_gentle.get(where)
+        cols.append(f"{v.outcome} ({v.margin:+.3f})" if v else "-")
+        lines.append("| " + " | ".join(cols) + " |")
+    return lines
+
+
+def target_lines(rows: Sequence[dict]) -> list[str]:
+    """Target 1 (bags of 8, 0/10/20/50 pairs, more than the seeds' std) with gentle-bagnce
+    in gentle's place, against the issue's baselines and against all of them."""
+    ours = bag_means._as_gentle(rows, METHOD)
+    lines = []
+    for name, rivals in (("the issue's baselines", bag_means.ISSUE), ("all", bench.RIVALS)):
+        verdicts = bag_means._verdicts(ours, rivals)
+        suites = dict.fromkeys(w[0] for w in verdicts if w[1] == REGIME)
+        won = []
+        for suite in suites:
+            here = [v for w, v in verdicts.items() if w[:2] == (suite, REGIME)]
+            wins = [v for v in here if v.outcome == "win"]
+            counted = [v for v in here if v.outcome != "only gentle"]
+            if counted and len(wins) == len(counted):
+                won.append(suite)
+            outcomes = ", ".join(f"{v.where[2]}: {v.outcome}" for v in here)
+            lines.append(f"- against {name}, {suite}: {outcomes}")
+        lines.append(
+            f"- **against {name}: wins at every pair count on {len(won)} of {len(suites)} "
+            f"suites** ({', '.join(won) or 'none'})"
+        )
+    return lines
+
+
+def cost_lines(rows: Sequence[dict]) -> list[str]:
+    """Mean seconds per cell of gentle-bagnce against gentle's, per suite (bags of 8)."""
+    lines = []
+    for suite in dict.fromkeys(r["suite"] for r in rows if r["method"] == METHOD):
+        seconds = {}
+        for method in ("gentle", METHOD):
+            got = [
+                float(r["seconds"])
+                for r in rows
+                if r["suite"] == suite and r["method"] == method and r.get("seconds")
+            ]
+            seconds[method] = statistics.mean(got) if got else None
+        if None in seconds.values():
+            continue
+        ratio = seconds[METHOD] / seconds["gentle"]
+        lines.append(
+            f"- {suite}: {seconds[METHOD]:.0f} s per cell against gentle's "
+            f"{seconds['gentle']:.0f} s ({ratio:.1f}x; different runs and machines)"
+        )
+    return lines
+
+
+def markdown(rows: Sequence[dict]) -> str:
+    note = (
+        f"Outcome: win / lose when the gap exceeds the larger seed standard deviation "
+        f"({bench.STD_NOTE}), else tie. Issue baselines: {', '.join(bag_means.ISSUE)}."
+    )
+    return "\n".join(
+        [
+            "# Gentle with the bag-level InfoNCE",
+            "",
+            "Bags of 8 (test headline, mean ± std over seeds):",
+            "",
+            *table_lines(rows),
+            "",
+            "Target 1 with gentle-bagnce in gentle's place:",
+            "",
+            *target_lines(rows),
+            "",
+            "Cost:",
+            "",
+            *cost_lines(rows),
+            "",
+            note,
+            "",
+        ]
+    )
+
+
+def plot(rows: Sequence[dict], out: Path) -> Path:
+    """Per suite: the five methods' headline against pairs (bags of 8)."""
+    cells = bag_means._summaries(rows)
+    suites = list(dict.fromkeys(w[0] for w in cells if METHOD in cells[w]))
+    fig = Figure(figsize=(4.2 * len(suites), 3.6), layout="constrained")
+    for ax, suite in zip(fig.subplots(1, len(suites), squeeze=False)[0], suites, strict=True):
+        wheres = sorted(w for w in cells if w[0] == suite and w[1] == REGIME)
+        for label, methods, style in (
+            ("gentle", ("gentle",), bench._style("gentle")),
+            ("gentle-bagmeans", ("gentle-bagmeans",), {"color": "tab:orange", "marker": "D"}),
+            (METHOD, (METHOD,), {"color": "tab:red", "marker": "*", "markersize": 9}),
+            ("best issue baseline", bag_means.ISSUE, {"color": "0.4", "marker": "s"}),
+            ("best bag-mean baseline", bench.BAG_MEANS, {"color": "0.1", "marker": "v"}),
+        ):
+            points = [
+                (w[2], cells[w][b]) for w in wheres if (b := bag_means._best(cells[w], methods))
+            ]
+            if points:
+                xs, ss = [p for p, _ in points], [s for _, s in points]
+                ax.errorbar(
+                    xs, [s.mean for s in ss], [s.std for s in ss], label=label, capsize=3, **style
+                )
+        headline = next(r["headline"] for r in rows if r["suite"] == suite and "headline" in r)
+        ax.set(title=f"{suite}, bags of 8", xlabel="pairs", ylabel=f"test {headline}")
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xticks([0, 10, 20, 50], ["0", "10", "20", "50"])
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend(fontsize=7)
+    path = out / f"{STEM}.png"
+    save_figure_atomic(fig, path)
+    return path
+
+
+def read(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The rows the report is made of."""
+    bag_rows = published_tables.rescored(
+        published_tables.read_rows(args.rows), published_tables.read_rows(args.rescored)
+    )
+    measured = published_tables.read(args.sclip_rows)
+    published = published_tables.with_sclip_from(published_tables.grid_rows(args.bench), measured)
+    return _rows(published_tables.read_rows(args.bagnce_rows), bag_rows, published)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bagnce-rows", type=Path, nargs="+", required=True)
+    parser.add_argument("--rows", type=Path, nargs="+", required=True)
+    parser.add_argument("--rescored", type=Path, nargs="*", default=[])
+    parser.add_argument("--bench", type=Path, default=Path("docs/bench"))
+    parser.add_argument("--sclip-rows", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    rows = read(args)
+    text = markdown(rows)
+    with atomic_path(args.out / f"{STEM}.md", ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(text)
+    print(plot(rows, args.out))
+
+
+if __name__ == "__main__":
+    main()
