@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -97,8 +99,11 @@ def test_shipped_recipes_load() -> None:
 
 
 def test_configs_train_yaml_lists_the_current_defaults() -> None:
+    """Every field, with its default (a missing key would load as its default too)."""
     shipped = Path(__file__).resolve().parents[2] / "configs" / "train.yaml"
     assert load_config(shipped) == TrainConfig()
+    written = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    assert written == json.loads(json.dumps(asdict(TrainConfig())))
 
 
 def test_edge_values_that_runs_can_use_are_accepted() -> None:
