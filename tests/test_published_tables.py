@@ -173,6 +173,39 @@ def test_bag_mean_comparison_is_made_from_its_rows(
     assert len(counts) == 9 and [line for line in counts if "  " + line not in doc] == []
 
 
+BAGNCE_ROWS = "bench-bagnce-75da31b.jsonl"  # session 75da31b: gentle-bagnce, bags of 8
+
+
+def test_bag_level_infonce_report_is_made_from_its_rows(
+    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/bench/bagnce.md is what benchmarks/bag_nce.py makes of gentle-bagnce's rows, the
+    bag-mean rows and the tables' rows of the same cells; results.md quotes its table and its
+    target lines line for line."""
+    nce_script = _benchmark("bag_nce", monkeypatch)
+    bag_rows = script.rescored(
+        script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
+        script.read(BENCH / TIES_BAGMEANS),
+    )
+    nce_rows = script.read(BENCH / BAGNCE_ROWS)
+    assert len(nce_rows) == 80 and all(r["status"] == "ok" for r in nce_rows)
+    assert {r["method"] for r in nce_rows} == {"gentle-bagnce"}
+    assert {r["regime"] for r in nce_rows} == {"bags:8"}
+    report_rows = nce_script._rows(nce_rows, bag_rows, rows)
+    text = nce_script.markdown(report_rows)
+    assert (BENCH / "bagnce.md").read_text(encoding="utf-8") == text
+    doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
+    table = nce_script.table_lines(report_rows)
+    assert len(table) == 2 + 16 and [line for line in table if line not in doc] == []
+    targets = [line for line in nce_script.target_lines(report_rows) if "**" in line]
+    assert len(targets) == 2 and [line for line in targets if line not in doc] == []
+    natural = script.read(BENCH / "bench-bagnce-natural-75da31b.jsonl")
+    values = [r["value"] for r in natural if r["status"] == "ok"]
+    assert len(values) == 2 and {r["regime"] for r in natural} == {"natural"}
+    quoted = f"gentle-bagnce **{np.mean(values):.3f} ± {np.std(values):.3f}**"
+    assert quoted in (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+
+
 def test_molecules_bag_mean_checks_are_the_rows_results_md_quotes(script: ModuleType) -> None:
     """The three one-cell checks of gentle-bagmeans on molecules, each quoted in results.md
     with its test headline, and each below relrep-bagmeans' validation score in that cell."""
