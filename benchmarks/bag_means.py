@@ -202,21 +202,34 @@ def markdown(bag_rows: Sequence[dict], published: Sequence[dict]) -> str:
     )
 
 
+# a plotted line: its label, the methods whose best per row it shows, its matplotlib style
+Series = tuple[str, Sequence[str], dict[str, Any]]
+BEST_BASELINES: tuple[Series, ...] = (
+    ("best issue baseline", ISSUE, {"color": "0.4", "marker": "s"}),
+    ("best bag-mean baseline", bench.BAG_MEANS, {"color": "0.1", "marker": "v"}),
+)
+
+
 def plot(bag_rows: Sequence[dict], published: Sequence[dict], out: Path) -> Path:
     """Per suite: gentle, the best issue baseline and the best bag-mean baseline per row
     against pairs (bags of 8)."""
-    rows = rows_of_interest(bag_rows, published)
+    series: tuple[Series, ...] = (
+        ("gentle", ("gentle",), bench._style("gentle")),
+        ("gentle-bagmeans", ("gentle-bagmeans",), bench._style("gentle-bagmeans")),
+        *BEST_BASELINES,
+    )
+    return suite_panels(rows_of_interest(bag_rows, published), series, out / f"{STEM}.png")
+
+
+def suite_panels(rows: Sequence[dict], series: Sequence[Series], path: Path) -> Path:
+    """One panel per suite with rows of bags of 8: each series' best method per pair count
+    (mean and std over seeds) against pairs; saved to ``path``."""
     cells = _summaries(rows)
-    suites = list(dict.fromkeys(w[0] for w in cells))
+    suites = list(dict.fromkeys(w[0] for w in cells if w[1] == "bags:8"))
     fig = Figure(figsize=(4.2 * len(suites), 3.6), layout="constrained")
     for ax, suite in zip(fig.subplots(1, len(suites), squeeze=False)[0], suites, strict=True):
-        wheres = [w for w in cells if w[0] == suite and w[1] == "bags:8"]
-        for label, methods, style in (
-            ("gentle", ("gentle",), bench._style("gentle")),
-            ("gentle-bagmeans", ("gentle-bagmeans",), bench._style("gentle-bagmeans")),
-            ("best issue baseline", ISSUE, {"color": "0.4", "marker": "s"}),
-            ("best bag-mean baseline", bench.BAG_MEANS, {"color": "0.1", "marker": "v"}),
-        ):
+        wheres = sorted(w for w in cells if w[0] == suite and w[1] == "bags:8")
+        for label, methods, style in series:
             points = [(w[2], cells[w][b]) for w in wheres if (b := _best(cells[w], methods))]
             if points:
                 xs, ss = [p for p, _ in points], [s for _, s in points]
@@ -229,7 +242,6 @@ def plot(bag_rows: Sequence[dict], published: Sequence[dict], out: Path) -> Path
         ax.set_xticks([0, 10, 20, 50], ["0", "10", "20", "50"])
         ax.grid(alpha=0.3)
     fig.axes[0].legend(fontsize=7)
-    path = out / f"{STEM}.png"
     save_figure_atomic(fig, path)
     return path
 

@@ -27,9 +27,8 @@ from typing import Any
 
 import bag_means
 import published_tables
-from matplotlib.figure import Figure
 
-from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.evaluation.report import atomic_path
 from gentleclip.experiments import bench
 
 STEM = "bagnce"
@@ -158,35 +157,13 @@ def markdown(rows: Sequence[dict]) -> str:
 
 def plot(rows: Sequence[dict], out: Path) -> Path:
     """Per suite: the five methods' headline against pairs (bags of 8)."""
-    cells = bag_means._summaries(rows)
-    suites = list(dict.fromkeys(w[0] for w in cells if METHOD in cells[w]))
-    fig = Figure(figsize=(4.2 * len(suites), 3.6), layout="constrained")
-    for ax, suite in zip(fig.subplots(1, len(suites), squeeze=False)[0], suites, strict=True):
-        wheres = sorted(w for w in cells if w[0] == suite and w[1] == REGIME)
-        for label, methods, style in (
-            ("gentle", ("gentle",), bench._style("gentle")),
-            ("gentle-bagmeans", ("gentle-bagmeans",), {"color": "tab:orange", "marker": "D"}),
-            (METHOD, (METHOD,), {"color": "tab:red", "marker": "*", "markersize": 9}),
-            ("best issue baseline", bag_means.ISSUE, {"color": "0.4", "marker": "s"}),
-            ("best bag-mean baseline", bench.BAG_MEANS, {"color": "0.1", "marker": "v"}),
-        ):
-            points = [
-                (w[2], cells[w][b]) for w in wheres if (b := bag_means._best(cells[w], methods))
-            ]
-            if points:
-                xs, ss = [p for p, _ in points], [s for _, s in points]
-                ax.errorbar(
-                    xs, [s.mean for s in ss], [s.std for s in ss], label=label, capsize=3, **style
-                )
-        headline = next(r["headline"] for r in rows if r["suite"] == suite and "headline" in r)
-        ax.set(title=f"{suite}, bags of 8", xlabel="pairs", ylabel=f"test {headline}")
-        ax.set_xscale("symlog", linthresh=10)
-        ax.set_xticks([0, 10, 20, 50], ["0", "10", "20", "50"])
-        ax.grid(alpha=0.3)
-    fig.axes[0].legend(fontsize=7)
-    path = out / f"{STEM}.png"
-    save_figure_atomic(fig, path)
-    return path
+    series: tuple[bag_means.Series, ...] = (
+        ("gentle", ("gentle",), bench._style("gentle")),
+        ("gentle-bagmeans", ("gentle-bagmeans",), {"color": "tab:orange", "marker": "D"}),
+        (METHOD, (METHOD,), {"color": "tab:red", "marker": "*", "markersize": 9}),
+        *bag_means.BEST_BASELINES,
+    )
+    return bag_means.suite_panels(rows, series, out / f"{STEM}.png")
 
 
 def read(args: argparse.Namespace) -> list[dict[str, Any]]:

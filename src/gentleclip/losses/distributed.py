@@ -9,6 +9,7 @@ embedding gradients are ``W * dL/dz_local``; DDP then averages parameter gradien
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
@@ -59,14 +60,7 @@ def gather_with_grad(x: Tensor) -> Tensor:
         >>> gather_with_grad(x) is x  # single process
         True
     """
-    if not is_distributed():
-        return x
-    counts = _gather_row_counts(x)
-    largest = max(counts)
-    if largest == 0:
-        return x
-    parts = _all_gather_autograd(_padded(x, largest))
-    return torch.cat([part[:n] for part, n in zip(parts, counts, strict=True)], dim=0)
+    return _gather_rows(x, _all_gather_autograd)
 
 
 def gather_values(x: Tensor) -> Tensor:
@@ -76,13 +70,24 @@ def gather_values(x: Tensor) -> Tensor:
     numbers of rows. Without an initialised process group of world size > 1, ``x`` is
     returned unchanged.
     """
+    return _gather_rows(x, _all_gather_plain)
+
+
+def _all_gather_plain(x: Tensor) -> tuple[Tensor, ...]:
+    """``torch.distributed.all_gather`` of ``x`` (same shape on every rank), no autograd."""
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return tuple(parts)
+
+
+def _gather_rows(x: Tensor, gather: Callable[[Tensor], tuple[Tensor, ...]]) -> Tensor:
+    """``x``'s rows from every rank in rank order: padded to the largest count, gathered by
+    ``gather``, stripped. ``x`` itself outside a process group of world size > 1."""
     if not is_distributed():
         return x
     counts = _gather_row_counts(x)
     largest = max(counts)
     if largest == 0:
         return x
-    padded = _padded(x, largest).contiguous()
-    parts = [torch.empty_like(padded) for _ in counts]
-    dist.all_gather(parts, padded)
+    parts = gather(_padded(x, largest))
     return torch.cat([part[:n] for part, n in zip(parts, counts, strict=True)], dim=0)
