@@ -96,6 +96,8 @@ def test_model_rejects_bag_ids_of_the_wrong_length() -> None:
     assert out["bags_a"].tolist() == [0, 1, 1]
     with pytest.raises(InputError, match=r"bags_b must hold one integer bag id per unpaired row"):
         model(a, b, n_pairs=2, bags_a=torch.tensor([0, 1, 1]), bags_b=torch.tensor([0, 1]))
+    with pytest.raises(InputError, match=r"bags_a must hold one integer bag id"):
+        model(a, b, n_pairs=2, bags_a=torch.tensor([True, False, True]), bags_b=None)
 
 
 def test_train_cli_bag_nce_sets_the_recipe(

@@ -216,7 +216,8 @@ class TwoTower(nn.Module):
     @staticmethod
     def _check_bags(side: str, bags: torch.Tensor, rows: int) -> torch.Tensor:
         """``bags`` when it holds one integer id per unpaired row of ``side``."""
-        if bags.dim() != 1 or bags.shape[0] != rows or bags.is_floating_point():
+        integer = not (bags.is_floating_point() or bags.is_complex() or bags.dtype == torch.bool)
+        if bags.dim() != 1 or bags.shape[0] != rows or not integer:
             raise InputError(
                 f"bags_{side} must hold one integer bag id per unpaired row ({rows}), "
                 f"got shape {tuple(bags.shape)} dtype {bags.dtype}"
