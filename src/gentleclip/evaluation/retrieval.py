@@ -96,12 +96,21 @@ def check_ties(ties: str, what: str = "tie rule") -> None:
         raise InputError(f"unknown {what} {ties!r}; use one of {', '.join(TIE_RULES)}")
 
 
-def _tie_counts(query: Tensor, gallery: Tensor, chunk_size: int) -> tuple[Tensor, Tensor]:
-    """Per query ``i``: gallery items strictly more similar than ``gallery[i]`` and those
-    exactly as similar (``gallery[i]`` itself left out); inputs already valid."""
+def _tie_counts(
+    query: Tensor,
+    gallery: Tensor,
+    chunk_size: int,
+    codes: Tensor | None = None,
+    ties: str = "expected",
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Per query ``i``: gallery items strictly more similar than ``gallery[i]``, those exactly
+    as similar (``gallery[i]`` itself left out) and, with label ``codes``, the query's class
+    hit at the top (:func:`_class_hits`), from one similarity product per chunk; inputs
+    already valid."""
     n = query.shape[0]
     greater = torch.empty(n, dtype=torch.long, device=query.device)
     tied = torch.empty(n, dtype=torch.long, device=query.device)
+    hits = None if codes is None else torch.empty(n, dtype=torch.float64, device=query.device)
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
         sim = query[start:stop] @ gallery.T  # (chunk, N)
@@ -109,7 +118,9 @@ def _tie_counts(query: Tensor, gallery: Tensor, chunk_size: int) -> tuple[Tensor
         true_sim = sim[rows, rows + start][:, None]  # from the same product: no rounding skew
         greater[start:stop] = (sim > true_sim).sum(dim=1)
         tied[start:stop] = (sim == true_sim).sum(dim=1) - 1
-    return greater, tied
+        if hits is not None and codes is not None:
+            hits[start:stop] = _class_hits(sim, codes[start:stop], codes, ties)
+    return greater, tied, hits
 
 
 def _ranks_from(greater: Tensor, tied: Tensor, ties: str) -> Tensor:
@@ -137,7 +148,8 @@ def ranks(za: Tensor, zb: Tensor, *, ties: str = "expected", chunk_size: int = 1
     check_ties(ties)
     a, b = _check_pair(za, zb)
     with torch.no_grad():
-        return _ranks_from(*_tie_counts(a, b, chunk_size), ties)
+        greater, tied, _ = _tie_counts(a, b, chunk_size)
+        return _ranks_from(greater, tied, ties)
 
 
 def _topk_chunk(sim: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -192,21 +204,16 @@ def _label_codes(labels: Tensor | np.ndarray, n: int, device: torch.device) -> T
     return torch.as_tensor(codes, dtype=torch.long, device=device)
 
 
-def _class_precision_at_1(
-    query: Tensor, gallery: Tensor, codes: Tensor, chunk_size: int, ties: str
-) -> float:
-    """Mean share of the query's label among its top-similarity gallery items (``expected``),
-    or whether the lowest-index top item carries it (``optimistic``)."""
+def _class_hits(sim: Tensor, query_codes: Tensor, codes: Tensor, ties: str) -> Tensor:
+    """Per row of ``sim`` (queries x gallery), float64: the share of the query's label among
+    its top-similarity gallery items (``expected``), or whether the lowest-index top item
+    carries it (``optimistic``; ``argmax`` returns the first maximal index, as
+    :func:`topk_indices` breaks ties)."""
     if ties == "optimistic":
-        top1, _ = topk_indices(query, gallery, 1, chunk_size=chunk_size)
-        return float((codes[top1[:, 0]] == codes).double().mean())
-    total = 0.0
-    for start in range(0, query.shape[0], chunk_size):
-        sim = query[start : start + chunk_size] @ gallery.T
-        top = sim == sim.max(dim=1, keepdim=True).values
-        same = codes[None, :] == codes[start : start + chunk_size, None]
-        total += float(((top & same).sum(dim=1).double() / top.sum(dim=1)).sum())
-    return total / query.shape[0]
+        return (codes[sim.argmax(dim=1)] == query_codes).double()
+    top = sim == sim.max(dim=1, keepdim=True).values
+    same = codes[None, :] == query_codes[:, None]
+    return (top & same).sum(dim=1).double() / top.sum(dim=1)
 
 
 def _direction_metrics(
@@ -255,10 +262,8 @@ def retrieval_metrics(
     metrics: dict[str, float] = {}
     with torch.no_grad():
         for prefix, query, gallery in (("a_to_b_", a, b), ("b_to_a_", b, a)):
-            greater, tied = _tie_counts(query, gallery, chunk_size)
+            greater, tied, hits = _tie_counts(query, gallery, chunk_size, codes, ties)
             metrics.update(_direction_metrics(greater, tied, ks, prefix, ties))
-            if codes is not None:
-                metrics[f"{prefix}class_P@1"] = _class_precision_at_1(
-                    query, gallery, codes, chunk_size, ties
-                )
+            if hits is not None:
+                metrics[f"{prefix}class_P@1"] = float(hits.sum()) / len(hits)
     return metrics
