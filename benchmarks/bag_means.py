@@ -246,8 +246,8 @@ def suite_panels(rows: Sequence[dict], series: Sequence[Series], path: Path) -> 
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options naming the rows this report reads (``bag_nce.py`` reads them too)."""
     parser.add_argument("--rows", type=Path, nargs="+", required=True)
     parser.add_argument(
         "--rescored",
@@ -259,12 +259,23 @@ def main() -> None:
     parser.add_argument("--bench", type=Path, default=Path("docs/bench"))
     parser.add_argument("--sclip-rows", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+
+
+def read_inputs(args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
+    """The bag-mean rows (rescored) and the published tables' rows, as the options name."""
     bag_rows = published_tables.rescored(
         published_tables.read_rows(args.rows), published_tables.read_rows(args.rescored)
     )
     measured = published_tables.read(args.sclip_rows)
     published = published_tables.with_sclip_from(published_tables.grid_rows(args.bench), measured)
+    return bag_rows, published
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args()
+    bag_rows, published = read_inputs(args)
     text = markdown(bag_rows, published)
     with atomic_path(args.out / f"{STEM}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -168,22 +168,14 @@ def plot(rows: Sequence[dict], out: Path) -> Path:
 
 def read(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The rows the report is made of."""
-    bag_rows = published_tables.rescored(
-        published_tables.read_rows(args.rows), published_tables.read_rows(args.rescored)
-    )
-    measured = published_tables.read(args.sclip_rows)
-    published = published_tables.with_sclip_from(published_tables.grid_rows(args.bench), measured)
+    bag_rows, published = bag_means.read_inputs(args)
     return _rows(published_tables.read_rows(args.bagnce_rows), bag_rows, published)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bagnce-rows", type=Path, nargs="+", required=True)
-    parser.add_argument("--rows", type=Path, nargs="+", required=True)
-    parser.add_argument("--rescored", type=Path, nargs="*", default=[])
-    parser.add_argument("--bench", type=Path, default=Path("docs/bench"))
-    parser.add_argument("--sclip-rows", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
+    bag_means.add_arguments(parser)
     args = parser.parse_args()
     rows = read(args)
     text = markdown(rows)
