@@ -1067,3 +1067,76 @@ def test_bench_bag_means_equal_the_training_option(
     assert _without_seconds(rows[0]["metrics"]) == _without_seconds(rows[1]["metrics"])
     assert [c["val"] for c in rows[0]["candidates"]] == [c["val"] for c in rows[1]["candidates"]]
     assert _without_seconds(rows[0]["metrics"]) != _without_seconds(rows[2]["metrics"])
+
+
+def test_recipe_override_merges_under_the_methods_own_overrides() -> None:
+    wide = {"model": {"embed_dim": 256}, "loss": {"w_sdd": 0.5}}
+    gentle = bench.base_config("mfeat", bench.METHODS["gentle"], None, 0, wide)
+    assert gentle["model"]["embed_dim"] == 256 and gentle["loss"]["w_sdd"] == 0.5
+    plain = bench.base_config("mfeat", bench.METHODS["gentle"], None, 0)
+    assert {**plain["model"], "embed_dim": 256} == gentle["model"]
+    ablation = bench.base_config("mfeat", bench.METHODS["gentle-no-sdd"], None, 0, wide)
+    assert ablation["loss"]["w_sdd"] == 0.0  # the method's own override wins
+    assert ablation["model"]["embed_dim"] == 256
+    recipe = load_recipe("mfeat-gentle").to_dict()
+    assert recipe["model"]["encoder_a_kwargs"], "the check needs a recipe with encoder options"
+    linear = bench.with_recipe_override(recipe, {"model": {"encoder_a": "identity"}})
+    assert linear["model"]["encoder_a_kwargs"] == {}  # the MLP's options left with the MLP
+    assert linear["model"]["encoder_b_kwargs"] == recipe["model"]["encoder_b_kwargs"]
+    kept = {"model": {"encoder_a": "mlp", "encoder_a_kwargs": {"hidden_dims": [8]}}}
+    assert bench.with_recipe_override(recipe, kept)["model"]["encoder_a_kwargs"] == {
+        "hidden_dims": [8]
+    }
+    assert bench.with_recipe_override(recipe, {}) is recipe
+
+
+def test_recipe_override_parsing_and_checks() -> None:
+    assert bench.parse_recipe_override(None) == {}
+    assert bench.parse_recipe_override('{"model": {"embed_dim": 8}}') == {"model": {"embed_dim": 8}}
+    with pytest.raises(InputError, match="not valid JSON"):
+        bench.parse_recipe_override("{model")
+    with pytest.raises(InputError, match="must be a JSON object"):
+        bench.parse_recipe_override("[1]")
+    cells = bench.plan(["mfeat"], ["bags:8"], [10], [0], ["ridge", "clip"])
+    bench.check_recipe_override({"model": {"embed_dim": 8}}, cells)
+    with pytest.raises(InputError, match=r"mfeat clip: unknown config key model\.embed_dimm"):
+        bench.check_recipe_override({"model": {"embed_dimm": 8}}, cells)
+    with pytest.raises(InputError, match="embed_dim"):
+        bench.check_recipe_override({"model": {"embed_dim": -1}}, cells)
+    bench.check_recipe_override({"model": {"embed_dimm": 8}}, cells[:1])  # ridge: no recipe
+
+
+def test_bench_recipe_override_reaches_trained_methods_only(
+    tmp_path: Path, tiny: list, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    seen: list[int] = []
+    original = bench.score_trained
+
+    def spy(config: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        seen.append(config["model"]["embed_dim"])
+        return original(config, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "score_trained", spy)
+    argv = [*QUICK_TINY, "--methods", "gentle,ridge", "--reference-steps", "0"]
+    argv = ["bench", *argv, "--out", str(tmp_path)]
+    override = ["--recipe-override", '{"model": {"embed_dim": 12}}']
+    assert main([*argv, *override]) == 0
+    assert seen and set(seen) == {12}
+    rows = {r["method"]: r for r in _rows(tmp_path)}
+    assert rows["gentle"]["recipe_override"] == {"model": {"embed_dim": 12}}
+    assert "recipe_override" not in rows["ridge"]
+    settings = json.loads((tmp_path / bench.SETTINGS).read_text())
+    assert settings["recipe_override"] == {"model": {"embed_dim": 12}}
+    report = (tmp_path / bench.REPORT).read_text()
+    assert """--recipe-override '{"model": {"embed_dim": 12}}'""" in report
+    assert main(argv) == 2  # resuming without it would mix results
+    err = capsys.readouterr().err
+    assert """resume it with --recipe-override '{"model": {"embed_dim": 12}}'""" in err
+    other = tmp_path / "other"
+    assert main([*argv[:-1], str(other), "--recipe-override", '{"model": {"x": 1}}']) == 2
+    assert "unknown config key model.x" in capsys.readouterr().err
+    assert not other.exists()  # refused before the folder is made
+    seen.clear()
+    assert main([*argv[:-1], str(other)]) == 0
+    assert set(seen) == {load_recipe("mfeat-gentle").model.embed_dim}
+    assert "recipe_override" not in json.loads((other / bench.SETTINGS).read_text())

@@ -132,6 +132,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="flush denormal floats to zero in the cells (default: the same rows in every cell "
         "compared, 9%% less time on molecules' trained cells) or keep them",
     )
+    p.add_argument(
+        "--recipe-override",
+        default=None,
+        metavar="JSON",
+        help="nested recipe fields merged into every trained method's recipe, under each "
+        'method\'s own overrides, e.g. \'{"model": {"embed_dim": 256}}\' (the closed-form '
+        "baselines are unchanged; recorded in OUT/bench.json and the rows)",
+    )
     p.add_argument("--plot-pairs", type=int, default=None, help="pairs of the bag-size plot")
     p.add_argument("--quick", action="store_true", help="tiny grid with few steps")
     p.set_defaults(func=run)
@@ -186,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
         search=str(_option(args, "search")),
         refit=bool(_option(args, "refit")),
         ties=str(_option(args, "ties")),
+        recipe_override=bench.parse_recipe_override(args.recipe_override),
     )
+    bench.check_recipe_override(options.recipe_override, cells)
     workers = default_workers() if args.workers is None else args.workers
     reference_steps = int(_option(args, "reference_steps"))  # type: ignore[arg-type]
     bench.run_bench(

@@ -69,6 +69,8 @@ REPORT = "results.md"
 SETTINGS = "bench.json"
 # settings a bench.json from before they existed leaves out, with the value those runs used
 OLDER_SETTINGS: dict[str, Any] = {"search": "full", "refit": True, "ties": "optimistic"}
+# settings bench.json leaves out when unset (the value they then have)
+UNSET_SETTINGS: dict[str, Any] = {"recipe_override": {}}
 FALLBACK_HEADLINE = "a_to_b_R@10"
 # (steps factor, lr factor) around each recipe, most plausible first: a budget of K takes the
 # first K, so every trained method gets the same K candidates. Step counts at one learning
@@ -356,15 +358,23 @@ class BenchOptions:
     # how retrieval metrics count gallery items tied with the one that counts
     # (gentleclip.evaluation.retrieval): "expected" (random tie-breaking) or "optimistic"
     ties: str = "expected"
+    # a nested override merged into every trained method's recipe (``--recipe-override``),
+    # under the method's own overrides; empty: the recipes as they are
+    recipe_override: dict[str, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
-        return {
+        """The settings ``bench.json`` records; ``recipe_override`` only where one is set, so
+        folders from before the option (and without one) keep their settings."""
+        settings: dict[str, Any] = {
             "tune_budget": self.tune_budget,
             "steps": self.steps,
             "search": self.search,
             "refit": self.refit,
             "ties": self.ties,
         }
+        if self.recipe_override:
+            settings["recipe_override"] = self.recipe_override
+        return settings
 
     def check(self) -> None:
         """Raise InputError for a budget outside 1..MAX_TUNE_BUDGET, a step count below 1 or an
@@ -506,15 +516,74 @@ def merge_nested(base: dict[str, Any], override: dict[str, Any]) -> dict[str, An
     return out
 
 
-def base_config(suite: str, spec: Trained, steps: int | None, seed: int) -> dict[str, Any]:
-    """The method's recipe as a nested dict, with its overrides, seed and quiet trainer."""
-    config = load_recipe(f"{suite}-{spec.recipe}").to_dict()
+def base_config(
+    suite: str,
+    spec: Trained,
+    steps: int | None,
+    seed: int,
+    recipe_override: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The method's recipe as a nested dict, with ``recipe_override`` (``--recipe-override``)
+    and then the method's own overrides merged in, its seed and a quiet trainer."""
+    config = with_recipe_override(load_recipe(f"{suite}-{spec.recipe}").to_dict(), recipe_override)
     config = merge_nested(config, spec.overrides)
     config["seed"] = seed
     config["trainer"]["progress"] = False
     if steps is not None:
         config["optim"].update(steps=steps, epochs=None)
     return config
+
+
+def with_recipe_override(config: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
+    """``config`` with the nested ``override`` merged in. A tower whose encoder the override
+    renames starts from that encoder's own options unless the override gives some: the
+    recipe's options were the old encoder's (the MLP's ``hidden_dims`` mean nothing to
+    ``identity``)."""
+    if not override:
+        return config
+    model = override.get("model", {})
+    renamed = [
+        side
+        for side in ("a", "b")
+        if f"encoder_{side}" in model and f"encoder_{side}_kwargs" not in model
+    ]
+    config = merge_nested(config, override)
+    for side in renamed:
+        config["model"][f"encoder_{side}_kwargs"] = {}
+    return config
+
+
+def parse_recipe_override(text: str | None) -> dict[str, Any]:
+    """``--recipe-override``: a JSON object (nested, as a recipe's YAML); {} for None."""
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"--recipe-override is not valid JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise InputError(
+            "--recipe-override must be a JSON object such as "
+            f'\'{{"model": {{"embed_dim": 256}}}}\', got {text!r}'
+        )
+    return value
+
+
+def check_recipe_override(override: dict[str, Any], cells: Sequence[Cell]) -> None:
+    """Raise InputError, before any cell runs, where ``override`` makes a cell's recipe
+    invalid (an unknown field, a bad value)."""
+    if not override:
+        return
+    from gentleclip.training.config import config_from_dict
+
+    specs = {(c.suite, c.method) for c in cells if isinstance(METHODS[c.method], Trained)}
+    for suite, method in sorted(specs):
+        spec = METHODS[method]
+        assert isinstance(spec, Trained)
+        try:
+            config_from_dict(base_config(suite, spec, None, 0, override))
+        except InputError as err:
+            raise InputError(f"--recipe-override on {suite} {method}: {err}") from None
 
 
 def trained_candidates(config: dict[str, Any], budget: int) -> list[dict[str, Any]]:
@@ -711,7 +780,7 @@ def _fitter(
     training_method = spec.overrides.get("method", spec.recipe)
     if not _training_method_available(training_method):
         raise Unavailable(f"training method {training_method!r} is not in this gentleclip")
-    config = base_config(cell.suite, spec, options.steps, cell.seed)
+    config = base_config(cell.suite, spec, options.steps, cell.seed, options.recipe_override)
     scorer = functools.partial(
         score_trained, config, search=options.search, key=key, ties=options.ties
     )
@@ -894,7 +963,7 @@ def _tuned_result(
             )
     except InputError as err:
         raise Skipped(str(err)) from err
-    return {
+    result = {
         "headline": key,
         "value": _headline(metrics, key),
         "metrics": metrics,
@@ -902,6 +971,9 @@ def _tuned_result(
         "params": params,
         "candidates": scored,
     }
+    if isinstance(spec, Trained) and options.recipe_override:
+        result["recipe_override"] = options.recipe_override
+    return result
 
 
 def _chosen_model_metrics(
@@ -1050,10 +1122,11 @@ def _check_settings(options: BenchOptions) -> None:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InputError(f"{path}: not the JSON settings a bench run writes") from None
+        new = {**UNSET_SETTINGS, **options.settings()}
         if isinstance(old, dict):
-            old = {**OLDER_SETTINGS, **old}
-        if old != options.settings():
-            raise InputError(_settings_conflict(options.out, old, options.settings()))
+            old = {**OLDER_SETTINGS, **UNSET_SETTINGS, **old}
+        if old != new:
+            raise InputError(_settings_conflict(options.out, old, new))
     else:
         write_json_atomic(path, options.settings())
 
@@ -1078,6 +1151,8 @@ def _as_option(setting: str, value: object) -> str:
     flag = "--" + setting.replace("_", "-")
     if isinstance(value, bool):
         return flag if value else f"--no-{flag[2:]}"
+    if isinstance(value, dict):  # --recipe-override: the JSON the option takes
+        return f"{flag} '{json.dumps(value, sort_keys=True)}'" if value else f"no {flag}"
     return f"no {flag}" if value is None else f"{flag} {value}"
 
 
