@@ -179,3 +179,43 @@ def test_hyper_parameter_values_are_checked(name: str) -> None:
         for value in BAD_VALUES[kind]:
             with pytest.raises(InputError, match=f"{name} parameter {key} must be"):
                 baseline.fit(data, {key: value})
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_scale_false_only_centres_the_features(name: str) -> None:
+    """``scale: false``: every side's rows are centred with the mean of all its training rows
+    and not divided by their standard deviations; the default divides."""
+    if name == "cca-sklearn":
+        pytest.importorskip("sklearn")
+    data = make_data(30, kind="linear")
+    baseline = get_baseline(name)
+    assert baseline.defaults["scale"] is True
+    assert all("scale" not in candidate for candidate in baseline.param_grid())
+    centred = baseline.fit(data, {"scale": False}).standardizers
+    scaled = baseline.fit(data, {}).standardizers
+    for side, rows in (("a", data.train_arrays_a()), ("b", data.train_arrays_b())):
+        np.testing.assert_allclose(centred[side].mean, rows.astype(np.float64).mean(axis=0))
+        np.testing.assert_array_equal(centred[side].std, np.ones(rows.shape[1]))
+        np.testing.assert_allclose(scaled[side].std, rows.astype(np.float64).std(axis=0))
+
+
+def test_scale_false_ignores_faint_noise_columns_that_standardising_blows_up() -> None:
+    """Rare fingerprint bits in miniature: 64 near-constant noise columns beside A's 16
+    informative ones. Standardising gives them unit variance, so ridge on 20 pairs fits the
+    noise; centring alone leaves them faint."""
+    data = make_data(20, kind="linear")
+    rng = np.random.default_rng(1)
+
+    def widened(x: np.ndarray) -> np.ndarray:
+        noise = 0.01 * rng.normal(size=(len(x), 64)).astype(np.float32)
+        return np.concatenate([x, noise], axis=1)
+
+    arrays = {k: getattr(data, k) for k in ("paired_a", "paired_b", "eval_a", "eval_b")}
+    arrays |= {"unpaired_a": data.unpaired_a, "unpaired_b": data.unpaired_b}
+    for key in ("paired_a", "unpaired_a", "eval_a"):
+        arrays[key] = widened(arrays[key])
+    noisy = RegimeData.from_arrays(arrays)
+    ridge = RidgeBaseline()
+    centred = recall_at_1(ridge.fit(noisy, {"alpha": 0.01, "scale": False}), noisy)
+    scaled = recall_at_1(ridge.fit(noisy, {"alpha": 0.01}), noisy)
+    assert centred > 0.9 and scaled < centred - 0.3, (centred, scaled)

@@ -58,6 +58,9 @@ def ridge_map(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
 class FakeRidge:
     """Stands in for gentleclip.baselines' ridge: map A onto B's space; records every fit."""
 
+    defaults: dict[str, Any] = {"alpha": 1.0, "scale": True}  # noqa: RUF012
+    kinds: dict[str, str] = {"alpha": "positive", "scale": "flag"}  # noqa: RUF012
+
     def __init__(self, calls: list[dict[str, Any]]) -> None:
         self.calls = calls
 
@@ -1140,3 +1143,30 @@ def test_bench_recipe_override_reaches_trained_methods_only(
     assert main([*argv[:-1], str(other)]) == 0
     assert set(seen) == {load_recipe("mfeat-gentle").model.embed_dim}
     assert "recipe_override" not in json.loads((other / bench.SETTINGS).read_text())
+
+
+def test_bench_baseline_override_reaches_every_baseline_candidate(
+    tmp_path: Path, tiny: list, capsys
+) -> None:
+    argv = [*QUICK_TINY, "--methods", "ridge", "--reference-steps", "0", "--tune-budget", "3"]
+    argv = ["bench", *argv, "--out", str(tmp_path)]
+    assert main([*argv, "--baseline-override", '{"scale": false}']) == 0
+    assert tiny and all(call["params"]["scale"] is False for call in tiny)
+    assert len({call["params"]["alpha"] for call in tiny}) == 3  # the grid itself unchanged
+    (row,) = _rows(tmp_path)
+    assert row["baseline_override"] == {"scale": False}
+    assert all(c["params"]["scale"] is False for c in row["candidates"])
+    assert json.loads((tmp_path / bench.SETTINGS).read_text())["baseline_override"] == {
+        "scale": False
+    }
+    assert main(argv) == 2
+    assert "resume it with --baseline-override '{\"scale\": false}'" in capsys.readouterr().err
+    other = str(tmp_path / "other")
+    for bad, says in (
+        ('{"scael": false}', "unknown ridge parameter 'scael'"),
+        ('{"scale": 1}', "ridge parameter scale must be true or false"),
+        ("[]", "--baseline-override must be a JSON object"),
+    ):
+        assert main([*argv[:-1], other, "--baseline-override", bad]) == 2
+        assert says in capsys.readouterr().err
+    assert not Path(other).exists()

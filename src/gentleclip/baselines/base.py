@@ -125,10 +125,11 @@ class Standardizer:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> Standardizer:
-        """Mean and standard deviation of ``x`` (constant columns get std 1)."""
+    def fit(cls, x: np.ndarray, *, scale: bool = True) -> Standardizer:
+        """Mean and standard deviation of ``x`` (constant columns get std 1); with
+        ``scale=False`` std 1 everywhere: the rows are only centred."""
         x = np.asarray(x, dtype=np.float64)
-        std = x.std(axis=0)
+        std = x.std(axis=0) if scale else np.ones(x.shape[1])
         return cls(mean=x.mean(axis=0), std=np.where(std > 1e-12, std, 1.0))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -180,10 +181,20 @@ def side_train_rows(data: RegimeData, side: str) -> np.ndarray:
     return rows.astype(np.float64)
 
 
-def standardized_rows(data: RegimeData) -> tuple[dict[str, Standardizer], dict[str, np.ndarray]]:
-    """Per-side standardisers fitted on all training rows, and those rows standardised."""
+# the hyper-parameter every baseline has: ``scale`` False centres the features without
+# dividing by their standard deviations (binary fingerprints, whose rare bits standardisation
+# blows up); not in any param_grid, so tuning leaves it at its default unless it is set
+SCALE_DEFAULTS: dict[str, Any] = {"scale": True}
+SCALE_KINDS: dict[str, str] = {"scale": "flag"}
+
+
+def standardized_rows(
+    data: RegimeData, *, scale: bool = True
+) -> tuple[dict[str, Standardizer], dict[str, np.ndarray]]:
+    """Per-side standardisers fitted on all training rows, and those rows standardised
+    (centred only with ``scale=False``)."""
     raw = {side: side_train_rows(data, side) for side in SIDES}
-    scalers = {side: Standardizer.fit(rows) for side, rows in raw.items()}
+    scalers = {side: Standardizer.fit(rows, scale=scale) for side, rows in raw.items()}
     return scalers, {side: scalers[side](rows) for side, rows in raw.items()}
 
 

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 
 from gentleclip.baselines.base import (
+    SCALE_DEFAULTS,
+    SCALE_KINDS,
     Standardizer,
     check_input,
     check_params,
@@ -64,8 +66,8 @@ class RidgeBaseline:
     """
 
     name = "ridge"
-    defaults: ClassVar[dict[str, Any]] = {"alpha": 1.0, "components": None}
-    kinds: ClassVar[dict[str, str]] = {"alpha": "positive", "components": "count?"}
+    defaults: ClassVar[dict[str, Any]] = {"alpha": 1.0, "components": None, **SCALE_DEFAULTS}
+    kinds: ClassVar[dict[str, str]] = {"alpha": "positive", "components": "count?", **SCALE_KINDS}
 
     def param_grid(self) -> list[dict[str, Any]]:
         """Penalties 1, 0.1, 10, 100 with all B components and with 32."""
@@ -79,7 +81,7 @@ class RidgeBaseline:
         """Fit the map on the pairs (``seed`` is unused: the fit is deterministic)."""
         params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 2)
-        scalers, rows = standardized_rows(data)
+        scalers, rows = standardized_rows(data, scale=params["scale"])
         basis_b = pca_basis(rows["b"], params["components"])
         n = data.n_pairs
         x, y = rows["a"][:n], rows["b"][:n] @ basis_b
@@ -103,8 +105,8 @@ class ProcrustesBaseline:
     """
 
     name = "procrustes"
-    defaults: ClassVar[dict[str, Any]] = {"components": 16, "whiten": False}
-    kinds: ClassVar[dict[str, str]] = {"components": "count", "whiten": "flag"}
+    defaults: ClassVar[dict[str, Any]] = {"components": 16, "whiten": False, **SCALE_DEFAULTS}
+    kinds: ClassVar[dict[str, str]] = {"components": "count", "whiten": "flag", **SCALE_KINDS}
 
     def param_grid(self) -> list[dict[str, Any]]:
         """k in 16, 8, 32, 64, each with and without whitening."""
@@ -116,7 +118,7 @@ class ProcrustesBaseline:
         """Fit the rotation on the pairs (``seed`` is unused: the fit is deterministic)."""
         params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 2)
-        scalers, rows = standardized_rows(data)
+        scalers, rows = standardized_rows(data, scale=params["scale"])
         k = min(int(params["components"]), max_rank(data), data.dim_a, data.dim_b)
         k = min(k, rows["a"].shape[0], rows["b"].shape[0])
         bases = {side: pca_basis(rows[side], k) for side in ("a", "b")}
@@ -148,8 +150,13 @@ class CCABaseline:
     """
 
     name = "cca"
-    defaults: ClassVar[dict[str, Any]] = {"components": 8, "reg": 0.1, "pca": 64}
-    kinds: ClassVar[dict[str, str]] = {"components": "count", "reg": "fraction", "pca": "count?"}
+    defaults: ClassVar[dict[str, Any]] = {"components": 8, "reg": 0.1, "pca": 64, **SCALE_DEFAULTS}
+    kinds: ClassVar[dict[str, str]] = {
+        "components": "count",
+        "reg": "fraction",
+        "pca": "count?",
+        **SCALE_KINDS,
+    }
 
     def param_grid(self) -> list[dict[str, Any]]:
         """k in 8, 4, 16, 32 with shrinkage 0.1 and 0.5."""
@@ -162,7 +169,7 @@ class CCABaseline:
         params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 2)
         reg = float(params["reg"])
-        scalers, rows = standardized_rows(data)
+        scalers, rows = standardized_rows(data, scale=params["scale"])
         bases = {side: pca_basis(rows[side], params["pca"]) for side in ("a", "b")}
         n = data.n_pairs
         scores = {side: rows[side][:n] @ bases[side] for side in ("a", "b")}

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from gentleclip.baselines.base import (
+    SCALE_DEFAULTS,
+    SCALE_KINDS,
     Standardizer,
     check_input,
     check_params,
@@ -80,8 +82,18 @@ class RelRepBaseline:
     """Relative representations (``top_k=None, power=1``) and ASIF-style sparse codes."""
 
     name = "relrep"
-    defaults: ClassVar[dict[str, Any]] = {"top_k": None, "power": 1.0, "pca": None}
-    kinds: ClassVar[dict[str, str]] = {"top_k": "count?", "power": "positive", "pca": "count?"}
+    defaults: ClassVar[dict[str, Any]] = {
+        "top_k": None,
+        "power": 1.0,
+        "pca": None,
+        **SCALE_DEFAULTS,
+    }
+    kinds: ClassVar[dict[str, str]] = {
+        "top_k": "count?",
+        "power": "positive",
+        "pca": "count?",
+        **SCALE_KINDS,
+    }
 
     def param_grid(self) -> list[dict[str, Any]]:
         """Dense and top-k codes with powers 1, 3 and 8, on the standardised features."""
@@ -101,7 +113,7 @@ class RelRepBaseline:
         params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 1)
         top_k, power = params["top_k"], float(params["power"])
-        scalers, rows = standardized_rows(data)
+        scalers, rows = standardized_rows(data, scale=params["scale"])
         bases: dict[str, np.ndarray] = {}
         anchors: dict[str, np.ndarray] = {}
         for side, standardized in rows.items():

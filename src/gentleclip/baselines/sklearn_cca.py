@@ -23,6 +23,8 @@ import warnings
 from typing import Any, ClassVar
 
 from gentleclip.baselines.base import (
+    SCALE_DEFAULTS,
+    SCALE_KINDS,
     check_params,
     max_rank,
     pca_basis,
@@ -61,8 +63,8 @@ class SklearnCCABaseline:
     """
 
     name = "cca-sklearn"
-    defaults: ClassVar[dict[str, Any]] = {"components": 8, "pca": 64}
-    kinds: ClassVar[dict[str, str]] = {"components": "count", "pca": "count?"}
+    defaults: ClassVar[dict[str, Any]] = {"components": 8, "pca": 64, **SCALE_DEFAULTS}
+    kinds: ClassVar[dict[str, str]] = {"components": "count", "pca": "count?", **SCALE_KINDS}
 
     def param_grid(self) -> list[dict[str, Any]]:
         """PCA widths 64, 32, 16, 8, each with 8 and 4 canonical components."""
@@ -73,7 +75,7 @@ class SklearnCCABaseline:
         params = check_params(params, self.defaults, self.name, self.kinds)
         require_pairs(data, self.name, 2)
         cross_decomposition, convergence_warning = require_sklearn()
-        scalers, rows = standardized_rows(data)
+        scalers, rows = standardized_rows(data, scale=params["scale"])
         bases = {side: pca_basis(rows[side], params["pca"]) for side in ("a", "b")}
         n = data.n_pairs
         scores = {side: rows[side][:n] @ bases[side] for side in ("a", "b")}

@@ -140,6 +140,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         'method\'s own overrides, e.g. \'{"model": {"embed_dim": 256}}\' (the closed-form '
         "baselines are unchanged; recorded in OUT/bench.json and the rows)",
     )
+    p.add_argument(
+        "--baseline-override",
+        default=None,
+        metavar="JSON",
+        help="hyper-parameters set on every closed-form baseline's candidates, e.g. "
+        "'{\"scale\": false}' (centre the features without dividing by their standard "
+        "deviations); recorded in OUT/bench.json and the rows",
+    )
     p.add_argument("--plot-pairs", type=int, default=None, help="pairs of the bag-size plot")
     p.add_argument("--quick", action="store_true", help="tiny grid with few steps")
     p.set_defaults(func=run)
@@ -195,8 +203,10 @@ def run(args: argparse.Namespace) -> int:
         refit=bool(_option(args, "refit")),
         ties=str(_option(args, "ties")),
         recipe_override=bench.parse_recipe_override(args.recipe_override),
+        baseline_override=bench.parse_baseline_override(args.baseline_override),
     )
     bench.check_recipe_override(options.recipe_override, cells)
+    bench.check_baseline_override(options.baseline_override, cells)
     workers = default_workers() if args.workers is None else args.workers
     reference_steps = int(_option(args, "reference_steps"))  # type: ignore[arg-type]
     bench.run_bench(

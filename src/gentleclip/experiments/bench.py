@@ -70,7 +70,7 @@ SETTINGS = "bench.json"
 # settings a bench.json from before they existed leaves out, with the value those runs used
 OLDER_SETTINGS: dict[str, Any] = {"search": "full", "refit": True, "ties": "optimistic"}
 # settings bench.json leaves out when unset (the value they then have)
-UNSET_SETTINGS: dict[str, Any] = {"recipe_override": {}}
+UNSET_SETTINGS: dict[str, Any] = {"recipe_override": {}, "baseline_override": {}}
 FALLBACK_HEADLINE = "a_to_b_R@10"
 # (steps factor, lr factor) around each recipe, most plausible first: a budget of K takes the
 # first K, so every trained method gets the same K candidates. Step counts at one learning
@@ -361,10 +361,13 @@ class BenchOptions:
     # a nested override merged into every trained method's recipe (``--recipe-override``),
     # under the method's own overrides; empty: the recipes as they are
     recipe_override: dict[str, Any] = field(default_factory=dict)
+    # hyper-parameters set on every closed-form baseline's candidates (``--baseline-override``,
+    # e.g. {"scale": false}); empty: their grids as they are
+    baseline_override: dict[str, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
-        """The settings ``bench.json`` records; ``recipe_override`` only where one is set, so
-        folders from before the option (and without one) keep their settings."""
+        """The settings ``bench.json`` records; the overrides only where one is set, so
+        folders from before those options (and without them) keep their settings."""
         settings: dict[str, Any] = {
             "tune_budget": self.tune_budget,
             "steps": self.steps,
@@ -372,8 +375,9 @@ class BenchOptions:
             "refit": self.refit,
             "ties": self.ties,
         }
-        if self.recipe_override:
-            settings["recipe_override"] = self.recipe_override
+        for name in UNSET_SETTINGS:
+            if getattr(self, name):
+                settings[name] = getattr(self, name)
         return settings
 
     def check(self) -> None:
@@ -553,20 +557,41 @@ def with_recipe_override(config: dict[str, Any], override: dict[str, Any] | None
     return config
 
 
-def parse_recipe_override(text: str | None) -> dict[str, Any]:
-    """``--recipe-override``: a JSON object (nested, as a recipe's YAML); {} for None."""
+def parse_override(text: str | None, option: str, example: str) -> dict[str, Any]:
+    """``--recipe-override`` / ``--baseline-override``: a JSON object; {} for None."""
     if text is None:
         return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputError(f"--recipe-override is not valid JSON: {err}") from None
+        raise InputError(f"{option} is not valid JSON: {err}") from None
     if not isinstance(value, dict):
-        raise InputError(
-            "--recipe-override must be a JSON object such as "
-            f'\'{{"model": {{"embed_dim": 256}}}}\', got {text!r}'
-        )
+        raise InputError(f"{option} must be a JSON object such as '{example}', got {text!r}")
     return value
+
+
+def parse_recipe_override(text: str | None) -> dict[str, Any]:
+    """``--recipe-override``: a JSON object (nested, as a recipe's YAML); {} for None."""
+    return parse_override(text, "--recipe-override", '{"model": {"embed_dim": 256}}')
+
+
+def parse_baseline_override(text: str | None) -> dict[str, Any]:
+    """``--baseline-override``: a JSON object of baseline hyper-parameters; {} for None."""
+    return parse_override(text, "--baseline-override", '{"scale": false}')
+
+
+def check_baseline_override(override: dict[str, Any], cells: Sequence[Cell]) -> None:
+    """Raise InputError, before any cell runs, where ``override`` names a hyper-parameter a
+    cell's baseline does not have or gives one a value of the wrong kind."""
+    from gentleclip.baselines.base import check_params
+
+    specs = [METHODS[c.method] for c in cells]
+    for name in sorted({spec.name for spec in specs if isinstance(spec, Baseline)}):
+        baseline = _baseline(name)
+        try:
+            check_params(override, baseline.defaults, name, baseline.kinds)
+        except InputError as err:
+            raise InputError(f"--baseline-override: {err}") from None
 
 
 def check_recipe_override(override: dict[str, Any], cells: Sequence[Cell]) -> None:
@@ -765,6 +790,7 @@ def _fitter(
     if isinstance(spec, Baseline):
         baseline = _baseline(spec.name)
         grid = spread(list(baseline.param_grid()), options.tune_budget)
+        grid = [{**params, **options.baseline_override} for params in grid]
 
         def fit_each(
             candidates: list[dict[str, Any]],
@@ -973,6 +999,8 @@ def _tuned_result(
     }
     if isinstance(spec, Trained) and options.recipe_override:
         result["recipe_override"] = options.recipe_override
+    if isinstance(spec, Baseline) and options.baseline_override:
+        result["baseline_override"] = options.baseline_override
     return result
 
 
