@@ -206,6 +206,71 @@ def test_bag_level_infonce_report_is_made_from_its_rows(
     assert quoted in (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
 
 
+# session 72146e1: molecules with head-only towers of width 512 on unstandardised features
+# (trained methods) and centred, unscaled features (closed-form maps)
+TOWER_ROWS = ("bench-molecules-heads512-72146e1.jsonl", "bench-molecules-centred-72146e1.jsonl")
+HEADS_512 = {"encoder_a": "identity", "encoder_b": "identity", "normalize_inputs": False}
+TOWER_VAL_ROWS = "molecules-towers-val-72146e1.jsonl"
+
+
+def test_molecules_towers_report_is_made_from_its_rows(
+    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/bench/molecules-towers.md is what benchmarks/molecules_towers.py makes of the
+    changed rows and the published rows of the same cells; every changed row was made with
+    the change it claims; results.md quotes the table and the verdicts line for line."""
+    towers = _benchmark("molecules_towers", monkeypatch)
+    nce_script = _benchmark("bag_nce", monkeypatch)
+    bag_rows = script.rescored(
+        script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
+        script.read(BENCH / TIES_BAGMEANS),
+    )
+    changed = script.read_rows([BENCH / name for name in TOWER_ROWS])
+    assert len(changed) == 100 + 160
+    assert {r["suite"] for r in changed} == {"molecules"}
+    assert {r["regime"] for r in changed} == {"bags:8"}
+    for row in changed:
+        if row["status"] != "ok":
+            assert row["pairs"] == 0 and row["status"] == "skipped"
+        elif isinstance(script.bench.METHODS[row["method"]], script.bench.Trained):
+            assert row["recipe_override"] == {"model": {**HEADS_512, "embed_dim": 512}}
+        else:
+            assert row["baseline_override"] == {"scale": False}
+            assert all(c["params"]["scale"] is False for c in row["candidates"])
+    report = towers.combined(
+        nce_script._rows(script.read(BENCH / BAGNCE_ROWS), bag_rows, rows), changed
+    )
+    text = towers.markdown(report, towers._methods(changed))
+    assert (BENCH / "molecules-towers.md").read_text(encoding="utf-8") == text
+    doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
+    table = towers.table_lines(report, towers._methods(changed))
+    assert len(table) == 2 + 13 and [line for line in table if line not in doc] == []
+    verdicts = [line for m in towers.OURS for line in towers.verdict_lines(report, m)]
+    assert len(verdicts) == 6 and [line for line in verdicts if line not in doc] == []
+
+
+def test_molecules_tower_probes_are_the_means_results_md_quotes(script: ModuleType) -> None:
+    """The validation probes' means over seeds 0-2 that results.md's probe table quotes."""
+    lines = (BENCH / TOWER_VAL_ROWS).read_text(encoding="utf-8").splitlines()
+    probes = [json.loads(line) for line in lines]  # probe rows, not bench rows
+    assert len(probes) == 53 and {r["suite"] for r in probes} == {"molecules"}
+    doc = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+
+    def mean(method: str, override: dict) -> str:
+        values = [r["val"] for r in probes if r["method"] == method and r["override"] == override]
+        assert len(values) == 3, (method, override)
+        return f"{np.mean(values):.3f}"
+
+    heads = {f"model.{k}": v for k, v in HEADS_512.items()}
+    row = [mean(m, {}) for m in ("gentle-bagnce", "clip-bagmeans", "clip")]
+    for width in (256, 512):
+        wide = {**heads, "model.embed_dim": width}
+        row += [mean(m, wide) for m in ("gentle-bagnce", "clip-bagmeans", "clip")]
+    row.append(mean("gentle-bagnce", {"model.embed_dim": 256}))
+    row.append(mean("gentle-bagnce", {**heads}))
+    assert [value for value in row if value not in doc] == []
+
+
 def test_molecules_bag_mean_checks_are_the_rows_results_md_quotes(script: ModuleType) -> None:
     """The three one-cell checks of gentle-bagmeans on molecules, each quoted in results.md
     with its test headline, and each below relrep-bagmeans' validation score in that cell."""
