@@ -271,15 +271,19 @@ def read_inputs(args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
     return bag_rows, published
 
 
+def write_report(path: Path, text: str) -> None:
+    """Write the markdown report atomically and print it."""
+    with atomic_path(path, ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args()
     bag_rows, published = read_inputs(args)
-    text = markdown(bag_rows, published)
-    with atomic_path(args.out / f"{STEM}.md", ".md") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    print(text)
+    write_report(args.out / f"{STEM}.md", markdown(bag_rows, published))
     print(plot(bag_rows, published, args.out))
 
 

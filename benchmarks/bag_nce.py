@@ -28,7 +28,6 @@ from typing import Any
 import bag_means
 import published_tables
 
-from gentleclip.evaluation.report import atomic_path
 from gentleclip.experiments import bench
 
 STEM = "bagnce"
@@ -172,16 +171,19 @@ def read(args: argparse.Namespace) -> list[dict[str, Any]]:
     return _rows(published_tables.read_rows(args.bagnce_rows), bag_rows, published)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--bagnce-rows`` and ``bag_means.py``'s options (``molecules_towers.py`` reads them
+    too)."""
     parser.add_argument("--bagnce-rows", type=Path, nargs="+", required=True)
     bag_means.add_arguments(parser)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
     args = parser.parse_args()
     rows = read(args)
-    text = markdown(rows)
-    with atomic_path(args.out / f"{STEM}.md", ".md") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    print(text)
+    bag_means.write_report(args.out / f"{STEM}.md", markdown(rows))
     print(plot(rows, args.out))
 
 

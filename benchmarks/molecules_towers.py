@@ -35,7 +35,6 @@ import bag_means
 import bag_nce
 import published_tables
 
-from gentleclip.evaluation.report import atomic_path
 from gentleclip.experiments import bench
 
 STEM = "molecules-towers"
@@ -167,15 +166,11 @@ def plot(rows: Sequence[dict], out: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changed-rows", type=Path, nargs="+", required=True)
-    parser.add_argument("--bagnce-rows", type=Path, nargs="+", required=True)
-    bag_means.add_arguments(parser)
+    bag_nce.add_arguments(parser)
     args = parser.parse_args()
     changed = published_tables.read_rows(args.changed_rows)
     rows = combined(bag_nce.read(args), changed)
-    text = markdown(rows, _methods(changed))
-    with atomic_path(args.out / f"{STEM}.md", ".md") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    print(text)
+    bag_means.write_report(args.out / f"{STEM}.md", markdown(rows, _methods(changed)))
     print(plot(rows, args.out))
 
 
