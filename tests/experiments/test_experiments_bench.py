@@ -1170,3 +1170,15 @@ def test_bench_baseline_override_reaches_every_baseline_candidate(
         assert main([*argv[:-1], other, "--baseline-override", bad]) == 2
         assert says in capsys.readouterr().err
     assert not Path(other).exists()
+
+
+def test_baseline_override_check_leaves_unavailable_baselines_to_their_cells(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unavailable(name: str) -> Any:
+        raise bench.Unavailable(f"baseline {name!r} not available")
+
+    monkeypatch.setattr(bench, "_baseline", unavailable)
+    cells = bench.plan(["mfeat"], ["bags:8"], [10], [0], ["cca-sklearn"])
+    bench.check_baseline_override({"scale": False}, cells)  # no error: the cell records it
+    bench.check_baseline_override({}, cells)

@@ -582,12 +582,18 @@ def parse_baseline_override(text: str | None) -> dict[str, Any]:
 
 def check_baseline_override(override: dict[str, Any], cells: Sequence[Cell]) -> None:
     """Raise InputError, before any cell runs, where ``override`` names a hyper-parameter a
-    cell's baseline does not have or gives one a value of the wrong kind."""
+    cell's baseline does not have or gives one a value of the wrong kind (a baseline that is
+    not available is left to its cells, which record it)."""
+    if not override:
+        return
     from gentleclip.baselines.base import check_params
 
     specs = [METHODS[c.method] for c in cells]
     for name in sorted({spec.name for spec in specs if isinstance(spec, Baseline)}):
-        baseline = _baseline(name)
+        try:
+            baseline = _baseline(name)
+        except Unavailable:
+            continue
         try:
             check_params(override, baseline.defaults, name, baseline.kinds)
         except InputError as err:
