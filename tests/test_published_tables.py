@@ -269,6 +269,13 @@ def test_molecules_tower_probes_are_the_means_results_md_quotes(script: ModuleTy
     row.append(mean("gentle-bagnce", {"model.embed_dim": 256}))
     row.append(mean("gentle-bagnce", {**heads}))
     assert [value for value in row if value not in doc] == []
+    emoji = (BENCH / "emoji-towers-val-72146e1.jsonl").read_text(encoding="utf-8").splitlines()
+    quoted = {}
+    for probe in map(json.loads, emoji):
+        key = (probe["method"], bool(probe["override"]))
+        quoted.setdefault(key, []).append(f"{probe['val']:.3f}")
+    flat = " ".join(doc.split())  # the quotes may wrap
+    assert len(quoted) == 4 and all(" / ".join(v) in flat for v in quoted.values()), quoted
 
 
 def test_molecules_bag_mean_checks_are_the_rows_results_md_quotes(script: ModuleType) -> None:
