@@ -277,7 +277,7 @@ def test_molecules_tower_probes_are_the_means_results_md_quotes(script: ModuleTy
     flat = " ".join(doc.split())  # the quotes may wrap
     pairs = (BENCH / "molecules-gentle-pairs-val-72146e1.jsonl").read_text(encoding="utf-8")
     values = [json.loads(line)["val"] for line in pairs.splitlines()]
-    assert len(values) == 7 and [v for v in values if str(v) not in flat] == []
+    assert len(values) == 11 and [v for v in values if str(v) not in flat] == []
     assert len(quoted) == 4 and all(" / ".join(v) in flat for v in quoted.values()), quoted
 
 
