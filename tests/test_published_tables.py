@@ -278,6 +278,12 @@ def test_molecules_tower_probes_are_the_means_results_md_quotes(script: ModuleTy
     pairs = (BENCH / "molecules-gentle-pairs-val-72146e1.jsonl").read_text(encoding="utf-8")
     values = [json.loads(line)["val"] for line in pairs.splitlines()]
     assert len(values) == 11 and [v for v in values if str(v) not in flat] == []
+    noclip = script.read(BENCH / "bench-molecules-gentle-noclip-72146e1.jsonl")
+    assert len(noclip) == 15 and all(r["status"] == "ok" for r in noclip)
+    assert all(r["recipe_override"]["loss"] == {"w_clip": 0.0} for r in noclip)
+    for pairs in (10, 20, 50):
+        got = [r["value"] for r in noclip if r["pairs"] == pairs]
+        assert f"{np.mean(got):.3f} ± {np.std(got):.3f}" in flat, pairs
     assert len(quoted) == 4 and all(" / ".join(v) in flat for v in quoted.values()), quoted
 
 
