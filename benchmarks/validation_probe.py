@@ -12,10 +12,11 @@ appends one JSON row (suite, method, pairs, seed, overrides, validation headline
         --override '{"model.encoder_a": "identity", "model.encoder_b": "identity",
                      "model.normalize_inputs": false, "model.embed_dim": 512}'
 
-An override that names a tower's encoder without its options drops the recipe's options for
-that tower (as ``gentleclip bench --recipe-override`` does). For a closed-form baseline the
-override holds its hyper-parameters (``'{"scale": false}'``, as ``--baseline-override``) and
-the row gets the best validation headline of its 4 bench candidates.
+The override is merged as ``gentleclip bench --recipe-override`` merges it: under the
+method's own overrides, and a tower whose encoder it renames drops the recipe's options. For
+a closed-form baseline the override holds its hyper-parameters (``'{"scale": false}'``, as
+``--baseline-override``) and the row gets the best validation headline of its 4 bench
+candidates.
 """
 
 from __future__ import annotations
@@ -67,13 +68,12 @@ def _best_baseline_candidate(
 def _trained(
     suite: str, spec: bench.Trained, seed: int, data: Any, key: str, override: dict[str, Any]
 ) -> float:
-    """A trained method: the recipe's own candidate with ``override``, no tuning."""
-    config = bench.base_config(suite, spec, None, seed)
-    for side in ("a", "b"):
-        if f"model.encoder_{side}" in override and f"model.encoder_{side}_kwargs" not in override:
-            config["model"][f"encoder_{side}_kwargs"] = {}
+    """A trained method: the recipe's own candidate with the dotted ``override``, no tuning;
+    merged as ``--recipe-override`` merges it (:func:`bench.base_config`)."""
+    nested: dict[str, Any] = {}
     for dotted, value in override.items():
-        bench.set_dotted(config, dotted, value)
+        bench.set_dotted(nested, dotted, value)
+    config = bench.base_config(suite, spec, None, seed, nested)
     with bench.one_torch_thread():
         return bench._headline(bench.fit_trained(config, data.val), key)
 
