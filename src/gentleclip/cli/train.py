@@ -91,12 +91,14 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None) -> TrainC
 
 
 def _add_bag_nce(config: TrainConfig) -> None:
-    """The loss and sampler settings of recipe ``bag-nce`` (gentle only)."""
+    """Every loss and sampler setting of recipe ``bag-nce`` (gentle only), as the recipe file
+    writes them (the bench's gentle-bagnce reads the same file)."""
     if config.method != "gentle":
         raise InputError(f"--bag-nce is a term of method gentle, not {config.method}")
     settings = recipe_overrides("bag-nce")
-    config.loss.w_bag = float(settings["loss"]["w_bag"])
-    config.sampler.unpaired_per_step = int(settings["sampler"]["unpaired_per_step"])
+    for section in ("loss", "sampler"):
+        for name, value in settings.get(section, {}).items():
+            setattr(getattr(config, section), name, value)
 
 
 def run(args: argparse.Namespace) -> int:
