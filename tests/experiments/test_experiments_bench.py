@@ -728,6 +728,45 @@ def test_bag_agnostic_methods_share_results_across_bag_sizes(tmp_path: Path, tin
     assert not any("shared_from" in rows[(r, "gentle")] for r in ("bags:8", "bags:24", "unpaired"))
 
 
+def test_sclip_trains_on_a_bags_split_as_on_two_sets(tmp_path: Path, tiny: list) -> None:
+    """S-CLIP has no notion of bags: in a bags regime the bench's sclip trains on the unpaired
+    rows without their bag ids, in a canonical order, so bags of 8 and 24 give it identical
+    arrays and the second regime reuses the first's result, which a fresh run reproduces.
+    The unpaired regime keeps its rows as split and is computed."""
+    assert bench.METHODS["sclip"].sees_bags is False
+    assert all(bench.METHODS[m].sees_bags for m in ("gentle", "sclip-legacy", "sclip-code"))
+    options = bench.BenchOptions(out=tmp_path / "out", tune_budget=2, steps=6)
+    cells = bench.plan(["tiny"], ["bags:8", "bags:24", "unpaired"], [10], [0], ["sclip"])
+    rows = {r["regime"]: r for r in bench.run_bench(cells, options, log=lambda _: None)}
+    assert rows["bags:24"]["shared_from"] == "bags:8" and rows["bags:24"]["status"] == "ok"
+    assert "shared_from" not in rows["bags:8"] and "shared_from" not in rows["unpaired"]
+    fresh = bench.BenchOptions(out=tmp_path / "fresh", tune_budget=2, steps=6)
+    with bench.one_torch_thread():
+        alone = bench.run_cell((bench.Cell("tiny", "bags:24", 10, 0, "sclip"), fresh))
+    assert "shared_from" not in alone
+    expected = {**rows["bags:24"]["metrics"], "train_seconds": alone["metrics"]["train_seconds"]}
+    assert alone["metrics"] == expected
+
+
+def test_as_sets_drops_bag_ids_and_orders_rows_by_value(tiny: list) -> None:
+    domain = bench.load_domain("tiny")
+    splits = {
+        r: bench.cell_data(domain, bench.Cell("tiny", r, 10, 0, "sclip"), TEST, False).val
+        for r in ("bags:8", "bags:24", "unpaired")
+    }
+    assert not np.array_equal(splits["bags:8"]["unpaired_a"], splits["bags:24"]["unpaired_a"])
+    sets = {r: bench.as_sets(arrays) for r, arrays in splits.items()}
+    assert set(sets["bags:8"]) == {k for k in splits["bags:8"] if not k.endswith("_bags")}
+    for name, array in sets["bags:8"].items():
+        assert np.array_equal(array, sets["bags:24"][name]), name
+    for side in ("unpaired_a", "unpaired_b"):
+        rows = sets["bags:8"][side]
+        assert sorted(map(tuple, rows)) == list(map(tuple, rows))  # lexicographic
+        assert sorted(map(tuple, splits["bags:8"][side])) == list(map(tuple, rows))  # same rows
+        assert np.array_equal(sets["unpaired"][side], splits["unpaired"][side])  # kept as split
+    assert sets["unpaired"] is splits["unpaired"]
+
+
 def test_bag_reading_methods_share_results_only_for_identical_bags(
     tmp_path: Path, tiny: list
 ) -> None:

@@ -106,6 +106,10 @@ class Trained:
     oracle: bool = False
     reads_bags: bool = True  # False: the result depends on the split's rows, not its bag ids
     bag_means: bool = False  # True: each bag's mean rows join the pairs (data.bag_means)
+    # False: in a bags regime the method trains on the unpaired rows as two plain sets, as on
+    # disjoint data (bag ids dropped, rows in a canonical order: as_sets), so its result is
+    # the same at every bag size and is computed once (S-CLIP has no notion of bags)
+    sees_bags: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ _DETACHED: dict[str, Any] = {"pseudo_detach_targets": True}
 METHODS: dict[str, Trained | Baseline] = {
     "gentle": Trained("gentle"),
     "clip": Trained("clip", min_pairs=2, reads_bags=False),
-    "sclip": Trained("clip", {"method": "sclip"}, min_pairs=2),
+    "sclip": Trained("clip", {"method": "sclip"}, min_pairs=2, sees_bags=False),
     "ridge": Baseline("ridge"),
     "procrustes": Baseline("procrustes"),
     "cca": Baseline("cca"),
@@ -925,7 +929,23 @@ def _method_splits(
     true_pairs = {"test": len(data.test["paired_a"]), "val": data.val_pairs}
     if spec.bag_means:
         data = _with_bag_means(data, cell.regime)
+    if isinstance(spec, Trained) and not spec.sees_bags:
+        data = replace(data, test=as_sets(data.test), val=as_sets(data.val))
     return spec, data, true_pairs
+
+
+def as_sets(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` with the unpaired rows' bag ids dropped and each side's unpaired rows in a
+    canonical order (lexicographic by value), so a bags split reads as disjoint data and the
+    same items give the same arrays at every bag size; arrays without bag ids are returned
+    as they are (a disjoint split keeps its row order)."""
+    if not any(name.endswith("_bags") for name in arrays):
+        return arrays
+    out = {name: array for name, array in arrays.items() if not name.endswith("_bags")}
+    for name in ("unpaired_a", "unpaired_b"):
+        rows = out[name]
+        out[name] = np.ascontiguousarray(rows[np.lexsort(rows.T[::-1])])
+    return out
 
 
 def tuned_result(
@@ -949,6 +969,8 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
     size (unpaired rows in any order, as they only enter label-free statistics, equal up to
     summation order); one that reads bags only where the bag ids and row order match too
     (e.g. proteins at 200 pairs, where the 6 unpaired rows form one bag at every bag size).
+    A method trained on a bags split as on two sets (``sees_bags`` False: sclip) gets the
+    same arrays at every bag size (:func:`as_sets`), so it is computed once per pair count.
     Training is deterministic given the arrays, the method and the seed, so a shared result
     is the result the cell would compute.
     """
