@@ -21,7 +21,7 @@ writes ``OUT/bagmeans.md`` and ``OUT/bagmeans.png``:
         docs/bench/bench-bagmeans-gentle128-e093d01.jsonl \\
         docs/bench/bench-bagmeans-natural-2af79bb.jsonl \\
         --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl \\
-        --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
+        --bench docs/bench --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """
 
 from __future__ import annotations

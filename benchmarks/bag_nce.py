@@ -14,7 +14,7 @@ rows (as ``bag_means.py`` reads them) and writes ``OUT/bagnce.md`` and ``OUT/bag
 
     python benchmarks/bag_nce.py --bagnce-rows docs/bench/bench-bagnce-75da31b.jsonl \\
         --rows <bag_means.py's --rows> --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl \\
-        --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
+        --bench docs/bench --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ clip-learned; gentle's verdicts with both counted as baselines) and plots
 
     python benchmarks/learned_temperature.py --rows docs/bench/bench-learned-91f1e92.jsonl \\
         --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
+
+Its ``--sclip-rows`` are the tables' sclip column before session c68564f
+(``published_tables.SCLIP_PACKED_ROWS``): steps packing whole bags, as these variants' runs
+did.
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ reads the bench rows made with the change and the published rows made without it
         --changed-rows docs/bench/bench-molecules-heads512-72146e1.jsonl \\
         docs/bench/bench-molecules-centred-72146e1.jsonl \\
         --bagnce-rows docs/bench/bench-bagnce-75da31b.jsonl <bag_means.py's options>
+
+Its ``--sclip-rows`` are the tables' sclip column before session c68564f
+(``published_tables.SCLIP_PACKED_ROWS``): the changed sclip rows were made with steps packing
+whole bags, as that column was.
 """
 
 from __future__ import annotations

@@ -2,19 +2,22 @@
 
 Reads the bench rows each suite's table is made from (``SOURCES``: the default grids, 5 seeds,
 4 candidates per method, ``--search full``), keeps the ``compare`` methods, and takes the
-``sclip`` rows from ``--sclip-rows`` instead of the grids' own: since session f65ce9c ``sclip``
-runs S-CLIP as its authors' code does (Sinkhorn epsilon = the CLIP temperature, 10 iterations,
-caption loss at half weight, gradients through the plan), and the tables' sclip column is the
-run that measured it as the bench method ``sclip-plan-grad``
-(``docs/bench/bench-sclip-f65ce9c.jsonl``). The grids' own sclip rows, made with the earlier
-settings (now ``sclip-legacy``), are kept in their files.
+``sclip`` rows from ``--sclip-rows`` instead of the grids' own. The grids' own sclip rows were
+made with the library's earlier S-CLIP settings (now ``sclip-legacy``) and stay in their files.
+The tables' sclip column (``SCLIP_ROWS``) is session c68564f's run of ``sclip`` as it is now:
+S-CLIP as its authors' code runs it (session f65ce9c: Sinkhorn epsilon = the CLIP temperature,
+10 iterations, caption loss at half weight, gradients through the plan), with a bags split
+read as two sets of unpaired rows (``bench.as_sets``), so one result serves every bag size.
+Before it, the column was session f65ce9c's run as the bench method ``sclip-plan-grad``
+(``SCLIP_PACKED_ROWS``), whose steps packed whole bags; a file of such rows is read the same
+way (renamed, with ``measured_as``).
 
 Writes ``OUT/tables.md`` (one table per suite, then gentle against the best baseline) and the
 suite plots ``OUT/SUITE-pairs-REGIME.png`` and ``OUT/SUITE-bagsize-pairs20.png``, and the
 disjoint-data plots ``OUT/SUITE-disjoint-nbr.png`` (with the ``disjoint`` group's rows).
 
     python benchmarks/published_tables.py --bench docs/bench \\
-        --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
+        --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """
 
 from __future__ import annotations
@@ -49,7 +52,12 @@ DISJOINT_PLOTS = {
 }
 # the name sclip's current settings were measured under before they became its defaults
 SCLIP_AS_MEASURED = "sclip-plan-grad"
-SCLIP_ROWS = "bench-sclip-f65ce9c.jsonl"  # in docs/bench
+# the tables' sclip column (in docs/bench): session c68564f's run of ``sclip`` as it is now,
+# a bags split read as two sets (bench.as_sets)
+SCLIP_ROWS = "bench-sclip-sets-c68564f.jsonl"
+# the column before that, session f65ce9c's run as SCLIP_AS_MEASURED, whose steps packed whole
+# bags; the reports on sclip's variants (each run that way) still compare with it
+SCLIP_PACKED_ROWS = "bench-sclip-f65ce9c.jsonl"
 COMPARE = bench.METHOD_GROUPS["compare"]
 
 
@@ -96,21 +104,24 @@ def grid_rows(bench_dir: Path, *, rescore: bool = True) -> list[dict[str, Any]]:
 
 
 def with_sclip_from(rows: list[dict[str, Any]], measured: list[dict[str, Any]]) -> list[dict]:
-    """``rows`` with each sclip row replaced by the cell's ``SCLIP_AS_MEASURED`` row, renamed.
+    """``rows`` with each sclip row replaced by the cell's row in ``measured``: its ``sclip``
+    row, or its ``SCLIP_AS_MEASURED`` row renamed (``measured_as`` naming that method).
 
     Every replaced cell must have such a row: a table half old and half new would be wrong
     without saying so."""
-    new = {_key(r): r for r in measured if r["method"] == SCLIP_AS_MEASURED}
+    names = ("sclip", SCLIP_AS_MEASURED)
+    new = {_key(r): r for r in measured if r["method"] in names}
     missing = [_key(r) for r in rows if r["method"] == "sclip" and _key(r) not in new]
     if missing:
         first = ", ".join(map(str, missing[:2]))
-        raise SystemExit(f"{len(missing)} sclip cells lack a {SCLIP_AS_MEASURED} row: {first}")
-    return [
-        {**new[_key(r)], "method": "sclip", "measured_as": SCLIP_AS_MEASURED}
-        if r["method"] == "sclip"
-        else r
-        for r in rows
-    ]
+        raise SystemExit(f"{len(missing)} sclip cells lack a row of {' or '.join(names)}: {first}")
+    return [_as_sclip(new[_key(r)]) if r["method"] == "sclip" else r for r in rows]
+
+
+def _as_sclip(row: dict[str, Any]) -> dict[str, Any]:
+    if row["method"] == "sclip":
+        return row
+    return {**row, "method": "sclip", "measured_as": row["method"]}
 
 
 def disjoint_plots(rows: list[dict[str, Any]], bench_dir: Path, out: Path) -> list[Path]:

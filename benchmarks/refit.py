@@ -27,7 +27,7 @@ and plots ``OUT/refit.png``: every cell's test headline, refit against no refit,
         docs/bench/bench-emoji-halving.jsonl docs/bench/bench-molecules-halving.jsonl \\
         docs/bench/bench-mfeat-halving-0fd2c86.jsonl \\
         docs/bench/bench-proteins-halving-0fd2c86.jsonl \\
-        --bench docs/bench --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
+        --bench docs/bench --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """
 
 from __future__ import annotations

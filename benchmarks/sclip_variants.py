@@ -17,6 +17,10 @@ above sclip and by more than the seeds' std) and plots ``OUT/sclip-variants.png`
         docs/bench/bench-sclip-negatives-f65ce9c.jsonl \\
         docs/bench/bench-sclip-code-f65ce9c.jsonl --bench docs/bench \\
         --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
+
+Its ``--sclip-rows`` are the tables' sclip column before session c68564f
+(``published_tables.SCLIP_PACKED_ROWS``): steps packing whole bags, as these variants' runs
+did.
 """
 
 from __future__ import annotations

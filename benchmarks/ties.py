@@ -16,7 +16,7 @@ compares those rows with the rows they replace and writes ``OUT/ties.md`` and
 - the plot: old against new headline of every cell run again.
 
     python benchmarks/ties.py --bench docs/bench \\
-        --sclip-rows docs/bench/bench-sclip-f65ce9c.jsonl --out docs/bench
+        --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """
 
 from __future__ import annotations

@@ -62,6 +62,14 @@ def rows(script: ModuleType) -> list[dict]:
     return script.with_sclip_from(script.grid_rows(BENCH), measured)
 
 
+@pytest.fixture(scope="module")
+def packed_rows(script: ModuleType) -> list[dict]:
+    """The tables' rows with the sclip column before session c68564f (steps packing whole
+    bags), which the reports on sclip's variants (run that way) compare with."""
+    measured = script.read(BENCH / script.SCLIP_PACKED_ROWS)
+    return script.with_sclip_from(script.grid_rows(BENCH), measured)
+
+
 def test_results_md_shows_the_tables_made_from_the_rows(script: ModuleType, rows: list) -> None:
     text = script.bench.render_markdown(rows)
     assert (BENCH / "tables.md").read_text(encoding="utf-8") == text
@@ -71,34 +79,77 @@ def test_results_md_shows_the_tables_made_from_the_rows(script: ModuleType, rows
     assert [line for line in lines if line not in doc] == []
 
 
-def test_the_sclip_column_is_the_authors_code_run(script: ModuleType, rows: list) -> None:
+def test_the_sclip_column_reads_a_bags_split_as_two_sets(script: ModuleType, rows: list) -> None:
+    """The tables' sclip column is session c68564f's run of ``sclip`` (a bags split read as
+    two sets): one result per suite, pair count and seed at every bag size. Against the
+    column before it (steps packing whole bags) every bags row moved, and every disjoint row
+    is the same training (the same candidates' validation scores and headline)."""
     sclip = [r for r in rows if r["method"] == "sclip"]
     assert len(sclip) == 4 * 120
     ok = [r for r in sclip if r["status"] == "ok"]
-    assert ok and all(r["measured_as"] == script.SCLIP_AS_MEASURED for r in ok)
+    assert ok and not any("measured_as" in r for r in ok)
+    per_split: dict[tuple, set] = {}
+    for r in ok:  # a cell that raced the one it would share computed the same (but its time)
+        if r["regime"].startswith("bags:"):
+            key = (r["suite"], r["pairs"], r["seed"])
+            scores = [(c["params"], c["val"]) for c in r["candidates"]]
+            metrics = {k: v for k, v in r["metrics"].items() if k != "train_seconds"}
+            per_split.setdefault(key, set()).add(json.dumps([scores, metrics], sort_keys=True))
+    assert len(per_split) == 4 * 5 * 5 and all(len(v) == 1 for v in per_split.values())
+    computed = [r for r in ok if r["regime"] != "unpaired" and "shared_from" not in r]
+    assert len(computed) == 120  # 100 splits, 20 computed twice
     grids = script.grid_rows(BENCH)
-    old = {script._key(r): r["value"] for r in grids if r["method"] == "sclip" and "value" in r}
-    new = {script._key(r): r["value"] for r in ok}
-    assert old.keys() == new.keys() and old != new
+    packed = script.with_sclip_from(grids, script.read(BENCH / script.SCLIP_PACKED_ROWS))
+    before = {script._key(r): r for r in packed if r["method"] == "sclip" and "value" in r}
+    assert before.keys() == {script._key(r) for r in ok}
+    for r in ok:
+        old = before[script._key(r)]
+        if r["regime"] == "unpaired":
+            assert r["value"] == old["value"]
+            assert [c["val"] for c in r["candidates"]] == [c["val"] for c in old["candidates"]]
+    # proteins at 200 pairs: the 6 unpaired rows are one bag at every bag size, so its steps
+    # held the same rows before, in another order (the same validation scores, other test ones)
+    one_bag = [
+        r
+        for r in ok
+        if r["suite"] == "proteins" and r["pairs"] == 200 and r["regime"] != "unpaired"
+    ]
+    assert all(r["metrics"] != before[script._key(r)]["metrics"] for r in one_bag)
+    moved = [r for r in ok if r["regime"] != "unpaired" and r not in one_bag]
+    scores = [[c["val"] for c in r["candidates"]] for r in moved]
+    assert all(
+        v != [c["val"] for c in before[script._key(r)]["candidates"]]
+        for r, v in zip(moved, scores, strict=True)
+    )
     others = [r for r in rows if r["method"] != "sclip"]
     assert others == [r for r in grids if r["method"] != "sclip"]
+
+
+def test_the_packed_sclip_rows_are_read_as_their_method_renamed(script: ModuleType) -> None:
+    grids = script.grid_rows(BENCH)
+    packed = script.with_sclip_from(grids, script.read(BENCH / script.SCLIP_PACKED_ROWS))
+    ok = [r for r in packed if r["method"] == "sclip" and r["status"] == "ok"]
+    assert len(ok) == 4 * 100  # 5 pair counts x 4 regimes x 5 seeds a suite
+    assert all(r["measured_as"] == script.SCLIP_AS_MEASURED for r in ok)
 
 
 def test_a_missing_sclip_row_is_refused(script: ModuleType) -> None:
     grids = script.grid_rows(BENCH)
     measured = script.read(BENCH / script.SCLIP_ROWS)
-    name = script.SCLIP_AS_MEASURED
-    dropped = next(r for r in measured if r["method"] == name and r["suite"] == "emoji")
+    dropped = next(r for r in measured if r["method"] == "sclip" and r["suite"] == "emoji")
     fewer = [r for r in measured if r is not dropped]
-    with pytest.raises(SystemExit, match=rf"1 sclip cells lack a {name} row: \('emoji'"):
+    message = rf"1 sclip cells lack a row of sclip or {script.SCLIP_AS_MEASURED}: \('emoji'"
+    with pytest.raises(SystemExit, match=message):
         script.with_sclip_from(grids, fewer)
 
 
 def test_learned_temperature_table_is_made_from_its_rows(
-    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+    script: ModuleType, packed_rows: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """docs/bench/learned-temperature.md is what benchmarks/learned_temperature.py makes of
-    session 91f1e92's rows: 24 rows, and no verdict changes with the learned methods."""
+    session 91f1e92's rows: 24 rows, and no verdict changes with the learned methods. Its
+    sclip variants packed whole bags into steps, so it compares with that sclip column."""
+    rows = packed_rows
     learned_script = _benchmark("learned_temperature", monkeypatch)
     measured = script.read(BENCH / "bench-learned-91f1e92.jsonl")
     learned = [r for r in measured if r["method"] in learned_script.LEARNED]
@@ -214,11 +265,13 @@ TOWER_VAL_ROWS = "molecules-towers-val-72146e1.jsonl"
 
 
 def test_molecules_towers_report_is_made_from_its_rows(
-    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+    script: ModuleType, packed_rows: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """docs/bench/molecules-towers.md is what benchmarks/molecules_towers.py makes of the
     changed rows and the published rows of the same cells; every changed row was made with
-    the change it claims; results.md quotes the table and the verdicts line for line."""
+    the change it claims; results.md quotes the table and the verdicts line for line. Its
+    changed sclip rows packed whole bags into steps, so it compares with that sclip column."""
+    rows = packed_rows
     towers = _benchmark("molecules_towers", monkeypatch)
     nce_script = _benchmark("bag_nce", monkeypatch)
     bag_rows = script.rescored(
@@ -402,11 +455,16 @@ def test_the_tables_closed_form_cells_count_ties_by_expectation(
     script: ModuleType, rows: list
 ) -> None:
     """Every scored closed-form cell of the tables comes from the rows run again with
-    ``--ties expected``; the trained methods' rows are the grids' own (ties as hits)."""
+    ``--ties expected``, and so does the sclip column (session c68564f's run); the other
+    trained methods' rows are the grids' own (ties as hits)."""
     closed = [r for r in rows if r["method"] in CLOSED_FORM and r["status"] == "ok"]
     assert len(closed) == 4 * 400 + 8
     assert all(r.get("ties") == "expected" for r in closed)
-    trained = [r for r in rows if r["method"] not in CLOSED_FORM and r["status"] == "ok"]
+    sclip = [r for r in rows if r["method"] == "sclip" and r["status"] == "ok"]
+    assert len(sclip) == 400 and all(r["ties"] == "expected" for r in sclip)
+    trained = [
+        r for r in rows if r["method"] not in (*CLOSED_FORM, "sclip") and r["status"] == "ok"
+    ]
     assert trained and all("ties" not in r for r in trained)
 
 
