@@ -925,27 +925,32 @@ def test_sclip_legacy_recipe_matches_the_bench_method() -> None:
     assert recipe.loss.pseudo_epsilon == 2 * recipe.loss.clip_temperature
 
 
-def test_closed_form_cells_of_one_split_run_as_one_job() -> None:
-    """So that one process computes each side's SVD once for all of them (the cache of
-    baselines.base) and the larger bag sizes find the shared result; trained cells stay
-    jobs of their own, and every cell runs once, in plan order within its job."""
-    methods = ["gentle", "ridge", "clip", "cca", "relrep"]
+def test_cells_that_can_share_a_result_run_as_one_job() -> None:
+    """The closed-form cells of one split form one job (so that one process computes each
+    side's SVD once, the cache of baselines.base), and so do a bag-agnostic trained
+    method's cells of one pair count and seed (clip, sclip), every bag size in one job, so
+    the larger bag sizes find the shared result instead of racing it on another worker;
+    gentle's cells stay jobs of their own, and every cell runs once, in plan order within
+    its job."""
+    methods = ["gentle", "ridge", "clip", "cca", "sclip", "relrep"]
     regimes = ["bags:8", "bags:32", "unpaired"]
     cells = bench.plan(["tiny"], regimes, [10, 20], [0], methods)
     jobs = bench.job_groups(cells)
     assert [c for job in jobs for c in job] != cells  # regrouped ...
     assert sorted(c.key for job in jobs for c in job) == sorted(c.key for c in cells)  # ... kept
-    assert [[(c.regime, c.method) for c in job] for job in jobs[:3]] == [
+    assert [[(c.regime, c.method) for c in job] for job in jobs[:4]] == [
         [("bags:8", "gentle")],
         [(r, m) for r in ("bags:8", "bags:32") for m in ("ridge", "cca", "relrep")],
-        [("bags:8", "clip")],
+        [("bags:8", "clip"), ("bags:32", "clip")],
+        [("bags:8", "sclip"), ("bags:32", "sclip")],
     ]
     for job in jobs:
         assert len({(bench.parse_regime(c.regime).kind, c.pairs, c.seed) for c in job}) == 1
         closed_form = [isinstance(bench.METHODS[c.method], bench.Baseline) for c in job]
-        assert len(job) == 1 or all(closed_form)
-    trained = 2 * 3 * 2  # (gentle, clip) x 3 regimes x 2 pair counts
-    assert len(jobs) == trained + 2 * 2  # closed-form: (bags, unpaired) x 2 pair counts
+        assert len(job) == 1 or all(closed_form) or len({c.method for c in job}) == 1
+    gentle = 3 * 2  # 3 regimes x 2 pair counts
+    shared = 3 * 2 * 2  # (closed-form, clip, sclip) x (bags, unpaired) x 2 pair counts
+    assert len(jobs) == gentle + shared
 
 
 @pytest.mark.parametrize("method", ["gentle", "ridge", "oracle"])

@@ -1098,27 +1098,42 @@ def run_cells(job: tuple[list[Cell], BenchOptions]) -> list[dict[str, Any]]:
 
 
 def job_groups(cells: Sequence[Cell]) -> list[list[Cell]]:
-    """``cells`` as jobs, in plan order: every trained cell alone, and the closed-form
-    baselines of one (suite, regime kind, pairs, seed) together, every bag size in one job.
+    """``cells`` as jobs, in plan order: the cells whose result one bag size can compute for
+    the others (:func:`evaluate_cell`) go together, every bag size in one job; every other
+    trained cell alone.
 
-    At one bag size they fit on the same rows, so in one process the SVD of each side is
-    computed once and found in the cache of
-    :func:`gentleclip.baselines.base.principal_directions` after that (on molecules' wide
-    fingerprints it is most of a closed-form cell). The other bag sizes then find the shared
-    result (:func:`evaluate_cell`) instead of racing the first on another worker: the
-    smallest bag size in plan order always computes it."""
+    - The closed-form baselines of one (suite, regime kind, pairs, seed) form one job. At one
+      bag size they fit on the same rows, so in one process the SVD of each side is computed
+      once and found in the cache of :func:`gentleclip.baselines.base.principal_directions`
+      after that (on molecules' wide fingerprints it is most of a closed-form cell).
+    - A trained method that does not read the bags (``reads_bags`` or ``sees_bags`` False:
+      clip, sclip, the oracle) forms one job per (suite, method, regime kind, pairs, seed).
+
+    The other bag sizes then find the shared result instead of racing the first on another
+    worker: the smallest bag size in plan order always computes it."""
     jobs: list[list[Cell]] = []
-    closed_form: dict[tuple[str, str, int, int], list[Cell]] = {}
+    grouped: dict[tuple[str, ...], list[Cell]] = {}
     for cell in cells:
-        if not isinstance(METHODS[cell.method], Baseline):
+        key = _shared_job_key(cell)
+        if key is None:
             jobs.append([cell])
             continue
-        key = (cell.suite, parse_regime(cell.regime).kind, cell.pairs, cell.seed)
-        if key not in closed_form:
-            closed_form[key] = []
-            jobs.append(closed_form[key])
-        closed_form[key].append(cell)
+        if key not in grouped:
+            grouped[key] = []
+            jobs.append(grouped[key])
+        grouped[key].append(cell)
     return jobs
+
+
+def _shared_job_key(cell: Cell) -> tuple[str, ...] | None:
+    """The job a cell joins in :func:`job_groups`, or None for a job of its own."""
+    spec = METHODS[cell.method]
+    where = (cell.suite, parse_regime(cell.regime).kind, str(cell.pairs), str(cell.seed))
+    if isinstance(spec, Baseline):
+        return ("closed-form", *where)
+    if not spec.reads_bags or not spec.sees_bags:
+        return (cell.method, *where)
+    return None
 
 
 # ---------------------------------------------------------------- results file
