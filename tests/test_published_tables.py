@@ -517,3 +517,54 @@ def test_identical_inputs_never_mix_labels_so_trained_headlines_hold_no_ties() -
             assert _identical_row_groups(np.asarray(domain.b)) == []
         checked.append(suite)
     assert "mfeat" in checked
+
+
+EMOJI_GRID_C68564F = "bench-emoji-halving-c68564f.jsonl"
+
+
+def test_emoji_grid_with_sclip_once_per_bag_size_is_what_runtime_quotes(
+    script: ModuleType, rows: list
+) -> None:
+    """Session c68564f's emoji default grid: sclip's bags cells are computed at bags of 8
+    only, every other method equals session 48b1cd0's halving grid on the same kind of CPU,
+    and results.md quotes its worker-seconds, the saving and the two verdicts that differ
+    from the tables."""
+    grid = script.read(BENCH / EMOJI_GRID_C68564F)
+    assert len(grid) == 960
+    sclip_bags = [
+        r for r in grid if r["method"] == "sclip" and r["regime"] != "unpaired" and "value" in r
+    ]
+    computed = [r for r in sclip_bags if "shared_from" not in r]
+    assert len(sclip_bags) == 75 and {r["regime"] for r in computed} == {"bags:8"}
+    assert len(computed) == 25
+    assert all(r["shared_from"] == "bags:8" for r in sclip_bags if r not in computed)
+    computed_s = sum(r["seconds"] for r in computed)
+    (timing,) = [
+        json.loads(line)
+        for line in (BENCH / EMOJI_GRID_C68564F.replace(".jsonl", ".timing.jsonl"))
+        .read_text()
+        .splitlines()
+    ]
+    total = timing["worker_seconds"]
+    without = total - sum(r["seconds"] for r in sclip_bags) + 3 * computed_s
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert f"{total:,.1f} worker-seconds" in text and f"25 computed ({computed_s:.1f} s)" in text
+    assert (
+        f"{without:,.0f} worker-seconds, so\n    the change removes **{1 - total / without:.1%}**"
+        in text
+    )
+    before = {bench._row_key(r): r for r in script.read(BENCH / "bench-emoji-halving.jsonl")}
+    same = ("gentle", "clip", "oracle", "ridge", "procrustes", "cca")
+    for row in (r for r in grid if r["method"] in same and "value" in r):
+        old = before[bench._row_key(row)]
+        assert row["value"] == old["value"]
+        assert [c["val"] for c in row["candidates"]] == [c["val"] for c in old["candidates"]]
+    emoji = [r for r in rows if r["suite"] == "emoji"]
+    tables = {v.where: v.outcome for v in bench.verdicts(emoji)}
+    differ = {v.where: (tables[v.where], v.outcome) for v in bench.verdicts(grid)}
+    differ = {where: pair for where, pair in differ.items() if pair[0] != pair[1]}
+    assert differ == {
+        ("emoji", "bags:8", 200): ("tie", "lose"),
+        ("emoji", "bags:32", 200): ("lose", "tie"),
+    }
+    assert "**2 of 24 verdicts differ from the tables**" in text
