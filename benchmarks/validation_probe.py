@@ -3,9 +3,10 @@
 
 The bench's protocol for one candidate: the cell's splits (``bench._method_splits``), the
 method's recipe (``bench.base_config``) with ``--override`` set field by field, trained on the
-validation split's training rows and scored on its eval pairs, with no tuning. Each seed
-appends one JSON row (suite, method, pairs, seed, overrides, validation headline, seconds) to
-``--out``:
+validation split's training rows and scored on its eval pairs, with no tuning. The cell's
+regime is ``--regime`` (bags of 8 by default). Each seed appends one JSON row (suite, regime,
+method, pairs, seed, overrides, validation headline, seconds) to ``--out``; rows written
+before the option (session 72146e1) have no regime and are bags of 8:
 
     python benchmarks/validation_probe.py --suite molecules --method gentle-bagnce \\
         --pairs 10 --seeds 0,1,2 --out docs/bench/molecules-towers-val-72146e1.jsonl \\
@@ -32,10 +33,17 @@ import torch
 from gentleclip.experiments import bench, datasets
 
 
-def probe(suite: str, method: str, pairs: int, seed: int, override: dict[str, Any]) -> dict:
-    """The validation headline of ``method`` with ``override`` in one cell (bags of 8)."""
+def probe(
+    suite: str,
+    method: str,
+    pairs: int,
+    seed: int,
+    override: dict[str, Any],
+    regime: str = "bags:8",
+) -> dict:
+    """The validation headline of ``method`` with ``override`` in one cell of ``regime``."""
     domain = bench.load_domain(suite)
-    cell = bench.Cell(suite, "bags:8", pairs, seed, method)
+    cell = bench.Cell(suite, regime, pairs, seed, method)
     spec, data, _ = bench._method_splits(domain, cell, datasets.entry(suite).setting.test_size)
     key = bench.headline_key(suite, domain)
     torch.set_flush_denormal(True)  # as the bench's cells (the same results, less time)
@@ -46,6 +54,7 @@ def probe(suite: str, method: str, pairs: int, seed: int, override: dict[str, An
         value = _trained(suite, spec, seed, data, key, override)
     return {
         "suite": suite,
+        "regime": regime,
         "method": method,
         "pairs": pairs,
         "seed": seed,
@@ -83,13 +92,14 @@ def main() -> None:
     parser.add_argument("--suite", default="molecules")
     parser.add_argument("--method", default="gentle-bagnce")
     parser.add_argument("--pairs", type=int, default=10)
+    parser.add_argument("--regime", default="bags:8", help="bags:K, unpaired or natural")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     parser.add_argument("--override", default="{}", help="dotted recipe fields, JSON")
     parser.add_argument("--out", type=Path, required=True, help="rows file to append to")
     args = parser.parse_args()
     override = json.loads(args.override)
     for seed in bench.parse_int_list(args.seeds, "seed"):
-        row = probe(args.suite, args.method, args.pairs, seed, override)
+        row = probe(args.suite, args.method, args.pairs, seed, override, args.regime)
         with args.out.open("a", encoding="utf-8") as out:
             out.write(json.dumps(row, sort_keys=True) + "\n")
         print(json.dumps(row, sort_keys=True), flush=True)

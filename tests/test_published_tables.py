@@ -568,3 +568,20 @@ def test_emoji_grid_with_sclip_once_per_bag_size_is_what_runtime_quotes(
         ("emoji", "bags:32", 200): ("lose", "tie"),
     }
     assert "**2 of 24 verdicts differ from the tables**" in text
+
+
+def test_bag_nce_bags32_probes_are_the_means_results_md_quotes() -> None:
+    """Session c68564f's validation probes at bags of 32 (emoji, 10 pairs, seeds 0-2): the
+    means results.md quotes, each over the three seeds."""
+    lines = (BENCH / "emoji-bagnce32-val-c68564f.jsonl").read_text(encoding="utf-8")
+    probes = [json.loads(line) for line in lines.splitlines()]
+    assert len(probes) == 27 and {(r["suite"], r["regime"]) for r in probes} == {
+        ("emoji", "bags:32")
+    }
+    groups: dict[tuple, list[float]] = {}
+    for r in probes:
+        groups.setdefault((r["method"], json.dumps(r["override"])), []).append(r["val"])
+    assert len(groups) == 9 and all(len(v) == 3 for v in groups.values())
+    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    quoted = [f"{np.mean(v):.3f} ± {np.std(v):.3f}" for v in groups.values()]
+    assert [q for q in quoted if q not in flat] == []
