@@ -79,7 +79,9 @@ def test_results_md_shows_the_tables_made_from_the_rows(script: ModuleType, rows
     assert [line for line in lines if line not in doc] == []
 
 
-def test_the_sclip_column_reads_a_bags_split_as_two_sets(script: ModuleType, rows: list) -> None:
+def test_the_sclip_column_reads_a_bags_split_as_two_sets(
+    script: ModuleType, rows: list, packed_rows: list
+) -> None:
     """The tables' sclip column is session c68564f's run of ``sclip`` (a bags split read as
     two sets): one result per suite, pair count and seed at every bag size. Against the
     column before it (steps packing whole bags) every bags row moved, and every disjoint row
@@ -99,8 +101,7 @@ def test_the_sclip_column_reads_a_bags_split_as_two_sets(script: ModuleType, row
     computed = [r for r in ok if r["regime"] != "unpaired" and "shared_from" not in r]
     assert len(computed) == 120  # 100 splits, 20 computed twice
     grids = script.grid_rows(BENCH)
-    packed = script.with_sclip_from(grids, script.read(BENCH / script.SCLIP_PACKED_ROWS))
-    before = {script._key(r): r for r in packed if r["method"] == "sclip" and "value" in r}
+    before = {script._key(r): r for r in packed_rows if r["method"] == "sclip" and "value" in r}
     assert before.keys() == {script._key(r) for r in ok}
     for r in ok:
         old = before[script._key(r)]
@@ -125,10 +126,10 @@ def test_the_sclip_column_reads_a_bags_split_as_two_sets(script: ModuleType, row
     assert others == [r for r in grids if r["method"] != "sclip"]
 
 
-def test_the_packed_sclip_rows_are_read_as_their_method_renamed(script: ModuleType) -> None:
-    grids = script.grid_rows(BENCH)
-    packed = script.with_sclip_from(grids, script.read(BENCH / script.SCLIP_PACKED_ROWS))
-    ok = [r for r in packed if r["method"] == "sclip" and r["status"] == "ok"]
+def test_the_packed_sclip_rows_are_read_as_their_method_renamed(
+    script: ModuleType, packed_rows: list
+) -> None:
+    ok = [r for r in packed_rows if r["method"] == "sclip" and r["status"] == "ok"]
     assert len(ok) == 4 * 100  # 5 pair counts x 4 regimes x 5 seeds a suite
     assert all(r["measured_as"] == script.SCLIP_AS_MEASURED for r in ok)
 

@@ -700,6 +700,17 @@ def test_bench_with_halving_records_pruned_candidates(tmp_path: Path, tiny: list
     assert json.loads((tmp_path / bench.SETTINGS).read_text())["search"] == "halving"
 
 
+def _assert_a_fresh_run_reproduces(tmp_path: Path, cell: bench.Cell, shared: dict) -> None:
+    """``cell`` computed alone, in a new folder, gives the metrics of its shared row (but
+    the training time)."""
+    fresh = bench.BenchOptions(out=tmp_path / f"fresh-{cell.method}", tune_budget=2, steps=6)
+    with bench.one_torch_thread():  # as run_bench computes (results depend on threads)
+        alone = bench.run_cell((cell, fresh))
+    assert "shared_from" not in alone
+    expected = {**shared["metrics"], "train_seconds": alone["metrics"]["train_seconds"]}
+    assert alone["metrics"] == expected
+
+
 def test_bag_agnostic_methods_share_results_across_bag_sizes(tmp_path: Path, tiny: list) -> None:
     """clip and ridge ignore bag ids: bags of 8 and 24 hold the same rows, so the second
     regime reuses the first's result; recomputing it from scratch gives the same metrics.
@@ -717,14 +728,9 @@ def test_bag_agnostic_methods_share_results_across_bag_sizes(tmp_path: Path, tin
         assert shared["shared_from"] == "bags:8" and shared["status"] == "ok"
         assert shared["metrics"] == rows[("bags:8", method)]["metrics"]
         assert "shared_from" not in rows[("unpaired", method)]
-        fresh = bench.BenchOptions(out=tmp_path / f"fresh-{method}", tune_budget=2, steps=6)
-        with bench.one_torch_thread():  # as run_bench computes (results depend on threads)
-            alone = bench.run_cell((bench.Cell("tiny", "bags:24", 10, 0, method), fresh))
-        assert "shared_from" not in alone
-        assert alone["metrics"] == {
-            **shared["metrics"],
-            "train_seconds": alone["metrics"]["train_seconds"],
-        }
+        _assert_a_fresh_run_reproduces(
+            tmp_path, bench.Cell("tiny", "bags:24", 10, 0, method), shared
+        )
     assert not any("shared_from" in rows[(r, "gentle")] for r in ("bags:8", "bags:24", "unpaired"))
 
 
@@ -740,12 +746,8 @@ def test_sclip_trains_on_a_bags_split_as_on_two_sets(tmp_path: Path, tiny: list)
     rows = {r["regime"]: r for r in bench.run_bench(cells, options, log=lambda _: None)}
     assert rows["bags:24"]["shared_from"] == "bags:8" and rows["bags:24"]["status"] == "ok"
     assert "shared_from" not in rows["bags:8"] and "shared_from" not in rows["unpaired"]
-    fresh = bench.BenchOptions(out=tmp_path / "fresh", tune_budget=2, steps=6)
-    with bench.one_torch_thread():
-        alone = bench.run_cell((bench.Cell("tiny", "bags:24", 10, 0, "sclip"), fresh))
-    assert "shared_from" not in alone
-    expected = {**rows["bags:24"]["metrics"], "train_seconds": alone["metrics"]["train_seconds"]}
-    assert alone["metrics"] == expected
+    cell = bench.Cell("tiny", "bags:24", 10, 0, "sclip")
+    _assert_a_fresh_run_reproduces(tmp_path, cell, rows["bags:24"])
 
 
 def test_as_sets_drops_bag_ids_and_orders_rows_by_value(tiny: list) -> None:
@@ -780,12 +782,8 @@ def test_bag_reading_methods_share_results_only_for_identical_bags(
     assert "shared_from" not in rows["bags:96"] and "shared_from" not in rows["bags:8"]
     computed = [{**rows[r]["metrics"], "train_seconds": 0} for r in ("bags:8", "bags:96")]
     assert computed[0] != computed[1]
-    fresh = bench.BenchOptions(out=tmp_path / "fresh", tune_budget=2, steps=6)
-    with bench.one_torch_thread():
-        alone = bench.run_cell((bench.Cell("tiny", "bags:128", 10, 0, "gentle"), fresh))
-    assert "shared_from" not in alone
-    expected = {**rows["bags:128"]["metrics"], "train_seconds": alone["metrics"]["train_seconds"]}
-    assert alone["metrics"] == expected
+    cell = bench.Cell("tiny", "bags:128", 10, 0, "gentle")
+    _assert_a_fresh_run_reproduces(tmp_path, cell, rows["bags:128"])
 
 
 def test_splits_fingerprint_of_bag_reading_methods_counts_bag_ids(tiny: list) -> None:

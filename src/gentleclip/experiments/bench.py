@@ -943,9 +943,13 @@ def as_sets(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return arrays
     out = {name: array for name, array in arrays.items() if not name.endswith("_bags")}
     for name in ("unpaired_a", "unpaired_b"):
-        rows = out[name]
-        out[name] = np.ascontiguousarray(rows[np.lexsort(rows.T[::-1])])
+        out[name] = rows_by_value(out[name])
     return out
+
+
+def rows_by_value(rows: np.ndarray) -> np.ndarray:
+    """The rows of a 2-D array in lexicographic order of their values (contiguous)."""
+    return np.ascontiguousarray(rows[np.lexsort(rows.T[::-1])])
 
 
 def tuned_result(
@@ -1060,7 +1064,7 @@ def splits_fingerprint(data: CellData, *, reads_bags: bool = False) -> str:
                 continue
             array = np.ascontiguousarray(arrays[name])
             if name.startswith("unpaired_") and array.ndim == 2 and not reads_bags:
-                array = np.ascontiguousarray(array[np.lexsort(array.T[::-1])])
+                array = rows_by_value(array)
             digest.update(f"{part}/{name}/{array.dtype}/{array.shape}".encode())
             digest.update(array.tobytes())
     return digest.hexdigest()
@@ -1112,7 +1116,7 @@ def job_groups(cells: Sequence[Cell]) -> list[list[Cell]]:
     The other bag sizes then find the shared result instead of racing the first on another
     worker: the smallest bag size in plan order always computes it."""
     jobs: list[list[Cell]] = []
-    grouped: dict[tuple[str, ...], list[Cell]] = {}
+    grouped: dict[tuple[object, ...], list[Cell]] = {}
     for cell in cells:
         key = _shared_job_key(cell)
         if key is None:
@@ -1125,10 +1129,10 @@ def job_groups(cells: Sequence[Cell]) -> list[list[Cell]]:
     return jobs
 
 
-def _shared_job_key(cell: Cell) -> tuple[str, ...] | None:
+def _shared_job_key(cell: Cell) -> tuple[object, ...] | None:
     """The job a cell joins in :func:`job_groups`, or None for a job of its own."""
     spec = METHODS[cell.method]
-    where = (cell.suite, parse_regime(cell.regime).kind, str(cell.pairs), str(cell.seed))
+    where = (cell.suite, parse_regime(cell.regime).kind, cell.pairs, cell.seed)
     if isinstance(spec, Baseline):
         return ("closed-form", *where)
     if not spec.reads_bags or not spec.sees_bags:
