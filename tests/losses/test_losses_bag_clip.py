@@ -109,6 +109,26 @@ def test_module_equals_functional_and_usable() -> None:
     assert "temperature=0.3" in repr(module)
 
 
+def test_loss_if_usable_gathers_each_side_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gentleclip.losses.bag_clip as bag_clip
+
+    gathered: list[Tensor] = []
+
+    def counting(values: Tensor) -> Tensor:
+        gathered.append(values)
+        return values
+
+    monkeypatch.setattr(bag_clip, "gather_values", counting)
+    a, b, bags_a, bags_b = _case(2)
+    ids_a, ids_b = torch.tensor(bags_a), torch.tensor(bags_b)
+    module = BagCLIPLoss(temperature=0.3, gather_distributed=True)
+    loss = module.loss_if_usable(a, b, ids_a, ids_b)
+    assert loss is not None and len(gathered) == 2
+    torch.testing.assert_close(loss, bag_clip_loss(a, b, ids_a, ids_b, temperature=0.3))
+    one_common = module.loss_if_usable(a[:3], b[:2], torch.tensor([0, 0, 1]), torch.tensor([1, 2]))
+    assert one_common is None and len(gathered) == 4
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [

@@ -94,9 +94,10 @@ def test_model_rejects_bag_ids_of_the_wrong_length() -> None:
     a, b = torch.randn(5, 12), torch.randn(5, 7)
     out = model(a, b, n_pairs=2, bags_a=torch.tensor([0, 1, 1]), bags_b=torch.tensor([1, 0, 1]))
     assert out["bags_a"].tolist() == [0, 1, 1]
-    with pytest.raises(InputError, match=r"bags_b must hold one integer bag id per unpaired row"):
+    wrong_length = r"bags_b must have shape \(3,\) \(one bag id per unpaired row\)"
+    with pytest.raises(InputError, match=wrong_length):
         model(a, b, n_pairs=2, bags_a=torch.tensor([0, 1, 1]), bags_b=torch.tensor([0, 1]))
-    with pytest.raises(InputError, match=r"bags_a must hold one integer bag id"):
+    with pytest.raises(InputError, match=r"bags_a must hold integer bag ids"):
         model(a, b, n_pairs=2, bags_a=torch.tensor([True, False, True]), bags_b=None)
 
 

@@ -54,11 +54,20 @@ class BagCLIPLoss(nn.Module):
 
     def forward(self, a: Tensor, b: Tensor, bags_a: Tensor, bags_b: Tensor) -> Tensor:
         """The bag-level loss of rows ``a``, ``b`` with bag ids ``bags_a``, ``bags_b``."""
+        return self._loss(a, b, self._ids(bags_a), self._ids(bags_b))
+
+    def loss_if_usable(self, a: Tensor, b: Tensor, bags_a: Tensor, bags_b: Tensor) -> Tensor | None:
+        """:meth:`forward`'s loss, or None below 2 common bags (:meth:`usable`); the ids are
+        gathered once for both (call it on every rank)."""
+        ids_a, ids_b = self._ids(bags_a), self._ids(bags_b)
+        if common_bag_ids(ids_a, ids_b).numel() < 2:
+            return None
+        return self._loss(a, b, ids_a, ids_b)
+
+    def _loss(self, a: Tensor, b: Tensor, ids_a: Tensor, ids_b: Tensor) -> Tensor:
         if self.gather_distributed:
             a, b = gather_with_grad(a), gather_with_grad(b)
-        return bag_clip_loss(
-            a, b, self._ids(bags_a), self._ids(bags_b), temperature=self.temperature
-        )
+        return bag_clip_loss(a, b, ids_a, ids_b, temperature=self.temperature)
 
     def extra_repr(self) -> str:
         """Hyper-parameters shown by ``repr``."""

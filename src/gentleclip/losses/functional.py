@@ -736,13 +736,14 @@ def clip_loss(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_bag_ids(bags: Any, rows: int, name: str) -> Tensor:
-    """Raise InputError unless ``bags`` is a 1-D integer tensor with one id per row."""
+def check_bag_ids(bags: Any, rows: int, name: str, *, per: str = "row") -> Tensor:
+    """``bags`` when it is a 1-D integer tensor with one id per ``per`` (``rows`` of them);
+    otherwise an InputError naming ``name`` and what was wrong (type, shape or dtype)."""
     if not isinstance(bags, Tensor):
         raise InputError(f"{name} must be a torch.Tensor, got {type(bags).__name__}")
     if bags.dim() != 1 or bags.shape[0] != rows:
         raise InputError(
-            f"{name} must have shape ({rows},) (one bag id per row), got {tuple(bags.shape)}"
+            f"{name} must have shape ({rows},) (one bag id per {per}), got {tuple(bags.shape)}"
         )
     if bags.is_floating_point() or bags.is_complex() or bags.dtype == torch.bool:
         raise InputError(f"{name} must hold integer bag ids, got dtype {bags.dtype}")
@@ -793,8 +794,8 @@ def bag_clip_loss(
     _check_matrix(a, "a")
     _check_matrix(b, "b")
     _check_same_dim(a, b, "a and b")
-    bags_a = _check_bag_ids(bags_a, a.shape[0], "bags_a").to(a.device)
-    bags_b = _check_bag_ids(bags_b, b.shape[0], "bags_b").to(a.device)
+    bags_a = check_bag_ids(bags_a, a.shape[0], "bags_a").to(a.device)
+    bags_b = check_bag_ids(bags_b, b.shape[0], "bags_b").to(a.device)
     ids = common_bag_ids(bags_a, bags_b)
     if ids.numel() < 2:
         raise InputError(

@@ -25,7 +25,7 @@ from torch import nn
 
 from gentleclip.data.io import read_json_object, write_folder_atomic, write_json_file
 from gentleclip.errors import InputError
-from gentleclip.losses.functional import all_finite
+from gentleclip.losses.functional import all_finite, check_bag_ids
 from gentleclip.models.augment import FeatureAugment
 from gentleclip.models.encoders import create_encoder
 from gentleclip.models.heads import ProjectionHead
@@ -210,19 +210,9 @@ class TwoTower(nn.Module):
                 out[f"view2_{side}"] = tower.embed(tower.augment(z))
         for side, bags in (("a", bags_a), ("b", bags_b)):
             if bags is not None:
-                out[f"bags_{side}"] = self._check_bags(side, bags, inputs[side].shape[0] - n_pairs)
+                rows = inputs[side].shape[0] - n_pairs
+                out[f"bags_{side}"] = check_bag_ids(bags, rows, f"bags_{side}", per="unpaired row")
         return out
-
-    @staticmethod
-    def _check_bags(side: str, bags: torch.Tensor, rows: int) -> torch.Tensor:
-        """``bags`` when it holds one integer id per unpaired row of ``side``."""
-        integer = not (bags.is_floating_point() or bags.is_complex() or bags.dtype == torch.bool)
-        if bags.dim() != 1 or bags.shape[0] != rows or not integer:
-            raise InputError(
-                f"bags_{side} must hold one integer bag id per unpaired row ({rows}), "
-                f"got shape {tuple(bags.shape)} dtype {bags.dtype}"
-            )
-        return bags
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created if needed).

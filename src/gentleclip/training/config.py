@@ -67,6 +67,8 @@ class LossConfig:
     w_mmd: float = 0.2
     w_ssl: float = 0.0
     clip_temperature: float = 0.05
+    # true: CLIP's logit scale is learned, starting at 1 / 0.07 as in CLIP and open_clip
+    # (clamped at 100); clip_temperature is then unused by the CLIP term
     learnable_scale: bool = False
     clip_extra_negatives: bool = False
     sdd_bandwidth: float = 0.5

@@ -162,11 +162,12 @@ class GentleObjective(nn.Module):
     def _bag_term(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
         """Bag-level InfoNCE on the unpaired rows; absent without bag ids or below 2 bags."""
         bags_a, bags_b = outputs.get("bags_a"), outputs.get("bags_b")
-        if bags_a is None or bags_b is None or not self.bag.usable(bags_a, bags_b):
+        if bags_a is None or bags_b is None:
             return {}
         n_pairs = outputs["pair_a"].shape[0]
         unpaired_a, unpaired_b = outputs["all_a"][n_pairs:], outputs["all_b"][n_pairs:]
-        return {"bag": self.bag(unpaired_a, unpaired_b, bags_a, bags_b)}
+        loss = self.bag.loss_if_usable(unpaired_a, unpaired_b, bags_a, bags_b)
+        return {} if loss is None else {"bag": loss}
 
     def _pseudo_term(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
         """S-CLIP pseudo-labels of the unpaired A rows; absent without them or < 2 pairs."""
