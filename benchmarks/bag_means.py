@@ -221,14 +221,16 @@ def plot(bag_rows: Sequence[dict], published: Sequence[dict], out: Path) -> Path
     return suite_panels(rows_of_interest(bag_rows, published), series, out / f"{STEM}.png")
 
 
-def suite_panels(rows: Sequence[dict], series: Sequence[Series], path: Path) -> Path:
-    """One panel per suite with rows of bags of 8: each series' best method per pair count
+def suite_panels(
+    rows: Sequence[dict], series: Sequence[Series], path: Path, regime: str = "bags:8"
+) -> Path:
+    """One panel per suite with rows of ``regime``: each series' best method per pair count
     (mean and std over seeds) against pairs; saved to ``path``."""
     cells = _summaries(rows)
-    suites = list(dict.fromkeys(w[0] for w in cells if w[1] == "bags:8"))
+    suites = list(dict.fromkeys(w[0] for w in cells if w[1] == regime))
     fig = Figure(figsize=(4.2 * len(suites), 3.6), layout="constrained")
     for ax, suite in zip(fig.subplots(1, len(suites), squeeze=False)[0], suites, strict=True):
-        wheres = sorted(w for w in cells if w[0] == suite and w[1] == "bags:8")
+        wheres = sorted(w for w in cells if w[0] == suite and w[1] == regime)
         for label, methods, style in series:
             points = [(w[2], cells[w][b]) for w in wheres if (b := _best(cells[w], methods))]
             if points:
@@ -237,7 +239,8 @@ def suite_panels(rows: Sequence[dict], series: Sequence[Series], path: Path) -> 
                     xs, [s.mean for s in ss], [s.std for s in ss], label=label, capsize=3, **style
                 )
         headline = next(r["headline"] for r in rows if r["suite"] == suite and "headline" in r)
-        ax.set(title=f"{suite}, bags of 8", xlabel="pairs", ylabel=f"test {headline}")
+        title = f"{suite}, bags of {bench.parse_regime(regime).bag_size}"
+        ax.set(title=title, xlabel="pairs", ylabel=f"test {headline}")
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xticks([0, 10, 20, 50], ["0", "10", "20", "50"])
         ax.grid(alpha=0.3)

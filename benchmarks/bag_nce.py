@@ -3,7 +3,9 @@
 ``gentle-bagnce`` adds ``loss.w_bag``: CLIP between each bag's mean A embedding and mean B
 embedding (:class:`gentleclip.losses.BagCLIPLoss`), with 16 bags of 8 a step. This script
 reads its rows (``--bagnce-rows``), the bag-mean comparison's rows and the published tables'
-rows (as ``bag_means.py`` reads them) and writes ``OUT/bagnce.md`` and ``OUT/bagnce.png``:
+rows (as ``bag_means.py`` reads them) and writes ``OUT/bagnce.md`` and ``OUT/bagnce.png``
+(``OUT/bagnce-bags32.png`` and so on for the other bag sizes its rows cover, each with its
+own table, target lines and cost in the markdown):
 
 - per (suite, pairs), bags of 8: gentle, gentle-bagmeans, gentle-bagnce, the best issue
   baseline and the best bag-mean baseline, and gentle-bagnce's verdicts against the issue's
@@ -13,6 +15,7 @@ rows (as ``bag_means.py`` reads them) and writes ``OUT/bagnce.md`` and ``OUT/bag
 - the plot: per suite, the headline against pairs for those five.
 
     python benchmarks/bag_nce.py --bagnce-rows docs/bench/bench-bagnce-75da31b.jsonl \\
+        docs/bench/bench-bagnce32-7a5968c.jsonl \\
         --rows <bag_means.py's --rows> --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl \\
         --bench docs/bench --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """
@@ -52,8 +55,8 @@ def _mine(summary: dict[str, bench.Summary], method: str) -> str:
     return bench._mean_std(summary[method]) if method in summary else "-"
 
 
-def table_lines(rows: Sequence[dict]) -> list[str]:
-    """One line per (suite, pairs) of bags of 8."""
+def table_lines(rows: Sequence[dict], regime: str = REGIME) -> list[str]:
+    """One line per (suite, pairs) of ``regime``."""
     cells = bag_means._summaries(rows)
     ours = bag_means._as_gentle(rows, METHOD)
     issue = bag_means._verdicts(ours, bag_means.ISSUE)
@@ -68,7 +71,7 @@ def table_lines(rows: Sequence[dict]) -> list[str]:
     head += [f"{METHOD} vs gentle"]
     lines = ["| " + " | ".join(head) + " |", bag_means._separator(head)]
     for where, summary in cells.items():
-        if where[1] != REGIME or METHOD not in summary:
+        if where[1] != regime or METHOD not in summary:
             continue
         cols = [where[0], str(where[2])]
         cols += [_mine(summary, m) for m in ("gentle", "gentle-bagmeans", METHOD)]
@@ -81,17 +84,18 @@ def table_lines(rows: Sequence[dict]) -> list[str]:
     return lines
 
 
-def target_lines(rows: Sequence[dict]) -> list[str]:
-    """Target 1 (bags of 8, 0/10/20/50 pairs, more than the seeds' std) with gentle-bagnce
-    in gentle's place, against the issue's baselines and against all of them."""
+def target_lines(rows: Sequence[dict], regime: str = REGIME) -> list[str]:
+    """Target 1's rule (bags of 8, 0/10/20/50 pairs, more than the seeds' std; here in
+    ``regime``) with gentle-bagnce in gentle's place, against the issue's baselines and
+    against all of them."""
     ours = bag_means._as_gentle(rows, METHOD)
     lines = []
     for name, rivals in (("the issue's baselines", bag_means.ISSUE), ("all", bench.RIVALS)):
         verdicts = bag_means._verdicts(ours, rivals)
-        suites = dict.fromkeys(w[0] for w in verdicts if w[1] == REGIME)
+        suites = dict.fromkeys(w[0] for w in verdicts if w[1] == regime)
         won = []
         for suite in suites:
-            here = [v for w, v in verdicts.items() if w[:2] == (suite, REGIME)]
+            here = [v for w, v in verdicts.items() if w[:2] == (suite, regime)]
             wins = [v for v in here if v.outcome == "win"]
             counted = [v for v in here if v.outcome != "only gentle"]
             if counted and len(wins) == len(counted):
@@ -105,8 +109,9 @@ def target_lines(rows: Sequence[dict]) -> list[str]:
     return lines
 
 
-def cost_lines(rows: Sequence[dict]) -> list[str]:
-    """Mean seconds per cell of gentle-bagnce against gentle's, per suite (bags of 8)."""
+def cost_lines(rows: Sequence[dict], regime: str = REGIME) -> list[str]:
+    """Mean seconds per cell of gentle-bagnce against gentle's, per suite (in ``regime``)."""
+    rows = [r for r in rows if r["regime"] == regime]
     lines = []
     for suite in dict.fromkeys(r["suite"] for r in rows if r["method"] == METHOD):
         seconds = {}
@@ -127,42 +132,46 @@ def cost_lines(rows: Sequence[dict]) -> list[str]:
     return lines
 
 
+def regimes(rows: Sequence[dict]) -> list[str]:
+    """The bags regimes gentle-bagnce ran in, by bag size."""
+    ran = {bench.parse_regime(r["regime"]) for r in rows if r["method"] == METHOD}
+    return [regime.label for regime in sorted(ran, key=lambda r: r.order) if regime.kind == "bags"]
+
+
+def _bags_of(regime: str) -> str:
+    return f"Bags of {bench.parse_regime(regime).bag_size}"
+
+
 def markdown(rows: Sequence[dict]) -> str:
+    """The report: bags of 8 (table, target 1, cost), then each larger bag size."""
     note = (
         f"Outcome: win / lose when the gap exceeds the larger seed standard deviation "
         f"({bench.STD_NOTE}), else tie. Issue baselines: {', '.join(bag_means.ISSUE)}."
     )
-    return "\n".join(
-        [
-            "# Gentle with the bag-level InfoNCE",
-            "",
-            "Bags of 8 (test headline, mean ± std over seeds):",
-            "",
-            *table_lines(rows),
-            "",
-            "Target 1 with gentle-bagnce in gentle's place:",
-            "",
-            *target_lines(rows),
-            "",
-            "Cost:",
-            "",
-            *cost_lines(rows),
-            "",
-            note,
-            "",
-        ]
-    )
+    lines = ["# Gentle with the bag-level InfoNCE", ""]
+    for regime in regimes(rows):
+        name = _bags_of(regime)
+        target = "Target 1" if regime == REGIME else f"Target 1's rule at {name.lower()}"
+        cost = "Cost:" if regime == REGIME else f"Cost at {name.lower()}:"
+        lines += [f"{name} (test headline, mean ± std over seeds):", ""]
+        lines += [*table_lines(rows, regime), ""]
+        lines += [f"{target} with gentle-bagnce in gentle's place:", ""]
+        lines += [*target_lines(rows, regime), "", cost, "", *cost_lines(rows, regime), ""]
+    return "\n".join([*lines, note, ""])
 
 
-def plot(rows: Sequence[dict], out: Path) -> Path:
-    """Per suite: the five methods' headline against pairs (bags of 8)."""
+def plot(rows: Sequence[dict], out: Path, regime: str = REGIME) -> Path:
+    """Per suite: the five methods' headline against pairs in ``regime`` (bagnce.png for bags
+    of 8, bagnce-bags<size>.png for the others)."""
     series: tuple[bag_means.Series, ...] = (
         ("gentle", ("gentle",), bench._style("gentle")),
         ("gentle-bagmeans", ("gentle-bagmeans",), {"color": "tab:orange", "marker": "D"}),
         (METHOD, (METHOD,), {"color": "tab:red", "marker": "*", "markersize": 9}),
         *bag_means.BEST_BASELINES,
     )
-    return bag_means.suite_panels(rows, series, out / f"{STEM}.png")
+    size = bench.parse_regime(regime).bag_size
+    name = STEM if regime == REGIME else f"{STEM}-bags{size}"
+    return bag_means.suite_panels(rows, series, out / f"{name}.png", regime)
 
 
 def read(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -184,7 +193,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = read(args)
     bag_means.write_report(args.out / f"{STEM}.md", markdown(rows))
-    print(plot(rows, args.out))
+    for regime in regimes(rows):
+        print(plot(rows, args.out, regime))
 
 
 if __name__ == "__main__":

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 from gentleclip.cli.main import main
-from gentleclip.data.regimes import load_dataset_dir
+from gentleclip.data.regimes import RegimeData, load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.losses import bag_clip_loss
 from gentleclip.models import TwoTower
@@ -18,7 +19,7 @@ from gentleclip.recipes import recipe_overrides
 from gentleclip.training.config import TrainConfig, config_from_dict
 from gentleclip.training.fit import build_model, train
 from gentleclip.training.inprocess import train_in_process
-from gentleclip.training.module import GentleCLIPModule, StepDataset
+from gentleclip.training.module import GentleCLIPModule, StepDataset, check_method_data
 from gentleclip.training.objective import GentleObjective
 
 SplitWriter = Callable[..., Path]
@@ -87,6 +88,33 @@ def test_bag_term_without_bags_is_refused(tmp_path: Path, write_split: SplitWrit
     data = load_dataset_dir(write_split(tmp_path, seed=0, split_args=["--regime", "unpaired"]))
     with pytest.raises(InputError, match=r"loss.w_bag .* needs bags"):
         train_in_process(data, _config(1.0))
+
+
+def _bags_data(sizes: list[int]) -> RegimeData:
+    """4 pairs, then bags of ``sizes`` unpaired rows on both sides."""
+    gen = np.random.default_rng(0)
+    bags = np.repeat(np.arange(len(sizes)), sizes)
+    return RegimeData.from_arrays(
+        {
+            "paired_a": gen.standard_normal((4, 5)).astype(np.float32),
+            "paired_b": gen.standard_normal((4, 3)).astype(np.float32),
+            "unpaired_a": gen.standard_normal((len(bags), 5)).astype(np.float32),
+            "unpaired_b": gen.standard_normal((len(bags), 3)).astype(np.float32),
+            "unpaired_a_bags": bags,
+            "unpaired_b_bags": bags.copy(),
+        }
+    )
+
+
+def test_bag_term_refuses_steps_that_cannot_hold_two_bags() -> None:
+    config = _config(1.0)  # 24 unpaired rows a step
+    check_method_data(_bags_data([12, 12, 16]), config)  # two bags of 12 fit in 24 rows
+    with pytest.raises(InputError, match=r"unpaired_per_step=24 rows cannot hold 2 .* least 26"):
+        check_method_data(_bags_data([13, 13, 16]), config)
+    with pytest.raises(InputError, match=r"needs at least 2 bags, but the data has 1"):
+        check_method_data(_bags_data([6]), config)
+    config.loss.w_bag = 0.0  # gentle without the term trains on any bags
+    check_method_data(_bags_data([13, 13, 16]), config)
 
 
 def test_model_rejects_bag_ids_of_the_wrong_length() -> None:

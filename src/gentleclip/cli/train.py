@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="add the bag-level InfoNCE: each bag's mean A embedding against its mean B "
         "embedding (recipe bag-nce: loss.w_bag 1, sampler.unpaired_per_step 128; method "
-        "gentle, needs bag files)",
+        "gentle, needs bag files and steps that hold 2 bags: for bags over 64 rows raise "
+        "sampler.unpaired_per_step in --config)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(

@@ -125,11 +125,8 @@ def check_method_data(data: RegimeData, config: TrainConfig) -> None:
         raise InputError(
             f"nothing to learn from: {data.n_pairs} pair(s) and no unpaired rows on both sides"
         )
-    if config.method == "gentle" and config.loss.w_bag > 0 and data.bags_a is None:
-        raise InputError(
-            "loss.w_bag (bag-level InfoNCE) needs bags, but the data has none "
-            "(split with --regime bags, or set loss.w_bag: 0)"
-        )
+    if config.method == "gentle" and config.loss.w_bag > 0:
+        _check_bag_term_data(data, config.sampler.unpaired_per_step)
     if config.method == "clip" and data.n_pairs == 0:
         raise InputError("--method clip needs matched pairs, but the data directory has 0 pairs")
     if config.method == "clip" and data.n_pairs < 2:
@@ -138,6 +135,34 @@ def check_method_data(data: RegimeData, config: TrainConfig) -> None:
         raise InputError(
             f"--method sclip needs at least 2 matched pairs (its pseudo-labels are soft "
             f"assignments to the pairs), but the data has {data.n_pairs}"
+        )
+
+
+def _check_bag_term_data(data: RegimeData, rows_per_step: int) -> None:
+    """Raise InputError when the bag-level InfoNCE could never apply: no bags, fewer than 2,
+    or steps of ``rows_per_step`` unpaired rows too small to hold 2 of them on some side
+    (the sampler keeps bags whole, so every step would hold one bag and no term)."""
+    if data.bags_a is None or data.bags_b is None:
+        raise InputError(
+            "loss.w_bag (bag-level InfoNCE) needs bags, but the data has none "
+            "(split with --regime bags, or set loss.w_bag: 0)"
+        )
+    sizes = {
+        side: np.sort(np.unique(bags, return_counts=True)[1])
+        for side, bags in (("A", data.bags_a), ("B", data.bags_b))
+    }
+    if min(len(counts) for counts in sizes.values()) < 2:
+        raise InputError(
+            "loss.w_bag (bag-level InfoNCE) needs at least 2 bags, but the data has "
+            f"{len(sizes['A'])} (set loss.w_bag: 0)"
+        )
+    smallest_two = {side: int(counts[0] + counts[1]) for side, counts in sizes.items()}
+    if max(smallest_two.values()) > rows_per_step:
+        raise InputError(
+            f"loss.w_bag (bag-level InfoNCE) needs 2 bags in a step, but a step of "
+            f"sampler.unpaired_per_step={rows_per_step} rows cannot hold 2 of these bags "
+            f"(the two smallest hold {smallest_two['A']} A rows, {smallest_two['B']} B rows): "
+            f"set sampler.unpaired_per_step to at least {max(smallest_two.values())}"
         )
 
 
