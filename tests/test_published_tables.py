@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
@@ -226,6 +227,7 @@ def test_bag_mean_comparison_is_made_from_its_rows(
 
 
 BAGNCE_ROWS = "bench-bagnce-75da31b.jsonl"  # session 75da31b: gentle-bagnce, bags of 8
+BAGNCE32_ROWS = "bench-bagnce32-7a5968c.jsonl"  # session 7a5968c: the same at bags of 32
 
 
 def test_bag_level_infonce_report_is_made_from_its_rows(
@@ -239,18 +241,20 @@ def test_bag_level_infonce_report_is_made_from_its_rows(
         script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
         script.read(BENCH / TIES_BAGMEANS),
     )
-    nce_rows = script.read(BENCH / BAGNCE_ROWS)
-    assert len(nce_rows) == 80 and all(r["status"] == "ok" for r in nce_rows)
+    nce_rows = script.read_rows([BENCH / BAGNCE_ROWS, BENCH / BAGNCE32_ROWS])
+    assert len(nce_rows) == 160 and all(r["status"] == "ok" for r in nce_rows)
     assert {r["method"] for r in nce_rows} == {"gentle-bagnce"}
-    assert {r["regime"] for r in nce_rows} == {"bags:8"}
+    assert Counter(r["regime"] for r in nce_rows) == {"bags:8": 80, "bags:32": 80}
     report_rows = nce_script._rows(nce_rows, bag_rows, rows)
+    assert nce_script.regimes(report_rows) == ["bags:8", "bags:32"]
     text = nce_script.markdown(report_rows)
     assert (BENCH / "bagnce.md").read_text(encoding="utf-8") == text
     doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
-    table = nce_script.table_lines(report_rows)
-    assert len(table) == 2 + 16 and [line for line in table if line not in doc] == []
-    targets = [line for line in nce_script.target_lines(report_rows) if "**" in line]
-    assert len(targets) == 2 and [line for line in targets if line not in doc] == []
+    for regime in ("bags:8", "bags:32"):
+        table = nce_script.table_lines(report_rows, regime)
+        assert len(table) == 2 + 16 and [line for line in table if line not in doc] == []
+        targets = [line for line in nce_script.target_lines(report_rows, regime) if "**" in line]
+        assert len(targets) == 2 and [line for line in targets if line not in doc] == []
     natural = script.read(BENCH / "bench-bagnce-natural-75da31b.jsonl")
     values = [r["value"] for r in natural if r["status"] == "ok"]
     assert len(values) == 2 and {r["regime"] for r in natural} == {"natural"}
@@ -571,18 +575,24 @@ def test_emoji_grid_with_sclip_once_per_bag_size_is_what_runtime_quotes(
     assert "**2 of 24 verdicts differ from the tables**" in text
 
 
-def test_bag_nce_bags32_probes_are_the_means_results_md_quotes() -> None:
-    """Session c68564f's validation probes at bags of 32 (emoji, 10 pairs, seeds 0-2): the
-    means results.md quotes, each over the three seeds."""
-    lines = (BENCH / "emoji-bagnce32-val-c68564f.jsonl").read_text(encoding="utf-8")
+@pytest.mark.parametrize(
+    ("name", "regime", "count"),
+    [
+        ("emoji-bagnce32-val-c68564f.jsonl", "bags:32", 9),  # session c68564f
+        ("emoji-bagnce128-val-7a5968c.jsonl", "bags:128", 8),  # session 7a5968c
+    ],
+)
+def test_bag_nce_probes_are_the_means_results_md_quotes(name: str, regime: str, count: int) -> None:
+    """The validation probes of gentle-bagnce's step size at bags of 32 and 128 (emoji, 10
+    pairs, seeds 0-2): the means results.md quotes, each over the three seeds."""
+    lines = (BENCH / name).read_text(encoding="utf-8")
     probes = [json.loads(line) for line in lines.splitlines()]
-    assert len(probes) == 27 and {(r["suite"], r["regime"]) for r in probes} == {
-        ("emoji", "bags:32")
-    }
+    assert len(probes) == 3 * count
+    assert {(r["suite"], r["regime"], r["pairs"]) for r in probes} == {("emoji", regime, 10)}
     groups: dict[tuple, list[float]] = {}
     for r in probes:
         groups.setdefault((r["method"], json.dumps(r["override"])), []).append(r["val"])
-    assert len(groups) == 9 and all(len(v) == 3 for v in groups.values())
+    assert len(groups) == count and all(len(v) == 3 for v in groups.values())
     flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
     quoted = [f"{np.mean(v):.3f} ± {np.std(v):.3f}" for v in groups.values()]
     assert [q for q in quoted if q not in flat] == []
