@@ -51,7 +51,7 @@ def probe(
     if isinstance(spec, bench.Baseline):
         value = _best_baseline_candidate(cell, spec, data, key, override)
     else:
-        value = _trained(suite, spec, seed, data, key, override)
+        value = _trained(suite, spec, seed, data, key, override, regime)
     return {
         "suite": suite,
         "regime": regime,
@@ -75,14 +75,23 @@ def _best_baseline_candidate(
 
 
 def _trained(
-    suite: str, spec: bench.Trained, seed: int, data: Any, key: str, override: dict[str, Any]
+    suite: str,
+    spec: bench.Trained,
+    seed: int,
+    data: Any,
+    key: str,
+    override: dict[str, Any],
+    regime: str,
 ) -> float:
     """A trained method: the recipe's own candidate with the dotted ``override``, no tuning;
-    merged as ``--recipe-override`` merges it (:func:`bench.base_config`)."""
+    merged as ``--recipe-override`` merges it (:func:`bench.base_config`), with the bench's
+    room for whole bags in ``regime`` (:func:`bench.with_bags_per_step`)."""
     nested: dict[str, Any] = {}
     for dotted, value in override.items():
         bench.set_dotted(nested, dotted, value)
-    config = bench.base_config(suite, spec, None, seed, nested)
+    config = bench.with_bags_per_step(
+        bench.base_config(suite, spec, None, seed, nested), spec, regime
+    )
     with bench.one_torch_thread():
         return bench._headline(bench.fit_trained(config, data.val), key)
 

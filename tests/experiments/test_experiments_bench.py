@@ -1135,6 +1135,38 @@ def test_recipe_override_merges_under_the_methods_own_overrides() -> None:
     assert bench.with_recipe_override(recipe, {}) is recipe
 
 
+def test_gentle_bagnce_steps_hold_two_whole_bags() -> None:
+    spec = bench.METHODS["gentle-bagnce"]
+    config = bench.base_config("emoji", spec, None, 0)
+    assert config["sampler"]["unpaired_per_step"] == 128  # recipe bag-nce
+    rows = {
+        regime: bench.with_bags_per_step(config, spec, regime)["sampler"]["unpaired_per_step"]
+        for regime in ("bags:8", "bags:32", "bags:64", "bags:128", "natural", "unpaired")
+    }
+    assert rows == {
+        "bags:8": 128,
+        "bags:32": 128,
+        "bags:64": 128,
+        "bags:128": 256,
+        "natural": 128,
+        "unpaired": 128,
+    }
+    assert config["sampler"]["unpaired_per_step"] == 128  # the input is left alone
+    gentle = bench.base_config("emoji", bench.METHODS["gentle"], None, 0)
+    assert bench.with_bags_per_step(gentle, bench.METHODS["gentle"], "bags:128") is gentle
+
+
+def test_recipe_override_of_a_field_the_method_sets_is_refused() -> None:
+    cells = [bench.Cell("mfeat", "bags:8", 10, 0, m) for m in ("gentle", "gentle-bagnce")]
+    wider = {"sampler": {"unpaired_per_step": 256}}
+    bench.check_recipe_override(wider, cells[:1])  # gentle does not set it
+    with pytest.raises(
+        InputError, match=r"sets sampler.unpaired_per_step, which method gentle-bagnce"
+    ):
+        bench.check_recipe_override(wider, cells)
+    bench.check_recipe_override({"sampler": {"pairs_per_step": 32}}, cells)
+
+
 def test_recipe_override_parsing_and_checks() -> None:
     assert bench.parse_recipe_override(None) == {}
     assert bench.parse_recipe_override('{"model": {"embed_dim": 8}}') == {"model": {"embed_dim": 8}}

@@ -136,9 +136,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--recipe-override",
         default=None,
         metavar="JSON",
-        help="nested recipe fields merged into every trained method's recipe, under each "
-        'method\'s own overrides, e.g. \'{"model": {"embed_dim": 256}}\' (the closed-form '
-        "baselines are unchanged; recorded in OUT/bench.json and the rows)",
+        help="nested recipe fields merged into every trained method's recipe, e.g. "
+        '\'{"model": {"embed_dim": 256}}\' (a field a method sets itself is refused; the '
+        "closed-form baselines are unchanged; recorded in OUT/bench.json and the rows)",
     )
     p.add_argument(
         "--baseline-override",

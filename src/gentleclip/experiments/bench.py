@@ -110,6 +110,9 @@ class Trained:
     # disjoint data (bag ids dropped, rows in a canonical order: as_sets), so its result is
     # the same at every bag size and is computed once (S-CLIP has no notion of bags)
     sees_bags: bool = True
+    # > 0: in a bags:K regime a step holds at least this many whole bags (the recipe's
+    # sampler.unpaired_per_step raised to bags_per_step * K where it is smaller)
+    bags_per_step: int = 0
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,8 @@ METHODS: dict[str, Trained | Baseline] = {
     # embedding against its mean B embedding, with 128 unpaired rows a step (16 bags of 8,
     # 15 negatives each) instead of 32 (recipe bag-nce); bags regimes only (docs/results.md,
     # "Bag-level InfoNCE")
-    "gentle-bagnce": Trained("gentle", recipe_overrides("bag-nce")),
+    # bags_per_step: recipe bag-nce's 128 rows hold one bag of 128, and the term needs 2
+    "gentle-bagnce": Trained("gentle", recipe_overrides("bag-nce"), bags_per_step=2),
 }
 # methods that learn from the bags themselves, beyond gentle's distribution terms
 BAG_LEVEL = ("gentle-bagnce",)
@@ -363,7 +367,8 @@ class BenchOptions:
     # (gentleclip.evaluation.retrieval): "expected" (random tie-breaking) or "optimistic"
     ties: str = "expected"
     # a nested override merged into every trained method's recipe (``--recipe-override``),
-    # under the method's own overrides; empty: the recipes as they are
+    # under the method's own overrides (setting a field they set is refused); empty: the
+    # recipes as they are
     recipe_override: dict[str, Any] = field(default_factory=dict)
     # hyper-parameters set on every closed-form baseline's candidates (``--baseline-override``,
     # e.g. {"scale": false}); empty: their grids as they are
@@ -542,6 +547,19 @@ def base_config(
     return config
 
 
+def with_bags_per_step(config: dict[str, Any], spec: Trained, regime: str) -> dict[str, Any]:
+    """``config`` with room for ``spec.bags_per_step`` whole bags in a step of a ``bags:K``
+    regime (unchanged for other methods and regimes, and where the recipe's step is larger)."""
+    parsed = parse_regime(regime)
+    if not spec.bags_per_step or parsed.kind != "bags":
+        return config
+    rows = config["sampler"]["unpaired_per_step"]
+    needed = spec.bags_per_step * parsed.bag_size
+    if rows >= needed:
+        return config
+    return merge_nested(config, {"sampler": {"unpaired_per_step": needed}})
+
+
 def with_recipe_override(config: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
     """``config`` with the nested ``override`` merged in. A tower whose encoder the override
     renames starts from that encoder's own options unless the override gives some: the
@@ -615,10 +633,25 @@ def check_recipe_override(override: dict[str, Any], cells: Sequence[Cell]) -> No
     for suite, method in sorted(specs):
         spec = METHODS[method]
         assert isinstance(spec, Trained)
+        clash = sorted(set(_leaves(override)) & set(_leaves(spec.overrides)))
+        if clash:
+            raise InputError(
+                f"--recipe-override sets {', '.join(clash)}, which method {method} sets itself "
+                "(its own setting would win): leave it out, or run a method that does not set it"
+            )
         try:
             config_from_dict(base_config(suite, spec, None, 0, override))
         except InputError as err:
             raise InputError(f"--recipe-override on {suite} {method}: {err}") from None
+
+
+def _leaves(nested: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted names of the non-mapping values of ``nested``."""
+    names = []
+    for key, value in nested.items():
+        name = f"{prefix}{key}"
+        names += _leaves(value, f"{name}.") if isinstance(value, dict) else [name]
+    return names
 
 
 def trained_candidates(config: dict[str, Any], budget: int) -> list[dict[str, Any]]:
@@ -817,6 +850,7 @@ def _fitter(
     if not _training_method_available(training_method):
         raise Unavailable(f"training method {training_method!r} is not in this gentleclip")
     config = base_config(cell.suite, spec, options.steps, cell.seed, options.recipe_override)
+    config = with_bags_per_step(config, spec, cell.regime)
     scorer = functools.partial(
         score_trained, config, search=options.search, key=key, ties=options.ties
     )
