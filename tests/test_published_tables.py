@@ -228,6 +228,7 @@ def test_bag_mean_comparison_is_made_from_its_rows(
 
 BAGNCE_ROWS = "bench-bagnce-75da31b.jsonl"  # session 75da31b: gentle-bagnce, bags of 8
 BAGNCE32_ROWS = "bench-bagnce32-7a5968c.jsonl"  # session 7a5968c: the same at bags of 32
+BAGNCE128_ROWS = "bench-bagnce128-7a5968c.jsonl"  # and at bags of 128, 2 bags a step
 
 
 def test_bag_level_infonce_report_is_made_from_its_rows(
@@ -241,18 +242,22 @@ def test_bag_level_infonce_report_is_made_from_its_rows(
         script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
         script.read(BENCH / TIES_BAGMEANS),
     )
-    nce_rows = script.read_rows([BENCH / BAGNCE_ROWS, BENCH / BAGNCE32_ROWS])
-    assert len(nce_rows) == 160 and all(r["status"] == "ok" for r in nce_rows)
+    nce_rows = script.read_rows([BENCH / n for n in (BAGNCE_ROWS, BAGNCE32_ROWS, BAGNCE128_ROWS)])
     assert {r["method"] for r in nce_rows} == {"gentle-bagnce"}
-    assert Counter(r["regime"] for r in nce_rows) == {"bags:8": 80, "bags:32": 80}
+    assert Counter(r["regime"] for r in nce_rows) == {"bags:8": 80, "bags:32": 80, "bags:128": 60}
+    skipped = [r for r in nce_rows if r["status"] != "ok"]
+    assert {(r["suite"], r["regime"], r["pairs"], r["status"]) for r in skipped} == {
+        ("proteins", "bags:128", 50, "skipped")  # one bag: the term needs 2
+    }
+    assert len(skipped) == 5 and all("needs at least 2 bags" in r["reason"] for r in skipped)
     report_rows = nce_script._rows(nce_rows, bag_rows, rows)
-    assert nce_script.regimes(report_rows) == ["bags:8", "bags:32"]
+    assert nce_script.regimes(report_rows) == ["bags:8", "bags:32", "bags:128"]
     text = nce_script.markdown(report_rows)
     assert (BENCH / "bagnce.md").read_text(encoding="utf-8") == text
     doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
-    for regime in ("bags:8", "bags:32"):
+    for regime, lines in (("bags:8", 16), ("bags:32", 16), ("bags:128", 11)):
         table = nce_script.table_lines(report_rows, regime)
-        assert len(table) == 2 + 16 and [line for line in table if line not in doc] == []
+        assert len(table) == 2 + lines and [line for line in table if line not in doc] == []
         targets = [line for line in nce_script.target_lines(report_rows, regime) if "**" in line]
         assert len(targets) == 2 and [line for line in targets if line not in doc] == []
     natural = script.read(BENCH / "bench-bagnce-natural-75da31b.jsonl")
