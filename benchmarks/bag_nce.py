@@ -15,7 +15,7 @@ own table, target lines and cost in the markdown):
 - the plot: per suite, the headline against pairs for those five.
 
     python benchmarks/bag_nce.py --bagnce-rows docs/bench/bench-bagnce-75da31b.jsonl \\
-        docs/bench/bench-bagnce32-7a5968c.jsonl \\
+        docs/bench/bench-bagnce32-7a5968c.jsonl docs/bench/bench-bagnce128-7a5968c.jsonl \\
         --rows <bag_means.py's --rows> --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl \\
         --bench docs/bench --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """

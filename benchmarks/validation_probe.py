@@ -13,11 +13,11 @@ before the option (session 72146e1) have no regime and are bags of 8:
         --override '{"model.encoder_a": "identity", "model.encoder_b": "identity",
                      "model.normalize_inputs": false, "model.embed_dim": 512}'
 
-The override is merged as ``gentleclip bench --recipe-override`` merges it: under the
-method's own overrides, and a tower whose encoder it renames drops the recipe's options. For
-a closed-form baseline the override holds its hyper-parameters (``'{"scale": false}'``, as
-``--baseline-override``) and the row gets the best validation headline of its 4 bench
-candidates.
+The override is merged as ``gentleclip bench --recipe-override`` merges it (a field the
+method sets itself is refused), and a tower whose encoder it renames drops the recipe's
+options. For a closed-form baseline the override holds its hyper-parameters
+(``'{"scale": false}'``, as ``--baseline-override``) and the row gets the best validation
+headline of its 4 bench candidates.
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ def _trained(
     nested: dict[str, Any] = {}
     for dotted, value in override.items():
         bench.set_dotted(nested, dotted, value)
+    clash = sorted(set(bench._leaves(nested)) & set(bench._leaves(spec.overrides)))
+    if clash:  # the method's own setting would win silently, as in bench.check_recipe_override
+        raise SystemExit(f"--override sets {', '.join(clash)}, which the method sets itself")
     config = bench.with_bags_per_step(
         bench.base_config(suite, spec, None, seed, nested), spec, regime
     )
