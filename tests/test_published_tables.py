@@ -601,3 +601,21 @@ def test_bag_nce_probes_are_the_means_results_md_quotes(name: str, regime: str, 
     flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
     quoted = [f"{np.mean(v):.3f} ± {np.std(v):.3f}" for v in groups.values()]
     assert [q for q in quoted if q not in flat] == []
+
+
+def test_whole_bag_steps_rows_are_what_results_md_quotes() -> None:
+    """Session 7a5968c: gentle with 128 unpaired rows a step (one whole bag of 128) on emoji;
+    results.md quotes each pair count's mean and std."""
+    text = (BENCH / "bench-gentle-wholebags128-7a5968c.jsonl").read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert len(rows) == 20 and all(r["status"] == "ok" for r in rows)
+    assert {(r["suite"], r["regime"], r["method"]) for r in rows} == {
+        ("emoji", "bags:128", "gentle")
+    }
+    assert all(r["recipe_override"] == {"sampler": {"unpaired_per_step": 128}} for r in rows)
+    by_pairs: dict[int, list[float]] = {}
+    for r in rows:
+        by_pairs.setdefault(r["pairs"], []).append(r["value"])
+    quoted = " / ".join(f"{np.mean(v):.3f} ± {np.std(v):.3f}" for _, v in sorted(by_pairs.items()))
+    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    assert f"**{quoted}**" in flat
