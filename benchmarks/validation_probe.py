@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from gentleclip.errors import InputError
 from gentleclip.experiments import bench, datasets
 
 
@@ -51,7 +52,7 @@ def probe(
     if isinstance(spec, bench.Baseline):
         value = _best_baseline_candidate(cell, spec, data, key, override)
     else:
-        value = _trained(suite, spec, seed, data, key, override, regime)
+        value = _trained(cell, spec, data, key, override)
     return {
         "suite": suite,
         "regime": regime,
@@ -75,26 +76,18 @@ def _best_baseline_candidate(
 
 
 def _trained(
-    suite: str,
-    spec: bench.Trained,
-    seed: int,
-    data: Any,
-    key: str,
-    override: dict[str, Any],
-    regime: str,
+    cell: bench.Cell, spec: bench.Trained, data: Any, key: str, override: dict[str, Any]
 ) -> float:
     """A trained method: the recipe's own candidate with the dotted ``override``, no tuning;
-    merged as ``--recipe-override`` merges it (:func:`bench.base_config`), with the bench's
-    room for whole bags in ``regime`` (:func:`bench.with_bags_per_step`)."""
+    checked and merged as ``--recipe-override`` is (:func:`bench.check_recipe_override`,
+    :func:`bench.base_config`), with the bench's room for whole bags in the cell's regime
+    (:func:`bench.with_bags_per_step`)."""
     nested: dict[str, Any] = {}
     for dotted, value in override.items():
         bench.set_dotted(nested, dotted, value)
-    clash = sorted(set(bench._leaves(nested)) & set(bench._leaves(spec.overrides)))
-    if clash:  # the method's own setting would win silently, as in bench.check_recipe_override
-        raise SystemExit(f"--override sets {', '.join(clash)}, which the method sets itself")
-    config = bench.with_bags_per_step(
-        bench.base_config(suite, spec, None, seed, nested), spec, regime
-    )
+    bench.check_recipe_override(nested, [cell])
+    config = bench.base_config(cell.suite, spec, None, cell.seed, nested)
+    config = bench.with_bags_per_step(config, spec, cell.regime)
     with bench.one_torch_thread():
         return bench._headline(bench.fit_trained(config, data.val), key)
 
@@ -111,7 +104,10 @@ def main() -> None:
     args = parser.parse_args()
     override = json.loads(args.override)
     for seed in bench.parse_int_list(args.seeds, "seed"):
-        row = probe(args.suite, args.method, args.pairs, seed, override, args.regime)
+        try:
+            row = probe(args.suite, args.method, args.pairs, seed, override, args.regime)
+        except InputError as err:  # e.g. an override of a field the method sets itself
+            raise SystemExit(str(err)) from None
         with args.out.open("a", encoding="utf-8") as out:
             out.write(json.dumps(row, sort_keys=True) + "\n")
         print(json.dumps(row, sort_keys=True), flush=True)

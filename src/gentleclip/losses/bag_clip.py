@@ -50,7 +50,7 @@ class BagCLIPLoss(nn.Module):
 
     def usable(self, bags_a: Tensor, bags_b: Tensor) -> bool:
         """True when the (global) step holds at least 2 bags present on both sides."""
-        return common_bag_ids(self._ids(bags_a), self._ids(bags_b)).numel() >= 2
+        return _enough_bags(self._ids(bags_a), self._ids(bags_b))
 
     def forward(self, a: Tensor, b: Tensor, bags_a: Tensor, bags_b: Tensor) -> Tensor:
         """The bag-level loss of rows ``a``, ``b`` with bag ids ``bags_a``, ``bags_b``."""
@@ -60,9 +60,7 @@ class BagCLIPLoss(nn.Module):
         """:meth:`forward`'s loss, or None below 2 common bags (:meth:`usable`); the ids are
         gathered once for both (call it on every rank)."""
         ids_a, ids_b = self._ids(bags_a), self._ids(bags_b)
-        if common_bag_ids(ids_a, ids_b).numel() < 2:
-            return None
-        return self._loss(a, b, ids_a, ids_b)
+        return self._loss(a, b, ids_a, ids_b) if _enough_bags(ids_a, ids_b) else None
 
     def _loss(self, a: Tensor, b: Tensor, ids_a: Tensor, ids_b: Tensor) -> Tensor:
         if self.gather_distributed:
@@ -72,3 +70,8 @@ class BagCLIPLoss(nn.Module):
     def extra_repr(self) -> str:
         """Hyper-parameters shown by ``repr``."""
         return f"temperature={self.temperature}, gather_distributed={self.gather_distributed}"
+
+
+def _enough_bags(ids_a: Tensor, ids_b: Tensor) -> bool:
+    """At least 2 bag ids common to both sides: the term's negatives exist."""
+    return common_bag_ids(ids_a, ids_b).numel() >= 2
