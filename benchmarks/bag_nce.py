@@ -12,7 +12,11 @@ own table, target lines and cost in the markdown):
   baselines, against all baselines and against gentle itself;
 - target 1 counted again with gentle-bagnce in gentle's place;
 - its cost: seconds per cell against gentle's;
-- the plot: per suite, the headline against pairs for those five.
+- the plot: per suite, the headline against pairs for those five;
+- with ``--wholebag-rows`` (gentle run with steps that hold a whole bag and no bag term,
+  ``--recipe-override '{"sampler": {"unpaired_per_step": 128}}'``), a table per bag size:
+  that run against gentle as published, gentle-bagnce and the issue's baselines, which says
+  how much of gentle-bagnce's gain is the whole bag in SDD and MMD rather than the term.
 
     python benchmarks/bag_nce.py --bagnce-rows docs/bench/bench-bagnce-75da31b.jsonl \\
         docs/bench/bench-bagnce32-7a5968c.jsonl docs/bench/bench-bagnce128-7a5968c.jsonl \\
@@ -31,10 +35,12 @@ from typing import Any
 import bag_means
 import published_tables
 
+from gentleclip.errors import InputError
 from gentleclip.experiments import bench
 
 STEM = "bagnce"
 METHOD = "gentle-bagnce"
+WHOLE = "gentle-wholebags"  # gentle's rows run with whole-bag steps (--wholebag-rows)
 REGIME = "bags:8"
 Where = tuple[str, str, int]
 
@@ -55,17 +61,25 @@ def _mine(summary: dict[str, bench.Summary], method: str) -> str:
     return bench._mean_std(summary[method]) if method in summary else "-"
 
 
+def _head_to_head(rows: Sequence[dict], method: str, rival: str) -> dict[Where, bench.Verdict]:
+    """``method`` against ``rival`` alone, per (suite, regime, pairs) where both ran."""
+    names = {method: "gentle", rival: "rival"}
+    pair = [{**r, "method": names[r["method"]]} for r in rows if r["method"] in names]
+    return bag_means._verdicts(pair, ["rival"])
+
+
+def _outcome(verdicts: dict[Where, bench.Verdict], where: Where) -> str:
+    v = verdicts.get(where)
+    return f"{v.outcome} ({v.margin:+.3f})" if v and v.baseline else "-"
+
+
 def table_lines(rows: Sequence[dict], regime: str = REGIME) -> list[str]:
     """One line per (suite, pairs) of ``regime``."""
     cells = bag_means._summaries(rows)
     ours = bag_means._as_gentle(rows, METHOD)
     issue = bag_means._verdicts(ours, bag_means.ISSUE)
     everything = bag_means._verdicts(ours, bench.RIVALS)
-    against_gentle = bag_means._verdicts(
-        [{**r, "method": "rival-gentle"} if r["method"] == "gentle" else r for r in rows]
-        + [{**r, "method": "gentle"} for r in rows if r["method"] == METHOD],
-        ["rival-gentle"],
-    )
+    against_gentle = _head_to_head(rows, METHOD, "gentle")
     head = ["suite", "pairs", "gentle", "gentle-bagmeans", METHOD, "best issue baseline"]
     head += ["best bag-mean baseline", f"{METHOD} vs issue baselines", f"{METHOD} vs all"]
     head += [f"{METHOD} vs gentle"]
@@ -78,8 +92,34 @@ def table_lines(rows: Sequence[dict], regime: str = REGIME) -> list[str]:
         cols += [_cell(summary, bag_means.ISSUE), _cell(summary, bench.BAG_MEANS)]
         for verdicts in (issue, everything):
             cols.append(bag_means._verdict(verdicts[where]) if where in verdicts else "-")
-        v = against_gentle.get(where)
-        cols.append(f"{v.outcome} ({v.margin:+.3f})" if v else "-")
+        cols.append(_outcome(against_gentle, where))
+        lines.append("| " + " | ".join(cols) + " |")
+    return lines
+
+
+def wholebag_lines(rows: Sequence[dict], regime: str) -> list[str]:
+    """One line per (suite, pairs) of ``regime`` where gentle ran with whole-bag steps and
+    no bag term: that run, gentle as published, gentle-bagnce, the best issue baseline and
+    the verdicts between them (how much of gentle-bagnce's gain the whole bag explains)."""
+    cells = bag_means._summaries(rows)
+    ours = bag_means._as_gentle(rows, WHOLE)
+    issue = bag_means._verdicts(ours, bag_means.ISSUE)
+    everything = bag_means._verdicts(ours, bench.RIVALS)
+    against_gentle = _head_to_head(rows, WHOLE, "gentle")
+    bagnce_against = _head_to_head(rows, METHOD, WHOLE)
+    head = ["suite", "pairs", "gentle", "gentle, whole-bag steps", METHOD, "best issue baseline"]
+    head += ["best bag-mean baseline", "whole-bag vs issue baselines", "whole-bag vs all"]
+    head += ["whole-bag vs gentle", f"{METHOD} vs whole-bag"]
+    lines = ["| " + " | ".join(head) + " |", bag_means._separator(head)]
+    for where, summary in cells.items():
+        if where[1] != regime or WHOLE not in summary:
+            continue
+        cols = [where[0], str(where[2])]
+        cols += [_mine(summary, m) for m in ("gentle", WHOLE, METHOD)]
+        cols += [_cell(summary, bag_means.ISSUE), _cell(summary, bench.BAG_MEANS)]
+        for verdicts in (issue, everything):
+            cols.append(bag_means._verdict(verdicts[where]) if where in verdicts else "-")
+        cols += [_outcome(against_gentle, where), _outcome(bagnce_against, where)]
         lines.append("| " + " | ".join(cols) + " |")
     return lines
 
@@ -157,6 +197,9 @@ def markdown(rows: Sequence[dict]) -> str:
         lines += [*table_lines(rows, regime), ""]
         lines += [f"{target} with gentle-bagnce in gentle's place:", ""]
         lines += [*target_lines(rows, regime), "", cost, "", *cost_lines(rows, regime), ""]
+        if any(r["method"] == WHOLE and r["regime"] == regime for r in rows):
+            lines += [f"{name}: gentle with whole-bag steps and no bag term:", ""]
+            lines += [*wholebag_lines(rows, regime), ""]
     return "\n".join([*lines, note, ""])
 
 
@@ -177,13 +220,38 @@ def plot(rows: Sequence[dict], out: Path, regime: str = REGIME) -> Path:
 def read(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The rows the report is made of."""
     bag_rows, published = bag_means.read_inputs(args)
-    return _rows(published_tables.read_rows(args.bagnce_rows), bag_rows, published)
+    wholebag = published_tables.read_rows(args.wholebag_rows) if args.wholebag_rows else []
+    ours = [*published_tables.read_rows(args.bagnce_rows), *as_wholebag(wholebag)]
+    return _rows(ours, bag_rows, published)
+
+
+def as_wholebag(rows: Sequence[dict]) -> list[dict]:
+    """gentle's whole-bag-step rows under their own name; InputError for any other row (a
+    different method, or a run without a larger ``sampler.unpaired_per_step``)."""
+    out = []
+    for row in rows:
+        override = row.get("recipe_override") or {}
+        if row["method"] != "gentle" or "unpaired_per_step" not in override.get("sampler", {}):
+            raise InputError(
+                f"--wholebag-rows holds gentle rows run with a sampler.unpaired_per_step "
+                f"override; got method {row['method']!r} with override {override}"
+            )
+        out.append({**row, "method": WHOLE})
+    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--bagnce-rows`` and ``bag_means.py``'s options (``molecules_towers.py`` reads them
     too)."""
     parser.add_argument("--bagnce-rows", type=Path, nargs="+", required=True)
+    parser.add_argument(
+        "--wholebag-rows",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="gentle's rows run with whole-bag steps (--recipe-override of "
+        "sampler.unpaired_per_step): a table per bag size beside gentle-bagnce",
+    )
     bag_means.add_arguments(parser)
 
 
