@@ -19,7 +19,12 @@ from gentleclip.recipes import recipe_overrides
 from gentleclip.training.config import TrainConfig, config_from_dict
 from gentleclip.training.fit import build_model, train
 from gentleclip.training.inprocess import train_in_process
-from gentleclip.training.module import GentleCLIPModule, StepDataset, check_method_data
+from gentleclip.training.module import (
+    GentleCLIPModule,
+    StepDataset,
+    check_method_data,
+    oversized_bags_notice,
+)
 from gentleclip.training.objective import GentleObjective
 
 SplitWriter = Callable[..., Path]
@@ -115,6 +120,34 @@ def test_bag_term_refuses_steps_that_cannot_hold_two_bags() -> None:
         check_method_data(_bags_data([6]), config)
     config.loss.w_bag = 0.0  # gentle without the term trains on any bags
     check_method_data(_bags_data([13, 13, 16]), config)
+
+
+def test_notice_names_bags_larger_than_a_step() -> None:
+    """gentle on bags larger than ``sampler.unpaired_per_step`` gets a line naming the largest
+    bag and the step size that holds it; none when every bag fits, or for clip."""
+    config = _config(0.0)  # 24 unpaired rows a step
+    assert oversized_bags_notice(_bags_data([12, 24, 16]), config) is None
+    notice = oversized_bags_notice(_bags_data([12, 40, 16]), config)
+    assert notice is not None
+    assert "largest bag holds 40 rows, more than a step's sampler.unpaired_per_step=24" in notice
+    assert "Set sampler.unpaired_per_step to at least 40" in notice
+    config.sampler.unpaired_per_step = 40
+    assert oversized_bags_notice(_bags_data([12, 40, 16]), config) is None
+    config.method = "clip"
+    assert oversized_bags_notice(_bags_data([12, 80, 16]), config) is None
+
+
+def test_train_prints_the_oversized_bags_notice(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_split(tmp_path, seed=0, split_args=["--regime", "bags", "--bag-size", "32"])
+    argv = ["train", str(data), "--out", str(tmp_path / "run"), "--steps", "2", "--no-progress"]
+    assert main(argv) == 0  # the default step holds 32 unpaired rows
+    assert "largest bag holds" not in capsys.readouterr().out
+    small = tmp_path / "small.yaml"
+    small.write_text("sampler:\n  unpaired_per_step: 16\n", encoding="utf-8")
+    assert main([*argv[:2], "--out", str(tmp_path / "r2"), *argv[4:], "--config", str(small)]) == 0
+    assert "the largest bag holds 32 rows" in capsys.readouterr().out
 
 
 def test_model_rejects_bag_ids_of_the_wrong_length() -> None:

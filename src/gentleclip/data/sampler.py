@@ -172,6 +172,11 @@ def _group_bags(
     return rows_a, rows_b
 
 
+def bag_sizes(bags: np.ndarray) -> np.ndarray:
+    """Rows per bag of one side's bag ids, smallest first (empty for no rows)."""
+    return np.sort(np.unique(np.asarray(bags), return_counts=True)[1])
+
+
 def _rows_by_bag(bags: np.ndarray, n_rows: int, name: str) -> tuple[list[np.ndarray], np.ndarray]:
     """Split row indices by bag id; returns the groups and the sorted unique ids."""
     bags = np.asarray(bags)

@@ -59,7 +59,7 @@ from gentleclip.training.config import (
     read_yaml,
     resume_conflicts,
 )
-from gentleclip.training.module import GentleCLIPModule, training_data
+from gentleclip.training.module import GentleCLIPModule, oversized_bags_notice, training_data
 from gentleclip.training.steplog import StepCSVLogger, StepProgressBar
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -397,6 +397,9 @@ def _fit(
         if config.sampler.bag_means:
             print(f"bag means: the last {data.n_bags} pairs are the bags' mean rows")
         print(f"method: {config.method}" + METHOD_NOTES.get(config.method, ""))
+        notice = oversized_bags_notice(data, config)
+        if notice:
+            print(notice)
     if trainer.is_global_zero:
         with atomic_path(out_dir / "config.yaml", ".yaml") as tmp:
             tmp.write_text(dump_config(config), encoding="utf-8")

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import RegimeData
-from gentleclip.data.sampler import StepIndices, StepSampler
+from gentleclip.data.sampler import StepIndices, StepSampler, bag_sizes
 from gentleclip.errors import InputError
 from gentleclip.losses.functional import finite_scans_skipped
 from gentleclip.models import TwoTower
@@ -147,10 +147,7 @@ def _check_bag_term_data(data: RegimeData, rows_per_step: int) -> None:
             "loss.w_bag (bag-level InfoNCE) needs bags, but the data has none "
             "(split with --regime bags, or set loss.w_bag: 0)"
         )
-    sizes = {
-        side: np.sort(np.unique(bags, return_counts=True)[1])
-        for side, bags in (("A", data.bags_a), ("B", data.bags_b))
-    }
+    sizes = {side: bag_sizes(bags) for side, bags in (("A", data.bags_a), ("B", data.bags_b))}
     if min(len(counts) for counts in sizes.values()) < 2:
         raise InputError(
             "loss.w_bag (bag-level InfoNCE) needs at least 2 bags, but the data has "
@@ -164,6 +161,32 @@ def _check_bag_term_data(data: RegimeData, rows_per_step: int) -> None:
             f"(the two smallest hold {smallest_two['A']} A rows, {smallest_two['B']} B rows): "
             f"set sampler.unpaired_per_step to at least {max(smallest_two.values())}"
         )
+
+
+def oversized_bags_notice(data: RegimeData, config: TrainConfig) -> str | None:
+    """A line for a gentle run whose largest bag holds more rows than a step's
+    ``sampler.unpaired_per_step``: such a bag's steps see independent random subsets of its
+    two sides, where steps holding the whole bag did better in the benchmark (None when
+    every bag fits, or the run is not gentle on bags)."""
+    if config.method != "gentle" or data.bags_a is None or data.bags_b is None:
+        return None
+    sizes = [bag_sizes(bags) for bags in (data.bags_a, data.bags_b)]
+    largest = max((int(s[-1]) for s in sizes if s.size), default=0)
+    limit = config.sampler.unpaired_per_step
+    if largest <= limit:
+        return None
+    return (
+        f"steps: the largest bag holds {largest} rows, more than a step's "
+        f"sampler.unpaired_per_step={limit}, so its steps hold independent random subsets of "
+        f"its A and B rows. {WHOLE_BAG_EVIDENCE} Set sampler.unpaired_per_step to at least "
+        f"{largest} for steps that hold whole bags (each step costs more)."
+    )
+
+
+WHOLE_BAG_EVIDENCE = (
+    "In the benchmark, steps holding whole bags of 128 did better with pairs (docs/results.md, "
+    "section 'Bag-level InfoNCE')."
+)
 
 
 def make_sampler(data: RegimeData, config: TrainConfig) -> StepSampler:
