@@ -20,6 +20,9 @@ own table, target lines and cost in the markdown):
 
     python benchmarks/bag_nce.py --bagnce-rows docs/bench/bench-bagnce-75da31b.jsonl \\
         docs/bench/bench-bagnce32-7a5968c.jsonl docs/bench/bench-bagnce128-7a5968c.jsonl \\
+        docs/bench/bench-bagnce128-molecules-1a6e346.jsonl \\
+        --wholebag-rows docs/bench/bench-gentle-wholebags128-7a5968c.jsonl \\
+        docs/bench/bench-gentle-wholebags128-1a6e346.jsonl \\
         --rows <bag_means.py's --rows> --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl \\
         --bench docs/bench --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """
@@ -204,12 +207,14 @@ def markdown(rows: Sequence[dict]) -> str:
 
 
 def plot(rows: Sequence[dict], out: Path, regime: str = REGIME) -> Path:
-    """Per suite: the five methods' headline against pairs in ``regime`` (bagnce.png for bags
-    of 8, bagnce-bags<size>.png for the others)."""
+    """Per suite: the five methods' headline against pairs in ``regime``, and gentle with
+    whole-bag steps where it ran (bagnce.png for bags of 8, bagnce-bags<size>.png for the
+    others)."""
     series: tuple[bag_means.Series, ...] = (
         ("gentle", ("gentle",), bench._style("gentle")),
         ("gentle-bagmeans", ("gentle-bagmeans",), {"color": "tab:orange", "marker": "D"}),
         (METHOD, (METHOD,), {"color": "tab:red", "marker": "*", "markersize": 9}),
+        ("gentle, whole-bag steps", (WHOLE,), {"color": "tab:cyan", "marker": "s", "ls": "--"}),
         *bag_means.BEST_BASELINES,
     )
     size = bench.parse_regime(regime).bag_size

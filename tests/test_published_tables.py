@@ -229,6 +229,13 @@ def test_bag_mean_comparison_is_made_from_its_rows(
 BAGNCE_ROWS = "bench-bagnce-75da31b.jsonl"  # session 75da31b: gentle-bagnce, bags of 8
 BAGNCE32_ROWS = "bench-bagnce32-7a5968c.jsonl"  # session 7a5968c: the same at bags of 32
 BAGNCE128_ROWS = "bench-bagnce128-7a5968c.jsonl"  # and at bags of 128, 2 bags a step
+BAGNCE128_MOLECULES = "bench-bagnce128-molecules-1a6e346.jsonl"  # session 1a6e346: molecules
+# gentle with whole-bag steps at bags of 128, no bag term: emoji (session 7a5968c), then the
+# other three suites (session 1a6e346)
+WHOLEBAG_ROWS = (
+    "bench-gentle-wholebags128-7a5968c.jsonl",
+    "bench-gentle-wholebags128-1a6e346.jsonl",
+)
 
 
 def test_bag_level_infonce_report_is_made_from_its_rows(
@@ -242,20 +249,28 @@ def test_bag_level_infonce_report_is_made_from_its_rows(
         script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
         script.read(BENCH / TIES_BAGMEANS),
     )
-    nce_rows = script.read_rows([BENCH / n for n in (BAGNCE_ROWS, BAGNCE32_ROWS, BAGNCE128_ROWS)])
+    names = (BAGNCE_ROWS, BAGNCE32_ROWS, BAGNCE128_ROWS, BAGNCE128_MOLECULES)
+    nce_rows = script.read_rows([BENCH / n for n in names])
     assert {r["method"] for r in nce_rows} == {"gentle-bagnce"}
-    assert Counter(r["regime"] for r in nce_rows) == {"bags:8": 80, "bags:32": 80, "bags:128": 60}
+    assert Counter(r["regime"] for r in nce_rows) == {"bags:8": 80, "bags:32": 80, "bags:128": 80}
     skipped = [r for r in nce_rows if r["status"] != "ok"]
     assert {(r["suite"], r["regime"], r["pairs"], r["status"]) for r in skipped} == {
         ("proteins", "bags:128", 50, "skipped")  # one bag: the term needs 2
     }
     assert len(skipped) == 5 and all("needs at least 2 bags" in r["reason"] for r in skipped)
+    wholebag = script.read_rows([BENCH / n for n in WHOLEBAG_ROWS])
+    assert Counter((r["suite"], r["regime"]) for r in wholebag) == {
+        (suite, "bags:128"): 20 for suite in ("emoji", "mfeat", "proteins", "molecules")
+    }
+    nce_rows = [*nce_rows, *nce_script.as_wholebag(wholebag)]
     report_rows = nce_script._rows(nce_rows, bag_rows, rows)
     assert nce_script.regimes(report_rows) == ["bags:8", "bags:32", "bags:128"]
     text = nce_script.markdown(report_rows)
     assert (BENCH / "bagnce.md").read_text(encoding="utf-8") == text
     doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
-    for regime, lines in (("bags:8", 16), ("bags:32", 16), ("bags:128", 11)):
+    whole = nce_script.wholebag_lines(report_rows, "bags:128")
+    assert len(whole) == 2 + 16 and [line for line in whole if line not in doc] == []
+    for regime, lines in (("bags:8", 16), ("bags:32", 16), ("bags:128", 15)):
         table = nce_script.table_lines(report_rows, regime)
         assert len(table) == 2 + lines and [line for line in table if line not in doc] == []
         targets = [line for line in nce_script.target_lines(report_rows, regime) if "**" in line]
@@ -265,6 +280,17 @@ def test_bag_level_infonce_report_is_made_from_its_rows(
     assert len(values) == 2 and {r["regime"] for r in natural} == {"natural"}
     quoted = f"gentle-bagnce **{np.mean(values):.3f} ± {np.std(values):.3f}**"
     assert quoted in (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+
+
+def test_wholebag_rows_must_be_gentle_with_a_larger_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bag_nce.py --wholebag-rows takes gentle's rows run with a sampler.unpaired_per_step
+    override only, and reports them under their own name."""
+    nce_script = _benchmark("bag_nce", monkeypatch)
+    row = {"method": "gentle", "recipe_override": {"sampler": {"unpaired_per_step": 128}}}
+    assert nce_script.as_wholebag([row]) == [{**row, "method": nce_script.WHOLE}]
+    for bad in ({**row, "method": "gentle-bagnce"}, {**row, "recipe_override": {}}):
+        with pytest.raises(InputError, match="--wholebag-rows holds gentle rows"):
+            nce_script.as_wholebag([bad])
 
 
 # session 72146e1: molecules with head-only towers of width 512 on unstandardised features
