@@ -147,7 +147,18 @@ def test_train_prints_the_oversized_bags_notice(
     small = tmp_path / "small.yaml"
     small.write_text("sampler:\n  unpaired_per_step: 16\n", encoding="utf-8")
     assert main([*argv[:2], "--out", str(tmp_path / "r2"), *argv[4:], "--config", str(small)]) == 0
-    assert "the largest bag holds 32 rows" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "the largest bag holds 32 rows" in out and "--unpaired-per-step 32" in out
+    # the flag wins over the recipe file, and a step that holds the bag silences the line
+    run = tmp_path / "r3"
+    flags = ["--config", str(small), "--unpaired-per-step", "32", "--pairs-per-step", "4"]
+    assert main([*argv[:2], "--out", str(run), *argv[4:], *flags]) == 0
+    assert "largest bag holds" not in capsys.readouterr().out
+    written = yaml.safe_load((run / "config.yaml").read_text())["sampler"]
+    assert (written["unpaired_per_step"], written["pairs_per_step"]) == (32, 4)
+    assert main([*argv[:2], "--out", str(tmp_path / "r4"), "--unpaired-per-step", "0"]) != 0
+    assert "unpaired_per_step" in capsys.readouterr().err
+    assert not (tmp_path / "r4").exists()
 
 
 def test_model_rejects_bag_ids_of_the_wrong_length() -> None:
@@ -174,6 +185,9 @@ def test_train_cli_bag_nce_sets_the_recipe(
     settings = recipe_overrides("bag-nce")
     assert written["loss"]["w_bag"] == settings["loss"]["w_bag"] == 1.0
     assert written["sampler"]["unpaired_per_step"] == settings["sampler"]["unpaired_per_step"]
+    wider = tmp_path / "wider"
+    assert main([*argv[:2], "--out", str(wider), *argv[4:], "--unpaired-per-step", "64"]) == 0
+    assert yaml.safe_load((wider / "config.yaml").read_text())["sampler"]["unpaired_per_step"] == 64
     capsys.readouterr()
     assert main([*argv[:-1], "--method", "clip", "--bag-nce"]) != 0
     assert "--bag-nce is a term of method gentle, not clip" in capsys.readouterr().err

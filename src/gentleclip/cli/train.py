@@ -48,7 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="add the bag-level InfoNCE: each bag's mean A embedding against its mean B "
         "embedding (recipe bag-nce: loss.w_bag 1, sampler.unpaired_per_step 128; method "
         "gentle, needs bag files and steps that hold 2 bags: for bags over 64 rows raise "
-        "sampler.unpaired_per_step in --config)",
+        "--unpaired-per-step)",
+    )
+    p.add_argument("--pairs-per-step", type=int, default=None, help="matched pairs in each step")
+    p.add_argument(
+        "--unpaired-per-step",
+        type=int,
+        default=None,
+        help="unpaired rows of each side in each step (whole bags are packed while they fit; "
+        "wins over the recipe's and --bag-nce's value)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(
@@ -82,6 +90,10 @@ def apply_overrides(args: argparse.Namespace, config_path: str | None) -> TrainC
         config.sampler.bag_means = True
     if args.bag_nce:
         _add_bag_nce(config)
+    if args.pairs_per_step is not None:
+        config.sampler.pairs_per_step = args.pairs_per_step
+    if args.unpaired_per_step is not None:
+        config.sampler.unpaired_per_step = args.unpaired_per_step
     if args.no_progress:
         config.trainer.progress = False
     if args.skip_nonfinite:

@@ -159,7 +159,8 @@ def _check_bag_term_data(data: RegimeData, rows_per_step: int) -> None:
             f"loss.w_bag (bag-level InfoNCE) needs 2 bags in a step, but a step of "
             f"sampler.unpaired_per_step={rows_per_step} rows cannot hold 2 of these bags "
             f"(the two smallest hold {smallest_two['A']} A rows, {smallest_two['B']} B rows): "
-            f"set sampler.unpaired_per_step to at least {max(smallest_two.values())}"
+            f"set sampler.unpaired_per_step to at least {max(smallest_two.values())} "
+            f"(gentleclip train --unpaired-per-step)"
         )
 
 
@@ -179,7 +180,8 @@ def oversized_bags_notice(data: RegimeData, config: TrainConfig) -> str | None:
         f"steps: the largest bag holds {largest} rows, more than a step's "
         f"sampler.unpaired_per_step={limit}, so its steps hold independent random subsets of "
         f"its A and B rows. {WHOLE_BAG_EVIDENCE} Set sampler.unpaired_per_step to at least "
-        f"{largest} for steps that hold whole bags (each step costs more)."
+        f"{largest} (gentleclip train --unpaired-per-step {largest}) for steps that hold whole "
+        f"bags (each step costs more)."
     )
 
 
