@@ -242,7 +242,8 @@ def suite_panels(
         title = f"{suite}, bags of {bench.parse_regime(regime).bag_size}"
         ax.set(title=title, xlabel="pairs", ylabel=f"test {headline}")
         ax.set_xscale("symlog", linthresh=10)
-        ax.set_xticks([0, 10, 20, 50], ["0", "10", "20", "50"])
+        ticks = sorted({0, 10, 20, 50} | {w[2] for w in wheres})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.grid(alpha=0.3)
     fig.axes[0].legend(fontsize=7)
     save_figure_atomic(fig, path)

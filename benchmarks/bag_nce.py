@@ -153,8 +153,12 @@ def target_lines(rows: Sequence[dict], regime: str = REGIME) -> list[str]:
 
 
 def cost_lines(rows: Sequence[dict], regime: str = REGIME) -> list[str]:
-    """Mean seconds per cell of gentle-bagnce against gentle's, per suite (in ``regime``)."""
-    rows = [r for r in rows if r["regime"] == regime]
+    """Mean seconds per cell of gentle-bagnce against gentle's, per suite (in ``regime``, at
+    the pair counts gentle-bagnce ran)."""
+    ran = {
+        (r["suite"], r["pairs"]) for r in rows if r["method"] == METHOD and r["regime"] == regime
+    }
+    rows = [r for r in rows if r["regime"] == regime and (r["suite"], r["pairs"]) in ran]
     lines = []
     for suite in dict.fromkeys(r["suite"] for r in rows if r["method"] == METHOD):
         seconds = {}
