@@ -49,9 +49,10 @@ Where = tuple[str, str, int]
 
 
 def _rows(nce_rows: Sequence[dict], bag_rows: Sequence[dict], published: Sequence[dict]) -> list:
-    """Every row of the (suite, regime, pairs) rows ``nce_rows`` cover."""
+    """Every row of the (suite, regime, pairs) rows ``nce_rows`` cover: the published rows
+    there, the bag-mean rows, then ``nce_rows``."""
     covered = {(r["suite"], r["regime"], int(r["pairs"])) for r in nce_rows}
-    rest = bag_means.rows_of_interest(bag_rows, published)
+    rest = [*published, *bag_rows]
     return [*(r for r in rest if (r["suite"], r["regime"], int(r["pairs"])) in covered), *nce_rows]
 
 
