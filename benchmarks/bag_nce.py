@@ -77,12 +77,22 @@ def _outcome(verdicts: dict[Where, bench.Verdict], where: Where) -> str:
     return f"{v.outcome} ({v.margin:+.3f})" if v and v.baseline else "-"
 
 
+def _against_baselines(rows: Sequence[dict], method: str) -> list[dict[Where, bench.Verdict]]:
+    """``method``'s verdicts against the issue's baselines, then against all of them."""
+    ours = bag_means._as_gentle(rows, method)
+    return [bag_means._verdicts(ours, rivals) for rivals in (bag_means.ISSUE, bench.RIVALS)]
+
+
+def _baseline_columns(summary: dict[str, bench.Summary], where: Where, verdicts: list) -> list:
+    """The best issue baseline, the best bag-mean baseline and the two verdicts' cells."""
+    cols = [_cell(summary, bag_means.ISSUE), _cell(summary, bench.BAG_MEANS)]
+    return cols + [bag_means._verdict(v[where]) if where in v else "-" for v in verdicts]
+
+
 def table_lines(rows: Sequence[dict], regime: str = REGIME) -> list[str]:
     """One line per (suite, pairs) of ``regime``."""
     cells = bag_means._summaries(rows)
-    ours = bag_means._as_gentle(rows, METHOD)
-    issue = bag_means._verdicts(ours, bag_means.ISSUE)
-    everything = bag_means._verdicts(ours, bench.RIVALS)
+    verdicts = _against_baselines(rows, METHOD)
     against_gentle = _head_to_head(rows, METHOD, "gentle")
     head = ["suite", "pairs", "gentle", "gentle-bagmeans", METHOD, "best issue baseline"]
     head += ["best bag-mean baseline", f"{METHOD} vs issue baselines", f"{METHOD} vs all"]
@@ -93,9 +103,7 @@ def table_lines(rows: Sequence[dict], regime: str = REGIME) -> list[str]:
             continue
         cols = [where[0], str(where[2])]
         cols += [_mine(summary, m) for m in ("gentle", "gentle-bagmeans", METHOD)]
-        cols += [_cell(summary, bag_means.ISSUE), _cell(summary, bench.BAG_MEANS)]
-        for verdicts in (issue, everything):
-            cols.append(bag_means._verdict(verdicts[where]) if where in verdicts else "-")
+        cols += _baseline_columns(summary, where, verdicts)
         cols.append(_outcome(against_gentle, where))
         lines.append("| " + " | ".join(cols) + " |")
     return lines
@@ -106,9 +114,7 @@ def wholebag_lines(rows: Sequence[dict], regime: str) -> list[str]:
     no bag term: that run, gentle as published, gentle-bagnce, the best issue baseline and
     the verdicts between them (how much of gentle-bagnce's gain the whole bag explains)."""
     cells = bag_means._summaries(rows)
-    ours = bag_means._as_gentle(rows, WHOLE)
-    issue = bag_means._verdicts(ours, bag_means.ISSUE)
-    everything = bag_means._verdicts(ours, bench.RIVALS)
+    verdicts = _against_baselines(rows, WHOLE)
     against_gentle = _head_to_head(rows, WHOLE, "gentle")
     bagnce_against = _head_to_head(rows, METHOD, WHOLE)
     head = ["suite", "pairs", "gentle", "gentle, whole-bag steps", METHOD, "best issue baseline"]
@@ -120,9 +126,7 @@ def wholebag_lines(rows: Sequence[dict], regime: str) -> list[str]:
             continue
         cols = [where[0], str(where[2])]
         cols += [_mine(summary, m) for m in ("gentle", WHOLE, METHOD)]
-        cols += [_cell(summary, bag_means.ISSUE), _cell(summary, bench.BAG_MEANS)]
-        for verdicts in (issue, everything):
-            cols.append(bag_means._verdict(verdicts[where]) if where in verdicts else "-")
+        cols += _baseline_columns(summary, where, verdicts)
         cols += [_outcome(against_gentle, where), _outcome(bagnce_against, where)]
         lines.append("| " + " | ".join(cols) + " |")
     return lines
@@ -132,10 +136,9 @@ def target_lines(rows: Sequence[dict], regime: str = REGIME) -> list[str]:
     """Target 1's rule (bags of 8, 0/10/20/50 pairs, more than the seeds' std; here in
     ``regime``) with gentle-bagnce in gentle's place, against the issue's baselines and
     against all of them."""
-    ours = bag_means._as_gentle(rows, METHOD)
     lines = []
-    for name, rivals in (("the issue's baselines", bag_means.ISSUE), ("all", bench.RIVALS)):
-        verdicts = bag_means._verdicts(ours, rivals)
+    names = ("the issue's baselines", "all")
+    for name, verdicts in zip(names, _against_baselines(rows, METHOD), strict=True):
         suites = dict.fromkeys(w[0] for w in verdicts if w[1] == regime)
         won = []
         for suite in suites:

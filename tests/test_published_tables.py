@@ -13,6 +13,7 @@ import pytest
 
 from gentleclip.errors import InputError
 from gentleclip.experiments import bench, datasets
+from gentleclip.training.module import WHOLE_BAG_EVIDENCE
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "docs" / "bench"
@@ -274,6 +275,11 @@ def test_bag_level_infonce_report_is_made_from_its_rows(
     doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
     whole = nce_script.wholebag_lines(report_rows, "bags:128")
     assert len(whole) == 2 + 22 and [line for line in whole if line not in doc] == []
+    # what `gentleclip train` tells a user with bags larger than a step
+    against_gentle = Counter(line.split(" | ")[-2].split(" ")[0] for line in whole[2:])
+    assert (against_gentle["win"], against_gentle["lose"]) == (13, 1)
+    assert "beat 32-row steps in 13 of 22 rows" in WHOLE_BAG_EVIDENCE
+    assert "and lost 1 (emoji, 0 pairs)" in " ".join(WHOLE_BAG_EVIDENCE.split())
     for regime, lines in (("bags:8", 16), ("bags:32", 16), ("bags:128", 15)):
         table = nce_script.table_lines(report_rows, regime)
         assert len(table) == 2 + lines and [line for line in table if line not in doc] == []
