@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gentleclip.data.sampler import StepIndices, StepSampler
+from gentleclip.data.sampler import (
+    StepIndices,
+    StepSampler,
+    fits_step,
+    largest_bag,
+    rows_for_smallest_bags,
+)
 from gentleclip.errors import InputError
 
 
@@ -291,3 +297,33 @@ def test_epoch_and_rank_validation() -> None:
         sampler.epoch(0, rank=0, world_size=0)
     with pytest.raises(InputError, match="epoch must be >= 0"):
         sampler.epoch(-1)
+
+
+def _bags_in_steps(sampler: StepSampler, bags_a: np.ndarray) -> list[tuple[int, bool]]:
+    """Per step of epoch 0: how many bags its A rows touch, and whether each is whole."""
+    sizes = Counter(bags_a.tolist())
+    out = []
+    for step in sampler.epoch(0):
+        counts = Counter(bags_a[step.a].tolist())
+        out.append((len(counts), all(counts[bag] == sizes[bag] for bag in counts)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bag_size_helpers_state_the_packing_rule(seed: int) -> None:
+    """``largest_bag``, ``rows_for_smallest_bags`` and ``fits_step`` predict what the sampler
+    does: below the two smallest bags no step holds 2; at twice the largest every step but
+    the last holds at least 2, all whole; below the largest some step holds a subset."""
+    sizes_a, sizes_b = [5, 9, 7, 12, 6], [4, 11, 7, 10, 8]
+    bags_a, bags_b = _bag_ids(sizes_a, 1), _bag_ids(sizes_b, 2)
+    assert largest_bag(bags_a, bags_b) == 12
+    assert rows_for_smallest_bags(bags_a, bags_b, 2) == 11  # A: 5 + 6, B: 4 + 7
+    assert rows_for_smallest_bags(bags_a, bags_b, 1) == 5
+    assert fits_step(12, 11, 12) and not fits_step(12, 13, 12) and not fits_step(13, 1, 12)
+    few, *_ = _bag_sampler(sizes_a, sizes_b, 10, seed=seed)
+    assert all(n == 1 for n, _ in _bags_in_steps(few, bags_a))
+    room, *_ = _bag_sampler(sizes_a, sizes_b, 2 * 12, seed=seed)
+    steps = _bags_in_steps(room, bags_a)
+    assert all(whole for _, whole in steps) and all(n >= 2 for n, _ in steps[:-1])
+    short, *_ = _bag_sampler(sizes_a, sizes_b, 11, seed=seed)
+    assert not all(whole for _, whole in _bags_in_steps(short, bags_a))

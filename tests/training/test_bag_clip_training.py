@@ -12,6 +12,7 @@ import yaml
 
 from gentleclip.cli.main import main
 from gentleclip.data.regimes import RegimeData, load_dataset_dir
+from gentleclip.data.sampler import bag_sizes
 from gentleclip.errors import InputError
 from gentleclip.losses import bag_clip_loss
 from gentleclip.models import TwoTower
@@ -23,6 +24,7 @@ from gentleclip.training.module import (
     GentleCLIPModule,
     StepDataset,
     check_method_data,
+    make_room_for_bags,
     oversized_bags_notice,
 )
 from gentleclip.training.objective import GentleObjective
@@ -195,4 +197,55 @@ def test_train_cli_bag_nce_sets_the_recipe(
     disjoint = write_split(tmp_path / "d", seed=0, split_args=["--regime", "unpaired"])
     assert main(["train", str(disjoint), "--out", str(tmp_path / "r2"), "--bag-nce"]) != 0
     assert "loss.w_bag (bag-level InfoNCE) needs bags" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
+
+
+def test_room_for_bags_raises_the_step_only_where_two_bags_cannot_fit() -> None:
+    """Twice the largest bag where the two smallest do not fit (bags of 13 in 24 rows);
+    unchanged where they do, and without bags."""
+    config = _config(1.0)  # 24 unpaired rows a step
+    assert make_room_for_bags(_bags_data([12, 12, 16]), config, 2) is None
+    assert config.sampler.unpaired_per_step == 24
+    note = make_room_for_bags(_bags_data([13, 13, 16]), config, 2)
+    assert config.sampler.unpaired_per_step == 32
+    assert note is not None and "24 rows cannot hold 2" in note and "is 32" in note
+    check_method_data(_bags_data([13, 13, 16]), config)  # the bag term's check now passes
+    assert oversized_bags_notice(_bags_data([13, 13, 16]), config) is None
+    config.sampler.unpaired_per_step = 24
+    assert make_room_for_bags(_bags_data([13, 13, 16]), config, 1) is None  # 1 bag fits
+
+
+def _write_large_bags(root: Path, bag_size: int) -> Path:
+    """400 items (4 classes) split into 10 pairs, 40 test pairs and bags of ``bag_size``."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, size=400)
+    z = rng.normal(size=(4, 5))[labels] * 3 + rng.normal(size=(400, 5))
+    a = (z @ rng.normal(size=(5, 12))).astype(np.float32)
+    b = np.tanh(z @ rng.normal(size=(5, 7)) / 3).astype(np.float32)
+    np.savez(root / "full.npz", a=a, b=b, labels=labels)
+    argv = ["split", str(root / "full.npz"), "--out", str(root / "data"), "--pairs", "10"]
+    assert main([*argv, "--test-size", "40", "--regime", "bags", "--bag-size", str(bag_size)]) == 0
+    return root / "data"
+
+
+def test_train_cli_bag_nce_makes_room_for_two_large_bags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bags of 100 do not fit twice in recipe bag-nce's 128 rows: ``--bag-nce`` trains with
+    200 (said, written, kept on resume); a step size of the user's is kept, and refused."""
+    data = _write_large_bags(tmp_path, 100)
+    sizes = bag_sizes(load_dataset_dir(data).bags_a)
+    assert sizes[-1] == 100 and sizes[0] + sizes[1] > 128
+    run = tmp_path / "run"
+    argv = ["train", str(data), "--out", str(run), "--steps", "2", "--no-progress", "--bag-nce"]
+    assert main(argv) == 0
+    assert "128 rows cannot hold 2 of these (the largest holds 100)" in capsys.readouterr().out
+    written = yaml.safe_load((run / "config.yaml").read_text())
+    assert (written["sampler"]["unpaired_per_step"], written["loss"]["w_bag"]) == (200, 1.0)
+    assert main([*argv[:4], "--steps", "3", "--no-progress", "--bag-nce", "--resume"]) == 0
+    assert yaml.safe_load((run / "summary.json").read_text())["steps"] == 3
+    capsys.readouterr()
+    mine = [*argv[:2], "--out", str(tmp_path / "r2"), *argv[4:], "--unpaired-per-step", "128"]
+    assert main(mine) != 0
+    assert "unpaired_per_step=128 rows cannot hold 2" in capsys.readouterr().err
     assert not (tmp_path / "r2").exists()

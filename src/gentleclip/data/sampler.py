@@ -177,6 +177,26 @@ def bag_sizes(bags: np.ndarray) -> np.ndarray:
     return np.sort(np.unique(np.asarray(bags), return_counts=True)[1])
 
 
+def fits_step(rows_a: int, rows_b: int, limit: int) -> bool:
+    """Whether ``rows_a`` A rows and ``rows_b`` B rows fit one step of ``limit`` unpaired rows
+    a side: the packing rule for a bag, and for the bags a step gathers."""
+    return rows_a <= limit and rows_b <= limit
+
+
+def largest_bag(bags_a: np.ndarray, bags_b: np.ndarray) -> int:
+    """Rows of the largest bag on either side (0 without rows). A step smaller than this
+    gives that bag independent random subsets of its sides instead of the whole bag."""
+    return max(
+        (int(sizes[-1]) for sizes in map(bag_sizes, (bags_a, bags_b)) if sizes.size), default=0
+    )
+
+
+def rows_for_smallest_bags(bags_a: np.ndarray, bags_b: np.ndarray, count: int) -> int:
+    """The smallest ``unpaired_per_step`` in which the ``count`` smallest bags of each side
+    fit together: below it no step ever holds ``count`` whole bags."""
+    return max(int(bag_sizes(bags)[:count].sum()) for bags in (bags_a, bags_b))
+
+
 def _rows_by_bag(bags: np.ndarray, n_rows: int, name: str) -> tuple[list[np.ndarray], np.ndarray]:
     """Split row indices by bag id; returns the groups and the sorted unique ids."""
     bags = np.asarray(bags)
@@ -200,12 +220,12 @@ def _pack_bags(
     fill_a = fill_b = 0
     for bag in rng.permutation(len(rows_a)):
         bag_a, bag_b = rows_a[bag], rows_b[bag]
-        if bag_a.size > limit or bag_b.size > limit:
+        if not fits_step(bag_a.size, bag_b.size, limit):
             subset_a = rng.choice(bag_a, min(limit, bag_a.size), replace=False)
             subset_b = rng.choice(bag_b, min(limit, bag_b.size), replace=False)
             steps.append(((subset_a,), (subset_b,)))
             continue
-        if fill_a + bag_a.size > limit or fill_b + bag_b.size > limit:
+        if not fits_step(fill_a + bag_a.size, fill_b + bag_b.size, limit):
             steps.append((tuple(current_a), tuple(current_b)))
             current_a, current_b, fill_a, fill_b = [], [], 0, 0
         current_a.append(rng.permutation(bag_a))

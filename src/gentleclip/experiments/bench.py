@@ -62,7 +62,7 @@ from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_
 from gentleclip.evaluation.retrieval import check_ties
 from gentleclip.experiments import datasets, denormals, malloc, speed
 from gentleclip.experiments.speed import one_torch_thread
-from gentleclip.recipes import load_recipe, recipe_overrides
+from gentleclip.recipes import BAG_NCE_BAGS_PER_STEP, load_recipe, recipe_overrides
 
 RESULTS = "results.jsonl"
 REPORT = "results.md"
@@ -201,7 +201,9 @@ METHODS: dict[str, Trained | Baseline] = {
     # 15 negatives each) instead of 32 (recipe bag-nce); bags regimes only (docs/results.md,
     # "Bag-level InfoNCE")
     # bags_per_step: recipe bag-nce's 128 rows hold one bag of 128, and the term needs 2
-    "gentle-bagnce": Trained("gentle", recipe_overrides("bag-nce"), bags_per_step=2),
+    "gentle-bagnce": Trained(
+        "gentle", recipe_overrides("bag-nce"), bags_per_step=BAG_NCE_BAGS_PER_STEP
+    ),
 }
 # methods that learn from the bags themselves, beyond gentle's distribution terms
 BAG_LEVEL = ("gentle-bagnce",)

@@ -8,6 +8,12 @@ from typing import Any
 from gentleclip.errors import InputError
 from gentleclip.training.config import TrainConfig, config_from_dict, read_yaml
 
+# Whole bags a step of recipe bag-nce must hold (its bag term needs 2 bags). Where its 128
+# rows cannot hold them (bags of 128), the bench's gentle-bagnce and `gentleclip train
+# --bag-nce` both raise the step to this many times the largest bag (docs/results.md,
+# "Bag-level InfoNCE": 256 rows at bags of 128).
+BAG_NCE_BAGS_PER_STEP = 2
+
 
 def recipe_names() -> list[str]:
     return sorted(

@@ -59,7 +59,12 @@ from gentleclip.training.config import (
     read_yaml,
     resume_conflicts,
 )
-from gentleclip.training.module import GentleCLIPModule, oversized_bags_notice, training_data
+from gentleclip.training.module import (
+    GentleCLIPModule,
+    make_room_for_bags,
+    oversized_bags_notice,
+    training_data,
+)
 from gentleclip.training.steplog import StepCSVLogger, StepProgressBar
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -353,14 +358,22 @@ def train(
     *,
     resume: bool = False,
     verbose: bool = True,
+    bags_per_step: int = 0,
 ) -> dict[str, Any]:
     """Train on ``data_dir`` into ``out_dir``; return the run summary.
+
+    ``bags_per_step`` > 0: where a step of ``sampler.unpaired_per_step`` rows cannot hold that
+    many whole bags of the data, ``config``'s step is raised to that many times the largest
+    bag first (:func:`make_room_for_bags`; the line saying so is printed, and the run's
+    config.yaml holds the value).
 
     Under a multi-process strategy every rank runs this function; only global rank 0 creates
     the run directory and writes files (the others only read the data and the checkpoint).
     """
     config.validate()
-    data = training_data(load_dataset_dir(data_dir), config)
+    data = load_dataset_dir(data_dir)
+    room = make_room_for_bags(data, config, bags_per_step) if bags_per_step > 0 else None
+    data = training_data(data, config)
     out_dir = Path(out_dir)
     _quiet_lightning()
     identity = data_identity(data)
@@ -375,7 +388,7 @@ def train(
     else:
         run_dir.create()
     try:
-        return _fit(trainer, module, out_dir, checkpoint, start_step, verbose)
+        return _fit(trainer, module, out_dir, checkpoint, start_step, verbose, room)
     except BaseException as err:
         run_dir.discard(err)
         raise
@@ -388,18 +401,19 @@ def _fit(
     checkpoint: Path | None,
     start_step: int,
     verbose: bool,
+    step_note: str | None = None,
 ) -> dict[str, Any]:
     """Write config.yaml, train (from ``checkpoint`` when given), check the model, then write
-    it and summary.json; return the summary."""
+    it and summary.json; return the summary. ``step_note``: a line about the step's size."""
     data, config = module.data, module.config
     if verbose and trainer.is_global_zero:
         print(data.describe())
         if config.sampler.bag_means:
             print(f"bag means: the last {data.n_bags} pairs are the bags' mean rows")
         print(f"method: {config.method}" + METHOD_NOTES.get(config.method, ""))
-        notice = oversized_bags_notice(data, config)
-        if notice:
-            print(notice)
+        for line in (step_note, oversized_bags_notice(data, config)):
+            if line:
+                print(line)
     if trainer.is_global_zero:
         with atomic_path(out_dir / "config.yaml", ".yaml") as tmp:
             tmp.write_text(dump_config(config), encoding="utf-8")

@@ -15,7 +15,14 @@ from torch.utils.data import Dataset
 
 from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import RegimeData
-from gentleclip.data.sampler import StepIndices, StepSampler, bag_sizes
+from gentleclip.data.sampler import (
+    StepIndices,
+    StepSampler,
+    bag_sizes,
+    fits_step,
+    largest_bag,
+    rows_for_smallest_bags,
+)
 from gentleclip.errors import InputError
 from gentleclip.losses.functional import finite_scans_skipped
 from gentleclip.models import TwoTower
@@ -147,21 +154,40 @@ def _check_bag_term_data(data: RegimeData, rows_per_step: int) -> None:
             "loss.w_bag (bag-level InfoNCE) needs bags, but the data has none "
             "(split with --regime bags, or set loss.w_bag: 0)"
         )
-    sizes = {side: bag_sizes(bags) for side, bags in (("A", data.bags_a), ("B", data.bags_b))}
-    if min(len(counts) for counts in sizes.values()) < 2:
+    n_bags = min(len(bag_sizes(bags)) for bags in (data.bags_a, data.bags_b))
+    if n_bags < 2:
         raise InputError(
             "loss.w_bag (bag-level InfoNCE) needs at least 2 bags, but the data has "
-            f"{len(sizes['A'])} (set loss.w_bag: 0)"
+            f"{n_bags} (set loss.w_bag: 0)"
         )
-    smallest_two = {side: int(counts[0] + counts[1]) for side, counts in sizes.items()}
-    if max(smallest_two.values()) > rows_per_step:
+    needed = rows_for_smallest_bags(data.bags_a, data.bags_b, 2)
+    if needed > rows_per_step:
         raise InputError(
             f"loss.w_bag (bag-level InfoNCE) needs 2 bags in a step, but a step of "
             f"sampler.unpaired_per_step={rows_per_step} rows cannot hold 2 of these bags "
-            f"(the two smallest hold {smallest_two['A']} A rows, {smallest_two['B']} B rows): "
-            f"set sampler.unpaired_per_step to at least {max(smallest_two.values())} "
+            f"(the two smallest hold {needed} rows on one side): set "
+            f"sampler.unpaired_per_step to at least {needed} "
             f"(gentleclip train --unpaired-per-step)"
         )
+
+
+def make_room_for_bags(data: RegimeData, config: TrainConfig, count: int) -> str | None:
+    """Where a step of ``config.sampler.unpaired_per_step`` rows cannot hold ``count`` whole
+    bags, raise it to ``count`` times the largest bag (the benchmark's rule for
+    gentle-bagnce: 2 bags of 128 in 256 rows) and return a line saying so; None otherwise
+    (also without bags, which the bag term's own check refuses)."""
+    if data.bags_a is None or data.bags_b is None:
+        return None
+    rows = config.sampler.unpaired_per_step
+    if rows_for_smallest_bags(data.bags_a, data.bags_b, count) <= rows:
+        return None
+    largest = largest_bag(data.bags_a, data.bags_b)
+    config.sampler.unpaired_per_step = count * largest
+    return (
+        f"steps: the bag term needs {count} whole bags a step, and {rows} rows cannot hold "
+        f"{count} of these (the largest holds {largest}), so sampler.unpaired_per_step is "
+        f"{count * largest} (--unpaired-per-step sets it)"
+    )
 
 
 # What docs/results.md measured (tests/test_published_tables.py holds it to the rows).
@@ -179,10 +205,9 @@ def oversized_bags_notice(data: RegimeData, config: TrainConfig) -> str | None:
     every bag fits, or the run is not gentle on bags)."""
     if config.method != "gentle" or data.bags_a is None or data.bags_b is None:
         return None
-    sizes = [bag_sizes(bags) for bags in (data.bags_a, data.bags_b)]
-    largest = max((int(s[-1]) for s in sizes if s.size), default=0)
+    largest = largest_bag(data.bags_a, data.bags_b)
     limit = config.sampler.unpaired_per_step
-    if largest <= limit:
+    if fits_step(largest, largest, limit):
         return None
     return (
         f"steps: the largest bag holds {largest} rows, more than a step's "
