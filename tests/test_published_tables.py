@@ -617,22 +617,28 @@ def test_emoji_grid_with_sclip_once_per_bag_size_is_what_runtime_quotes(
 
 
 @pytest.mark.parametrize(
-    ("name", "regime", "count"),
+    ("name", "regime", "suites", "count"),
     [
-        ("emoji-bagnce32-val-c68564f.jsonl", "bags:32", 9),  # session c68564f
-        ("emoji-bagnce128-val-7a5968c.jsonl", "bags:128", 8),  # session 7a5968c
+        ("emoji-bagnce32-val-c68564f.jsonl", "bags:32", {"emoji"}, 9),  # session c68564f
+        ("emoji-bagnce128-val-7a5968c.jsonl", "bags:128", {"emoji"}, 8),  # session 7a5968c
+        # session 59bde43: the other three suites at bags of 128
+        ("bagnce128-val-59bde43.jsonl", "bags:128", {"mfeat", "proteins", "molecules"}, 24),
     ],
 )
-def test_bag_nce_probes_are_the_means_results_md_quotes(name: str, regime: str, count: int) -> None:
-    """The validation probes of gentle-bagnce's step size at bags of 32 and 128 (emoji, 10
-    pairs, seeds 0-2): the means results.md quotes, each over the three seeds."""
+def test_bag_nce_probes_are_the_means_results_md_quotes(
+    name: str, regime: str, suites: set[str], count: int
+) -> None:
+    """The validation probes of gentle-bagnce's step size at bags of 32 and 128 (10 pairs,
+    seeds 0-2): the means results.md quotes, each over the three seeds."""
     lines = (BENCH / name).read_text(encoding="utf-8")
     probes = [json.loads(line) for line in lines.splitlines()]
     assert len(probes) == 3 * count
-    assert {(r["suite"], r["regime"], r["pairs"]) for r in probes} == {("emoji", regime, 10)}
+    assert {(r["suite"], r["regime"], r["pairs"]) for r in probes} == {
+        (suite, regime, 10) for suite in suites
+    }
     groups: dict[tuple, list[float]] = {}
     for r in probes:
-        groups.setdefault((r["method"], json.dumps(r["override"])), []).append(r["val"])
+        groups.setdefault((r["suite"], r["method"], json.dumps(r["override"])), []).append(r["val"])
     assert len(groups) == count and all(len(v) == 3 for v in groups.values())
     flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
     quoted = [f"{np.mean(v):.3f} ± {np.std(v):.3f}" for v in groups.values()]
