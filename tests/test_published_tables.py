@@ -661,3 +661,45 @@ def test_whole_bag_steps_rows_are_what_results_md_quotes() -> None:
     quoted = " / ".join(f"{np.mean(v):.3f} ± {np.std(v):.3f}" for _, v in sorted(by_pairs.items()))
     flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
     assert f"**{quoted}**" in flat
+
+
+# session 59bde43: gentle's ablations on emoji, molecules and proteins (bags of 8, 20 pairs,
+# halving), with gentle run beside them; mfeat's ran with the table's grid (full search)
+ABLATION_ROWS = "bench-ablations-59bde43.jsonl"
+ABLATION_GENTLE = {
+    "mfeat": "bench-mfeat.jsonl",
+    "emoji": ABLATION_ROWS,
+    "molecules": ABLATION_ROWS,
+    "proteins": ABLATION_ROWS,
+}
+
+
+def test_ablations_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/bench/ablations.md is what benchmarks/ablations.py makes of the rows: every suite
+    has gentle and all five ablations over 5 seeds, and results.md shows the table."""
+    ablations = _benchmark("ablations", monkeypatch)
+    rows = [
+        r for name in ("bench-mfeat.jsonl", ABLATION_ROWS) for r in bench.read_results(BENCH / name)
+    ]
+    gentle = {suite: bench.read_results(BENCH / name) for suite, name in ABLATION_GENTLE.items()}
+    found = ablations.collect(rows, gentle)
+    assert list(found) == ["mfeat", "emoji", "molecules", "proteins"]
+    for g, abl in found.values():
+        assert g.n == 5 and set(abl) == set(bench.ABLATIONS)
+        assert all(s.n == 5 for s in abl.values())
+    text = ablations.report(found)
+    assert (BENCH / "ablations.md").read_text(encoding="utf-8") == text
+    doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 4 * 6 and [line for line in table if line not in doc] == []
+
+
+def test_ablation_verdicts_weigh_the_gap_against_the_larger_std(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verdict = _benchmark("ablations", monkeypatch).verdict
+    gentle = bench.Summary(0.60, 0.02, 5)
+    assert verdict(bench.Summary(0.50, 0.05, 5), gentle) == "worse"
+    assert verdict(bench.Summary(0.56, 0.05, 5), gentle) == "same"  # 0.04 <= 0.05
+    assert verdict(bench.Summary(0.63, 0.01, 5), gentle) == "better"  # 0.03 > 0.02
+    assert verdict(bench.Summary(0.615, 0.01, 5), gentle) == "same"
