@@ -623,6 +623,7 @@ def test_emoji_grid_with_sclip_once_per_bag_size_is_what_runtime_quotes(
         ("emoji-bagnce128-val-7a5968c.jsonl", "bags:128", {"emoji"}, 8),  # session 7a5968c
         # session 59bde43: the other three suites at bags of 128
         ("bagnce128-val-59bde43.jsonl", "bags:128", {"mfeat", "proteins", "molecules"}, 24),
+        ("bagnce32-val-59bde43.jsonl", "bags:32", {"mfeat", "proteins", "molecules"}, 9),
     ],
 )
 def test_bag_nce_probes_are_the_means_results_md_quotes(
