@@ -5,7 +5,7 @@ self-supervised term, SDD with leave-one-out, SDD with the normalised spread) at
 and 20 pairs, 5 seeds. Each suite's ablation rows (``--rows``) are compared with gentle's rows
 of the same cells from ``--gentle SUITE=FILE``, which must come from the same search (mfeat's
 ablations ran with ``--search full`` beside its table's grid; the other suites' with the
-default halving search, so their gentle comes from that suite's halving grid). A row's
+default halving search, gentle run beside them on the same machine). A row's
 verdict uses the tables' rule: the ablation is *better* or *worse* than gentle when the gap
 exceeds the larger of the two seed standard deviations, else *same*.
 
@@ -15,9 +15,9 @@ Writes ``OUT/ablations.md`` (a table per suite and the verdicts) and ``OUT/ablat
     python benchmarks/ablations.py \\
         --rows docs/bench/bench-mfeat.jsonl docs/bench/bench-ablations-59bde43.jsonl \\
         --gentle mfeat=docs/bench/bench-mfeat.jsonl \\
-        emoji=docs/bench/bench-emoji-halving-c68564f.jsonl \\
-        molecules=docs/bench/bench-molecules-halving-31bb490.jsonl \\
-        proteins=docs/bench/bench-proteins-halving-timed.jsonl --out docs/bench
+        emoji=docs/bench/bench-ablations-59bde43.jsonl \\
+        molecules=docs/bench/bench-ablations-59bde43.jsonl \\
+        proteins=docs/bench/bench-ablations-59bde43.jsonl --out docs/bench
 """
 
 from __future__ import annotations
