@@ -706,14 +706,21 @@ def test_ablation_verdicts_weigh_the_gap_against_the_larger_std(
     assert verdict(bench.Summary(0.615, 0.01, 5), gentle) == "same"
 
 
-def test_mmd_at_zero_pairs_rows_are_what_results_md_quotes() -> None:
-    """Session 59bde43: gentle and gentle-no-mmd at bags of 8 and 0 pairs on mfeat and emoji;
-    results.md quotes each mean and std, and every row is a test cell of 5 seeds."""
-    rows = bench.read_results(BENCH / "bench-nommd0-59bde43.jsonl")
+@pytest.mark.parametrize(
+    ("name", "regime", "pairs"),
+    [
+        ("bench-nommd0-59bde43.jsonl", "bags:8", 0),
+        ("bench-nommd-disjoint-59bde43.jsonl", "unpaired", 20),
+    ],
+)
+def test_mmd_rows_are_what_results_md_quotes(name: str, regime: str, pairs: int) -> None:
+    """Session 59bde43: gentle and gentle-no-mmd on mfeat and emoji at bags of 8 with 0 pairs
+    and on disjoint data with 20; results.md quotes each mean and std over 5 seeds."""
+    rows = bench.read_results(BENCH / name)
     assert len(rows) == 20 and all(r["status"] == "ok" for r in rows)
     flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
     for suite in ("mfeat", "emoji"):
-        cells = bench.summarise(rows)[(suite, "bags:8", 0)]
+        cells = bench.summarise(rows)[(suite, regime, pairs)]
         for method in ("gentle", "gentle-no-mmd"):
             s = cells[method]
             assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f}" in flat
