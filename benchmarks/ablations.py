@@ -43,12 +43,15 @@ def cell_summaries(rows: Sequence[dict[str, Any]], suite: str) -> dict[str, benc
     return {m: s for m, s in cells.items() if isinstance(s, bench.Summary)}
 
 
+# bench.Verdict's outcomes, said of an ablation against gentle
+WORDS = {"win": "better", "lose": "worse", "tie": "same"}
+
+
 def verdict(ablation: bench.Summary, gentle: bench.Summary) -> str:
-    """better / worse than gentle when the gap exceeds the larger seed std, else same."""
-    gap = ablation.mean - gentle.mean
-    if abs(gap) <= max(ablation.std, gentle.std):
-        return "same"
-    return "better" if gap > 0 else "worse"
+    """better / worse than gentle when the gap exceeds the larger seed std, else same: the
+    tables' rule (:class:`bench.Verdict`), with gentle in the baseline's place."""
+    outcome = bench.Verdict(("", REGIME, PAIRS), ablation, "gentle", gentle, None).outcome
+    return WORDS.get(outcome, outcome)
 
 
 def suite_table(

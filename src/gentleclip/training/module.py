@@ -19,7 +19,6 @@ from gentleclip.data.sampler import (
     StepIndices,
     StepSampler,
     bag_sizes,
-    fits_step,
     largest_bag,
     rows_for_smallest_bags,
 )
@@ -207,7 +206,7 @@ def oversized_bags_notice(data: RegimeData, config: TrainConfig) -> str | None:
         return None
     largest = largest_bag(data.bags_a, data.bags_b)
     limit = config.sampler.unpaired_per_step
-    if fits_step(largest, largest, limit):
+    if largest <= limit:
         return None
     return (
         f"steps: the largest bag holds {largest} rows, more than a step's "
