@@ -18,6 +18,13 @@ Writes ``OUT/ablations.md`` (a table per suite and the verdicts) and ``OUT/ablat
         emoji=docs/bench/bench-ablations-59bde43.jsonl \\
         molecules=docs/bench/bench-ablations-59bde43.jsonl \\
         proteins=docs/bench/bench-ablations-59bde43.jsonl --out docs/bench
+
+Other settings (session 878d371 on: bags of 32 with 20 pairs, bags of 8 with 0 and 100 pairs,
+gentle run beside the ablations in the same folder) go to ``OUT/ablations-settings.md`` and
+``.png``, one table per setting, with ``--setting REGIME/PAIRS`` once per setting:
+
+    python benchmarks/ablations.py --rows docs/bench/bench-ablations-settings-878d371.jsonl \
+        --setting bags:32/20 bags:8/100 bags:8/0 --stem ablations-settings --out docs/bench
 """
 
 from __future__ import annotations
@@ -33,14 +40,31 @@ from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 from gentleclip.experiments import bench
 
 REGIME, PAIRS = "bags:8", 20
+SETTING = (REGIME, PAIRS)
 STEM = "ablations"
 SUITES = ("mfeat", "emoji", "molecules", "proteins")
 
+Found = dict[str, tuple[bench.Summary, dict[str, bench.Summary]]]
 
-def cell_summaries(rows: Sequence[dict[str, Any]], suite: str) -> dict[str, bench.Summary]:
-    """method -> Summary of ``suite``'s rows at bags of 8 and 20 pairs."""
-    cells = bench.summarise(rows).get((suite, REGIME, PAIRS), {})
+
+def cell_summaries(
+    rows: Sequence[dict[str, Any]], suite: str, setting: tuple[str, int] = SETTING
+) -> dict[str, bench.Summary]:
+    """method -> Summary of ``suite``'s rows at ``setting`` (regime, pairs)."""
+    cells = bench.summarise(rows).get((suite, *setting), {})
     return {m: s for m, s in cells.items() if isinstance(s, bench.Summary)}
+
+
+def parse_setting(text: str) -> tuple[str, int]:
+    """``bags:32/20`` -> ("bags:32", 20)."""
+    regime, _, pairs = text.partition("/")
+    if not regime or not pairs.isdigit():
+        raise SystemExit(f"--setting takes REGIME/PAIRS such as bags:32/20, got {text!r}")
+    return regime, int(pairs)
+
+
+def setting_title(setting: tuple[str, int]) -> str:
+    return f"{setting[0]}, {setting[1]} pairs"
 
 
 # bench.Verdict's outcomes, said of an ablation against gentle
@@ -50,7 +74,7 @@ WORDS = {"win": "better", "lose": "worse", "tie": "same"}
 def verdict(ablation: bench.Summary, gentle: bench.Summary) -> str:
     """better / worse than gentle when the gap exceeds the larger seed std, else same: the
     tables' rule (:class:`bench.Verdict`), with gentle in the baseline's place."""
-    outcome = bench.Verdict(("", REGIME, PAIRS), ablation, "gentle", gentle, None).outcome
+    outcome = bench.Verdict(("", *SETTING), ablation, "gentle", gentle, None).outcome
     return WORDS.get(outcome, outcome)
 
 
@@ -71,31 +95,61 @@ def suite_table(
 
 
 def collect(
-    rows: Sequence[dict[str, Any]], gentle_rows: dict[str, Sequence[dict[str, Any]]]
-) -> dict[str, tuple[bench.Summary, dict[str, bench.Summary]]]:
-    """suite -> (gentle, ablation -> Summary) for every suite with both."""
+    rows: Sequence[dict[str, Any]],
+    gentle_rows: dict[str, Sequence[dict[str, Any]]],
+    setting: tuple[str, int] = SETTING,
+) -> Found:
+    """suite -> (gentle, ablation -> Summary) at ``setting`` for every suite with both."""
     out = {}
     for suite in SUITES:
-        ablations = {m: s for m, s in cell_summaries(rows, suite).items() if m in bench.ABLATIONS}
-        gentle = cell_summaries(gentle_rows.get(suite, ()), suite).get("gentle")
+        cells = cell_summaries(rows, suite, setting)
+        ablations = {m: s for m, s in cells.items() if m in bench.ABLATIONS}
+        gentle = cell_summaries(gentle_rows.get(suite, ()), suite, setting).get("gentle")
         if ablations and gentle is not None:
             out[suite] = (gentle, ablations)
     return out
 
 
-def report(found: dict[str, tuple[bench.Summary, dict[str, bench.Summary]]]) -> str:
+HEADLINE_NOTE = (
+    "Headline: a->b class precision@1 (proteins: a->b R@10), test pairs, mean ± "
+    f"std over seeds ({bench.STD_NOTE}). Verdict: better or worse when the gap exceeds "
+    "the larger of the two seed standard deviations, else same."
+)
+TABLE_HEAD = [
+    "| suite | method | headline | seeds | vs gentle | verdict |",
+    "|---|---|---:|---:|---:|---|",
+]
+
+
+def report(found: Found) -> str:
     """ablations.md: the table, then one line per ablation counting its verdicts."""
     lines = [
-        f"# Ablations of gentle ({REGIME}, {PAIRS} pairs)",
+        f"# Ablations of gentle ({setting_title(SETTING)})",
         "",
         "Each ablation against gentle run with the same search (mfeat: full; the others: "
-        "halving). Headline: a->b class precision@1 (proteins: a->b R@10), test pairs, mean ± "
-        f"std over seeds ({bench.STD_NOTE}). Verdict: better or worse when the gap exceeds "
-        "the larger of the two seed standard deviations, else same.",
+        "halving). " + HEADLINE_NOTE,
         "",
-        "| suite | method | headline | seeds | vs gentle | verdict |",
-        "|---|---|---:|---:|---:|---|",
+        *table_and_verdicts(found),
     ]
+    return "\n".join(lines) + "\n"
+
+
+def settings_report(found_by_setting: dict[tuple[str, int], Found]) -> str:
+    """ablations-settings.md: a section per setting, each a table and its verdict lines."""
+    lines = [
+        "# Ablations of gentle at other settings",
+        "",
+        "Each ablation against gentle run beside it with the same search (halving). "
+        + HEADLINE_NOTE,
+    ]
+    for setting, found in found_by_setting.items():
+        lines += ["", f"## {setting_title(setting)}", "", *table_and_verdicts(found)]
+    return "\n".join(lines) + "\n"
+
+
+def table_and_verdicts(found: Found) -> list[str]:
+    """The markdown table of every suite, a blank line, then one line per ablation."""
+    lines = list(TABLE_HEAD)
     for suite, (gentle, ablations) in found.items():
         lines += suite_table(suite, ablations, gentle)
     lines.append("")
@@ -105,51 +159,90 @@ def report(found: dict[str, tuple[bench.Summary, dict[str, bench.Summary]]]) -> 
         ]
         if said:
             lines.append(f"- {name}: {', '.join(said)}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
-def plot(found: dict[str, tuple[bench.Summary, dict[str, bench.Summary]]], path: Path) -> None:
+def plot(found: Found, path: Path) -> None:
     """Per suite, gentle and each ablation's mean with its seed std as an error bar."""
-    fig = Figure(figsize=(3.2 * max(len(found), 1), 3.6), layout="constrained")
-    axes = fig.subplots(1, max(len(found), 1), squeeze=False)[0]
-    for ax, (suite, (gentle, ablations)) in zip(axes, found.items(), strict=False):
-        names = ["gentle", *(n for n in bench.ABLATIONS if n in ablations)]
-        stats = [gentle, *(ablations[n] for n in names[1:])]
-        colours = ["tab:blue", *("tab:grey" for _ in names[1:])]
-        ax.bar(
-            range(len(names)),
-            [s.mean for s in stats],
-            yerr=[s.std for s in stats],
-            color=colours,
-            capsize=3,
-        )
-        ax.set_xticks(range(len(names)), [n.replace("gentle-", "") for n in names], rotation=45)
-        ax.set_title(suite)
-        ax.set_ylim(0, 1)
-    axes[0].set_ylabel("headline (mean ± seed std)")
+    plot_settings({SETTING: found}, path, titles=False)
+
+
+def plot_settings(
+    found_by_setting: dict[tuple[str, int], Found], path: Path, *, titles: bool = True
+) -> None:
+    """A row of panels per setting, one panel per suite: gentle and each ablation's mean with
+    its seed std as an error bar."""
+    suites = [s for s in SUITES if any(s in f for f in found_by_setting.values())] or ["-"]
+    nrows = max(len(found_by_setting), 1)
+    fig = Figure(figsize=(3.2 * len(suites), 3.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, len(suites), squeeze=False)
+    for row, (setting, found) in zip(axes, found_by_setting.items(), strict=False):
+        for ax, suite in zip(row, suites, strict=True):
+            if suite in found:
+                bars(ax, *found[suite])
+                ax.set_title(f"{suite}, {setting_title(setting)}" if titles else suite)
+            else:
+                ax.set_axis_off()
+        row[0].set_ylabel("headline (mean ± seed std)")
     save_figure_atomic(fig, path)
+
+
+def bars(ax: Any, gentle: bench.Summary, ablations: dict[str, bench.Summary]) -> None:
+    """gentle (blue) and each ablation (grey): mean with the seed std as an error bar."""
+    names = ["gentle", *(n for n in bench.ABLATIONS if n in ablations)]
+    stats = [gentle, *(ablations[n] for n in names[1:])]
+    colours = ["tab:blue", *("tab:grey" for _ in names[1:])]
+    ax.bar(
+        range(len(names)),
+        [s.mean for s in stats],
+        yerr=[s.std for s in stats],
+        color=colours,
+        capsize=3,
+    )
+    ax.set_xticks(range(len(names)), [n.replace("gentle-", "") for n in names], rotation=45)
+    ax.set_ylim(0, 1)
+
+
+def gentle_by_suite(items: Sequence[str] | None, rows: list[dict[str, Any]]) -> dict:
+    """--gentle SUITE=FILE items as suite -> rows; without them, gentle comes from --rows."""
+    if not items:
+        return dict.fromkeys(SUITES, rows)
+    out = {}
+    for item in items:
+        suite, _, file = item.partition("=")
+        if suite not in SUITES or not file:
+            raise SystemExit(f"--gentle takes SUITE=FILE with SUITE in {SUITES}, got {item!r}")
+        out[suite] = bench.read_results(Path(file))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=Path, nargs="+", required=True, help="ablation rows")
-    parser.add_argument("--gentle", nargs="+", required=True, help="SUITE=FILE: gentle's rows")
+    parser.add_argument(
+        "--gentle", nargs="+", help="SUITE=FILE: gentle's rows (default: from --rows)"
+    )
+    parser.add_argument(
+        "--setting", nargs="+", type=parse_setting, default=[SETTING], help="REGIME/PAIRS"
+    )
+    parser.add_argument("--stem", default=STEM, help="names OUT/STEM.md and OUT/STEM.png")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     rows = [row for path in args.rows for row in bench.read_results(path)]
-    gentle_rows = {}
-    for item in args.gentle:
-        suite, _, file = item.partition("=")
-        if suite not in SUITES or not file:
-            raise SystemExit(f"--gentle takes SUITE=FILE with SUITE in {SUITES}, got {item!r}")
-        gentle_rows[suite] = bench.read_results(Path(file))
-    found = collect(rows, gentle_rows)
-    if not found:
-        raise SystemExit("no suite has both ablation rows and gentle rows at bags:8, 20 pairs")
-    with atomic_path(args.out / f"{STEM}.md", ".md") as tmp:
-        tmp.write_text(report(found), encoding="utf-8")
-    plot(found, args.out / f"{STEM}.png")
-    print(report(found))
+    gentle_rows = gentle_by_suite(args.gentle, rows)
+    found = {st: collect(rows, gentle_rows, st) for st in args.setting}
+    if missing := [setting_title(st) for st, f in found.items() if not f]:
+        raise SystemExit(f"no suite has both ablation rows and gentle rows at {missing}")
+    single = args.setting == [SETTING]
+    text = report(found[SETTING]) if single else settings_report(found)
+    with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    png = args.out / f"{args.stem}.png"
+    if single:
+        plot(found[SETTING], png)
+    else:
+        plot_settings(found, png)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -706,6 +706,48 @@ def test_ablation_verdicts_weigh_the_gap_against_the_larger_std(
     assert verdict(bench.Summary(0.615, 0.01, 5), gentle) == "same"
 
 
+def test_ablation_settings_report_has_a_section_per_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """benchmarks/ablations.py --setting: each setting's table holds only its own cells, a
+    setting without gentle's rows is left out, and a malformed setting is refused."""
+    ablations = _benchmark("ablations", monkeypatch)
+    assert ablations.parse_setting("bags:32/20") == ("bags:32", 20)
+    for bad in ("bags:32", "bags:32/x", "/20"):
+        with pytest.raises(SystemExit, match="REGIME/PAIRS"):
+            ablations.parse_setting(bad)
+
+    def row(regime: str, pairs: int, method: str, seed: int, value: float) -> dict:
+        return {
+            "suite": "mfeat",
+            "regime": regime,
+            "pairs": pairs,
+            "seed": seed,
+            "method": method,
+            "status": "ok",
+            "value": value,
+            "metric": "a2b_class_p@1",
+        }
+
+    rows = [
+        row(regime, pairs, method, seed, base + 0.01 * seed)
+        for regime, pairs, shift in (("bags:32", 20, 0.0), ("bags:8", 100, 0.2))
+        for method, base in (("gentle", 0.5 + shift), ("gentle-no-sdd", 0.3 + shift))
+        for seed in range(3)
+    ]
+    settings = [("bags:32", 20), ("bags:8", 100), ("bags:8", 0)]
+    gentle = dict.fromkeys(ablations.SUITES, rows)
+    found = {st: ablations.collect(rows, gentle, st) for st in settings}
+    assert found[("bags:8", 0)] == {}
+    g, abl = found[("bags:8", 100)]["mfeat"]
+    assert g.mean == pytest.approx(0.71) and abl["gentle-no-sdd"].mean == pytest.approx(0.51)
+    text = ablations.settings_report({st: f for st, f in found.items() if f})
+    assert "## bags:32, 20 pairs" in text and "## bags:8, 100 pairs" in text
+    assert "| mfeat | gentle-no-sdd | 0.310 ± 0.008 | 3 | -0.200 | worse |" in text
+    ablations.plot_settings({st: f for st, f in found.items() if f}, tmp_path / "a.png")
+    assert (tmp_path / "a.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize(
     ("name", "regime", "pairs"),
     [
