@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -766,3 +767,68 @@ def test_mmd_rows_are_what_results_md_quotes(name: str, regime: str, pairs: int)
         for method in ("gentle", "gentle-no-mmd"):
             s = cells[method]
             assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f}" in flat
+
+
+# sessions 878d371 and e305827: gentle's ablations at other settings, gentle run beside them
+ABLATION_SETTINGS_ROWS = "bench-ablations-settings-878d371.jsonl"
+ABLATION_SETTINGS = {("bags:32", 20): 4, ("bags:8", 100): 2, ("bags:8", 0): 2}
+
+
+def test_ablations_at_other_settings_are_made_from_their_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/bench/ablations-settings.md is what benchmarks/ablations.py --setting makes of the
+    rows (gentle and all five ablations, 5 seeds each), and results.md shows every table."""
+    ablations = _benchmark("ablations", monkeypatch)
+    rows = bench.read_results(BENCH / ABLATION_SETTINGS_ROWS)
+    gentle = ablations.gentle_by_suite(None, rows)
+    found = {st: ablations.collect(rows, gentle, st) for st in ABLATION_SETTINGS}
+    for setting, suites in ABLATION_SETTINGS.items():
+        assert len(found[setting]) == suites
+        for g, abl in found[setting].values():
+            assert g.n == 5 and set(abl) == set(bench.ABLATIONS)
+            assert all(s.n == 5 for s in abl.values())
+    text = ablations.settings_report(found)
+    assert (BENCH / "ablations-settings.md").read_text(encoding="utf-8") == text
+    assert (BENCH / "ablations-settings.png").stat().st_size > 0
+    doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    rows_per_table = [6 * n + 2 for n in ABLATION_SETTINGS.values()]
+    assert len(table) == sum(rows_per_table) and [t for t in table if t not in doc] == []
+
+
+MMD_REDUNDANCY_ROWS = "mmd-redundancy-878d371.jsonl"
+
+
+def test_mmd_redundancy_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/bench/mmd-redundancy.md is what benchmarks/mmd_redundancy.py --report makes of
+    the rows (4 suites x 3 seeds x 2 variants x 5 steps), results.md shows its table, and the
+    step-2,000 MMD^2 it quotes are the rows' means."""
+    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    lines = (BENCH / MMD_REDUNDANCY_ROWS).read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == 4 * 3 * 2 * 5
+    text = mmd.report(rows)
+    assert (BENCH / "mmd-redundancy.md").read_text(encoding="utf-8") == text
+    assert (BENCH / "mmd-redundancy.png").stat().st_size > 0
+    results = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    doc = set(results.splitlines())
+    assert [line for line in text.splitlines() if line.startswith("| ") and line not in doc] == []
+    flat = " ".join(results.split())
+    last = {s: {v: mmd.means(rows)[(s, v, 2000)] for v in VARIANTS} for s in mmd.SUITE_ORDER}
+
+    def four(get: Callable[[dict], float]) -> list[str]:
+        return [f"{get(last[suite]):.4f}" for suite in mmd.SUITE_ORDER]
+
+    without = four(lambda m: m["gentle-no-mmd"]["mmd"])
+    with_it = four(lambda m: m["gentle"]["mmd"])
+    floors = four(lambda m: (m["gentle"]["mmd_floor"] + m["gentle-no-mmd"]["mmd_floor"]) / 2)
+    quoted = (
+        f"without the MMD term it is {without[0]} (mfeat), {without[1]} (emoji), {without[2]} "
+        f"(molecules) and {without[3]} (proteins), against {', '.join(with_it[:3])} and "
+        f"{with_it[3]} with it, and floors of {', '.join(floors[:3])} and {floors[3]}."
+    )
+    assert quoted in flat
+
+
+VARIANTS = ("gentle", "gentle-no-mmd")
