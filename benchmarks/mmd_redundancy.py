@@ -45,6 +45,7 @@ from gentleclip.experiments import bench, datasets
 from gentleclip.losses.functional import sdd_and_mmd
 from gentleclip.training.config import TrainConfig, config_from_dict
 from gentleclip.training.inprocess import InProcessRun
+from gentleclip.training.objective import mmd_options, sdd_options
 
 VARIANTS = {"gentle": {}, "gentle-no-mmd": {"loss": {"w_mmd": 0.0}}}
 
@@ -54,18 +55,7 @@ def distribution_terms(
 ) -> dict[str, float]:
     """Mean SDD, MMD^2 (the recipe's options) and the MMD^2 floor over ``draws`` of unpaired
     row indices (:func:`disjoint_draws`)."""
-    loss = config.loss
-    sdd = {
-        "bandwidth": loss.sdd_bandwidth,
-        "leave_one_out": loss.sdd_leave_one_out,
-        "spread": loss.sdd_spread,
-        "normalize": loss.sdd_normalize,
-    }
-    mmd = {
-        "multipliers": tuple(loss.mmd_multipliers),
-        "bandwidths": loss.mmd_bandwidths,
-        "unbiased": loss.mmd_unbiased,
-    }
+    sdd, mmd = sdd_options(config.loss), mmd_options(config.loss)
     with torch.no_grad():
         za = model.encode("a", torch.from_numpy(data.unpaired_a))
         zb = model.encode("b", torch.from_numpy(data.unpaired_b))

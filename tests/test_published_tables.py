@@ -7,14 +7,17 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from gentleclip.errors import InputError
 from gentleclip.experiments import bench, datasets
+from gentleclip.training.config import TrainConfig
 from gentleclip.training.module import WHOLE_BAG_EVIDENCE
+from gentleclip.training.objective import GentleObjective
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "docs" / "bench"
@@ -832,3 +835,42 @@ def test_mmd_redundancy_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyP
 
 
 VARIANTS = ("gentle", "gentle-no-mmd")
+
+
+def test_mmd_redundancy_measures_the_recipe_terms_and_a_disjoint_floor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """benchmarks/mmd_redundancy.py: each draw's floor rows are disjoint from its first rows,
+    and the measured SDD and MMD^2 are the training objective's own terms on those rows (the
+    floor: its MMD^2 between the two disjoint subsets of one side), averaged over draws."""
+    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    draws = mmd.disjoint_draws(np.random.default_rng(0), 40, 30, 12, 3)
+    for a, b, a2, b2 in draws:
+        assert all(len(x) == 12 for x in (a, b, a2, b2))
+        assert not set(a) & set(a2) and not set(b) & set(b2)
+        assert max(a.max(), a2.max()) < 40 and max(b.max(), b2.max()) < 30
+    generator = torch.Generator().manual_seed(0)
+    weights = {side: torch.randn(d, 3, generator=generator) for side, d in (("a", 5), ("b", 4))}
+
+    class Towers:
+        def encode(self, side: str, x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.normalize(x @ weights[side], dim=1)
+
+    rng = np.random.default_rng(1)
+    data = SimpleNamespace(
+        unpaired_a=rng.normal(size=(40, 5)).astype(np.float32),
+        unpaired_b=rng.normal(size=(30, 4)).astype(np.float32) + 3.0,
+    )
+    config = TrainConfig()
+    measured = mmd.distribution_terms(Towers(), data, config, draws)
+    za = Towers().encode("a", torch.from_numpy(data.unpaired_a))
+    zb = Towers().encode("b", torch.from_numpy(data.unpaired_b))
+    terms = GentleObjective(config.loss)._distribution_terms
+    with torch.no_grad():
+        pairs = [terms(za[a], zb[b]) for a, b, _, _ in draws]
+        sides = [((za, a, a2), (zb, b, b2)) for a, b, a2, b2 in draws]
+        floors = [terms(z[i], z[k])["mmd"] for both in sides for z, i, k in both]
+    assert measured["sdd"] == pytest.approx(float(np.mean([float(t["sdd"]) for t in pairs])))
+    assert measured["mmd"] == pytest.approx(float(np.mean([float(t["mmd"]) for t in pairs])))
+    assert measured["mmd_floor"] == pytest.approx(float(np.mean([float(f) for f in floors])))
+    assert measured["mmd"] > 2 * measured["mmd_floor"]  # the two sides differ; one side does not

@@ -27,6 +27,8 @@ two rows of a side) is left out of the sum and reported as absent.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -51,6 +53,25 @@ def _pseudo_negatives(config: LossConfig) -> bool:
     """S-CLIP's unpaired A rows as B -> A CLIP negatives: only where the pseudo-label term is
     weighted (method ``sclip``; the others train with ``w_pseudo = 0``)."""
     return config.pseudo_extra_negatives and config.w_pseudo > 0
+
+
+def sdd_options(config: LossConfig) -> dict[str, Any]:
+    """The ``sdd`` options of :func:`functional.sdd_and_mmd` that ``config`` sets."""
+    return {
+        "bandwidth": config.sdd_bandwidth,
+        "leave_one_out": config.sdd_leave_one_out,
+        "spread": config.sdd_spread,
+        "normalize": config.sdd_normalize,
+    }
+
+
+def mmd_options(config: LossConfig) -> dict[str, Any]:
+    """The ``mmd`` options of :func:`functional.sdd_and_mmd` that ``config`` sets."""
+    return {
+        "bandwidths": config.mmd_bandwidths,
+        "multipliers": tuple(config.mmd_multipliers),
+        "unbiased": config.mmd_unbiased,
+    }
 
 
 class GentleObjective(nn.Module):
@@ -187,19 +208,6 @@ class GentleObjective(nn.Module):
             all_a, all_b = gather_with_grad(all_a), gather_with_grad(all_b)
         if min(all_a.shape[0], all_b.shape[0]) < 2:
             return {}
-        sdd = None
-        if cfg.w_sdd > 0:
-            sdd = {
-                "bandwidth": cfg.sdd_bandwidth,
-                "leave_one_out": cfg.sdd_leave_one_out,
-                "spread": cfg.sdd_spread,
-                "normalize": cfg.sdd_normalize,
-            }
-        mmd = None
-        if cfg.w_mmd > 0:
-            mmd = {
-                "bandwidths": cfg.mmd_bandwidths,
-                "multipliers": tuple(cfg.mmd_multipliers),
-                "unbiased": cfg.mmd_unbiased,
-            }
+        sdd = sdd_options(cfg) if cfg.w_sdd > 0 else None
+        mmd = mmd_options(cfg) if cfg.w_mmd > 0 else None
         return functional.sdd_and_mmd(all_a, all_b, sdd=sdd, mmd=mmd, chunk_size=cfg.chunk_size)
