@@ -773,8 +773,17 @@ def test_mmd_rows_are_what_results_md_quotes(name: str, regime: str, pairs: int)
 
 
 # sessions 878d371 and e305827: gentle's ablations at other settings, gentle run beside them
-ABLATION_SETTINGS_ROWS = "bench-ablations-settings-878d371.jsonl"
-ABLATION_SETTINGS = {("bags:32", 20): 4, ("bags:8", 100): 2, ("bags:8", 0): 2}
+ABLATION_SETTINGS_ROWS = (
+    "bench-ablations-settings-878d371.jsonl",
+    "bench-ablations-settings-e305827.jsonl",
+)
+ABLATION_SETTINGS = {
+    ("bags:8", 0): 4,
+    ("bags:8", 100): 4,
+    ("bags:32", 20): 4,
+    ("bags:128", 20): 4,
+    ("unpaired", 20): 2,
+}
 
 
 def test_ablations_at_other_settings_are_made_from_their_rows(
@@ -783,7 +792,7 @@ def test_ablations_at_other_settings_are_made_from_their_rows(
     """docs/bench/ablations-settings.md is what benchmarks/ablations.py --setting makes of the
     rows (gentle and all five ablations, 5 seeds each), and results.md shows every table."""
     ablations = _benchmark("ablations", monkeypatch)
-    rows = bench.read_results(BENCH / ABLATION_SETTINGS_ROWS)
+    rows = [r for name in ABLATION_SETTINGS_ROWS for r in bench.read_results(BENCH / name)]
     gentle = ablations.gentle_by_suite(None, rows)
     found = {st: ablations.collect(rows, gentle, st) for st in ABLATION_SETTINGS}
     for setting, suites in ABLATION_SETTINGS.items():
