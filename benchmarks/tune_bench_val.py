@@ -8,6 +8,8 @@ recipe and scored on the validation pairs.
     python benchmarks/tune_bench_val.py --suite mfeat --pairs 10,20,50,100,200 --seeds 0,1 \
         --option loss.w_clip --values 1.0,0.3,0.1 [--method gentle] [--out tune.jsonl]
 
+(``--values false,true`` for a switch such as ``loss.sdd_leave_one_out``.)
+
 Prints one line per run and a mean per value; appends JSON lines to ``--out``.
 """
 
@@ -31,6 +33,14 @@ def score(suite: str, method: str, regime: str, pairs: int, seed: int, option: s
     return bench.fit_trained(config, data.val)
 
 
+def parse_value(text: str) -> bool | float | int:
+    """``true``/``false`` -> bool, digits -> int, anything else -> float."""
+    text = text.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--suite", default="mfeat")
@@ -39,13 +49,13 @@ def main() -> None:
     p.add_argument("--pairs", default="20")
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--option", required=True, help="dotted config key, e.g. loss.w_clip")
-    p.add_argument("--values", required=True, help="comma-separated numbers")
+    p.add_argument("--values", required=True, help="comma-separated numbers or true/false")
     p.add_argument("--out", default="tune_bench_val.jsonl")
     args = p.parse_args()
     torch.set_num_threads(1)
     texts = args.values.split(",")
-    values = [int(v) if v.strip().lstrip("-").isdigit() else float(v) for v in texts]
-    results: dict[float | int, list[float]] = {v: [] for v in values}
+    values = [parse_value(v) for v in texts]
+    results: dict[bool | float | int, list[float]] = {v: [] for v in values}
     key = bench.headline_key(args.suite, bench.load_domain(args.suite))
     for pairs in bench.parse_int_list(args.pairs, "pairs"):
         for seed in bench.parse_int_list(args.seeds, "seed"):

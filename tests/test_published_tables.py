@@ -883,3 +883,29 @@ def test_mmd_redundancy_measures_the_recipe_terms_and_a_disjoint_floor(
     assert measured["mmd"] == pytest.approx(float(np.mean([float(t["mmd"]) for t in pairs])))
     assert measured["mmd_floor"] == pytest.approx(float(np.mean([float(f) for f in floors])))
     assert measured["mmd"] > 2 * measured["mmd_floor"]  # the two sides differ; one side does not
+
+
+def test_tune_bench_val_reads_switches_as_booleans() -> None:
+    """benchmarks/tune_bench_val.py --values: true/false are booleans (a config switch refuses
+    0 and 1), digits integers, the rest floats."""
+    parse = _load("tune_bench_val").parse_value
+    assert [parse(v) for v in ("false", "True", "0", "-3", "0.15")] == [False, True, 0, -3, 0.15]
+    assert isinstance(parse("0"), int) and isinstance(parse("false"), bool)
+    with pytest.raises(ValueError):
+        parse("yes")
+
+
+def test_proteins_zero_pair_validation_check_is_what_results_md_quotes() -> None:
+    """Session e305827: the recipe, the self-supervised term and SDD's leave-one-out on
+    proteins' validation splits at 0 pairs (5 seeds each); results.md quotes the means."""
+    lines = (BENCH / "proteins-0pairs-val-e305827.jsonl").read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in lines.splitlines()]
+    found: dict[tuple[str, object], list[float]] = {}
+    for r in rows:
+        assert r["suite"] == "proteins" and r["pairs"] == 0 and r["regime"] == "bags:8"
+        found.setdefault((r["option"], r["value"]), []).append(r["a_to_b_R@10"])
+    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    for key in (("loss.w_ssl", 0), ("loss.w_ssl", 0.15), ("loss.sdd_leave_one_out", True)):
+        values = found[key]
+        assert len(values) == 5 and f"**{np.mean(values):.3f} ± {np.std(values):.3f}**" in flat
+    assert found[("loss.w_ssl", 0)] == found[("loss.sdd_leave_one_out", False)]
