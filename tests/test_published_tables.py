@@ -776,10 +776,14 @@ def test_mmd_rows_are_what_results_md_quotes(name: str, regime: str, pairs: int)
 ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-878d371.jsonl",
     "bench-ablations-settings-e305827.jsonl",
+    "bench-ablations-settings-a9305a7.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
+    ("bags:8", 10): 4,
+    ("bags:8", 50): 4,
     ("bags:8", 100): 4,
+    ("bags:8", 200): 4,
     ("bags:32", 20): 4,
     ("bags:128", 20): 4,
     ("unpaired", 20): 2,
