@@ -26,6 +26,10 @@ writes ``mmd-redundancy.md`` (means over seeds per suite and step) and ``mmd-red
     done
     python benchmarks/mmd_redundancy.py --report docs/bench/mmd-redundancy-878d371.jsonl \\
         --out docs/bench/mmd-redundancy.md
+
+At 200 pairs (session a9305a7): the same loop with ``--pairs 200 --out
+docs/bench/mmd-redundancy-200pairs-a9305a7.jsonl``, then ``--report`` of those rows with
+``--out docs/bench/mmd-redundancy-200pairs.md``. The report names the rows' setting.
 """
 
 from __future__ import annotations
@@ -81,6 +85,17 @@ def disjoint_draws(
     return draws
 
 
+def check_unpaired(cell: bench.Cell, arrays: dict) -> None:
+    """Refuse a validation split with under 4 unpaired rows a side: a draw and its disjoint
+    floor draw need 2 rows each (proteins at 200 pairs keeps 1)."""
+    rows = min(len(arrays["unpaired_a"]), len(arrays["unpaired_b"]))
+    if rows < 4:
+        raise SystemExit(
+            f"{cell.suite}, {cell.regime}, {cell.pairs} pairs, seed {cell.seed}: the validation "
+            f"split has {rows} unpaired row(s) a side; the MMD floor needs at least 4"
+        )
+
+
 def run_variant(
     cell: bench.Cell, spec: bench.Trained, arrays: dict, variant: str, steps: list[int], draws: int
 ) -> list[dict[str, Any]]:
@@ -134,13 +149,25 @@ def means(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, fl
     }
 
 
+def setting_words(rows: list[dict[str, Any]]) -> str:
+    """ "Bags of 8, 20 pairs" (or "Disjoint data, ...") for the rows' one bench cell."""
+    settings = {(r["regime"], r["pairs"]) for r in rows}
+    if len(settings) != 1:
+        raise SystemExit(
+            f"--report takes rows of one regime and pair count, got {sorted(settings)}"
+        )
+    regime, pairs = settings.pop()
+    kind, _, size = regime.partition(":")
+    return f"{f'Bags of {size}' if kind == 'bags' else 'Disjoint data'}, {pairs} pairs"
+
+
 def report(rows: list[dict[str, Any]]) -> str:
     """mmd-redundancy.md: one table row per (suite, step): both variants side by side."""
     found = means(rows)
     lines = [
         "# MMD of gentle's embeddings, trained with and without the MMD term",
         "",
-        "Bags of 8, 20 pairs, each suite's validation split (test pairs never read), mean over "
+        f"{setting_words(rows)}, each suite's validation split (test pairs never read), mean over "
         "seeds. MMD^2 and SDD as the recipe computes them, on step-sized random subsets of the "
         "unpaired rows of each side (the same subsets for both models); the floor is MMD^2 "
         "between two disjoint subsets of one side. Validation headline: a->b class P@1 "
@@ -221,6 +248,7 @@ def main() -> None:
         cell = bench.Cell(args.suite, args.regime, args.pairs, seed, "gentle")
         test_size = datasets.entry(args.suite).setting.test_size
         spec, data, _ = bench._method_splits(domain, cell, test_size)
+        check_unpaired(cell, data.val)
         for variant in VARIANTS:
             with bench.one_torch_thread():
                 rows = run_variant(cell, spec, data.val, variant, steps, args.draws)

@@ -848,6 +848,48 @@ def test_mmd_redundancy_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyP
 
 
 VARIANTS = ("gentle", "gentle-no-mmd")
+MMD_REDUNDANCY_200 = "mmd-redundancy-200pairs-a9305a7.jsonl"
+
+
+def test_mmd_redundancy_at_200_pairs_is_made_from_its_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Session a9305a7: the diagnostic at bags of 8 with 200 pairs (3 suites x 3 seeds x 2
+    variants x 5 steps; proteins' validation split keeps 1 unpaired row a side there, which the
+    script refuses); its report names that setting, and results.md shows its table."""
+    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    lines = (BENCH / MMD_REDUNDANCY_200).read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == 3 * 3 * 2 * 5 and {r["pairs"] for r in rows} == {200}
+    text = mmd.report(rows)
+    assert "Bags of 8, 200 pairs, each suite's validation split" in text
+    assert (BENCH / "mmd-redundancy-200pairs.md").read_text(encoding="utf-8") == text
+    assert (BENCH / "mmd-redundancy-200pairs.png").stat().st_size > 0
+    doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + 3 * 5 and [line for line in table if line not in doc] == []
+
+
+def test_mmd_redundancy_report_names_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report's setting comes from its rows, and rows of two settings are refused."""
+    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    assert mmd.setting_words([{"regime": "bags:32", "pairs": 50}]) == "Bags of 32, 50 pairs"
+    assert mmd.setting_words([{"regime": "unpaired", "pairs": 20}]) == "Disjoint data, 20 pairs"
+    with pytest.raises(SystemExit, match="one regime and pair count"):
+        mmd.setting_words([{"regime": "bags:8", "pairs": 20}, {"regime": "bags:8", "pairs": 0}])
+
+
+def test_mmd_redundancy_refuses_a_split_too_small_for_its_floor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under 4 unpaired rows a side (proteins' validation split at 200 pairs keeps 1), the
+    diagnostic stops with a message naming the cell instead of failing inside the loss."""
+    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    cell = bench.Cell("proteins", "bags:8", 200, 0, "gentle")
+    small = {"unpaired_a": np.zeros((1, 3)), "unpaired_b": np.zeros((5, 3))}
+    with pytest.raises(SystemExit, match=r"proteins, bags:8, 200 pairs, seed 0.*1 unpaired row"):
+        mmd.check_unpaired(cell, small)
+    mmd.check_unpaired(cell, {"unpaired_a": np.zeros((4, 3)), "unpaired_b": np.zeros((4, 3))})
 
 
 def test_mmd_redundancy_measures_the_recipe_terms_and_a_disjoint_floor(
