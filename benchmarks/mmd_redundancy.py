@@ -149,6 +149,9 @@ def means(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, fl
     }
 
 
+REGIME_WORDS = {"unpaired": "Disjoint data", "natural": "Natural bags"}
+
+
 def setting_words(rows: list[dict[str, Any]]) -> str:
     """ "Bags of 8, 20 pairs" (or "Disjoint data, ...") for the rows' one bench cell."""
     settings = {(r["regime"], r["pairs"]) for r in rows}
@@ -156,9 +159,10 @@ def setting_words(rows: list[dict[str, Any]]) -> str:
         raise SystemExit(
             f"--report takes rows of one regime and pair count, got {sorted(settings)}"
         )
-    regime, pairs = settings.pop()
-    kind, _, size = regime.partition(":")
-    return f"{f'Bags of {size}' if kind == 'bags' else 'Disjoint data'}, {pairs} pairs"
+    text, pairs = settings.pop()
+    regime = bench.parse_regime(text)
+    words = REGIME_WORDS.get(regime.kind, f"Bags of {regime.bag_size}")
+    return f"{words}, {pairs} pairs"
 
 
 def report(rows: list[dict[str, Any]]) -> str:
