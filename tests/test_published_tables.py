@@ -816,21 +816,30 @@ def test_ablations_at_other_settings_are_made_from_their_rows(
 MMD_REDUNDANCY_ROWS = "mmd-redundancy-878d371.jsonl"
 
 
+def _mmd_report_as_published(
+    mmd: ModuleType, rows_name: str, stem: str, suites: int
+) -> tuple[list[dict], str]:
+    """The diagnostic's rows (``suites`` x 3 seeds x 2 variants x 5 steps) and report: the
+    report equals docs/bench/STEM.md, STEM.png exists, and results.md shows every table row."""
+    lines = (BENCH / rows_name).read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == suites * 3 * 2 * 5
+    text = mmd.report(rows)
+    assert (BENCH / f"{stem}.md").read_text(encoding="utf-8") == text
+    assert (BENCH / f"{stem}.png").stat().st_size > 0
+    doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + suites * 5 and [line for line in table if line not in doc] == []
+    return rows, text
+
+
 def test_mmd_redundancy_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     """docs/bench/mmd-redundancy.md is what benchmarks/mmd_redundancy.py --report makes of
     the rows (4 suites x 3 seeds x 2 variants x 5 steps), results.md shows its table, and the
     step-2,000 MMD^2 it quotes are the rows' means."""
     mmd = _benchmark("mmd_redundancy", monkeypatch)
-    lines = (BENCH / MMD_REDUNDANCY_ROWS).read_text(encoding="utf-8").splitlines()
-    rows = [json.loads(line) for line in lines]
-    assert len(rows) == 4 * 3 * 2 * 5
-    text = mmd.report(rows)
-    assert (BENCH / "mmd-redundancy.md").read_text(encoding="utf-8") == text
-    assert (BENCH / "mmd-redundancy.png").stat().st_size > 0
-    results = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
-    doc = set(results.splitlines())
-    assert [line for line in text.splitlines() if line.startswith("| ") and line not in doc] == []
-    flat = " ".join(results.split())
+    rows, _ = _mmd_report_as_published(mmd, MMD_REDUNDANCY_ROWS, "mmd-redundancy", suites=4)
+    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
     last = {s: {v: mmd.means(rows)[(s, v, 2000)] for v in VARIANTS} for s in mmd.SUITE_ORDER}
 
     def four(get: Callable[[dict], float]) -> list[str]:
@@ -858,16 +867,10 @@ def test_mmd_redundancy_at_200_pairs_is_made_from_its_rows(
     variants x 5 steps; proteins' validation split keeps 1 unpaired row a side there, which the
     script refuses); its report names that setting, and results.md shows its table."""
     mmd = _benchmark("mmd_redundancy", monkeypatch)
-    lines = (BENCH / MMD_REDUNDANCY_200).read_text(encoding="utf-8").splitlines()
-    rows = [json.loads(line) for line in lines]
-    assert len(rows) == 3 * 3 * 2 * 5 and {r["pairs"] for r in rows} == {200}
-    text = mmd.report(rows)
+    stem = "mmd-redundancy-200pairs"
+    rows, text = _mmd_report_as_published(mmd, MMD_REDUNDANCY_200, stem, suites=3)
+    assert {r["pairs"] for r in rows} == {200}
     assert "Bags of 8, 200 pairs, each suite's validation split" in text
-    assert (BENCH / "mmd-redundancy-200pairs.md").read_text(encoding="utf-8") == text
-    assert (BENCH / "mmd-redundancy-200pairs.png").stat().st_size > 0
-    doc = set((ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines())
-    table = [line for line in text.splitlines() if line.startswith("| ")]
-    assert len(table) == 1 + 3 * 5 and [line for line in table if line not in doc] == []
 
 
 def test_mmd_redundancy_report_names_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
