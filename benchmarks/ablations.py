@@ -25,6 +25,10 @@ gentle run beside the ablations in the same folder) go to ``OUT/ablations-settin
 
     python benchmarks/ablations.py --rows docs/bench/bench-ablations-settings-878d371.jsonl \
         --setting bags:32/20 bags:8/100 bags:8/0 --stem ablations-settings --out docs/bench
+
+A setting ``REGIME/PAIRS/STEPROWS`` (such as ``bags:128/20/128``) takes the rows run with
+``--recipe-override '{"sampler": {"unpaired_per_step": STEPROWS}}'`` (steps that hold a whole
+bag of 128); a plain ``REGIME/PAIRS`` takes only rows run with the recipes as they are.
 """
 
 from __future__ import annotations
@@ -45,26 +49,39 @@ STEM = "ablations"
 SUITES = ("mfeat", "emoji", "molecules", "proteins")
 
 Found = dict[str, tuple[bench.Summary, dict[str, bench.Summary]]]
+# (regime, pairs) with the recipes' steps, or (regime, pairs, rows a step)
+Setting = tuple[str, int] | tuple[str, int, int]
 
 
 def cell_summaries(
-    rows: Sequence[dict[str, Any]], suite: str, setting: tuple[str, int] = SETTING
+    rows: Sequence[dict[str, Any]], suite: str, setting: Setting = SETTING
 ) -> dict[str, bench.Summary]:
-    """method -> Summary of ``suite``'s rows at ``setting`` (regime, pairs)."""
-    cells = bench.summarise(rows).get((suite, *setting), {})
+    """method -> Summary of ``suite``'s rows at ``setting`` (only rows run with its steps)."""
+    cells = bench.summarise(setting_rows(rows, setting)).get((suite, *setting[:2]), {})
     return {m: s for m, s in cells.items() if isinstance(s, bench.Summary)}
 
 
-def parse_setting(text: str) -> tuple[str, int]:
-    """``bags:32/20`` -> ("bags:32", 20)."""
-    regime, _, pairs = text.partition("/")
-    if not regime or not pairs.isdigit():
-        raise SystemExit(f"--setting takes REGIME/PAIRS such as bags:32/20, got {text!r}")
-    return regime, int(pairs)
+def setting_rows(rows: Sequence[dict[str, Any]], setting: Setting) -> list[dict[str, Any]]:
+    """The rows whose ``--recipe-override`` is the setting's: none for (regime, pairs), the
+    step size alone for (regime, pairs, rows a step)."""
+    wanted = {"sampler": {"unpaired_per_step": setting[2]}} if len(setting) > 2 else {}
+    return [row for row in rows if row.get("recipe_override", {}) == wanted]
 
 
-def setting_title(setting: tuple[str, int]) -> str:
-    return f"{setting[0]}, {setting[1]} pairs"
+def parse_setting(text: str) -> Setting:
+    """``bags:32/20`` -> ("bags:32", 20); ``bags:128/20/128`` -> ("bags:128", 20, 128)."""
+    regime, *numbers = text.split("/")
+    if not regime or len(numbers) not in (1, 2) or not all(n.isdigit() for n in numbers):
+        raise SystemExit(
+            f"--setting takes REGIME/PAIRS such as bags:32/20, or REGIME/PAIRS/STEPROWS such "
+            f"as bags:128/20/128, got {text!r}"
+        )
+    return (regime, *map(int, numbers))  # type: ignore[return-value]
+
+
+def setting_title(setting: Setting) -> str:
+    steps = f", steps of {setting[2]} rows" if len(setting) > 2 else ""
+    return f"{setting[0]}, {setting[1]} pairs{steps}"
 
 
 # bench.Verdict's outcomes, said of an ablation against gentle
@@ -97,7 +114,7 @@ def suite_table(
 def collect(
     rows: Sequence[dict[str, Any]],
     gentle_rows: dict[str, Sequence[dict[str, Any]]],
-    setting: tuple[str, int] = SETTING,
+    setting: Setting = SETTING,
 ) -> Found:
     """suite -> (gentle, ablation -> Summary) at ``setting`` for every suite with both."""
     out = {}
@@ -134,7 +151,7 @@ def report(found: Found) -> str:
     return "\n".join(lines) + "\n"
 
 
-def settings_report(found_by_setting: dict[tuple[str, int], Found]) -> str:
+def settings_report(found_by_setting: dict[Setting, Found]) -> str:
     """ablations-settings.md: a section per setting, each a table and its verdict lines."""
     lines = [
         "# Ablations of gentle at other settings",
@@ -168,7 +185,7 @@ def plot(found: Found, path: Path) -> None:
 
 
 def plot_settings(
-    found_by_setting: dict[tuple[str, int], Found], path: Path, *, titles: bool = True
+    found_by_setting: dict[Setting, Found], path: Path, *, titles: bool = True
 ) -> None:
     """A row of panels per setting, one panel per suite: gentle and each ablation's mean with
     its seed std as an error bar."""

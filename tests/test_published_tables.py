@@ -713,11 +713,13 @@ def test_ablation_verdicts_weigh_the_gap_against_the_larger_std(
 def test_ablation_settings_report_has_a_section_per_setting(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """benchmarks/ablations.py --setting: each setting's table holds only its own cells, a
-    setting without gentle's rows is left out, and a malformed setting is refused."""
+    """benchmarks/ablations.py --setting: each setting's table holds only its own cells (rows
+    run with steps of another size apart), a setting without gentle's rows is left out, and a
+    malformed setting is refused."""
     ablations = _benchmark("ablations", monkeypatch)
     assert ablations.parse_setting("bags:32/20") == ("bags:32", 20)
-    for bad in ("bags:32", "bags:32/x", "/20"):
+    assert ablations.parse_setting("bags:128/20/128") == ("bags:128", 20, 128)
+    for bad in ("bags:32", "bags:32/x", "/20", "bags:32/20/x", "bags:32/20/1/2"):
         with pytest.raises(SystemExit, match="REGIME/PAIRS"):
             ablations.parse_setting(bad)
 
@@ -739,14 +741,29 @@ def test_ablation_settings_report_has_a_section_per_setting(
         for method, base in (("gentle", 0.5 + shift), ("gentle-no-sdd", 0.3 + shift))
         for seed in range(3)
     ]
-    settings = [("bags:32", 20), ("bags:8", 100), ("bags:8", 0)]
+    whole = {"sampler": {"unpaired_per_step": 64}}
+    rows += [  # bags of 32 with steps of 64 rows: another setting, and a row of another override
+        {**row("bags:32", 20, method, seed, value), "recipe_override": override}
+        for method, value, override in (
+            ("gentle", 0.9, whole),
+            ("gentle-no-sdd", 0.8, whole),
+            ("gentle", 0.0, {"model": {"embed_dim": 8}}),
+        )
+        for seed in range(3)
+    ]
+    settings = [("bags:32", 20), ("bags:8", 100), ("bags:8", 0), ("bags:32", 20, 64)]
     gentle = dict.fromkeys(ablations.SUITES, rows)
     found = {st: ablations.collect(rows, gentle, st) for st in settings}
     assert found[("bags:8", 0)] == {}
     g, abl = found[("bags:8", 100)]["mfeat"]
     assert g.mean == pytest.approx(0.71) and abl["gentle-no-sdd"].mean == pytest.approx(0.51)
+    g, abl = found[("bags:32", 20)]["mfeat"]
+    assert g.mean == pytest.approx(0.51) and abl["gentle-no-sdd"].mean == pytest.approx(0.31)
+    g, abl = found[("bags:32", 20, 64)]["mfeat"]
+    assert (g.mean, g.n, abl["gentle-no-sdd"].mean) == (pytest.approx(0.9), 3, pytest.approx(0.8))
     text = ablations.settings_report({st: f for st, f in found.items() if f})
     assert "## bags:32, 20 pairs" in text and "## bags:8, 100 pairs" in text
+    assert "## bags:32, 20 pairs, steps of 64 rows" in text
     assert "| mfeat | gentle-no-sdd | 0.310 ± 0.008 | 3 | -0.200 | worse |" in text
     ablations.plot_settings({st: f for st, f in found.items() if f}, tmp_path / "a.png")
     assert (tmp_path / "a.png").stat().st_size > 0
