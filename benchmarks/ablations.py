@@ -197,7 +197,8 @@ def plot_settings(
         for ax, suite in zip(row, suites, strict=True):
             if suite in found:
                 bars(ax, *found[suite])
-                ax.set_title(f"{suite}, {setting_title(setting)}" if titles else suite)
+                title = f"{suite}, {setting_title(setting)}".replace(", steps", ",\nsteps")
+                ax.set_title(title if titles else suite)
             else:
                 ax.set_axis_off()
         row[0].set_ylabel("headline (mean ± seed std)")

@@ -789,11 +789,12 @@ def test_mmd_rows_are_what_results_md_quotes(name: str, regime: str, pairs: int)
             assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f}" in flat
 
 
-# sessions 878d371 and e305827: gentle's ablations at other settings, gentle run beside them
+# sessions 878d371 to 4f2f71b: gentle's ablations at other settings, gentle run beside them
 ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-878d371.jsonl",
     "bench-ablations-settings-e305827.jsonl",
     "bench-ablations-settings-a9305a7.jsonl",
+    "bench-ablations-settings-4f2f71b.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
@@ -802,8 +803,10 @@ ABLATION_SETTINGS = {
     ("bags:8", 100): 4,
     ("bags:8", 200): 4,
     ("bags:32", 20): 4,
+    ("bags:32", 50): 2,
     ("bags:128", 20): 4,
-    ("unpaired", 20): 2,
+    ("bags:128", 20, 128): 4,  # steps of 128 rows, each holding a whole bag
+    ("unpaired", 20): 4,
 }
 
 
