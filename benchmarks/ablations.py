@@ -79,8 +79,9 @@ def parse_setting(text: str) -> Setting:
     return (regime, *map(int, numbers))  # type: ignore[return-value]
 
 
-def setting_title(setting: Setting) -> str:
-    steps = f", steps of {setting[2]} rows" if len(setting) > 2 else ""
+def setting_title(setting: Setting, steps_sep: str = ", ") -> str:
+    """``bags:128, 20 pairs``, then ``steps_sep`` and ``steps of 128 rows`` for a step size."""
+    steps = f"{steps_sep}steps of {setting[2]} rows" if len(setting) > 2 else ""
     return f"{setting[0]}, {setting[1]} pairs{steps}"
 
 
@@ -184,6 +185,9 @@ def plot(found: Found, path: Path) -> None:
     plot_settings({SETTING: found}, path, titles=False)
 
 
+PANEL_STEPS_SEP = ",\n"  # a panel title puts the step size on a line of its own
+
+
 def plot_settings(
     found_by_setting: dict[Setting, Found], path: Path, *, titles: bool = True
 ) -> None:
@@ -197,7 +201,7 @@ def plot_settings(
         for ax, suite in zip(row, suites, strict=True):
             if suite in found:
                 bars(ax, *found[suite])
-                title = f"{suite}, {setting_title(setting)}".replace(", steps", ",\nsteps")
+                title = f"{suite}, {setting_title(setting, steps_sep=PANEL_STEPS_SEP)}"
                 ax.set_title(title if titles else suite)
             else:
                 ax.set_axis_off()
