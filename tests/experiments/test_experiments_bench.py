@@ -22,12 +22,15 @@ from gentleclip.cli.main import main
 from gentleclip.data import split as splitting
 from gentleclip.data.bag_means import with_bag_means
 from gentleclip.data.datasets.domain import DomainData, LabelSet
+from gentleclip.data.regimes import RegimeData
+from gentleclip.data.sampler import bag_sizes
 from gentleclip.errors import InputError
 from gentleclip.experiments import bench, datasets, speed
 from gentleclip.experiments.datasets import DatasetEntry
 from gentleclip.experiments.demo import DemoSetting
 from gentleclip.recipes import load_recipe
 from gentleclip.training import config as training_config
+from gentleclip.training.module import make_room_for_bags
 
 N, TEST = 120, 30
 ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
@@ -1154,6 +1157,31 @@ def test_gentle_bagnce_steps_hold_two_whole_bags() -> None:
     assert config["sampler"]["unpaired_per_step"] == 128  # the input is left alone
     gentle = bench.base_config("emoji", bench.METHODS["gentle"], None, 0)
     assert bench.with_bags_per_step(gentle, bench.METHODS["gentle"], "bags:128") is gentle
+
+
+@pytest.mark.parametrize("bag_size", [8, 32, 100, 128])
+@pytest.mark.parametrize(("items", "pairs"), [(700, 0), (620, 0), (585, 20), (460, 10)])
+def test_bench_and_train_make_the_same_room_for_bags(bag_size: int, items: int, pairs: int) -> None:
+    """The bench raises gentle-bagnce's step from the regime (2 x K rows for bags of K);
+    ``gentleclip train --bag-nce`` from the data (2 x the largest bag where it does not fit).
+    split_full cuts bags of K with only the last one smaller, so on every split with a whole
+    bag the two give the same step (bags of 100 with a last bag of 20: 200 rows from both,
+    where judging by the two smallest bags kept 128)."""
+    gen = np.random.default_rng(items + pairs)
+    a, b = gen.standard_normal((items, 6)), gen.standard_normal((items, 4))
+    arrays = splitting.split_full(
+        a, b, pairs=pairs, regime="bags", bag_size=bag_size, test_size=100, seed=1
+    )
+    sizes = bag_sizes(arrays["unpaired_a_bags"])
+    assert len(sizes) >= 2 and sizes[-1] == bag_size
+    assert (sizes == bag_size).sum() >= len(sizes) - 1  # only one bag is smaller
+    spec = bench.METHODS["gentle-bagnce"]
+    config = bench.base_config("emoji", spec, None, 0)
+    bench_rows = bench.with_bags_per_step(config, spec, f"bags:{bag_size}")
+    train_config = training_config.config_from_dict(copy.deepcopy(config))
+    data = RegimeData.from_arrays({k: v for k, v in arrays.items() if not k.startswith("eval")})
+    make_room_for_bags(data, train_config, bench.BAG_NCE_BAGS_PER_STEP)
+    assert train_config.sampler.unpaired_per_step == bench_rows["sampler"]["unpaired_per_step"]
 
 
 def test_recipe_override_of_a_field_the_method_sets_is_refused() -> None:

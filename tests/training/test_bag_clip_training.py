@@ -201,11 +201,15 @@ def test_train_cli_bag_nce_sets_the_recipe(
 
 
 def test_room_for_bags_raises_the_step_only_where_two_bags_cannot_fit() -> None:
-    """Twice the largest bag where the two smallest do not fit (bags of 13 in 24 rows);
-    unchanged where they do, and without bags."""
+    """Twice the largest bag where two of the largest do not fit (bags of 13 and 16 in 24
+    rows), even where the two smallest would (bags of 4 and 16); unchanged where any two fit,
+    and without bags."""
     config = _config(1.0)  # 24 unpaired rows a step
-    assert make_room_for_bags(_bags_data([12, 12, 16]), config, 2) is None
+    assert make_room_for_bags(_bags_data([12, 12, 10]), config, 2) is None
     assert config.sampler.unpaired_per_step == 24
+    assert make_room_for_bags(_bags_data([4, 16, 16]), config, 2) is not None
+    assert config.sampler.unpaired_per_step == 32
+    config.sampler.unpaired_per_step = 24
     note = make_room_for_bags(_bags_data([13, 13, 16]), config, 2)
     assert config.sampler.unpaired_per_step == 32
     assert note is not None and "24 rows cannot hold 2" in note and "is 32" in note

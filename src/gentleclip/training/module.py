@@ -171,16 +171,18 @@ def _check_bag_term_data(data: RegimeData, rows_per_step: int) -> None:
 
 
 def make_room_for_bags(data: RegimeData, config: TrainConfig, count: int) -> str | None:
-    """Where a step of ``config.sampler.unpaired_per_step`` rows cannot hold ``count`` whole
-    bags, raise it to ``count`` times the largest bag (the benchmark's rule for
-    gentle-bagnce: 2 bags of 128 in 256 rows) and return a line saying so; None otherwise
-    (also without bags, which the bag term's own check refuses)."""
+    """Where a step of ``config.sampler.unpaired_per_step`` rows cannot hold ``count`` of the
+    largest bags, raise it to ``count`` times the largest bag, so that any ``count`` bags fit
+    a step (the benchmark's rule for gentle-bagnce: 2 bags of 128 in 256 rows), and return a
+    line saying so; None otherwise (also without bags, which the bag term's own check
+    refuses). Judged on the smallest bags instead, a step of 128 rows would be kept for bags
+    of 100 whose last bag holds 20, and most steps would hold one bag and no bag term."""
     if data.bags_a is None or data.bags_b is None:
         return None
     rows = config.sampler.unpaired_per_step
-    if rows_for_smallest_bags(data.bags_a, data.bags_b, count) <= rows:
-        return None
     largest = largest_bag(data.bags_a, data.bags_b)
+    if count * largest <= rows:
+        return None
     config.sampler.unpaired_per_step = count * largest
     return (
         f"steps: the bag term needs {count} whole bags a step, and {rows} rows cannot hold "
