@@ -806,12 +806,13 @@ def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes() 
         assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f} on {suite}" in flat
 
 
-# sessions 878d371 to 4f2f71b: gentle's ablations at other settings, gentle run beside them
+# sessions 878d371 to c5e0e18: gentle's ablations at other settings, gentle run beside them
 ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-878d371.jsonl",
     "bench-ablations-settings-e305827.jsonl",
     "bench-ablations-settings-a9305a7.jsonl",
     "bench-ablations-settings-4f2f71b.jsonl",
+    "bench-ablations-settings-c5e0e18.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
@@ -820,10 +821,12 @@ ABLATION_SETTINGS = {
     ("bags:8", 100): 4,
     ("bags:8", 200): 4,
     ("bags:32", 20): 4,
-    ("bags:32", 50): 2,
+    ("bags:32", 50): 4,
     ("bags:128", 20): 4,
     ("bags:128", 20, 128): 4,  # steps of 128 rows, each holding a whole bag
+    ("bags:128", 50, 128): 2,
     ("unpaired", 20): 4,
+    ("unpaired", 50): 4,
 }
 
 
