@@ -116,8 +116,11 @@ def _bags_data(sizes: list[int]) -> RegimeData:
 def test_bag_term_refuses_steps_that_cannot_hold_two_bags() -> None:
     config = _config(1.0)  # 24 unpaired rows a step
     check_method_data(_bags_data([12, 12, 16]), config)  # two bags of 12 fit in 24 rows
-    with pytest.raises(InputError, match=r"unpaired_per_step=24 rows cannot hold 2 .* least 26"):
+    with pytest.raises(InputError, match=r"unpaired_per_step=24 rows cannot hold 2") as error:
         check_method_data(_bags_data([13, 13, 16]), config)
+    # 32 rows hold any 2 of these bags; 26 only the two of 13
+    assert "to 32, which holds any 2" in str(error.value)
+    assert "at least 26 holds 2 only where the smallest bags meet" in str(error.value)
     with pytest.raises(InputError, match=r"needs at least 2 bags, but the data has 1"):
         check_method_data(_bags_data([6]), config)
     config.loss.w_bag = 0.0  # gentle without the term trains on any bags
@@ -251,5 +254,6 @@ def test_train_cli_bag_nce_makes_room_for_two_large_bags(
     capsys.readouterr()
     mine = [*argv[:2], "--out", str(tmp_path / "r2"), *argv[4:], "--unpaired-per-step", "128"]
     assert main(mine) != 0
-    assert "unpaired_per_step=128 rows cannot hold 2" in capsys.readouterr().err
+    refusal = capsys.readouterr().err
+    assert "unpaired_per_step=128 rows cannot hold 2" in refusal and "to 200," in refusal
     assert not (tmp_path / "r2").exists()

@@ -161,12 +161,14 @@ def _check_bag_term_data(data: RegimeData, rows_per_step: int) -> None:
         )
     needed = rows_for_smallest_bags(data.bags_a, data.bags_b, 2)
     if needed > rows_per_step:
+        any_two = 2 * largest_bag(data.bags_a, data.bags_b)
         raise InputError(
             f"loss.w_bag (bag-level InfoNCE) needs 2 bags in a step, but a step of "
             f"sampler.unpaired_per_step={rows_per_step} rows cannot hold 2 of these bags "
             f"(the two smallest hold {needed} rows on one side): set "
-            f"sampler.unpaired_per_step to at least {needed} "
-            f"(gentleclip train --unpaired-per-step)"
+            f"sampler.unpaired_per_step (gentleclip train --unpaired-per-step) to {any_two}, "
+            f"which holds any 2 (what --bag-nce picks when the option is left out); at least "
+            f"{needed} holds 2 only where the smallest bags meet"
         )
 
 
