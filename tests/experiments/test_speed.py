@@ -137,6 +137,7 @@ def test_timing_record_sums_worker_seconds_and_rounds() -> None:
     assert record["reference_step_ms"] == {"before": 5.123, "after": 8.457}
     assert record["reference"] == speed.REFERENCE
     assert record["cpu"] == speed.cpu_name() and record["cpu_count"] == os.cpu_count()
+    assert record["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert record["torch"] == torch.__version__
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record["finished"])
     assert json.loads(json.dumps(record)) == record
@@ -196,8 +197,10 @@ def test_timing_lines_quote_wall_worker_time_and_both_reference_steps(tmp_path: 
     assert "2 cells on 2 workers in 12 min 34 s wall" in first
     assert "1508.8 worker-seconds" in first
     assert "reference step 5.123 ms before, 8.457 ms after" in first
-    assert f"({speed.cpu_name()}, torch {torch.__version__}, system malloc, denormals keep)" in (
-        first
+    kernels = torch.backends.cpu.get_cpu_capability()
+    assert (
+        f"({speed.cpu_name()}, kernels {kernels}, torch {torch.__version__}, system malloc, "
+        "denormals keep)" in first
     )
     assert second.startswith("- T2: 1 cells") and "in 1 min 05 s wall" in second
     speed.append_timing(tmp_path, _record(allocator="tcmalloc"))
@@ -206,8 +209,10 @@ def test_timing_lines_quote_wall_worker_time_and_both_reference_steps(tmp_path: 
     assert speed.timing_lines(tmp_path)[-1].endswith(", system malloc, denormals flush)")
     record = dict(_record())
     del record["denormals"]  # runs recorded before the option kept them
+    del record["cpu_capability"]  # and did not record their kernels
     speed.append_timing(tmp_path, record)
     assert speed.timing_lines(tmp_path)[-1].endswith(", system malloc, denormals keep)")
+    assert f"({speed.cpu_name()}, torch " in speed.timing_lines(tmp_path)[-1]
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,10 @@ def timing_record(
     allocator: str = "system",
     denormals: str = "keep",
 ) -> dict[str, Any]:
-    """One run's line of ``timing.jsonl``: speed at both ends, wall time and worker time."""
+    """One run's line of ``timing.jsonl``: speed at both ends, wall time and worker time, and
+    what the rows depend on besides the code: the CPU and the vector instructions torch's
+    kernels use on it (``cpu_capability``: trained rows differ in their rounding between
+    AVX2 and other kernels, docs/results.md section "Runtime")."""
     return {
         "allocator": allocator,
         "denormals": denormals,
@@ -136,6 +139,7 @@ def timing_record(
         "reference_step_ms": {"before": round(before_ms, 3), "after": round(after_ms, 3)},
         "reference": REFERENCE,
         "cpu": cpu_name(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
     }
@@ -175,11 +179,17 @@ def timing_lines(out: Path) -> list[str]:
             f"{run.get('workers', '?')} workers in {_minutes(run.get('wall_seconds'))} wall, "
             f"{run.get('worker_seconds', '?')} worker-seconds; reference step "
             f"{ref.get('before', '?')} ms before, {ref.get('after', '?')} ms after "
-            f"({run.get('cpu', '?')}, torch {run.get('torch', '?')}, "
+            f"({run.get('cpu', '?')}{_capability(run)}, torch {run.get('torch', '?')}, "
             f"{run.get('allocator', 'system')} malloc, denormals "
             f"{run.get('denormals', 'keep')})"
         )
     return lines
+
+
+def _capability(run: dict[str, Any]) -> str:
+    """ ", kernels AVX2" for a run that recorded its vector instructions (older runs did not)."""
+    capability = run.get("cpu_capability")
+    return f", kernels {capability}" if capability else ""
 
 
 def _minutes(seconds: object) -> str:
