@@ -115,8 +115,14 @@ def _move(norefit: dict[Key, dict], refit: dict[Key, dict], cells: list[Key]) ->
     )
 
 
-def verdict_lines(norefit: list[dict], others: dict[str, list[dict]]) -> list[str]:
-    """Gentle's verdict without the refit in every row, and where each other grid differs."""
+def verdict_lines(
+    norefit: list[dict],
+    others: dict[str, list[dict]],
+    label: str = "no refit",
+    grid: str = "the no-refit grid",
+) -> list[str]:
+    """Gentle's verdict in every row of ``norefit`` (``grid``, its column ``label``: without
+    the refit here), and where each other grid differs."""
     suites = {r["suite"] for r in norefit}
     found = {v.where: v for v in bench.verdicts(norefit)}
     theirs = {
@@ -125,7 +131,7 @@ def verdict_lines(norefit: list[dict], others: dict[str, list[dict]]) -> list[st
     }
     names = list(others)
     lines = [
-        "| suite | regime | pairs | no refit | " + " | ".join(names) + " |",
+        f"| suite | regime | pairs | {label} | " + " | ".join(names) + " |",
         "|---|---|---:|---|" + "---|" * len(names),
     ]
     changed = dict.fromkeys(names, 0)
@@ -139,7 +145,7 @@ def verdict_lines(norefit: list[dict], others: dict[str, list[dict]]) -> list[st
         cells = [*map(str, where), _verdict(verdict), *cols]
         lines.append("| " + " | ".join(cells) + " |")
     counts = [f"{name}: {n} of {len(found)}" for name, n in changed.items()]
-    return [*lines, "", "Rows whose outcome differs from the no-refit grid's: " + "; ".join(counts)]
+    return [*lines, "", f"Rows whose outcome differs from {grid}'s: " + "; ".join(counts)]
 
 
 def _verdict(v: bench.Verdict) -> str:
