@@ -187,7 +187,8 @@ def timing_lines(out: Path) -> list[str]:
 
 
 def _capability(run: dict[str, Any]) -> str:
-    """ ", kernels AVX2" for a run that recorded its vector instructions (older runs did not)."""
+    """A timing line's kernels part (", kernels AVX2"); empty for runs before session 713cf26,
+    which did not record them."""
     capability = run.get("cpu_capability")
     return f", kernels {capability}" if capability else ""
 
