@@ -387,6 +387,7 @@ def test_bench_records_its_timing_once_per_run_with_cells(
         "reference_step_ms",
         "reference",
         "cpu",
+        "cpu_capability",
         "cpu_count",
         "torch",
     }
