@@ -841,6 +841,7 @@ ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-a9305a7.jsonl",
     "bench-ablations-settings-4f2f71b.jsonl",
     "bench-ablations-settings-c5e0e18.jsonl",
+    "bench-ablations-settings-36c2c6f.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
@@ -848,6 +849,7 @@ ABLATION_SETTINGS = {
     ("bags:8", 50): 4,
     ("bags:8", 100): 4,
     ("bags:8", 200): 4,
+    ("bags:32", 10): 4,
     ("bags:32", 20): 4,
     ("bags:32", 50): 4,
     ("bags:128", 20): 4,
