@@ -47,6 +47,11 @@ def cells(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[Key, d
     return {k: r for k, r in refit._by_cell(rows).items() if k[4] in methods}
 
 
+def _shared(here: dict[Key, dict], there: dict[Key, dict], method: str) -> list[Key]:
+    """The cells of ``method`` that both grids computed."""
+    return [k for k in here if k[4] == method and k in there]
+
+
 def method_lines(here: dict[Key, dict], there: dict[Key, dict], names: Sequence[str]) -> list[str]:
     """Per method: the cells in both grids, the same search, the same headline, the means."""
     lines = [
@@ -55,7 +60,7 @@ def method_lines(here: dict[Key, dict], there: dict[Key, dict], names: Sequence[
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for method in refit._methods(here):
-        both = [k for k in here if k[4] == method and k in there]
+        both = _shared(here, there, method)
         if both:
             lines.append(f"| {method} | " + _compared(here, there, both) + " |")
     return lines
@@ -80,7 +85,7 @@ def plot(here: dict[Key, dict], there: dict[Key, dict], names: Sequence[str], pa
     fig = Figure(figsize=(5.5, 5), layout="constrained")
     ax = fig.subplots()
     for method in refit._methods(here):
-        both = [k for k in here if k[4] == method and k in there]
+        both = _shared(here, there, method)
         xs = [there[k]["value"] for k in both]
         ys = [here[k]["value"] for k in both]
         ax.scatter(xs, ys, s=9, alpha=0.6, color=bench._style(method)["color"], label=method)
@@ -137,11 +142,11 @@ def main() -> None:
     published = published_tables.with_sclip_from(
         published_tables.grid_rows(args.bench), published_tables.read(args.sclip_rows)
     )
-    text = markdown(rows, other, published, args.names, args.methods.split(","))
+    methods = args.methods.split(",")
+    text = markdown(rows, other, published, args.names, methods)
     print(text)
     with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
-    methods = args.methods.split(",")
     plot(cells(rows, methods), cells(other, methods), args.names, args.out / f"{args.stem}.png")
     print(f"table: {args.out / f'{args.stem}.md'}, plot: {args.out / f'{args.stem}.png'}")
 
