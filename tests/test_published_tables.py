@@ -943,6 +943,30 @@ def test_mmd_redundancy_at_200_pairs_is_made_from_its_rows(
     assert "Bags of 8, 200 pairs, each suite's validation split" in text
 
 
+MMD_REDUNDANCY_0 = "mmd-redundancy-0pairs-3b9c7c8.jsonl"
+
+
+def test_mmd_redundancy_at_0_pairs_is_made_from_its_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Session 3b9c7c8: the diagnostic at bags of 8 with 0 pairs (4 suites x 3 seeds x 2
+    variants x 5 steps); its report names that setting, results.md shows its table, and the
+    step-2,000 MMD^2 it quotes are the rows' means."""
+    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    rows, text = _mmd_report_as_published(mmd, MMD_REDUNDANCY_0, "mmd-redundancy-0pairs", 4)
+    assert {r["pairs"] for r in rows} == {0}
+    assert "Bags of 8, 0 pairs, each suite's validation split" in text
+    last = {s: {v: mmd.means(rows)[(s, v, 2000)]["mmd"] for v in VARIANTS} for s in mmd.SUITE_ORDER}
+    without = [f"{last[s]['gentle-no-mmd']:.4f}" for s in mmd.SUITE_ORDER]
+    with_it = [f"{last[s]['gentle']:.4f}" for s in mmd.SUITE_ORDER]
+    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    quoted = (
+        f"{without[0]} (mfeat), {without[1]} (emoji), {without[2]} (molecules) and {without[3]} "
+        f"(proteins), against {', '.join(with_it[:3])} and {with_it[3]} with the term"
+    )
+    assert quoted in flat
+
+
 def test_mmd_redundancy_report_names_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     """The report's setting comes from its rows, and rows of two settings are refused."""
     mmd = _benchmark("mmd_redundancy", monkeypatch)
