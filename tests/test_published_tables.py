@@ -834,7 +834,7 @@ def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes() 
         assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f} on {suite}" in flat
 
 
-# sessions 878d371 to c5e0e18: gentle's ablations at other settings, gentle run beside them
+# sessions 878d371 to 3b9c7c8: gentle's ablations at other settings, gentle run beside them
 ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-878d371.jsonl",
     "bench-ablations-settings-e305827.jsonl",
@@ -842,6 +842,7 @@ ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-4f2f71b.jsonl",
     "bench-ablations-settings-c5e0e18.jsonl",
     "bench-ablations-settings-36c2c6f.jsonl",
+    "bench-ablations-settings-3b9c7c8.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
@@ -849,6 +850,7 @@ ABLATION_SETTINGS = {
     ("bags:8", 50): 4,
     ("bags:8", 100): 4,
     ("bags:8", 200): 4,
+    ("bags:32", 0): 4,
     ("bags:32", 10): 4,
     ("bags:32", 20): 4,
     ("bags:32", 50): 4,
