@@ -854,6 +854,7 @@ ABLATION_SETTINGS = {
     ("bags:32", 10): 4,
     ("bags:32", 20): 4,
     ("bags:32", 50): 4,
+    ("bags:128", 0): 3,  # proteins not run
     ("bags:128", 20): 4,
     ("bags:128", 20, 128): 4,  # steps of 128 rows, each holding a whole bag
     ("bags:128", 50, 128): 2,
