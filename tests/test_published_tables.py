@@ -446,6 +446,11 @@ def test_molecules_bag_mean_checks_are_the_rows_results_md_quotes(script: Module
 DENORMAL_RUNS = ("ab", "seed0", "cells")
 
 
+def _results_flat() -> str:
+    """docs/results.md with all whitespace runs as one space (quotes there may wrap)."""
+    return " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+
+
 def _without_times(value: object) -> object:
     """``value`` without the keys that hold times (they differ from run to run)."""
     if isinstance(value, dict):
@@ -673,7 +678,7 @@ def test_bag_nce_probes_are_the_means_results_md_quotes(
     for r in probes:
         groups.setdefault((r["suite"], r["method"], json.dumps(r["override"])), []).append(r["val"])
     assert len(groups) == count and all(len(v) == 3 for v in groups.values())
-    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    flat = _results_flat()
     quoted = [f"{np.mean(v):.3f} ± {np.std(v):.3f}" for v in groups.values()]
     assert [q for q in quoted if q not in flat] == []
 
@@ -692,7 +697,7 @@ def test_whole_bag_steps_rows_are_what_results_md_quotes() -> None:
     for r in rows:
         by_pairs.setdefault(r["pairs"], []).append(r["value"])
     quoted = " / ".join(f"{np.mean(v):.3f} ± {np.std(v):.3f}" for _, v in sorted(by_pairs.items()))
-    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    flat = _results_flat()
     assert f"**{quoted}**" in flat
 
 
@@ -809,7 +814,7 @@ def test_mmd_rows_are_what_results_md_quotes(name: str, regime: str, pairs: int)
     and on disjoint data with 20; results.md quotes each mean and std over 5 seeds."""
     rows = bench.read_results(BENCH / name)
     assert len(rows) == 20 and all(r["status"] == "ok" for r in rows)
-    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    flat = _results_flat()
     for suite in ("mfeat", "emoji"):
         cells = bench.summarise(rows)[(suite, regime, pairs)]
         for method in ("gentle", "gentle-no-mmd"):
@@ -828,7 +833,7 @@ def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes() 
     ]
     override = {"sampler": {"unpaired_per_step": 128}, "loss": {"w_sdd": 0.0, "w_mmd": 0.0}}
     assert len(rows) == 20 and all(r["recipe_override"] == override for r in rows)
-    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    flat = _results_flat()
     for suite in ("mfeat", "emoji", "molecules", "proteins"):
         s = bench.summarise(rows)[(suite, "bags:128", 20)]["gentle"]
         assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f} on {suite}" in flat
@@ -887,6 +892,7 @@ def test_ablations_at_other_settings_are_made_from_their_rows(
 
 
 MMD_REDUNDANCY_ROWS = "mmd-redundancy-878d371.jsonl"
+VARIANTS = ("gentle", "gentle-no-mmd")
 
 
 def _mmd_report_as_published(
@@ -906,21 +912,29 @@ def _mmd_report_as_published(
     return rows, text
 
 
+def _at_step_2000(
+    mmd: ModuleType, rows: list[dict], get: Callable[[dict[str, dict]], float]
+) -> list[str]:
+    """Per suite in report order, ``get`` of the rows' means at step 2,000 (a dict of the
+    variants' means), as results.md quotes it (4 decimals)."""
+    means = mmd.means(rows)
+    return [
+        f"{get({v: means[(suite, v, 2000)] for v in VARIANTS}):.4f}" for suite in mmd.SUITE_ORDER
+    ]
+
+
 def test_mmd_redundancy_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     """docs/bench/mmd-redundancy.md is what benchmarks/mmd_redundancy.py --report makes of
     the rows (4 suites x 3 seeds x 2 variants x 5 steps), results.md shows its table, and the
     step-2,000 MMD^2 it quotes are the rows' means."""
     mmd = _benchmark("mmd_redundancy", monkeypatch)
     rows, _ = _mmd_report_as_published(mmd, MMD_REDUNDANCY_ROWS, "mmd-redundancy", suites=4)
-    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
-    last = {s: {v: mmd.means(rows)[(s, v, 2000)] for v in VARIANTS} for s in mmd.SUITE_ORDER}
-
-    def four(get: Callable[[dict], float]) -> list[str]:
-        return [f"{get(last[suite]):.4f}" for suite in mmd.SUITE_ORDER]
-
-    without = four(lambda m: m["gentle-no-mmd"]["mmd"])
-    with_it = four(lambda m: m["gentle"]["mmd"])
-    floors = four(lambda m: (m["gentle"]["mmd_floor"] + m["gentle-no-mmd"]["mmd_floor"]) / 2)
+    flat = _results_flat()
+    without = _at_step_2000(mmd, rows, lambda m: m["gentle-no-mmd"]["mmd"])
+    with_it = _at_step_2000(mmd, rows, lambda m: m["gentle"]["mmd"])
+    floors = _at_step_2000(
+        mmd, rows, lambda m: (m["gentle"]["mmd_floor"] + m["gentle-no-mmd"]["mmd_floor"]) / 2
+    )
     quoted = (
         f"without the MMD term it is {without[0]} (mfeat), {without[1]} (emoji), {without[2]} "
         f"(molecules) and {without[3]} (proteins), against {', '.join(with_it[:3])} and "
@@ -929,7 +943,6 @@ def test_mmd_redundancy_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyP
     assert quoted in flat
 
 
-VARIANTS = ("gentle", "gentle-no-mmd")
 MMD_REDUNDANCY_200 = "mmd-redundancy-200pairs-a9305a7.jsonl"
 
 
@@ -959,10 +972,9 @@ def test_mmd_redundancy_at_0_pairs_is_made_from_its_rows(
     rows, text = _mmd_report_as_published(mmd, MMD_REDUNDANCY_0, "mmd-redundancy-0pairs", 4)
     assert {r["pairs"] for r in rows} == {0}
     assert "Bags of 8, 0 pairs, each suite's validation split" in text
-    last = {s: {v: mmd.means(rows)[(s, v, 2000)]["mmd"] for v in VARIANTS} for s in mmd.SUITE_ORDER}
-    without = [f"{last[s]['gentle-no-mmd']:.4f}" for s in mmd.SUITE_ORDER]
-    with_it = [f"{last[s]['gentle']:.4f}" for s in mmd.SUITE_ORDER]
-    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    without = _at_step_2000(mmd, rows, lambda m: m["gentle-no-mmd"]["mmd"])
+    with_it = _at_step_2000(mmd, rows, lambda m: m["gentle"]["mmd"])
+    flat = _results_flat()
     quoted = (
         f"{without[0]} (mfeat), {without[1]} (emoji), {without[2]} (molecules) and {without[3]} "
         f"(proteins), against {', '.join(with_it[:3])} and {with_it[3]} with the term"
@@ -1050,7 +1062,7 @@ def test_proteins_zero_pair_validation_check_is_what_results_md_quotes() -> None
     for r in rows:
         assert r["suite"] == "proteins" and r["pairs"] == 0 and r["regime"] == "bags:8"
         found.setdefault((r["option"], r["value"]), []).append(r["a_to_b_R@10"])
-    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    flat = _results_flat()
     for key in (("loss.w_ssl", 0), ("loss.w_ssl", 0.15), ("loss.sdd_leave_one_out", True)):
         values = found[key]
         assert len(values) == 5 and f"**{np.mean(values):.3f} ± {np.std(values):.3f}**" in flat
