@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gentleclip.data.regimes import Regime, RegimeData, load_dataset_dir, load_full_npz
+from gentleclip.data.regimes import (
+    Regime,
+    RegimeData,
+    load_dataset_dir,
+    load_full_npz,
+    nearest_measured_bag_size,
+)
 from gentleclip.errors import InputError
 
 RNG = np.random.default_rng(0)
@@ -93,6 +99,43 @@ def test_describe_is_honest_per_regime(tmp_path: Path) -> None:
     pairs = load_dataset_dir(tmp_path / "pairs").describe()
     assert "regime: pairs" in pairs and "regularisation" in pairs and "eval: none" in pairs
     assert len(pairs.splitlines()) >= 4
+
+
+@pytest.mark.parametrize(
+    ("rows_per_bag", "size", "quote"),
+    [(2, 8, "0.76 vs 0.45"), (20, 32, "0.51 vs 0.80"), (100, 128, "near chance")],
+)
+def test_describe_quotes_the_nearest_measured_bag_size(
+    tmp_path: Path, rows_per_bag: int, size: int, quote: str
+) -> None:
+    bags = np.repeat(np.arange(3), rows_per_bag)
+    rows = bags.size
+    _write(
+        tmp_path,
+        unpaired_a=_features(rows, 3),
+        unpaired_b=_features(rows, 2),
+        unpaired_a_bags=bags,
+        unpaired_b_bags=bags[::-1].copy(),
+    )
+    data = load_dataset_dir(tmp_path)
+    assert data.median_bag_rows == rows_per_bag
+    text = data.describe()
+    assert f"median bag {rows_per_bag} rows, nearest measured: bags of {size};" in text
+    assert quote in text and "--bag-nce" in text and "--bag-means" in text
+
+
+def test_nearest_measured_bag_size_uses_a_log_scale() -> None:
+    assert [nearest_measured_bag_size(n) for n in (1, 16, 17, 63, 64, 65, 10_000)] == [
+        8,
+        8,
+        32,
+        32,
+        32,
+        128,
+        128,
+    ]
+    with pytest.raises(InputError, match="rows per bag must be positive"):
+        nearest_measured_bag_size(0)
 
 
 def test_eval_only_is_allowed_without_require_train(tmp_path: Path) -> None:
