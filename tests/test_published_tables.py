@@ -916,11 +916,10 @@ def _mmd_report_as_published(
 
 
 def _at_step_2000(
-    mmd: ModuleType, rows: list[dict], get: Callable[[dict[str, dict]], float]
+    mmd: ModuleType, means: dict, get: Callable[[dict[str, dict]], float]
 ) -> list[str]:
-    """Per suite in report order, ``get`` of the rows' means at step 2,000 (a dict of the
-    variants' means), as results.md quotes it (4 decimals)."""
-    means = mmd.means(rows)
+    """Per suite in report order, ``get`` of the step-2,000 means (``mmd.means`` of the rows;
+    a dict of the variants' means), as results.md quotes it (4 decimals)."""
     return [
         f"{get({v: means[(suite, v, 2000)] for v in VARIANTS}):.4f}" for suite in mmd.SUITE_ORDER
     ]
@@ -932,11 +931,12 @@ def test_mmd_redundancy_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyP
     step-2,000 MMD^2 it quotes are the rows' means."""
     mmd = _benchmark("mmd_redundancy", monkeypatch)
     rows, _ = _mmd_report_as_published(mmd, MMD_REDUNDANCY_ROWS, "mmd-redundancy", suites=4)
+    means = mmd.means(rows)
     flat = _results_flat()
-    without = _at_step_2000(mmd, rows, lambda m: m["gentle-no-mmd"]["mmd"])
-    with_it = _at_step_2000(mmd, rows, lambda m: m["gentle"]["mmd"])
+    without = _at_step_2000(mmd, means, lambda m: m["gentle-no-mmd"]["mmd"])
+    with_it = _at_step_2000(mmd, means, lambda m: m["gentle"]["mmd"])
     floors = _at_step_2000(
-        mmd, rows, lambda m: (m["gentle"]["mmd_floor"] + m["gentle-no-mmd"]["mmd_floor"]) / 2
+        mmd, means, lambda m: (m["gentle"]["mmd_floor"] + m["gentle-no-mmd"]["mmd_floor"]) / 2
     )
     quoted = (
         f"without the MMD term it is {without[0]} (mfeat), {without[1]} (emoji), {without[2]} "
@@ -973,10 +973,11 @@ def test_mmd_redundancy_at_0_pairs_is_made_from_its_rows(
     step-2,000 MMD^2 it quotes are the rows' means."""
     mmd = _benchmark("mmd_redundancy", monkeypatch)
     rows, text = _mmd_report_as_published(mmd, MMD_REDUNDANCY_0, "mmd-redundancy-0pairs", 4)
+    means = mmd.means(rows)
     assert {r["pairs"] for r in rows} == {0}
     assert "Bags of 8, 0 pairs, each suite's validation split" in text
-    without = _at_step_2000(mmd, rows, lambda m: m["gentle-no-mmd"]["mmd"])
-    with_it = _at_step_2000(mmd, rows, lambda m: m["gentle"]["mmd"])
+    without = _at_step_2000(mmd, means, lambda m: m["gentle-no-mmd"]["mmd"])
+    with_it = _at_step_2000(mmd, means, lambda m: m["gentle"]["mmd"])
     flat = _results_flat()
     quoted = (
         f"{without[0]} (mfeat), {without[1]} (emoji), {without[2]} (molecules) and {without[3]} "

@@ -90,6 +90,11 @@ _EXPECTATIONS = {
 }
 
 
+def bag_sizes(bags: np.ndarray) -> np.ndarray:
+    """Rows per bag of one side's bag ids, smallest first (empty for no rows)."""
+    return np.sort(np.unique(np.asarray(bags), return_counts=True)[1])
+
+
 def nearest_measured_bag_size(rows_per_bag: float) -> int:
     """The measured bag size (8, 32 or 128 rows) nearest ``rows_per_bag`` on a log scale."""
     if not rows_per_bag > 0:
@@ -227,10 +232,7 @@ class RegimeData:
         """Median rows per bag, the larger of the two sides' medians (0 without bags)."""
         if self.bags_a is None or self.bags_b is None or self.n_unpaired_a == 0:
             return 0.0
-        return max(
-            float(np.median(np.unique(bags, return_counts=True)[1]))
-            for bags in (self.bags_a, self.bags_b)
-        )
+        return max(float(np.median(bag_sizes(bags))) for bags in (self.bags_a, self.bags_b))
 
     def _expectation(self) -> str:
         """What the distribution terms bought in the benchmark's nearest setting."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gentleclip.data.regimes import RegimeData
+from gentleclip.data.regimes import RegimeData, bag_sizes
 from gentleclip.errors import InputError
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -170,11 +170,6 @@ def _group_bags(
         differing = np.setxor1d(ids_a, ids_b)[:5].tolist()
         raise InputError(f"bag ids differ between sides, e.g. {differing}")
     return rows_a, rows_b
-
-
-def bag_sizes(bags: np.ndarray) -> np.ndarray:
-    """Rows per bag of one side's bag ids, smallest first (empty for no rows)."""
-    return np.sort(np.unique(np.asarray(bags), return_counts=True)[1])
 
 
 def fits_step(rows_a: int, rows_b: int, limit: int) -> bool:
