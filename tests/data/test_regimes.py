@@ -89,12 +89,12 @@ def test_train_arrays_are_paired_then_unpaired(tmp_path: Path) -> None:
 def test_describe_is_honest_per_regime(tmp_path: Path) -> None:
     bags = load_dataset_dir(_bags_dir(tmp_path / "bags")).describe()
     assert "5 pairs" in bags and "in 3 bags" in bags and "regime: bags" in bags
-    assert "0.76" in bags and "same objects" in bags and "--bag-means" in bags
+    assert "0.766" in bags and "same objects" in bags and "--bag-means" in bags
     _write(tmp_path / "disjoint", unpaired_a=_features(3, 2), unpaired_b=_features(3, 2))
     disjoint = load_dataset_dir(tmp_path / "disjoint").describe()
     assert "regime: unpaired" in disjoint and "HURT" in disjoint
     assert "mfeat-disjoint" in disjoint and "loss.w_nbr" in disjoint and "0 pairs" in disjoint
-    assert "--method clip" in disjoint and "lost to it on emoji" in disjoint
+    assert "--method clip" in disjoint and "lost to CLIP on emoji" in disjoint
     _write(tmp_path / "pairs", paired_a=_features(3, 2), paired_b=_features(3, 2))
     pairs = load_dataset_dir(tmp_path / "pairs").describe()
     assert "regime: pairs" in pairs and "regularisation" in pairs and "eval: none" in pairs
@@ -103,7 +103,7 @@ def test_describe_is_honest_per_regime(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("rows_per_bag", "size", "quote"),
-    [(2, 8, "0.76 vs 0.45"), (20, 32, "0.51 vs 0.80"), (100, 128, "near chance")],
+    [(2, 8, "0.766 vs 0.389"), (20, 32, "0.515 vs 0.801"), (100, 128, "near chance")],
 )
 def test_describe_quotes_the_nearest_measured_bag_size(
     tmp_path: Path, rows_per_bag: int, size: int, quote: str
