@@ -57,20 +57,32 @@ def clip(table_rows: list[dict]) -> dict[tuple[str, str, int], float]:
     return _means(table_rows, "clip")
 
 
-def _bagnce_at_zero_pairs(rows_per_bag: int) -> dict[str, tuple[str, float]]:
-    """bagnce.md's 0-pair lines at one bag size: suite -> (verdict against every baseline,
-    gentle-bagnce minus gentle)."""
-    text = (BENCH / "bagnce.md").read_text(encoding="utf-8")
-    section = text.split(f"Bags of {rows_per_bag} (test headline")[1].split("Bags of")[0]
+def _verdict(cell: str) -> tuple[str, float]:
+    """``"win (relrep, +0.133)"`` or ``"tie (+0.020)"`` -> (``"win"``, 0.133)."""
+    match = re.fullmatch(r"(\w+) \((?:[\w-]+, )?([+-][0-9.]+)\)", cell)
+    assert match is not None, cell
+    return match.group(1), float(match.group(2))
+
+
+def _report(name: str, title: str, columns: int) -> dict[tuple[str, int], list[str]]:
+    """One section (``title`` up to the next "Bags of") of a docs/bench report: the cells of
+    each table line keyed by (suite, pairs)."""
+    text = (BENCH / name).read_text(encoding="utf-8")
+    section = text.split(title)[1].split("\nBags of")[0]
     found = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if line.startswith("| ") and len(cells) == 10 and cells[1] == "0":
-            gap = re.fullmatch(r"\w+ \(([+-][0-9.]+)\)", cells[9])
-            assert gap is not None, line
-            found[cells[0]] = (cells[8].split()[0], float(gap.group(1)))
-    assert set(found) == {"mfeat", "emoji", "molecules", "proteins"}
+        if line.startswith("| ") and len(cells) == columns and cells[1].isdigit():
+            found[(cells[0], int(cells[1]))] = cells
+    assert {suite for suite, _ in found} == {"mfeat", "emoji", "molecules", "proteins"}
     return found
+
+
+def _bagnce(rows_per_bag: int) -> dict[tuple[str, int], tuple[tuple[str, float], ...]]:
+    """bagnce.md at one bag size: (suite, pairs) -> gentle-bagnce's (verdict, gap) against
+    every baseline and against gentle."""
+    lines = _report("bagnce.md", f"Bags of {rows_per_bag} (test headline", 10)
+    return {key: (_verdict(cells[8]), _verdict(cells[9])) for key, cells in lines.items()}
 
 
 def test_bags_of_32_quote_the_tables(gentle: dict) -> None:
@@ -97,19 +109,50 @@ def test_bags_of_128_quote_the_tables(gentle: dict) -> None:
 
 
 def test_bag_nce_quotes_the_bag_level_infonce_report() -> None:
-    at32 = _bagnce_at_zero_pairs(32)
-    gains = [gap for _, gap in at32.values()]
+    at32 = {suite: found for (suite, pairs), found in _bagnce(32).items() if pairs == 0}
+    gains = [gap for _, (_, gap) in at32.values()]
     assert all(gap > 0 for gap in gains)
     text32 = _one_line(MEASURED_BAG_SIZES[32])
     assert f"all four suites (+{min(gains):.3f} to +{max(gains):.3f})" in text32
-    held = sum(verdict in ("tie", "win") for verdict, _ in at32.values())
+    held = sum(verdict in ("tie", "win") for (verdict, _), _ in at32.values())
     assert held == 3 and "--bag-means --tune) on three" in text32
-    at128 = _bagnce_at_zero_pairs(128)
-    lifted = sorted(gap for verdict, gap in at128.values() if gap > 0)
+    at128 = {suite: found for (suite, pairs), found in _bagnce(128).items() if pairs == 0}
+    lifted = sorted(gap for _, (verdict, gap) in at128.values() if verdict == "win")
     text128 = _one_line(MEASURED_BAG_SIZES[128])
+    assert len(lifted) == 3
     assert f"lifted gentle by {lifted[0]:.3f}-{lifted[-1]:.3f} on three suites" in text128
-    assert all(verdict in ("tie", "lose") for verdict, _ in at128.values())
+    assert all(verdict in ("tie", "lose") for (verdict, _), _ in at128.values())
     assert "matched or beat it on every suite" in text128
+
+
+def test_bags_of_8_claims_are_the_bag_mean_and_bag_level_reports() -> None:
+    text = _one_line(MEASURED_BAG_SIZES[8])
+    means = _report("bagmeans.md", "Bags of 8:", 8)
+    gentle_vs_all = {key: _verdict(cells[5])[0] for key, cells in means.items()}
+    assert all(
+        verdict in ("tie", "lose")
+        for (suite, _), verdict in gentle_vs_all.items()
+        if suite in ("emoji", "molecules", "proteins")
+    )
+    assert "such maps tied or beat gentle on emoji, molecules and proteins" in text
+    lines = (BENCH / "bagmeans.md").read_text(encoding="utf-8").splitlines()
+    (natural,) = [line for line in lines if line.startswith("| emoji | natural | 20 |")]
+    verdict, gap = _verdict(natural.strip("|").split("|")[12].strip())  # gentle vs all
+    assert verdict == "lose" and f"(emoji's subcategories) won by {-gap:.2f}" in text
+    bagnce = _bagnce(8)
+    assert {suite for (suite, _), (_, (v, _)) in bagnce.items() if v == "win"} == {
+        "mfeat",
+        "emoji",
+        "molecules",
+        "proteins",
+    }
+    assert "with bags of 8 it lifted gentle on all four suites" in text
+    against_maps = {key: verdict for key, ((verdict, _), _) in bagnce.items()}
+    assert {v for (suite, _), v in against_maps.items() if suite == "emoji"} == {"tie"}
+    proteins = {p for (suite, p), v in against_maps.items() if suite == "proteins" and v == "win"}
+    assert proteins == {0, 10} and "wins on proteins at 0-10 pairs" in text
+    assert {v for (suite, _), v in against_maps.items() if suite == "molecules"} == {"lose"}
+    assert "ties with those maps on emoji" in text and "but not on molecules" in text
 
 
 def test_the_disjoint_line_quotes_the_disjoint_study() -> None:
