@@ -1071,3 +1071,44 @@ def test_proteins_zero_pair_validation_check_is_what_results_md_quotes() -> None
         values = found[key]
         assert len(values) == 5 and f"**{np.mean(values):.3f} ± {np.std(values):.3f}**" in flat
     assert found[("loss.w_ssl", 0)] == found[("loss.sdd_leave_one_out", False)]
+
+
+@pytest.mark.parametrize(
+    ("name", "suite", "regime", "pairs", "headline", "variants"),
+    [
+        # session 3b9c7c8: mfeat at bags of 32, 0 pairs, without MMD and with the normalised
+        # spread (the recipe's w_mmd is 0.2)
+        (
+            "mfeat-bags32-0pairs-val-3b9c7c8.jsonl",
+            "mfeat",
+            "bags:32",
+            0,
+            "a_to_b_class_P@1",
+            (("loss.w_mmd", 0.2), ("loss.w_mmd", 0), ("loss.sdd_normalize", True)),
+        ),
+        # session 673c362: the self-supervised term on proteins at bags of 32, 100 pairs
+        (
+            "proteins-bags32-100pairs-val-673c362.jsonl",
+            "proteins",
+            "bags:32",
+            100,
+            "a_to_b_R@10",
+            (("loss.w_ssl", 0), ("loss.w_ssl", 0.15)),
+        ),
+    ],
+)
+def test_validation_checks_of_ablations_are_what_results_md_quotes(
+    name: str, suite: str, regime: str, pairs: int, headline: str, variants: tuple
+) -> None:
+    """The validation checks of ablations that beat gentle on the test pairs: 5 seeds of each
+    variant on the bench's validation splits; results.md quotes each mean and std."""
+    rows = [json.loads(line) for line in (BENCH / name).read_text(encoding="utf-8").splitlines()]
+    assert {(r["suite"], r["regime"], r["pairs"]) for r in rows} == {(suite, regime, pairs)}
+    found: dict[tuple[str, object], dict[int, float]] = {}
+    for r in rows:
+        found.setdefault((r["option"], r["value"]), {})[r["seed"]] = r[headline]
+    flat = _results_flat()
+    for key in variants:
+        values = list(found[key].values())
+        assert sorted(found[key]) == [0, 1, 2, 3, 4]
+        assert f"**{np.mean(values):.3f} ± {np.std(values):.3f}**" in flat
