@@ -849,6 +849,7 @@ ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-36c2c6f.jsonl",
     "bench-ablations-settings-3b9c7c8.jsonl",
     "bench-ablations-settings-ff4d306.jsonl",
+    "bench-ablations-settings-673c362.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
@@ -861,9 +862,10 @@ ABLATION_SETTINGS = {
     ("bags:32", 20): 4,
     ("bags:32", 50): 4,
     ("bags:32", 100): 4,
-    ("bags:32", 200): 1,  # mfeat only
+    ("bags:32", 200): 4,
     ("bags:128", 0): 4,
     ("bags:128", 20): 4,
+    ("bags:128", 50): 4,
     ("bags:128", 20, 128): 4,  # steps of 128 rows, each holding a whole bag
     ("bags:128", 50, 128): 2,
     ("unpaired", 20): 4,
