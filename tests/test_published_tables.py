@@ -864,6 +864,7 @@ ABLATION_SETTINGS = {
     ("bags:32", 100): 4,
     ("bags:32", 200): 4,
     ("bags:128", 0): 4,
+    ("bags:128", 10): 2,  # mfeat and emoji
     ("bags:128", 20): 4,
     ("bags:128", 50): 4,
     ("bags:128", 20, 128): 4,  # steps of 128 rows, each holding a whole bag
