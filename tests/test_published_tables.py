@@ -1060,25 +1060,31 @@ def test_tune_bench_val_reads_switches_as_booleans() -> None:
         parse("yes")
 
 
-def test_proteins_zero_pair_validation_check_is_what_results_md_quotes() -> None:
-    """Session e305827: the recipe, the self-supervised term and SDD's leave-one-out on
-    proteins' validation splits at 0 pairs (5 seeds each); results.md quotes the means."""
+def test_proteins_zero_pair_validation_runs_the_recipe_once_for_both_options() -> None:
+    """Session e305827's check at 0 pairs: the recipe's runs under ``loss.w_ssl 0`` and
+    ``loss.sdd_leave_one_out false`` are the same runs (the recipe), seed for seed."""
     lines = (BENCH / "proteins-0pairs-val-e305827.jsonl").read_text(encoding="utf-8")
     rows = [json.loads(line) for line in lines.splitlines()]
-    found: dict[tuple[str, object], list[float]] = {}
-    for r in rows:
-        assert r["suite"] == "proteins" and r["pairs"] == 0 and r["regime"] == "bags:8"
-        found.setdefault((r["option"], r["value"]), []).append(r["a_to_b_R@10"])
-    flat = _results_flat()
-    for key in (("loss.w_ssl", 0), ("loss.w_ssl", 0.15), ("loss.sdd_leave_one_out", True)):
-        values = found[key]
-        assert len(values) == 5 and f"**{np.mean(values):.3f} ± {np.std(values):.3f}**" in flat
-    assert found[("loss.w_ssl", 0)] == found[("loss.sdd_leave_one_out", False)]
+    recipe = {
+        key: [r["a_to_b_R@10"] for r in rows if (r["option"], r["value"]) == key]
+        for key in (("loss.w_ssl", 0), ("loss.sdd_leave_one_out", False))
+    }
+    assert recipe[("loss.w_ssl", 0)] == recipe[("loss.sdd_leave_one_out", False)]
 
 
 @pytest.mark.parametrize(
     ("name", "suite", "regime", "pairs", "headline", "variants"),
     [
+        # session e305827: proteins at 0 pairs, the self-supervised term and SDD's
+        # leave-one-out
+        (
+            "proteins-0pairs-val-e305827.jsonl",
+            "proteins",
+            "bags:8",
+            0,
+            "a_to_b_R@10",
+            (("loss.w_ssl", 0), ("loss.w_ssl", 0.15), ("loss.sdd_leave_one_out", True)),
+        ),
         # session 3b9c7c8: mfeat at bags of 32, 0 pairs, without MMD and with the normalised
         # spread (the recipe's w_mmd is 0.2)
         (
@@ -1107,11 +1113,11 @@ def test_validation_checks_of_ablations_are_what_results_md_quotes(
     variant on the bench's validation splits; results.md quotes each mean and std."""
     rows = [json.loads(line) for line in (BENCH / name).read_text(encoding="utf-8").splitlines()]
     assert {(r["suite"], r["regime"], r["pairs"]) for r in rows} == {(suite, regime, pairs)}
-    found: dict[tuple[str, object], dict[int, float]] = {}
+    found: dict[tuple[str, object], list[tuple[int, float]]] = {}
     for r in rows:
-        found.setdefault((r["option"], r["value"]), {})[r["seed"]] = r[headline]
+        found.setdefault((r["option"], r["value"]), []).append((r["seed"], r[headline]))
     flat = _results_flat()
     for key in variants:
-        values = list(found[key].values())
-        assert sorted(found[key]) == [0, 1, 2, 3, 4]
+        assert sorted(seed for seed, _ in found[key]) == [0, 1, 2, 3, 4]
+        values = [value for _, value in found[key]]
         assert f"**{np.mean(values):.3f} ± {np.std(values):.3f}**" in flat

@@ -8,15 +8,13 @@ disjoint study), so a table that moves fails here until the line is updated.
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
-from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from gentleclip.data.regimes import _EXPECTATIONS, MEASURED_BAG_SIZES, Regime
+from gentleclip.experiments import bench
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "docs" / "bench"
@@ -27,12 +25,14 @@ def _one_line(text: str) -> str:
 
 
 def _means(rows: list[dict], method: str) -> dict[tuple[str, str, int], float]:
-    """Mean headline per (suite, regime, pairs) of ``method``'s scored rows."""
-    values: dict[tuple[str, str, int], list[float]] = defaultdict(list)
-    for row in rows:
-        if row["method"] == method and row["status"] == "ok":
-            values[(row["suite"], row["regime"], row["pairs"])].append(row["value"])
-    return {key: float(np.mean(v)) for key, v in values.items()}
+    """Mean headline per (suite, regime, pairs) of ``method``'s scored rows (the tables'
+    ``bench.summarise``)."""
+    table = bench.summarise(rows)
+    return {
+        where: cells[method].mean
+        for where, cells in table.items()
+        if isinstance(cells.get(method), bench.Summary)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +156,8 @@ def test_bags_of_8_claims_are_the_bag_mean_and_bag_level_reports() -> None:
 
 
 def test_the_disjoint_line_quotes_the_disjoint_study() -> None:
-    lines = (BENCH / "bench-mfeat-disjoint.jsonl").read_text(encoding="utf-8").splitlines()
-    means = _means([json.loads(line) for line in lines], "clip-nbr")
-    clip = _means([json.loads(line) for line in lines], "clip")
-    relrep = _means([json.loads(line) for line in lines], "relrep")
+    rows = bench.read_results(BENCH / "bench-mfeat-disjoint.jsonl")
+    means, clip, relrep = (_means(rows, method) for method in ("clip-nbr", "clip", "relrep"))
     pairs = (50, 100, 200)
 
     def quoted(table: dict) -> str:
