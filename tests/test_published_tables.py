@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -22,24 +21,8 @@ from gentleclip.training.objective import GentleObjective
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "docs" / "bench"
 
-
-def _load(name: str) -> ModuleType:
-    """The script ``benchmarks/NAME.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _script() -> ModuleType:
-    return _load("published_tables")
-
-
-def _benchmark(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """A script that imports its sibling scripts (benchmarks/ on the path)."""
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    return _load(name)
+# the fixtures load_script and bench_script (tests/conftest.py) return such a loader
+ScriptLoader = Callable[[str], ModuleType]
 
 
 # session 05324fd's no-refit rows (emoji's and molecules' default grids; mfeat's and
@@ -58,8 +41,8 @@ REFIT_ROWS = (
 
 
 @pytest.fixture(scope="module")
-def script() -> ModuleType:
-    return _script()
+def script(load_script: ScriptLoader) -> ModuleType:
+    return load_script("published_tables")
 
 
 @pytest.fixture(scope="module")
@@ -151,13 +134,13 @@ def test_a_missing_sclip_row_is_refused(script: ModuleType) -> None:
 
 
 def test_learned_temperature_table_is_made_from_its_rows(
-    script: ModuleType, packed_rows: list, monkeypatch: pytest.MonkeyPatch
+    script: ModuleType, packed_rows: list, bench_script: ScriptLoader
 ) -> None:
     """docs/bench/learned-temperature.md is what benchmarks/learned_temperature.py makes of
     session 91f1e92's rows: 24 rows, and no verdict changes with the learned methods. Its
     sclip variants packed whole bags into steps, so it compares with that sclip column."""
     rows = packed_rows
-    learned_script = _benchmark("learned_temperature", monkeypatch)
+    learned_script = bench_script("learned_temperature")
     measured = script.read(BENCH / "bench-learned-91f1e92.jsonl")
     learned = [r for r in measured if r["method"] in learned_script.LEARNED]
     assert len(learned) == 240 and all(r["status"] == "ok" for r in learned)
@@ -172,13 +155,13 @@ def test_learned_temperature_table_is_made_from_its_rows(
 
 
 def test_refit_comparison_is_made_from_its_rows(
-    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+    script: ModuleType, rows: list, bench_script: ScriptLoader
 ) -> None:
     """docs/bench/refit.md is what benchmarks/refit.py makes of session 05324fd's no-refit
     rows and the refit grids of the same kind of machine: the validation search is the same
     in every cell whose code did not change (all but sclip's), so only the final model
     differs; on molecules 45 gentle cells differ in rounding already."""
-    refit_script = _benchmark("refit", monkeypatch)
+    refit_script = bench_script("refit")
     norefit = script.read_rows([BENCH / name for name in NOREFIT_ROWS])
     refit = script.read_rows([BENCH / name for name in REFIT_ROWS])
     assert len(norefit) == 2 * 960 + 240
@@ -197,12 +180,12 @@ SAME_CODE = ("gentle", "clip", "oracle", "ridge", "procrustes", "cca", "relrep")
 
 
 def test_machines_comparison_is_made_from_its_rows(
-    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+    script: ModuleType, rows: list, bench_script: ScriptLoader
 ) -> None:
     """docs/bench/machines-proteins.md is what benchmarks/machines.py makes of proteins' grid
     on two CPUs: the closed-form maps' headlines are equal in every cell, the trained methods'
     move with the rounding, and one verdict of 24 differs from the tables."""
-    machines = _benchmark("machines", monkeypatch)
+    machines = bench_script("machines")
     amd = script.read(BENCH / "bench-proteins-halving-36c2c6f.jsonl")
     xeon = script.read_rows([BENCH / name for name in MACHINE_ROWS])
     assert len(amd) == 960
@@ -232,12 +215,12 @@ BAG_MEAN_ROWS = (
 
 
 def test_bag_mean_comparison_is_made_from_its_rows(
-    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+    script: ModuleType, rows: list, bench_script: ScriptLoader
 ) -> None:
     """docs/bench/bagmeans.md is what benchmarks/bag_means.py makes of the bag-mean rows
     and the published tables' gentle rows of the same cells; results.md quotes its bags-of-8
     table line for line."""
-    bag_script = _benchmark("bag_means", monkeypatch)
+    bag_script = bench_script("bag_means")
     bag_rows = script.rescored(
         script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
         script.read(BENCH / TIES_BAGMEANS),
@@ -272,12 +255,12 @@ WHOLEBAG_ROWS = (
 
 
 def test_bag_level_infonce_report_is_made_from_its_rows(
-    script: ModuleType, rows: list, monkeypatch: pytest.MonkeyPatch
+    script: ModuleType, rows: list, bench_script: ScriptLoader
 ) -> None:
     """docs/bench/bagnce.md is what benchmarks/bag_nce.py makes of gentle-bagnce's rows, the
     bag-mean rows and the tables' rows of the same cells; results.md quotes its table and its
     target lines line for line."""
-    nce_script = _benchmark("bag_nce", monkeypatch)
+    nce_script = bench_script("bag_nce")
     bag_rows = script.rescored(
         script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
         script.read(BENCH / TIES_BAGMEANS),
@@ -324,10 +307,10 @@ def test_bag_level_infonce_report_is_made_from_its_rows(
     assert quoted in (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
 
 
-def test_wholebag_rows_must_be_gentle_with_a_larger_step(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wholebag_rows_must_be_gentle_with_a_larger_step(bench_script: ScriptLoader) -> None:
     """bag_nce.py --wholebag-rows takes gentle's rows run with a sampler.unpaired_per_step
     override only, and reports them under their own name."""
-    nce_script = _benchmark("bag_nce", monkeypatch)
+    nce_script = bench_script("bag_nce")
     row = {"method": "gentle", "recipe_override": {"sampler": {"unpaired_per_step": 128}}}
     assert nce_script.as_wholebag([row]) == [{**row, "method": nce_script.WHOLE}]
     for bad in ({**row, "method": "gentle-bagnce"}, {**row, "recipe_override": {}}):
@@ -343,15 +326,15 @@ TOWER_VAL_ROWS = "molecules-towers-val-72146e1.jsonl"
 
 
 def test_molecules_towers_report_is_made_from_its_rows(
-    script: ModuleType, packed_rows: list, monkeypatch: pytest.MonkeyPatch
+    script: ModuleType, packed_rows: list, bench_script: ScriptLoader
 ) -> None:
     """docs/bench/molecules-towers.md is what benchmarks/molecules_towers.py makes of the
     changed rows and the published rows of the same cells; every changed row was made with
     the change it claims; results.md quotes the table and the verdicts line for line. Its
     changed sclip rows packed whole bags into steps, so it compares with that sclip column."""
     rows = packed_rows
-    towers = _benchmark("molecules_towers", monkeypatch)
-    nce_script = _benchmark("bag_nce", monkeypatch)
+    towers = bench_script("molecules_towers")
+    nce_script = bench_script("bag_nce")
     bag_rows = script.rescored(
         script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
         script.read(BENCH / TIES_BAGMEANS),
@@ -551,12 +534,10 @@ def test_the_tables_closed_form_cells_count_ties_by_expectation(
     assert trained and all("ties" not in r for r in trained)
 
 
-def test_ties_report_is_made_from_its_rows(
-    script: ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ties_report_is_made_from_its_rows(script: ModuleType, bench_script: ScriptLoader) -> None:
     """docs/bench/ties.md is what benchmarks/ties.py makes of the rows run again and the
     rows they replace; results.md quotes its counts and its one verdict change."""
-    ties_script = _benchmark("ties", monkeypatch)
+    ties_script = bench_script("ties")
     text, pairs = ties_script.report(BENCH, BENCH / script.SCLIP_ROWS)
     assert (BENCH / "ties.md").read_text(encoding="utf-8") == text
     assert len(pairs) == 2568
@@ -712,10 +693,10 @@ ABLATION_GENTLE = {
 }
 
 
-def test_ablations_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ablations_report_is_made_from_its_rows(bench_script: ScriptLoader) -> None:
     """docs/bench/ablations.md is what benchmarks/ablations.py makes of the rows: every suite
     has gentle and all five ablations over 5 seeds, and results.md shows the table."""
-    ablations = _benchmark("ablations", monkeypatch)
+    ablations = bench_script("ablations")
     rows = [
         r for name in ("bench-mfeat.jsonl", ABLATION_ROWS) for r in bench.read_results(BENCH / name)
     ]
@@ -733,9 +714,9 @@ def test_ablations_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_ablation_verdicts_weigh_the_gap_against_the_larger_std(
-    monkeypatch: pytest.MonkeyPatch,
+    bench_script: ScriptLoader,
 ) -> None:
-    verdict = _benchmark("ablations", monkeypatch).verdict
+    verdict = bench_script("ablations").verdict
     gentle = bench.Summary(0.60, 0.02, 5)
     assert verdict(bench.Summary(0.50, 0.05, 5), gentle) == "worse"
     assert verdict(bench.Summary(0.56, 0.05, 5), gentle) == "same"  # 0.04 <= 0.05
@@ -744,12 +725,12 @@ def test_ablation_verdicts_weigh_the_gap_against_the_larger_std(
 
 
 def test_ablation_settings_report_has_a_section_per_setting(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    bench_script: ScriptLoader, tmp_path: Path
 ) -> None:
     """benchmarks/ablations.py --setting: each setting's table holds only its own cells (rows
     run with steps of another size apart), a setting without gentle's rows is left out, and a
     malformed setting is refused."""
-    ablations = _benchmark("ablations", monkeypatch)
+    ablations = bench_script("ablations")
     assert ablations.parse_setting("bags:32/20") == ("bags:32", 20)
     assert ablations.parse_setting("bags:128/20/128") == ("bags:128", 20, 128)
     for bad in ("bags:32", "bags:32/x", "/20", "bags:32/20/x", "bags:32/20/1/2"):
@@ -875,11 +856,11 @@ ABLATION_SETTINGS = {
 
 
 def test_ablations_at_other_settings_are_made_from_their_rows(
-    monkeypatch: pytest.MonkeyPatch,
+    bench_script: ScriptLoader,
 ) -> None:
     """docs/bench/ablations-settings.md is what benchmarks/ablations.py --setting makes of the
     rows (gentle and all five ablations, 5 seeds each), and results.md shows every table."""
-    ablations = _benchmark("ablations", monkeypatch)
+    ablations = bench_script("ablations")
     rows = [r for name in ABLATION_SETTINGS_ROWS for r in bench.read_results(BENCH / name)]
     gentle = ablations.gentle_by_suite(None, rows)
     found = {st: ablations.collect(rows, gentle, st) for st in ABLATION_SETTINGS}
@@ -928,11 +909,11 @@ def _at_step_2000(
     ]
 
 
-def test_mmd_redundancy_report_is_made_from_its_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mmd_redundancy_report_is_made_from_its_rows(bench_script: ScriptLoader) -> None:
     """docs/bench/mmd-redundancy.md is what benchmarks/mmd_redundancy.py --report makes of
     the rows (4 suites x 3 seeds x 2 variants x 5 steps), results.md shows its table, and the
     step-2,000 MMD^2 it quotes are the rows' means."""
-    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    mmd = bench_script("mmd_redundancy")
     rows, _ = _mmd_report_as_published(mmd, MMD_REDUNDANCY_ROWS, "mmd-redundancy", suites=4)
     means = mmd.means(rows)
     flat = _results_flat()
@@ -953,12 +934,12 @@ MMD_REDUNDANCY_200 = "mmd-redundancy-200pairs-a9305a7.jsonl"
 
 
 def test_mmd_redundancy_at_200_pairs_is_made_from_its_rows(
-    monkeypatch: pytest.MonkeyPatch,
+    bench_script: ScriptLoader,
 ) -> None:
     """Session a9305a7: the diagnostic at bags of 8 with 200 pairs (3 suites x 3 seeds x 2
     variants x 5 steps; proteins' validation split keeps 1 unpaired row a side there, which the
     script refuses); its report names that setting, and results.md shows its table."""
-    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    mmd = bench_script("mmd_redundancy")
     stem = "mmd-redundancy-200pairs"
     rows, text = _mmd_report_as_published(mmd, MMD_REDUNDANCY_200, stem, suites=3)
     assert {r["pairs"] for r in rows} == {200}
@@ -969,12 +950,12 @@ MMD_REDUNDANCY_0 = "mmd-redundancy-0pairs-3b9c7c8.jsonl"
 
 
 def test_mmd_redundancy_at_0_pairs_is_made_from_its_rows(
-    monkeypatch: pytest.MonkeyPatch,
+    bench_script: ScriptLoader,
 ) -> None:
     """Session 3b9c7c8: the diagnostic at bags of 8 with 0 pairs (4 suites x 3 seeds x 2
     variants x 5 steps); its report names that setting, results.md shows its table, and the
     step-2,000 MMD^2 it quotes are the rows' means."""
-    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    mmd = bench_script("mmd_redundancy")
     rows, text = _mmd_report_as_published(mmd, MMD_REDUNDANCY_0, "mmd-redundancy-0pairs", 4)
     means = mmd.means(rows)
     assert {r["pairs"] for r in rows} == {0}
@@ -989,9 +970,9 @@ def test_mmd_redundancy_at_0_pairs_is_made_from_its_rows(
     assert quoted in flat
 
 
-def test_mmd_redundancy_report_names_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mmd_redundancy_report_names_one_setting(bench_script: ScriptLoader) -> None:
     """The report's setting comes from its rows, and rows of two settings are refused."""
-    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    mmd = bench_script("mmd_redundancy")
     assert mmd.setting_words([{"regime": "bags:32", "pairs": 50}]) == "Bags of 32, 50 pairs"
     assert mmd.setting_words([{"regime": "unpaired", "pairs": 20}]) == "Disjoint data, 20 pairs"
     with pytest.raises(SystemExit, match="one regime and pair count"):
@@ -999,11 +980,11 @@ def test_mmd_redundancy_report_names_one_setting(monkeypatch: pytest.MonkeyPatch
 
 
 def test_mmd_redundancy_refuses_a_split_too_small_for_its_floor(
-    monkeypatch: pytest.MonkeyPatch,
+    bench_script: ScriptLoader,
 ) -> None:
     """Under 4 unpaired rows a side (proteins' validation split at 200 pairs keeps 1), the
     diagnostic stops with a message naming the cell instead of failing inside the loss."""
-    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    mmd = bench_script("mmd_redundancy")
     cell = bench.Cell("proteins", "bags:8", 200, 0, "gentle")
     small = {"unpaired_a": np.zeros((1, 3)), "unpaired_b": np.zeros((5, 3))}
     with pytest.raises(SystemExit, match=r"proteins, bags:8, 200 pairs, seed 0.*1 unpaired row"):
@@ -1012,12 +993,12 @@ def test_mmd_redundancy_refuses_a_split_too_small_for_its_floor(
 
 
 def test_mmd_redundancy_measures_the_recipe_terms_and_a_disjoint_floor(
-    monkeypatch: pytest.MonkeyPatch,
+    bench_script: ScriptLoader,
 ) -> None:
     """benchmarks/mmd_redundancy.py: each draw's floor rows are disjoint from its first rows,
     and the measured SDD and MMD^2 are the training objective's own terms on those rows (the
     floor: its MMD^2 between the two disjoint subsets of one side), averaged over draws."""
-    mmd = _benchmark("mmd_redundancy", monkeypatch)
+    mmd = bench_script("mmd_redundancy")
     draws = mmd.disjoint_draws(np.random.default_rng(0), 40, 30, 12, 3)
     for a, b, a2, b2 in draws:
         assert all(len(x) == 12 for x in (a, b, a2, b2))
@@ -1050,10 +1031,10 @@ def test_mmd_redundancy_measures_the_recipe_terms_and_a_disjoint_floor(
     assert measured["mmd"] > 2 * measured["mmd_floor"]  # the two sides differ; one side does not
 
 
-def test_tune_bench_val_reads_switches_as_booleans() -> None:
+def test_tune_bench_val_reads_switches_as_booleans(load_script: ScriptLoader) -> None:
     """benchmarks/tune_bench_val.py --values: true/false are booleans (a config switch refuses
     0 and 1), digits integers, the rest floats."""
-    parse = _load("tune_bench_val").parse_value
+    parse = load_script("tune_bench_val").parse_value
     assert [parse(v) for v in ("false", "True", "0", "-3", "0.15")] == [False, True, 0, -3, 0.15]
     assert isinstance(parse("0"), int) and isinstance(parse("false"), bool)
     with pytest.raises(ValueError):

@@ -7,9 +7,10 @@ disjoint study), so a table that moves fails here until the line is updated.
 
 from __future__ import annotations
 
-import importlib.util
 import re
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -36,15 +37,9 @@ def _means(rows: list[dict], method: str) -> dict[tuple[str, str, int], float]:
 
 
 @pytest.fixture(scope="module")
-def table_rows() -> list[dict]:
+def table_rows(load_script: Callable[[str], ModuleType]) -> list[dict]:
     """The suite tables' rows (as benchmarks/published_tables.py reads them)."""
-    spec = importlib.util.spec_from_file_location(
-        "published_tables", ROOT / "benchmarks" / "published_tables.py"
-    )
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script.grid_rows(BENCH)
+    return load_script("published_tables").grid_rows(BENCH)
 
 
 @pytest.fixture(scope="module")
