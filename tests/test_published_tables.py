@@ -831,6 +831,7 @@ ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-3b9c7c8.jsonl",
     "bench-ablations-settings-ff4d306.jsonl",
     "bench-ablations-settings-673c362.jsonl",
+    "bench-ablations-settings-e816f5d.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
@@ -845,7 +846,7 @@ ABLATION_SETTINGS = {
     ("bags:32", 100): 4,
     ("bags:32", 200): 4,
     ("bags:128", 0): 4,
-    ("bags:128", 10): 2,  # mfeat and emoji
+    ("bags:128", 10): 4,
     ("bags:128", 20): 4,
     ("bags:128", 50): 4,
     ("bags:128", 20, 128): 4,  # steps of 128 rows, each holding a whole bag
