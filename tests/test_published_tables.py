@@ -852,7 +852,7 @@ ABLATION_SETTINGS = {
     ("bags:128", 100): 4,
     ("bags:128", 20, 128): 4,  # steps of 128 rows, each holding a whole bag
     ("bags:128", 50, 128): 2,
-    ("unpaired", 10): 2,  # mfeat and emoji
+    ("unpaired", 10): 4,
     ("unpaired", 20): 4,
     ("unpaired", 50): 4,
 }
