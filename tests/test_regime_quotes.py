@@ -25,10 +25,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _means(rows: list[dict], method: str) -> dict[tuple[str, str, int], float]:
-    """Mean headline per (suite, regime, pairs) of ``method``'s scored rows (the tables'
-    ``bench.summarise``)."""
-    table = bench.summarise(rows)
+Table = dict[tuple, dict[str, bench.Summary | str]]
+
+
+def _means(table: Table, method: str) -> dict[tuple[str, str, int], float]:
+    """Mean headline per (suite, regime, pairs) of ``method`` in ``table``, the tables'
+    ``bench.summarise`` of the rows."""
     return {
         where: cells[method].mean
         for where, cells in table.items()
@@ -37,19 +39,19 @@ def _means(rows: list[dict], method: str) -> dict[tuple[str, str, int], float]:
 
 
 @pytest.fixture(scope="module")
-def table_rows(load_script: Callable[[str], ModuleType]) -> list[dict]:
-    """The suite tables' rows (as benchmarks/published_tables.py reads them)."""
-    return load_script("published_tables").grid_rows(BENCH)
+def table(load_script: Callable[[str], ModuleType]) -> Table:
+    """The suite tables' rows (as benchmarks/published_tables.py reads them), summarised."""
+    return bench.summarise(load_script("published_tables").grid_rows(BENCH))
 
 
 @pytest.fixture(scope="module")
-def gentle(table_rows: list[dict]) -> dict[tuple[str, str, int], float]:
-    return _means(table_rows, "gentle")
+def gentle(table: Table) -> dict[tuple[str, str, int], float]:
+    return _means(table, "gentle")
 
 
 @pytest.fixture(scope="module")
-def clip(table_rows: list[dict]) -> dict[tuple[str, str, int], float]:
-    return _means(table_rows, "clip")
+def clip(table: Table) -> dict[tuple[str, str, int], float]:
+    return _means(table, "clip")
 
 
 def _verdict(cell: str) -> tuple[str, float]:
@@ -151,8 +153,8 @@ def test_bags_of_8_claims_are_the_bag_mean_and_bag_level_reports() -> None:
 
 
 def test_the_disjoint_line_quotes_the_disjoint_study() -> None:
-    rows = bench.read_results(BENCH / "bench-mfeat-disjoint.jsonl")
-    means, clip, relrep = (_means(rows, method) for method in ("clip-nbr", "clip", "relrep"))
+    study = bench.summarise(bench.read_results(BENCH / "bench-mfeat-disjoint.jsonl"))
+    means, clip, relrep = (_means(study, method) for method in ("clip-nbr", "clip", "relrep"))
     pairs = (50, 100, 200)
 
     def quoted(table: dict) -> str:
