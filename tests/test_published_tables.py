@@ -832,6 +832,7 @@ ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-ff4d306.jsonl",
     "bench-ablations-settings-673c362.jsonl",
     "bench-ablations-settings-e816f5d.jsonl",
+    "bench-ablations-settings-c89f653.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
@@ -850,11 +851,13 @@ ABLATION_SETTINGS = {
     ("bags:128", 20): 4,
     ("bags:128", 50): 4,
     ("bags:128", 100): 4,
+    ("bags:128", 200): 4,
     ("bags:128", 20, 128): 4,  # steps of 128 rows, each holding a whole bag
-    ("bags:128", 50, 128): 2,
+    ("bags:128", 50, 128): 4,
     ("unpaired", 10): 4,
     ("unpaired", 20): 4,
     ("unpaired", 50): 4,
+    ("unpaired", 100): 4,
 }
 
 
