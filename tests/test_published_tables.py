@@ -820,7 +820,7 @@ def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes() 
         assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f} on {suite}" in flat
 
 
-# sessions 878d371 to 3b9c7c8: gentle's ablations at other settings, gentle run beside them
+# sessions 878d371 to cab6570: gentle's ablations at other settings, gentle run beside them
 ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-878d371.jsonl",
     "bench-ablations-settings-e305827.jsonl",
@@ -833,6 +833,7 @@ ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-673c362.jsonl",
     "bench-ablations-settings-e816f5d.jsonl",
     "bench-ablations-settings-c89f653.jsonl",
+    "bench-ablations-settings-cab6570.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
@@ -858,6 +859,7 @@ ABLATION_SETTINGS = {
     ("unpaired", 20): 4,
     ("unpaired", 50): 4,
     ("unpaired", 100): 4,
+    ("unpaired", 200): 4,
 }
 
 
