@@ -803,20 +803,30 @@ def test_mmd_rows_are_what_results_md_quotes(name: str, regime: str, pairs: int)
             assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f}" in flat
 
 
-def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes() -> None:
-    """Gentle at bags of 128 with 20 pairs, steps of 128 rows and neither SDD nor MMD, on
-    mfeat and emoji (session 4f2f71b) and molecules and proteins (session c5e0e18);
-    results.md quotes each mean and std over 5 seeds."""
+@pytest.mark.parametrize(
+    ("pairs", "names"),
+    [
+        (20, ("4f2f71b", "c5e0e18")),
+        (50, ("50pairs-cab6570",)),
+    ],
+)
+def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes(
+    pairs: int, names: tuple[str, ...]
+) -> None:
+    """Gentle at bags of 128, steps of 128 rows and neither SDD nor MMD, every suite: with
+    20 pairs (mfeat and emoji in session 4f2f71b, molecules and proteins in session c5e0e18)
+    and with 50 (session cab6570); results.md quotes each mean and std over 5 seeds."""
     rows = [
         row
-        for session in ("4f2f71b", "c5e0e18")
-        for row in bench.read_results(BENCH / f"bench-nodist-wholebags128-{session}.jsonl")
+        for name in names
+        for row in bench.read_results(BENCH / f"bench-nodist-wholebags128-{name}.jsonl")
     ]
     override = {"sampler": {"unpaired_per_step": 128}, "loss": {"w_sdd": 0.0, "w_mmd": 0.0}}
     assert len(rows) == 20 and all(r["recipe_override"] == override for r in rows)
+    assert {r["pairs"] for r in rows} == {pairs}
     flat = _results_flat()
     for suite in ("mfeat", "emoji", "molecules", "proteins"):
-        s = bench.summarise(rows)[(suite, "bags:128", 20)]["gentle"]
+        s = bench.summarise(rows)[(suite, "bags:128", pairs)]["gentle"]
         assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f} on {suite}" in flat
 
 
