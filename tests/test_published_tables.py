@@ -808,6 +808,7 @@ def test_mmd_rows_are_what_results_md_quotes(name: str, regime: str, pairs: int)
     [
         (20, ("4f2f71b", "c5e0e18")),
         (50, ("50pairs-cab6570",)),
+        (100, ("100pairs-cab6570",)),
     ],
 )
 def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes(
@@ -815,7 +816,7 @@ def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes(
 ) -> None:
     """Gentle at bags of 128, steps of 128 rows and neither SDD nor MMD, every suite: with
     20 pairs (mfeat and emoji in session 4f2f71b, molecules and proteins in session c5e0e18)
-    and with 50 (session cab6570); results.md quotes each mean and std over 5 seeds."""
+    and with 50 and 100 (session cab6570); results.md quotes each mean and std over 5 seeds."""
     rows = [
         row
         for name in names
@@ -865,6 +866,7 @@ ABLATION_SETTINGS = {
     ("bags:128", 200): 4,
     ("bags:128", 20, 128): 4,  # steps of 128 rows, each holding a whole bag
     ("bags:128", 50, 128): 4,
+    ("bags:128", 100, 128): 4,
     ("unpaired", 10): 4,
     ("unpaired", 20): 4,
     ("unpaired", 50): 4,
