@@ -806,6 +806,7 @@ def test_mmd_rows_are_what_results_md_quotes(name: str, regime: str, pairs: int)
 @pytest.mark.parametrize(
     ("pairs", "names"),
     [
+        (10, ("10pairs-55a5ca3",)),
         (20, ("4f2f71b", "c5e0e18")),
         (50, ("50pairs-cab6570",)),
         (100, ("100pairs-cab6570",)),
@@ -816,7 +817,8 @@ def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes(
 ) -> None:
     """Gentle at bags of 128, steps of 128 rows and neither SDD nor MMD, every suite: with
     20 pairs (mfeat and emoji in session 4f2f71b, molecules and proteins in session c5e0e18)
-    and with 50 and 100 (session cab6570); results.md quotes each mean and std over 5 seeds."""
+    with 50 and 100 (session cab6570) and with 10 (session 55a5ca3); results.md quotes each
+    mean and std over 5 seeds."""
     rows = [
         row
         for name in names
@@ -831,7 +833,7 @@ def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes(
         assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f} on {suite}" in flat
 
 
-# sessions 878d371 to cab6570: gentle's ablations at other settings, gentle run beside them
+# sessions 878d371 to 55a5ca3: gentle's ablations at other settings, gentle run beside them
 ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-878d371.jsonl",
     "bench-ablations-settings-e305827.jsonl",
@@ -845,6 +847,7 @@ ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-e816f5d.jsonl",
     "bench-ablations-settings-c89f653.jsonl",
     "bench-ablations-settings-cab6570.jsonl",
+    "bench-ablations-settings-55a5ca3.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
@@ -864,7 +867,8 @@ ABLATION_SETTINGS = {
     ("bags:128", 50): 4,
     ("bags:128", 100): 4,
     ("bags:128", 200): 4,
-    ("bags:128", 20, 128): 4,  # steps of 128 rows, each holding a whole bag
+    ("bags:128", 0, 128): 4,  # steps of 128 rows, each holding a whole bag
+    ("bags:128", 20, 128): 4,
     ("bags:128", 50, 128): 4,
     ("bags:128", 100, 128): 4,
     ("unpaired", 10): 4,
