@@ -810,6 +810,7 @@ def test_mmd_rows_are_what_results_md_quotes(name: str, regime: str, pairs: int)
         (20, ("4f2f71b", "c5e0e18")),
         (50, ("50pairs-cab6570",)),
         (100, ("100pairs-cab6570",)),
+        (200, ("200pairs-55a5ca3",)),
     ],
 )
 def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes(
@@ -817,8 +818,8 @@ def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes(
 ) -> None:
     """Gentle at bags of 128, steps of 128 rows and neither SDD nor MMD, every suite: with
     20 pairs (mfeat and emoji in session 4f2f71b, molecules and proteins in session c5e0e18)
-    with 50 and 100 (session cab6570) and with 10 (session 55a5ca3); results.md quotes each
-    mean and std over 5 seeds."""
+    with 50 and 100 (session cab6570) and with 10 and 200 (session 55a5ca3); results.md quotes
+    each mean and std over 5 seeds."""
     rows = [
         row
         for name in names
@@ -831,6 +832,31 @@ def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes(
     for suite in ("mfeat", "emoji", "molecules", "proteins"):
         s = bench.summarise(rows)[(suite, "bags:128", pairs)]["gentle"]
         assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f} on {suite}" in flat
+
+
+def test_proteins_whole_bag_rows_at_200_pairs_equal_its_32_row_rows() -> None:
+    """Proteins at bags of 128 with 200 pairs keeps 6 unpaired items, so steps of 128 rows
+    (session 55a5ca3) train what 32-row steps did (session c89f653): every metric but the
+    training time is equal, and results.md quotes the mean it compares with."""
+    whole = bench.read_results(BENCH / "bench-gentle-wholebags128-proteins200-55a5ca3.jsonl")
+    assert len(whole) == 5
+    assert all(r["recipe_override"] == {"sampler": {"unpaired_per_step": 128}} for r in whole)
+    old = {
+        r["seed"]: r
+        for r in bench.read_results(BENCH / "bench-ablations-settings-c89f653.jsonl")
+        if (r["suite"], r["regime"], r["pairs"], r["method"])
+        == ("proteins", "bags:128", 200, "gentle")
+    }
+    for row in whole:
+        before = old[row["seed"]]
+        assert not before.get("recipe_override")
+        drop = ("train_seconds",)
+        assert {k: v for k, v in row["metrics"].items() if k not in drop} == {
+            k: v for k, v in before["metrics"].items() if k not in drop
+        }
+    s = bench.summarise(whole)[("proteins", "bags:128", 200)]["gentle"]
+    assert f"{s.mean:.3f} ± {s.std:.3f}" == "0.662 ± 0.062"
+    assert "0.670 ± 0.048 on proteins against 0.662 ± 0.062" in _results_flat()
 
 
 # sessions 878d371 to 55a5ca3: gentle's ablations at other settings, gentle run beside them
