@@ -894,6 +894,7 @@ ABLATION_SETTINGS = {
     ("bags:128", 100): 4,
     ("bags:128", 200): 4,
     ("bags:128", 0, 128): 4,  # steps of 128 rows, each holding a whole bag
+    ("bags:128", 10, 128): 4,
     ("bags:128", 20, 128): 4,
     ("bags:128", 50, 128): 4,
     ("bags:128", 100, 128): 4,
