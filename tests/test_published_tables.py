@@ -834,31 +834,50 @@ def test_whole_bag_rows_without_distribution_terms_are_what_results_md_quotes(
         assert s.n == 5 and f"{s.mean:.3f} ± {s.std:.3f} on {suite}" in flat
 
 
-def test_proteins_whole_bag_rows_at_200_pairs_equal_its_32_row_rows() -> None:
+def _proteins_200_rows(name: str) -> list[dict]:
+    """Proteins' rows at bags of 128 with 200 pairs in docs/bench/NAME."""
+    cell = ("proteins", "bags:128", 200)
+    rows = bench.read_results(BENCH / name)
+    return [r for r in rows if (r["suite"], r["regime"], r["pairs"]) == cell]
+
+
+@pytest.mark.parametrize(
+    ("name", "methods"),
+    [
+        ("bench-gentle-wholebags128-proteins200-55a5ca3.jsonl", {"gentle"}),
+        ("bench-ablations-settings-339c9d1.jsonl", {"gentle", *bench.ABLATIONS}),
+    ],
+)
+def test_proteins_whole_bag_rows_at_200_pairs_equal_its_32_row_rows(
+    name: str, methods: set[str]
+) -> None:
     """Proteins at bags of 128 with 200 pairs keeps 6 unpaired items, so steps of 128 rows
-    (session 55a5ca3) train what 32-row steps did (session c89f653): every metric and every
-    candidate's validation score is equal (times aside), and results.md quotes the mean it
-    compares with."""
-    whole = bench.read_results(BENCH / "bench-gentle-wholebags128-proteins200-55a5ca3.jsonl")
-    assert len(whole) == 5
+    (gentle in session 55a5ca3, gentle and its ablations in session 339c9d1) train what 32-row
+    steps did (session c89f653): every metric and every candidate's validation score is equal
+    (times aside)."""
+    whole = _proteins_200_rows(name)
+    assert {r["method"] for r in whole} == methods and len(whole) == 5 * len(methods)
     assert all(r["recipe_override"] == {"sampler": {"unpaired_per_step": 128}} for r in whole)
     old = {
-        r["seed"]: r
-        for r in bench.read_results(BENCH / "bench-ablations-settings-c89f653.jsonl")
-        if (r["suite"], r["regime"], r["pairs"], r["method"])
-        == ("proteins", "bags:128", 200, "gentle")
+        (r["method"], r["seed"]): r
+        for r in _proteins_200_rows("bench-ablations-settings-c89f653.jsonl")
     }
     for row in whole:
-        before = old[row["seed"]]
+        before = old[(row["method"], row["seed"])]
         assert not before.get("recipe_override")
         for part in ("metrics", "candidates"):
             assert _without_times(row[part]) == _without_times(before[part])
+
+
+def test_proteins_whole_bag_gentle_at_200_pairs_is_quoted() -> None:
+    """results.md quotes the mean of gentle's whole-bag rows at 200 pairs on proteins."""
+    whole = _proteins_200_rows("bench-gentle-wholebags128-proteins200-55a5ca3.jsonl")
     s = bench.summarise(whole)[("proteins", "bags:128", 200)]["gentle"]
     assert f"{s.mean:.3f} ± {s.std:.3f}" == "0.662 ± 0.062"
     assert "0.670 ± 0.048 on proteins against 0.662 ± 0.062" in _results_flat()
 
 
-# sessions 878d371 to 55a5ca3: gentle's ablations at other settings, gentle run beside them
+# sessions 878d371 to 339c9d1: gentle's ablations at other settings, gentle run beside them
 ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-878d371.jsonl",
     "bench-ablations-settings-e305827.jsonl",
@@ -873,6 +892,7 @@ ABLATION_SETTINGS_ROWS = (
     "bench-ablations-settings-c89f653.jsonl",
     "bench-ablations-settings-cab6570.jsonl",
     "bench-ablations-settings-55a5ca3.jsonl",
+    "bench-ablations-settings-339c9d1.jsonl",
 )
 ABLATION_SETTINGS = {
     ("bags:8", 0): 4,
@@ -897,6 +917,7 @@ ABLATION_SETTINGS = {
     ("bags:128", 20, 128): 4,
     ("bags:128", 50, 128): 4,
     ("bags:128", 100, 128): 4,
+    ("bags:128", 200, 128): 4,
     ("unpaired", 10): 4,
     ("unpaired", 20): 4,
     ("unpaired", 50): 4,
