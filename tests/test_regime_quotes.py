@@ -14,7 +14,12 @@ from types import ModuleType
 
 import pytest
 
-from gentleclip.data.regimes import _EXPECTATIONS, MEASURED_BAG_SIZES, Regime
+from gentleclip.data.regimes import (
+    _DISJOINT_WITHOUT_PAIRS,
+    _EXPECTATIONS,
+    MEASURED_BAG_SIZES,
+    Regime,
+)
 from gentleclip.experiments import bench
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,6 +169,26 @@ def test_the_disjoint_line_quotes_the_disjoint_study() -> None:
     assert f"P@1 {quoted(means)} vs {quoted(clip)} at 50 / 100 / 200 pairs" in text
     assert f"did as well or better there ({quoted(relrep)})" in text
     assert all(relrep[("mfeat", "unpaired", p)] >= means[("mfeat", "unpaired", p)] for p in pairs)
+
+
+# chance on the test pairs: class P@1 of a random gallery item (mfeat, emoji, molecules) and
+# proteins' R@10 of 10 among 100 test items, as docs/results.md states them
+CHANCE = {"mfeat": 0.10, "emoji": 0.13, "molecules": 0.18, "proteins": 0.10}
+
+
+def test_the_disjoint_line_without_pairs_quotes_the_tables_and_ablations(gentle: dict) -> None:
+    """Disjoint sides with 0 pairs: the line quotes the tables' gentle means, and gentle and
+    each ablation run beside it (session 339c9d1) are within 0.05 of chance on every suite."""
+    text = _one_line(_DISJOINT_WITHOUT_PAIRS)
+    means = [f"{gentle[(s, 'unpaired', 0)]:.3f}" for s in ("mfeat", "emoji", "molecules")]
+    assert f"P@1 {' / '.join(means)} on mfeat / emoji / molecules" in text
+    assert f"proteins R@10 {gentle[('proteins', 'unpaired', 0)]:.3f}, chance 0.10" in text
+    rows = bench.read_results(BENCH / "bench-ablations-settings-339c9d1.jsonl")
+    cells = bench.summarise([r for r in rows if (r["regime"], r["pairs"]) == ("unpaired", 0)])
+    assert {suite for suite, _, _ in cells} == set(CHANCE)
+    for (suite, _, _), methods in cells.items():
+        assert set(methods) == {"gentle", *bench.ABLATIONS}
+        assert all(abs(s.mean - CHANCE[suite]) < 0.05 for s in methods.values())
 
 
 def test_bags_of_8_quote_the_tables(gentle: dict, clip: dict) -> None:

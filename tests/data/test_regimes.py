@@ -90,15 +90,32 @@ def test_describe_is_honest_per_regime(tmp_path: Path) -> None:
     bags = load_dataset_dir(_bags_dir(tmp_path / "bags")).describe()
     assert "5 pairs" in bags and "in 3 bags" in bags and "regime: bags" in bags
     assert "0.766" in bags and "same objects" in bags and "--bag-means" in bags
-    _write(tmp_path / "disjoint", unpaired_a=_features(3, 2), unpaired_b=_features(3, 2))
+    _write(
+        tmp_path / "disjoint",
+        paired_a=_features(2, 2),
+        paired_b=_features(2, 2),
+        unpaired_a=_features(3, 2),
+        unpaired_b=_features(3, 2),
+    )
     disjoint = load_dataset_dir(tmp_path / "disjoint").describe()
-    assert "regime: unpaired" in disjoint and "HURT" in disjoint
-    assert "mfeat-disjoint" in disjoint and "loss.w_nbr" in disjoint and "0 pairs" in disjoint
+    assert "regime: unpaired" in disjoint and "HURT" in disjoint and "2 pairs" in disjoint
+    assert "mfeat-disjoint" in disjoint and "loss.w_nbr" in disjoint
     assert "--method clip" in disjoint and "lost to CLIP on emoji" in disjoint
     _write(tmp_path / "pairs", paired_a=_features(3, 2), paired_b=_features(3, 2))
     pairs = load_dataset_dir(tmp_path / "pairs").describe()
     assert "regime: pairs" in pairs and "regularisation" in pairs and "eval: none" in pairs
     assert len(pairs.splitlines()) >= 4
+
+
+def test_describe_says_disjoint_sides_without_pairs_align_nothing(tmp_path: Path) -> None:
+    """Disjoint sides with 0 pairs are valid data, but nothing links them: the regime line
+    says so, names what would help, and does not offer the disjoint recipe or CLIP."""
+    _write(tmp_path, unpaired_a=_features(3, 2), unpaired_b=_features(4, 2))
+    text = load_dataset_dir(tmp_path).describe()
+    assert "train: 0 pairs" in text and "regime: unpaired" in text
+    assert "nothing ties an A row to a B row" in text and "at chance" in text
+    assert "paired_a / paired_b" in text and "unpaired_a_bags / unpaired_b_bags" in text
+    assert "HURT" not in text and "--method clip" not in text
 
 
 @pytest.mark.parametrize(
