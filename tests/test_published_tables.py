@@ -918,6 +918,7 @@ ABLATION_SETTINGS = {
     ("bags:128", 50, 128): 4,
     ("bags:128", 100, 128): 4,
     ("bags:128", 200, 128): 4,
+    ("unpaired", 0): 4,
     ("unpaired", 10): 4,
     ("unpaired", 20): 4,
     ("unpaired", 50): 4,
