@@ -8,7 +8,9 @@ recipe and scored on the validation pairs.
     python benchmarks/tune_bench_val.py --suite mfeat --pairs 10,20,50,100,200 --seeds 0,1 \
         --option loss.w_clip --values 1.0,0.3,0.1 [--method gentle] [--out tune.jsonl]
 
-(``--values false,true`` for a switch such as ``loss.sdd_leave_one_out``.)
+(``--values false,true`` for a switch such as ``loss.sdd_leave_one_out``; ``--set
+sampler.unpaired_per_step=128``, repeatable, fixes another option in every run, as the bench's
+``--recipe-override`` does.)
 
 Prints one line per run and a mean per value; appends JSON lines to ``--out``.
 """
@@ -24,11 +26,22 @@ import torch
 from gentleclip.experiments import bench, datasets
 
 
-def score(suite: str, method: str, regime: str, pairs: int, seed: int, option: str, value: float):
+def score(
+    suite: str,
+    method: str,
+    regime: str,
+    pairs: int,
+    seed: int,
+    option: str,
+    value: float,
+    fixed: dict[str, bool | float | int] | None = None,
+):
     domain = bench.load_domain(suite)
     cell = bench.Cell(suite, regime, pairs, seed, method)
     data = bench.cell_data(domain, cell, datasets.entry(suite).setting.test_size, False)
     config = bench.base_config(suite, bench.METHODS[method], None, seed)
+    for key, fixed_value in (fixed or {}).items():
+        bench.set_dotted(config, key, fixed_value)
     bench.set_dotted(config, option, value)
     return bench.fit_trained(config, data.val)
 
@@ -41,6 +54,17 @@ def parse_value(text: str) -> bool | float | int:
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
+def parse_fixed(items: list[str]) -> dict[str, bool | float | int]:
+    """``["sampler.unpaired_per_step=128"]`` -> ``{"sampler.unpaired_per_step": 128}``."""
+    fixed = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise SystemExit(f"--set takes KEY=VALUE, got {item!r}")
+        fixed[key.strip()] = parse_value(text)
+    return fixed
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--suite", default="mfeat")
@@ -50,8 +74,10 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--option", required=True, help="dotted config key, e.g. loss.w_clip")
     p.add_argument("--values", required=True, help="comma-separated numbers or true/false")
+    p.add_argument("--set", action="append", default=[], help="KEY=VALUE fixed in every run")
     p.add_argument("--out", default="tune_bench_val.jsonl")
     args = p.parse_args()
+    fixed = parse_fixed(args.set)
     torch.set_num_threads(1)
     texts = args.values.split(",")
     values = [parse_value(v) for v in texts]
@@ -61,13 +87,14 @@ def main() -> None:
         for seed in bench.parse_int_list(args.seeds, "seed"):
             for value in values:
                 metrics = score(
-                    args.suite, args.method, args.regime, pairs, seed, args.option, value
+                    args.suite, args.method, args.regime, pairs, seed, args.option, value, fixed
                 )
                 row = {
                     "suite": args.suite,
                     "regime": args.regime,
                     "pairs": pairs,
                     "seed": seed,
+                    **({"fixed": fixed} if fixed else {}),
                     "option": args.option,
                     "value": value,
                     "val_headline": key,

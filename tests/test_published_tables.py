@@ -1113,6 +1113,40 @@ def test_tune_bench_val_reads_switches_as_booleans(load_script: ScriptLoader) ->
         parse("yes")
 
 
+def test_tune_bench_val_fixes_options_given_with_set(load_script: ScriptLoader) -> None:
+    """tune_bench_val.py --set KEY=VALUE (repeatable) reads values as --values does and
+    refuses an item without a key or a value."""
+    parse = load_script("tune_bench_val").parse_fixed
+    fixed = parse(["sampler.unpaired_per_step=128", "loss.sdd_normalize = true"])
+    assert fixed == {"sampler.unpaired_per_step": 128, "loss.sdd_normalize": True}
+    assert parse([]) == {}
+    for bad in ("sampler.unpaired_per_step", "=128", "loss.w_sdd="):
+        with pytest.raises(SystemExit, match="--set takes KEY=VALUE"):
+            parse([bad])
+
+
+def test_whole_bag_sdd_check_at_200_pairs_is_quoted_from_its_rows() -> None:
+    """Session 339c9d1's validation check of SDD with whole-bag steps at bags of 128 and 200
+    pairs (mfeat, emoji; seeds 0-4; w_sdd 0.7 and 0): results.md quotes each side's mean and
+    std, and how many seeds SDD scored higher in."""
+    lines = (BENCH / "wholebags128-200pairs-sdd-val-339c9d1.jsonl").read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in lines.splitlines()]
+    assert len(rows) == 20
+    assert all(r["fixed"] == {"sampler.unpaired_per_step": 128} for r in rows)
+    flat = _results_flat()
+    for suite, higher in (("emoji", 5), ("mfeat", 3)):
+        by_value = {
+            v: np.array(
+                [r["a_to_b_class_P@1"] for r in rows if (r["suite"], r["value"]) == (suite, v)]
+            )
+            for v in (0.7, 0)
+        }
+        with_sdd, without = by_value[0.7], by_value[0]
+        assert len(with_sdd) == len(without) == 5 and int((with_sdd > without).sum()) == higher
+        quoted = [f"**{a.mean():.3f} ± {a.std():.3f}**" for a in (with_sdd, without)]
+        assert all(q in flat for q in quoted)
+
+
 def test_proteins_zero_pair_validation_runs_the_recipe_once_for_both_options() -> None:
     """Session e305827's check at 0 pairs: the recipe's runs under ``loss.w_ssl 0`` and
     ``loss.sdd_leave_one_out false`` are the same runs (the recipe), seed for seed."""
