@@ -1147,6 +1147,23 @@ def test_whole_bag_sdd_check_at_200_pairs_is_quoted_from_its_rows() -> None:
         assert all(q in flat for q in quoted)
 
 
+def test_molecules_whole_bag_sdd_check_at_50_pairs_is_quoted_from_its_rows() -> None:
+    """Session 339c9d1's validation check of SDD on molecules with whole-bag steps at bags of
+    128 and 50 pairs (seeds 0-4; w_sdd 0.7 and 0): results.md quotes both means and stds, and
+    the run without SDD scores higher in 4 seeds of 5."""
+    name = "molecules-wholebags128-50pairs-sdd-val-339c9d1.jsonl"
+    rows = [json.loads(line) for line in (BENCH / name).read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 10 and {(r["suite"], r["pairs"]) for r in rows} == {("molecules", 50)}
+    assert all(r["fixed"] == {"sampler.unpaired_per_step": 128} for r in rows)
+    by_seed = {(r["value"], r["seed"]): r["a_to_b_class_P@1"] for r in rows}
+    with_sdd = np.array([by_seed[(0.7, seed)] for seed in range(5)])
+    without = np.array([by_seed[(0, seed)] for seed in range(5)])
+    assert int((without > with_sdd).sum()) == 4
+    flat = _results_flat()
+    assert f"**{without.mean():.3f} ± {without.std():.3f}** without SDD" in flat
+    assert f"against **{with_sdd.mean():.3f} ± {with_sdd.std():.3f}** with it" in flat
+
+
 def test_proteins_zero_pair_validation_runs_the_recipe_once_for_both_options() -> None:
     """Session e305827's check at 0 pairs: the recipe's runs under ``loss.w_ssl 0`` and
     ``loss.sdd_leave_one_out false`` are the same runs (the recipe), seed for seed."""
