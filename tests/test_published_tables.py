@@ -1125,39 +1125,40 @@ def test_tune_bench_val_fixes_options_given_with_set(load_script: ScriptLoader) 
             parse([bad])
 
 
-def test_whole_bag_sdd_check_at_200_pairs_is_quoted_from_its_rows() -> None:
-    """Session 339c9d1's validation check of SDD with whole-bag steps at bags of 128 and 200
-    pairs (mfeat, emoji; seeds 0-4; w_sdd 0.7 and 0): results.md quotes each side's mean and
-    std, and how many seeds SDD scored higher in."""
-    lines = (BENCH / "wholebags128-200pairs-sdd-val-339c9d1.jsonl").read_text(encoding="utf-8")
-    rows = [json.loads(line) for line in lines.splitlines()]
-    assert len(rows) == 20
+def _whole_bag_sdd_check(
+    name: str, pairs: int, suites: set[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Session 339c9d1's validation check of SDD with whole-bag steps (docs/bench/NAME, made by
+    tune_bench_val.py --set sampler.unpaired_per_step=128 --option loss.w_sdd --values 0.7,0):
+    per suite, class P@1 with SDD and without it at ``pairs``, seeds 0-4 in order. The file
+    holds exactly those 10 rows for each of ``suites``."""
+    rows = [json.loads(line) for line in (BENCH / name).read_text(encoding="utf-8").splitlines()]
     assert all(r["fixed"] == {"sampler.unpaired_per_step": 128} for r in rows)
+    assert {r["pairs"] for r in rows} == {pairs} and len(rows) == 10 * len(suites)
+    assert {r["suite"] for r in rows} == suites
+    score = {(r["suite"], r["value"], r["seed"]): r["a_to_b_class_P@1"] for r in rows}
+    return {
+        suite: tuple(np.array([score[(suite, v, seed)] for seed in range(5)]) for v in (0.7, 0))
+        for suite in suites
+    }
+
+
+@pytest.mark.parametrize(("suite", "higher"), [("emoji", 5), ("mfeat", 3)])
+def test_whole_bag_sdd_check_at_200_pairs_is_quoted_from_its_rows(suite: str, higher: int) -> None:
+    """At bags of 128 and 200 pairs (mfeat, emoji): results.md quotes each side's mean and std,
+    and SDD scores higher in 5 seeds of 5 on emoji and 3 on mfeat."""
+    name = "wholebags128-200pairs-sdd-val-339c9d1.jsonl"
+    with_sdd, without = _whole_bag_sdd_check(name, 200, {"mfeat", "emoji"})[suite]
+    assert int((with_sdd > without).sum()) == higher
     flat = _results_flat()
-    for suite, higher in (("emoji", 5), ("mfeat", 3)):
-        by_value = {
-            v: np.array(
-                [r["a_to_b_class_P@1"] for r in rows if (r["suite"], r["value"]) == (suite, v)]
-            )
-            for v in (0.7, 0)
-        }
-        with_sdd, without = by_value[0.7], by_value[0]
-        assert len(with_sdd) == len(without) == 5 and int((with_sdd > without).sum()) == higher
-        quoted = [f"**{a.mean():.3f} ± {a.std():.3f}**" for a in (with_sdd, without)]
-        assert all(q in flat for q in quoted)
+    assert all(f"**{a.mean():.3f} ± {a.std():.3f}**" in flat for a in (with_sdd, without))
 
 
 def test_molecules_whole_bag_sdd_check_at_50_pairs_is_quoted_from_its_rows() -> None:
-    """Session 339c9d1's validation check of SDD on molecules with whole-bag steps at bags of
-    128 and 50 pairs (seeds 0-4; w_sdd 0.7 and 0): results.md quotes both means and stds, and
-    the run without SDD scores higher in 4 seeds of 5."""
+    """On molecules at bags of 128 and 50 pairs: results.md quotes both means and stds, and the
+    run without SDD scores higher in 4 seeds of 5."""
     name = "molecules-wholebags128-50pairs-sdd-val-339c9d1.jsonl"
-    rows = [json.loads(line) for line in (BENCH / name).read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == 10 and {(r["suite"], r["pairs"]) for r in rows} == {("molecules", 50)}
-    assert all(r["fixed"] == {"sampler.unpaired_per_step": 128} for r in rows)
-    by_seed = {(r["value"], r["seed"]): r["a_to_b_class_P@1"] for r in rows}
-    with_sdd = np.array([by_seed[(0.7, seed)] for seed in range(5)])
-    without = np.array([by_seed[(0, seed)] for seed in range(5)])
+    with_sdd, without = _whole_bag_sdd_check(name, 50, {"molecules"})["molecules"]
     assert int((without > with_sdd).sum()) == 4
     flat = _results_flat()
     assert f"**{without.mean():.3f} ± {without.std():.3f}** without SDD" in flat
