@@ -320,6 +320,7 @@ _WORKER = textwrap.dedent(
     import torch.distributed as dist
 
     sys.path.insert(0, sys.argv[4])
+    from _losses_dist_worker import close_group, exit_now
     from test_losses_chunked import build_dist_case, DIST_CASES, DIST_ROWS
 
     rank, port, out = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
@@ -345,22 +346,8 @@ _WORKER = textwrap.dedent(
         results[name] = {"loss": loss.detach(), "grads": grads}
     torch.save(results, out / f"rank{rank}.pt")
     dist.barrier()
-    if rank == 1:
-        dist.destroy_process_group()
-        (out / "closed1").touch()
-    else:
-        import time
-        deadline = time.monotonic() + 30
-        while not (out / "closed1").exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        dist.destroy_process_group()
-    # Everything is written and the group is closed: skip the interpreter's teardown, where
-    # gloo's threads once aborted rank 1 ("terminate called without an active exception",
-    # exit -6) after its results were saved.
-    import os
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    close_group(rank, out)
+    exit_now()
     """
 )
 
