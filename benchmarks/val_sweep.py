@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from ablations import verdict
 from matplotlib.figure import Figure
 
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 from gentleclip.experiments import bench
 
 Where = tuple[str, str, int]  # (suite, regime, pairs)
-WORDS = {"win": "better", "lose": "worse", "tie": "same"}
 SUITE_ORDER = ("mfeat", "emoji", "molecules", "proteins")  # the tables' order
 
 
@@ -99,7 +99,7 @@ def sweep(rows: Sequence[dict[str, Any]], reference: float) -> list[Line]:
                     summary=summary,
                     higher=int((diffs > 0).sum()),
                     lower=int((diffs < 0).sum()),
-                    verdict="" if value == reference else _verdict(summary, ref_summary),
+                    verdict="" if value == reference else verdict(summary, ref_summary),
                     gap=summary.mean - ref_summary.mean,
                 )
             )
@@ -114,12 +114,6 @@ def _order(where: Where) -> tuple:
 
 def _summary(values: list[float]) -> bench.Summary:
     return bench.Summary(float(np.mean(values)), float(np.std(values)), len(values))
-
-
-def _verdict(value: bench.Summary, reference: bench.Summary) -> str:
-    """The tables' rule (:class:`bench.Verdict`), the reference value in the baseline's place."""
-    outcome = bench.Verdict(("", "", 0), value, "reference", reference, None).outcome
-    return WORDS.get(outcome, outcome)
 
 
 def best_values(lines: Sequence[Line]) -> dict[Where, float]:
