@@ -5,8 +5,9 @@ swept option, one set of ``--set`` options), and prints and writes ``OUT/STEM.md
 (suite, regime, pairs) and value of the option:
 
 - the validation headline's mean ± std over seeds (population std, as in every table);
-- the gap to the reference value (``--reference``, the recipe's) and the seeds in which the value
-  scores higher and lower than the reference in the same seed;
+- the gap to the reference value (``--reference``, the recipe's; ``--reference 1 --reference
+  mfeat=0.1`` where a suite's recipe has its own value) and the seeds in which the value scores
+  higher and lower than the reference in the same seed;
 - a verdict by the tables' rule: better / worse when the gap exceeds the larger std, else same.
 
 It plots ``OUT/STEM.png``: the headline against the value, a panel per suite and a line per pair
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,6 +33,8 @@ from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 from gentleclip.experiments import bench
 
 Where = tuple[str, str, int]  # (suite, regime, pairs)
+# the recipe's value: one for every suite, or suite -> value ("*": every other suite)
+Reference = float | Mapping[str, float]
 SUITE_ORDER = ("mfeat", "emoji", "molecules", "proteins")  # the tables' order
 
 
@@ -77,14 +80,52 @@ def scores(rows: Sequence[dict[str, Any]]) -> dict[Where, dict[float, dict[int, 
     return out
 
 
-def sweep(rows: Sequence[dict[str, Any]], reference: float) -> list[Line]:
+def parse_reference(items: Sequence[str]) -> Reference:
+    """``["0.7"]`` -> 0.7; ``["1", "mfeat=0.1"]`` -> ``{"*": 1.0, "mfeat": 0.1}``."""
+    out: dict[str, float] = {}
+    for item in items:
+        suite, sep, text = item.rpartition("=")
+        key = suite.strip() if sep else "*"
+        if key in out or not key:
+            raise SystemExit(f"--reference {item!r}: give one value per suite and one default")
+        try:
+            out[key] = float(text)
+        except ValueError:
+            raise SystemExit(f"--reference takes VALUE or SUITE=VALUE, got {item!r}") from None
+    if not out:
+        raise SystemExit("--reference: give the recipe's value")
+    return out["*"] if list(out) == ["*"] else out
+
+
+def reference_of(reference: Reference, suite: str) -> float:
+    """The reference value for ``suite``."""
+    if not isinstance(reference, Mapping):
+        return reference
+    if suite in reference:
+        return reference[suite]
+    if "*" in reference:
+        return reference["*"]
+    raise SystemExit(f"--reference gives no value for suite {suite} and no default")
+
+
+def describe(reference: Reference) -> str:
+    """``0.7`` -> "0.7"; ``{"*": 1, "mfeat": 0.1}`` -> "1; mfeat 0.1"."""
+    if not isinstance(reference, Mapping):
+        return f"{reference:g}"
+    default = [f"{reference['*']:g}"] if "*" in reference else []
+    return "; ".join(default + [f"{k} {v:g}" for k, v in reference.items() if k != "*"])
+
+
+def sweep(rows: Sequence[dict[str, Any]], reference: Reference) -> list[Line]:
     """A :class:`Line` per (suite, regime, pairs, value), values in order; each compared seed
-    for seed with ``reference``, which every (suite, regime, pairs) must hold for every seed."""
+    for seed with the suite's reference value, which every (suite, regime, pairs) must hold
+    for every seed."""
     lines = []
     for where, by_value in sorted(scores(rows).items(), key=lambda item: _order(item[0])):
-        if reference not in by_value:
-            raise SystemExit(f"{where}: no runs with the reference value {reference}")
-        ref = by_value[reference]
+        mine = reference_of(reference, where[0])
+        if mine not in by_value:
+            raise SystemExit(f"{where}: no runs with the reference value {mine}")
+        ref = by_value[mine]
         ref_summary = _summary(list(ref.values()))
         for value in sorted(by_value):
             runs = by_value[value]
@@ -99,7 +140,7 @@ def sweep(rows: Sequence[dict[str, Any]], reference: float) -> list[Line]:
                     summary=summary,
                     higher=int((diffs > 0).sum()),
                     lower=int((diffs < 0).sum()),
-                    verdict="" if value == reference else verdict(summary, ref_summary),
+                    verdict="" if value == mine else verdict(summary, ref_summary),
                     gap=summary.mean - ref_summary.mean,
                 )
             )
@@ -125,11 +166,11 @@ def best_values(lines: Sequence[Line]) -> dict[Where, float]:
     return {where: line.value for where, line in best.items()}
 
 
-def report(lines: Sequence[Line], option: str, reference: float, fixed: Any) -> str:
+def report(lines: Sequence[Line], option: str, reference: Reference, fixed: Any) -> str:
     """The markdown table of the sweep, best value per row in bold."""
     best = best_values(lines)
     head = [
-        f"Validation sweep of `{option}` (reference {reference:g}"
+        f"Validation sweep of `{option}` (reference {describe(reference)}"
         + (f"; fixed: `{json.dumps(fixed, sort_keys=True)}`" if fixed else "")
         + f"). Headline mean ± std over seeds ({bench.STD_NOTE}); higher / lower: seeds above"
         " / below the reference in the same seed; verdict: the tables' rule against the"
@@ -145,8 +186,8 @@ def report(lines: Sequence[Line], option: str, reference: float, fixed: Any) -> 
         cell = f"{line.summary.mean:.3f} ± {line.summary.std:.3f}"
         if best[line.where] == line.value:
             cell = f"**{cell}**"
-        gap = "" if line.value == reference else f"{line.gap:+.3f}"
-        counts = "" if line.value == reference else f"{line.higher} / {line.lower}"
+        gap = f"{line.gap:+.3f}" if line.verdict else ""
+        counts = f"{line.higher} / {line.lower}" if line.verdict else ""
         body.append(
             f"| {suite} | {regime} | {pairs} | {line.value:g} | {cell} | {line.summary.n} | {gap}"
             f" | {counts} | {line.verdict} |"
@@ -182,13 +223,19 @@ def plot(lines: Sequence[Line], option: str, headlines: dict[str, str], path: Pa
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", nargs="+", type=Path, required=True)
-    p.add_argument("--reference", type=float, required=True, help="the recipe's value")
+    p.add_argument(
+        "--reference",
+        action="append",
+        required=True,
+        help="the recipe's value; SUITE=VALUE (repeatable) where a suite's recipe differs",
+    )
     p.add_argument("--out", type=Path, default=Path("docs/bench"))
     p.add_argument("--stem", required=True)
     args = p.parse_args()
     rows = load_rows(args.rows)
-    lines = sweep(rows, args.reference)
-    text = report(lines, rows[0]["option"], args.reference, rows[0].get("fixed"))
+    reference = parse_reference(args.reference)
+    lines = sweep(rows, reference)
+    text = report(lines, rows[0]["option"], reference, rows[0].get("fixed"))
     with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
     headlines = {r["suite"]: r["val_headline"] for r in rows}

@@ -88,3 +88,47 @@ def test_sweep_refuses_rows_it_cannot_compare(sweep_script: ModuleType, tmp_path
     path.write_text("\n".join(json.dumps(r) for r in [*_rows(), other]) + "\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="rows differ in option"):
         sweep_script.load_rows([path])
+
+
+def test_each_suite_is_compared_with_its_own_reference(sweep_script: ModuleType) -> None:
+    """``--reference 1 --reference mfeat=0.1``: mfeat's lines against 0.1, emoji's against the
+    default 1; the report names both and leaves each suite's own reference line blank."""
+    mfeat = [  # mfeat: 0.1 is its recipe's value, so 1 is compared with it
+        _row("mfeat", 50, seed, value, score)
+        for value, scores in {0.1: [0.5, 0.6, 0.7], 1: [0.3, 0.4, 0.5]}.items()
+        for seed, score in enumerate(scores)
+    ]
+    emoji = [
+        _row("emoji", 50, seed, value, score)
+        for value, scores in {0.1: [0.2, 0.3, 0.4], 1: [0.5, 0.6, 0.7]}.items()
+        for seed, score in enumerate(scores)
+    ]
+    reference = sweep_script.parse_reference(["1", "mfeat=0.1"])
+    assert reference == {"*": 1.0, "mfeat": 0.1}
+    lines = {
+        (line.where[0], line.value): line for line in sweep_script.sweep(mfeat + emoji, reference)
+    }
+    assert lines[("mfeat", 0.1)].verdict == "" and lines[("emoji", 1)].verdict == ""
+    assert lines[("mfeat", 1)].verdict == "worse" and lines[("mfeat", 1)].lower == 3
+    assert lines[("emoji", 0.1)].verdict == "worse" and lines[("emoji", 0.1)].gap == pytest.approx(
+        -0.3
+    )
+    text = sweep_script.report(list(lines.values()), "loss.w_clip", reference, None)
+    assert text.startswith("Validation sweep of `loss.w_clip` (reference 1; mfeat 0.1).")
+    assert "| mfeat | bags:128 | 50 | 0.1 | **0.600 ± 0.082** | 3 |  |  |  |" in text
+    assert "| emoji | bags:128 | 50 | 0.1 | 0.300 ± 0.082 | 3 | -0.300 | 0 / 3 | worse |" in text
+
+
+def test_parse_reference_takes_one_default_and_one_value_per_suite(
+    sweep_script: ModuleType,
+) -> None:
+    assert sweep_script.parse_reference(["0.7"]) == 0.7
+    assert sweep_script.parse_reference(["mfeat=0.1"]) == {"mfeat": 0.1}
+    assert sweep_script.describe({"*": 1.0, "mfeat": 0.1}) == "1; mfeat 0.1"
+    assert sweep_script.describe(0.7) == "0.7"
+    with pytest.raises(SystemExit, match="one value per suite and one default"):
+        sweep_script.parse_reference(["1", "2"])
+    with pytest.raises(SystemExit, match="VALUE or SUITE=VALUE"):
+        sweep_script.parse_reference(["mfeat=high"])
+    with pytest.raises(SystemExit, match="no value for suite emoji and no default"):
+        sweep_script.sweep([_row("emoji", 50, 0, 1, 0.5)], {"mfeat": 0.1})
