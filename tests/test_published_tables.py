@@ -1228,11 +1228,14 @@ def test_validation_checks_of_ablations_are_what_results_md_quotes(
         assert f"**{np.mean(values):.3f} ± {np.std(values):.3f}**" in flat
 
 
-# session cd397af's sweeps at bags of 128 with whole-bag steps (docs/results.md, "SDD's weight and
-# the step size with whole-bag steps")
+# the sweeps at bags of 128 with whole-bag steps (docs/results.md): session cd397af's ("SDD's
+# weight and the step size with whole-bag steps") and session 25d9b8a's ("MMD's and CLIP's
+# weights with whole-bag steps"); stem -> (rows, the recipe's value)
 SWEEPS = {
     "wsdd-wholebags128-val": ("wsdd-wholebags128-val-cd397af.jsonl", 0.7),
     "steps-wholebags128-val": ("steps-wholebags128-val-cd397af.jsonl", 128),
+    "wmmd-wholebags128-val": ("wmmd-wholebags128-val-25d9b8a.jsonl", 0.2),
+    "wclip-wholebags128-val": ("wclip-wholebags128-val-25d9b8a.jsonl", {"*": 1.0, "mfeat": 0.1}),
 }
 
 
@@ -1266,15 +1269,18 @@ def test_published_sweep_tables_are_made_from_their_rows(
     assert (BENCH / f"{stem}.md").read_text(encoding="utf-8") == text
 
 
-def test_step_sweep_reruns_the_weight_sweeps_recipe_runs_bit_for_bit(
-    sweep_script: ModuleType,
+@pytest.mark.parametrize("stem", sorted(set(SWEEPS) - {"wsdd-wholebags128-val"}))
+def test_each_sweep_reruns_the_sdd_sweeps_recipe_runs_bit_for_bit(
+    sweep_script: ModuleType, stem: str
 ) -> None:
-    """The step sweep's 128-row runs are the weight sweep's w_sdd 0.7 runs (the same recipe,
-    another process): every metric is equal, training time aside."""
+    """Each other sweep's runs at the recipe's value (its suite's) are the SDD weight sweep's
+    w_sdd 0.7 runs (the same recipe, another process, session cd397af's for the later
+    sweeps): every metric is equal, training time aside."""
     weights, _ = _published(sweep_script, "wsdd-wholebags128-val")
-    steps, _ = _published(sweep_script, "steps-wholebags128-val")
+    rows, _ = _published(sweep_script, stem)
     recipe = {(r["suite"], r["pairs"], r["seed"]): r for r in weights if r["value"] == 0.7}
-    again = [r for r in steps if r["value"] == 128]
+    reference = SWEEPS[stem][1]
+    again = [r for r in rows if r["value"] == sweep_script.reference_of(reference, r["suite"])]
     assert len(again) == len(recipe) == 35
     for row in again:
         old = recipe[(row["suite"], row["pairs"], row["seed"])]
@@ -1320,3 +1326,110 @@ def test_results_quotes_the_molecules_test_check_from_its_rows() -> None:
         for p in (50, 200)
     ]
     assert outcomes == ["win", "lose"]
+
+
+def test_results_quotes_the_mmd_sweep_from_its_rows(sweep_script: ModuleType) -> None:
+    """results.md's MMD sweep: every comparison with w_mmd 0.2 the same, 0.8 the highest mean in
+    every cell and its seeds higher / lower summed over the cells."""
+    _, lines = _published(sweep_script, "wmmd-wholebags128-val")
+    assert {line.verdict for line in lines if line.verdict} == {"same"}
+    assert len([line for line in lines if line.verdict]) == 21
+    best = sweep_script.best_values(lines)
+    assert set(best.values()) == {0.8} and len(best) == 7
+    heavy = [line for line in lines if line.value == 0.8]
+    assert (sum(line.higher for line in heavy), sum(line.lower for line in heavy)) == (24, 10)
+    flat = _results_flat()
+    assert "all 21 (cell, value) comparisons are the same by the tables' rule" in flat
+    assert "0.8 has the highest mean in all 7 cells" in flat
+    assert "higher in 24 seeds of 35 and lower in 10" in flat
+
+
+def test_results_quotes_the_clip_sweep_from_its_rows(sweep_script: ModuleType) -> None:
+    """results.md's CLIP sweep: 19 same, 1 better (molecules, 50 pairs, w_clip 3), 1 worse (emoji,
+    200 pairs, w_clip 3); 0.3 higher than 1 in every cell of the suites whose recipe has 1."""
+    _, lines = _published(sweep_script, "wclip-wholebags128-val")
+    verdicts = [line.verdict for line in lines if line.verdict]
+    assert (verdicts.count("same"), verdicts.count("better"), verdicts.count("worse")) == (19, 1, 1)
+    at = {(line.where[0], line.where[2], line.value): line for line in lines}
+    assert at[("molecules", 50, 3)].verdict == "better" and at[("molecules", 50, 3)].higher == 5
+    assert at[("emoji", 200, 3)].verdict == "worse"
+    lighter = [line for line in lines if line.value == 0.3 and line.where[0] != "mfeat"]
+    assert len(lighter) == 5 and all(line.gap > 0 for line in lighter)
+    flat = _results_flat()
+    assert "19 of 21 comparisons are the same, 1 better and 1 worse" in flat
+    for key in [("molecules", 50, 3), ("molecules", 50, 1), ("emoji", 200, 3), ("emoji", 200, 1)]:
+        summary = at[key].summary
+        assert f"{summary.mean:.3f} ± {summary.std:.3f}" in flat, key
+
+
+def _bench_rows(*names: str) -> list[dict]:
+    return [
+        json.loads(line)
+        for name in names
+        for line in (BENCH / name).read_text(encoding="utf-8").splitlines()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "rows"),
+    [
+        ("w_mmd", 0.8, "bench-wmmd08-wholebags128-25d9b8a.jsonl"),
+        ("w_clip", 0.3, "bench-wclip03-wholebags128-25d9b8a.jsonl"),
+    ],
+)
+def test_results_quotes_the_whole_bag_test_checks_from_their_rows(
+    option: str, value: float, rows: str
+) -> None:
+    """results.md's table of gentle at the swept value against the recipe (whole-bag steps,
+    bags of 128, test pairs) is made from the rows: means, stds, gaps, seeds, verdicts. The
+    recipe's rows: this session's w_mmd 0.2 rows, molecules' from session cd397af."""
+    recipe = _bench_rows(
+        "bench-wmmd02-wholebags128-25d9b8a.jsonl",
+        "bench-molecules-wholebags128-wsdd07-cd397af.jsonl",
+    )
+    changed = _bench_rows(rows)
+    assert {r["method"] for r in recipe + changed} == {"gentle"}
+    assert all(r["recipe_override"]["loss"] == {option: value} for r in changed)
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    words = {"win": "better", "lose": "worse", "tie": "same"}
+    new = bench.summarise(changed)
+    assert new
+    for where, cells in new.items():
+        old = bench.summarise(recipe)[where]["gentle"]
+        mine = cells["gentle"]
+        seeds = {
+            r["seed"]: r["value"] for r in recipe if (r["suite"], r["regime"], r["pairs"]) == where
+        }
+        for_seed = {
+            r["seed"]: r["value"] for r in changed if (r["suite"], r["regime"], r["pairs"]) == where
+        }
+        assert sorted(seeds) == sorted(for_seed) == [0, 1, 2, 3, 4]
+        higher = sum(for_seed[s] > seeds[s] for s in seeds)
+        lower = sum(for_seed[s] < seeds[s] for s in seeds)
+        outcome = bench.Verdict(("", "", 0), mine, "r", old, None).outcome
+        line = (
+            f"| {where[0]} | {where[2]} | {old.mean:.3f} ± {old.std:.3f} | {mine.mean:.3f} ±"
+            f" {mine.std:.3f} | {mine.mean - old.mean:+.3f} | {higher} / {lower} |"
+            f" {words[outcome]} |"
+        )
+        assert line in text, line
+
+
+def test_results_quotes_molecules_validation_means_at_200_pairs(sweep_script: ModuleType) -> None:
+    """The molecules paragraph's validation means at 200 pairs (whole-bag steps): the recipe's and
+    those of w_sdd 0.35, w_mmd 0.8 and w_clip 0.3, each from its sweep's rows."""
+    flat = _results_flat()
+    means = []
+    for stem, value in [
+        ("wsdd-wholebags128-val", 0.7),
+        ("wsdd-wholebags128-val", 0.35),
+        ("wmmd-wholebags128-val", 0.8),
+        ("wclip-wholebags128-val", 0.3),
+    ]:
+        _, lines = _published(sweep_script, stem)
+        (line,) = [
+            x for x in lines if x.where == ("molecules", "bags:128", 200) and x.value == value
+        ]
+        means.append(f"{line.summary.mean:.3f}")
+    recipe, *changed = means
+    assert f"{', '.join(changed)} against {recipe}" in flat
