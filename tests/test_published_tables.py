@@ -1312,14 +1312,18 @@ def test_results_quotes_the_weight_sweep_from_its_rows(sweep_script: ModuleType)
             assert f"{summary.mean:.3f} ± {summary.std:.3f}" in flat
 
 
+def _bench_rows(*names: str) -> list[dict]:
+    """The bench rows of docs/bench/NAME for every name, in order."""
+    return [row for name in names for row in bench.read_results(BENCH / name)]
+
+
 def test_results_quotes_the_molecules_test_check_from_its_rows() -> None:
     """The bench rows of gentle at w_sdd 0.35 and 0.7 (whole-bag steps, molecules): the quoted
     means and stds, better at 50 pairs and worse at 200 by the tables' rule."""
     flat = _results_flat()
     summaries = {}
     for tag in ("035", "07"):
-        path = BENCH / f"bench-molecules-wholebags128-wsdd{tag}-cd397af.jsonl"
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        rows = _bench_rows(f"bench-molecules-wholebags128-wsdd{tag}-cd397af.jsonl")
         assert {r["method"] for r in rows} == {"gentle"} and len(rows) == 10
         for (_, _, pairs), cells in bench.summarise(rows).items():
             summary = summaries[(tag, pairs)] = cells["gentle"]
@@ -1367,14 +1371,6 @@ def test_results_quotes_the_clip_sweep_from_its_rows(sweep_script: ModuleType) -
         assert f"{summary.mean:.3f} ± {summary.std:.3f}" in flat, key
 
 
-def _bench_rows(*names: str) -> list[dict]:
-    return [
-        json.loads(line)
-        for name in names
-        for line in (BENCH / name).read_text(encoding="utf-8").splitlines()
-    ]
-
-
 @pytest.mark.parametrize(
     ("option", "value", "rows"),
     [
@@ -1383,7 +1379,7 @@ def _bench_rows(*names: str) -> list[dict]:
     ],
 )
 def test_results_quotes_the_whole_bag_test_checks_from_their_rows(
-    option: str, value: float, rows: str
+    sweep_script: ModuleType, option: str, value: float, rows: str
 ) -> None:
     """results.md's table of gentle at the swept value against the recipe (whole-bag steps,
     bags of 128, test pairs) is made from the rows: means, stds, gaps, seeds, verdicts. The
@@ -1396,12 +1392,10 @@ def test_results_quotes_the_whole_bag_test_checks_from_their_rows(
     assert {r["method"] for r in recipe + changed} == {"gentle"}
     assert all(r["recipe_override"]["loss"] == {option: value} for r in changed)
     text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
-    words = {"win": "better", "lose": "worse", "tie": "same"}
-    new = bench.summarise(changed)
+    new, before = bench.summarise(changed), bench.summarise(recipe)
     assert new
     for where, cells in new.items():
-        old = bench.summarise(recipe)[where]["gentle"]
-        mine = cells["gentle"]
+        old, mine = before[where]["gentle"], cells["gentle"]
         seeds = {
             r["seed"]: r["value"] for r in recipe if (r["suite"], r["regime"], r["pairs"]) == where
         }
@@ -1411,11 +1405,10 @@ def test_results_quotes_the_whole_bag_test_checks_from_their_rows(
         assert sorted(seeds) == sorted(for_seed) == [0, 1, 2, 3, 4]
         higher = sum(for_seed[s] > seeds[s] for s in seeds)
         lower = sum(for_seed[s] < seeds[s] for s in seeds)
-        outcome = bench.Verdict(("", "", 0), mine, "r", old, None).outcome
         line = (
             f"| {where[0]} | {where[2]} | {old.mean:.3f} ± {old.std:.3f} | {mine.mean:.3f} ±"
             f" {mine.std:.3f} | {mine.mean - old.mean:+.3f} | {higher} / {lower} |"
-            f" {words[outcome]} |"
+            f" {sweep_script.verdict(mine, old)} |"
         )
         assert line in text, line
 
