@@ -1236,10 +1236,12 @@ SWEEPS = {
     "steps-wholebags128-val": ("steps-wholebags128-val-cd397af.jsonl", 128),
     "wmmd-wholebags128-val": ("wmmd-wholebags128-val-25d9b8a.jsonl", 0.2),
     "wclip-wholebags128-val": ("wclip-wholebags128-val-25d9b8a.jsonl", {"*": 1.0, "mfeat": 0.1}),
-    "wssl-wholebags128-val": ("wssl-wholebags128-val-25d9b8a.jsonl", 0),
+    # 50 pairs in session 25d9b8a, 200 in session 56e5dd6
+    "wssl-wholebags128-val": (
+        ("wssl-wholebags128-val-25d9b8a.jsonl", "wssl200-wholebags128-val-56e5dd6.jsonl"),
+        0,
+    ),
 }
-# the sweeps run at 50 pairs only (the others at 50 and 200; proteins always at 50 only)
-FIFTY_PAIRS_ONLY = {"wssl-wholebags128-val"}
 
 
 @pytest.fixture
@@ -1249,8 +1251,9 @@ def sweep_script(bench_script: ScriptLoader) -> ModuleType:
 
 
 def _published(sweep_script: ModuleType, stem: str) -> tuple[list[dict], list]:
-    name, reference = SWEEPS[stem]
-    rows = sweep_script.load_rows([BENCH / name])
+    names, reference = SWEEPS[stem]
+    names = (names,) if isinstance(names, str) else names
+    rows = sweep_script.load_rows([BENCH / name for name in names])
     return rows, sweep_script.sweep(rows, reference)
 
 
@@ -1259,13 +1262,11 @@ def test_published_sweep_tables_are_made_from_their_rows(
     sweep_script: ModuleType, stem: str
 ) -> None:
     """docs/bench/STEM.md is what val_sweep.py makes of its rows: 5 seeds (0-4) for every value
-    at 50 and 200 pairs on mfeat, emoji and molecules (50 only for FIFTY_PAIRS_ONLY) and at 50
-    on proteins."""
+    at 50 and 200 pairs on mfeat, emoji and molecules and at 50 on proteins."""
     rows, lines = _published(sweep_script, stem)
     wheres = {line.where for line in lines}
-    counts = (50,) if stem in FIFTY_PAIRS_ONLY else (50, 200)
     assert wheres == {
-        *((s, "bags:128", p) for s in ("mfeat", "emoji", "molecules") for p in counts),
+        *((s, "bags:128", p) for s in ("mfeat", "emoji", "molecules") for p in (50, 200)),
         ("proteins", "bags:128", 50),
     }
     assert all(line.summary.n == 5 for line in lines)
@@ -1286,7 +1287,7 @@ def test_each_sweep_reruns_the_sdd_sweeps_recipe_runs_bit_for_bit(
     recipe = {(r["suite"], r["pairs"], r["seed"]): r for r in weights if r["value"] == 0.7}
     reference = SWEEPS[stem][1]
     again = [r for r in rows if r["value"] == sweep_script.reference_of(reference, r["suite"])]
-    assert len(recipe) == 35 and len(again) == (20 if stem in FIFTY_PAIRS_ONLY else 35)
+    assert len(recipe) == len(again) == 35
     for row in again:
         old = recipe[(row["suite"], row["pairs"], row["seed"])]
         metrics = [k for k in old if k.startswith(("a_to_b", "b_to_a")) or k == "modality_gap"]
@@ -1434,8 +1435,9 @@ def test_results_quotes_molecules_validation_means_at_200_pairs(sweep_script: Mo
 
 
 def test_results_quotes_the_ssl_sweep_from_its_rows(sweep_script: ModuleType) -> None:
-    """results.md's SSL sweep at 50 pairs: worse than w_ssl 0 on mfeat and emoji at both values
-    (lower in every seed), the same on molecules and proteins; the quoted means are the rows'."""
+    """results.md's SSL sweep at 50 and 200 pairs: worse than w_ssl 0 on mfeat and emoji at both
+    values and counts (lower in every seed), the same on molecules and proteins; the quoted means
+    are the rows'."""
     _, lines = _published(sweep_script, "wssl-wholebags128-val")
     flat = _results_flat()
     for line in lines:
