@@ -168,7 +168,8 @@ def report(lines: Sequence[Line], sets: Sequence[SeedSet], reference: str) -> st
 
 
 def plot(scores: Scores, sets: Sequence[SeedSet], path: Path) -> None:
-    """Every seed's headline per label (dots), each seed set's mean (a bar), a panel per where."""
+    """Every seed's headline per label (dots) and each seed set's mean (a bar), for the sets a
+    label has every seed of; a panel per where."""
     panels = wheres(scores)
     fig = Figure(figsize=(1.6 + 1.5 * len(scores), 3.4 * len(panels)), layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(panels), 1, squeeze=False)[:, 0])
@@ -176,8 +177,8 @@ def plot(scores: Scores, sets: Sequence[SeedSet], path: Path) -> None:
         for x, found in enumerate(scores.values()):
             by_seed = found.get(where, {})
             for number, seed_set in enumerate(sets):
-                seeds = [s for s in seed_set.seeds if s in by_seed]
-                if not seeds:
+                seeds = seed_set.seeds
+                if not all(s in by_seed for s in seeds):  # as in the table: a whole set or none
                     continue
                 offset = x + (number - (len(sets) - 1) / 2) * 0.25
                 values = [by_seed[s] for s in seeds]

@@ -128,3 +128,21 @@ def test_parse_set_and_missing_files(seed_script: ModuleType, tmp_path: Path) ->
         seed_script.parse_set("4-2")
     with pytest.raises(SystemExit, match="no such file"):
         seed_script.load_scores({"r": [tmp_path / "absent.jsonl"]}, "gentle")
+
+
+def test_plot_draws_only_whole_seed_sets(
+    seed_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A label with seeds 0-4 only gets one set of dots, as its table row shows one set."""
+    recipe = _write(tmp_path / "r.jsonl", RECIPE)
+    short = _write(tmp_path / "c.jsonl", {s: v for s, v in CHANGE.items() if s < 5})
+    scores = seed_script.load_scores(
+        seed_script.parse_rows([f"r={recipe}", f"c={short}"]), "gentle"
+    )
+    figures = []
+    monkeypatch.setattr(seed_script, "save_figure_atomic", lambda fig, path: figures.append(fig))
+    sets = [seed_script.parse_set(text) for text in ("0-4", "5-9", "0-9")]
+    seed_script.plot(scores, sets, tmp_path / "p.png")
+    (ax,) = figures[0].axes
+    sizes = sorted(len(c.get_offsets()) for c in ax.collections if len(c.get_offsets()) > 1)
+    assert sizes == [5, 5, 5, 10]  # the recipe's three sets, the short label's seeds 0-4
