@@ -1450,3 +1450,98 @@ def test_results_quotes_the_ssl_sweep_from_its_rows(sweep_script: ModuleType) ->
                 assert f"{x.summary.mean:.3f} ± {x.summary.std:.3f}" in flat, (suite, x.value)
         else:
             assert line.verdict == "same", (suite, value)
+
+
+# benchmarks/seed_check.py's published checks (session 56e5dd6): label -> (row files, selector)
+SEED_CHECKS = {
+    "seeds-molecules-wholebags128": [
+        ("w_sdd 0.7 (recipe)", ("bench-molecules-wholebags128-wsdd07-cd397af.jsonl",), "recipe"),
+        ("w_sdd 0.35", ("bench-molecules-wholebags128-wsdd035-cd397af.jsonl",), "wsdd035"),
+        ("w_mmd 0.8", ("bench-wmmd08-wholebags128-25d9b8a.jsonl",), "wmmd08"),
+        ("w_clip 0.3", ("bench-wclip03-wholebags128-25d9b8a.jsonl",), "wclip03"),
+    ],
+    "seeds-molecules-wholebags128-val": [
+        ("w_sdd 0.7 (recipe)", ("wsdd-wholebags128-val-cd397af.jsonl",), "loss.w_sdd=0.7"),
+        ("w_sdd 0.35", ("wsdd-wholebags128-val-cd397af.jsonl",), "loss.w_sdd=0.35"),
+        ("w_mmd 0.8", ("wmmd-wholebags128-val-25d9b8a.jsonl",), "loss.w_mmd=0.8"),
+        ("w_clip 0.3", ("wclip-wholebags128-val-25d9b8a.jsonl",), "loss.w_clip=0.3"),
+    ],
+}
+
+
+def _seed_items(stem: str) -> list[str]:
+    """seed_check.py's --rows items of a published check: seeds 0-4's files, then seeds 5-9's."""
+    items = []
+    for label, early, tag in SEED_CHECKS[stem]:
+        if stem.endswith("-val"):
+            option = tag.split("=")[0].removeprefix("loss.w_")
+            late = f"w{option}-seeds59-molecules-val-56e5dd6.jsonl"
+            items.append(f"{label}={','.join(str(BENCH / n) for n in (*early, late))}@{tag}")
+        else:
+            late = f"bench-seeds59-{tag}-wholebags128-56e5dd6.jsonl"
+            items.append(f"{label}={','.join(str(BENCH / n) for n in (*early, late))}")
+    return items
+
+
+@pytest.fixture
+def seed_check(bench_script: ScriptLoader) -> ModuleType:
+    """benchmarks/seed_check.py."""
+    return bench_script("seed_check")
+
+
+def _seed_lines(seed_check: ModuleType, stem: str) -> tuple[list, list]:
+    scores = seed_check.load_scores(seed_check.parse_rows(_seed_items(stem)), "gentle")
+    scores = seed_check.only_suites(scores, ["molecules"])
+    sets = [seed_check.parse_set(text) for text in ("0-4", "5-9", "0-9")]
+    return seed_check.check(scores, sets), sets
+
+
+@pytest.mark.parametrize("stem", sorted(SEED_CHECKS))
+def test_published_seed_checks_are_made_from_their_rows(seed_check: ModuleType, stem: str) -> None:
+    """docs/bench/STEM.md is what seed_check.py makes of the rows, and results.md's table holds
+    each of its lines (less the suite and regime columns); over ten seeds every change is the
+    same as the recipe."""
+    lines, sets = _seed_lines(seed_check, stem)
+    kind = "validation" if stem.endswith("-val") else "test"
+    text = seed_check.report(lines, sets, "w_sdd 0.7 (recipe)", kind)
+    assert (BENCH / f"{stem}.md").read_text(encoding="utf-8") == text
+    results = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    complete = [line for line in lines if line.summaries[-1] is not None]
+    assert len(complete) == 6
+    for line in complete:
+        cells = " | ".join(seed_check._cell(s) for s in line.summaries)
+        gap = "" if line.gap is None else f" {line.gap:+.3f} |"
+        counts = "" if line.gap is None else f" {line.higher} / {line.lower} |"
+        tail = f" {line.verdict} |" if line.verdict else " | | |"
+        quoted = f"| {line.where[2]} | {line.label} | {cells} |{gap}{counts}{tail}"
+        assert quoted in results, quoted
+    assert {line.verdict for line in complete if line.gap is not None} == {"same"}
+
+
+def test_seeds_5_to_9_bench_rows_are_the_recipe_with_each_change() -> None:
+    """The seeds 5-9 bench rows: gentle, halving, whole-bag steps, each change and nothing else."""
+    changes = {"recipe": None, "wsdd035": {"w_sdd": 0.35}, "wmmd08": {"w_mmd": 0.8}}
+    for tag, loss in {**changes, "wclip03": {"w_clip": 0.3}}.items():
+        rows = _bench_rows(f"bench-seeds59-{tag}-wholebags128-56e5dd6.jsonl")
+        pairs = (50, 200) if tag in ("recipe", "wsdd035") else (200,)
+        assert sorted((r["pairs"], r["seed"]) for r in rows) == [
+            (p, s) for p in pairs for s in range(5, 10)
+        ]
+        for row in rows:
+            assert row["method"] == "gentle" and row["status"] == "ok"
+            override = {"sampler": {"unpaired_per_step": 128}, **({"loss": loss} if loss else {})}
+            assert row["recipe_override"] == override
+
+
+def test_results_quotes_the_seed_sets_moving_together(seed_check: ModuleType) -> None:
+    """The test check's prose: the recipe's seeds 5-9 mean, each change's distance from it over
+    seeds 5-9 at 200 pairs, and how far each variant moves from seeds 0-4 to 5-9."""
+    lines, _ = _seed_lines(seed_check, "seeds-molecules-wholebags128")
+    at = {line.label: line for line in lines if line.where[2] == 200}
+    recipe = at["w_sdd 0.7 (recipe)"].summaries[1].mean
+    gaps = [line.summaries[1].mean - recipe for label, line in at.items() if "recipe" not in label]
+    moves = [line.summaries[1].mean - line.summaries[0].mean for line in at.values()]
+    flat = _results_flat()
+    assert f"higher still ({recipe:.3f})" in flat
+    assert f"within {min(gaps):+.3f} to {max(gaps):+.3f} of the recipe" in flat
+    assert f"score {min(moves):.3f}-{max(moves):.3f} higher over seeds 5-9" in flat

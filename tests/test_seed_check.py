@@ -109,7 +109,9 @@ def test_report_and_plot_are_written_by_main(
     [
         (["recipe"], "LABEL=FILE"),
         (["=a.jsonl"], "LABEL=FILE"),
+        (["a=x.jsonl@loss.w_sdd"], "LABEL=FILE"),
         (["a=x.jsonl", "a=y.jsonl"], "given twice"),
+        (["a=x.jsonl", "b=y.jsonl@loss.w_sdd=0.35"], "not both"),
     ],
 )
 def test_parse_rows_rejects_bad_items(
@@ -127,7 +129,7 @@ def test_parse_set_and_missing_files(seed_script: ModuleType, tmp_path: Path) ->
     with pytest.raises(SystemExit, match="names no seed"):
         seed_script.parse_set("4-2")
     with pytest.raises(SystemExit, match="no such file"):
-        seed_script.load_scores({"r": [tmp_path / "absent.jsonl"]}, "gentle")
+        seed_script.load_scores(seed_script.parse_rows([f"r={tmp_path / 'absent.jsonl'}"]), "g")
 
 
 def test_plot_draws_only_whole_seed_sets(
@@ -146,3 +148,66 @@ def test_plot_draws_only_whole_seed_sets(
     (ax,) = figures[0].axes
     sizes = sorted(len(c.get_offsets()) for c in ax.collections if len(c.get_offsets()) > 1)
     assert sizes == [5, 5, 5, 10]  # the recipe's three sets, the short label's seeds 0-4
+
+
+def _sweep_rows(path: Path, option: str, runs: dict[float, dict[int, float]]) -> Path:
+    rows = [
+        {
+            "suite": "molecules",
+            "regime": "bags:128",
+            "pairs": 200,
+            "seed": seed,
+            "fixed": {"sampler.unpaired_per_step": 128},
+            "option": option,
+            "value": value,
+            "val_headline": "a_to_b_class_P@1",
+            "a_to_b_class_P@1": score,
+        }
+        for value, by_seed in runs.items()
+        for seed, score in by_seed.items()
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_validation_sweep_rows_are_selected_by_option_and_value(
+    seed_script: ModuleType, tmp_path: Path
+) -> None:
+    """The recipe's runs come from two sweeps of loss.w_sdd (seeds 0-4, then 5-9), the change's
+    from a sweep of loss.w_mmd; the other values' runs are left out."""
+    early = {s: v for s, v in RECIPE.items() if s < 5}
+    late = {s: v for s, v in RECIPE.items() if s >= 5}
+    first = _sweep_rows(tmp_path / "a.jsonl", "loss.w_sdd", {0.7: early, 0.35: CHANGE})
+    second = _sweep_rows(tmp_path / "b.jsonl", "loss.w_sdd", {0.7: late})
+    mmd = _sweep_rows(tmp_path / "m.jsonl", "loss.w_mmd", {0.8: CHANGE, 0.2: RECIPE})
+    items = [f"recipe={first},{second}@loss.w_sdd=0.7", f"w_mmd 0.8={mmd}@loss.w_mmd=0.8"]
+    scores = seed_script.load_scores(seed_script.parse_rows(items), "gentle")
+    where = ("molecules", "bags:128", 200)
+    assert scores == {"recipe": {where: RECIPE}, "w_mmd 0.8": {where: CHANGE}}
+    with pytest.raises(SystemExit, match=r"sweeps loss\.w_mmd, not loss\.w_sdd"):
+        seed_script.load_scores(seed_script.parse_rows([f"r={mmd}@loss.w_sdd=0.7"]), "gentle")
+
+
+def test_main_names_validation_headlines_for_sweep_rows(
+    seed_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = _sweep_rows(tmp_path / "a.jsonl", "loss.w_sdd", {0.7: RECIPE, 0.35: CHANGE})
+    argv = [
+        "seed_check.py",
+        "--rows",
+        f"r={rows}@loss.w_sdd=0.7",
+        "--rows",
+        f"c={rows}@loss.w_sdd=0.35",
+    ]
+    monkeypatch.setattr("sys.argv", [*argv, "--out", str(tmp_path), "--stem", "v"])
+    seed_script.main()
+    text = (tmp_path / "v.md").read_text(encoding="utf-8")
+    assert text.startswith("Validation headline mean ± std per seed set")
+    assert "| molecules | bags:128 | 200 | c | 0.300 ± 0.006 | 0.302 ± 0.007 |" in text
+
+
+def test_only_suites_keeps_the_named_suites(seed_script: ModuleType, tmp_path: Path) -> None:
+    scores = _scores(seed_script, tmp_path)
+    assert seed_script.only_suites(scores, ["molecules"]) == scores
+    with pytest.raises(SystemExit, match="no rows there"):
+        seed_script.only_suites(scores, ["mfeat"])
