@@ -1,0 +1,169 @@
+"""Gentle against the best baseline with more seeds: the tables' seeds 0-4 and new seeds beside.
+
+A verdict of the tables (gentle against the best of the issue's baselines, win / lose when the
+gap exceeds the larger seed std) rests on seeds 0-4. This reads the published tables' rows
+(``published_tables.py``: the grids, the closed-form cells rescored, sclip's column) and bench
+rows of more seeds of the same cells (``--rows``), keeps the ``compare`` methods but the oracle,
+and for every (suite, regime, pairs) of ``--rows`` gives the verdict over each seed set
+(``--sets 0-4 5-9 0-9``): gentle's mean ± std, the best baseline's, the margin, the noise line
+and the outcome. Prints and writes ``OUT/STEM.md`` and plots ``OUT/STEM.png`` (gentle and the
+best baseline per seed set against pairs, a panel per suite).
+
+    python benchmarks/target_seeds.py --bench docs/bench \\
+        --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl \\
+        --rows docs/bench/bench-target1-seeds59-56e5dd6.jsonl --out docs/bench \\
+        --stem target1-seeds
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import published_tables
+from matplotlib.figure import Figure
+from seed_check import SeedSet, parse_set
+
+from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.experiments import bench
+
+BASELINES = tuple(m for m in bench.METHOD_GROUPS["compare"] if m not in ("gentle", "oracle"))
+Where = tuple[str, str, int]
+
+
+class Found(NamedTuple):
+    """The verdict of one (suite, regime, pairs) over one seed set."""
+
+    seeds: SeedSet
+    verdict: bench.Verdict
+
+
+def published(bench_dir: Path, sclip_rows: Path) -> list[dict[str, Any]]:
+    """The published tables' rows (published_tables.py's)."""
+    grid = published_tables.grid_rows(bench_dir)
+    return published_tables.with_sclip_from(grid, published_tables.read(sclip_rows))
+
+
+def compared(rows: Sequence[dict[str, Any]], wheres: set[Where]) -> list[dict[str, Any]]:
+    """The rows of gentle and the baselines in ``wheres``, a later row replacing an earlier one
+    of the same cell."""
+    kept: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        where = (row["suite"], row["regime"], int(row["pairs"]))
+        if where in wheres and row["method"] in ("gentle", *BASELINES):
+            kept[bench._row_key(row)] = row
+    return list(kept.values())
+
+
+def findings(rows: Sequence[dict[str, Any]], sets: Sequence[SeedSet]) -> list[Found]:
+    """A verdict per (where, seed set) where gentle has every seed of the set and each
+    baseline that counts does too (a baseline short of seeds is left out of that set)."""
+    found = []
+    for seed_set in sets:
+        mine = [r for r in rows if int(r["seed"]) in seed_set.seeds]
+        whole = _whole(mine, seed_set)
+        for verdict in bench.verdicts(whole, BASELINES):
+            found.append(Found(seed_set, verdict))
+    order = {s.name: i for i, s in enumerate(sets)}
+    return sorted(found, key=lambda f: (*bench._where_order(f.verdict.where), order[f.seeds.name]))
+
+
+def _whole(rows: list[dict[str, Any]], seed_set: SeedSet) -> list[dict[str, Any]]:
+    """The ok rows of the (where, method)s that have every seed of the set."""
+    seeds: dict[tuple, set[int]] = {}
+    for row in rows:
+        if row["status"] == "ok":
+            key = (row["suite"], row["regime"], int(row["pairs"]), row["method"])
+            seeds.setdefault(key, set()).add(int(row["seed"]))
+    full = {key for key, have in seeds.items() if have >= set(seed_set.seeds)}
+    return [
+        r
+        for r in rows
+        if r["status"] == "ok" and (r["suite"], r["regime"], int(r["pairs"]), r["method"]) in full
+    ]
+
+
+def _mean_std(summary: bench.Summary | None) -> str:
+    return "-" if summary is None else f"{summary.mean:.3f} ± {summary.std:.3f}"
+
+
+def report(found: Sequence[Found]) -> str:
+    """The markdown table, one line per (where, seed set)."""
+    lines = [
+        "Gentle against the best of the issue's baselines "
+        f"({', '.join(BASELINES)}) per seed set; mean ± std ({bench.STD_NOTE}); outcome: win /"
+        " lose when the margin exceeds the noise line (the larger std), else tie.",
+        "",
+        "| suite | regime | pairs | seeds | gentle | best baseline | margin | noise | outcome |",
+        "|---|---|---:|---|---:|---|---:|---:|---|",
+    ]
+    for f in found:
+        v = f.verdict
+        suite, regime, pairs = v.where
+        best = "-" if v.best is None else f"{v.best} {_mean_std(v.baseline)}"
+        lines.append(
+            f"| {suite} | {regime} | {pairs} | {f.seeds.name} | {_mean_std(v.gentle)} | {best}"
+            f" | {v.margin:+.3f} | {v.noise:.3f} | {v.outcome} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(found: Sequence[Found], path: Path) -> None:
+    """Gentle (solid) and the best baseline (dashed) against pairs per seed set, bars the std;
+    a panel per (suite, regime)."""
+    panels = list(dict.fromkeys(f.verdict.where[:2] for f in found))
+    names = list(dict.fromkeys(f.seeds.name for f in found))
+    fig = Figure(figsize=(5.0 * len(panels), 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels), squeeze=False)[0])
+    for ax, panel in zip(axes, panels, strict=True):
+        for number, name in enumerate(names):
+            mine = [
+                f.verdict for f in found if f.verdict.where[:2] == panel and f.seeds.name == name
+            ]
+            pairs = [v.where[2] for v in mine]
+            shift = (number - (len(names) - 1) / 2) * 0.6
+            for attr, style in (("gentle", "-"), ("baseline", "--")):
+                summaries = [getattr(v, attr) for v in mine]
+                ax.errorbar(
+                    [p + shift for p in pairs],
+                    [s.mean for s in summaries],
+                    yerr=[s.std for s in summaries],
+                    color=f"C{number}",
+                    linestyle=style,
+                    marker="o" if attr == "gentle" else "s",
+                    capsize=3,
+                    label=f"{'gentle' if attr == 'gentle' else 'best baseline'}, seeds {name}",
+                )
+        ax.set_title(f"{panel[0]}, {panel[1]}")
+        ax.set_xlabel("pairs")
+        ax.set_ylabel("test headline")
+        ax.legend(fontsize=7)
+    save_figure_atomic(fig, path)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bench", type=Path, required=True, help="folder of the tables' rows files")
+    p.add_argument("--sclip-rows", type=Path, required=True, help="the tables' sclip rows")
+    p.add_argument("--rows", type=Path, nargs="+", required=True, help="rows of more seeds")
+    p.add_argument("--sets", nargs="+", default=["0-4", "5-9", "0-9"])
+    p.add_argument("--out", type=Path, default=Path("docs/bench"))
+    p.add_argument("--stem", required=True)
+    args = p.parse_args()
+    more = published_tables.read_rows(args.rows)
+    wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
+    rows = compared([*published(args.bench, args.sclip_rows), *more], wheres)
+    found = findings(rows, [parse_set(text) for text in args.sets])
+    text = report(found)
+    with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    plot(found, args.out / f"{args.stem}.png")
+    print(text)
+    print(f"wrote {args.out / (args.stem + '.md')} and {args.out / (args.stem + '.png')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""benchmarks/target_seeds.py: gentle against the best baseline over the tables' and more seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ScriptLoader = Callable[[str], ModuleType]
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "docs" / "bench"
+
+
+@pytest.fixture
+def target_script(bench_script: ScriptLoader) -> ModuleType:
+    """benchmarks/target_seeds.py (it imports published_tables.py and seed_check.py)."""
+    return bench_script("target_seeds")
+
+
+def _row(method: str, seed: int, value: float, pairs: int = 50) -> dict:
+    return {
+        "suite": "molecules",
+        "regime": "bags:8",
+        "pairs": pairs,
+        "seed": seed,
+        "method": method,
+        "status": "ok",
+        "value": value,
+    }
+
+
+GENTLE = [0.30, 0.32, 0.28, 0.31, 0.29, 0.25, 0.27, 0.26, 0.24, 0.28]
+RELREP = [0.26, 0.27, 0.25, 0.28, 0.24, 0.26, 0.27, 0.25, 0.26, 0.26]
+CCA = [0.20] * 10
+
+
+def _rows() -> list[dict]:
+    return [
+        _row(method, seed, values[seed])
+        for method, values in (("gentle", GENTLE), ("relrep", RELREP), ("cca", CCA))
+        for seed in range(10)
+    ]
+
+
+def _sets(target_script: ModuleType) -> list:
+    return [target_script.parse_set(text) for text in ("0-4", "5-9", "0-9")]
+
+
+def test_findings_give_one_verdict_per_seed_set(target_script: ModuleType) -> None:
+    found = target_script.findings(_rows(), _sets(target_script))
+    assert [f.seeds.name for f in found] == ["0-4", "5-9", "0-9"]
+    early, late, both = (f.verdict for f in found)
+    assert early.best == late.best == both.best == "relrep"
+    assert early.gentle.mean == pytest.approx(0.30) and early.baseline.mean == pytest.approx(0.26)
+    assert early.outcome == "win"  # +0.04 against a noise line of 0.014
+    assert late.gentle.mean == pytest.approx(0.26) and late.outcome == "tie"
+    assert both.gentle.n == both.baseline.n == 10
+    assert both.margin == pytest.approx(0.28 - 0.26)
+
+
+def test_a_baseline_short_of_seeds_is_left_out_of_that_set(target_script: ModuleType) -> None:
+    """relrep without seed 7: cca is the best baseline over seeds 5-9 and 0-9, relrep over 0-4."""
+    rows = [r for r in _rows() if not (r["method"] == "relrep" and r["seed"] == 7)]
+    found = {f.seeds.name: f.verdict for f in target_script.findings(rows, _sets(target_script))}
+    assert found["0-4"].best == "relrep"
+    assert found["5-9"].best == found["0-9"].best == "cca"
+    assert found["0-9"].baseline.n == 10
+
+
+def test_compared_keeps_gentle_and_the_baselines_of_the_cells_asked_a_later_row_winning(
+    target_script: ModuleType,
+) -> None:
+    rows = [
+        *_rows(),
+        _row("oracle", 0, 0.9),
+        _row("gentle", 0, 0.1, pairs=20),
+        {**_row("gentle", 0, 0.35), "note": "rerun"},
+    ]
+    kept = target_script.compared(rows, {("molecules", "bags:8", 50)})
+    assert {r["method"] for r in kept} == {"gentle", "relrep", "cca"}
+    assert len(kept) == 30
+    (first,) = [r for r in kept if r["method"] == "gentle" and r["seed"] == 0]
+    assert first["value"] == 0.35
+
+
+def test_report_and_plot(target_script: ModuleType, tmp_path: Path) -> None:
+    found = target_script.findings(_rows(), _sets(target_script))
+    text = target_script.report(found)
+    line = "| molecules | bags:8 | 50 | 0-4 | 0.300 ± 0.014 | relrep 0.260 ± 0.014 | +0.040 |"
+    assert line in text
+    assert "| molecules | bags:8 | 50 | 5-9 | 0.260 ± 0.014 |" in text
+    target_script.plot(found, tmp_path / "t.png")
+    assert (tmp_path / "t.png").stat().st_size > 0
+
+
+def test_published_rows_give_the_tables_target_1_verdicts_on_molecules(
+    target_script: ModuleType,
+) -> None:
+    """Over seeds 0-4 the published rows give results.md's target 1 numbers on molecules at bags
+    of 8: 0.311 / 0.305 / 0.307 against 0.221 / 0.249 / 0.268, three wins."""
+    rows = target_script.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    wheres = {("molecules", "bags:8", p) for p in (10, 20, 50)}
+    found = target_script.findings(target_script.compared(rows, wheres), _sets(target_script)[:1])
+    got = [(f"{f.verdict.gentle.mean:.3f}", f"{f.verdict.baseline.mean:.3f}") for f in found]
+    assert got == [("0.311", "0.221"), ("0.305", "0.249"), ("0.307", "0.268")]
+    assert {f.verdict.outcome for f in found} == {"win"}
