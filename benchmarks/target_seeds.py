@@ -103,10 +103,16 @@ def report(found: Sequence[Found]) -> str:
     for f in found:
         v = f.verdict
         suite, regime, pairs = v.where
-        best = "-" if v.best is None else f"{v.best} {_mean_std(v.baseline)}"
+        best, margin, noise = "-", "-", "-"
+        if v.best is not None:
+            best, margin, noise = (
+                f"{v.best} {_mean_std(v.baseline)}",
+                f"{v.margin:+.3f}",
+                f"{v.noise:.3f}",
+            )
         lines.append(
             f"| {suite} | {regime} | {pairs} | {f.seeds.name} | {_mean_std(v.gentle)} | {best}"
-            f" | {v.margin:+.3f} | {v.noise:.3f} | {v.outcome} |"
+            f" | {margin} | {noise} | {v.outcome} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -123,12 +129,12 @@ def plot(found: Sequence[Found], path: Path) -> None:
             mine = [
                 f.verdict for f in found if f.verdict.where[:2] == panel and f.seeds.name == name
             ]
-            pairs = [v.where[2] for v in mine]
             shift = (number - (len(names) - 1) / 2) * 0.6
             for attr, style in (("gentle", "-"), ("baseline", "--")):
-                summaries = [getattr(v, attr) for v in mine]
+                shown = [v for v in mine if getattr(v, attr) is not None]  # 0 pairs: no baseline
+                summaries = [getattr(v, attr) for v in shown]
                 ax.errorbar(
-                    [p + shift for p in pairs],
+                    [v.where[2] + shift for v in shown],
                     [s.mean for s in summaries],
                     yerr=[s.std for s in summaries],
                     color=f"C{number}",

@@ -1545,3 +1545,64 @@ def test_results_quotes_the_seed_sets_moving_together(seed_check: ModuleType) ->
     assert f"higher still ({recipe:.3f})" in flat
     assert f"within {min(gaps):+.3f} to {max(gaps):+.3f} of the recipe" in flat
     assert f"score {min(moves):.3f}-{max(moves):.3f} higher over seeds 5-9" in flat
+
+
+TARGET1_ROWS = ("bench-target1-seeds59-me-56e5dd6.jsonl", "bench-target1-seeds59-mp-56e5dd6.jsonl")
+
+
+@pytest.fixture
+def target_seeds(bench_script: ScriptLoader) -> ModuleType:
+    """benchmarks/target_seeds.py."""
+    return bench_script("target_seeds")
+
+
+def _target1_found(target_seeds: ModuleType) -> list:
+    more = _bench_rows(*TARGET1_ROWS)
+    wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
+    rows = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
+    return target_seeds.findings(target_seeds.compared([*rows, *more], wheres), sets)
+
+
+def test_target1_over_ten_seeds_is_made_from_its_rows(target_seeds: ModuleType) -> None:
+    """docs/bench/target1-seeds.md is target_seeds.py's report of the rows; results.md's outcome
+    grid and its molecules and target 2 quotes are the rows'."""
+    found = _target1_found(target_seeds)
+    assert (BENCH / "target1-seeds.md").read_text(encoding="utf-8") == target_seeds.report(found)
+    outcome = {(f.verdict.where[0], f.verdict.where[2], f.seeds.name): f.verdict for f in found}
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    for suite in ("mfeat", "emoji", "molecules", "proteins"):
+        cells = [
+            " / ".join(
+                f"**{o}**" if (o := outcome[(suite, p, name)].outcome) == "tie" else o
+                for p in (10, 20, 50)
+            )
+            for name in ("0-4", "5-9", "0-9")
+        ]
+        line = f"| {suite} | 10 / 20 / 50 | {' | '.join(cells)} |"
+        assert line in text, line
+    wins_at_50 = [
+        s for (s, p, n), v in outcome.items() if p == 50 and n == "0-9" and v.outcome == "win"
+    ]
+    assert sorted(wins_at_50) == ["emoji", "mfeat"]
+    ten = outcome[("molecules", 50, "0-9")]
+    flat = _results_flat()
+    quote = f"**{ten.gentle.mean:.3f} ± {ten.gentle.std:.3f} against {ten.baseline.mean:.3f} ± "
+    assert quote + f"{ten.baseline.std:.3f}**, a tie" in flat
+    zero, clip = outcome[("mfeat", 0, "0-9")].gentle, outcome[("mfeat", 20, "0-9")].clip
+    assert zero.n == clip.n == 10
+    assert f"{zero.mean:.3f} against CLIP's {clip.mean:.3f} ± {clip.std:.3f}" in flat
+    assert f"same ten seeds, {zero.mean / clip.mean:.2f}x" in flat
+
+
+def test_this_machine_reran_molecules_target_cells_to_the_published_headlines() -> None:
+    """gentle and relrep at bags of 8 with 50 pairs, seeds 0-4, run again in session 56e5dd6,
+    equal the published table's rows."""
+    again = _bench_rows("bench-target1-molecules50-seeds04-56e5dd6.jsonl")
+    published = {
+        (r["method"], r["seed"]): r["value"]
+        for r in _bench_rows("bench-molecules-rerun.jsonl")
+        if r["regime"] == "bags:8" and r["pairs"] == 50 and r["method"] in ("gentle", "relrep")
+    }
+    assert len(again) == len(published) == 10
+    assert all(published[(r["method"], r["seed"])] == r["value"] for r in again)

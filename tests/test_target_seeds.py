@@ -106,3 +106,16 @@ def test_published_rows_give_the_tables_target_1_verdicts_on_molecules(
     got = [(f"{f.verdict.gentle.mean:.3f}", f"{f.verdict.baseline.mean:.3f}") for f in found]
     assert got == [("0.311", "0.221"), ("0.305", "0.249"), ("0.307", "0.268")]
     assert {f.verdict.outcome for f in found} == {"win"}
+
+
+def test_zero_pairs_has_no_baseline_and_still_reports_and_plots(
+    target_script: ModuleType, tmp_path: Path
+) -> None:
+    rows = [*_rows(), *(_row("gentle", seed, 0.5, pairs=0) for seed in range(10))]
+    found = target_script.findings(rows, _sets(target_script))
+    zero = [f for f in found if f.verdict.where[2] == 0]
+    assert len(zero) == 3 and {f.verdict.outcome for f in zero} == {"only gentle"}
+    text = target_script.report(found)
+    assert "| molecules | bags:8 | 0 | 0-9 | 0.500 ± 0.000 | - | - | - | only gentle |" in text
+    target_script.plot(found, tmp_path / "z.png")
+    assert (tmp_path / "z.png").stat().st_size > 0
