@@ -13,6 +13,9 @@ best baseline per seed set against pairs, a panel per suite).
         --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl \\
         --rows docs/bench/bench-target1-seeds59-56e5dd6.jsonl --out docs/bench \\
         --stem target1-seeds
+
+With ``--near 0.01`` (no ``--rows``) it lists instead the published verdicts whose margin is
+within 0.01 of the noise line (``OUT/STEM.md``): the ones more seeds could turn.
 """
 
 from __future__ import annotations
@@ -86,6 +89,33 @@ def _whole(rows: list[dict[str, Any]], seed_set: SeedSet) -> list[dict[str, Any]
     ]
 
 
+def near_line(verdicts: Sequence[bench.Verdict], within: float) -> list[bench.Verdict]:
+    """The verdicts whose margin is within ``within`` of the noise line, either side: the ones
+    a few more seeds can turn (a tie into a win or a loss, or back)."""
+    return [
+        v for v in verdicts if v.baseline is not None and abs(abs(v.margin) - v.noise) <= within
+    ]
+
+
+def near_report(verdicts: Sequence[bench.Verdict], within: float) -> str:
+    """The published verdicts near the noise line, as a markdown table."""
+    near = near_line(verdicts, within)
+    lines = [
+        f"{len(near)} of {sum(v.baseline is not None for v in verdicts)} published verdicts have"
+        f" a margin within {within:g} of the noise line.",
+        "",
+        "| suite | regime | pairs | margin | noise | outcome | best baseline |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for v in near:
+        suite, regime, pairs = v.where
+        lines.append(
+            f"| {suite} | {regime} | {pairs} | {v.margin:+.3f} | {v.noise:.3f} | {v.outcome}"
+            f" | {v.best} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _mean_std(summary: bench.Summary | None) -> str:
     return "-" if summary is None else f"{summary.mean:.3f} ± {summary.std:.3f}"
 
@@ -154,11 +184,25 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--bench", type=Path, required=True, help="folder of the tables' rows files")
     p.add_argument("--sclip-rows", type=Path, required=True, help="the tables' sclip rows")
-    p.add_argument("--rows", type=Path, nargs="+", required=True, help="rows of more seeds")
+    p.add_argument("--rows", type=Path, nargs="+", help="rows of more seeds")
+    p.add_argument(
+        "--near",
+        type=float,
+        help="instead: list the published verdicts within this distance of the noise line",
+    )
     p.add_argument("--sets", nargs="+", default=["0-4", "5-9", "0-9"])
     p.add_argument("--out", type=Path, default=Path("docs/bench"))
     p.add_argument("--stem", required=True)
     args = p.parse_args()
+    if args.near is not None:
+        rows = [r for r in published(args.bench, args.sclip_rows) if r["method"] != "oracle"]
+        text = near_report(bench.verdicts(rows, BASELINES), args.near)
+        with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        print(text)
+        return
+    if not args.rows:
+        p.error("--rows is required unless --near is given")
     more = published_tables.read_rows(args.rows)
     wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
     rows = compared([*published(args.bench, args.sclip_rows), *more], wheres)

@@ -119,3 +119,31 @@ def test_zero_pairs_has_no_baseline_and_still_reports_and_plots(
     assert "| molecules | bags:8 | 0 | 0-9 | 0.500 ± 0.000 | - | - | - | only gentle |" in text
     target_script.plot(found, tmp_path / "z.png")
     assert (tmp_path / "z.png").stat().st_size > 0
+
+
+def test_near_line_keeps_margins_within_the_distance_either_side(target_script: ModuleType) -> None:
+    """Over seeds 0-9 gentle is +0.02 against relrep with a noise line of 0.024: near at 0.01,
+    not at 0.001; a row without baselines is never near."""
+    rows = [*_rows(), *(_row("gentle", seed, 0.5, pairs=0) for seed in range(10))]
+    verdicts = [f.verdict for f in target_script.findings(rows, _sets(target_script)[2:])]
+    assert len(verdicts) == 2
+    (near,) = target_script.near_line(verdicts, 0.01)
+    assert near.where == ("molecules", "bags:8", 50) and near.outcome == "tie"
+    assert target_script.near_line(verdicts, 0.001) == []
+    text = target_script.near_report(verdicts, 0.01)
+    assert text.startswith("1 of 1 published verdicts have a margin within 0.01")
+    assert "| molecules | bags:8 | 50 | +0.020 | 0.024 | tie | relrep |" in text
+
+
+def test_published_verdicts_near_the_noise_line_are_the_document_s(
+    target_script: ModuleType,
+) -> None:
+    """docs/bench/near-noise-line.md is the list the published rows give: 16 of the 81 decided
+    verdicts within 0.01 of the noise line, molecules' target row at 50 pairs among them."""
+    rows = target_script.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    rows = [r for r in rows if r["method"] != "oracle"]
+    verdicts = target_script.bench.verdicts(rows, target_script.BASELINES)
+    text = target_script.near_report(verdicts, 0.01)
+    assert (BENCH / "near-noise-line.md").read_text(encoding="utf-8") == text
+    assert text.startswith("16 of 81 published verdicts")
+    assert "| molecules | bags:8 | 50 | +0.039 | 0.033 | win | relrep |" in text
