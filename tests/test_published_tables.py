@@ -1606,3 +1606,32 @@ def test_this_machine_reran_molecules_target_cells_to_the_published_headlines() 
     }
     assert len(again) == len(published) == 10
     assert all(published[(r["method"], r["seed"])] == r["value"] for r in again)
+
+
+def test_near_line_wins_over_ten_seeds_are_made_from_their_rows(target_seeds: ModuleType) -> None:
+    """docs/bench/nearline-wins-seeds.md is target_seeds.py's report of the rows: mfeat (bags of
+    8, 100 pairs) and emoji (bags of 32, 50 pairs) win over seeds 0-4 and tie over ten seeds, as
+    results.md quotes them."""
+    names = (
+        "bench-nearline-mfeat-seeds59-56e5dd6.jsonl",
+        "bench-nearline-emoji-seeds59-56e5dd6.jsonl",
+    )
+    more = _bench_rows(*names)
+    wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
+    assert wheres == {("mfeat", "bags:8", 100), ("emoji", "bags:32", 50)}
+    rows = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
+    found = target_seeds.findings(target_seeds.compared([*rows, *more], wheres), sets)
+    assert (BENCH / "nearline-wins-seeds.md").read_text(encoding="utf-8") == target_seeds.report(
+        found
+    )
+    flat = _results_flat()
+    for f in found:
+        v = f.verdict
+        assert v.outcome == ("win" if f.seeds.name == "0-4" else "tie"), (v.where, f.seeds.name)
+        if f.seeds.name == "0-9":
+            quote = (
+                f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f} against {v.best}'s {v.baseline.mean:.3f}"
+                f" ± {v.baseline.std:.3f} ({v.margin:+.3f}, noise {v.noise:.3f})"
+            )
+            assert quote in flat, quote
