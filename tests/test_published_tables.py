@@ -1635,3 +1635,27 @@ def test_near_line_wins_over_ten_seeds_are_made_from_their_rows(target_seeds: Mo
                 f" ± {v.baseline.std:.3f} ({v.margin:+.3f}, noise {v.noise:.3f})"
             )
             assert quote in flat, quote
+
+
+def test_near_line_losses_over_ten_seeds_are_made_from_their_rows(target_seeds: ModuleType) -> None:
+    """docs/bench/nearline-losses-seeds.md is target_seeds.py's report of the rows: the 8
+    published losses within 0.01 of the noise line, every one a loss over ten seeds."""
+    tags = ("mol128", "emoji128", "mfeat8", "molun", "protun")
+    more = _bench_rows(*(f"bench-nearline-losses-{t}-seeds59-56e5dd6.jsonl" for t in tags))
+    wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
+    assert len(wheres) == 8
+    rows = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
+    found = target_seeds.findings(target_seeds.compared([*rows, *more], wheres), sets)
+    text = (BENCH / "nearline-losses-seeds.md").read_text(encoding="utf-8")
+    assert text == target_seeds.report(found)
+    ten = [f.verdict for f in found if f.seeds.name == "0-9"]
+    early = [f.verdict for f in found if f.seeds.name == "0-4"]
+    assert {v.outcome for v in early} == {v.outcome for v in ten} == {"lose"}
+    margins = sorted(v.margin for v in ten)
+    flat = _results_flat()
+    assert f"margins run from {margins[-1]:+.3f} to {margins[0]:+.3f}" in flat
+    closest = min(ten, key=lambda v: abs(v.margin) - v.noise)
+    assert closest.where == ("mfeat", "bags:8", 200)
+    quote = f"{closest.gentle.mean:.3f} ± {closest.gentle.std:.3f} against relrep's"
+    assert f"{quote} {closest.baseline.mean:.3f} ± {closest.baseline.std:.3f}, a loss" in flat
