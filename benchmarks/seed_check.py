@@ -157,8 +157,7 @@ def only_suites(scores: Scores, suites: Sequence[str]) -> Scores:
 def _summary(by_seed: dict[int, float], seeds: Sequence[int]) -> bench.Summary | None:
     if not all(seed in by_seed for seed in seeds):
         return None
-    values = [by_seed[seed] for seed in seeds]
-    return bench.Summary(float(np.mean(values)), float(np.std(values)), len(values))
+    return bench.Summary.of([by_seed[seed] for seed in seeds])
 
 
 def check(scores: Scores, sets: Sequence[SeedSet]) -> list[Line]:

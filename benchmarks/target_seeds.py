@@ -33,7 +33,7 @@ from seed_check import SeedSet, parse_set
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 from gentleclip.experiments import bench
 
-BASELINES = tuple(m for m in bench.METHOD_GROUPS["compare"] if m not in ("gentle", "oracle"))
+BASELINES = bench.COMPARE_BASELINES
 Where = tuple[str, str, int]
 
 
@@ -61,6 +61,17 @@ def compared(rows: Sequence[dict[str, Any]], wheres: set[Where]) -> list[dict[st
     return list(kept.values())
 
 
+def with_more_seeds(
+    published_rows: Sequence[dict[str, Any]],
+    more: Sequence[dict[str, Any]],
+    sets: Sequence[SeedSet],
+) -> list[Found]:
+    """:func:`findings` in the cells of ``more`` (rows of more seeds), beside the published
+    rows of the same cells."""
+    wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
+    return findings(compared([*published_rows, *more], wheres), sets)
+
+
 def findings(rows: Sequence[dict[str, Any]], sets: Sequence[SeedSet]) -> list[Found]:
     """A verdict per (where, seed set) where gentle has every seed of the set and each
     baseline that counts does too (a baseline short of seeds is left out of that set)."""
@@ -76,17 +87,17 @@ def findings(rows: Sequence[dict[str, Any]], sets: Sequence[SeedSet]) -> list[Fo
 
 def _whole(rows: list[dict[str, Any]], seed_set: SeedSet) -> list[dict[str, Any]]:
     """The ok rows of the (where, method)s that have every seed of the set."""
+    ok = [r for r in rows if r["status"] == "ok"]
     seeds: dict[tuple, set[int]] = {}
-    for row in rows:
-        if row["status"] == "ok":
-            key = (row["suite"], row["regime"], int(row["pairs"]), row["method"])
-            seeds.setdefault(key, set()).add(int(row["seed"]))
+    for row in ok:
+        seeds.setdefault(_series(row), set()).add(int(row["seed"]))
     full = {key for key, have in seeds.items() if have >= set(seed_set.seeds)}
-    return [
-        r
-        for r in rows
-        if r["status"] == "ok" and (r["suite"], r["regime"], int(r["pairs"]), r["method"]) in full
-    ]
+    return [r for r in ok if _series(r) in full]
+
+
+def _series(row: dict[str, Any]) -> tuple[str, str, int, str]:
+    """A row's (suite, regime, pairs, method): its cell less the seed."""
+    return (row["suite"], row["regime"], int(row["pairs"]), row["method"])
 
 
 def near_line(verdicts: Sequence[bench.Verdict], within: float) -> list[bench.Verdict]:
@@ -195,8 +206,8 @@ def main() -> None:
     p.add_argument("--stem", required=True)
     args = p.parse_args()
     if args.near is not None:
-        rows = [r for r in published(args.bench, args.sclip_rows) if r["method"] != "oracle"]
-        text = near_report(bench.verdicts(rows, BASELINES), args.near)
+        verdicts = bench.verdicts(published(args.bench, args.sclip_rows), BASELINES)
+        text = near_report(verdicts, args.near)
         with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
             tmp.write_text(text, encoding="utf-8")
         print(text)
@@ -204,9 +215,8 @@ def main() -> None:
     if not args.rows:
         p.error("--rows is required unless --near is given")
     more = published_tables.read_rows(args.rows)
-    wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
-    rows = compared([*published(args.bench, args.sclip_rows), *more], wheres)
-    found = findings(rows, [parse_set(text) for text in args.sets])
+    sets = [parse_set(text) for text in args.sets]
+    found = with_more_seeds(published(args.bench, args.sclip_rows), more, sets)
     text = report(found)
     with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -126,13 +126,13 @@ def sweep(rows: Sequence[dict[str, Any]], reference: Reference) -> list[Line]:
         if mine not in by_value:
             raise SystemExit(f"{where}: no runs with the reference value {mine}")
         ref = by_value[mine]
-        ref_summary = _summary(list(ref.values()))
+        ref_summary = bench.Summary.of(list(ref.values()))
         for value in sorted(by_value):
             runs = by_value[value]
             if set(runs) != set(ref):
                 raise SystemExit(f"{where} value {value}: seeds {sorted(runs)} != {sorted(ref)}")
             diffs = np.array([runs[s] - ref[s] for s in sorted(ref)])
-            summary = _summary([runs[s] for s in sorted(ref)])
+            summary = bench.Summary.of([runs[s] for s in sorted(ref)])
             lines.append(
                 Line(
                     where=where,
@@ -151,10 +151,6 @@ def _order(where: Where) -> tuple:
     suite, regime, pairs = where
     known = SUITE_ORDER.index(suite) if suite in SUITE_ORDER else len(SUITE_ORDER)
     return (known, suite, regime, pairs)
-
-
-def _summary(values: list[float]) -> bench.Summary:
-    return bench.Summary(float(np.mean(values)), float(np.std(values)), len(values))
 
 
 def best_values(lines: Sequence[Line]) -> dict[Where, float]:

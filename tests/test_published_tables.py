@@ -1556,12 +1556,16 @@ def target_seeds(bench_script: ScriptLoader) -> ModuleType:
     return bench_script("target_seeds")
 
 
-def _target1_found(target_seeds: ModuleType) -> list:
-    more = _bench_rows(*TARGET1_ROWS)
-    wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
+def _ten_seeds(target_seeds: ModuleType, more: list[dict]) -> list:
+    """target_seeds.py's findings over seeds 0-4, 5-9 and 0-9 in the cells of ``more`` (seeds
+    5-9), beside the published rows."""
     rows = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
     sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
-    return target_seeds.findings(target_seeds.compared([*rows, *more], wheres), sets)
+    return target_seeds.with_more_seeds(rows, more, sets)
+
+
+def _target1_found(target_seeds: ModuleType) -> list:
+    return _ten_seeds(target_seeds, _bench_rows(*TARGET1_ROWS))
 
 
 def test_target1_over_ten_seeds_is_made_from_its_rows(target_seeds: ModuleType) -> None:
@@ -1619,9 +1623,7 @@ def test_near_line_wins_over_ten_seeds_are_made_from_their_rows(target_seeds: Mo
     more = _bench_rows(*names)
     wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
     assert wheres == {("mfeat", "bags:8", 100), ("emoji", "bags:32", 50)}
-    rows = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
-    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
-    found = target_seeds.findings(target_seeds.compared([*rows, *more], wheres), sets)
+    found = _ten_seeds(target_seeds, more)
     assert (BENCH / "nearline-wins-seeds.md").read_text(encoding="utf-8") == target_seeds.report(
         found
     )
@@ -1644,9 +1646,7 @@ def test_near_line_losses_over_ten_seeds_are_made_from_their_rows(target_seeds: 
     more = _bench_rows(*(f"bench-nearline-losses-{t}-seeds59-56e5dd6.jsonl" for t in tags))
     wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
     assert len(wheres) == 8
-    rows = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
-    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
-    found = target_seeds.findings(target_seeds.compared([*rows, *more], wheres), sets)
+    found = _ten_seeds(target_seeds, more)
     text = (BENCH / "nearline-losses-seeds.md").read_text(encoding="utf-8")
     assert text == target_seeds.report(found)
     ten = [f.verdict for f in found if f.seeds.name == "0-9"]

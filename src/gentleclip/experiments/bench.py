@@ -1449,6 +1449,11 @@ class Summary:
     std: float
     n: int
 
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Summary:
+        """The mean, population std and count of ``values``."""
+        return cls(float(np.mean(values)), float(np.std(values)), len(values))
+
 
 def summarise(rows: Iterable[dict[str, Any]]) -> dict[tuple, dict[str, Summary | str]]:
     """(suite, regime, pairs) -> method -> Summary of ok rows, or the skip reason."""
@@ -1464,7 +1469,7 @@ def summarise(rows: Iterable[dict[str, Any]]) -> dict[tuple, dict[str, Summary |
     for where in sorted(set(values) | set(reasons), key=_where_order):
         cells: dict[str, Summary | str] = dict(reasons.get(where, {}))
         for method, vals in values.get(where, {}).items():
-            cells[method] = Summary(float(np.mean(vals)), float(np.std(vals)), len(vals))
+            cells[method] = Summary.of(vals)
         out[where] = cells
     return out
 
@@ -1534,12 +1539,14 @@ def render_markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+# the issue's baselines: the ``compare`` group less gentle and the oracle
+COMPARE_BASELINES = tuple(m for m in METHOD_GROUPS["compare"] if m not in ("gentle", "oracle"))
 # what a user could pick instead of gentle, which the verdicts compare it with: everything but
 # gentle, its ablations, the oracle and the disjoint-data candidates; the reference methods
 # and the bag-mean baselines count where they ran (gentleclip.baselines.BASELINES is another
 # list: the closed-form maps)
 RIVALS = (
-    *(m for m in METHOD_GROUPS["compare"] if m not in ("gentle", "oracle")),
+    *COMPARE_BASELINES,
     *REFERENCE,
     *BAG_MEANS,
 )
