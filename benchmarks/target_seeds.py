@@ -16,6 +16,10 @@ best baseline per seed set against pairs, a panel per suite).
 
 With ``--near 0.01`` (no ``--rows``) it lists instead the published verdicts whose margin is
 within 0.01 of the noise line (``OUT/STEM.md``): the ones more seeds could turn.
+
+With ``--base-rows FILES`` those rows stand in for the published tables' (``--bench`` and
+``--sclip-rows`` are then not read): for cells run with a changed setting, such as molecules'
+head-only towers of session 72146e1, whose seeds 0-4 are not the tables'.
 """
 
 from __future__ import annotations
@@ -193,8 +197,14 @@ def plot(found: Sequence[Found], path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bench", type=Path, required=True, help="folder of the tables' rows files")
-    p.add_argument("--sclip-rows", type=Path, required=True, help="the tables' sclip rows")
+    p.add_argument("--bench", type=Path, help="folder of the tables' rows files")
+    p.add_argument("--sclip-rows", type=Path, help="the tables' sclip rows")
+    p.add_argument(
+        "--base-rows",
+        type=Path,
+        nargs="+",
+        help="rows standing in for the published tables' (instead of --bench and --sclip-rows)",
+    )
     p.add_argument("--rows", type=Path, nargs="+", help="rows of more seeds")
     p.add_argument(
         "--near",
@@ -205,8 +215,14 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("docs/bench"))
     p.add_argument("--stem", required=True)
     args = p.parse_args()
+    if args.base_rows:
+        base = published_tables.read_rows(args.base_rows)
+    elif args.bench and args.sclip_rows:
+        base = published(args.bench, args.sclip_rows)
+    else:
+        p.error("give --bench and --sclip-rows (the published tables' rows) or --base-rows")
     if args.near is not None:
-        verdicts = bench.verdicts(published(args.bench, args.sclip_rows), BASELINES)
+        verdicts = bench.verdicts(base, BASELINES)
         text = near_report(verdicts, args.near)
         with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
             tmp.write_text(text, encoding="utf-8")
@@ -216,7 +232,7 @@ def main() -> None:
         p.error("--rows is required unless --near is given")
     more = published_tables.read_rows(args.rows)
     sets = [parse_set(text) for text in args.sets]
-    found = with_more_seeds(published(args.bench, args.sclip_rows), more, sets)
+    found = with_more_seeds(base, more, sets)
     text = report(found)
     with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -146,3 +147,32 @@ def test_published_verdicts_near_the_noise_line_are_the_document_s(
     assert (BENCH / "near-noise-line.md").read_text(encoding="utf-8") == text
     assert text.startswith("16 of 81 published verdicts")
     assert "| molecules | bags:8 | 50 | +0.039 | 0.033 | win | relrep |" in text
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_base_rows_stand_in_for_the_published_tables(
+    target_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--base-rows: seeds 0-4 come from those rows, not the tables (which are not read)."""
+    rows = _rows()
+    base = _write(tmp_path / "base.jsonl", [r for r in rows if r["seed"] < 5])
+    more = _write(tmp_path / "more.jsonl", [r for r in rows if r["seed"] >= 5])
+    argv = ["target_seeds.py", "--base-rows", str(base), "--rows", str(more)]
+    monkeypatch.setattr("sys.argv", [*argv, "--out", str(tmp_path), "--stem", "b"])
+    target_script.main()
+    text = (tmp_path / "b.md").read_text(encoding="utf-8")
+    assert "| molecules | bags:8 | 50 | 0-4 | 0.300 ± 0.014 | relrep 0.260 ± 0.014 |" in text
+    assert "| molecules | bags:8 | 50 | 0-9 | 0.280 ± 0.024 |" in text
+    assert (tmp_path / "b.png").stat().st_size > 0
+
+
+def test_without_base_rows_or_the_tables_it_says_what_to_give(
+    target_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.argv", ["target_seeds.py", "--near", "0.01", "--stem", "n"])
+    with pytest.raises(SystemExit):
+        target_script.main()
