@@ -1659,3 +1659,28 @@ def test_near_line_losses_over_ten_seeds_are_made_from_their_rows(target_seeds: 
     assert closest.where == ("mfeat", "bags:8", 200)
     quote = f"{closest.gentle.mean:.3f} ± {closest.gentle.std:.3f} against relrep's"
     assert f"{quote} {closest.baseline.mean:.3f} ± {closest.baseline.std:.3f}, a loss" in flat
+
+
+def test_near_line_ties_over_ten_seeds_are_made_from_their_rows(target_seeds: ModuleType) -> None:
+    """docs/bench/nearline-ties-seeds.md is target_seeds.py's report of the rows: the 5
+    published ties within 0.01 of the noise line; over ten seeds 4 stay ties and proteins at
+    bags of 128 with 20 pairs becomes a loss, as results.md quotes them."""
+    tags = ("emoji8", "emoji32", "mol8", "mol32", "prot128")
+    more = _bench_rows(*(f"bench-nearline-ties-{t}-seeds59-46f4fd9.jsonl" for t in tags))
+    wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
+    assert len(wheres) == 5
+    found = _ten_seeds(target_seeds, more)
+    text = (BENCH / "nearline-ties-seeds.md").read_text(encoding="utf-8")
+    assert text == target_seeds.report(found)
+    assert {f.verdict.outcome for f in found if f.seeds.name == "0-4"} == {"tie"}
+    ten = {f.verdict.where: f.verdict for f in found if f.seeds.name == "0-9"}
+    lost = {where for where, v in ten.items() if v.outcome == "lose"}
+    assert lost == {("proteins", "bags:128", 20)}
+    assert {v.outcome for where, v in ten.items() if where not in lost} == {"tie"}
+    flat = _results_flat()
+    for v in ten.values():
+        quote = (
+            f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f} against {v.best}'s {v.baseline.mean:.3f}"
+            f" ± {v.baseline.std:.3f} ({v.margin:+.3f}, noise {v.noise:.3f})"
+        )
+        assert quote in flat, quote
