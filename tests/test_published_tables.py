@@ -1684,3 +1684,37 @@ def test_near_line_ties_over_ten_seeds_are_made_from_their_rows(target_seeds: Mo
             f" ± {v.baseline.std:.3f} ({v.margin:+.3f}, noise {v.noise:.3f})"
         )
         assert quote in flat, quote
+
+
+def test_molecules_changed_towers_over_ten_seeds_are_made_from_their_rows(
+    target_seeds: ModuleType,
+) -> None:
+    """docs/bench/molecules-towers-seeds.md is target_seeds.py's report with session 72146e1's
+    changed rows as seeds 0-4 (sclip's run again) and seeds 5-9 beside: gentle wins at 10, 20
+    and 50 pairs in every seed set, as results.md quotes it; the reruns of seeds 0-4 equal
+    session 72146e1's rows."""
+    base = _bench_rows(
+        "bench-molecules-heads512-72146e1.jsonl", "bench-molecules-centred-72146e1.jsonl"
+    )
+    more = _bench_rows(
+        "bench-molecules-heads512-sclip04-46f4fd9.jsonl",
+        "bench-molecules-heads512-seeds59-46f4fd9.jsonl",
+        "bench-molecules-centred-seeds09-46f4fd9.jsonl",
+    )
+    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
+    found = target_seeds.with_more_seeds(base, more, sets)
+    text = (BENCH / "molecules-towers-seeds.md").read_text(encoding="utf-8")
+    assert text == target_seeds.report(found)
+    assert len(found) == 9 and {f.verdict.outcome for f in found} == {"win"}
+    flat = _results_flat()
+    for v in (f.verdict for f in found if f.seeds.name == "0-9"):
+        quote = (
+            f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f} against {v.best}'s {v.baseline.mean:.3f}"
+            f" ± {v.baseline.std:.3f} ({v.margin:+.3f}, noise {v.noise:.3f}), a win"
+        )
+        assert quote in flat, quote
+    before = {bench._row_key(r): r["value"] for r in base if r["status"] == "ok"}
+    again = _bench_rows("bench-molecules-heads512-repro-46f4fd9.jsonl")
+    again += [r for r in more if r["method"] != "sclip" and int(r["seed"]) < 5]
+    assert len(again) == 64
+    assert all(before[bench._row_key(r)] == r["value"] for r in again)
