@@ -1632,23 +1632,37 @@ def test_near_line_wins_over_ten_seeds_are_made_from_their_rows(target_seeds: Mo
         v = f.verdict
         assert v.outcome == ("win" if f.seeds.name == "0-4" else "tie"), (v.where, f.seeds.name)
         if f.seeds.name == "0-9":
-            quote = (
-                f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f} against {v.best}'s {v.baseline.mean:.3f}"
-                f" ± {v.baseline.std:.3f} ({v.margin:+.3f}, noise {v.noise:.3f})"
-            )
+            quote = _verdict_quote(v)
             assert quote in flat, quote
+
+
+def _verdict_quote(v: bench.Verdict) -> str:
+    """How results.md quotes a verdict over ten seeds."""
+    return (
+        f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f} against {v.best}'s {v.baseline.mean:.3f}"
+        f" ± {v.baseline.std:.3f} ({v.margin:+.3f}, noise {v.noise:.3f})"
+    )
+
+
+def _near_line_found(
+    target_seeds: ModuleType, kind: str, tags: tuple[str, ...], session: str, cells: int
+) -> list:
+    """The ten-seed findings of the near-line {kind} rows (``cells`` cells), after checking
+    docs/bench/nearline-{kind}-seeds.md is target_seeds.py's report of them."""
+    names = (f"bench-nearline-{kind}-{t}-seeds59-{session}.jsonl" for t in tags)
+    more = _bench_rows(*names)
+    assert len({(r["suite"], r["regime"], int(r["pairs"])) for r in more}) == cells
+    found = _ten_seeds(target_seeds, more)
+    text = (BENCH / f"nearline-{kind}-seeds.md").read_text(encoding="utf-8")
+    assert text == target_seeds.report(found)
+    return found
 
 
 def test_near_line_losses_over_ten_seeds_are_made_from_their_rows(target_seeds: ModuleType) -> None:
     """docs/bench/nearline-losses-seeds.md is target_seeds.py's report of the rows: the 8
     published losses within 0.01 of the noise line, every one a loss over ten seeds."""
     tags = ("mol128", "emoji128", "mfeat8", "molun", "protun")
-    more = _bench_rows(*(f"bench-nearline-losses-{t}-seeds59-56e5dd6.jsonl" for t in tags))
-    wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
-    assert len(wheres) == 8
-    found = _ten_seeds(target_seeds, more)
-    text = (BENCH / "nearline-losses-seeds.md").read_text(encoding="utf-8")
-    assert text == target_seeds.report(found)
+    found = _near_line_found(target_seeds, "losses", tags, "56e5dd6", cells=8)
     ten = [f.verdict for f in found if f.seeds.name == "0-9"]
     early = [f.verdict for f in found if f.seeds.name == "0-4"]
     assert {v.outcome for v in early} == {v.outcome for v in ten} == {"lose"}
@@ -1666,12 +1680,7 @@ def test_near_line_ties_over_ten_seeds_are_made_from_their_rows(target_seeds: Mo
     published ties within 0.01 of the noise line; over ten seeds 4 stay ties and proteins at
     bags of 128 with 20 pairs becomes a loss, as results.md quotes them."""
     tags = ("emoji8", "emoji32", "mol8", "mol32", "prot128")
-    more = _bench_rows(*(f"bench-nearline-ties-{t}-seeds59-46f4fd9.jsonl" for t in tags))
-    wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
-    assert len(wheres) == 5
-    found = _ten_seeds(target_seeds, more)
-    text = (BENCH / "nearline-ties-seeds.md").read_text(encoding="utf-8")
-    assert text == target_seeds.report(found)
+    found = _near_line_found(target_seeds, "ties", tags, "46f4fd9", cells=5)
     assert {f.verdict.outcome for f in found if f.seeds.name == "0-4"} == {"tie"}
     ten = {f.verdict.where: f.verdict for f in found if f.seeds.name == "0-9"}
     lost = {where for where, v in ten.items() if v.outcome == "lose"}
@@ -1679,11 +1688,7 @@ def test_near_line_ties_over_ten_seeds_are_made_from_their_rows(target_seeds: Mo
     assert {v.outcome for where, v in ten.items() if where not in lost} == {"tie"}
     flat = _results_flat()
     for v in ten.values():
-        quote = (
-            f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f} against {v.best}'s {v.baseline.mean:.3f}"
-            f" ± {v.baseline.std:.3f} ({v.margin:+.3f}, noise {v.noise:.3f})"
-        )
-        assert quote in flat, quote
+        assert _verdict_quote(v) in flat, _verdict_quote(v)
 
 
 def test_molecules_changed_towers_over_ten_seeds_are_made_from_their_rows(
@@ -1708,10 +1713,7 @@ def test_molecules_changed_towers_over_ten_seeds_are_made_from_their_rows(
     assert len(found) == 9 and {f.verdict.outcome for f in found} == {"win"}
     flat = _results_flat()
     for v in (f.verdict for f in found if f.seeds.name == "0-9"):
-        quote = (
-            f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f} against {v.best}'s {v.baseline.mean:.3f}"
-            f" ± {v.baseline.std:.3f} ({v.margin:+.3f}, noise {v.noise:.3f}), a win"
-        )
+        quote = f"{_verdict_quote(v)}, a win"
         assert quote in flat, quote
     before = {bench._row_key(r): r["value"] for r in base if r["status"] == "ok"}
     again = _bench_rows("bench-molecules-heads512-repro-46f4fd9.jsonl")
