@@ -9,7 +9,7 @@ import yaml
 
 from gentleclip.cli.main import main
 from gentleclip.errors import InputError
-from gentleclip.recipes import load_recipe, recipe_names
+from gentleclip.recipes import load_recipe, recipe_names, recipe_overrides
 from gentleclip.training.config import (
     MAX_SEED,
     TrainConfig,
@@ -178,3 +178,31 @@ def test_resume_ignores_the_s_clip_keys_except_for_sclip_runs() -> None:
     assert found[0] == "loss.w_pseudo 1.0 -> 0.5" and "sclip-legacy.yaml" in found[-1]
     saved["method"] = "gentle"
     assert _config_differences(saved, config_from_dict({"seed": 1})) == ["seed 0 -> 1"]
+
+
+def test_molecules_heads_recipe_is_the_measured_override() -> None:
+    """Recipe molecules-heads-gentle sets the towers that session 46f4fd9's ten-seed molecules
+    rows were made with (bench --recipe-override), nothing else."""
+    rows = Path(__file__).resolve().parents[2] / "docs" / "bench"
+    path = rows / "bench-molecules-heads512-seeds59-46f4fd9.jsonl"
+    overrides = {
+        json.dumps(json.loads(line)["recipe_override"], sort_keys=True)
+        for line in path.read_text(encoding="utf-8").splitlines()
+    }
+    recipe = recipe_overrides("molecules-heads-gentle")
+    assert recipe.pop("method") == "gentle"
+    assert overrides == {json.dumps(recipe, sort_keys=True)}
+    config = load_recipe("molecules-heads-gentle")
+    assert (config.model.encoder_a, config.model.embed_dim) == ("identity", 512)
+    assert config.model.encoder_a_kwargs == config.model.encoder_b_kwargs == {}
+
+
+def test_a_renamed_encoder_starts_from_its_own_options() -> None:
+    """Naming another encoder without options drops the MLP's default hidden_dims; options
+    given, or the default encoder named again, keep what they say."""
+    renamed = config_from_dict({"model": {"encoder_a": "identity"}}).model
+    assert renamed.encoder_a_kwargs == {} and renamed.encoder_b_kwargs == {"hidden_dims": [256]}
+    given = {"encoder_b": "residue_attention", "encoder_b_kwargs": {"channels": 18}}
+    assert config_from_dict({"model": given}).model.encoder_b_kwargs == {"channels": 18}
+    same = config_from_dict({"model": {"encoder_a": "mlp"}}).model
+    assert same.encoder_a_kwargs == {"hidden_dims": [256]}

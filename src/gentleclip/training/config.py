@@ -336,8 +336,28 @@ def read_yaml(text: str) -> Any:
 
 
 def config_from_dict(values: dict[str, Any] | None) -> TrainConfig:
-    """Defaults overridden by a nested mapping, validated."""
-    return _build(TrainConfig, values or {}, "").validate()
+    """Defaults overridden by a nested mapping, validated. A mapping that names another encoder
+    for a side than the default's and gives no options for it starts that side from the
+    encoder's own options (:func:`_options_follow_encoder`)."""
+    return _build(TrainConfig, _options_follow_encoder(values or {}), "").validate()
+
+
+def _options_follow_encoder(values: dict[str, Any]) -> dict[str, Any]:
+    """``model.encoder_X_kwargs`` defaults to ``{}`` where ``model.encoder_X`` renames the
+    encoder: the default options are the MLP's (``hidden_dims``), which mean nothing to, say,
+    ``identity``."""
+    model = values.get("model")
+    if not isinstance(model, dict):
+        return values
+    default = ModelConfig()
+    missing = {
+        f"encoder_{side}_kwargs": {}
+        for side in ("a", "b")
+        if f"encoder_{side}" in model
+        and model[f"encoder_{side}"] != getattr(default, f"encoder_{side}")
+        and f"encoder_{side}_kwargs" not in model
+    }
+    return {**values, "model": {**model, **missing}} if missing else values
 
 
 def load_config(path: str | Path | None) -> TrainConfig:
