@@ -1720,3 +1720,21 @@ def test_molecules_changed_towers_over_ten_seeds_are_made_from_their_rows(
     again += [r for r in more if r["method"] != "sclip" and int(r["seed"]) < 5]
     assert len(again) == 64
     assert all(before[bench._row_key(r)] == r["value"] for r in again)
+
+
+def test_emoji_wins_next_to_the_line_over_ten_seeds_are_made_from_their_rows(
+    target_seeds: ModuleType,
+) -> None:
+    """docs/bench/nearwins-emoji-seeds.md is target_seeds.py's report of the rows: emoji at bags
+    of 8 with 100 pairs and at bags of 32 with 20 pairs win in every seed set, as results.md
+    quotes them."""
+    more = _bench_rows(
+        *(f"bench-nearwins-{t}-seeds59-46f4fd9.jsonl" for t in ("emoji8", "emoji32"))
+    )
+    found = _ten_seeds(target_seeds, more)
+    text = (BENCH / "nearwins-emoji-seeds.md").read_text(encoding="utf-8")
+    assert text == target_seeds.report(found)
+    assert len(found) == 6 and {f.verdict.outcome for f in found} == {"win"}
+    flat = _results_flat()
+    for v in (f.verdict for f in found if f.seeds.name == "0-9"):
+        assert _verdict_quote(v) in flat, _verdict_quote(v)
