@@ -346,8 +346,8 @@ def _options_follow_encoder(values: dict[str, Any]) -> dict[str, Any]:
     """``model.encoder_X_kwargs`` defaults to ``{}`` where ``model.encoder_X`` renames the
     encoder: the default options are the MLP's (``hidden_dims``), which mean nothing to, say,
     ``identity``."""
-    model = values.get("model")
-    if not isinstance(model, dict):
+    model = values.get("model") if isinstance(values, dict) else None
+    if not isinstance(model, dict):  # not a mapping: _build names the problem
         return values
     default = ModelConfig()
     missing = {
