@@ -155,6 +155,10 @@ def test_bags_of_8_claims_are_the_bag_mean_and_bag_level_reports() -> None:
     assert proteins == {0, 10} and "wins on proteins at 0-10 pairs" in text
     assert {v for (suite, _), v in against_maps.items() if suite == "molecules"} == {"lose"}
     assert "ties with those maps on emoji" in text and "but not on molecules" in text
+    towers = (BENCH / "molecules-towers.md").read_text(encoding="utf-8").splitlines()
+    (changed,) = [t for t in towers if "gentle-bagnce against the baselines' changed" in t]
+    assert [f"{p}: tie" in changed for p in (0, 10, 20, 50)] == [True] * 4
+    assert "where it ties them only with the towers of recipe molecules-heads-gentle" in text
 
 
 def test_the_disjoint_line_quotes_the_disjoint_study() -> None:

@@ -51,7 +51,9 @@ _BAGS_OF_8 = (
     "pairs (emoji's subcategories) won by 0.18. Add --bag-nce (each bag's mean A "
     "embedding against its mean B embedding): with bags of 8 it lifted gentle on all four "
     "suites, to ties with those maps on emoji and wins on proteins at 0-10 pairs, but not "
-    "on molecules (docs/results.md)"
+    "on molecules, where it ties them only with the towers of recipe molecules-heads-gentle "
+    "(sparse fingerprints: head-only towers on unstandardised inputs, the maps fitted with "
+    "--param scale=false; docs/results.md)"
 )
 _BAGS_OF_32 = (
     "distribution losses (SDD, MMD) match each step's A and B sets, but larger bags say less "
