@@ -1738,3 +1738,24 @@ def test_emoji_wins_next_to_the_line_over_ten_seeds_are_made_from_their_rows(
     flat = _results_flat()
     for v in (f.verdict for f in found if f.seeds.name == "0-9"):
         assert _verdict_quote(v) in flat, _verdict_quote(v)
+
+
+def test_molecules_changed_towers_with_the_full_search_are_made_from_their_rows(
+    target_seeds: ModuleType,
+) -> None:
+    """docs/bench/molecules-towers-full-seeds.md: the same cells with the tables' full search
+    for the trained methods; gentle wins at 10, 20 and 50 pairs in every seed set, as
+    results.md quotes it."""
+    base = _bench_rows(
+        "bench-molecules-heads512-full-seeds04-46f4fd9.jsonl",
+        "bench-molecules-centred-seeds09-46f4fd9.jsonl",
+    )
+    more = _bench_rows("bench-molecules-heads512-full-seeds59-46f4fd9.jsonl")
+    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
+    found = target_seeds.with_more_seeds(base, more, sets)
+    text = (BENCH / "molecules-towers-full-seeds.md").read_text(encoding="utf-8")
+    assert text == target_seeds.report(found)
+    assert len(found) == 9 and {f.verdict.outcome for f in found} == {"win"}
+    flat = _results_flat()
+    for v in (f.verdict for f in found if f.seeds.name == "0-9"):
+        assert _verdict_quote(v) in flat, _verdict_quote(v)
