@@ -1691,6 +1691,25 @@ def test_near_line_ties_over_ten_seeds_are_made_from_their_rows(target_seeds: Mo
         assert _verdict_quote(v) in flat, _verdict_quote(v)
 
 
+def _wins_in_every_set(
+    target_seeds: ModuleType, more: list[dict], stem: str, base: list[dict] | None = None
+) -> list:
+    """The findings over seeds 0-4, 5-9 and 0-9 of ``more`` beside ``base`` (the published rows
+    when None), after checking docs/bench/STEM.md is their report, every verdict a win and
+    results.md quoting each ten-seed one."""
+    if base is None:
+        found = _ten_seeds(target_seeds, more)
+    else:
+        sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
+        found = target_seeds.with_more_seeds(base, more, sets)
+    assert (BENCH / f"{stem}.md").read_text(encoding="utf-8") == target_seeds.report(found)
+    assert {f.verdict.outcome for f in found} == {"win"}
+    flat = _results_flat()
+    for v in (f.verdict for f in found if f.seeds.name == "0-9"):
+        assert _verdict_quote(v) in flat, _verdict_quote(v)
+    return found
+
+
 def test_molecules_changed_towers_over_ten_seeds_are_made_from_their_rows(
     target_seeds: ModuleType,
 ) -> None:
@@ -1706,15 +1725,7 @@ def test_molecules_changed_towers_over_ten_seeds_are_made_from_their_rows(
         "bench-molecules-heads512-seeds59-46f4fd9.jsonl",
         "bench-molecules-centred-seeds09-46f4fd9.jsonl",
     )
-    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
-    found = target_seeds.with_more_seeds(base, more, sets)
-    text = (BENCH / "molecules-towers-seeds.md").read_text(encoding="utf-8")
-    assert text == target_seeds.report(found)
-    assert len(found) == 9 and {f.verdict.outcome for f in found} == {"win"}
-    flat = _results_flat()
-    for v in (f.verdict for f in found if f.seeds.name == "0-9"):
-        quote = f"{_verdict_quote(v)}, a win"
-        assert quote in flat, quote
+    assert len(_wins_in_every_set(target_seeds, more, "molecules-towers-seeds", base)) == 9
     before = {bench._row_key(r): r["value"] for r in base if r["status"] == "ok"}
     again = _bench_rows("bench-molecules-heads512-repro-46f4fd9.jsonl")
     again += [r for r in more if r["method"] != "sclip" and int(r["seed"]) < 5]
@@ -1731,13 +1742,7 @@ def test_emoji_wins_next_to_the_line_over_ten_seeds_are_made_from_their_rows(
     more = _bench_rows(
         *(f"bench-nearwins-{t}-seeds59-46f4fd9.jsonl" for t in ("emoji8", "emoji32"))
     )
-    found = _ten_seeds(target_seeds, more)
-    text = (BENCH / "nearwins-emoji-seeds.md").read_text(encoding="utf-8")
-    assert text == target_seeds.report(found)
-    assert len(found) == 6 and {f.verdict.outcome for f in found} == {"win"}
-    flat = _results_flat()
-    for v in (f.verdict for f in found if f.seeds.name == "0-9"):
-        assert _verdict_quote(v) in flat, _verdict_quote(v)
+    assert len(_wins_in_every_set(target_seeds, more, "nearwins-emoji-seeds")) == 6
 
 
 def test_molecules_changed_towers_with_the_full_search_are_made_from_their_rows(
@@ -1751,11 +1756,5 @@ def test_molecules_changed_towers_with_the_full_search_are_made_from_their_rows(
         "bench-molecules-centred-seeds09-46f4fd9.jsonl",
     )
     more = _bench_rows("bench-molecules-heads512-full-seeds59-46f4fd9.jsonl")
-    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
-    found = target_seeds.with_more_seeds(base, more, sets)
-    text = (BENCH / "molecules-towers-full-seeds.md").read_text(encoding="utf-8")
-    assert text == target_seeds.report(found)
-    assert len(found) == 9 and {f.verdict.outcome for f in found} == {"win"}
-    flat = _results_flat()
-    for v in (f.verdict for f in found if f.seeds.name == "0-9"):
-        assert _verdict_quote(v) in flat, _verdict_quote(v)
+    found = _wins_in_every_set(target_seeds, more, "molecules-towers-full-seeds", base)
+    assert len(found) == 9
