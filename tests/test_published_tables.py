@@ -1556,12 +1556,13 @@ def target_seeds(bench_script: ScriptLoader) -> ModuleType:
     return bench_script("target_seeds")
 
 
-def _ten_seeds(target_seeds: ModuleType, more: list[dict]) -> list:
+def _ten_seeds(target_seeds: ModuleType, more: list[dict], base: list[dict] | None = None) -> list:
     """target_seeds.py's findings over seeds 0-4, 5-9 and 0-9 in the cells of ``more`` (seeds
-    5-9), beside the published rows."""
-    rows = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    5-9), beside ``base`` (the published rows when None)."""
+    if base is None:
+        base = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
     sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
-    return target_seeds.with_more_seeds(rows, more, sets)
+    return target_seeds.with_more_seeds(base, more, sets)
 
 
 def _target1_found(target_seeds: ModuleType) -> list:
@@ -1697,11 +1698,7 @@ def _wins_in_every_set(
     """The findings over seeds 0-4, 5-9 and 0-9 of ``more`` beside ``base`` (the published rows
     when None), after checking docs/bench/STEM.md is their report, every verdict a win and
     results.md quoting each ten-seed one."""
-    if base is None:
-        found = _ten_seeds(target_seeds, more)
-    else:
-        sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
-        found = target_seeds.with_more_seeds(base, more, sets)
+    found = _ten_seeds(target_seeds, more, base)
     assert (BENCH / f"{stem}.md").read_text(encoding="utf-8") == target_seeds.report(found)
     assert {f.verdict.outcome for f in found} == {"win"}
     flat = _results_flat()

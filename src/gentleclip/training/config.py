@@ -345,7 +345,9 @@ def config_from_dict(values: dict[str, Any] | None) -> TrainConfig:
 def _options_follow_encoder(values: dict[str, Any]) -> dict[str, Any]:
     """``model.encoder_X_kwargs`` defaults to ``{}`` where ``model.encoder_X`` renames the
     encoder: the default options are the MLP's (``hidden_dims``), which mean nothing to, say,
-    ``identity``."""
+    ``identity``. The bench's ``with_recipe_override`` keeps its own form of this rule: it merges
+    over a recipe's resolved config, whose options (the recipe's, not the defaults) it resets
+    whenever the override names an encoder."""
     model = values.get("model") if isinstance(values, dict) else None
     if not isinstance(model, dict):  # not a mapping: _build names the problem
         return values
