@@ -566,7 +566,8 @@ def with_recipe_override(config: dict[str, Any], override: dict[str, Any] | None
     """``config`` with the nested ``override`` merged in. A tower whose encoder the override
     renames starts from that encoder's own options unless the override gives some: the
     recipe's options were the old encoder's (the MLP's ``hidden_dims`` mean nothing to
-    ``identity``)."""
+    ``identity``). ``training.config.config_from_dict`` has the same rule for a partial config
+    over the defaults."""
     if not override:
         return config
     model = override.get("model", {})
