@@ -1275,6 +1275,23 @@ def test_bench_baseline_override_reaches_every_baseline_candidate(
     assert not Path(other).exists()
 
 
+def test_molecules_closed_form_candidates_read_centred_features(tmp_path: Path) -> None:
+    """On molecules every closed-form candidate has scale False (its dataset's
+    baseline_params), which --baseline-override still overrides; other suites keep the
+    baselines' default."""
+
+    def grid(suite: str, override: dict) -> list[dict]:
+        cell = bench.Cell(suite, "bags:8", 10, 0, "ridge")
+        options = bench.BenchOptions(out=tmp_path, baseline_override=override)
+        candidates, _ = bench._fitter(cell, bench.METHODS["ridge"], options, "value")
+        return candidates
+
+    assert {c["scale"] for c in grid("molecules", {})} == {False}
+    assert {c["scale"] for c in grid("molecules", {"scale": True})} == {True}
+    assert all("scale" not in c for c in grid("mfeat", {}))  # the baseline's default, True
+    assert len({c["alpha"] for c in grid("molecules", {})}) == 4
+
+
 def test_baseline_override_check_leaves_unavailable_baselines_to_their_cells(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

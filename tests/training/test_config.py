@@ -10,7 +10,7 @@ import yaml
 from gentleclip.cli.main import main
 from gentleclip.errors import InputError
 from gentleclip.experiments import bench
-from gentleclip.recipes import load_recipe, recipe_names, recipe_overrides
+from gentleclip.recipes import load_recipe, recipe_names
 from gentleclip.training.config import (
     MAX_SEED,
     TrainConfig,
@@ -181,21 +181,23 @@ def test_resume_ignores_the_s_clip_keys_except_for_sclip_runs() -> None:
     assert _config_differences(saved, config_from_dict({"seed": 1})) == ["seed 0 -> 1"]
 
 
-def test_molecules_heads_recipe_is_the_measured_override() -> None:
-    """Recipe molecules-heads-gentle sets the towers that session 46f4fd9's ten-seed molecules
-    rows were made with (bench --recipe-override), nothing else."""
+@pytest.mark.parametrize("method", ["gentle", "clip"])
+def test_molecules_recipes_are_the_towers_their_rows_were_made_with(method: str) -> None:
+    """Molecules' recipes hold the towers that session 46f4fd9's ten-seed rows and the tables'
+    grid were made with (bench --recipe-override on the recipes before): that override
+    changes nothing in them, and the towers are the projection head alone."""
     rows = Path(__file__).resolve().parents[2] / "docs" / "bench"
     path = rows / "bench-molecules-heads512-seeds59-46f4fd9.jsonl"
     overrides = {
         json.dumps(row["recipe_override"], sort_keys=True) for row in bench.read_results(path)
     }
-    assert overrides  # read_results gives [] for a missing file
-    recipe = recipe_overrides("molecules-heads-gentle")
-    assert recipe.pop("method") == "gentle"
-    assert overrides == {json.dumps(recipe, sort_keys=True)}
-    config = load_recipe("molecules-heads-gentle")
+    assert len(overrides) == 1  # read_results gives [] for a missing file
+    recipe = load_recipe(f"molecules-{method}").to_dict()
+    assert bench.with_recipe_override(recipe, json.loads(overrides.pop())) == recipe
+    config = load_recipe(f"molecules-{method}")
     assert (config.model.encoder_a, config.model.embed_dim) == ("identity", 512)
     assert config.model.encoder_a_kwargs == config.model.encoder_b_kwargs == {}
+    assert not config.model.normalize_inputs
 
 
 def test_a_renamed_encoder_starts_from_its_own_options() -> None:

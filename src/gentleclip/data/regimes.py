@@ -50,10 +50,9 @@ _BAGS_OF_8 = (
     "tied or beat gentle on emoji, molecules and proteins, and with bags that are nearly "
     "pairs (emoji's subcategories) won by 0.18. Add --bag-nce (each bag's mean A "
     "embedding against its mean B embedding): with bags of 8 it lifted gentle on all four "
-    "suites, to ties with those maps on emoji and wins on proteins at 0-10 pairs, but not "
-    "on molecules, where it ties them only with the towers of recipe molecules-heads-gentle "
-    "(sparse fingerprints: head-only towers on unstandardised inputs, the maps fitted with "
-    "--param scale=false; docs/results.md)"
+    "suites, to ties with those maps on emoji and wins on proteins at 0-10 pairs; on "
+    "molecules it ties them only with the head-only towers its recipes now have (sparse "
+    "fingerprints read unstandardised; fit the maps with --param scale=false; docs/results.md)"
 )
 _BAGS_OF_32 = (
     "distribution losses (SDD, MMD) match each step's A and B sets, but larger bags say less "

@@ -373,7 +373,8 @@ class BenchOptions:
     # recipes as they are
     recipe_override: dict[str, Any] = field(default_factory=dict)
     # hyper-parameters set on every closed-form baseline's candidates (``--baseline-override``,
-    # e.g. {"scale": false}); empty: their grids as they are
+    # e.g. {"scale": false}), over the suite's own (datasets.DatasetEntry.baseline_params:
+    # molecules' maps read centred, unscaled features); empty: their grids and the suite's
     baseline_override: dict[str, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
@@ -836,7 +837,8 @@ def _fitter(
     if isinstance(spec, Baseline):
         baseline = _baseline(spec.name)
         grid = spread(list(baseline.param_grid()), options.tune_budget)
-        grid = [{**params, **options.baseline_override} for params in grid]
+        suite_params = datasets.entry(cell.suite).baseline_params
+        grid = [{**params, **suite_params, **options.baseline_override} for params in grid]
 
         def fit_each(
             candidates: list[dict[str, Any]],
