@@ -202,3 +202,27 @@ def test_fit_with_bag_means_adds_one_pair_per_bag(tmp_path: Path, data_dir: Path
     assert main(argv) == 2
     assert "bag means need bags (unpaired_a_bags / unpaired_b_bags)" in capsys.readouterr().err
     assert not (tmp_path / "r3").exists()
+
+
+def test_a_shipped_dataset_s_directory_gets_the_bench_s_map_parameters(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    """A split.json naming molecules gives every map scale=false, as the bench fits them
+    (also each --tune candidate); --param overrides it; another dataset keeps the default."""
+    settings = json.loads((data_dir / "split.json").read_text())
+
+    def fit(name: str, dataset: str, *extra: str) -> dict:
+        (data_dir / "split.json").write_text(json.dumps({**settings, "dataset": dataset}))
+        argv = ["fit", str(data_dir), "--out", str(tmp_path / name), *extra]
+        assert main(argv) == 0
+        return json.loads((tmp_path / name / "fit.json").read_text())
+
+    assert fit("a", "molecules", "--method", "ridge")["params"]["scale"] is False
+    assert "molecules data: scale=false, as the bench fits" in capsys.readouterr().out
+    assert fit("b", "molecules", "--method", "ridge", "--param", "scale=true")["params"]["scale"]
+    tuned = fit("c", "molecules", "--method", "auto", "--tune")
+    assert tuned["params"]["scale"] is False
+    assert {c["params"]["scale"] for c in tuned["tuned"]["candidates"]} == {False}
+    capsys.readouterr()
+    assert fit("d", "mfeat", "--method", "ridge")["params"]["scale"] is True
+    assert "data: scale" not in capsys.readouterr().out

@@ -108,14 +108,20 @@ def _hold_bags(
 
 
 def score_candidates(
-    baseline: Any, split: Holdout, *, budget: int, seed: int = 0
+    baseline: Any,
+    split: Holdout,
+    *,
+    budget: int,
+    seed: int = 0,
+    fixed: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every spread candidate of ``baseline`` fitted on ``split.train``, with its a->b R@1 on
-    the validation pairs (``{"params", "val"}``)."""
+    """Every spread candidate of ``baseline`` (with ``fixed`` set on each) fitted on
+    ``split.train``, with its a->b R@1 on the validation pairs (``{"params", "val"}``)."""
     from gentleclip.evaluation.retrieval import retrieval_metrics
 
     scored: list[dict[str, Any]] = []
-    for params in spread(list(baseline.param_grid()), budget):
+    for grid_params in spread(list(baseline.param_grid()), budget):
+        params = {**grid_params, **(fixed or {})}
         embedder = baseline.fit(split.train, params, seed=seed)
         za, zb = embedder.encode("a", split.val_a), embedder.encode("b", split.val_b)
         scored.append({"params": params, "val": retrieval_metrics(za, zb, ks=(1,))[SCORE]})
@@ -144,17 +150,21 @@ def tune_methods(
     share: float,
     bag_means: bool,
     seed: int = 0,
+    fixed: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any], list[dict[str, Any]], Holdout]:
     """:func:`tune` over several baselines on one holdout: the method and parameters with the
     best validation score (the first of equals, in the order of ``names``), and every
-    candidate's score (``{"method", "params", "val"}``)."""
+    candidate's score (``{"method", "params", "val"}``). ``fixed`` is set on every candidate
+    (a parameter every baseline has, such as ``scale``)."""
     from gentleclip.baselines import get_baseline
 
     split = holdout(data, share=share, bag_means=bag_means, seed=seed)
     scored = [
         {"method": name, **entry}
         for name in names
-        for entry in score_candidates(get_baseline(name), split, budget=budget, seed=seed)
+        for entry in score_candidates(
+            get_baseline(name), split, budget=budget, seed=seed, fixed=fixed
+        )
     ]
     best = first_best(scored)
     return best["method"], best["params"], scored, split

@@ -6,11 +6,14 @@ PCA; with ``--bag-means`` each bag's mean A row and mean B row are one more pair
 it as ``RUN/model/`` (safetensors + JSON config) with ``RUN/fit.json``; then
 ``gentleclip eval``, ``embed``, ``index`` and ``search`` take RUN as they take a trained run.
 ``--tune`` chooses the parameters on the directory alone (:mod:`gentleclip.baselines.tuning`).
+A directory whose ``split.json`` names a shipped dataset gets the parameters the bench sets on
+that dataset's maps (molecules: ``scale=false``), under ``--param``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from gentleclip.baselines.saved import save_embedder
 from gentleclip.baselines.tuning import AUTO_METHODS, SCORE, tune_methods
 from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import load_dataset_dir
+from gentleclip.data.split import SETTINGS_FILE
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import write_json_atomic
 from gentleclip.training.config import read_yaml
@@ -94,11 +98,13 @@ def _check_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fit, save and print one line naming the method, the pairs and the run folder."""
     _check_options(args)
+    suite_params = dataset_params(args.data)
     # a bad --param is named before the data are read
-    fixed = None if args.method == "auto" else _checked(args.method, parse_params(args.param))
+    given = {**suite_params, **parse_params(args.param)}
+    fixed = None if args.method == "auto" else _checked(args.method, given)
     out = Path(args.out)
     data = load_dataset_dir(args.data)
-    method, params, tuned = _choose(args, data, fixed)
+    method, params, tuned = _choose(args, data, fixed, suite_params)
     baseline = get_baseline(method)
     true_pairs = data.n_pairs
     if args.bag_means:
@@ -131,17 +137,44 @@ def _checked(method: str, params: dict[str, Any]) -> dict[str, Any]:
     return check_params(params, baseline.defaults, method, baseline.kinds)
 
 
+def dataset_params(data_dir: str) -> dict[str, Any]:
+    """The parameters the bench sets on the closed-form maps of the shipped dataset that
+    ``DIR/split.json`` names (printed when there are any); {} for other directories."""
+    from gentleclip.experiments.datasets import DATASETS
+
+    try:
+        settings = json.loads((Path(data_dir) / SETTINGS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    name = settings.get("dataset") if isinstance(settings, dict) else None
+    params = dict(DATASETS[name].baseline_params) if name in DATASETS else {}
+    if params:
+        shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in params.items())
+        note = "--param overrides it without --tune"
+        print(f"{name} data: {shown}, as the bench fits this dataset's maps ({note})")
+    return params
+
+
 def _choose(
-    args: argparse.Namespace, data: Any, fixed: dict[str, Any] | None
+    args: argparse.Namespace,
+    data: Any,
+    fixed: dict[str, Any] | None,
+    suite_params: dict[str, Any],
 ) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     """The method, its checked parameters and the ``--tune`` record (None without
-    ``--tune``, when the parameters are ``fixed``: ``--param`` and the defaults)."""
+    ``--tune``, when the parameters are ``fixed``: ``--param`` and the defaults). ``--tune``
+    sets ``suite_params`` on every candidate."""
     if not args.tune:
         assert fixed is not None  # --method auto needs --tune
         return args.method, fixed, None
     names = AUTO_METHODS if args.method == "auto" else (args.method,)
     method, params, scored, split = tune_methods(
-        names, data, budget=args.budget, share=args.holdout, bag_means=args.bag_means
+        names,
+        data,
+        budget=args.budget,
+        share=args.holdout,
+        bag_means=args.bag_means,
+        fixed=suite_params,
     )
     return method, _checked(method, params), _tune_record(params, scored, split)
 
