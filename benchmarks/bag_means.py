@@ -270,8 +270,9 @@ def read_inputs(args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
     bag_rows = published_tables.rescored(
         published_tables.read_rows(args.rows), published_tables.read_rows(args.rescored)
     )
-    measured = published_tables.read(args.sclip_rows)
-    published = published_tables.with_sclip_from(published_tables.grid_rows(args.bench), measured)
+    published = published_tables.table_rows(
+        args.bench, args.sclip_rows, published_tables.SOURCES_MLP_MOLECULES
+    )
     return bag_rows, published
 
 

@@ -182,7 +182,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     rows = {bench._row_key(r): r for r in published_tables.read(args.bench_rows)}
-    rows.update({bench._row_key(r): r for r in published_tables.grid_rows(args.bench)})
+    rows.update(
+        {
+            bench._row_key(r): r
+            for r in published_tables.grid_rows(
+                args.bench, sources=published_tables.SOURCES_MLP_MOLECULES
+            )
+        }
+    )
     cells = []
     for pairs in PAIRS:
         for suite in SUITES:

@@ -139,8 +139,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = published_tables.read_rows(args.rows)
     other = published_tables.read_rows(args.other_rows)
-    published = published_tables.with_sclip_from(
-        published_tables.grid_rows(args.bench), published_tables.read(args.sclip_rows)
+    published = published_tables.table_rows(
+        args.bench, args.sclip_rows, published_tables.SOURCES_MLP_MOLECULES
     )
     methods = args.methods.split(",")
     text = markdown(rows, other, published, args.names, methods)

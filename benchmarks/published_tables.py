@@ -32,13 +32,26 @@ from typing import Any
 from gentleclip.evaluation.report import atomic_path
 from gentleclip.experiments import bench
 
+# molecules' default grid with its recipe's head-only towers (512 wide, unstandardised
+# fingerprints) and the closed-form maps on centred features, made with --search full (the
+# grid ran with --recipe-override / --baseline-override equal to what became the defaults)
+MOLECULES_SESSION = "7686c66"
+MOLECULES_GRID = f"bench-molecules-heads512-grid-{MOLECULES_SESSION}.jsonl"
+Sources = dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]]
 # suite -> (rows file, regimes taken from it; None: all) the suite's table is made from
-SOURCES: dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]] = {
+SOURCES: Sources = {
     "mfeat": (("bench-mfeat.jsonl", None),),
     "emoji": (("bench-emoji-rerun.jsonl", None), ("bench-domains.jsonl", ("natural",))),
-    "molecules": (("bench-molecules-rerun.jsonl", None),),
+    "molecules": ((MOLECULES_GRID, None),),
     "proteins": (("bench-proteins.jsonl", None),),
 }
+# the tables before molecules' recipe took head-only towers (session MOLECULES_SESSION): its
+# mlp towers over standardised fingerprints, closed-form maps on standardised features. The
+# reports of earlier sessions (ten-seed checks, bag means, ties, refit, machines, sclip's
+# variants) were made beside these rows and compare with them.
+SOURCES_MLP_MOLECULES: Sources = {**SOURCES, "molecules": (("bench-molecules-rerun.jsonl", None),)}
+# the editions of the tables a report can compare with, by name (``--tables``)
+EDITIONS: dict[str, Sources] = {"now": SOURCES, "mlp-molecules": SOURCES_MLP_MOLECULES}
 # the closed-form baselines' cells of SOURCES made again in session 2af79bb with ties counted
 # by their expectation under random tie-breaking (``--ties expected``); the grids' rows
 # counted a tie as a hit. Each row replaces the row of the same cell (:func:`rescored`).
@@ -79,18 +92,30 @@ def read(path: Path) -> list[dict[str, Any]]:
     return read_rows([path])
 
 
+def _same_settings(row: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two rows of a cell were made with the same recipe and baseline overrides."""
+    return all(row.get(name) == other.get(name) for name in bench.UNSET_SETTINGS)
+
+
 def rescored(rows: list[dict[str, Any]], newer: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` with every cell that ``newer`` holds replaced by its row there, in place."""
+    """``rows`` with every cell that ``newer`` holds with the same overrides replaced by its
+    row there, in place (a row made with another setting is another measurement)."""
     new = {bench._row_key(r): r for r in newer}
-    return [new.get(bench._row_key(r), r) for r in rows]
+    return [
+        new[key] if (key := bench._row_key(r)) in new and _same_settings(r, new[key]) else r
+        for r in rows
+    ]
 
 
-def grid_rows(bench_dir: Path, *, rescore: bool = True) -> list[dict[str, Any]]:
+def grid_rows(
+    bench_dir: Path, *, rescore: bool = True, sources: Sources = SOURCES
+) -> list[dict[str, Any]]:
     """The ``compare`` rows of every suite's sources, in file order, the closed-form
-    baselines' cells taken from ``RESCORED`` (unless ``rescore`` is False)."""
+    baselines' cells taken from ``RESCORED`` (unless ``rescore`` is False) where made with
+    the same settings."""
     rows = []
-    for suite, sources in SOURCES.items():
-        for name, regimes in sources:
+    for suite, files in sources.items():
+        for name, regimes in files:
             rows += [
                 row
                 for row in read(bench_dir / name)
@@ -103,19 +128,31 @@ def grid_rows(bench_dir: Path, *, rescore: bool = True) -> list[dict[str, Any]]:
     return rescored(rows, read_rows([bench_dir / name for name in RESCORED]))
 
 
+def table_rows(bench_dir: Path, sclip_rows: Path, sources: Sources = SOURCES) -> list[dict]:
+    """The tables' rows: :func:`grid_rows` with the sclip column from ``sclip_rows``."""
+    return with_sclip_from(grid_rows(bench_dir, sources=sources), read(sclip_rows))
+
+
 def with_sclip_from(rows: list[dict[str, Any]], measured: list[dict[str, Any]]) -> list[dict]:
     """``rows`` with each sclip row replaced by the cell's row in ``measured``: its ``sclip``
     row, or its ``SCLIP_AS_MEASURED`` row renamed (``measured_as`` naming that method).
 
-    Every replaced cell must have such a row: a table half old and half new would be wrong
-    without saying so."""
+    A sclip row made with a recipe override stays: the column was measured on the recipes
+    as they were (such a grid ran sclip as it is now). Every other sclip row must have a
+    measured row: a table half old and half new would be wrong without saying so."""
     names = ("sclip", SCLIP_AS_MEASURED)
     new = {_key(r): r for r in measured if r["method"] in names}
-    missing = [_key(r) for r in rows if r["method"] == "sclip" and _key(r) not in new]
+    replaced = [_key(r) for r in rows if _replaced(r)]
+    missing = [key for key in replaced if key not in new]
     if missing:
         first = ", ".join(map(str, missing[:2]))
         raise SystemExit(f"{len(missing)} sclip cells lack a row of {' or '.join(names)}: {first}")
-    return [_as_sclip(new[_key(r)]) if r["method"] == "sclip" else r for r in rows]
+    return [_as_sclip(new[_key(r)]) if _replaced(r) else r for r in rows]
+
+
+def _replaced(row: dict[str, Any]) -> bool:
+    """Whether the sclip column replaces this row: a sclip row made on the recipe as it is."""
+    return row["method"] == "sclip" and not row.get("recipe_override")
 
 
 def _as_sclip(row: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +189,7 @@ def main() -> None:
     parser.add_argument("--sclip-rows", type=Path, required=True, help="the sclip column's rows")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    rows = with_sclip_from(grid_rows(args.bench), read(args.sclip_rows))
+    rows = table_rows(args.bench, args.sclip_rows)
     text = bench.render_markdown(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out / "tables.md", ".md") as tmp:

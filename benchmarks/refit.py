@@ -212,8 +212,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = published_tables.read_rows(args.rows)
     refit_rows = published_tables.read_rows(args.refit_rows)
-    published = published_tables.with_sclip_from(
-        published_tables.grid_rows(args.bench), published_tables.read(args.sclip_rows)
+    published = published_tables.table_rows(
+        args.bench, args.sclip_rows, published_tables.SOURCES_MLP_MOLECULES
     )
     text = markdown(rows, refit_rows, published)
     print(text)

@@ -97,8 +97,8 @@ def read_arguments(description: str) -> tuple[list[dict], list[dict], Path]:
     parser.add_argument("--sclip-rows", type=Path, required=True, help="the tables' sclip rows")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    published = published_tables.with_sclip_from(
-        published_tables.grid_rows(args.bench), published_tables.read(args.sclip_rows)
+    published = published_tables.table_rows(
+        args.bench, args.sclip_rows, published_tables.SOURCES_MLP_MOLECULES
     )
     return published_tables.read_rows(args.rows), published, args.out
 

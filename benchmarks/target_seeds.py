@@ -17,6 +17,10 @@ best baseline per seed set against pairs, a panel per suite).
 With ``--near 0.01`` (no ``--rows``) it lists instead the published verdicts whose margin is
 within 0.01 of the noise line (``OUT/STEM.md``): the ones more seeds could turn.
 
+``--tables mlp-molecules`` compares with the tables as they were before molecules' recipe took
+head-only towers (``published_tables.SOURCES_MLP_MOLECULES``), as the ten-seed checks of
+sessions 56e5dd6 and 46f4fd9 did.
+
 With ``--base-rows FILES`` those rows stand in for the published tables' (``--bench`` and
 ``--sclip-rows`` are then not read): for cells run with a changed setting, such as molecules'
 head-only towers of session 72146e1, whose seeds 0-4 are not the tables'.
@@ -25,6 +29,7 @@ head-only towers of session 72146e1, whose seeds 0-4 are not the tables'.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -48,20 +53,27 @@ class Found(NamedTuple):
     verdict: bench.Verdict
 
 
-def published(bench_dir: Path, sclip_rows: Path) -> list[dict[str, Any]]:
-    """The published tables' rows (published_tables.py's)."""
-    grid = published_tables.grid_rows(bench_dir)
-    return published_tables.with_sclip_from(grid, published_tables.read(sclip_rows))
+def published(bench_dir: Path, sclip_rows: Path, tables: str = "now") -> list[dict[str, Any]]:
+    """The rows of one edition of the published tables (published_tables.py's)."""
+    return published_tables.table_rows(bench_dir, sclip_rows, published_tables.EDITIONS[tables])
 
 
 def compared(rows: Sequence[dict[str, Any]], wheres: set[Where]) -> list[dict[str, Any]]:
     """The rows of gentle and the baselines in ``wheres``, a later row replacing an earlier one
-    of the same cell."""
+    of the same cell. Exits when a method's seeds in one place were made with different
+    overrides (seeds of one setting beside seeds of another would read as one method)."""
     kept: dict[tuple, dict[str, Any]] = {}
     for row in rows:
         where = (row["suite"], row["regime"], int(row["pairs"]))
         if where in wheres and row["method"] in ("gentle", *BASELINES):
             kept[bench._row_key(row)] = row
+    settings: dict[tuple, set[str]] = {}
+    for key, row in kept.items():
+        made = json.dumps([row.get(name) for name in bench.UNSET_SETTINGS], sort_keys=True)
+        settings.setdefault(key[:3] + key[4:], set()).add(made)
+    mixed = [key for key, made in settings.items() if len(made) > 1]
+    if mixed:
+        raise SystemExit(f"rows made with different overrides for one method: {mixed[0]}")
     return list(kept.values())
 
 
@@ -205,6 +217,13 @@ def main() -> None:
         nargs="+",
         help="rows standing in for the published tables' (instead of --bench and --sclip-rows)",
     )
+    p.add_argument(
+        "--tables",
+        choices=sorted(published_tables.EDITIONS),
+        default="now",
+        help="which edition of the tables --bench holds: now, or before molecules' head-only "
+        "towers (mlp-molecules; the ten-seed checks of sessions 56e5dd6 and 46f4fd9)",
+    )
     p.add_argument("--rows", type=Path, nargs="+", help="rows of more seeds")
     p.add_argument(
         "--near",
@@ -218,7 +237,7 @@ def main() -> None:
     if args.base_rows:
         base = published_tables.read_rows(args.base_rows)
     elif args.bench and args.sclip_rows:
-        base = published(args.bench, args.sclip_rows)
+        base = published(args.bench, args.sclip_rows, args.tables)
     else:
         p.error("give --bench and --sclip-rows (the published tables' rows) or --base-rows")
     if args.near is not None:

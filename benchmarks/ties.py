@@ -181,9 +181,12 @@ def main() -> None:
 def report(bench_dir: Path, sclip_rows: Path) -> tuple[str, list[tuple]]:
     """The markdown report and the (old, new) row pairs it compares."""
     measured = published_tables.read(sclip_rows)
-    after = published_tables.with_sclip_from(published_tables.grid_rows(bench_dir), measured)
+    sources = published_tables.SOURCES_MLP_MOLECULES  # the tables this report was made on
+    after = published_tables.with_sclip_from(
+        published_tables.grid_rows(bench_dir, sources=sources), measured
+    )
     before = published_tables.with_sclip_from(
-        published_tables.grid_rows(bench_dir, rescore=False), measured
+        published_tables.grid_rows(bench_dir, rescore=False, sources=sources), measured
     )
     bag_old = published_tables.read_rows([bench_dir / n for n in BAG_MEAN_ROWS])
     bag_new_rows = published_tables.read(bench_dir / BAG_MEANS_RESCORED)

@@ -14,6 +14,7 @@ import torch
 
 from gentleclip.errors import InputError
 from gentleclip.experiments import bench, datasets
+from gentleclip.recipes import load_recipe
 from gentleclip.training.config import TrainConfig
 from gentleclip.training.module import WHOLE_BAG_EVIDENCE
 from gentleclip.training.objective import GentleObjective
@@ -47,16 +48,22 @@ def script(load_script: ScriptLoader) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def rows(script: ModuleType) -> list[dict]:
-    measured = script.read(BENCH / script.SCLIP_ROWS)
-    return script.with_sclip_from(script.grid_rows(BENCH), measured)
+    return script.table_rows(BENCH, BENCH / script.SCLIP_ROWS)
+
+
+@pytest.fixture(scope="module")
+def mlp_rows(script: ModuleType) -> list[dict]:
+    """The tables' rows before molecules' head-only towers, which the reports of earlier
+    sessions compare with."""
+    return script.table_rows(BENCH, BENCH / script.SCLIP_ROWS, script.SOURCES_MLP_MOLECULES)
 
 
 @pytest.fixture(scope="module")
 def packed_rows(script: ModuleType) -> list[dict]:
-    """The tables' rows with the sclip column before session c68564f (steps packing whole
-    bags), which the reports on sclip's variants (run that way) compare with."""
-    measured = script.read(BENCH / script.SCLIP_PACKED_ROWS)
-    return script.with_sclip_from(script.grid_rows(BENCH), measured)
+    """The tables' rows (before molecules' head-only towers) with the sclip column before
+    session c68564f (steps packing whole bags), which the reports on sclip's variants (run
+    that way) compare with."""
+    return script.table_rows(BENCH, BENCH / script.SCLIP_PACKED_ROWS, script.SOURCES_MLP_MOLECULES)
 
 
 def test_results_md_shows_the_tables_made_from_the_rows(script: ModuleType, rows: list) -> None:
@@ -69,13 +76,13 @@ def test_results_md_shows_the_tables_made_from_the_rows(script: ModuleType, rows
 
 
 def test_the_sclip_column_reads_a_bags_split_as_two_sets(
-    script: ModuleType, rows: list, packed_rows: list
+    script: ModuleType, mlp_rows: list, packed_rows: list
 ) -> None:
     """The tables' sclip column is session c68564f's run of ``sclip`` (a bags split read as
     two sets): one result per suite, pair count and seed at every bag size. Against the
     column before it (steps packing whole bags) every bags row moved, and every disjoint row
     is the same training (the same candidates' validation scores and headline)."""
-    sclip = [r for r in rows if r["method"] == "sclip"]
+    sclip = [r for r in mlp_rows if r["method"] == "sclip"]
     assert len(sclip) == 4 * 120
     ok = [r for r in sclip if r["status"] == "ok"]
     assert ok and not any("measured_as" in r for r in ok)
@@ -89,7 +96,7 @@ def test_the_sclip_column_reads_a_bags_split_as_two_sets(
     assert len(per_split) == 4 * 5 * 5 and all(len(v) == 1 for v in per_split.values())
     computed = [r for r in ok if r["regime"] != "unpaired" and "shared_from" not in r]
     assert len(computed) == 120  # 100 splits, 20 computed twice
-    grids = script.grid_rows(BENCH)
+    grids = script.grid_rows(BENCH, sources=script.SOURCES_MLP_MOLECULES)
     before = {script._key(r): r for r in packed_rows if r["method"] == "sclip" and "value" in r}
     assert before.keys() == {script._key(r) for r in ok}
     for r in ok:
@@ -111,7 +118,7 @@ def test_the_sclip_column_reads_a_bags_split_as_two_sets(
         v != [c["val"] for c in before[script._key(r)]["candidates"]]
         for r, v in zip(moved, scores, strict=True)
     )
-    others = [r for r in rows if r["method"] != "sclip"]
+    others = [r for r in mlp_rows if r["method"] != "sclip"]
     assert others == [r for r in grids if r["method"] != "sclip"]
 
 
@@ -131,6 +138,48 @@ def test_a_missing_sclip_row_is_refused(script: ModuleType) -> None:
     message = rf"1 sclip cells lack a row of sclip or {script.SCLIP_AS_MEASURED}: \('emoji'"
     with pytest.raises(SystemExit, match=message):
         script.with_sclip_from(grids, fewer)
+
+
+def test_rows_made_with_an_override_keep_their_own_sclip_and_closed_form_cells(
+    script: ModuleType,
+) -> None:
+    """The sclip column and the rescored closed-form cells replace only rows made with the
+    same settings: a grid run with overrides (molecules' head-only towers) keeps its own."""
+    cell = {"suite": "molecules", "regime": "bags:8", "pairs": 10, "seed": 0, "status": "ok"}
+    sclip = {**cell, "method": "sclip", "value": 0.2}
+    ridge = {**cell, "method": "ridge", "value": 0.3}
+    towers = {"recipe_override": {"model": {"embed_dim": 512}}}
+    centred = {"baseline_override": {"scale": False}}
+    measured = [{**sclip, "value": 0.1}]
+    assert script.with_sclip_from([sclip], measured) == measured
+    assert script.with_sclip_from([{**sclip, **towers}], []) == [{**sclip, **towers}]
+    newer = [{**ridge, "value": 0.4}]
+    assert script.rescored([ridge], newer) == newer
+    assert script.rescored([{**ridge, **centred}], newer) == [{**ridge, **centred}]
+    assert script.rescored([{**ridge, **centred}], [{**ridge, **centred, "value": 0.5}]) == [
+        {**ridge, **centred, "value": 0.5}
+    ]
+
+
+def test_the_tables_molecules_grid_is_the_recipe_as_it_is(script: ModuleType) -> None:
+    """Molecules' grid ran with --recipe-override / --baseline-override on the recipes before
+    session 7686c66: the override changes nothing in the recipes now, and the closed-form
+    maps' override is the suite's own baseline_params. The grid is whole: 960 cells."""
+    grid = script.read(BENCH / script.MOLECULES_GRID)
+    assert len({bench._row_key(r) for r in grid}) == len(grid) == 960
+    ok = [r for r in grid if r["status"] == "ok"]
+    assert len(ok) == 960 - 6 * 4 * 5  # every pair-fed method skips 0 pairs
+    trained = [r for r in ok if isinstance(bench.METHODS[r["method"]], bench.Trained)]
+    overrides = {json.dumps(r["recipe_override"], sort_keys=True) for r in trained}
+    assert len(overrides) == 1
+    for method in ("gentle", "clip"):
+        recipe = load_recipe(f"molecules-{method}").to_dict()
+        assert bench.with_recipe_override(recipe, json.loads(next(iter(overrides)))) == recipe
+    closed = [r for r in ok if isinstance(bench.METHODS[r["method"]], bench.Baseline)]
+    assert closed and all(
+        r["baseline_override"] == datasets.entry("molecules").baseline_params for r in closed
+    )
+    assert all(c["params"]["scale"] is False for r in closed for c in r["candidates"])
 
 
 def test_learned_temperature_table_is_made_from_its_rows(
@@ -155,12 +204,13 @@ def test_learned_temperature_table_is_made_from_its_rows(
 
 
 def test_refit_comparison_is_made_from_its_rows(
-    script: ModuleType, rows: list, bench_script: ScriptLoader
+    script: ModuleType, mlp_rows: list, bench_script: ScriptLoader
 ) -> None:
     """docs/bench/refit.md is what benchmarks/refit.py makes of session 05324fd's no-refit
     rows and the refit grids of the same kind of machine: the validation search is the same
     in every cell whose code did not change (all but sclip's), so only the final model
     differs; on molecules 45 gentle cells differ in rounding already."""
+    rows = mlp_rows  # the tables this report was made beside
     refit_script = bench_script("refit")
     norefit = script.read_rows([BENCH / name for name in NOREFIT_ROWS])
     refit = script.read_rows([BENCH / name for name in REFIT_ROWS])
@@ -180,11 +230,12 @@ SAME_CODE = ("gentle", "clip", "oracle", "ridge", "procrustes", "cca", "relrep")
 
 
 def test_machines_comparison_is_made_from_its_rows(
-    script: ModuleType, rows: list, bench_script: ScriptLoader
+    script: ModuleType, mlp_rows: list, bench_script: ScriptLoader
 ) -> None:
     """docs/bench/machines-proteins.md is what benchmarks/machines.py makes of proteins' grid
     on two CPUs: the closed-form maps' headlines are equal in every cell, the trained methods'
     move with the rounding, and one verdict of 24 differs from the tables."""
+    rows = mlp_rows  # the tables this report was made beside
     machines = bench_script("machines")
     amd = script.read(BENCH / "bench-proteins-halving-36c2c6f.jsonl")
     xeon = script.read_rows([BENCH / name for name in MACHINE_ROWS])
@@ -215,11 +266,12 @@ BAG_MEAN_ROWS = (
 
 
 def test_bag_mean_comparison_is_made_from_its_rows(
-    script: ModuleType, rows: list, bench_script: ScriptLoader
+    script: ModuleType, mlp_rows: list, bench_script: ScriptLoader
 ) -> None:
     """docs/bench/bagmeans.md is what benchmarks/bag_means.py makes of the bag-mean rows
     and the published tables' gentle rows of the same cells; results.md quotes its bags-of-8
     table line for line."""
+    rows = mlp_rows  # the tables this report was made beside
     bag_script = bench_script("bag_means")
     bag_rows = script.rescored(
         script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
@@ -255,11 +307,12 @@ WHOLEBAG_ROWS = (
 
 
 def test_bag_level_infonce_report_is_made_from_its_rows(
-    script: ModuleType, rows: list, bench_script: ScriptLoader
+    script: ModuleType, mlp_rows: list, bench_script: ScriptLoader
 ) -> None:
     """docs/bench/bagnce.md is what benchmarks/bag_nce.py makes of gentle-bagnce's rows, the
     bag-mean rows and the tables' rows of the same cells; results.md quotes its table and its
     target lines line for line."""
+    rows = mlp_rows  # the tables this report was made beside
     nce_script = bench_script("bag_nce")
     bag_rows = script.rescored(
         script.read_rows([BENCH / name for name in BAG_MEAN_ROWS]),
@@ -522,7 +575,8 @@ def test_the_tables_closed_form_cells_count_ties_by_expectation(
 ) -> None:
     """Every scored closed-form cell of the tables comes from the rows run again with
     ``--ties expected``, and so does the sclip column (session c68564f's run); the other
-    trained methods' rows are the grids' own (ties as hits)."""
+    trained methods' rows are the grids' own (ties as hits), but molecules' grid of session
+    7686c66, which counted every tie by its expectation."""
     closed = [r for r in rows if r["method"] in CLOSED_FORM and r["status"] == "ok"]
     assert len(closed) == 4 * 400 + 8
     assert all(r.get("ties") == "expected" for r in closed)
@@ -531,7 +585,9 @@ def test_the_tables_closed_form_cells_count_ties_by_expectation(
     trained = [
         r for r in rows if r["method"] not in (*CLOSED_FORM, "sclip") and r["status"] == "ok"
     ]
-    assert trained and all("ties" not in r for r in trained)
+    molecules = [r for r in trained if r["suite"] == "molecules"]
+    assert len(molecules) == 2 * 120 + 100 and all(r["ties"] == "expected" for r in molecules)
+    assert all("ties" not in r for r in trained if r["suite"] != "molecules")
 
 
 def test_ties_report_is_made_from_its_rows(script: ModuleType, bench_script: ScriptLoader) -> None:
@@ -1556,11 +1612,17 @@ def target_seeds(bench_script: ScriptLoader) -> ModuleType:
     return bench_script("target_seeds")
 
 
-def _ten_seeds(target_seeds: ModuleType, more: list[dict], base: list[dict] | None = None) -> list:
+def _ten_seeds(
+    target_seeds: ModuleType,
+    more: list[dict],
+    base: list[dict] | None = None,
+    tables: str = "mlp-molecules",
+) -> list:
     """target_seeds.py's findings over seeds 0-4, 5-9 and 0-9 in the cells of ``more`` (seeds
-    5-9), beside ``base`` (the published rows when None)."""
+    5-9), beside ``base`` (when None, the published rows of the edition ``tables``: by default
+    the one the checks of sessions 56e5dd6 and 46f4fd9 were made on)."""
     if base is None:
-        base = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+        base = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl", tables)
     sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
     return target_seeds.with_more_seeds(base, more, sets)
 

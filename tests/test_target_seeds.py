@@ -101,7 +101,7 @@ def test_published_rows_give_the_tables_target_1_verdicts_on_molecules(
 ) -> None:
     """Over seeds 0-4 the published rows give results.md's target 1 numbers on molecules at bags
     of 8: 0.311 / 0.305 / 0.307 against 0.221 / 0.249 / 0.268, three wins."""
-    rows = target_script.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    rows = target_script.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl", "mlp-molecules")
     wheres = {("molecules", "bags:8", p) for p in (10, 20, 50)}
     found = target_script.findings(target_script.compared(rows, wheres), _sets(target_script)[:1])
     got = [(f"{f.verdict.gentle.mean:.3f}", f"{f.verdict.baseline.mean:.3f}") for f in found]
@@ -141,7 +141,7 @@ def test_published_verdicts_near_the_noise_line_are_the_document_s(
 ) -> None:
     """docs/bench/near-noise-line.md is the list the published rows give: 16 of the 81 decided
     verdicts within 0.01 of the noise line, molecules' target row at 50 pairs among them."""
-    rows = target_script.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    rows = target_script.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl", "mlp-molecules")
     verdicts = target_script.bench.verdicts(rows, target_script.BASELINES)
     text = target_script.near_report(verdicts, 0.01)
     assert (BENCH / "near-noise-line.md").read_text(encoding="utf-8") == text
@@ -176,3 +176,16 @@ def test_without_base_rows_or_the_tables_it_says_what_to_give(
     monkeypatch.setattr("sys.argv", ["target_seeds.py", "--near", "0.01", "--stem", "n"])
     with pytest.raises(SystemExit):
         target_script.main()
+
+
+def test_seeds_made_with_other_overrides_are_refused(target_script: ModuleType) -> None:
+    """A method's seeds made with another recipe (molecules' towers) beside the published ones
+    would read as one method: refused, unless the new rows replace every seed."""
+    towers = {"recipe_override": {"model": {"embed_dim": 512}}}
+    more = [{**_row("gentle", seed, 0.4), **towers} for seed in range(5, 10)]
+    where = {("molecules", "bags:8", 50)}
+    with pytest.raises(SystemExit, match="different overrides for one method"):
+        target_script.compared([*_rows(), *more], where)
+    every = [{**_row("gentle", seed, 0.4), **towers} for seed in range(10)]
+    kept = target_script.compared([*_rows(), *every], where)
+    assert [r["value"] for r in kept if r["method"] == "gentle"] == [0.4] * 10
