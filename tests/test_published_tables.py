@@ -1662,6 +1662,51 @@ def test_target1_over_ten_seeds_is_made_from_its_rows(target_seeds: ModuleType) 
     assert f"same ten seeds, {zero.mean / clip.mean:.2f}x" in flat
 
 
+TARGET1_NOW_ROWS = (
+    *TARGET1_ROWS,
+    "bench-molecules-centred-seeds09-46f4fd9.jsonl",
+    "bench-molecules-heads512-full-seeds59-46f4fd9.jsonl",
+)
+
+
+def test_target1_over_ten_seeds_on_the_current_tables_is_made_from_its_rows(
+    target_seeds: ModuleType,
+) -> None:
+    """docs/bench/target1-seeds-7686c66.md: the tables since session 7686c66 (molecules' head-only
+    towers) with seeds 5-9 beside them; molecules' seeds 5-9 are the towers' rows only, and
+    target 1 is met at 50 pairs on mfeat, emoji and molecules, as results.md's grid says."""
+    more = _bench_rows(*TARGET1_NOW_ROWS)
+    found = _ten_seeds(target_seeds, more, tables="now")
+    text = (BENCH / "target1-seeds-7686c66.md").read_text(encoding="utf-8")
+    assert text == target_seeds.report(found)
+    molecules = [r for r in target_seeds.compared(more, {("molecules", "bags:8", 50)})]
+    assert molecules and all(
+        r.get("recipe_override") or r.get("baseline_override") for r in molecules
+    )
+    outcome = {(f.verdict.where[0], f.verdict.where[2], f.seeds.name): f.verdict for f in found}
+    doc = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    (start,) = [i for i, line in enumerate(doc.splitlines()) if "target1-seeds-7686c66.md" in line]
+    for suite in ("mfeat", "emoji", "molecules", "proteins"):
+        cells = [
+            " / ".join(outcome[(suite, p, name)].outcome for p in (10, 20, 50))
+            for name in ("0-4", "5-9", "0-9")
+        ]
+        line = f"| {suite} | 10 / 20 / 50 | {' | '.join(cells)} |"
+        assert line in doc.splitlines()[:start], line
+    wins_at_50 = [
+        s for (s, p, n), v in outcome.items() if p == 50 and n == "0-9" and v.outcome == "win"
+    ]
+    assert sorted(wins_at_50) == ["emoji", "mfeat", "molecules"]
+    ten = outcome[("molecules", 50, "0-9")]
+    quote = (
+        f"**{ten.gentle.mean:.3f} ± {ten.gentle.std:.3f} against cca's {ten.baseline.mean:.3f} ± "
+    )
+    assert (
+        quote + f"{ten.baseline.std:.3f} (+{ten.margin:.3f}, noise {ten.noise:.3f})**"
+        in _results_flat()
+    )
+
+
 def test_this_machine_reran_molecules_target_cells_to_the_published_headlines() -> None:
     """gentle and relrep at bags of 8 with 50 pairs, seeds 0-4, run again in session 56e5dd6,
     equal the published table's rows."""
@@ -1817,3 +1862,35 @@ def test_molecules_changed_towers_with_the_full_search_are_made_from_their_rows(
     more = _bench_rows("bench-molecules-heads512-full-seeds59-46f4fd9.jsonl")
     found = _wins_in_every_set(target_seeds, more, "molecules-towers-full-seeds", base)
     assert len(found) == 9
+
+
+def test_molecules_section_quotes_the_grid_against_the_tables_before(
+    rows: list, mlp_rows: list, script: ModuleType
+) -> None:
+    """The molecules section's gains per method, its verdict counts before and after and the
+    grid's worker-seconds are the rows'."""
+
+    def means(table: list) -> dict:
+        summary = bench.summarise([r for r in table if r["suite"] == "molecules"])
+        return {
+            (w, m): s.mean
+            for w, cells in summary.items()
+            for m, s in cells.items()
+            if isinstance(s, bench.Summary)
+        }
+
+    def counts(table: list) -> list[int]:
+        found = bench.verdicts(
+            [r for r in table if r["suite"] == "molecules"], bench.COMPARE_BASELINES
+        )
+        return [sum(v.outcome == o for v in found) for o in ("win", "tie", "lose")]
+
+    now, before = means(rows), means(mlp_rows)
+    flat = _results_flat()
+    for method in ("oracle", "clip", "gentle", "sclip", "procrustes", "relrep"):
+        gains = [now[k] - before[k] for k in now if k[1] == method]
+        assert f"{method} +{np.mean(gains):.3f}" in flat, method
+    assert counts(rows) == [5, 4, 11] and counts(mlp_rows) == [3, 4, 13]
+    assert "5 wins, 4 ties, 11 losses, against 3 / 4 / 13 before" in flat
+    grid = script.read(BENCH / script.MOLECULES_GRID)
+    assert f"{round(sum(r['seconds'] for r in grid)):,} worker-seconds in all" in flat
