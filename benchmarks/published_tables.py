@@ -12,6 +12,12 @@ Before it, the column was session f65ce9c's run as the bench method ``sclip-plan
 (``SCLIP_PACKED_ROWS``), whose steps packed whole bags; a file of such rows is read the same
 way (renamed, with ``measured_as``).
 
+Since session 7686c66 molecules' rows are its default grid with the head-only towers its
+recipes now have (``MOLECULES_GRID``, made with ties counted by expectation and sclip as it is
+now, so neither the rescored cells nor the sclip column replace its rows);
+``SOURCES_MLP_MOLECULES`` keeps the tables before, which the earlier sessions' reports compare
+with (``table_rows(..., SOURCES_MLP_MOLECULES)``).
+
 Writes ``OUT/tables.md`` (one table per suite, then gentle against the best baseline) and the
 suite plots ``OUT/SUITE-pairs-REGIME.png`` and ``OUT/SUITE-bagsize-pairs20.png``, and the
 disjoint-data plots ``OUT/SUITE-disjoint-nbr.png`` (with the ``disjoint`` group's rows).
@@ -151,7 +157,7 @@ def with_sclip_from(rows: list[dict[str, Any]], measured: list[dict[str, Any]]) 
 
 
 def _replaced(row: dict[str, Any]) -> bool:
-    """Whether the sclip column replaces this row: a sclip row made on the recipe as it is."""
+    """Whether the sclip column replaces this row: a sclip row made without a recipe override."""
     return row["method"] == "sclip" and not row.get("recipe_override")
 
 
