@@ -1302,3 +1302,37 @@ def test_baseline_override_check_leaves_unavailable_baselines_to_their_cells(
     cells = bench.plan(["mfeat"], ["bags:8"], [10], [0], ["cca-sklearn"])
     bench.check_baseline_override({"scale": False}, cells)  # no error: the cell records it
     bench.check_baseline_override({}, cells)
+
+
+def test_a_folder_records_its_recipes_and_refuses_one_that_changed(
+    tmp_path: Path, tiny: list, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """recipes.json holds a digest of every recipe and suite parameter set the rows start from;
+    resuming after one changed is refused, naming it; other methods add theirs; a folder with
+    rows and no record is resumed with a warning that it cannot be checked."""
+    argv = [*QUICK_TINY, "--reference-steps", "0", "--out", str(tmp_path)]
+    assert main(["bench", *argv, "--methods", "gentle,ridge"]) == 0
+    record = json.loads((tmp_path / bench.RECIPES).read_text())
+    assert set(record) == {"tiny-gentle", "tiny baseline_params"}
+    assert main(["bench", *argv, "--methods", "gentle,clip"]) == 0  # resumes, adds clip
+    assert set(json.loads((tmp_path / bench.RECIPES).read_text())) == {
+        "tiny-gentle",
+        "tiny-clip",
+        "tiny baseline_params",
+    }
+    wider = load_recipe("mfeat-gentle").to_dict()
+    wider["model"]["embed_dim"] += 1
+    original = bench.load_recipe
+
+    def changed(name: str) -> Any:
+        return training_config.config_from_dict(wider) if name == "tiny-gentle" else original(name)
+
+    monkeypatch.setattr(bench, "load_recipe", changed)
+    capsys.readouterr()
+    assert main(["bench", *argv, "--methods", "gentle"]) == 2
+    assert "holds rows made with another tiny-gentle (changed since" in capsys.readouterr().err
+    monkeypatch.setattr(bench, "load_recipe", original)
+    (tmp_path / bench.RECIPES).unlink()
+    assert main(["bench", *argv, "--methods", "gentle"]) == 0
+    assert f"predates {bench.RECIPES}" in capsys.readouterr().err
+    assert (tmp_path / bench.RECIPES).is_file()

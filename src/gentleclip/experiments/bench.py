@@ -19,7 +19,8 @@ One *cell* is (suite, regime, pairs, seed, method). For each cell:
    validation search is scored instead, with no second training.
 
 Rows are appended to ``results.jsonl`` (one JSON object per cell, resumable: cells already
-present are skipped); :func:`write_report` turns them into ``results.md`` and PNG plots.
+present are skipped; ``bench.json`` and ``recipes.json`` refuse a resume with other settings or
+after a recipe changed); :func:`write_report` turns them into ``results.md`` and PNG plots.
 Regimes: ``bags:K`` (fixed bags of K), ``unpaired`` (disjoint halves), ``natural`` (the suite's
 natural groups as bags). The ``oracle`` trains the clip recipe on every training item as a pair.
 The ``*-bagmeans`` methods fit both splits' pairs followed by each bag's mean A row and mean B
@@ -41,6 +42,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -67,6 +69,9 @@ from gentleclip.recipes import BAG_NCE_BAGS_PER_STEP, load_recipe, recipe_overri
 RESULTS = "results.jsonl"
 REPORT = "results.md"
 SETTINGS = "bench.json"
+# what each recipe and each suite's closed-form parameters were when an out dir's rows were
+# made: name -> SHA-256 of the resolved config (resuming after one changed would mix results)
+RECIPES = "recipes.json"
 # settings a bench.json from before they existed leaves out, with the value those runs used
 OLDER_SETTINGS: dict[str, Any] = {"search": "full", "refit": True, "ties": "optimistic"}
 # settings bench.json leaves out when unset (the value they then have)
@@ -1352,8 +1357,62 @@ def _cells_to_run(cells: Sequence[Cell], options: BenchOptions) -> list[Cell]:
     check_output_dir(options.out)
     options.out.mkdir(parents=True, exist_ok=True)
     _check_settings(options)
-    done_keys = {_row_key(r) for r in read_results(options.out / RESULTS)}
+    done = read_results(options.out / RESULTS)
+    _check_recipes(options.out, recipe_digests(cells), bool(done))
+    done_keys = {_row_key(r) for r in done}
     return [c for c in cells if c.key not in done_keys]
+
+
+def recipe_digests(cells: Sequence[Cell]) -> dict[str, str]:
+    """SHA-256 of every recipe the trained cells start from (``SUITE-RECIPE``) and of every
+    suite's closed-form parameters (``SUITE baseline_params``), by name; a recipe or suite that
+    does not exist is left to its cells."""
+    configs: dict[str, Any] = {}
+    for cell in cells:
+        spec = METHODS.get(cell.method)
+        if isinstance(spec, Trained):
+            name = f"{cell.suite}-{spec.recipe}"
+            configs.setdefault(name, lambda n=name: load_recipe(n).to_dict())
+        elif isinstance(spec, Baseline):
+            suite = cell.suite
+            name = f"{suite} baseline_params"
+            configs.setdefault(name, lambda s=suite: datasets.entry(s).baseline_params)
+    digests = {}
+    for name, make in configs.items():
+        try:
+            config = make()
+        except InputError:  # no such recipe or suite: the cells say so themselves
+            continue
+        digests[name] = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    return digests
+
+
+def _check_recipes(out: Path, digests: dict[str, str], has_rows: bool) -> None:
+    """Refuse to resume ``out`` when a recipe its rows were made with has changed since; record
+    the recipes of this run beside the folder's. A folder with rows but no record predates
+    it: say its recipes cannot be checked (molecules' changed in session 7686c66)."""
+    path = out / RECIPES
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InputError(f"{path}: not the recipe record a bench run writes") from None
+        if not isinstance(old, dict):
+            raise InputError(f"{path}: not the recipe record a bench run writes")
+        changed = sorted(name for name in digests if name in old and old[name] != digests[name])
+        if changed:
+            raise InputError(
+                f"{out} holds rows made with another {', '.join(changed)} (changed since "
+                "they were made); use a new --out"
+            )
+        digests = {**old, **digests}
+    elif has_rows:
+        print(
+            f"warning: {out} predates {RECIPES}, so whether its rows were made with these "
+            "recipes cannot be checked (molecules' recipes changed in session 7686c66)",
+            file=sys.stderr,
+        )
+    write_json_atomic(path, dict(sorted(digests.items())))
 
 
 def _reference(executor: Any, steps: int, log: Callable[[str], None]) -> float:
