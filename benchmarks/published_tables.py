@@ -56,6 +56,22 @@ SOURCES: Sources = {
 # reports of earlier sessions (ten-seed checks, bag means, ties, refit, machines, sclip's
 # variants) were made beside these rows and compare with them.
 SOURCES_MLP_MOLECULES: Sources = {**SOURCES, "molecules": (("bench-molecules-rerun.jsonl", None),)}
+# the overrides molecules' grid was made with, which are its recipes and baseline parameters
+# since session MOLECULES_SESSION: rows made since without overrides are rows of these settings
+# (a test holds them to the recipes)
+MADE_NOW_AS: dict[str, dict[str, Any]] = {
+    "molecules": {
+        "recipe_override": {
+            "model": {
+                "embed_dim": 512,
+                "encoder_a": "identity",
+                "encoder_b": "identity",
+                "normalize_inputs": False,
+            }
+        },
+        "baseline_override": {"scale": False},
+    }
+}
 # the editions of the tables a report can compare with, by name (``--tables``)
 EDITIONS: dict[str, Sources] = {"now": SOURCES, "mlp-molecules": SOURCES_MLP_MOLECULES}
 # the closed-form baselines' cells of SOURCES made again in session 2af79bb with ties counted
@@ -132,6 +148,21 @@ def grid_rows(
     if not rescore:
         return rows
     return rescored(rows, read_rows([bench_dir / name for name in RESCORED]))
+
+
+def as_made_now(row: dict[str, Any]) -> dict[str, Any]:
+    """A row made since session MOLECULES_SESSION without overrides, with the override its
+    suite's tables were made with in place of the recipe it equals (``MADE_NOW_AS``), so that
+    it compares with those rows as one setting; other rows as they are."""
+    made = MADE_NOW_AS.get(row["suite"])
+    if made is None or any(row.get(name) for name in bench.UNSET_SETTINGS):
+        return row
+    spec = bench.METHODS.get(row["method"])
+    if isinstance(spec, bench.Trained):
+        return {**row, "recipe_override": made["recipe_override"]}
+    if isinstance(spec, bench.Baseline):
+        return {**row, "baseline_override": made["baseline_override"]}
+    return row
 
 
 def table_rows(bench_dir: Path, sclip_rows: Path, sources: Sources = SOURCES) -> list[dict]:

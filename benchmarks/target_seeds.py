@@ -224,7 +224,15 @@ def main() -> None:
         help="which edition of the tables --bench holds: now, or before molecules' head-only "
         "towers (mlp-molecules; the ten-seed checks of sessions 56e5dd6 and 46f4fd9)",
     )
-    p.add_argument("--rows", type=Path, nargs="+", help="rows of more seeds")
+    p.add_argument("--rows", type=Path, nargs="+", default=[], help="rows of more seeds")
+    p.add_argument(
+        "--rows-made-now",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="rows of more seeds made since session 7686c66 without overrides, read as made "
+        "with the overrides their suite's tables name (published_tables.as_made_now)",
+    )
     p.add_argument(
         "--near",
         type=float,
@@ -247,9 +255,10 @@ def main() -> None:
             tmp.write_text(text, encoding="utf-8")
         print(text)
         return
-    if not args.rows:
-        p.error("--rows is required unless --near is given")
-    more = published_tables.read_rows(args.rows)
+    if not (args.rows or args.rows_made_now):
+        p.error("--rows or --rows-made-now is required unless --near is given")
+    now = published_tables.read_rows(args.rows_made_now)
+    more = [*published_tables.read_rows(args.rows), *map(published_tables.as_made_now, now)]
     sets = [parse_set(text) for text in args.sets]
     found = with_more_seeds(base, more, sets)
     text = report(found)

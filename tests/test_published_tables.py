@@ -1894,3 +1894,40 @@ def test_molecules_section_quotes_the_grid_against_the_tables_before(
     assert "5 wins, 4 ties, 11 losses, against 3 / 4 / 13 before" in flat
     grid = script.read(BENCH / script.MOLECULES_GRID)
     assert f"{round(sum(r['seconds'] for r in grid)):,} worker-seconds in all" in flat
+
+
+NEARLINE_NOW_ROWS = "bench-nearline-molecules-seeds59-7686c66.jsonl"
+
+
+def test_molecules_near_line_verdicts_on_the_new_tables_are_made_from_their_rows(
+    target_seeds: ModuleType, script: ModuleType
+) -> None:
+    """docs/bench/nearline-molecules-seeds-7686c66.md is target_seeds.py's report of the rows
+    made since session 7686c66 (read as made with the grid's overrides, which are the recipes
+    now: the cells shared with session 46f4fd9's override rows have the same headlines), and
+    results.md quotes its ten-seed verdicts."""
+    made = script.MADE_NOW_AS["molecules"]
+    for method in ("gentle", "clip"):
+        recipe = load_recipe(f"molecules-{method}").to_dict()
+        assert bench.with_recipe_override(recipe, made["recipe_override"]) == recipe
+    assert made["baseline_override"] == datasets.entry("molecules").baseline_params
+    now = _bench_rows(NEARLINE_NOW_ROWS)
+    assert not any(r.get("recipe_override") or r.get("baseline_override") for r in now)
+    before = {
+        (r["pairs"], r["seed"], r["method"]): r["value"] for r in _bench_rows(*TARGET1_NOW_ROWS[2:])
+    }
+    shared = [  # every method but gentle ignores the bags, so bags:128 cells equal bags:8 ones
+        r for r in now if (r["pairs"], r["seed"], r["method"]) in before and r["method"] != "gentle"
+    ]
+    assert len(shared) == 60 and all(
+        r["value"] == before[(r["pairs"], r["seed"], r["method"])] for r in shared
+    )
+    found = _ten_seeds(target_seeds, list(map(script.as_made_now, now)), tables="now")
+    text = (BENCH / "nearline-molecules-seeds-7686c66.md").read_text(encoding="utf-8")
+    assert text == target_seeds.report(found)
+    flat = _results_flat()
+    for f in found:
+        if f.seeds.name == "0-9":
+            v = f.verdict
+            quote = f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f} against {v.best}'s "
+            assert quote + f"{v.baseline.mean:.3f} ± {v.baseline.std:.3f}" in flat, v.where
