@@ -208,7 +208,8 @@ def test_a_shipped_dataset_s_directory_gets_the_bench_s_map_parameters(
     tmp_path: Path, data_dir: Path, capsys
 ) -> None:
     """A split.json naming molecules gives every map scale=false, as the bench fits them
-    (also each --tune candidate); --param overrides it; another dataset keeps the default."""
+    (also each --tune candidate); --param overrides it, with --tune too; another dataset keeps
+    the default."""
     settings = json.loads((data_dir / "split.json").read_text())
 
     def fit(name: str, dataset: str, *extra: str) -> dict:
@@ -223,6 +224,19 @@ def test_a_shipped_dataset_s_directory_gets_the_bench_s_map_parameters(
     tuned = fit("c", "molecules", "--method", "auto", "--tune")
     assert tuned["params"]["scale"] is False
     assert {c["params"]["scale"] for c in tuned["tuned"]["candidates"]} == {False}
+    scaled = fit("e", "molecules", "--method", "auto", "--tune", "--param", "scale=true")
+    assert {c["params"]["scale"] for c in scaled["tuned"]["candidates"]} == {True}
     capsys.readouterr()
     assert fit("d", "mfeat", "--method", "ridge")["params"]["scale"] is True
     assert "data: scale" not in capsys.readouterr().out
+
+
+def test_tune_fixes_only_parameters_its_candidates_leave_alone(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    argv = ["fit", str(data_dir), "--out", str(tmp_path / "run"), "--tune"]
+    assert main([*argv, "--method", "ridge", "--param", "alpha=0.1"]) == 2
+    assert "--param alpha: --tune chooses it for ridge" in capsys.readouterr().err
+    assert main([*argv, "--method", "auto", "--param", "scael=false"]) == 2
+    assert "scael" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -52,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a hyper-parameter (repeatable), e.g. components=32, alpha=0.1, top_k=null",
+        help="a hyper-parameter (repeatable), e.g. components=32, alpha=0.1, top_k=null; with "
+        "--tune, one its candidates leave alone, fixed on each (e.g. scale=false)",
     )
     p.add_argument(
         "--tune",
@@ -85,8 +86,6 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 def _check_options(args: argparse.Namespace) -> None:
     """Refuse option combinations that cannot run, before any work."""
-    if args.tune and args.param:
-        raise InputError("--tune chooses the parameters; give --param or --tune, not both")
     if args.method == "auto" and not args.tune:
         raise InputError("--method auto chooses on held-out data: add --tune")
     if args.budget < 1:
@@ -98,13 +97,14 @@ def _check_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fit, save and print one line naming the method, the pairs and the run folder."""
     _check_options(args)
-    suite_params = dataset_params(args.data)
     # a bad --param is named before the data are read
-    given = {**suite_params, **parse_params(args.param)}
-    fixed = None if args.method == "auto" else _checked(args.method, given)
+    given = {**dataset_params(args.data), **parse_params(args.param)}
+    if args.tune:
+        _check_fixed(_tuned_names(args), given)
+    fixed = None if args.tune else _checked(args.method, given)
     out = Path(args.out)
     data = load_dataset_dir(args.data)
-    method, params, tuned = _choose(args, data, fixed, suite_params)
+    method, params, tuned = _choose(args, data, fixed, given)
     baseline = get_baseline(method)
     true_pairs = data.n_pairs
     if args.bag_means:
@@ -137,6 +137,25 @@ def _checked(method: str, params: dict[str, Any]) -> dict[str, Any]:
     return check_params(params, baseline.defaults, method, baseline.kinds)
 
 
+def _tuned_names(args: argparse.Namespace) -> tuple[str, ...]:
+    """The baselines ``--tune`` scores."""
+    return AUTO_METHODS if args.method == "auto" else (args.method,)
+
+
+def _check_fixed(names: tuple[str, ...], given: dict[str, Any]) -> None:
+    """With ``--tune``, ``--param`` fixes a parameter on every candidate: it must be one every
+    tuned baseline has and its candidates leave alone (such as ``scale``)."""
+    for name in names:
+        baseline = get_baseline(name)
+        searched = sorted({key for params in baseline.param_grid() for key in params} & set(given))
+        if searched:
+            raise InputError(
+                f"--param {searched[0]}: --tune chooses it for {name}; with --tune fix only "
+                "parameters its candidates leave alone, such as scale"
+            )
+        check_params(given, baseline.defaults, name, baseline.kinds)
+
+
 def dataset_params(data_dir: str) -> dict[str, Any]:
     """The parameters the bench sets on the closed-form maps of the shipped dataset that
     ``DIR/split.json`` names (printed when there are any); {} for other directories."""
@@ -150,7 +169,7 @@ def dataset_params(data_dir: str) -> dict[str, Any]:
     params = dict(DATASETS[name].baseline_params) if name in DATASETS else {}
     if params:
         shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in params.items())
-        note = "--param overrides it without --tune"
+        note = "--param overrides it"
         print(f"{name} data: {shown}, as the bench fits this dataset's maps ({note})")
     return params
 
@@ -159,22 +178,21 @@ def _choose(
     args: argparse.Namespace,
     data: Any,
     fixed: dict[str, Any] | None,
-    suite_params: dict[str, Any],
+    given: dict[str, Any],
 ) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     """The method, its checked parameters and the ``--tune`` record (None without
     ``--tune``, when the parameters are ``fixed``: ``--param`` and the defaults). ``--tune``
-    sets ``suite_params`` on every candidate."""
+    sets ``given`` (the dataset's parameters and ``--param``) on every candidate."""
     if not args.tune:
         assert fixed is not None  # --method auto needs --tune
         return args.method, fixed, None
-    names = AUTO_METHODS if args.method == "auto" else (args.method,)
     method, params, scored, split = tune_methods(
-        names,
+        _tuned_names(args),
         data,
         budget=args.budget,
         share=args.holdout,
         bag_means=args.bag_means,
-        fixed=suite_params,
+        fixed=given,
     )
     return method, _checked(method, params), _tune_record(params, scored, split)
 
