@@ -56,22 +56,6 @@ SOURCES: Sources = {
 # reports of earlier sessions (ten-seed checks, bag means, ties, refit, machines, sclip's
 # variants) were made beside these rows and compare with them.
 SOURCES_MLP_MOLECULES: Sources = {**SOURCES, "molecules": (("bench-molecules-rerun.jsonl", None),)}
-# the overrides molecules' grid was made with, which are its recipes and baseline parameters
-# since session MOLECULES_SESSION: rows made since without overrides are rows of these settings
-# (a test holds them to the recipes)
-MADE_NOW_AS: dict[str, dict[str, Any]] = {
-    "molecules": {
-        "recipe_override": {
-            "model": {
-                "embed_dim": 512,
-                "encoder_a": "identity",
-                "encoder_b": "identity",
-                "normalize_inputs": False,
-            }
-        },
-        "baseline_override": {"scale": False},
-    }
-}
 # the editions of the tables a report can compare with, by name (``--tables``)
 EDITIONS: dict[str, Sources] = {"now": SOURCES, "mlp-molecules": SOURCES_MLP_MOLECULES}
 # the closed-form baselines' cells of SOURCES made again in session 2af79bb with ties counted
@@ -114,9 +98,10 @@ def read(path: Path) -> list[dict[str, Any]]:
     return read_rows([path])
 
 
-def _same_settings(row: dict[str, Any], other: dict[str, Any]) -> bool:
-    """Whether two rows of a cell were made with the same recipe and baseline overrides."""
-    return all(row.get(name) == other.get(name) for name in bench.UNSET_SETTINGS)
+def made_with(row: dict[str, Any]) -> dict[str, Any]:
+    """The overrides a row was made with (``--recipe-override``, ``--baseline-override``):
+    the settings that tell two rows of one cell apart; {} for none."""
+    return {name: row[name] for name in bench.UNSET_SETTINGS if row.get(name)}
 
 
 def rescored(rows: list[dict[str, Any]], newer: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,7 +109,7 @@ def rescored(rows: list[dict[str, Any]], newer: list[dict[str, Any]]) -> list[di
     row there, in place (a row made with another setting is another measurement)."""
     new = {bench._row_key(r): r for r in newer}
     return [
-        new[key] if (key := bench._row_key(r)) in new and _same_settings(r, new[key]) else r
+        new[key] if (key := bench._row_key(r)) in new and made_with(r) == made_with(new[key]) else r
         for r in rows
     ]
 
@@ -150,19 +135,32 @@ def grid_rows(
     return rescored(rows, read_rows([bench_dir / name for name in RESCORED]))
 
 
-def as_made_now(row: dict[str, Any]) -> dict[str, Any]:
-    """A row made since session MOLECULES_SESSION without overrides, with the override its
-    suite's tables were made with in place of the recipe it equals (``MADE_NOW_AS``), so that
-    it compares with those rows as one setting; other rows as they are."""
-    made = MADE_NOW_AS.get(row["suite"])
-    if made is None or any(row.get(name) for name in bench.UNSET_SETTINGS):
-        return row
+def as_made_now(rows: list[dict[str, Any]], tables: list[dict[str, Any]]) -> list[dict]:
+    """Rows made since session MOLECULES_SESSION without overrides, each given the overrides the
+    tables' scored rows of its suite and kind (trained or closed-form) were made with: the tables'
+    molecules grid ran with overrides its recipes then took on (a test holds them to the
+    recipes), so such rows compare with it as one setting. Exits when the tables' rows of a
+    suite and kind carry more than one set."""
+    made: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in (r for r in tables if r["status"] == "ok"):  # a skipped cell records no overrides
+        found = made.setdefault((row["suite"], _kind(row)), [])
+        if made_with(row) not in found:
+            found.append(made_with(row))
+    mixed = [key for key, found in made.items() if len(found) > 1]
+    if mixed:
+        raise SystemExit(f"the tables' rows of {mixed[0]} were made with different overrides")
+    return [
+        row if made_with(row) else {**row, **made.get((row["suite"], _kind(row)), [{}])[0]}
+        for row in rows
+    ]
+
+
+def _kind(row: dict[str, Any]) -> str:
+    """A row's method kind: trained, closed-form or neither (a method this bench lacks)."""
     spec = bench.METHODS.get(row["method"])
     if isinstance(spec, bench.Trained):
-        return {**row, "recipe_override": made["recipe_override"]}
-    if isinstance(spec, bench.Baseline):
-        return {**row, "baseline_override": made["baseline_override"]}
-    return row
+        return "trained"
+    return "closed-form" if isinstance(spec, bench.Baseline) else "other"
 
 
 def table_rows(bench_dir: Path, sclip_rows: Path, sources: Sources = SOURCES) -> list[dict]:

@@ -69,7 +69,7 @@ def compared(rows: Sequence[dict[str, Any]], wheres: set[Where]) -> list[dict[st
             kept[bench._row_key(row)] = row
     settings: dict[tuple, set[str]] = {}
     for key, row in kept.items():
-        made = json.dumps([row.get(name) for name in bench.UNSET_SETTINGS], sort_keys=True)
+        made = json.dumps(published_tables.made_with(row), sort_keys=True)
         settings.setdefault(key[:3] + key[4:], set()).add(made)
     mixed = [key for key, made in settings.items() if len(made) > 1]
     if mixed:
@@ -231,7 +231,7 @@ def main() -> None:
         nargs="+",
         default=[],
         help="rows of more seeds made since session 7686c66 without overrides, read as made "
-        "with the overrides their suite's tables name (published_tables.as_made_now)",
+        "with the overrides the tables' rows of their suite carry (published_tables.as_made_now)",
     )
     p.add_argument(
         "--near",
@@ -257,8 +257,8 @@ def main() -> None:
         return
     if not (args.rows or args.rows_made_now):
         p.error("--rows or --rows-made-now is required unless --near is given")
-    now = published_tables.read_rows(args.rows_made_now)
-    more = [*published_tables.read_rows(args.rows), *map(published_tables.as_made_now, now)]
+    now = published_tables.as_made_now(published_tables.read_rows(args.rows_made_now), base)
+    more = [*published_tables.read_rows(args.rows), *now]
     sets = [parse_set(text) for text in args.sets]
     found = with_more_seeds(base, more, sets)
     text = report(found)

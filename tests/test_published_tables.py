@@ -1900,19 +1900,24 @@ NEARLINE_NOW_ROWS = "bench-nearline-molecules-seeds59-7686c66.jsonl"
 
 
 def test_molecules_near_line_verdicts_on_the_new_tables_are_made_from_their_rows(
-    target_seeds: ModuleType, script: ModuleType
+    target_seeds: ModuleType, script: ModuleType, rows: list
 ) -> None:
     """docs/bench/nearline-molecules-seeds-7686c66.md is target_seeds.py's report of the rows
     made since session 7686c66 (read as made with the grid's overrides, which are the recipes
     now: the cells shared with session 46f4fd9's override rows have the same headlines), and
     results.md quotes its ten-seed verdicts."""
-    made = script.MADE_NOW_AS["molecules"]
-    for method in ("gentle", "clip"):
-        recipe = load_recipe(f"molecules-{method}").to_dict()
-        assert bench.with_recipe_override(recipe, made["recipe_override"]) == recipe
-    assert made["baseline_override"] == datasets.entry("molecules").baseline_params
     now = _bench_rows(NEARLINE_NOW_ROWS)
-    assert not any(r.get("recipe_override") or r.get("baseline_override") for r in now)
+    assert not any(script.made_with(r) for r in now)
+    made = script.as_made_now(now, rows)
+    grid = {
+        isinstance(bench.METHODS[r["method"]], bench.Trained): script.made_with(r)
+        for r in script.read(BENCH / script.MOLECULES_GRID)
+        if r["status"] == "ok"
+    }
+    assert [script.made_with(r) for r in made] == [
+        grid[isinstance(bench.METHODS[r["method"]], bench.Trained)] for r in now
+    ]
+    assert grid[False] == {"baseline_override": datasets.entry("molecules").baseline_params}
     before = {
         (r["pairs"], r["seed"], r["method"]): r["value"] for r in _bench_rows(*TARGET1_NOW_ROWS[2:])
     }
@@ -1922,7 +1927,7 @@ def test_molecules_near_line_verdicts_on_the_new_tables_are_made_from_their_rows
     assert len(shared) == 60 and all(
         r["value"] == before[(r["pairs"], r["seed"], r["method"])] for r in shared
     )
-    found = _ten_seeds(target_seeds, list(map(script.as_made_now, now)), tables="now")
+    found = _ten_seeds(target_seeds, made, tables="now")
     text = (BENCH / "nearline-molecules-seeds-7686c66.md").read_text(encoding="utf-8")
     assert text == target_seeds.report(found)
     flat = _results_flat()
