@@ -1336,3 +1336,6 @@ def test_a_folder_records_its_recipes_and_refuses_one_that_changed(
     assert main(["bench", *argv, "--methods", "gentle"]) == 0
     assert f"predates {bench.RECIPES}" in capsys.readouterr().err
     assert (tmp_path / bench.RECIPES).is_file()
+    (tmp_path / bench.RECIPES).write_text("garbage")
+    assert main(["bench", *argv, "--methods", "gentle"]) == 2
+    assert "cannot read bench recipe record" in capsys.readouterr().err

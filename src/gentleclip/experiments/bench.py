@@ -56,7 +56,7 @@ from matplotlib.figure import Figure
 from gentleclip.baselines.tuning import spread
 from gentleclip.data.bag_means import with_bag_means
 from gentleclip.data.datasets.domain import DomainData
-from gentleclip.data.io import check_output_dir
+from gentleclip.data.io import check_output_dir, read_json_object
 from gentleclip.data.regimes import RegimeData
 from gentleclip.data.split import split_full, test_rows
 from gentleclip.errors import InputError
@@ -1367,24 +1367,20 @@ def recipe_digests(cells: Sequence[Cell]) -> dict[str, str]:
     """SHA-256 of every recipe the trained cells start from (``SUITE-RECIPE``) and of every
     suite's closed-form parameters (``SUITE baseline_params``), by name; a recipe or suite that
     does not exist is left to its cells."""
+    specs = [(cell.suite, METHODS.get(cell.method)) for cell in cells]
+    recipes = {f"{suite}-{spec.recipe}" for suite, spec in specs if isinstance(spec, Trained)}
+    suites = {suite for suite, spec in specs if isinstance(spec, Baseline)}
     configs: dict[str, Any] = {}
-    for cell in cells:
-        spec = METHODS.get(cell.method)
-        if isinstance(spec, Trained):
-            name = f"{cell.suite}-{spec.recipe}"
-            configs.setdefault(name, lambda n=name: load_recipe(n).to_dict())
-        elif isinstance(spec, Baseline):
-            suite = cell.suite
-            name = f"{suite} baseline_params"
-            configs.setdefault(name, lambda s=suite: datasets.entry(s).baseline_params)
-    digests = {}
-    for name, make in configs.items():
-        try:
-            config = make()
-        except InputError:  # no such recipe or suite: the cells say so themselves
-            continue
-        digests[name] = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
-    return digests
+    for name in sorted(recipes):
+        with contextlib.suppress(InputError):  # no such recipe: its cells say so
+            configs[name] = load_recipe(name).to_dict()
+    for suite in sorted(suites):
+        with contextlib.suppress(InputError):  # no such suite: its cells say so
+            configs[f"{suite} baseline_params"] = datasets.entry(suite).baseline_params
+    return {
+        name: hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+        for name, config in configs.items()
+    }
 
 
 def _check_recipes(out: Path, digests: dict[str, str], has_rows: bool) -> None:
@@ -1393,12 +1389,7 @@ def _check_recipes(out: Path, digests: dict[str, str], has_rows: bool) -> None:
     it: say its recipes cannot be checked (molecules' changed in session 7686c66)."""
     path = out / RECIPES
     if path.is_file():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InputError(f"{path}: not the recipe record a bench run writes") from None
-        if not isinstance(old, dict):
-            raise InputError(f"{path}: not the recipe record a bench run writes")
+        old = read_json_object(path, "bench recipe record")
         changed = sorted(name for name in digests if name in old and old[name] != digests[name])
         if changed:
             raise InputError(
