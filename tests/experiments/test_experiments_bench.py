@@ -479,6 +479,10 @@ def test_candidates_and_parsing() -> None:
     assert bench.parse_seeds("3") == [0, 1, 2] and bench.parse_seeds("4,1") == [4, 1]
     ablation = bench.base_config("mfeat", bench.METHODS["gentle-no-sdd"], None, seed=2)
     assert ablation["loss"]["w_sdd"] == 0.0 and ablation["optim"]["steps"] == 2000
+    items = bench.base_config("molecules", bench.METHODS["gentle-items"], None, seed=0)
+    recipe = bench.base_config("molecules", bench.METHODS["gentle"], None, seed=0)
+    assert (items["loss"]["w_clip"], items["sampler"]["pairs_per_step"]) == (0.0, 2)
+    assert items["model"] == recipe["model"] and items["optim"] == recipe["optim"]
 
 
 def test_method_groups_expand_in_order_without_duplicates() -> None:
@@ -500,9 +504,10 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
         *bench.BAG_MEANS,
         *bench.BAG_LEVEL,
     ]
-    for method in ("gentle-bagmeans", "gentle-bagnce"):
+    for method in ("gentle-bagmeans", "gentle-bagnce", "gentle-items"):
         assert method not in (*bench.ABLATIONS, *bench.BAG_MEANS, *compare)
-    groups = "compare,ablations,disjoint,reference,bagmeans"
+    assert bench.parse_methods("items") == ["gentle", "gentle-items"]
+    groups = "compare,ablations,disjoint,reference,bagmeans,items"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)
     with pytest.raises(InputError, match="unknown method 'ablation'"):
         bench.parse_methods("ablation")

@@ -195,7 +195,7 @@ def test_train_cli_bag_nce_sets_the_recipe(
     assert yaml.safe_load((wider / "config.yaml").read_text())["sampler"]["unpaired_per_step"] == 64
     capsys.readouterr()
     assert main([*argv[:-1], "--method", "clip", "--bag-nce"]) != 0
-    assert "--bag-nce is a term of method gentle, not clip" in capsys.readouterr().err
+    assert "--bag-nce is a setting of method gentle, not clip" in capsys.readouterr().err
     (tmp_path / "d").mkdir()
     disjoint = write_split(tmp_path / "d", seed=0, split_args=["--regime", "unpaired"])
     assert main(["train", str(disjoint), "--out", str(tmp_path / "r2"), "--bag-nce"]) != 0

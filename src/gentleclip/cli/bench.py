@@ -68,7 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ours; S-CLIP with the library's earlier settings and with two details of its "
         "authors' code); bagmeans: "
         f"{','.join(bench.METHOD_GROUPS['bagmeans'])} (pair-only methods given each bag's "
-        "mean rows as pairs; bags regimes only); all)",
+        "mean rows as pairs; bags regimes only); items: "
+        f"{','.join(bench.METHOD_GROUPS['items'])} (without the CLIP term, 2 pairs a step as "
+        "set members); all)",
     )
     p.add_argument("--tune-budget", type=int, default=None, help="candidates per method")
     p.add_argument("--steps", type=int, default=None, help="override optimizer steps")

@@ -1,0 +1,245 @@
+"""Molecules with the pairs as bag members: gentle without its CLIP term, 2 pairs a step.
+
+On molecules gentle fell from 0 pairs to 10-50 (bags of 8, test class P@1 0.536 -> 0.38-0.43)
+and climbed again at 100-200. Validation probes (``benchmarks/validation_probe.py``, seeds
+0-2) traced it to the pairs: to the CLIP term and to the same pairs sitting in every step's
+SDD and MMD sets. The bench method ``gentle-items`` drops the CLIP term and gives each step 2
+of the pairs, which then only join the step's A and B sets as two more members of the same
+objects. This script reads
+
+- ``--probes``: validation probe rows of molecules (any method and override; a row's
+  ``model.*`` overrides are dropped from its label: session 72146e1 probed with the towers
+  the recipes have had since session 7686c66 written out as an override);
+- ``--suite-probes``: probe rows of gentle and gentle-items on the other suites;
+- ``--rows``: the bench rows of ``gentle-items`` on molecules' test pairs, beside the tables'
+  rows (``published_tables.table_rows``),
+
+and writes ``OUT/molecules-items.md`` (the validation means, then per regime and pair count
+gentle, gentle-items and the best of the issue's baselines with both verdicts) and
+``OUT/molecules-items.png`` (the same per regime against pairs):
+
+    python benchmarks/molecules_items.py \\
+        --probes docs/bench/molecules-gentle-pairs-val-72146e1.jsonl \\
+        docs/bench/molecules-items-val-SESSION.jsonl \\
+        --suite-probes docs/bench/items-val-suites-SESSION.jsonl \\
+        --rows docs/bench/bench-molecules-items-SESSION.jsonl \\
+        --bench docs/bench --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl \\
+        --out docs/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import bag_means
+import panels
+import published_tables
+
+from gentleclip.experiments import bench
+
+STEM = "molecules-items"
+SUITE = "molecules"
+ITEMS = "gentle-items"
+BEST = "best issue baseline"
+REGIMES = ("bags:8", "bags:32", "bags:128", "unpaired")
+
+
+def settings(row: dict[str, Any]) -> dict[str, Any]:
+    """A probe row's effective changes to gentle's recipe: its method's own overrides, then
+    its ``--override``, without the ``model.*`` fields (the recipes' towers since 7686c66)."""
+    spec = bench.METHODS[row["method"]]
+    found: dict[str, Any] = {}
+    for section, values in getattr(spec, "overrides", {}).items():
+        for key, value in values.items():
+            found[f"{section}.{key}"] = value
+    found.update({k: v for k, v in row["override"].items() if not k.startswith("model.")})
+    return found
+
+
+def label(changes: dict[str, Any]) -> str:
+    """``recipe`` or the changes, CLIP's weight and the pairs a step first."""
+    if not changes:
+        return "recipe"
+    first = ("loss.w_clip", "sampler.pairs_per_step")
+    keys = [k for k in first if k in changes] + sorted(k for k in changes if k not in first)
+    return ", ".join(f"{k.split('.')[-1]} {changes[k]}" for k in keys)
+
+
+def probe_lines(probes: Sequence[dict[str, Any]]) -> list[str]:
+    """Molecules' validation means, one line per (regime, pairs, setting), in reading order."""
+    groups: dict[tuple[str, int, str], list[float]] = {}
+    for row in probes:
+        if row["suite"] == SUITE and row["method"] in ("gentle", ITEMS):
+            key = (row.get("regime", "bags:8"), int(row["pairs"]), label(settings(row)))
+            groups.setdefault(key, []).append(row["val"])
+    lines = [
+        "| regime | pairs | setting | validation class P@1 | seeds |",
+        "|---|---:|---|---:|---|",
+    ]
+    order = sorted(groups, key=lambda k: (bench.parse_regime(k[0]).order, k[1], k[2] != "recipe"))
+    for regime, pairs, name in order:
+        vals = groups[(regime, pairs, name)]
+        seeds = " / ".join(f"{v:.4g}" for v in vals)
+        lines.append(f"| {regime} | {pairs} | {name} | {sum(vals) / len(vals):.3f} | {seeds} |")
+    return lines
+
+
+def suite_probe_lines(probes: Sequence[dict[str, Any]]) -> list[str]:
+    """gentle and gentle-items on validation splits of each suite and pair count (the seeds
+    both have), and the difference."""
+    found: dict[tuple[str, int], dict[str, dict[int, float]]] = {}
+    for row in probes:
+        if row["method"] in ("gentle", ITEMS) and not row["override"]:
+            cell = found.setdefault((row["suite"], int(row["pairs"])), {})
+            cell.setdefault(row["method"], {})[int(row["seed"])] = row["val"]
+    lines = [
+        "| suite | pairs | gentle | gentle-items | difference | seeds |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for (suite, pairs), cell in found.items():
+        seeds = sorted(set(cell.get("gentle", {})) & set(cell.get(ITEMS, {})))
+        if not seeds:
+            continue
+        g = sum(cell["gentle"][s] for s in seeds) / len(seeds)
+        i = sum(cell[ITEMS][s] for s in seeds) / len(seeds)
+        lines.append(f"| {suite} | {pairs} | {g:.3f} | {i:.3f} | {i - g:+.3f} | {len(seeds)} |")
+    return lines
+
+
+def test_table(
+    tables: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
+) -> tuple[dict[tuple, dict[str, bench.Summary]], dict[tuple, str]]:
+    """(suite, regime, pairs) -> gentle, gentle-items and the best issue baseline
+    (:data:`BEST`) of every molecules cell the ``items`` rows cover; and that baseline's name."""
+    mine = [r for r in items if r["suite"] == SUITE and r["method"] == ITEMS]
+    covered = {(r["regime"], int(r["pairs"])) for r in mine}
+    here = [r for r in tables if r["suite"] == SUITE and (r["regime"], int(r["pairs"])) in covered]
+    table, names = {}, {}
+    for where, cells in bag_means._summaries([*here, *mine]).items():
+        table[where] = {m: cells[m] for m in ("gentle", ITEMS) if m in cells}
+        best = bag_means._best(cells, bag_means.ISSUE)
+        if best is not None:
+            table[where][BEST], names[where] = cells[best], best
+    return table, names
+
+
+def _verdict(method: bench.Summary, best: bench.Summary | None, where: tuple) -> str:
+    if best is None:
+        return "only gentle"
+    v = bench.Verdict(where, method, BEST, best, None)
+    return f"{v.outcome} ({v.margin:+.3f})"
+
+
+def test_lines(
+    tables: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
+) -> tuple[list[str], dict[str, dict[str, dict[str, int]]]]:
+    """The test table's lines, and per regime each method's count of each outcome against
+    the best issue baseline."""
+    table, names = test_table(tables, items)
+    lines = [
+        "| regime | pairs | gentle (recipe) | gentle-items | best issue baseline "
+        "| gentle vs it | gentle-items vs it |",
+        "|---|---:|---:|---:|---|---|---|",
+    ]
+    tally: dict[str, dict[str, dict[str, int]]] = {}
+    for where, cells in table.items():
+        best = cells.get(BEST)
+        cols = [where[1], str(where[2])]
+        cols += [bench._mean_std(cells[m]) if m in cells else "-" for m in ("gentle", ITEMS)]
+        cols.append(f"{names[where]} {bench._mean_std(best)}" if best else "-")
+        for method in ("gentle", ITEMS):
+            text = _verdict(cells[method], best, where) if method in cells else "-"
+            cols.append(text)
+            counts = tally.setdefault(where[1], {}).setdefault(method, {})
+            counts[text.split(" (")[0]] = counts.get(text.split(" (")[0], 0) + 1
+        lines.append("| " + " | ".join(cols) + " |")
+    return lines, tally
+
+
+def tally_lines(tally: dict[str, dict[str, dict[str, int]]]) -> list[str]:
+    """Per regime: wins / ties / losses of gentle and of gentle-items."""
+    out = []
+    for regime, methods in tally.items():
+        parts = []
+        for method in ("gentle", ITEMS):
+            counts = methods.get(method, {})
+            text = ", ".join(f"{counts[o]} {o}" for o in ("win", "tie", "lose") if o in counts)
+            parts.append(f"{method} {text or 'none'}")
+        out.append(f"- {regime}: " + "; ".join(parts))
+    return out
+
+
+def markdown(
+    probes: Sequence[dict], suite_probes: Sequence[dict], tables: Sequence[dict], items: Sequence
+) -> str:
+    test, tally = test_lines(tables, items)
+    note = (
+        f"Outcome against the best of the issue's baselines ({', '.join(bag_means.ISSUE)}) at "
+        f"the tables' cells: win / lose when the gap exceeds the larger seed standard deviation "
+        f"({bench.STD_NOTE}), else tie."
+    )
+    return "\n".join(
+        [
+            "# Molecules: the pairs as bag members (gentle-items)",
+            "",
+            "Validation splits of molecules (class P@1, each seed's validation pairs):",
+            "",
+            *probe_lines(probes),
+            "",
+            "gentle-items against gentle on the other suites' validation splits (bags of 8):",
+            "",
+            *suite_probe_lines(suite_probes),
+            "",
+            "Test pairs (5 seeds, budget 4, full search):",
+            "",
+            *test,
+            "",
+            note,
+            "",
+            *tally_lines(tally),
+            "",
+        ]
+    )
+
+
+def read_probes(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    rows = []
+    for path in paths:
+        with path.open(encoding="utf-8") as handle:
+            rows += [json.loads(line) for line in handle if line.strip()]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--probes", type=Path, nargs="+", required=True)
+    parser.add_argument("--suite-probes", type=Path, nargs="*", default=[])
+    parser.add_argument("--rows", type=Path, nargs="+", required=True)
+    parser.add_argument("--bench", type=Path, default=Path("docs/bench"))
+    parser.add_argument(
+        "--sclip-rows", type=Path, default=Path("docs/bench") / published_tables.SCLIP_ROWS
+    )
+    parser.add_argument("--out", type=Path, default=Path("docs/bench"))
+    args = parser.parse_args()
+    items = published_tables.read_rows(args.rows)
+    tables = published_tables.table_rows(args.bench, args.sclip_rows)
+    text = markdown(read_probes(args.probes), read_probes(args.suite_probes), tables, items)
+    regimes = [r for r in REGIMES if any(row["regime"] == r for row in items)]
+    panels.write_outputs(
+        args.out,
+        STEM,
+        text,
+        test_table(tables, items)[0],
+        [*tables, *items],
+        methods=("gentle", ITEMS, BEST),
+        regimes=regimes,
+        dashed=(BEST,),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""benchmarks/molecules_items.py: gentle-items against gentle and the best issue baseline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ScriptLoader = Callable[[str], ModuleType]
+
+
+@pytest.fixture
+def items_script(bench_script: ScriptLoader) -> ModuleType:
+    return bench_script("molecules_items")
+
+
+def _row(method: str, seed: int, value: float, regime: str = "bags:8", pairs: int = 10) -> dict:
+    return {
+        "suite": "molecules",
+        "regime": regime,
+        "pairs": pairs,
+        "seed": seed,
+        "method": method,
+        "status": "ok",
+        "value": value,
+    }
+
+
+def _probe(method: str, seed: int, val: float, override: dict | None = None) -> dict:
+    return {
+        "suite": "molecules",
+        "regime": "bags:8",
+        "pairs": 10,
+        "seed": seed,
+        "method": method,
+        "override": override or {},
+        "val": val,
+    }
+
+
+def test_probe_settings_merge_method_and_override(items_script: ModuleType) -> None:
+    towers = {"model.embed_dim": 512, "loss.w_clip": 0.0, "sampler.pairs_per_step": 2}
+    same = [_probe("gentle-items", 0, 0.5), _probe("gentle", 1, 0.7, towers)]
+    assert {items_script.label(items_script.settings(p)) for p in same} == {
+        "w_clip 0.0, pairs_per_step 2"
+    }
+    lines = items_script.probe_lines([*same, _probe("gentle", 0, 0.4)])
+    assert lines[2] == "| bags:8 | 10 | recipe | 0.400 | 0.4 |"
+    assert lines[3] == "| bags:8 | 10 | w_clip 0.0, pairs_per_step 2 | 0.600 | 0.5 / 0.7 |"
+
+
+def test_verdicts_against_the_best_issue_baseline(items_script: ModuleType) -> None:
+    tables = [_row("gentle", s, v) for s, v in enumerate((0.40, 0.42, 0.44))]
+    tables += [_row("cca", s, v) for s, v in enumerate((0.45, 0.46, 0.47))]
+    tables += [_row("clip", s, 0.30) for s in range(3)]
+    tables += [_row("cca", s, 0.9, pairs=20) for s in range(3)]  # a cell items did not run
+    tables += [_row("ridge-bagmeans", s, 0.99) for s in range(3)]  # not an issue baseline
+    items = [_row("gentle-items", s, v) for s, v in enumerate((0.55, 0.56, 0.57))]
+    lines, tally = items_script.test_lines(tables, items)
+    assert len(lines) == 3  # header, rule, the one cell
+    cols = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert cols[4].startswith("cca 0.460")
+    assert cols[5] == "lose (-0.040)" and cols[6] == "win (+0.100)"
+    assert tally == {"bags:8": {"gentle": {"lose": 1}, "gentle-items": {"win": 1}}}
+
+
+def test_main_writes_table_and_plot(
+    items_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = tmp_path / "items.jsonl"
+    rows.write_text(
+        "".join(json.dumps(_row("gentle-items", s, 0.5 + s / 100)) + "\n" for s in range(3))
+    )
+    probes = tmp_path / "probes.jsonl"
+    probes.write_text(json.dumps(_probe("gentle", 0, 0.4)) + "\n")
+    tables = [_row("gentle", s, 0.4) for s in range(3)] + [_row("cca", s, 0.45) for s in range(3)]
+    monkeypatch.setattr(items_script.published_tables, "table_rows", lambda *_: tables)
+    argv = ["x", "--probes", str(probes), "--rows", str(rows), "--out", str(tmp_path)]
+    monkeypatch.setattr("sys.argv", argv)
+    items_script.main()
+    text = (tmp_path / "molecules-items.md").read_text()
+    assert "gentle-items vs it" in text and "- bags:8: gentle 1 lose; gentle-items 1 win" in text
+    assert (tmp_path / "molecules-items.png").stat().st_size > 0

@@ -1,0 +1,50 @@
+"""`gentleclip train --pairs-as-items`: recipe pairs-as-items on top, refused where it cannot
+train (method clip, no unpaired rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gentleclip.cli.main import main
+from gentleclip.recipes import recipe_overrides
+
+SplitWriter = Callable[..., Path]
+
+
+def test_train_cli_pairs_as_items_sets_the_recipe(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_split(tmp_path, seed=0, split_args=["--regime", "bags", "--bag-size", "4"])
+    argv = ["train", str(data), "--steps", "3", "--no-progress", "--pairs-as-items"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    settings = recipe_overrides("pairs-as-items")
+    assert written["loss"]["w_clip"] == settings["loss"]["w_clip"] == 0.0
+    assert written["sampler"]["pairs_per_step"] == settings["sampler"]["pairs_per_step"] == 2
+    assert written["loss"]["w_sdd"] > 0 and written["method"] == "gentle"
+    assert main([*argv, "--out", str(tmp_path / "r1"), "--pairs-per-step", "5"]) == 0
+    assert (
+        yaml.safe_load((tmp_path / "r1" / "config.yaml").read_text())["sampler"]["pairs_per_step"]
+        == 5
+    )  # the user's own step size wins
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "r2"), "--method", "clip"]) != 0
+    assert "--pairs-as-items is a setting of method gentle, not clip" in capsys.readouterr().err
+
+
+def test_train_cli_pairs_as_items_needs_unpaired_rows(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_split(tmp_path, seed=0, split_args=["--regime", "bags", "--bag-size", "4"])
+    pairs_only = tmp_path / "pairs-only"
+    pairs_only.mkdir()
+    for name in ("paired_a", "paired_b", "eval_a", "eval_b"):
+        (pairs_only / f"{name}.npy").write_bytes((data / f"{name}.npy").read_bytes())
+    run = tmp_path / "run"
+    assert main(["train", str(pairs_only), "--out", str(run), "--pairs-as-items"]) != 0
+    assert "--pairs-as-items needs unpaired rows" in capsys.readouterr().err
+    assert not run.exists()
