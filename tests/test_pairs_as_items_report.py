@@ -1,4 +1,4 @@
-"""benchmarks/molecules_items.py: gentle-items against gentle and the best issue baseline."""
+"""benchmarks/pairs_as_items.py: gentle-items against gentle and the best issue baseline."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ScriptLoader = Callable[[str], ModuleType]
 
 @pytest.fixture
 def items_script(bench_script: ScriptLoader) -> ModuleType:
-    return bench_script("molecules_items")
+    return bench_script("pairs_as_items")
 
 
 def _row(method: str, seed: int, value: float, regime: str = "bags:8", pairs: int = 10) -> dict:
@@ -62,9 +62,9 @@ def test_verdicts_against_the_best_issue_baseline(items_script: ModuleType) -> N
     lines, tally = items_script.test_lines(tables, items)
     assert len(lines) == 3  # header, rule, the one cell
     cols = [c.strip() for c in lines[2].strip("|").split("|")]
-    assert cols[4].startswith("cca 0.460")
-    assert cols[5] == "lose (-0.040)" and cols[6] == "win (+0.100)"
-    assert tally == {"bags:8": {"gentle": {"lose": 1}, "gentle-items": {"win": 1}}}
+    assert cols[:3] == ["molecules", "bags:8", "10"] and cols[5].startswith("cca 0.460")
+    assert cols[6] == "lose (-0.040)" and cols[7] == "win (+0.100)"
+    assert tally == {"molecules, bags:8": {"gentle": {"lose": 1}, "gentle-items": {"win": 1}}}
 
 
 def test_main_writes_table_and_plot(
@@ -81,6 +81,9 @@ def test_main_writes_table_and_plot(
     argv = ["x", "--probes", str(probes), "--rows", str(rows), "--out", str(tmp_path)]
     monkeypatch.setattr("sys.argv", argv)
     items_script.main()
-    text = (tmp_path / "molecules-items.md").read_text()
-    assert "gentle-items vs it" in text and "- bags:8: gentle 1 lose; gentle-items 1 win" in text
-    assert (tmp_path / "molecules-items.png").stat().st_size > 0
+    text = (tmp_path / "pairs-as-items.md").read_text()
+    assert (
+        "gentle-items vs it" in text
+        and "- molecules, bags:8: gentle 1 lose; gentle-items 1 win" in text
+    )
+    assert (tmp_path / "pairs-as-items.png").stat().st_size > 0

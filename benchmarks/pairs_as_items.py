@@ -1,4 +1,4 @@
-"""Molecules with the pairs as bag members: gentle without its CLIP term, 2 pairs a step.
+"""The pairs as bag members: gentle without its CLIP term, 2 pairs a step (gentle-items).
 
 On molecules gentle fell from 0 pairs to 10-50 (bags of 8, test class P@1 0.536 -> 0.38-0.43)
 and climbed again at 100-200. Validation probes (``benchmarks/validation_probe.py``, seeds
@@ -11,14 +11,14 @@ objects. This script reads
   ``model.*`` overrides are dropped from its label: session 72146e1 probed with the towers
   the recipes have had since session 7686c66 written out as an override);
 - ``--suite-probes``: probe rows of gentle and gentle-items on the other suites;
-- ``--rows``: the bench rows of ``gentle-items`` on molecules' test pairs, beside the tables'
+- ``--rows``: the bench rows of ``gentle-items`` on test pairs (any suite), beside the tables'
   rows (``published_tables.table_rows``),
 
-and writes ``OUT/molecules-items.md`` (the validation means, then per regime and pair count
-gentle, gentle-items and the best of the issue's baselines with both verdicts) and
-``OUT/molecules-items.png`` (the same per regime against pairs):
+and writes ``OUT/pairs-as-items.md`` (the validation means, then per suite, regime and pair
+count gentle, gentle-items and the best of the issue's baselines with both verdicts) and
+``OUT/pairs-as-items.png`` (the same against pairs, a panel per suite and regime):
 
-    python benchmarks/molecules_items.py \\
+    python benchmarks/pairs_as_items.py \\
         --probes docs/bench/molecules-gentle-pairs-val-72146e1.jsonl \\
         docs/bench/molecules-items-val-SESSION.jsonl \\
         --suite-probes docs/bench/items-val-suites-SESSION.jsonl \\
@@ -41,7 +41,7 @@ import published_tables
 
 from gentleclip.experiments import bench
 
-STEM = "molecules-items"
+STEM = "pairs-as-items"
 SUITE = "molecules"
 ITEMS = "gentle-items"
 BEST = "best issue baseline"
@@ -54,8 +54,8 @@ def settings(row: dict[str, Any]) -> dict[str, Any]:
     spec = bench.METHODS[row["method"]]
     found: dict[str, Any] = {}
     for section, values in getattr(spec, "overrides", {}).items():
-        for key, value in values.items():
-            found[f"{section}.{key}"] = value
+        for key, value in values.items() if isinstance(values, dict) else ():
+            found[f"{section}.{key}"] = value  # ("method: gentle" is no change)
     found.update({k: v for k, v in row["override"].items() if not k.startswith("model.")})
     return found
 
@@ -114,10 +114,10 @@ def test_table(
     tables: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
 ) -> tuple[dict[tuple, dict[str, bench.Summary]], dict[tuple, str]]:
     """(suite, regime, pairs) -> gentle, gentle-items and the best issue baseline
-    (:data:`BEST`) of every molecules cell the ``items`` rows cover; and that baseline's name."""
-    mine = [r for r in items if r["suite"] == SUITE and r["method"] == ITEMS]
-    covered = {(r["regime"], int(r["pairs"])) for r in mine}
-    here = [r for r in tables if r["suite"] == SUITE and (r["regime"], int(r["pairs"])) in covered]
+    (:data:`BEST`) of every cell the ``items`` rows cover; and that baseline's name."""
+    mine = [r for r in items if r["method"] == ITEMS]
+    covered = {_where(r) for r in mine}
+    here = [r for r in tables if _where(r) in covered]
     table, names = {}, {}
     for where, cells in bag_means._summaries([*here, *mine]).items():
         table[where] = {m: cells[m] for m in ("gentle", ITEMS) if m in cells}
@@ -125,6 +125,10 @@ def test_table(
         if best is not None:
             table[where][BEST], names[where] = cells[best], best
     return table, names
+
+
+def _where(row: dict[str, Any]) -> tuple[str, str, int]:
+    return (row["suite"], row["regime"], int(row["pairs"]))
 
 
 def _verdict(method: bench.Summary, best: bench.Summary | None, where: tuple) -> str:
@@ -141,27 +145,27 @@ def test_lines(
     the best issue baseline."""
     table, names = test_table(tables, items)
     lines = [
-        "| regime | pairs | gentle (recipe) | gentle-items | best issue baseline "
+        "| suite | regime | pairs | gentle (recipe) | gentle-items | best issue baseline "
         "| gentle vs it | gentle-items vs it |",
-        "|---|---:|---:|---:|---|---|---|",
+        "|---|---|---:|---:|---:|---|---|---|",
     ]
     tally: dict[str, dict[str, dict[str, int]]] = {}
     for where, cells in table.items():
         best = cells.get(BEST)
-        cols = [where[1], str(where[2])]
+        cols = [where[0], where[1], str(where[2])]
         cols += [bench._mean_std(cells[m]) if m in cells else "-" for m in ("gentle", ITEMS)]
         cols.append(f"{names[where]} {bench._mean_std(best)}" if best else "-")
         for method in ("gentle", ITEMS):
             text = _verdict(cells[method], best, where) if method in cells else "-"
             cols.append(text)
-            counts = tally.setdefault(where[1], {}).setdefault(method, {})
+            counts = tally.setdefault(f"{where[0]}, {where[1]}", {}).setdefault(method, {})
             counts[text.split(" (")[0]] = counts.get(text.split(" (")[0], 0) + 1
         lines.append("| " + " | ".join(cols) + " |")
     return lines, tally
 
 
 def tally_lines(tally: dict[str, dict[str, dict[str, int]]]) -> list[str]:
-    """Per regime: wins / ties / losses of gentle and of gentle-items."""
+    """Per suite and regime: wins / ties / losses of gentle and of gentle-items."""
     out = []
     for regime, methods in tally.items():
         parts = []
@@ -184,7 +188,7 @@ def markdown(
     )
     return "\n".join(
         [
-            "# Molecules: the pairs as bag members (gentle-items)",
+            "# The pairs as bag members (gentle-items)",
             "",
             "Validation splits of molecules (class P@1, each seed's validation pairs):",
             "",
@@ -229,11 +233,12 @@ def main() -> None:
     tables = published_tables.table_rows(args.bench, args.sclip_rows)
     text = markdown(read_probes(args.probes), read_probes(args.suite_probes), tables, items)
     regimes = [r for r in REGIMES if any(row["regime"] == r for row in items)]
+    table = test_table(tables, items)[0]
     panels.write_outputs(
         args.out,
         STEM,
         text,
-        test_table(tables, items)[0],
+        table,
         [*tables, *items],
         methods=("gentle", ITEMS, BEST),
         regimes=regimes,
