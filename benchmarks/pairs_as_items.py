@@ -7,9 +7,9 @@ SDD and MMD sets. The bench method ``gentle-items`` drops the CLIP term and give
 of the pairs, which then only join the step's A and B sets as two more members of the same
 objects. This script reads
 
-- ``--probes``: validation probe rows of molecules (any method and override; a row's
-  ``model.*`` overrides are dropped from its label: session 72146e1 probed with the towers
-  the recipes have had since session 7686c66 written out as an override);
+- ``--probes``: validation probe rows of molecules (gentle and gentle-items with any
+  override; a ``model.*`` override equal to the recipe is no change: session 72146e1 probed
+  with the towers the recipes have had since session 7686c66 written out as an override);
 - ``--suite-probes``: probe rows of gentle and gentle-items on the other suites;
 - ``--rows``: the bench rows of ``gentle-items`` on test pairs (any suite), beside the tables'
   rows (``published_tables.table_rows``),
@@ -50,13 +50,17 @@ REGIMES = ("bags:8", "bags:32", "bags:128", "unpaired")
 
 def settings(row: dict[str, Any]) -> dict[str, Any]:
     """A probe row's effective changes to gentle's recipe: its method's own overrides, then
-    its ``--override``, without the ``model.*`` fields (the recipes' towers since 7686c66)."""
+    its ``--override``, without the ``model.*`` fields that equal the suite's gentle recipe
+    (session 72146e1 wrote out the towers the recipes have had since session 7686c66)."""
     spec = bench.METHODS[row["method"]]
+    model = bench.base_config(row["suite"], bench.METHODS["gentle"], None, 0)["model"]
     found: dict[str, Any] = {}
     for section, values in getattr(spec, "overrides", {}).items():
         for key, value in values.items() if isinstance(values, dict) else ():
             found[f"{section}.{key}"] = value  # ("method: gentle" is no change)
-    found.update({k: v for k, v in row["override"].items() if not k.startswith("model.")})
+    for key, value in row["override"].items():
+        if not (key.startswith("model.") and model.get(key.removeprefix("model.")) == value):
+            found[key] = value
     return found
 
 

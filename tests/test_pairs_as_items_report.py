@@ -47,6 +47,8 @@ def test_probe_settings_merge_method_and_override(items_script: ModuleType) -> N
     assert {items_script.label(items_script.settings(p)) for p in same} == {
         "w_clip 0.0, pairs_per_step 2"
     }
+    dense = _probe("gentle", 0, 0.3, {"model.normalize_inputs": True, "loss.w_clip": 0.0})
+    assert items_script.label(items_script.settings(dense)) == "w_clip 0.0, normalize_inputs True"
     lines = items_script.probe_lines([*same, _probe("gentle", 0, 0.4)])
     assert lines[2] == "| bags:8 | 10 | recipe | 0.400 | 0.4 |"
     assert lines[3] == "| bags:8 | 10 | w_clip 0.0, pairs_per_step 2 | 0.600 | 0.5 / 0.7 |"

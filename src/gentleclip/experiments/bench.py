@@ -1747,7 +1747,8 @@ LEARNED = {"sclip-learned": "sclip", "clip-learned": "clip"}
 def _style(method: str) -> dict[str, Any]:
     """The method's fixed colour (:data:`COLOURS`); ablations dashed and hollow, the
     learned-temperature variants dotted with squares, the bag-mean baselines in their base
-    method's colour, dash-dotted with triangles; grey for a method without a colour."""
+    method's colour, dash-dotted with triangles, gentle-items black with stars; grey for a
+    method without a colour."""
     colors = matplotlib.colormaps["tab20"].colors
     base = method.removesuffix("-bagmeans") if method in WITH_BAG_MEANS else method
     index = COLOURS.get(LEARNED.get(base, base))
@@ -1759,6 +1760,8 @@ def _style(method: str) -> dict[str, Any]:
         style.update(linestyle=":", marker="s")
     if method in WITH_BAG_MEANS:
         style.update(linestyle="-.", marker="^")
+    if method in PAIRS_AS_ITEMS:  # tab20 has no colour left that no method wears
+        style.update(color="black", marker="*")
     return style
 
 
