@@ -15,7 +15,8 @@ objects. This script reads
   rows (``published_tables.table_rows``),
 
 and writes ``OUT/pairs-as-items.md`` (the validation means, then per suite, regime and pair
-count gentle, gentle-items and the best of the issue's baselines with both verdicts) and
+count gentle, gentle-items and the best of the issue's baselines with both verdicts, and
+gentle-items against the best bag-mean baseline where ``--bagmeans-rows`` hold the cell) and
 ``OUT/pairs-as-items.png`` (the same against pairs, a panel per suite and regime):
 
     python benchmarks/pairs_as_items.py \\
@@ -23,8 +24,9 @@ count gentle, gentle-items and the best of the issue's baselines with both verdi
         docs/bench/molecules-items-val-SESSION.jsonl \\
         --suite-probes docs/bench/items-val-suites-SESSION.jsonl \\
         --rows docs/bench/bench-molecules-items-SESSION.jsonl \\
-        --bench docs/bench --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl \\
-        --out docs/bench
+        --bagmeans-rows <bag_means.py's --rows> docs/bench/bench-molecules-centred-72146e1.jsonl \\
+        --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl --bench docs/bench \\
+        --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """
 
 from __future__ import annotations
@@ -39,12 +41,13 @@ import bag_means
 import panels
 import published_tables
 
-from gentleclip.experiments import bench
+from gentleclip.experiments import bench, datasets
 
 STEM = "pairs-as-items"
 SUITE = "molecules"
 ITEMS = "gentle-items"
 BEST = "best issue baseline"
+BEST_BAGMEANS = "best bag-mean baseline"
 REGIMES = ("bags:8", "bags:32", "bags:128", "unpaired")
 
 
@@ -115,20 +118,38 @@ def suite_probe_lines(probes: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def test_table(
-    tables: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
-) -> tuple[dict[tuple, dict[str, bench.Summary]], dict[tuple, str]]:
-    """(suite, regime, pairs) -> gentle, gentle-items and the best issue baseline
-    (:data:`BEST`) of every cell the ``items`` rows cover; and that baseline's name."""
+    tables: Sequence[dict[str, Any]],
+    items: Sequence[dict[str, Any]],
+    bag_rows: Sequence[dict[str, Any]] = (),
+) -> tuple[dict[tuple, dict[str, bench.Summary]], dict[tuple, dict[str, str]]]:
+    """(suite, regime, pairs) -> gentle, gentle-items, the best issue baseline (:data:`BEST`)
+    and the best bag-mean baseline of ``bag_rows`` (:data:`BEST_BAGMEANS`) of every cell the
+    ``items`` rows cover; and the name of each best."""
     mine = [r for r in items if r["method"] == ITEMS]
     covered = {_where(r) for r in mine}
-    here = [r for r in tables if _where(r) in covered]
-    table, names = {}, {}
+    here = [r for r in [*tables, *current_bag_means(bag_rows)] if _where(r) in covered]
+    table: dict[tuple, dict[str, bench.Summary]] = {}
+    names: dict[tuple, dict[str, str]] = {}
     for where, cells in bag_means._summaries([*here, *mine]).items():
         table[where] = {m: cells[m] for m in ("gentle", ITEMS) if m in cells}
-        best = bag_means._best(cells, bag_means.ISSUE)
-        if best is not None:
-            table[where][BEST], names[where] = cells[best], best
+        names[where] = {}
+        for label_, rivals in ((BEST, bag_means.ISSUE), (BEST_BAGMEANS, bench.BAG_MEANS)):
+            best = bag_means._best(cells, rivals)
+            if best is not None:
+                table[where][label_], names[where][label_] = cells[best], best
     return table, names
+
+
+def current_bag_means(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bag-mean baselines' rows fitted with their suite's current parameters
+    (``DatasetEntry.baseline_params``: molecules' centred features since session 7686c66)."""
+    return [
+        r
+        for r in rows
+        if r["method"] in bench.BAG_MEANS
+        and published_tables.made_with(r).get("baseline_override", {})
+        == datasets.entry(r["suite"]).baseline_params
+    ]
 
 
 def _where(row: dict[str, Any]) -> tuple[str, str, int]:
@@ -143,29 +164,37 @@ def _verdict(method: bench.Summary, best: bench.Summary | None, where: tuple) ->
 
 
 def test_lines(
-    tables: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
+    tables: Sequence[dict[str, Any]],
+    items: Sequence[dict[str, Any]],
+    bag_rows: Sequence[dict[str, Any]] = (),
 ) -> tuple[list[str], dict[str, dict[str, dict[str, int]]]]:
-    """The test table's lines, and per regime each method's count of each outcome against
-    the best issue baseline."""
-    table, names = test_table(tables, items)
+    """The test table's lines, and per suite and regime each method's count of each outcome
+    against the best issue baseline."""
+    table, names = test_table(tables, items, bag_rows)
     lines = [
         "| suite | regime | pairs | gentle (recipe) | gentle-items | best issue baseline "
-        "| gentle vs it | gentle-items vs it |",
-        "|---|---|---:|---:|---:|---|---|---|",
+        "| gentle vs it | gentle-items vs it | best bag-mean baseline | gentle-items vs it |",
+        "|---|---|---:|---:|---:|---|---|---|---|---|",
     ]
     tally: dict[str, dict[str, dict[str, int]]] = {}
     for where, cells in table.items():
-        best = cells.get(BEST)
         cols = [where[0], where[1], str(where[2])]
         cols += [bench._mean_std(cells[m]) if m in cells else "-" for m in ("gentle", ITEMS)]
-        cols.append(f"{names[where]} {bench._mean_std(best)}" if best else "-")
+        cols.append(_best_text(cells, names[where], BEST))
         for method in ("gentle", ITEMS):
-            text = _verdict(cells[method], best, where) if method in cells else "-"
+            text = _verdict(cells[method], cells.get(BEST), where) if method in cells else "-"
             cols.append(text)
             counts = tally.setdefault(f"{where[0]}, {where[1]}", {}).setdefault(method, {})
             counts[text.split(" (")[0]] = counts.get(text.split(" (")[0], 0) + 1
+        cols.append(_best_text(cells, names[where], BEST_BAGMEANS))
+        bags = cells.get(BEST_BAGMEANS)
+        cols.append(_verdict(cells[ITEMS], bags, where) if bags and ITEMS in cells else "-")
         lines.append("| " + " | ".join(cols) + " |")
     return lines, tally
+
+
+def _best_text(cells: dict[str, bench.Summary], names: dict[str, str], which: str) -> str:
+    return f"{names[which]} {bench._mean_std(cells[which])}" if which in cells else "-"
 
 
 def tally_lines(tally: dict[str, dict[str, dict[str, int]]]) -> list[str]:
@@ -182,13 +211,20 @@ def tally_lines(tally: dict[str, dict[str, dict[str, int]]]) -> list[str]:
 
 
 def markdown(
-    probes: Sequence[dict], suite_probes: Sequence[dict], tables: Sequence[dict], items: Sequence
+    probes: Sequence[dict],
+    suite_probes: Sequence[dict],
+    tables: Sequence[dict],
+    items: Sequence[dict],
+    bag_rows: Sequence[dict] = (),
 ) -> str:
-    test, tally = test_lines(tables, items)
+    test, tally = test_lines(tables, items, bag_rows)
     note = (
         f"Outcome against the best of the issue's baselines ({', '.join(bag_means.ISSUE)}) at "
         f"the tables' cells: win / lose when the gap exceeds the larger seed standard deviation "
-        f"({bench.STD_NOTE}), else tie."
+        f"({bench.STD_NOTE}), else tie. The bag-mean baselines (not in the issue's list: "
+        "pair-only methods given each bag's mean rows as extra pairs) where ``--bagmeans-rows`` "
+        "hold the cell, fitted with the suite's current parameters, ties rescored by "
+        "expectation where ``--rescored`` holds the cell."
     )
     return "\n".join(
         [
@@ -227,6 +263,8 @@ def main() -> None:
     parser.add_argument("--probes", type=Path, nargs="+", required=True)
     parser.add_argument("--suite-probes", type=Path, nargs="*", default=[])
     parser.add_argument("--rows", type=Path, nargs="+", required=True)
+    parser.add_argument("--bagmeans-rows", type=Path, nargs="*", default=[])
+    parser.add_argument("--rescored", type=Path, nargs="*", default=[])
     parser.add_argument("--bench", type=Path, default=Path("docs/bench"))
     parser.add_argument(
         "--sclip-rows", type=Path, default=Path("docs/bench") / published_tables.SCLIP_ROWS
@@ -235,18 +273,22 @@ def main() -> None:
     args = parser.parse_args()
     items = published_tables.read_rows(args.rows)
     tables = published_tables.table_rows(args.bench, args.sclip_rows)
-    text = markdown(read_probes(args.probes), read_probes(args.suite_probes), tables, items)
+    bag_rows = published_tables.rescored(
+        published_tables.read_rows(args.bagmeans_rows), published_tables.read_rows(args.rescored)
+    )
+    probes = read_probes(args.probes), read_probes(args.suite_probes)
+    text = markdown(*probes, tables, items, bag_rows)
     regimes = [r for r in REGIMES if any(row["regime"] == r for row in items)]
-    table = test_table(tables, items)[0]
+    table = test_table(tables, items, bag_rows)[0]
     panels.write_outputs(
         args.out,
         STEM,
         text,
         table,
         [*tables, *items],
-        methods=("gentle", ITEMS, BEST),
+        methods=("gentle", ITEMS, BEST, BEST_BAGMEANS),
         regimes=regimes,
-        dashed=(BEST,),
+        dashed=(BEST, BEST_BAGMEANS),
     )
 
 

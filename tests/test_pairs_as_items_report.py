@@ -59,13 +59,18 @@ def test_verdicts_against_the_best_issue_baseline(items_script: ModuleType) -> N
     tables += [_row("cca", s, v) for s, v in enumerate((0.45, 0.46, 0.47))]
     tables += [_row("clip", s, 0.30) for s in range(3)]
     tables += [_row("cca", s, 0.9, pairs=20) for s in range(3)]  # a cell items did not run
-    tables += [_row("ridge-bagmeans", s, 0.99) for s in range(3)]  # not an issue baseline
     items = [_row("gentle-items", s, v) for s, v in enumerate((0.55, 0.56, 0.57))]
-    lines, tally = items_script.test_lines(tables, items)
+    # bag-mean rows: only those fitted on molecules' current (centred) features count
+    centred = {"baseline_override": {"scale": False}}
+    bag_rows = [_row("ridge-bagmeans", s, 0.99) for s in range(3)]
+    bag_rows += [{**_row("ridge-bagmeans", s, v), **centred} for s, v in enumerate((0.57, 0.58))]
+    bag_rows += [{**_row("clip", s, 0.98), **centred} for s in range(2)]  # not a bag-mean one
+    lines, tally = items_script.test_lines(tables, items, bag_rows)
     assert len(lines) == 3  # header, rule, the one cell
     cols = [c.strip() for c in lines[2].strip("|").split("|")]
     assert cols[:3] == ["molecules", "bags:8", "10"] and cols[5].startswith("cca 0.460")
     assert cols[6] == "lose (-0.040)" and cols[7] == "win (+0.100)"
+    assert cols[8].startswith("ridge-bagmeans 0.575") and cols[9] == "lose (-0.015)"
     assert tally == {"molecules, bags:8": {"gentle": {"lose": 1}, "gentle-items": {"win": 1}}}
 
 
