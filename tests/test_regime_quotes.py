@@ -216,3 +216,47 @@ def test_bags_of_128_losses_are_the_verdict_tables() -> None:
     text = _one_line(MEASURED_BAG_SIZES[128])
     assert "with 10-200 pairs lost to the best method that ignores the bags" in text
     assert "on every suite, proteins at 10-20 pairs and molecules at 10 aside" in text
+
+
+def test_pairs_as_items_quotes_its_rows(gentle: dict) -> None:
+    """The --pairs-as-items sentences: gentle-items' rows (session 634d969) against the
+    tables' gentle, cell by cell as each line quotes them."""
+    rows = bench.read_results(BENCH / "bench-items-634d969.jsonl")
+    items = _means(bench.summarise(rows), "gentle-items")
+
+    def span(table: dict, suite: str, regime: str, pairs: tuple[int, ...]) -> str:
+        values = [table[(suite, regime, p)] for p in pairs]
+        return f"{min(values):.3f}-{max(values):.3f}"
+
+    def gain(suite: str, regime: str, p: int) -> float:
+        return items[(suite, regime, p)] - gentle[(suite, regime, p)]
+
+    eight = _one_line(MEASURED_BAG_SIZES[8])
+    all_counts, few = (10, 20, 50, 100, 200), (10, 20, 50)
+    assert (
+        f"scored {span(items, 'molecules', 'bags:8', all_counts)} against the recipe's "
+        f"{span(gentle, 'molecules', 'bags:8', all_counts)} with 10-200 pairs" in eight
+    )
+    gains = [gain(s, "bags:8", p) for s in ("mfeat", "emoji") for p in few]
+    assert f"mfeat and emoji {min(gains):.3f}-{max(gains):.3f} higher with 10-50" in eight
+    assert min(gains) > 0
+    assert (
+        f"(R@10 {span(items, 'proteins', 'bags:8', few)} against "
+        f"{span(gentle, 'proteins', 'bags:8', few)})" in eight
+    )
+    assert all(gain("proteins", "bags:8", p) < 0 for p in few)
+    bags32 = _one_line(MEASURED_BAG_SIZES[32])
+    some = (10, 20, 50, 100)
+    assert (
+        f"molecules with 10-100 pairs ({span(items, 'molecules', 'bags:32', some)} against "
+        f"{span(gentle, 'molecules', 'bags:32', some)})" in bags32
+    )
+    assert all(gain("molecules", "bags:32", p) > 0 for p in some)
+    cell = ("molecules", "bags:32", 200)
+    assert f"with 200 ({items[cell]:.3f} against {gentle[cell]:.3f})" in bags32
+    cell = ("molecules", "bags:128", 50)
+    text = _one_line(MEASURED_BAG_SIZES[128])
+    assert f"with 50 pairs ({items[cell]:.3f} against {gentle[cell]:.3f})" in text
+    cell = ("molecules", "unpaired", 50)
+    text = _one_line(_EXPECTATIONS[Regime.UNPAIRED])
+    assert f"with 50 pairs ({items[cell]:.3f} against {gentle[cell]:.3f})" in text
