@@ -254,6 +254,12 @@ def test_pairs_as_items_quotes_its_rows(gentle: dict) -> None:
     assert all(gain("molecules", "bags:32", p) > 0 for p in some)
     cell = ("molecules", "bags:32", 200)
     assert f"with 200 ({items[cell]:.3f} against {gentle[cell]:.3f})" in bags32
+    for suite, prefix in (("emoji", ""), ("proteins", "R@10 ")):
+        assert (
+            f"{suite} ({prefix}{span(items, suite, 'bags:32', few)} against "
+            f"{span(gentle, suite, 'bags:32', few)})" in bags32
+        )
+        assert all(gain(suite, "bags:32", p) < 0 for p in few)
     cell = ("molecules", "bags:128", 50)
     text = _one_line(MEASURED_BAG_SIZES[128])
     assert f"with 50 pairs ({items[cell]:.3f} against {gentle[cell]:.3f})" in text

@@ -68,7 +68,8 @@ _BAGS_OF_32 = (
     "--bag-means --tune) on three; compare both on a validation split (docs/results.md, "
     '"Bag-level InfoNCE"). With pairs, reading them as set members only (--pairs-as-items) '
     "scored higher on molecules with 10-100 pairs (0.380-0.413 against 0.321-0.390) and lower "
-    "with 200 (0.422 against 0.450)"
+    "with 200 (0.422 against 0.450), and lower with 10-50 on emoji (0.416-0.488 against "
+    "0.492-0.557) and proteins (R@10 0.190-0.260 against 0.472-0.532): keep the CLIP term there"
 )
 _BAGS_OF_128 = (
     "large bags: measured with bags of 128, a step of the default recipe holds random subsets "
