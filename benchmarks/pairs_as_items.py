@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import bag_means
-import panels
 import published_tables
+from matplotlib.figure import Figure
 
+from gentleclip.evaluation.report import save_figure_atomic
 from gentleclip.experiments import bench, datasets
 
 STEM = "pairs-as-items"
@@ -48,7 +49,6 @@ SUITE = "molecules"
 ITEMS = "gentle-items"
 BEST = "best issue baseline"
 BEST_BAGMEANS = "best bag-mean baseline"
-REGIMES = ("bags:8", "bags:32", "bags:128", "unpaired")
 
 
 def settings(row: dict[str, Any]) -> dict[str, Any]:
@@ -278,18 +278,48 @@ def main() -> None:
     )
     probes = read_probes(args.probes), read_probes(args.suite_probes)
     text = markdown(*probes, tables, items, bag_rows)
-    regimes = [r for r in REGIMES if any(row["regime"] == r for row in items)]
     table = test_table(tables, items, bag_rows)[0]
-    panels.write_outputs(
-        args.out,
-        STEM,
-        text,
-        table,
-        [*tables, *items],
-        methods=("gentle", ITEMS, BEST, BEST_BAGMEANS),
-        regimes=regimes,
-        dashed=(BEST, BEST_BAGMEANS),
-    )
+    bag_means.write_report(args.out / f"{STEM}.md", text)
+    print(plot(table, {r["suite"]: r["headline"] for r in items if r.get("headline")}, args.out))
+
+
+# each series' look: gentle and gentle-items in their bench colours, the baselines grey
+STYLES = {
+    "gentle": {"color": bench._style("gentle")["color"], "marker": "o"},
+    ITEMS: {"color": "black", "marker": "*"},
+    BEST: {"color": "0.55", "marker": "s", "linestyle": "--"},
+    BEST_BAGMEANS: {"color": "tab:orange", "marker": "^", "linestyle": "-."},
+}
+
+
+def plot(
+    table: dict[tuple, dict[str, bench.Summary]], headlines: dict[str, str], out: Path
+) -> Path:
+    """One panel per (suite, regime) the rows cover: each series' mean ± std against pairs."""
+    panels_ = sorted({w[:2] for w in table}, key=lambda k: (bench.parse_regime(k[1]).order, k[0]))
+    cols = min(4, len(panels_))
+    rows = -(-len(panels_) // cols)
+    fig = Figure(figsize=(4 * cols, 3.2 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, (suite, regime) in zip(axes.flat, panels_, strict=False):
+        for name, style in STYLES.items():
+            points = sorted(
+                (w[2], c[name]) for w, c in table.items() if w[:2] == (suite, regime) and name in c
+            )
+            if points:
+                xs, ys = [x for x, _ in points], [v.mean for _, v in points]
+                ax.errorbar(xs, ys, yerr=[v.std for _, v in points], label=name, ms=4, **style)
+        ax.set_xscale("log")
+        ax.set_title(f"{suite}, {regime}: test {headlines.get(suite, '')}", fontsize=9)
+        ax.set_xlabel("training pairs")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels_) :]:
+        ax.set_visible(False)
+    axes[0][0].set_ylabel("mean ± std over seeds")
+    axes[0][0].legend(fontsize=7)
+    path = out / f"{STEM}.png"
+    save_figure_atomic(fig, path)
+    return path
 
 
 if __name__ == "__main__":
