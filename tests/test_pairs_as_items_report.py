@@ -18,15 +18,8 @@ def items_script(bench_script: ScriptLoader) -> ModuleType:
 
 
 def _row(method: str, seed: int, value: float, regime: str = "bags:8", pairs: int = 10) -> dict:
-    return {
-        "suite": "molecules",
-        "regime": regime,
-        "pairs": pairs,
-        "seed": seed,
-        "method": method,
-        "status": "ok",
-        "value": value,
-    }
+    where = {"suite": "molecules", "regime": regime, "pairs": pairs}
+    return {**where, "seed": seed, "method": method, "status": "ok", "value": value}
 
 
 def _probe(method: str, seed: int, val: float, override: dict | None = None) -> dict:
