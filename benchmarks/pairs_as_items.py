@@ -21,10 +21,12 @@ gentle-items against the best bag-mean baseline where ``--bagmeans-rows`` hold t
 
     python benchmarks/pairs_as_items.py \\
         --probes docs/bench/molecules-gentle-pairs-val-72146e1.jsonl \\
-        docs/bench/molecules-items-val-SESSION.jsonl \\
-        --suite-probes docs/bench/items-val-suites-SESSION.jsonl \\
-        --rows docs/bench/bench-molecules-items-SESSION.jsonl \\
-        --bagmeans-rows <bag_means.py's --rows> docs/bench/bench-molecules-centred-72146e1.jsonl \\
+        docs/bench/molecules-items-val-634d969.jsonl \\
+        --suite-probes docs/bench/items-val-suites-634d969.jsonl \\
+        --rows docs/bench/bench-items-634d969.jsonl \\
+        --bagmeans-rows docs/bench/bench-bagmeans-1560fa8.jsonl \\
+        docs/bench/bench-bagmeans-bagsize-1560fa8.jsonl \\
+        docs/bench/bench-molecules-centred-72146e1.jsonl \\
         --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl --bench docs/bench \\
         --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """

@@ -87,6 +87,7 @@ def _key(row: dict[str, Any]) -> tuple[str, str, int, int]:
 def read_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
     """Every row of the bench result files, in order (validated as the bench reads them), or
     exit naming each file that is missing."""
+    paths = list(paths)  # read twice below: a generator would be empty the second time
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise SystemExit(f"no such rows file: {', '.join(missing)}")

@@ -87,3 +87,33 @@ def test_main_writes_table_and_plot(
         and "- molecules, bags:8: gentle 1 lose; gentle-items 1 win" in text
     )
     assert (tmp_path / "pairs-as-items.png").stat().st_size > 0
+
+
+def test_the_published_report_is_its_rows(items_script: ModuleType) -> None:
+    """docs/bench/pairs-as-items.md is what the script makes of the rows files beside it."""
+    here = Path(__file__).resolve().parents[1] / "docs" / "bench"
+    tables_module = items_script.published_tables
+
+    def rows(*names: str) -> list[dict]:
+        return tables_module.read_rows([here / name for name in names])
+
+    tables = tables_module.table_rows(here, here / tables_module.SCLIP_ROWS)
+    bag_rows = tables_module.rescored(
+        rows(
+            "bench-bagmeans-1560fa8.jsonl",
+            "bench-bagmeans-bagsize-1560fa8.jsonl",
+            "bench-molecules-centred-72146e1.jsonl",
+        ),
+        rows("bench-ties-bagmeans-2af79bb.jsonl"),
+    )
+    probes = items_script.read_probes(
+        [
+            here / "molecules-gentle-pairs-val-72146e1.jsonl",
+            here / "molecules-items-val-634d969.jsonl",
+        ]
+    )
+    suites = items_script.read_probes([here / "items-val-suites-634d969.jsonl"])
+    text = items_script.markdown(
+        probes, suites, tables, rows("bench-items-634d969.jsonl"), bag_rows
+    )
+    assert text == (here / "pairs-as-items.md").read_text(encoding="utf-8")
