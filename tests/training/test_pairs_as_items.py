@@ -1,5 +1,5 @@
 """`gentleclip train --pairs-as-items`: recipe pairs-as-items on top, refused where it cannot
-train (method clip, no unpaired rows)."""
+train (method clip; no unpaired rows, as any gentle config without the CLIP term is)."""
 
 from __future__ import annotations
 
@@ -47,4 +47,9 @@ def test_train_cli_pairs_as_items_needs_unpaired_rows(
     run = tmp_path / "run"
     assert main(["train", str(pairs_only), "--out", str(run), "--pairs-as-items"]) != 0
     assert "--pairs-as-items needs unpaired rows" in capsys.readouterr().err
+    assert not run.exists()
+    recipe = tmp_path / "no-clip.yaml"  # the same check for a recipe of one's own
+    recipe.write_text("loss: {w_clip: 0.0}\n")
+    assert main(["train", str(pairs_only), "--out", str(run), "--config", str(recipe)]) != 0
+    assert "loss.w_clip 0 needs unpaired rows on both sides" in capsys.readouterr().err
     assert not run.exists()

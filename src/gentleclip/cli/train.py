@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.recipes import BAG_NCE_BAGS_PER_STEP, recipe_overrides
 from gentleclip.training.config import METHODS, TrainConfig, load_config
@@ -128,11 +127,6 @@ def _add_recipe(config: TrainConfig, recipe: str, flag: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train as the arguments say; print one line naming the method, steps and run folder."""
     config = apply_overrides(args, args.config)
-    if args.pairs_as_items and load_dataset_dir(args.data).n_unpaired_a == 0:
-        raise InputError(
-            "--pairs-as-items needs unpaired rows (bags or disjoint sides): without them the "
-            "pairs are the only data and CLIP's term on them is what trains; drop the flag"
-        )
     # --bag-nce without a step size of the user's: room for its bags, as the bench gives it
     room = BAG_NCE_BAGS_PER_STEP if args.bag_nce and args.unpaired_per_step is None else 0
     summary = train(args.data, args.out, config, resume=args.resume, bags_per_step=room)

@@ -133,6 +133,13 @@ def check_method_data(data: RegimeData, config: TrainConfig) -> None:
         )
     if config.method == "gentle" and config.loss.w_bag > 0:
         _check_bag_term_data(data, config.sampler.unpaired_per_step)
+    unpaired = bool(len(data.unpaired_a) and len(data.unpaired_b))
+    if config.method == "gentle" and config.loss.w_clip == 0 and not unpaired:
+        raise InputError(
+            "loss.w_clip 0 needs unpaired rows on both sides (bags or disjoint sides): without "
+            "them the pairs are the only data and CLIP's term on them is what trains "
+            "(--pairs-as-items needs unpaired rows; drop it or set loss.w_clip above 0)"
+        )
     if config.method == "clip" and data.n_pairs == 0:
         raise InputError("--method clip needs matched pairs, but the data directory has 0 pairs")
     if config.method == "clip" and data.n_pairs < 2:
