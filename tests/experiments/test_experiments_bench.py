@@ -8,6 +8,7 @@ import json
 import math
 import multiprocessing
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -1344,3 +1345,17 @@ def test_a_folder_records_its_recipes_and_refuses_one_that_changed(
     (tmp_path / bench.RECIPES).write_text("garbage")
     assert main(["bench", *argv, "--methods", "gentle"]) == 2
     assert "cannot read bench recipe record" in capsys.readouterr().err
+
+
+def test_recipe_digests_cover_a_method_s_own_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A method that puts a shipped recipe's settings on the suite recipe (gentle-items:
+    recipe pairs-as-items) records them too, so a change to that file refuses a resume."""
+    cells = bench.plan(["mfeat"], ["bags:8"], [10], [0], ["gentle", "gentle-items"])
+    digests = bench.recipe_digests(cells)
+    assert set(digests) == {"mfeat-gentle", "gentle-items overrides"}
+    spec = bench.METHODS["gentle-items"]
+    other = replace(spec, overrides={**spec.overrides, "sampler": {"pairs_per_step": 3}})
+    monkeypatch.setitem(bench.METHODS, "gentle-items", other)
+    changed = bench.recipe_digests(cells)
+    assert changed["gentle-items overrides"] != digests["gentle-items overrides"]
+    assert changed["mfeat-gentle"] == digests["mfeat-gentle"]

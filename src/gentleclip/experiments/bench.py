@@ -212,7 +212,7 @@ METHODS: dict[str, Trained | Baseline] = {
     # gentle without its CLIP term, the pairs only two more members of each step's A and B
     # sets, 2 a step (each pair a fifth of the steps at 10 pairs, not every one; recipe
     # pairs-as-items): what molecules' validation splits preferred with small bags
-    # (docs/results.md, "Molecules: the pairs as bag members")
+    # (docs/results.md, "The pairs as bag members")
     "gentle-items": Trained("gentle", recipe_overrides("pairs-as-items")),
 }
 # methods that learn from the bags themselves, beyond gentle's distribution terms
@@ -1375,13 +1375,18 @@ def _cells_to_run(cells: Sequence[Cell], options: BenchOptions) -> list[Cell]:
 
 
 def recipe_digests(cells: Sequence[Cell]) -> dict[str, str]:
-    """SHA-256 of every recipe the trained cells start from (``SUITE-RECIPE``) and of every
-    suite's closed-form parameters (``SUITE baseline_params``), by name; a recipe or suite that
-    does not exist is left to its cells."""
-    specs = [(cell.suite, METHODS.get(cell.method)) for cell in cells]
-    recipes = {f"{suite}-{spec.recipe}" for suite, spec in specs if isinstance(spec, Trained)}
-    suites = {suite for suite, spec in specs if isinstance(spec, Baseline)}
-    configs: dict[str, Any] = {}
+    """SHA-256 of every recipe the trained cells start from (``SUITE-RECIPE``), of the
+    overrides a trained method puts on top (``METHOD overrides``: recipe bag-nce's or
+    pairs-as-items' settings, an ablation's weight) and of every suite's closed-form parameters
+    (``SUITE baseline_params``), by name; a recipe or suite that does not exist is left to its
+    cells."""
+    specs = [(cell.suite, cell.method, METHODS.get(cell.method)) for cell in cells]
+    trained = [(suite, method, s) for suite, method, s in specs if isinstance(s, Trained)]
+    recipes = {f"{suite}-{spec.recipe}" for suite, _, spec in trained}
+    suites = {suite for suite, _, spec in specs if isinstance(spec, Baseline)}
+    configs: dict[str, Any] = {
+        f"{method} overrides": spec.overrides for _, method, spec in trained if spec.overrides
+    }
     for name in sorted(recipes):
         with contextlib.suppress(InputError):  # no such recipe: its cells say so
             configs[name] = load_recipe(name).to_dict()
