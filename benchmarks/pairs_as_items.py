@@ -158,11 +158,12 @@ def _where(row: dict[str, Any]) -> tuple[str, str, int]:
     return (row["suite"], row["regime"], int(row["pairs"]))
 
 
-def _verdict(method: bench.Summary, best: bench.Summary | None, where: tuple) -> str:
-    if best is None:
-        return "only gentle"
-    v = bench.Verdict(where, method, BEST, best, None)
-    return f"{v.outcome} ({v.margin:+.3f})"
+def _verdict(method: bench.Summary, best: bench.Summary | None, where: tuple) -> bench.Verdict:
+    return bench.Verdict(where, method, BEST if best else None, best, None)
+
+
+def _verdict_text(v: bench.Verdict) -> str:
+    return v.outcome if v.baseline is None else f"{v.outcome} ({v.margin:+.3f})"
 
 
 def test_lines(
@@ -184,13 +185,17 @@ def test_lines(
         cols += [bench._mean_std(cells[m]) if m in cells else "-" for m in ("gentle", ITEMS)]
         cols.append(_best_text(cells, names[where], BEST))
         for method in ("gentle", ITEMS):
-            text = _verdict(cells[method], cells.get(BEST), where) if method in cells else "-"
-            cols.append(text)
+            if method not in cells:
+                cols.append("-")
+                continue
+            v = _verdict(cells[method], cells.get(BEST), where)
+            cols.append(_verdict_text(v))
             counts = tally.setdefault(f"{where[0]}, {where[1]}", {}).setdefault(method, {})
-            counts[text.split(" (")[0]] = counts.get(text.split(" (")[0], 0) + 1
+            counts[v.outcome] = counts.get(v.outcome, 0) + 1
         cols.append(_best_text(cells, names[where], BEST_BAGMEANS))
         bags = cells.get(BEST_BAGMEANS)
-        cols.append(_verdict(cells[ITEMS], bags, where) if bags and ITEMS in cells else "-")
+        items_vs_bags = _verdict(cells[ITEMS], bags, where) if bags and ITEMS in cells else None
+        cols.append(_verdict_text(items_vs_bags) if items_vs_bags else "-")
         lines.append("| " + " | ".join(cols) + " |")
     return lines, tally
 
