@@ -17,6 +17,10 @@ best baseline per seed set against pairs, a panel per suite).
 With ``--near 0.01`` (no ``--rows``) it lists instead the published verdicts whose margin is
 within 0.01 of the noise line (``OUT/STEM.md``): the ones more seeds could turn.
 
+``--method gentle-items`` puts another trained method in gentle's place (its rows of seeds
+0-4, not in the tables, come with ``--method-rows``: they add no cells); the tables' gentle then
+stands beside it, with the method's verdict against gentle on the same seeds.
+
 ``--tables mlp-molecules`` compares with the tables as they were before molecules' recipe took
 head-only towers (``published_tables.SOURCES_MLP_MOLECULES``), as the ten-seed checks of
 sessions 56e5dd6 and 46f4fd9 did.
@@ -43,14 +47,18 @@ from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 from gentleclip.experiments import bench
 
 BASELINES = bench.COMPARE_BASELINES
+# the tables' gentle, renamed when another method takes gentle's place (--method)
+RECIPE = "gentle (recipe)"
 Where = tuple[str, str, int]
 
 
 class Found(NamedTuple):
-    """The verdict of one (suite, regime, pairs) over one seed set."""
+    """The verdict of one (suite, regime, pairs) over one seed set; with ``--method``, also
+    that method's verdict against the tables' gentle on the same seeds."""
 
     seeds: SeedSet
     verdict: bench.Verdict
+    recipe: bench.Verdict | None = None
 
 
 def published(bench_dir: Path, sclip_rows: Path, tables: str = "now") -> list[dict[str, Any]]:
@@ -58,14 +66,23 @@ def published(bench_dir: Path, sclip_rows: Path, tables: str = "now") -> list[di
     return published_tables.table_rows(bench_dir, sclip_rows, published_tables.EDITIONS[tables])
 
 
-def compared(rows: Sequence[dict[str, Any]], wheres: set[Where]) -> list[dict[str, Any]]:
-    """The rows of gentle and the baselines in ``wheres``, a later row replacing an earlier one
-    of the same cell. Exits when a method's seeds in one place were made with different
-    overrides (seeds of one setting beside seeds of another would read as one method)."""
+def compared(
+    rows: Sequence[dict[str, Any]], wheres: set[Where], method: str = "gentle"
+) -> list[dict[str, Any]]:
+    """The rows of ``method`` and the baselines in ``wheres``, a later row replacing an earlier
+    one of the same cell. Another method than gentle is renamed gentle (the verdicts' subject)
+    and gentle's own rows :data:`RECIPE`. Exits when a method's seeds in one place were made
+    with different overrides (seeds of one setting beside seeds of another would read as one
+    method)."""
+    names = {method: "gentle"} if method == "gentle" else {method: "gentle", "gentle": RECIPE}
     kept: dict[tuple, dict[str, Any]] = {}
     for row in rows:
         where = (row["suite"], row["regime"], int(row["pairs"]))
-        if where in wheres and row["method"] in ("gentle", *BASELINES):
+        if where not in wheres:
+            continue
+        if row["method"] in names:
+            row = {**row, "method": names[row["method"]]}
+        if row["method"] in ("gentle", RECIPE, *BASELINES):
             kept[bench._row_key(row)] = row
     settings: dict[tuple, set[str]] = {}
     for key, row in kept.items():
@@ -81,22 +98,26 @@ def with_more_seeds(
     published_rows: Sequence[dict[str, Any]],
     more: Sequence[dict[str, Any]],
     sets: Sequence[SeedSet],
+    method: str = "gentle",
+    method_rows: Sequence[dict[str, Any]] = (),
 ) -> list[Found]:
     """:func:`findings` in the cells of ``more`` (rows of more seeds), beside the published
-    rows of the same cells."""
+    rows of the same cells and ``method_rows`` (more rows of ``method``, adding no cells)."""
     wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
-    return findings(compared([*published_rows, *more], wheres), sets)
+    return findings(compared([*published_rows, *method_rows, *more], wheres, method), sets)
 
 
 def findings(rows: Sequence[dict[str, Any]], sets: Sequence[SeedSet]) -> list[Found]:
     """A verdict per (where, seed set) where gentle has every seed of the set and each
-    baseline that counts does too (a baseline short of seeds is left out of that set)."""
+    baseline that counts does too (a baseline short of seeds is left out of that set); where
+    :data:`RECIPE` rows have the set's seeds, gentle's verdict against them too."""
     found = []
     for seed_set in sets:
         mine = [r for r in rows if int(r["seed"]) in seed_set.seeds]
         whole = _whole(mine, seed_set)
+        recipe = {v.where: v for v in bench.verdicts(whole, (RECIPE,)) if v.best is not None}
         for verdict in bench.verdicts(whole, BASELINES):
-            found.append(Found(seed_set, verdict))
+            found.append(Found(seed_set, verdict, recipe.get(verdict.where)))
     order = {s.name: i for i, s in enumerate(sets)}
     return sorted(found, key=lambda f: (*bench._where_order(f.verdict.where), order[f.seeds.name]))
 
@@ -147,15 +168,18 @@ def _mean_std(summary: bench.Summary | None) -> str:
     return "-" if summary is None else f"{summary.mean:.3f} ± {summary.std:.3f}"
 
 
-def report(found: Sequence[Found]) -> str:
-    """The markdown table, one line per (where, seed set)."""
+def report(found: Sequence[Found], method: str = "gentle") -> str:
+    """The markdown table, one line per (where, seed set); with ``method`` other than gentle,
+    two columns more: the tables' gentle on the same seeds and the method's verdict on it."""
+    beside = method != "gentle"
     lines = [
-        "Gentle against the best of the issue's baselines "
+        f"{method[0].upper() + method[1:]} against the best of the issue's baselines "
         f"({', '.join(BASELINES)}) per seed set; mean ± std ({bench.STD_NOTE}); outcome: win /"
         " lose when the margin exceeds the noise line (the larger std), else tie.",
         "",
-        "| suite | regime | pairs | seeds | gentle | best baseline | margin | noise | outcome |",
-        "|---|---|---:|---|---:|---|---:|---:|---|",
+        f"| suite | regime | pairs | seeds | {method} | best baseline | margin | noise | outcome |"
+        + (" gentle (recipe) | against it |" if beside else ""),
+        "|---|---|---:|---|---:|---|---:|---:|---|" + ("---:|---|" if beside else ""),
     ]
     for f in found:
         v = f.verdict
@@ -169,14 +193,21 @@ def report(found: Sequence[Found]) -> str:
             )
         lines.append(
             f"| {suite} | {regime} | {pairs} | {f.seeds.name} | {_mean_std(v.gentle)} | {best}"
-            f" | {margin} | {noise} | {v.outcome} |"
+            f" | {margin} | {noise} | {v.outcome} |" + (_recipe_cells(f.recipe) if beside else "")
         )
     return "\n".join(lines) + "\n"
 
 
-def plot(found: Sequence[Found], path: Path) -> None:
-    """Gentle (solid) and the best baseline (dashed) against pairs per seed set, bars the std;
-    a panel per (suite, regime)."""
+def _recipe_cells(v: bench.Verdict | None) -> str:
+    """The tables' gentle and the verdict against it (``-`` where it lacks the set's seeds)."""
+    if v is None:
+        return " - | - |"
+    return f" {_mean_std(v.baseline)} | {v.outcome} ({v.margin:+.3f}) |"
+
+
+def plot(found: Sequence[Found], path: Path, method: str = "gentle") -> None:
+    """``method`` (solid) and the best baseline (dashed) against pairs per seed set, bars the
+    std; a panel per (suite, regime)."""
     panels = list(dict.fromkeys(f.verdict.where[:2] for f in found))
     names = list(dict.fromkeys(f.seeds.name for f in found))
     fig = Figure(figsize=(5.0 * len(panels), 3.8), layout="constrained")
@@ -198,7 +229,7 @@ def plot(found: Sequence[Found], path: Path) -> None:
                     linestyle=style,
                     marker="o" if attr == "gentle" else "s",
                     capsize=3,
-                    label=f"{'gentle' if attr == 'gentle' else 'best baseline'}, seeds {name}",
+                    label=f"{method if attr == 'gentle' else 'best baseline'}, seeds {name}",
                 )
         ax.set_title(f"{panel[0]}, {panel[1]}")
         ax.set_xlabel("pairs")
@@ -238,6 +269,18 @@ def main() -> None:
         type=float,
         help="instead: list the published verdicts within this distance of the noise line",
     )
+    p.add_argument(
+        "--method",
+        default="gentle",
+        help="the trained method in gentle's place (the tables' gentle then stands beside it)",
+    )
+    p.add_argument(
+        "--method-rows",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="more rows of --method (its seeds 0-4, say); they add no cells",
+    )
     p.add_argument("--sets", nargs="+", default=["0-4", "5-9", "0-9"])
     p.add_argument("--out", type=Path, default=Path("docs/bench"))
     p.add_argument("--stem", required=True)
@@ -260,11 +303,12 @@ def main() -> None:
     now = published_tables.as_made_now(published_tables.read_rows(args.rows_made_now), base)
     more = [*published_tables.read_rows(args.rows), *now]
     sets = [parse_set(text) for text in args.sets]
-    found = with_more_seeds(base, more, sets)
-    text = report(found)
+    method_rows = published_tables.read_rows(args.method_rows)
+    found = with_more_seeds(base, more, sets, args.method, method_rows)
+    text = report(found, args.method)
     with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
-    plot(found, args.out / f"{args.stem}.png")
+    plot(found, args.out / f"{args.stem}.png", args.method)
     print(text)
     print(f"wrote {args.out / (args.stem + '.md')} and {args.out / (args.stem + '.png')}")
 

@@ -189,3 +189,44 @@ def test_seeds_made_with_other_overrides_are_refused(target_script: ModuleType) 
     every = [{**_row("gentle", seed, 0.4), **towers} for seed in range(10)]
     kept = target_script.compared([*_rows(), *every], where)
     assert [r["value"] for r in kept if r["method"] == "gentle"] == [0.4] * 10
+
+
+ITEMS = [0.36, 0.33, 0.35, 0.37, 0.34, 0.26, 0.28, 0.27, 0.25, 0.24]
+
+
+def test_another_method_takes_gentle_s_place_with_gentle_beside_it(
+    target_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--method gentle-items: its verdicts against the baselines, and against the tables'
+    gentle on the same seeds; its seeds 0-4 come with --method-rows and add no cells."""
+    rows = _rows()
+    items = [_row("gentle-items", seed, ITEMS[seed]) for seed in range(10)]
+    base = _write(tmp_path / "base.jsonl", [r for r in rows if r["seed"] < 5])
+    more = _write(tmp_path / "more.jsonl", [r for r in rows if r["seed"] >= 5])
+    late = _write(tmp_path / "late.jsonl", items[5:])
+    early = _write(tmp_path / "early.jsonl", [*items[:5], _row("gentle-items", 0, 0.9, pairs=20)])
+    argv = ["target_seeds.py", "--base-rows", str(base), "--rows", str(more), str(late)]
+    argv += ["--method", "gentle-items", "--method-rows", str(early)]
+    monkeypatch.setattr("sys.argv", [*argv, "--out", str(tmp_path), "--stem", "m"])
+    target_script.main()
+    text = (tmp_path / "m.md").read_text(encoding="utf-8")
+    assert text.startswith("Gentle-items against the best of the issue's baselines")
+    assert "| seeds | gentle-items | best baseline |" in text
+    # seeds 0-4: 0.350 against relrep's 0.260 and against gentle's 0.300 (noise 0.014): wins
+    early_line = "| molecules | bags:8 | 50 | 0-4 | 0.350 ± 0.014 | relrep 0.260 ± 0.014 | +0.090 |"
+    assert early_line in text
+    assert "| 0.300 ± 0.014 | win (+0.050) |" in text
+    # seeds 5-9: 0.260 against gentle's 0.260: a tie
+    assert "| molecules | bags:8 | 50 | 5-9 | 0.260 ± 0.014 |" in text
+    assert "| 0.260 ± 0.014 | tie (+0.000) |" in text
+    assert "| 20 |" not in text  # --method-rows add no cells
+
+
+def test_compared_renames_the_method_and_gentle(target_script: ModuleType) -> None:
+    rows = [*_rows(), _row("gentle-items", 0, 0.5), _row("gentle-bagnce", 0, 0.6)]
+    kept = target_script.compared(rows, {("molecules", "bags:8", 50)}, "gentle-items")
+    assert {r["method"] for r in kept} == {"gentle", target_script.RECIPE, "relrep", "cca"}
+    assert [r["value"] for r in kept if r["method"] == "gentle"] == [0.5]
+    found = target_script.findings(kept, _sets(target_script)[:1])
+    assert found == []  # gentle-items has one seed of 0-4: no verdict
+    assert target_script.findings(_rows(), _sets(target_script))[0].recipe is None

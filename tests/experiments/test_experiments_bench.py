@@ -484,6 +484,10 @@ def test_candidates_and_parsing() -> None:
     recipe = bench.base_config("molecules", bench.METHODS["gentle"], None, seed=0)
     assert (items["loss"]["w_clip"], items["sampler"]["pairs_per_step"]) == (0.0, 2)
     assert items["model"] == recipe["model"] and items["optim"] == recipe["optim"]
+    both = bench.base_config("molecules", bench.METHODS["gentle-bagnce-items"], None, seed=0)
+    assert (both["loss"]["w_clip"], both["loss"]["w_bag"]) == (0.0, 1.0)
+    assert both["sampler"]["pairs_per_step"] == 2 and both["sampler"]["unpaired_per_step"] == 128
+    assert both["model"] == recipe["model"] and both["optim"] == recipe["optim"]
 
 
 def test_method_groups_expand_in_order_without_duplicates() -> None:
@@ -505,9 +509,9 @@ def test_method_groups_expand_in_order_without_duplicates() -> None:
         *bench.BAG_MEANS,
         *bench.BAG_LEVEL,
     ]
-    for method in ("gentle-bagmeans", "gentle-bagnce", "gentle-items"):
+    for method in ("gentle-bagmeans", "gentle-bagnce", "gentle-items", "gentle-bagnce-items"):
         assert method not in (*bench.ABLATIONS, *bench.BAG_MEANS, *compare)
-    assert bench.parse_methods("items") == ["gentle", "gentle-items"]
+    assert bench.parse_methods("items") == ["gentle", "gentle-items", "gentle-bagnce-items"]
     groups = "compare,ablations,disjoint,reference,bagmeans,items"
     assert set(bench.parse_methods(groups)) == set(bench.METHODS)
     with pytest.raises(InputError, match="unknown method 'ablation'"):

@@ -130,6 +130,15 @@ class Baseline:
     bag_means: bool = False  # True: each bag's mean rows join the pairs (data.bag_means)
 
 
+def merge_nested(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with the nested dict ``override`` merged in (override wins)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        merged = merge_nested(out.get(key, {}), value) if isinstance(value, dict) else value
+        out[key] = merged
+    return out
+
+
 # neighbourhood preservation on the suite's CLIP recipe: SDD and MMD off, w_nbr 0.03 on every row
 _NBR: dict[str, Any] = {
     "method": "gentle",
@@ -214,11 +223,20 @@ METHODS: dict[str, Trained | Baseline] = {
     # pairs-as-items): what molecules' validation splits preferred with small bags
     # (docs/results.md, "The pairs as bag members")
     "gentle-items": Trained("gentle", recipe_overrides("pairs-as-items")),
+    # both: the bag-level InfoNCE ties the bags where the CLIP term no longer ties the pairs
+    # (`gentleclip train --bag-nce --pairs-as-items`; docs/results.md, "Bag-level InfoNCE
+    # with the pairs as bag members")
+    "gentle-bagnce-items": Trained(
+        "gentle",
+        merge_nested(recipe_overrides("bag-nce"), recipe_overrides("pairs-as-items")),
+        bags_per_step=BAG_NCE_BAGS_PER_STEP,
+    ),
 }
 # methods that learn from the bags themselves, beyond gentle's distribution terms
 BAG_LEVEL = ("gentle-bagnce",)
-# gentle reading its pairs as set members only (no CLIP term); not an issue's ablation
-PAIRS_AS_ITEMS = ("gentle-items",)
+# gentle reading its pairs as set members only (no CLIP term), with and without the bag-level
+# InfoNCE; not an issue's ablation
+PAIRS_AS_ITEMS = ("gentle-items", "gentle-bagnce-items")
 
 
 ABLATIONS = tuple(
@@ -537,15 +555,6 @@ def set_dotted(config: dict[str, Any], dotted: str, value: Any) -> None:
     for part in filter(None, section.split(".")):
         target = target.setdefault(part, {})
     target[name] = value
-
-
-def merge_nested(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``base`` with the nested dict ``override`` merged in (override wins)."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        merged = merge_nested(out.get(key, {}), value) if isinstance(value, dict) else value
-        out[key] = merged
-    return out
 
 
 def base_config(
@@ -1752,8 +1761,8 @@ LEARNED = {"sclip-learned": "sclip", "clip-learned": "clip"}
 def _style(method: str) -> dict[str, Any]:
     """The method's fixed colour (:data:`COLOURS`); ablations dashed and hollow, the
     learned-temperature variants dotted with squares, the bag-mean baselines in their base
-    method's colour, dash-dotted with triangles, gentle-items black with stars; grey for a
-    method without a colour."""
+    method's colour, dash-dotted with triangles, gentle-items black with stars (dashed with the
+    bag-level InfoNCE); grey for a method without a colour."""
     colors = matplotlib.colormaps["tab20"].colors
     base = method.removesuffix("-bagmeans") if method in WITH_BAG_MEANS else method
     index = COLOURS.get(LEARNED.get(base, base))
@@ -1767,6 +1776,8 @@ def _style(method: str) -> dict[str, Any]:
         style.update(linestyle="-.", marker="^")
     if method in PAIRS_AS_ITEMS:  # tab20 has no colour left that no method wears
         style.update(color="black", marker="*")
+        if method == "gentle-bagnce-items":
+            style.update(linestyle="--")
     return style
 
 

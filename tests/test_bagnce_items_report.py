@@ -1,0 +1,106 @@
+"""benchmarks/bagnce_items.py: gentle-bagnce-items against gentle, its two halves and the
+best baselines, and target 1 with each in gentle's place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from gentleclip.experiments import datasets
+
+ScriptLoader = Callable[[str], ModuleType]
+SUITES = ("emoji", "mfeat", "molecules", "proteins")
+
+
+@pytest.fixture
+def script(bench_script: ScriptLoader) -> ModuleType:
+    return bench_script("bagnce_items")
+
+
+def _row(method: str, seed: int, value: float, suite: str = "molecules", pairs: int = 10) -> dict:
+    where = {"suite": suite, "regime": "bags:8", "pairs": pairs}
+    return {**where, "seed": seed, "method": method, "status": "ok", "value": value}
+
+
+def _five(method: str, mean: float, **where: object) -> list[dict]:
+    """Five seeds at mean -0.02 .. +0.02 (population std 0.014)."""
+    return [_row(method, s, mean + (s - 2) * 0.01, **where) for s in range(5)]
+
+
+def _cell(suite: str, pairs: int, both: float) -> tuple[list[dict], list[dict], list[dict]]:
+    """(tables, rows, bag-mean rows) of one cell: gentle 0.40, cca 0.30, ridge-bagmeans 0.50,
+    gentle-bagnce 0.48, gentle-items 0.45 and gentle-bagnce-items at ``both``."""
+    where = {"suite": suite, "pairs": pairs}
+    tables = [*_five("gentle", 0.40, **where), *_five("cca", 0.30, **where)]
+    rows = [*_five("gentle-bagnce", 0.48, **where), *_five("gentle-items", 0.45, **where)]
+    rows += _five("gentle-bagnce-items", both, **where)
+    # fitted with the suite's current parameters (molecules: centred features), as they count
+    fitted = {"baseline_override": datasets.entry(suite).baseline_params}
+    return tables, rows, [{**r, **fitted} for r in _five("ridge-bagmeans", 0.50, **where)]
+
+
+def test_verdicts_of_the_combined_method(script: ModuleType) -> None:
+    tables, rows, bags = _cell("mfeat", 10, 0.55)
+    table, names = script.cells_by_where(tables, rows, bags)
+    cells = table[("mfeat", "bags:8", 10)]
+    assert names[("mfeat", "bags:8", 10)] == {script.BEST: "cca", script.BEST_ALL: "ridge-bagmeans"}
+    assert cells["gentle-bagnce-items"].mean == pytest.approx(0.55)
+    (line,) = [x for x in script.table_lines(table, names) if x.startswith("| mfeat")]
+    assert "| win (+0.250) | win (+0.050) | win (+0.070) | win (+0.100) |" in line
+    assert "| 0.400 ± 0.014 | 0.450 ± 0.014 | 0.480 ± 0.014 | 0.550 ± 0.014 |" in line
+
+
+def test_a_later_row_replaces_an_earlier_one_and_other_pairs_are_left_out(
+    script: ModuleType,
+) -> None:
+    tables, rows, bags = _cell("mfeat", 10, 0.55)
+    rows.append(_row("gentle-bagnce-items", 0, 0.43, "mfeat", 10))  # seed 0 again: 0.53 -> 0.43
+    rows += _five("gentle-bagnce-items", 0.9, suite="mfeat", pairs=100)
+    table, _ = script.cells_by_where(tables, rows, bags)
+    assert list(table) == [("mfeat", "bags:8", 10)]
+    assert table[("mfeat", "bags:8", 10)]["gentle-bagnce-items"].mean == pytest.approx(0.53)
+
+
+def test_target_1_counts_suites_winning_at_every_target_count(script: ModuleType) -> None:
+    """Every suite at 10, 20 and 50 pairs; the combined method ties the bag means on proteins
+    at 50 pairs (0.51 against 0.50, std 0.014): 3 suites of 4 against every baseline."""
+    tables, rows, bags = [], [], []
+    for suite in SUITES:
+        for pairs in (10, 20, 50):
+            both = 0.51 if (suite, pairs) == ("proteins", 50) else 0.55
+            t, r, b = _cell(suite, pairs, both)
+            tables, rows, bags = tables + t, rows + r, bags + b
+    table, _ = script.cells_by_where(tables, rows, bags)
+    lines = script.target_lines(table)
+    assert (
+        "- gentle-bagnce-items against every baseline: wins at 10, 20 and 50 pairs on 3 of 4"
+        " suites (emoji, mfeat, molecules): met" in lines
+    )
+    assert (
+        "- gentle against every baseline: wins at 10, 20 and 50 pairs on 0 of 4 suites"
+        " (none): not met" in lines
+    )
+    assert any(x.startswith("- gentle-bagnce against the issue's baselines: wins") for x in lines)
+
+
+def test_target_1_is_not_counted_without_all_four_suites(script: ModuleType) -> None:
+    tables, rows, bags = _cell("mfeat", 10, 0.55)
+    table, _ = script.cells_by_where(tables, rows, bags)
+    assert script.target_lines(table) == []
+
+
+def test_probe_means_and_the_report_and_plot(script: ModuleType, tmp_path: Path) -> None:
+    probes = [
+        {"suite": "proteins", "pairs": 10, "method": "gentle-bagnce", "seed": s, "val": v}
+        for s, v in ((1, 0.7), (0, 0.8))
+    ]
+    probes.append({**probes[0], "override": {"loss.w_clip": 0.1}, "val": 0.1})  # not a method
+    assert script.probe_lines(probes)[2] == "| proteins | 10 | gentle-bagnce | 0.750 | 0,1 |"
+    table, names = script.cells_by_where(*_cell("mfeat", 10, 0.55))
+    text = script.markdown(probes, table, names)
+    assert text.startswith("# The bag-level InfoNCE with the pairs as bag members")
+    assert (path := script.plot(table, tmp_path)).stat().st_size > 0
+    assert path.name == "bagnce-items.png"
