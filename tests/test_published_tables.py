@@ -1936,3 +1936,23 @@ def test_molecules_near_line_verdicts_on_the_new_tables_are_made_from_their_rows
             v = f.verdict
             quote = f"{v.gentle.mean:.3f} ± {v.gentle.std:.3f} against {v.best}'s "
             assert quote + f"{v.baseline.mean:.3f} ± {v.baseline.std:.3f}" in flat, v.where
+
+
+ITEMS_SEEDS59_ROWS = "bench-items-seeds59-123046b.jsonl"
+
+
+def test_gentle_items_over_ten_seeds_is_made_from_its_rows(target_seeds: ModuleType) -> None:
+    """docs/bench/items-seeds-123046b.md: gentle-items in gentle's place over the tables' seeds
+    0-4 (session 634d969's rows) and seeds 5-9 (session 123046b's), the baselines and gentle
+    of target 1's ten-seed rows beside it; its molecules lead over gentle holds on seeds 5-9."""
+    more = _bench_rows(*TARGET1_NOW_ROWS, ITEMS_SEEDS59_ROWS)
+    base = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl", "now")
+    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
+    items = _bench_rows("bench-items-634d969.jsonl")
+    found = target_seeds.with_more_seeds(base, more, sets, "gentle-items", items)
+    text = (BENCH / "items-seeds-123046b.md").read_text(encoding="utf-8")
+    assert text == target_seeds.report(found, "gentle-items")
+    late = {(f.verdict.where[0], f.verdict.where[2]): f for f in found if f.seeds.name == "5-9"}
+    assert len(late) == 12 and all(f.recipe is not None for f in late.values())
+    assert {late[("molecules", p)].recipe.outcome for p in (10, 20, 50)} == {"win"}
+    assert {late[("proteins", p)].recipe.outcome for p in (10, 20, 50)} == {"lose"}
