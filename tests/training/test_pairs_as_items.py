@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from gentleclip.cli.main import main
+from gentleclip.experiments import bench
 from gentleclip.recipes import recipe_overrides
 
 SplitWriter = Callable[..., Path]
@@ -53,3 +54,19 @@ def test_train_cli_pairs_as_items_needs_unpaired_rows(
     assert main(["train", str(pairs_only), "--out", str(run), "--config", str(recipe)]) != 0
     assert "loss.w_clip 0 needs unpaired rows on both sides" in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_train_cli_bag_nce_and_pairs_as_items_combine_as_the_bench_s_method(
+    tmp_path: Path, write_split: SplitWriter
+) -> None:
+    """`--bag-nce --pairs-as-items` writes the settings of the bench's gentle-bagnce-items:
+    both recipes' loss and sampler fields on gentle's."""
+    data = write_split(tmp_path, seed=0, split_args=["--regime", "bags", "--bag-size", "4"])
+    argv = ["train", str(data), "--steps", "3", "--no-progress", "--bag-nce", "--pairs-as-items"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    method = bench.METHODS["gentle-bagnce-items"].overrides
+    for section in ("loss", "sampler"):
+        for name, value in method[section].items():
+            assert written[section][name] == value, (section, name)
+    assert (written["loss"]["w_clip"], written["loss"]["w_bag"]) == (0.0, 1.0)
