@@ -89,7 +89,7 @@ def verdict(method: bench.Summary, rival: bench.Summary | None, where: Where) ->
 
 
 def _text(v: bench.Verdict) -> str:
-    return v.outcome if v.baseline is None else f"{v.outcome} ({v.margin:+.3f})"
+    return f"{v.outcome} ({v.margin:+.3f})"
 
 
 def table_lines(table: dict[Where, Cells], names: dict[Where, dict[str, str]]) -> list[str]:
@@ -114,7 +114,8 @@ def table_lines(table: dict[Where, Cells], names: dict[Where, dict[str, str]]) -
             cols.append(f"{best} {bench._mean_std(cells[label])}" if best else "-")
         both = cells.get("gentle-bagnce-items")
         for rival in (BEST, BEST_ALL, "gentle-bagnce", "gentle-items"):
-            cols.append(_text(verdict(both, cells.get(rival), where)) if both else "-")
+            ran = both is not None and rival in cells
+            cols.append(_text(verdict(both, cells[rival], where)) if ran else "-")
         lines.append("| " + " | ".join(cols) + " |")
     return lines
 

@@ -104,3 +104,12 @@ def test_probe_means_and_the_report_and_plot(script: ModuleType, tmp_path: Path)
     assert text.startswith("# The bag-level InfoNCE with the pairs as bag members")
     assert (path := script.plot(table, tmp_path)).stat().st_size > 0
     assert path.name == "bagnce-items.png"
+
+
+def test_a_rival_that_did_not_run_is_a_dash(script: ModuleType) -> None:
+    tables, rows, bags = _cell("emoji", 20, 0.55)
+    rows = [r for r in rows if r["method"] != "gentle-bagnce"]
+    table, names = script.cells_by_where(tables, rows, bags)
+    (line,) = [x for x in script.table_lines(table, names) if x.startswith("| emoji")]
+    assert line.endswith("| win (+0.250) | win (+0.050) | - | win (+0.100) |")
+    assert "| 0.450 ± 0.014 | - | 0.550 ± 0.014 |" in line
