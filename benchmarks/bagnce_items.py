@@ -11,17 +11,19 @@ both recipes on top of the suite's gentle recipe (`gentleclip train --bag-nce
 - ``--probes``: validation probe rows (``benchmarks/validation_probe.py``) of any of the
   methods below, shown as means per (suite, pairs, method) with their seeds;
 - ``--rows``: bench rows on test pairs of ``gentle-items``, ``gentle-bagnce`` and
-  ``gentle-bagnce-items`` (a later row replaces an earlier one of the same cell);
+  ``gentle-bagnce-items`` (a later row replaces an earlier one of the same cell; give
+  gentle-bagnce rows made with the full search, as the tables' and the others' are);
 - the published tables' rows (``--bench``, ``--sclip-rows``: gentle and the issue's
   baselines) and the bag-mean baselines' (``--bagmeans-rows``, fitted with the suite's
   current parameters, ties rescored with ``--rescored``),
 
 and writes ``OUT/bagnce-items.md`` (per suite and pair count, bags of 8, each method with its
-verdicts against the best issue baseline, the best of every baseline and gentle; target 1
-counted with each in gentle's place) and ``OUT/bagnce-items.png``:
+verdicts against the best issue baseline, the best of every baseline and the other three;
+target 1 counted with each in gentle's place) and ``OUT/bagnce-items.png``:
 
-    python benchmarks/bagnce_items.py --probes docs/bench/bagnce-items-val-<session>.jsonl \\
-        --rows docs/bench/bench-items-634d969.jsonl docs/bench/bench-bagnce-items-<session>.jsonl \\
+    python benchmarks/bagnce_items.py --probes docs/bench/bagnce-items-val-123046b.jsonl \\
+        --rows docs/bench/bench-items-634d969.jsonl docs/bench/bench-bagnce-items-123046b.jsonl \\
+        docs/bench/bench-bagnce-full-123046b.jsonl \\
         --bagmeans-rows docs/bench/bench-bagmeans-1560fa8.jsonl \\
         docs/bench/bench-molecules-centred-72146e1.jsonl \\
         --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl --bench docs/bench \\
@@ -93,7 +95,8 @@ def _text(v: bench.Verdict) -> str:
 
 
 def table_lines(table: dict[Where, Cells], names: dict[Where, dict[str, str]]) -> list[str]:
-    """One line per pair count: the methods, both bests, and gentle-bagnce-items' verdicts."""
+    """One line per pair count: the methods, both bests, and gentle-bagnce-items' verdicts
+    against the bests and the other three."""
     head = [
         "suite",
         "pairs",
@@ -102,10 +105,11 @@ def table_lines(table: dict[Where, Cells], names: dict[Where, dict[str, str]]) -
         BEST_ALL,
         "gentle-bagnce-items vs issue's",
         "vs all",
-        "vs gentle-bagnce",
+        "vs gentle",
         "vs gentle-items",
+        "vs gentle-bagnce",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(METHODS) + "---|" * 6]
+    lines = ["| " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(METHODS) + "---|" * 7]
     for where, cells in table.items():
         cols = [where[0], str(where[2])]
         cols += [bench._mean_std(cells[m]) if m in cells else "-" for m in METHODS]
@@ -113,7 +117,7 @@ def table_lines(table: dict[Where, Cells], names: dict[Where, dict[str, str]]) -
             best = names[where].get(label)
             cols.append(f"{best} {bench._mean_std(cells[label])}" if best else "-")
         both = cells.get("gentle-bagnce-items")
-        for rival in (BEST, BEST_ALL, "gentle-bagnce", "gentle-items"):
+        for rival in (BEST, BEST_ALL, *METHODS[:-1]):
             ran = both is not None and rival in cells
             cols.append(_text(verdict(both, cells[rival], where)) if ran else "-")
         lines.append("| " + " | ".join(cols) + " |")

@@ -49,7 +49,7 @@ def test_verdicts_of_the_combined_method(script: ModuleType) -> None:
     assert names[("mfeat", "bags:8", 10)] == {script.BEST: "cca", script.BEST_ALL: "ridge-bagmeans"}
     assert cells["gentle-bagnce-items"].mean == pytest.approx(0.55)
     (line,) = [x for x in script.table_lines(table, names) if x.startswith("| mfeat")]
-    assert "| win (+0.250) | win (+0.050) | win (+0.070) | win (+0.100) |" in line
+    assert "| win (+0.250) | win (+0.050) | win (+0.150) | win (+0.100) | win (+0.070) |" in line
     assert "| 0.400 ± 0.014 | 0.450 ± 0.014 | 0.480 ± 0.014 | 0.550 ± 0.014 |" in line
 
 
@@ -111,5 +111,37 @@ def test_a_rival_that_did_not_run_is_a_dash(script: ModuleType) -> None:
     rows = [r for r in rows if r["method"] != "gentle-bagnce"]
     table, names = script.cells_by_where(tables, rows, bags)
     (line,) = [x for x in script.table_lines(table, names) if x.startswith("| emoji")]
-    assert line.endswith("| win (+0.250) | win (+0.050) | - | win (+0.100) |")
+    assert line.endswith("| win (+0.250) | win (+0.050) | win (+0.150) | win (+0.100) | - |")
     assert "| 0.450 ± 0.014 | - | 0.550 ± 0.014 |" in line
+
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "docs" / "bench"
+ROWS = (
+    "bench-items-634d969.jsonl",
+    "bench-bagnce-items-123046b.jsonl",
+    "bench-bagnce-full-123046b.jsonl",
+)
+
+
+def test_the_published_report_is_made_from_its_rows(script: ModuleType) -> None:
+    """docs/bench/bagnce-items.md is what the script makes of the rows results.md names; the
+    gentle-bagnce column is its full-search rerun, as every other column's search."""
+    published = script.published_tables
+    rows = published.read_rows([BENCH / name for name in ROWS])
+    assert {r["method"] for r in rows} == set(script.MINE)
+    tables = published.table_rows(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    bag_rows = published.rescored(
+        published.read_rows(
+            [
+                BENCH / "bench-bagmeans-1560fa8.jsonl",
+                BENCH / "bench-molecules-centred-72146e1.jsonl",
+            ]
+        ),
+        published.read(BENCH / "bench-ties-bagmeans-2af79bb.jsonl"),
+    )
+    table, names = script.cells_by_where(tables, rows, bag_rows)
+    probes = script.pairs_as_items.read_probes([BENCH / "bagnce-items-val-123046b.jsonl"])
+    text = (BENCH / "bagnce-items.md").read_text(encoding="utf-8")
+    assert text == script.markdown(probes, table, names)
+    assert len(table) == 12 and all(len(cells) == 6 for cells in table.values())

@@ -266,3 +266,27 @@ def test_pairs_as_items_quotes_its_rows(gentle: dict) -> None:
     cell = ("molecules", "unpaired", 50)
     text = _one_line(_EXPECTATIONS[Regime.UNPAIRED])
     assert f"with 50 pairs ({items[cell]:.3f} against {gentle[cell]:.3f})" in text
+
+
+def test_bag_nce_with_pairs_as_items_quotes_its_rows() -> None:
+    """The --bag-nce --pairs-as-items sentence of bags of 8: gentle-bagnce-items' rows
+    (session 123046b) per suite, and its outcomes against every baseline as
+    docs/bench/bagnce-items.md gives them."""
+    rows = bench.read_results(BENCH / "bench-bagnce-items-123046b.jsonl")
+    both = _means(bench.summarise(rows), "gentle-bagnce-items")
+
+    def span(suite: str) -> str:
+        values = [both[(suite, "bags:8", p)] for p in (10, 20, 50)]
+        return f"{min(values):.3f}-{max(values):.3f}"
+
+    eight = _one_line(MEASURED_BAG_SIZES[8])
+    assert (
+        f"(class P@1 emoji {span('emoji')}, mfeat {span('mfeat')}, molecules "
+        f"{span('molecules')}; proteins R@10 {span('proteins')};" in eight
+    )
+    report = (BENCH / "bagnce-items.md").read_text(encoding="utf-8").splitlines()
+    cells = [[c.strip() for c in x.strip("|").split("|")] for x in report if x.startswith("| ")]
+    against_all = [c[9].split()[0] for c in cells if c[1] in ("10", "20", "50")]
+    assert len(against_all) == 12 and set(against_all) <= {"win", "tie"}
+    wins, ties = against_all.count("win"), against_all.count("tie")
+    assert f"{wins} wins and {ties} ties in 12 cells" in eight
