@@ -208,7 +208,7 @@ def markdown(
 STYLES = {
     "gentle": {"color": bench._style("gentle")["color"], "marker": "o"},
     "gentle-items": {"color": "black", "marker": "*"},
-    "gentle-bagnce": {"color": bench._style("gentle-bagnce")["color"], "marker": "D"},
+    "gentle-bagnce": {"color": "tab:green", "marker": "D"},  # bench._style gives it grey
     "gentle-bagnce-items": {"color": "black", "marker": "*", "linestyle": "--"},
     BEST: {"color": "0.55", "marker": "s", "linestyle": ":"},
     BEST_ALL: {"color": "tab:orange", "marker": "^", "linestyle": "-."},
