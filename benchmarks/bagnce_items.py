@@ -39,7 +39,6 @@ from typing import Any
 
 import bag_means
 import pairs_as_items
-import published_tables
 from matplotlib.figure import Figure
 
 from gentleclip.evaluation.report import save_figure_atomic
@@ -244,20 +243,9 @@ def plot(table: dict[Where, Cells], out: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=Path, nargs="*", default=[])
-    parser.add_argument("--rows", type=Path, nargs="+", required=True)
-    parser.add_argument("--bagmeans-rows", type=Path, nargs="*", default=[])
-    parser.add_argument("--rescored", type=Path, nargs="*", default=[])
-    parser.add_argument("--bench", type=Path, default=Path("docs/bench"))
-    parser.add_argument(
-        "--sclip-rows", type=Path, default=Path("docs/bench") / published_tables.SCLIP_ROWS
-    )
-    parser.add_argument("--out", type=Path, default=Path("docs/bench"))
+    pairs_as_items.add_row_arguments(parser)
     args = parser.parse_args()
-    rows = published_tables.read_rows(args.rows)
-    tables = published_tables.table_rows(args.bench, args.sclip_rows)
-    bag_rows = published_tables.rescored(
-        published_tables.read_rows(args.bagmeans_rows), published_tables.read_rows(args.rescored)
-    )
+    rows, tables, bag_rows = pairs_as_items.read_row_arguments(args)
     table, names = cells_by_where(tables, rows, bag_rows)
     text = markdown(pairs_as_items.read_probes(args.probes), table, names)
     bag_means.write_report(args.out / f"{STEM}.md", text)

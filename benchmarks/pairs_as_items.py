@@ -265,10 +265,9 @@ def read_probes(paths: Sequence[Path]) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--probes", type=Path, nargs="+", required=True)
-    parser.add_argument("--suite-probes", type=Path, nargs="*", default=[])
+def add_row_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--rows`` (the method's test rows), the bag-mean rows and their rescored ties, the
+    tables' folder and sclip rows, and ``--out``: what this report and bagnce_items.py read."""
     parser.add_argument("--rows", type=Path, nargs="+", required=True)
     parser.add_argument("--bagmeans-rows", type=Path, nargs="*", default=[])
     parser.add_argument("--rescored", type=Path, nargs="*", default=[])
@@ -277,12 +276,25 @@ def main() -> None:
         "--sclip-rows", type=Path, default=Path("docs/bench") / published_tables.SCLIP_ROWS
     )
     parser.add_argument("--out", type=Path, default=Path("docs/bench"))
-    args = parser.parse_args()
-    items = published_tables.read_rows(args.rows)
+
+
+def read_row_arguments(args: argparse.Namespace) -> tuple[list[dict], list[dict], list[dict]]:
+    """The rows of :func:`add_row_arguments`: (``--rows``, the tables' rows, the bag-mean rows
+    with their ties rescored)."""
     tables = published_tables.table_rows(args.bench, args.sclip_rows)
     bag_rows = published_tables.rescored(
         published_tables.read_rows(args.bagmeans_rows), published_tables.read_rows(args.rescored)
     )
+    return published_tables.read_rows(args.rows), tables, bag_rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--probes", type=Path, nargs="+", required=True)
+    parser.add_argument("--suite-probes", type=Path, nargs="*", default=[])
+    add_row_arguments(parser)
+    args = parser.parse_args()
+    items, tables, bag_rows = read_row_arguments(args)
     probes = read_probes(args.probes), read_probes(args.suite_probes)
     text = markdown(*probes, tables, items, bag_rows)
     table = test_table(tables, items, bag_rows)[0]

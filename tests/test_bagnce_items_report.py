@@ -127,7 +127,7 @@ ROWS = (
 def test_the_published_report_is_made_from_its_rows(script: ModuleType) -> None:
     """docs/bench/bagnce-items.md is what the script makes of the rows results.md names; the
     gentle-bagnce column is its full-search rerun, as every other column's search."""
-    published = script.published_tables
+    published = script.pairs_as_items.published_tables
     rows = published.read_rows([BENCH / name for name in ROWS])
     assert {r["method"] for r in rows} == set(script.MINE)
     tables = published.table_rows(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
