@@ -18,8 +18,10 @@ With ``--near 0.01`` (no ``--rows``) it lists instead the published verdicts who
 within 0.01 of the noise line (``OUT/STEM.md``): the ones more seeds could turn.
 
 ``--method gentle-items`` puts another trained method in gentle's place (its rows of seeds
-0-4, not in the tables, come with ``--method-rows``: they add no cells); the tables' gentle then
-stands beside it, with the method's verdict against gentle on the same seeds.
+0-4, not in the tables, come with ``--extra-rows``: they add no cells); the tables' gentle then
+stands beside it, with the method's verdict against gentle on the same seeds. ``--bag-means``
+counts the bag-mean baselines (``*-bagmeans``, not in the tables: their seeds 0-4 come with
+``--extra-rows``, their ties rescored with ``--rescored``) among the baselines.
 
 ``--tables mlp-molecules`` compares with the tables as they were before molecules' recipe took
 head-only towers (``published_tables.SOURCES_MLP_MOLECULES``), as the ten-seed checks of
@@ -67,7 +69,10 @@ def published(bench_dir: Path, sclip_rows: Path, tables: str = "now") -> list[di
 
 
 def compared(
-    rows: Sequence[dict[str, Any]], wheres: set[Where], method: str = "gentle"
+    rows: Sequence[dict[str, Any]],
+    wheres: set[Where],
+    method: str = "gentle",
+    baselines: Sequence[str] = BASELINES,
 ) -> list[dict[str, Any]]:
     """The rows of ``method`` and the baselines in ``wheres``, a later row replacing an earlier
     one of the same cell. Another method than gentle is renamed gentle (the verdicts' subject)
@@ -82,7 +87,7 @@ def compared(
             continue
         if row["method"] in names:
             row = {**row, "method": names[row["method"]]}
-        if row["method"] in ("gentle", RECIPE, *BASELINES):
+        if row["method"] in ("gentle", RECIPE, *baselines):
             kept[bench._row_key(row)] = row
     settings: dict[tuple, set[str]] = {}
     for key, row in kept.items():
@@ -99,15 +104,19 @@ def with_more_seeds(
     more: Sequence[dict[str, Any]],
     sets: Sequence[SeedSet],
     method: str = "gentle",
-    method_rows: Sequence[dict[str, Any]] = (),
+    extra_rows: Sequence[dict[str, Any]] = (),
+    baselines: Sequence[str] = BASELINES,
 ) -> list[Found]:
     """:func:`findings` in the cells of ``more`` (rows of more seeds), beside the published
-    rows of the same cells and ``method_rows`` (more rows of ``method``, adding no cells)."""
+    rows of the same cells and ``extra_rows`` (more rows, adding no cells)."""
     wheres = {(r["suite"], r["regime"], int(r["pairs"])) for r in more}
-    return findings(compared([*published_rows, *method_rows, *more], wheres, method), sets)
+    rows = compared([*published_rows, *extra_rows, *more], wheres, method, baselines)
+    return findings(rows, sets, baselines)
 
 
-def findings(rows: Sequence[dict[str, Any]], sets: Sequence[SeedSet]) -> list[Found]:
+def findings(
+    rows: Sequence[dict[str, Any]], sets: Sequence[SeedSet], baselines: Sequence[str] = BASELINES
+) -> list[Found]:
     """A verdict per (where, seed set) where gentle has every seed of the set and each
     baseline that counts does too (a baseline short of seeds is left out of that set); where
     :data:`RECIPE` rows have the set's seeds, gentle's verdict against them too."""
@@ -116,7 +125,7 @@ def findings(rows: Sequence[dict[str, Any]], sets: Sequence[SeedSet]) -> list[Fo
         mine = [r for r in rows if int(r["seed"]) in seed_set.seeds]
         whole = _whole(mine, seed_set)
         recipe = {v.where: v for v in bench.verdicts(whole, (RECIPE,)) if v.best is not None}
-        for verdict in bench.verdicts(whole, BASELINES):
+        for verdict in bench.verdicts(whole, baselines):
             found.append(Found(seed_set, verdict, recipe.get(verdict.where)))
     order = {s.name: i for i, s in enumerate(sets)}
     return sorted(found, key=lambda f: (*bench._where_order(f.verdict.where), order[f.seeds.name]))
@@ -168,13 +177,15 @@ def _mean_std(summary: bench.Summary | None) -> str:
     return "-" if summary is None else f"{summary.mean:.3f} ± {summary.std:.3f}"
 
 
-def report(found: Sequence[Found], method: str = "gentle") -> str:
+def report(
+    found: Sequence[Found], method: str = "gentle", baselines: Sequence[str] = BASELINES
+) -> str:
     """The markdown table, one line per (where, seed set); with ``method`` other than gentle,
     two columns more: the tables' gentle on the same seeds and the method's verdict on it."""
     beside = method != "gentle"
     lines = [
-        f"{method[0].upper() + method[1:]} against the best of the issue's baselines "
-        f"({', '.join(BASELINES)}) per seed set; mean ± std ({bench.STD_NOTE}); outcome: win /"
+        f"{method[0].upper() + method[1:]} against the best of {_named(baselines)} "
+        f"({', '.join(baselines)}) per seed set; mean ± std ({bench.STD_NOTE}); outcome: win /"
         " lose when the margin exceeds the noise line (the larger std), else tie.",
         "",
         f"| suite | regime | pairs | seeds | {method} | best baseline | margin | noise | outcome |"
@@ -196,6 +207,10 @@ def report(found: Sequence[Found], method: str = "gentle") -> str:
             f" | {margin} | {noise} | {v.outcome} |" + (_recipe_cells(f.recipe) if beside else "")
         )
     return "\n".join(lines) + "\n"
+
+
+def _named(baselines: Sequence[str]) -> str:
+    return "the issue's baselines" if tuple(baselines) == BASELINES else "these baselines"
 
 
 def _recipe_cells(v: bench.Verdict | None) -> str:
@@ -275,12 +290,18 @@ def main() -> None:
         help="the trained method in gentle's place (the tables' gentle then stands beside it)",
     )
     p.add_argument(
-        "--method-rows",
+        "--extra-rows",
         type=Path,
         nargs="+",
         default=[],
-        help="more rows of --method (its seeds 0-4, say); they add no cells",
+        help="rows that add no cells: --method's seeds 0-4, the bag-mean baselines' ones",
     )
+    p.add_argument(
+        "--bag-means",
+        action="store_true",
+        help="count the bag-mean baselines (*-bagmeans) among the baselines",
+    )
+    p.add_argument("--rescored", type=Path, nargs="*", default=[], help="rescored ties rows")
     p.add_argument("--sets", nargs="+", default=["0-4", "5-9", "0-9"])
     p.add_argument("--out", type=Path, default=Path("docs/bench"))
     p.add_argument("--stem", required=True)
@@ -303,9 +324,12 @@ def main() -> None:
     now = published_tables.as_made_now(published_tables.read_rows(args.rows_made_now), base)
     more = [*published_tables.read_rows(args.rows), *now]
     sets = [parse_set(text) for text in args.sets]
-    method_rows = published_tables.read_rows(args.method_rows)
-    found = with_more_seeds(base, more, sets, args.method, method_rows)
-    text = report(found, args.method)
+    extra = published_tables.rescored(
+        published_tables.read_rows(args.extra_rows), published_tables.read_rows(args.rescored)
+    )
+    baselines = (*BASELINES, *bench.BAG_MEANS) if args.bag_means else BASELINES
+    found = with_more_seeds(base, more, sets, args.method, extra, baselines)
+    text = report(found, args.method, baselines)
     with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
     plot(found, args.out / f"{args.stem}.png", args.method)

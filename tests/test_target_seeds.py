@@ -198,7 +198,7 @@ def test_another_method_takes_gentle_s_place_with_gentle_beside_it(
     target_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--method gentle-items: its verdicts against the baselines, and against the tables'
-    gentle on the same seeds; its seeds 0-4 come with --method-rows and add no cells."""
+    gentle on the same seeds; its seeds 0-4 come with --extra-rows and add no cells."""
     rows = _rows()
     items = [_row("gentle-items", seed, ITEMS[seed]) for seed in range(10)]
     base = _write(tmp_path / "base.jsonl", [r for r in rows if r["seed"] < 5])
@@ -206,7 +206,7 @@ def test_another_method_takes_gentle_s_place_with_gentle_beside_it(
     late = _write(tmp_path / "late.jsonl", items[5:])
     early = _write(tmp_path / "early.jsonl", [*items[:5], _row("gentle-items", 0, 0.9, pairs=20)])
     argv = ["target_seeds.py", "--base-rows", str(base), "--rows", str(more), str(late)]
-    argv += ["--method", "gentle-items", "--method-rows", str(early)]
+    argv += ["--method", "gentle-items", "--extra-rows", str(early)]
     monkeypatch.setattr("sys.argv", [*argv, "--out", str(tmp_path), "--stem", "m"])
     target_script.main()
     text = (tmp_path / "m.md").read_text(encoding="utf-8")
@@ -219,7 +219,7 @@ def test_another_method_takes_gentle_s_place_with_gentle_beside_it(
     # seeds 5-9: 0.260 against gentle's 0.260: a tie
     assert "| molecules | bags:8 | 50 | 5-9 | 0.260 ± 0.014 |" in text
     assert "| 0.260 ± 0.014 | tie (+0.000) |" in text
-    assert "| 20 |" not in text  # --method-rows add no cells
+    assert "| 20 |" not in text  # --extra-rows add no cells
 
 
 def test_compared_renames_the_method_and_gentle(target_script: ModuleType) -> None:
@@ -230,3 +230,26 @@ def test_compared_renames_the_method_and_gentle(target_script: ModuleType) -> No
     found = target_script.findings(kept, _sets(target_script)[:1])
     assert found == []  # gentle-items has one seed of 0-4: no verdict
     assert target_script.findings(_rows(), _sets(target_script))[0].recipe is None
+
+
+def test_bag_means_count_among_the_baselines_their_ties_rescored(
+    target_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--bag-means: ridge-bagmeans (seeds 0-4 from --extra-rows, a tie of seed 0 rescored by
+    --rescored) beats relrep and is the best baseline; without it relrep is."""
+    rows = _rows()
+    bags = [_row("ridge-bagmeans", seed, 0.29) for seed in range(10)]
+    base = _write(tmp_path / "base.jsonl", [r for r in rows if r["seed"] < 5])
+    more = _write(tmp_path / "more.jsonl", [*(r for r in rows if r["seed"] >= 5), *bags[5:]])
+    early = _write(tmp_path / "early.jsonl", [{**bags[0], "value": 0.1}, *bags[1:5]])
+    ties = _write(tmp_path / "ties.jsonl", [{**bags[0], "ties": "expected"}])
+    argv = ["target_seeds.py", "--base-rows", str(base), "--rows", str(more)]
+    argv += ["--extra-rows", str(early), "--rescored", str(ties), "--out", str(tmp_path)]
+    monkeypatch.setattr("sys.argv", [*argv, "--bag-means", "--stem", "bm"])
+    target_script.main()
+    text = (tmp_path / "bm.md").read_text(encoding="utf-8")
+    assert text.startswith("Gentle against the best of these baselines (clip, sclip,")
+    assert "| 0-4 | 0.300 ± 0.014 | ridge-bagmeans 0.290 ± 0.000 | +0.010 |" in text
+    monkeypatch.setattr("sys.argv", [*argv, "--stem", "plain"])
+    target_script.main()
+    assert "ridge-bagmeans" not in (tmp_path / "plain.md").read_text(encoding="utf-8")
