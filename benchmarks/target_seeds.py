@@ -302,6 +302,9 @@ def main() -> None:
         help="count the bag-mean baselines (*-bagmeans) among the baselines",
     )
     p.add_argument("--rescored", type=Path, nargs="*", default=[], help="rescored ties rows")
+    p.add_argument(
+        "--suites", help="comma-separated: only these suites' cells (default: every suite)"
+    )
     p.add_argument("--sets", nargs="+", default=["0-4", "5-9", "0-9"])
     p.add_argument("--out", type=Path, default=Path("docs/bench"))
     p.add_argument("--stem", required=True)
@@ -323,6 +326,8 @@ def main() -> None:
         p.error("--rows or --rows-made-now is required unless --near is given")
     now = published_tables.as_made_now(published_tables.read_rows(args.rows_made_now), base)
     more = [*published_tables.read_rows(args.rows), *now]
+    if args.suites:
+        more = [r for r in more if r["suite"] in args.suites.split(",")]
     sets = [parse_set(text) for text in args.sets]
     extra = published_tables.rescored(
         published_tables.read_rows(args.extra_rows), published_tables.read_rows(args.rescored)

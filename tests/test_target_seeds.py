@@ -253,3 +253,16 @@ def test_bag_means_count_among_the_baselines_their_ties_rescored(
     monkeypatch.setattr("sys.argv", [*argv, "--stem", "plain"])
     target_script.main()
     assert "ridge-bagmeans" not in (tmp_path / "plain.md").read_text(encoding="utf-8")
+
+
+def test_suites_keep_only_those_suites_cells(
+    target_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [*_rows(), *({**r, "suite": "emoji"} for r in _rows())]
+    base = _write(tmp_path / "base.jsonl", [r for r in rows if r["seed"] < 5])
+    more = _write(tmp_path / "more.jsonl", [r for r in rows if r["seed"] >= 5])
+    argv = ["target_seeds.py", "--base-rows", str(base), "--rows", str(more), "--suites", "emoji"]
+    monkeypatch.setattr("sys.argv", [*argv, "--out", str(tmp_path), "--stem", "s"])
+    target_script.main()
+    text = (tmp_path / "s.md").read_text(encoding="utf-8")
+    assert "| emoji | bags:8 | 50 | 0-9 |" in text and "| molecules |" not in text
