@@ -39,9 +39,7 @@ from typing import Any
 
 import bag_means
 import pairs_as_items
-from matplotlib.figure import Figure
 
-from gentleclip.evaluation.report import save_figure_atomic
 from gentleclip.experiments import bench
 
 STEM = "bagnce-items"
@@ -84,15 +82,6 @@ def cells_by_where(
     return table, names
 
 
-def verdict(method: bench.Summary, rival: bench.Summary | None, where: Where) -> bench.Verdict:
-    """``method`` against ``rival`` by the tables' rule (win / lose beyond the larger std)."""
-    return bench.Verdict(where, method, "rival" if rival else None, rival, None)
-
-
-def _text(v: bench.Verdict) -> str:
-    return f"{v.outcome} ({v.margin:+.3f})"
-
-
 def table_lines(table: dict[Where, Cells], names: dict[Where, dict[str, str]]) -> list[str]:
     """One line per pair count: the methods, both bests, and gentle-bagnce-items' verdicts
     against the bests and the other three."""
@@ -117,8 +106,11 @@ def table_lines(table: dict[Where, Cells], names: dict[Where, dict[str, str]]) -
             cols.append(f"{best} {bench._mean_std(cells[label])}" if best else "-")
         both = cells.get("gentle-bagnce-items")
         for rival in (BEST, BEST_ALL, *METHODS[:-1]):
-            ran = both is not None and rival in cells
-            cols.append(_text(verdict(both, cells[rival], where)) if ran else "-")
+            if both is None or rival not in cells:
+                cols.append("-")
+                continue
+            v = pairs_as_items._verdict(both, cells[rival], where)
+            cols.append(pairs_as_items._verdict_text(v))
         lines.append("| " + " | ".join(cols) + " |")
     return lines
 
@@ -152,7 +144,8 @@ def _suites_winning(table: dict[Where, Cells], method: str, label: str) -> list[
             cells = table.get((suite, REGIME, pairs), {})
             if method not in cells or label not in cells:
                 return None
-            outcomes.append(verdict(cells[method], cells[label], (suite, REGIME, pairs)).outcome)
+            v = pairs_as_items._verdict(cells[method], cells[label], (suite, REGIME, pairs))
+            outcomes.append(v.outcome)
         if set(outcomes) == {"win"}:
             won.append(suite)
     return won if len(suites) == 4 else None
@@ -214,30 +207,10 @@ STYLES = {
 }
 
 
-def plot(table: dict[Where, Cells], out: Path) -> Path:
-    """Per suite, every series of :data:`STYLES` against pairs (bars: the std)."""
-    suites = sorted({w[0] for w in table})
-    fig = Figure(figsize=(4.2 * len(suites), 3.8), layout="constrained")
-    axes = fig.subplots(1, len(suites), squeeze=False)[0]
-    for ax, suite in zip(axes, suites, strict=True):
-        wheres = [w for w in table if w[0] == suite]
-        for series, style in STYLES.items():
-            shown = [w for w in wheres if series in table[w]]
-            ax.errorbar(
-                [w[2] for w in shown],
-                [table[w][series].mean for w in shown],
-                yerr=[table[w][series].std for w in shown],
-                label=series,
-                capsize=3,
-                **style,
-            )
-        ax.set_title(f"{suite}, bags of 8")
-        ax.set_xlabel("pairs")
-        ax.set_ylabel("test headline")
-    axes[0].legend(fontsize=7)
-    path = out / f"{STEM}.png"
-    save_figure_atomic(fig, path)
-    return path
+def plot(table: dict[Where, Cells], out: Path, headlines: dict[str, str] | None = None) -> Path:
+    """``OUT/bagnce-items.png``: pairs_as_items.py's panels (one per suite, bags of 8) with
+    every series of :data:`STYLES`."""
+    return pairs_as_items.plot(table, headlines or {}, out, STEM, STYLES)
 
 
 def main() -> None:
@@ -249,7 +222,7 @@ def main() -> None:
     table, names = cells_by_where(tables, rows, bag_rows)
     text = markdown(pairs_as_items.read_probes(args.probes), table, names)
     bag_means.write_report(args.out / f"{STEM}.md", text)
-    print(plot(table, args.out))
+    print(plot(table, args.out, {r["suite"]: r["headline"] for r in rows if r.get("headline")}))
 
 
 if __name__ == "__main__":

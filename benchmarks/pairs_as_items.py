@@ -312,16 +312,21 @@ STYLES = {
 
 
 def plot(
-    table: dict[tuple, dict[str, bench.Summary]], headlines: dict[str, str], out: Path
+    table: dict[tuple, dict[str, bench.Summary]],
+    headlines: dict[str, str],
+    out: Path,
+    stem: str = STEM,
+    styles: dict[str, dict[str, Any]] = STYLES,
 ) -> Path:
-    """One panel per (suite, regime) the rows cover: each series' mean ± std against pairs."""
+    """``OUT/STEM.png``: one panel per (suite, regime) the rows cover, each series of
+    ``styles`` (those a cell holds) as mean ± std against pairs."""
     panels_ = sorted({w[:2] for w in table}, key=lambda k: (bench.parse_regime(k[1]).order, k[0]))
     cols = min(4, len(panels_))
     rows = -(-len(panels_) // cols)
     fig = Figure(figsize=(4 * cols, 3.2 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, (suite, regime) in zip(axes.flat, panels_, strict=False):
-        for name, style in STYLES.items():
+        for name, style in styles.items():
             points = sorted(
                 (w[2], c[name]) for w, c in table.items() if w[:2] == (suite, regime) and name in c
             )
@@ -336,7 +341,7 @@ def plot(
         ax.set_visible(False)
     axes[0][0].set_ylabel("mean ± std over seeds")
     axes[0][0].legend(fontsize=7)
-    path = out / f"{STEM}.png"
+    path = out / f"{stem}.png"
     save_figure_atomic(fig, path)
     return path
 
