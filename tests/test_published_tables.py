@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -1617,14 +1618,16 @@ def _ten_seeds(
     more: list[dict],
     base: list[dict] | None = None,
     tables: str = "mlp-molecules",
+    **options: Any,
 ) -> list:
     """target_seeds.py's findings over seeds 0-4, 5-9 and 0-9 in the cells of ``more`` (seeds
     5-9), beside ``base`` (when None, the published rows of the edition ``tables``: by default
-    the one the checks of sessions 56e5dd6 and 46f4fd9 were made on)."""
+    the one the checks of sessions 56e5dd6 and 46f4fd9 were made on); ``options`` go to
+    ``with_more_seeds`` (another method, extra rows, the baselines)."""
     if base is None:
         base = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl", tables)
     sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
-    return target_seeds.with_more_seeds(base, more, sets)
+    return target_seeds.with_more_seeds(base, more, sets, **options)
 
 
 def _target1_found(target_seeds: ModuleType) -> list:
@@ -1946,10 +1949,8 @@ def test_gentle_items_over_ten_seeds_is_made_from_its_rows(target_seeds: ModuleT
     0-4 (session 634d969's rows) and seeds 5-9 (session 123046b's), the baselines and gentle
     of target 1's ten-seed rows beside it; its molecules lead over gentle holds on seeds 5-9."""
     more = _bench_rows(*TARGET1_NOW_ROWS, ITEMS_SEEDS59_ROWS)
-    base = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl", "now")
-    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
     items = _bench_rows("bench-items-634d969.jsonl")
-    found = target_seeds.with_more_seeds(base, more, sets, "gentle-items", items)
+    found = _ten_seeds(target_seeds, more, tables="now", method="gentle-items", extra_rows=items)
     text = (BENCH / "items-seeds-123046b.md").read_text(encoding="utf-8")
     assert text == target_seeds.report(found, "gentle-items")
     late = {(f.verdict.where[0], f.verdict.where[2]): f for f in found if f.seeds.name == "5-9"}
@@ -1976,10 +1977,15 @@ def test_gentle_bagnce_items_over_ten_seeds_is_made_from_its_rows(
     rows = _bench_rows("bench-bagnce-items-123046b.jsonl", "bench-bagmeans-1560fa8.jsonl")
     ties = _bench_rows("bench-ties-bagmeans-2af79bb.jsonl")
     extra = target_seeds.published_tables.rescored(rows, ties)
-    base = target_seeds.published(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl", "now")
-    sets = [target_seeds.parse_set(text) for text in ("0-4", "5-9", "0-9")]
     baselines = (*target_seeds.BASELINES, *bench.BAG_MEANS)
-    found = target_seeds.with_more_seeds(base, more, sets, "gentle-bagnce-items", extra, baselines)
+    found = _ten_seeds(
+        target_seeds,
+        more,
+        tables="now",
+        method="gentle-bagnce-items",
+        extra_rows=extra,
+        baselines=baselines,
+    )
     text = (BENCH / "bagnce-items-seeds-123046b.md").read_text(encoding="utf-8")
     assert text == target_seeds.report(found, "gentle-bagnce-items", baselines)
     wins = [f for f in found if f.verdict.where[0] in ("emoji", "mfeat")]
