@@ -80,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="how trained methods spend their candidates: halving (default: every learning "
         "rate trained to the shortest step count, only the best one continued; 1.24-1.31x less "
-        "work; in six grids on two machines 5 of 144 verdicts differ, each within 0.004 of the "
+        "work; in eight grids on two machines 6 of 192 verdicts differ, each within 0.004 of the "
         "noise line) or full (every candidate trained to its step count, as the published "
         "tables were; see docs/results.md)",
     )
