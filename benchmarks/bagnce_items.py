@@ -17,9 +17,10 @@ both recipes on top of the suite's gentle recipe (`gentleclip train --bag-nce
   baselines) and the bag-mean baselines' (``--bagmeans-rows``, fitted with the suite's
   current parameters, ties rescored with ``--rescored``),
 
-and writes ``OUT/bagnce-items.md`` (per suite and pair count, bags of 8, each method with its
-verdicts against the best issue baseline, the best of every baseline and the other three;
-target 1 counted with each in gentle's place) and ``OUT/bagnce-items.png``:
+and writes ``OUT/bagnce-items.md`` (per suite and pair count gentle-bagnce-items ran at, bags
+of 8, each method with its verdicts against the best issue baseline, the best of every
+baseline and the other three; target 1 counted with each in gentle's place) and
+``OUT/bagnce-items.png``:
 
     python benchmarks/bagnce_items.py --probes docs/bench/bagnce-items-val-123046b.jsonl \\
         --rows docs/bench/bench-items-634d969.jsonl docs/bench/bench-bagnce-items-123046b.jsonl \\
@@ -59,12 +60,16 @@ def cells_by_where(
     rows: Sequence[dict[str, Any]],
     bag_rows: Sequence[dict[str, Any]] = (),
 ) -> tuple[dict[Where, Cells], dict[Where, dict[str, str]]]:
-    """Bags of 8 at each of target 1's pair counts ``rows`` cover: every method of
+    """Bags of 8 at each pair count gentle-bagnce-items' ``rows`` cover: every method of
     :data:`METHODS` that ran, the best issue baseline (:data:`BEST`) and the best of those and
     the bag-mean baselines (:data:`BEST_ALL`); and the name of each best."""
     latest = {bench._row_key(r): r for r in rows if r["method"] in MINE}
-    mine = [r for r in latest.values() if r["regime"] == REGIME and int(r["pairs"]) in TARGET_PAIRS]
-    covered = {pairs_as_items._where(r) for r in mine}
+    covered = {
+        pairs_as_items._where(r)
+        for r in latest.values()
+        if r["method"] == "gentle-bagnce-items" and r["regime"] == REGIME
+    }
+    mine = [r for r in latest.values() if pairs_as_items._where(r) in covered]
     here = [
         r
         for r in [*tables, *pairs_as_items.current_bag_means(bag_rows)]

@@ -53,15 +53,20 @@ def test_verdicts_of_the_combined_method(script: ModuleType) -> None:
     assert "| 0.400 ± 0.014 | 0.450 ± 0.014 | 0.480 ± 0.014 | 0.550 ± 0.014 |" in line
 
 
-def test_a_later_row_replaces_an_earlier_one_and_other_pairs_are_left_out(
+def test_a_later_row_replaces_an_earlier_one_and_only_its_pair_counts_are_kept(
     script: ModuleType,
 ) -> None:
+    """The pair counts are gentle-bagnce-items' (100 pairs here, beyond target 1's), not its
+    rivals' (gentle-items at 200 pairs, another regime)."""
     tables, rows, bags = _cell("mfeat", 10, 0.55)
     rows.append(_row("gentle-bagnce-items", 0, 0.43, "mfeat", 10))  # seed 0 again: 0.53 -> 0.43
     rows += _five("gentle-bagnce-items", 0.9, suite="mfeat", pairs=100)
+    rows += _five("gentle-items", 0.9, suite="mfeat", pairs=200)
+    rows += [{**r, "regime": "bags:32"} for r in _five("gentle-bagnce-items", 0.9, suite="mfeat")]
     table, _ = script.cells_by_where(tables, rows, bags)
-    assert list(table) == [("mfeat", "bags:8", 10)]
+    assert list(table) == [("mfeat", "bags:8", 10), ("mfeat", "bags:8", 100)]
     assert table[("mfeat", "bags:8", 10)]["gentle-bagnce-items"].mean == pytest.approx(0.53)
+    assert set(table[("mfeat", "bags:8", 100)]) == {"gentle-bagnce-items"}
 
 
 def test_target_1_counts_suites_winning_at_every_target_count(script: ModuleType) -> None:

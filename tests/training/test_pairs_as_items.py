@@ -7,11 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from gentleclip.cli.main import main
+from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.experiments import bench
 from gentleclip.recipes import recipe_overrides
+from gentleclip.training.config import config_from_dict
+from gentleclip.training.inprocess import train_in_process
 
 SplitWriter = Callable[..., Path]
 
@@ -70,3 +74,22 @@ def test_train_cli_bag_nce_and_pairs_as_items_combine_as_the_bench_s_method(
         for name, value in method[section].items():
             assert written[section][name] == value, (section, name)
     assert (written["loss"]["w_clip"], written["loss"]["w_bag"]) == (0.0, 1.0)
+
+
+def test_with_no_pairs_the_pairs_as_items_settings_change_nothing(
+    tmp_path: Path, write_split: SplitWriter
+) -> None:
+    """At 0 pairs there is no CLIP term to drop and no pair to put in a step: gentle with
+    `--bag-nce --pairs-as-items` trains the weights of `--bag-nce` alone, bit for bit, so the
+    bench's gentle-bagnce-items at 0 pairs is gentle-bagnce (docs/results.md)."""
+    args = ["--regime", "bags", "--bag-size", "4", "--pairs", "0"]
+    data = load_dataset_dir(write_split(tmp_path, seed=2, split_args=args))
+    assert len(data.paired_a) == 0
+    base = {"method": "gentle", "seed": 1, "optim": {"steps": 15}, "trainer": {"progress": False}}
+    bag_nce = bench.merge_nested(base, recipe_overrides("bag-nce"))
+    both = bench.merge_nested(bag_nce, recipe_overrides("pairs-as-items"))
+    configs = config_from_dict(bag_nce), config_from_dict(both)
+    assert configs[0].loss.w_clip > 0 and configs[1].loss.w_clip == 0
+    one, other = (train_in_process(data, config) for config in configs)
+    for name, value in one.state_dict().items():
+        torch.testing.assert_close(value, other.state_dict()[name], rtol=0, atol=0, msg=name)
