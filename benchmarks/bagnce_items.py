@@ -59,15 +59,17 @@ def cells_by_where(
     tables: Sequence[dict[str, Any]],
     rows: Sequence[dict[str, Any]],
     bag_rows: Sequence[dict[str, Any]] = (),
+    regime: str = REGIME,
 ) -> tuple[dict[Where, Cells], dict[Where, dict[str, str]]]:
-    """Bags of 8 at each pair count gentle-bagnce-items' ``rows`` cover: every method of
+    """``regime`` (bags of 8 unless told) at each pair count gentle-bagnce-items' ``rows``
+    cover: every method of
     :data:`METHODS` that ran, the best issue baseline (:data:`BEST`) and the best of those and
     the bag-mean baselines (:data:`BEST_ALL`); and the name of each best."""
     latest = {bench._row_key(r): r for r in rows if r["method"] in MINE}
     covered = {
         pairs_as_items._where(r)
         for r in latest.values()
-        if r["method"] == "gentle-bagnce-items" and r["regime"] == REGIME
+        if r["method"] == "gentle-bagnce-items" and r["regime"] == regime
     }
     mine = [r for r in latest.values() if pairs_as_items._where(r) in covered]
     here = [
@@ -156,11 +158,11 @@ def _suites_winning(table: dict[Where, Cells], method: str, label: str) -> list[
     return won if len(suites) == 4 else None
 
 
-def probe_lines(probes: Sequence[dict[str, Any]]) -> list[str]:
-    """Validation means per (suite, pairs, method), bags of 8, with the seeds behind each."""
+def probe_lines(probes: Sequence[dict[str, Any]], regime: str = REGIME) -> list[str]:
+    """Validation means per (suite, pairs, method) in ``regime``, with the seeds behind each."""
     groups: dict[tuple, list[dict]] = {}
     for row in probes:
-        if row.get("regime", REGIME) == REGIME and not row.get("override"):
+        if row.get("regime", REGIME) == regime and not row.get("override"):
             groups.setdefault((row["suite"], int(row["pairs"]), row["method"]), []).append(row)
     lines = ["| suite | pairs | method | validation mean | seeds |", "|---|---:|---|---:|---|"]
     for (suite, pairs, method), rows in sorted(groups.items()):
@@ -170,36 +172,41 @@ def probe_lines(probes: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def stem(regime: str = REGIME) -> str:
+    """The report's file name without suffix: ``bagnce-items`` for bags of 8 (target 1's
+    regime), ``bagnce-items-bags32`` for bags of 32."""
+    return STEM if regime == REGIME else f"{STEM}-{regime.replace(':', '')}"
+
+
 def markdown(
-    probes: Sequence[dict[str, Any]], table: dict[Where, Cells], names: dict[Where, dict]
+    probes: Sequence[dict[str, Any]],
+    table: dict[Where, Cells],
+    names: dict[Where, dict],
+    regime: str = REGIME,
 ) -> str:
+    """The report of ``regime``; target 1's lines with bags of 8 only."""
+    size = bench.parse_regime(regime).bag_size
     note = (
-        f"Bags of 8, test headline (class P@1; proteins a->b R@10), mean ± std over 5 seeds "
+        f"Bags of {size}, test headline (class P@1; proteins a->b R@10), mean ± std over 5 seeds "
         f"({bench.STD_NOTE}); outcome: win / lose when the gap exceeds the larger std, else "
         f"tie. Issue's baselines: {', '.join(bag_means.ISSUE)}; every baseline adds the "
         "bag-mean baselines (pair-only methods given each bag's mean rows as pairs; fitted "
         "with the suite's current parameters). gentle: the published tables."
     )
-    return "\n".join(
-        [
-            "# The bag-level InfoNCE with the pairs as bag members (gentle-bagnce-items)",
-            "",
-            "Validation splits (each seed's validation pairs, no tuning):",
-            "",
-            *probe_lines(probes),
-            "",
-            "Test pairs:",
-            "",
-            *table_lines(table, names),
-            "",
-            note,
-            "",
+    title = "# The bag-level InfoNCE with the pairs as bag members (gentle-bagnce-items)"
+    lines = [title if regime == REGIME else f"{title}, bags of {size}", ""]
+    if len(probed := probe_lines(probes, regime)) > 2:
+        lines += ["Validation splits (each seed's validation pairs, no tuning):", ""]
+        lines += [*probed, ""]
+    lines += ["Test pairs:", "", *table_lines(table, names), "", note, ""]
+    if regime == REGIME:
+        lines += [
             "Target 1 (bags of 8 at 10, 20 and 50 pairs) with each method in gentle's place:",
             "",
             *target_lines(table),
             "",
         ]
-    )
+    return "\n".join(lines)
 
 
 STYLES = {
@@ -212,22 +219,29 @@ STYLES = {
 }
 
 
-def plot(table: dict[Where, Cells], out: Path, headlines: dict[str, str] | None = None) -> Path:
-    """``OUT/bagnce-items.png``: pairs_as_items.py's panels (one per suite, bags of 8) with
+def plot(
+    table: dict[Where, Cells],
+    out: Path,
+    headlines: dict[str, str] | None = None,
+    regime: str = REGIME,
+) -> Path:
+    """``OUT/{stem}.png`` (:func:`stem`): pairs_as_items.py's panels (one per suite) with
     every series of :data:`STYLES`."""
-    return pairs_as_items.plot(table, headlines or {}, out, STEM, STYLES)
+    return pairs_as_items.plot(table, headlines or {}, out, stem(regime), STYLES)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=Path, nargs="*", default=[])
+    parser.add_argument("--regime", default=REGIME, help="bags:K (default bags:8)")
     pairs_as_items.add_row_arguments(parser)
     args = parser.parse_args()
     rows, tables, bag_rows = pairs_as_items.read_row_arguments(args)
-    table, names = cells_by_where(tables, rows, bag_rows)
-    text = markdown(pairs_as_items.read_probes(args.probes), table, names)
-    bag_means.write_report(args.out / f"{STEM}.md", text)
-    print(plot(table, args.out, {r["suite"]: r["headline"] for r in rows if r.get("headline")}))
+    table, names = cells_by_where(tables, rows, bag_rows, args.regime)
+    text = markdown(pairs_as_items.read_probes(args.probes), table, names, args.regime)
+    bag_means.write_report(args.out / f"{stem(args.regime)}.md", text)
+    headlines = {r["suite"]: r["headline"] for r in rows if r.get("headline")}
+    print(plot(table, args.out, headlines, args.regime))
 
 
 if __name__ == "__main__":

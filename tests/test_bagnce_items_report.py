@@ -150,3 +150,18 @@ def test_the_published_report_is_made_from_its_rows(script: ModuleType) -> None:
     text = (BENCH / "bagnce-items.md").read_text(encoding="utf-8")
     assert text == script.markdown(probes, table, names)
     assert len(table) == 12 and all(len(cells) == 6 for cells in table.values())
+
+
+def test_a_report_of_bags_of_32_has_its_own_file_and_no_target_lines(
+    script: ModuleType, tmp_path: Path
+) -> None:
+    tables, rows, bags = _cell("mfeat", 10, 0.55)
+    rows32 = [{**r, "regime": "bags:32"} for r in (*tables, *rows, *bags)]
+    table, names = script.cells_by_where(rows32, rows32, rows32, "bags:32")
+    assert list(table) == [("mfeat", "bags:32", 10)] and len(table[("mfeat", "bags:32", 10)]) == 6
+    assert script.cells_by_where(rows32, rows32, rows32)[0] == {}  # bags of 8 unless told
+    text = script.markdown([], table, names, "bags:32")
+    assert text.startswith("# The bag-level InfoNCE with the pairs as bag members")
+    assert ", bags of 32\n" in text and "Bags of 32, test headline" in text
+    assert "Target 1" not in text and "Validation splits" not in text
+    assert script.plot(table, tmp_path, regime="bags:32").name == "bagnce-items-bags32.png"
