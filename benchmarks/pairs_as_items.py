@@ -142,15 +142,24 @@ def test_table(
     return table, names
 
 
+# marks a row read from ``--bagmeans-rows-made-now`` (never written to a file)
+CURRENT = "made_with_current_settings"
+
+
 def current_bag_means(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The bag-mean baselines' rows fitted with their suite's current parameters
-    (``DatasetEntry.baseline_params``: molecules' centred features since session 7686c66)."""
+    (``DatasetEntry.baseline_params``: molecules' centred features since session 7686c66),
+    as the row records them, or marked :data:`CURRENT`: a row made without an override
+    records neither those parameters nor a trained method's towers."""
     return [
         r
         for r in rows
         if r["method"] in bench.BAG_MEANS
-        and published_tables.made_with(r).get("baseline_override", {})
-        == datasets.entry(r["suite"]).baseline_params
+        and (
+            r.get(CURRENT)
+            or published_tables.made_with(r).get("baseline_override", {})
+            == datasets.entry(r["suite"]).baseline_params
+        )
     ]
 
 
@@ -270,6 +279,15 @@ def add_row_arguments(parser: argparse.ArgumentParser) -> None:
     tables' folder and sclip rows, and ``--out``: what this report and bagnce_items.py read."""
     parser.add_argument("--rows", type=Path, nargs="+", required=True)
     parser.add_argument("--bagmeans-rows", type=Path, nargs="*", default=[])
+    parser.add_argument(
+        "--bagmeans-rows-made-now",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="bag-mean rows made with the suite's current settings whatever they record (the "
+        "bench as it is since session 7686c66: molecules' maps on centred features, its "
+        "clip-bagmeans on the head-only towers; a row records neither without an override)",
+    )
     parser.add_argument("--rescored", type=Path, nargs="*", default=[])
     parser.add_argument("--bench", type=Path, default=Path("docs/bench"))
     parser.add_argument(
@@ -285,6 +303,8 @@ def read_row_arguments(args: argparse.Namespace) -> tuple[list[dict], list[dict]
     bag_rows = published_tables.rescored(
         published_tables.read_rows(args.bagmeans_rows), published_tables.read_rows(args.rescored)
     )
+    made_now = published_tables.read_rows(args.bagmeans_rows_made_now)
+    bag_rows += [{**r, CURRENT: True} for r in made_now]
     return published_tables.read_rows(args.rows), tables, bag_rows
 
 

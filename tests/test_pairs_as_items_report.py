@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -87,6 +88,23 @@ def test_main_writes_table_and_plot(
         and "- molecules, bags:8: gentle 1 lose; gentle-items 1 win" in text
     )
     assert (tmp_path / "pairs-as-items.png").stat().st_size > 0
+
+
+def test_bag_mean_rows_made_now_count_whatever_they_record(
+    items_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A molecules bag-mean row without a recorded override counts only when read from
+    --bagmeans-rows-made-now (clip-bagmeans records no towers, a map no centring)."""
+    old, now = tmp_path / "old.jsonl", tmp_path / "now.jsonl"
+    old.write_text("".join(json.dumps(_row("clip-bagmeans", s, 0.99)) + "\n" for s in range(3)))
+    now.write_text("".join(json.dumps(_row("clip-bagmeans", s, 0.51)) + "\n" for s in range(3)))
+    monkeypatch.setattr(items_script.published_tables, "table_rows", lambda *_: [])
+    parser = argparse.ArgumentParser()
+    items_script.add_row_arguments(parser)
+    argv = ["--rows", str(old), "--bagmeans-rows", str(old), "--bagmeans-rows-made-now", str(now)]
+    _, _, bag_rows = items_script.read_row_arguments(parser.parse_args(argv))
+    assert len(bag_rows) == 6
+    assert [r["value"] for r in items_script.current_bag_means(bag_rows)] == [0.51] * 3
 
 
 def test_the_published_report_is_its_rows(items_script: ModuleType) -> None:
