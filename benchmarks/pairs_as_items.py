@@ -146,6 +146,11 @@ def test_table(
 CURRENT = "made_with_current_settings"
 
 
+def made_now(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` marked :data:`CURRENT`: made with their suite's current settings."""
+    return [{**r, CURRENT: True} for r in rows]
+
+
 def current_bag_means(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The bag-mean baselines' rows fitted with their suite's current parameters
     (``DatasetEntry.baseline_params``: molecules' centred features since session 7686c66),
@@ -303,8 +308,7 @@ def read_row_arguments(args: argparse.Namespace) -> tuple[list[dict], list[dict]
     bag_rows = published_tables.rescored(
         published_tables.read_rows(args.bagmeans_rows), published_tables.read_rows(args.rescored)
     )
-    made_now = published_tables.read_rows(args.bagmeans_rows_made_now)
-    bag_rows += [{**r, CURRENT: True} for r in made_now]
+    bag_rows += made_now(published_tables.read_rows(args.bagmeans_rows_made_now))
     return published_tables.read_rows(args.rows), tables, bag_rows
 
 

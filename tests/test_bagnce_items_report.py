@@ -126,7 +126,11 @@ ROWS = (
     "bench-items-634d969.jsonl",
     "bench-bagnce-items-123046b.jsonl",
     "bench-bagnce-full-123046b.jsonl",
+    "bench-bagnce-items-many-cfcee97.jsonl",
 )
+# bag-mean rows made with the suites' current settings (molecules' clip-bagmeans on the
+# head-only towers, which no row records)
+MADE_NOW = ("bench-bagnce-items-many-cfcee97.jsonl",)
 
 
 def test_the_published_report_is_made_from_its_rows(script: ModuleType) -> None:
@@ -134,7 +138,7 @@ def test_the_published_report_is_made_from_its_rows(script: ModuleType) -> None:
     gentle-bagnce column is its full-search rerun, as every other column's search."""
     published = script.pairs_as_items.published_tables
     rows = published.read_rows([BENCH / name for name in ROWS])
-    assert {r["method"] for r in rows} == set(script.MINE)
+    assert {r["method"] for r in rows} >= set(script.MINE)
     tables = published.table_rows(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
     bag_rows = published.rescored(
         published.read_rows(
@@ -145,11 +149,13 @@ def test_the_published_report_is_made_from_its_rows(script: ModuleType) -> None:
         ),
         published.read(BENCH / "bench-ties-bagmeans-2af79bb.jsonl"),
     )
+    bag_rows += script.pairs_as_items.made_now(published.read_rows([BENCH / n for n in MADE_NOW]))
     table, names = script.cells_by_where(tables, rows, bag_rows)
     probes = script.pairs_as_items.read_probes([BENCH / "bagnce-items-val-123046b.jsonl"])
     text = (BENCH / "bagnce-items.md").read_text(encoding="utf-8")
     assert text == script.markdown(probes, table, names)
-    assert len(table) == 12 and all(len(cells) == 6 for cells in table.values())
+    assert len(table) == 20  # 10 to 200 pairs; proteins at 200 has a single bag left
+    assert all(len(cells) == 6 for (_, _, pairs), cells in table.items() if pairs <= 50)
 
 
 def test_a_report_of_bags_of_32_has_its_own_file_and_no_target_lines(
