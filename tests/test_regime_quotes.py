@@ -291,3 +291,31 @@ def test_bag_nce_with_pairs_as_items_quotes_its_rows() -> None:
     assert len(against_all) == 12 and set(against_all) <= {"win", "tie"}
     wins, ties = against_all.count("win"), against_all.count("tie")
     assert f"{wins} wins and {ties} ties in 12 cells" in eight
+
+
+def test_bag_nce_with_pairs_as_items_with_many_pairs_quotes_its_rows() -> None:
+    """Its 100-200 pair sentence: the rows of session cfcee97, proteins' loss at 100 pairs as
+    docs/bench/bagnce-items.md gives it, and why it did not run with 200."""
+    rows = bench.read_results(BENCH / "bench-bagnce-items-many-cfcee97.jsonl")
+    both = _means(bench.summarise(rows), "gentle-bagnce-items")
+
+    def span(suite: str) -> str:
+        low, high = sorted(both[(suite, "bags:8", p)] for p in (100, 200))
+        return f"{low:.3f}-{high:.3f}"
+
+    eight = _one_line(MEASURED_BAG_SIZES[8])
+    assert (
+        f"(class P@1 emoji {span('emoji')}, mfeat {span('mfeat')}, molecules "
+        f"{span('molecules')}); on proteins it lost to relrep with 100 (R@10 "
+        f"{both[('proteins', 'bags:8', 100)]:.3f} against" in eight
+    )
+    report = (BENCH / "bagnce-items.md").read_text(encoding="utf-8").splitlines()
+    cells = [[c.strip() for c in x.strip("|").split("|")] for x in report if x.startswith("| ")]
+    many = {(c[0], c[1]): c for c in cells if len(c) == 13 and c[1] in ("100", "200")}
+    proteins = many[("proteins", "100")]
+    assert proteins[9].startswith("lose") and f"against {proteins[7].split()[1]})" in eight
+    outcomes = {c[9].split()[0] for k, c in many.items() if k[0] != "proteins"}
+    assert outcomes == {"tie"} and "only tied those maps" in eight
+    skipped = [r for r in rows if r["suite"] == "proteins" and r["method"] == "gentle-bagnce-items"]
+    assert {r["status"] for r in skipped if r["pairs"] == 200} == {"skipped"}
+    assert all("at least 2 bags" in r["reason"] for r in skipped if r["pairs"] == 200)

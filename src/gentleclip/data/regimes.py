@@ -60,7 +60,10 @@ _BAGS_OF_8 = (
     "of these on all four suites with 10-50 pairs: against every baseline, maps on the bag "
     "means included, 8 wins and 4 ties in 12 cells (class P@1 emoji 0.668-0.675, mfeat "
     "0.780-0.818, molecules 0.569-0.581; proteins R@10 0.648-0.674; docs/results.md, "
-    '"Bag-level InfoNCE with the pairs as bag members"); check it on a validation split'
+    '"Bag-level InfoNCE with the pairs as bag members"); check it on a validation split. '
+    "With 100-200 pairs it only tied those maps (class P@1 emoji 0.637-0.640, mfeat "
+    "0.772-0.803, molecules 0.545-0.565); on proteins it lost to relrep with 100 (R@10 0.556 "
+    "against 0.754) and cannot run with 200 (one bag left; the bag term needs two)"
 )
 _BAGS_OF_32 = (
     "distribution losses (SDD, MMD) match each step's A and B sets, but larger bags say less "
