@@ -358,6 +358,9 @@ def plot(
                 xs, ys = [x for x, _ in points], [v.mean for _, v in points]
                 ax.errorbar(xs, ys, yerr=[v.std for _, v in points], label=name, ms=4, **style)
         ax.set_xscale("log")
+        counts = sorted({w[2] for w in table if w[:2] == (suite, regime)})
+        ax.set_xticks(counts, [str(c) for c in counts])  # the pair counts, not 2x10^1
+        ax.minorticks_off()
         ax.set_title(f"{suite}, {regime}: test {headlines.get(suite, '')}", fontsize=9)
         ax.set_xlabel("training pairs")
         ax.grid(alpha=0.3)
