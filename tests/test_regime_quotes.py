@@ -319,3 +319,44 @@ def test_bag_nce_with_pairs_as_items_with_many_pairs_quotes_its_rows() -> None:
     skipped = [r for r in rows if r["suite"] == "proteins" and r["method"] == "gentle-bagnce-items"]
     assert {r["status"] for r in skipped if r["pairs"] == 200} == {"skipped"}
     assert all("at least 2 bags" in r["reason"] for r in skipped if r["pairs"] == 200)
+
+
+def test_bags_of_32_quote_bag_nce_with_pairs_as_items_and_the_centred_bag_means(
+    table: Table,
+) -> None:
+    """The bags-of-32 sentences of session cfcee97: gentle-bagnce-items below the tables'
+    gentle on mfeat and proteins at every count of 10-50 pairs, and ridge on molecules'
+    centred bag means beating gentle (gap over the larger std) and tying gentle-items."""
+    rows = bench.read_results(BENCH / "bench-bagnce-items-bags32-cfcee97.jsonl")
+    maps = bench.read_results(BENCH / "bench-molecules-bagmeans32-cfcee97.jsonl")
+    items = bench.read_results(BENCH / "bench-items-634d969.jsonl")
+    cells = {**table}
+    for more in (rows, maps, items):
+        for where, found in bench.summarise(more).items():
+            cells[where] = {**cells.get(where, {}), **found}
+    few = (10, 20, 50)
+
+    def span(method: str, suite: str) -> str:
+        found = [cells[(suite, "bags:32", p)][method].mean for p in few]
+        return f"{min(found):.3f}-{max(found):.3f}"
+
+    text = _one_line(MEASURED_BAG_SIZES[32])
+    both, gentle = "gentle-bagnce-items", "gentle"
+    assert f"mfeat ({span(both, 'mfeat')} against {span(gentle, 'mfeat')})" in text
+    assert f"proteins (R@10 {span(both, 'proteins')} against {span(gentle, 'proteins')})" in text
+    for suite in ("mfeat", "proteins"):
+        assert all(
+            cells[(suite, "bags:32", p)][both].mean < cells[(suite, "bags:32", p)][gentle].mean
+            for p in few
+        )
+    assert (
+        f"scored {span('ridge-bagmeans', 'molecules')} with 10-50 pairs: it beat gentle "
+        f"({span(gentle, 'molecules')}) at each count and tied --pairs-as-items "
+        f"({span('gentle-items', 'molecules')})" in text
+    )
+    for p in few:
+        cell = cells[("molecules", "bags:32", p)]
+        ridge = cell["ridge-bagmeans"]
+        for method, outcome in ((gentle, "win"), ("gentle-items", "tie")):
+            gap, noise = ridge.mean - cell[method].mean, max(ridge.std, cell[method].std)
+            assert gap > noise if outcome == "win" else abs(gap) <= noise, (p, method)

@@ -76,7 +76,12 @@ _BAGS_OF_32 = (
     '"Bag-level InfoNCE"). With pairs, reading them as set members only (--pairs-as-items) '
     "scored higher on molecules with 10-100 pairs (0.380-0.413 against 0.321-0.390) and lower "
     "with 200 (0.422 against 0.450), and lower with 10-50 on emoji (0.416-0.488 against "
-    "0.492-0.557) and proteins (R@10 0.190-0.260 against 0.472-0.532): keep the CLIP term there"
+    "0.492-0.557) and proteins (R@10 0.190-0.260 against 0.472-0.532): keep the CLIP term there. "
+    "With --bag-nce as well it fell below gentle on mfeat (0.560-0.603 against 0.616-0.664) "
+    "and proteins (R@10 0.306-0.440 against 0.472-0.532). On molecules ridge on the centred "
+    "bag means (gentleclip fit DIR --method ridge --bag-means --tune --param scale=false) scored "
+    "0.398-0.414 with 10-50 pairs: it beat gentle (0.321-0.353) at each count and tied "
+    "--pairs-as-items (0.380-0.413)"
 )
 _BAGS_OF_128 = (
     "large bags: measured with bags of 128, a step of the default recipe holds random subsets "
