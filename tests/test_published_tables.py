@@ -1995,3 +1995,37 @@ def test_gentle_bagnce_items_over_ten_seeds_is_made_from_its_rows(
     proteins = {(f.verdict.where[2], f.seeds.name): f.verdict for f in found if f not in wins}
     assert len(proteins) == 9 and "lose" not in {v.outcome for v in proteins.values()}
     assert [proteins[(p, "0-9")].outcome for p in (10, 20, 50)] == ["win", "tie", "tie"]
+
+
+def test_gentle_bagnce_items_on_molecules_over_ten_seeds_is_made_from_its_rows(
+    target_seeds: ModuleType,
+) -> None:
+    """docs/bench/bagnce-items-seeds-molecules-cfcee97.md: the same on molecules, seeds 5-9 of
+    session cfcee97 (its maps on the bag means fitted on centred features, as seeds 0-4 were;
+    clip on the bag means on the head-only towers, seeds 0-9 of that session): it beats gentle
+    in every set and ties ridge on the centred bag means over ten seeds at every count."""
+    more = _bench_rows(
+        "bench-molecules-centred-seeds09-46f4fd9.jsonl",
+        "bench-molecules-heads512-full-seeds59-46f4fd9.jsonl",
+        "bench-molecules-bagnce-items-seeds59-cfcee97.jsonl",
+    )
+    more = [r for r in more if r["suite"] == "molecules"]  # --suites molecules
+    extra = _bench_rows(
+        "bench-bagnce-items-123046b.jsonl",
+        "bench-molecules-centred-72146e1.jsonl",
+        "bench-molecules-clipbagmeans-cfcee97.jsonl",
+    )
+    baselines = (*target_seeds.BASELINES, *bench.BAG_MEANS)
+    found = _ten_seeds(
+        target_seeds,
+        more,
+        tables="now",
+        method="gentle-bagnce-items",
+        extra_rows=extra,
+        baselines=baselines,
+    )
+    text = (BENCH / "bagnce-items-seeds-molecules-cfcee97.md").read_text(encoding="utf-8")
+    assert text == target_seeds.report(found, "gentle-bagnce-items", baselines)
+    assert len(found) == 9 and {f.recipe.outcome for f in found} == {"win"}
+    ten = [f.verdict for f in found if f.seeds.name == "0-9"]
+    assert {(v.best, v.outcome) for v in ten} == {("ridge-bagmeans", "tie")}
