@@ -20,13 +20,19 @@ both recipes on top of the suite's gentle recipe (`gentleclip train --bag-nce
 and writes ``OUT/bagnce-items.md`` (per suite and pair count gentle-bagnce-items ran at, bags
 of 8, each method with its verdicts against the best issue baseline, the best of every
 baseline and the other three; target 1 counted with each in gentle's place) and
-``OUT/bagnce-items.png``:
+``OUT/bagnce-items.png``; with ``--regime bags:32`` the same for bags of 32 in
+``OUT/bagnce-items-bags32.md`` / ``.png``, without target 1's lines (its command: results.md,
+session cfcee97). Bag-mean rows made with the suite's current settings that do not record them
+(molecules' since session 7686c66) go to ``--bagmeans-rows-made-now``:
 
     python benchmarks/bagnce_items.py --probes docs/bench/bagnce-items-val-123046b.jsonl \\
         --rows docs/bench/bench-items-634d969.jsonl docs/bench/bench-bagnce-items-123046b.jsonl \\
         docs/bench/bench-bagnce-full-123046b.jsonl \\
+        docs/bench/bench-bagnce-items-many-cfcee97.jsonl \\
         --bagmeans-rows docs/bench/bench-bagmeans-1560fa8.jsonl \\
         docs/bench/bench-molecules-centred-72146e1.jsonl \\
+        --bagmeans-rows-made-now docs/bench/bench-bagnce-items-many-cfcee97.jsonl \\
+        docs/bench/bench-molecules-clipbagmeans-cfcee97.jsonl \\
         --rescored docs/bench/bench-ties-bagmeans-2af79bb.jsonl --bench docs/bench \\
         --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
 """
@@ -62,9 +68,9 @@ def cells_by_where(
     regime: str = REGIME,
 ) -> tuple[dict[Where, Cells], dict[Where, dict[str, str]]]:
     """``regime`` (bags of 8 unless told) at each pair count gentle-bagnce-items' ``rows``
-    cover: every method of
-    :data:`METHODS` that ran, the best issue baseline (:data:`BEST`) and the best of those and
-    the bag-mean baselines (:data:`BEST_ALL`); and the name of each best."""
+    cover: every method of :data:`METHODS` that ran, the best issue baseline (:data:`BEST`)
+    and the best of those and the bag-mean baselines (:data:`BEST_ALL`); and the name of each
+    best."""
     latest = {bench._row_key(r): r for r in rows if r["method"] in MINE}
     covered = {
         pairs_as_items._where(r)
