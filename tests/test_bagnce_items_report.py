@@ -171,3 +171,35 @@ def test_a_report_of_bags_of_32_has_its_own_file_and_no_target_lines(
     assert ", bags of 32\n" in text and "Bags of 32, test headline" in text
     assert "Target 1" not in text and "Validation splits" not in text
     assert script.plot(table, tmp_path, regime="bags:32").name == "bagnce-items-bags32.png"
+
+
+ROWS_32 = (
+    "bench-items-634d969.jsonl",
+    "bench-bagnce32-7a5968c.jsonl",
+    "bench-molecules-bagnce32-cfcee97.jsonl",  # molecules' gentle-bagnce on today's towers
+    "bench-bagnce-items-bags32-cfcee97.jsonl",
+)
+
+
+def test_the_published_bags_of_32_report_is_made_from_its_rows(script: ModuleType) -> None:
+    """docs/bench/bagnce-items-bags32.md: the same report with bags of 32; molecules'
+    gentle-bagnce is session cfcee97's rerun (a later row replaces an earlier one), its
+    bag-mean baselines the rows made with its current settings."""
+    published = script.pairs_as_items.published_tables
+    rows = published.read_rows([BENCH / name for name in ROWS_32])
+    tables = published.table_rows(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    bag_rows = published.rescored(
+        published.read(BENCH / "bench-bagmeans-bagsize-1560fa8.jsonl"),
+        published.read(BENCH / "bench-ties-bagmeans-2af79bb.jsonl"),
+    )
+    made_now = published.read(BENCH / "bench-molecules-bagmeans32-cfcee97.jsonl")
+    bag_rows += script.pairs_as_items.made_now(made_now)
+    table, names = script.cells_by_where(tables, rows, bag_rows, "bags:32")
+    text = (BENCH / "bagnce-items-bags32.md").read_text(encoding="utf-8")
+    assert text == script.markdown([], table, names, "bags:32")
+    assert len(table) == 12 and all(len(cells) == 6 for cells in table.values())
+    molecules = table[("molecules", "bags:32", 20)]
+    assert names[("molecules", "bags:32", 20)][script.BEST_ALL] == "ridge-bagmeans"
+    rerun = published.read(BENCH / "bench-molecules-bagnce32-cfcee97.jsonl")
+    twenty = [r["value"] for r in rerun if r["pairs"] == 20]
+    assert molecules["gentle-bagnce"].mean == pytest.approx(sum(twenty) / len(twenty))
