@@ -2029,3 +2029,28 @@ def test_gentle_bagnce_items_on_molecules_over_ten_seeds_is_made_from_its_rows(
     assert len(found) == 9 and {f.recipe.outcome for f in found} == {"win"}
     ten = [f.verdict for f in found if f.seeds.name == "0-9"]
     assert {(v.best, v.outcome) for v in ten} == {("ridge-bagmeans", "tie")}
+
+
+def test_molecules_larger_bags_against_the_maps_on_the_bag_means_quote_their_rows(
+    script: ModuleType,
+) -> None:
+    """results.md's bullet of session cfcee97: the tables' gentle against the best bag-mean
+    baseline of molecules' current settings with bags of 32 and 128, outcome by the tables'
+    rule, each number from the rows."""
+    tables = script.table_rows(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    made = _bench_rows(
+        "bench-molecules-bagmeans32-cfcee97.jsonl", "bench-molecules-bagmeans-more-cfcee97.jsonl"
+    )
+    cells = bench.summarise([r for r in tables if r["suite"] == "molecules"] + made)
+    flat = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    for regime, counts, losses in (("bags:32", (0, 10, 20, 50), 4), ("bags:128", (0, 10, 20), 3)):
+        gentle, best = [], []
+        for pairs in counts:
+            here = cells[("molecules", regime, pairs)]
+            name = max(bench.BAG_MEANS, key=lambda m: getattr(here.get(m), "mean", -1.0))
+            gap = here["gentle"].mean - here[name].mean
+            assert -gap > max(here["gentle"].std, here[name].std), (regime, pairs)
+            gentle.append(f"{here['gentle'].mean:.3f}")
+            best.append(f"{here[name].mean:.3f}")
+        assert len(gentle) == losses
+        assert " / ".join(gentle) in flat and " / ".join(best) in flat, regime
