@@ -1959,6 +1959,26 @@ def test_gentle_items_over_ten_seeds_is_made_from_its_rows(target_seeds: ModuleT
     assert {late[("proteins", p)].recipe.outcome for p in (10, 20, 50)} == {"lose"}
 
 
+def _bagnce_items_report(
+    target_seeds: ModuleType, more: list[dict], extra: list[dict], name: str
+) -> list:
+    """gentle-bagnce-items' findings over seeds 0-4, 5-9 and 0-9 against every baseline, the
+    bag-mean ones included (``target_seeds.py --method gentle-bagnce-items --bag-means``),
+    after checking that docs/bench/``name`` is their report."""
+    baselines = (*target_seeds.BASELINES, *bench.BAG_MEANS)
+    found = _ten_seeds(
+        target_seeds,
+        more,
+        tables="now",
+        method="gentle-bagnce-items",
+        extra_rows=extra,
+        baselines=baselines,
+    )
+    text = (BENCH / name).read_text(encoding="utf-8")
+    assert text == target_seeds.report(found, "gentle-bagnce-items", baselines)
+    return found
+
+
 def test_gentle_bagnce_items_over_ten_seeds_is_made_from_its_rows(
     target_seeds: ModuleType,
 ) -> None:
@@ -1977,17 +1997,7 @@ def test_gentle_bagnce_items_over_ten_seeds_is_made_from_its_rows(
     rows = _bench_rows("bench-bagnce-items-123046b.jsonl", "bench-bagmeans-1560fa8.jsonl")
     ties = _bench_rows("bench-ties-bagmeans-2af79bb.jsonl")
     extra = target_seeds.published_tables.rescored(rows, ties)
-    baselines = (*target_seeds.BASELINES, *bench.BAG_MEANS)
-    found = _ten_seeds(
-        target_seeds,
-        more,
-        tables="now",
-        method="gentle-bagnce-items",
-        extra_rows=extra,
-        baselines=baselines,
-    )
-    text = (BENCH / "bagnce-items-seeds-123046b.md").read_text(encoding="utf-8")
-    assert text == target_seeds.report(found, "gentle-bagnce-items", baselines)
+    found = _bagnce_items_report(target_seeds, more, extra, "bagnce-items-seeds-123046b.md")
     wins = [f for f in found if f.verdict.where[0] in ("emoji", "mfeat")]
     assert len(wins) == 18 and {f.verdict.outcome for f in wins} == {"win"}
     emoji = [f.verdict for f in wins if f.verdict.where[0] == "emoji"]
@@ -2015,17 +2025,9 @@ def test_gentle_bagnce_items_on_molecules_over_ten_seeds_is_made_from_its_rows(
         "bench-molecules-centred-72146e1.jsonl",
         "bench-molecules-clipbagmeans-cfcee97.jsonl",
     )
-    baselines = (*target_seeds.BASELINES, *bench.BAG_MEANS)
-    found = _ten_seeds(
-        target_seeds,
-        more,
-        tables="now",
-        method="gentle-bagnce-items",
-        extra_rows=extra,
-        baselines=baselines,
+    found = _bagnce_items_report(
+        target_seeds, more, extra, "bagnce-items-seeds-molecules-cfcee97.md"
     )
-    text = (BENCH / "bagnce-items-seeds-molecules-cfcee97.md").read_text(encoding="utf-8")
-    assert text == target_seeds.report(found, "gentle-bagnce-items", baselines)
     assert len(found) == 9 and {f.recipe.outcome for f in found} == {"win"}
     ten = [f.verdict for f in found if f.seeds.name == "0-9"]
     assert {(v.best, v.outcome) for v in ten} == {("ridge-bagmeans", "tie")}
