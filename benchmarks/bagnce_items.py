@@ -22,8 +22,8 @@ of 8, each method with its verdicts against the best issue baseline, the best of
 baseline and the other three; target 1 counted with each in gentle's place) and
 ``OUT/bagnce-items.png``; with ``--regime bags:32`` the same for bags of 32 in
 ``OUT/bagnce-items-bags32.md`` / ``.png``, without target 1's lines (its command: results.md,
-session cfcee97). Bag-mean rows made with the suite's current settings that do not record them
-(molecules' since session 7686c66) go to ``--bagmeans-rows-made-now``:
+session cfcee97). Bag-mean rows made since session 7686c66 without overrides go to
+``--bagmeans-rows-made-now`` (they take the tables' overrides, ``published_tables.as_made_now``):
 
     python benchmarks/bagnce_items.py --probes docs/bench/bagnce-items-val-123046b.jsonl \\
         --rows docs/bench/bench-items-634d969.jsonl docs/bench/bench-bagnce-items-123046b.jsonl \\
@@ -80,7 +80,7 @@ def cells_by_where(
     mine = [r for r in latest.values() if pairs_as_items._where(r) in covered]
     here = [
         r
-        for r in [*tables, *pairs_as_items.current_bag_means(bag_rows)]
+        for r in [*tables, *pairs_as_items.current_bag_means(bag_rows, tables)]
         if pairs_as_items._where(r) in covered
     ]
     table: dict[Where, Cells] = {}

@@ -44,7 +44,7 @@ import published_tables
 from matplotlib.figure import Figure
 
 from gentleclip.evaluation.report import save_figure_atomic
-from gentleclip.experiments import bench, datasets
+from gentleclip.experiments import bench
 
 STEM = "pairs-as-items"
 SUITE = "molecules"
@@ -129,7 +129,7 @@ def test_table(
     ``items`` rows cover; and the name of each best."""
     mine = [r for r in items if r["method"] == ITEMS]
     covered = {_where(r) for r in mine}
-    here = [r for r in [*tables, *current_bag_means(bag_rows)] if _where(r) in covered]
+    here = [r for r in [*tables, *current_bag_means(bag_rows, tables)] if _where(r) in covered]
     table: dict[tuple, dict[str, bench.Summary]] = {}
     names: dict[tuple, dict[str, str]] = {}
     for where, cells in bag_means._summaries([*here, *mine]).items():
@@ -142,29 +142,20 @@ def test_table(
     return table, names
 
 
-# marks a row read from ``--bagmeans-rows-made-now`` (never written to a file)
-CURRENT = "made_with_current_settings"
-
-
-def made_now(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` marked :data:`CURRENT`: made with their suite's current settings."""
-    return [{**r, CURRENT: True} for r in rows]
-
-
-def current_bag_means(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The bag-mean baselines' rows fitted with their suite's current parameters
-    (``DatasetEntry.baseline_params``: molecules' centred features since session 7686c66),
-    as the row records them, or marked :data:`CURRENT`: a row made without an override
-    records neither those parameters nor a trained method's towers."""
+def current_bag_means(
+    rows: Sequence[dict[str, Any]], tables: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The bag-mean baselines' rows made with the overrides the tables' rows of their suite and
+    kind carry (``published_tables.table_overrides``): since session 7686c66 molecules' maps
+    read centred features and its trained methods the head-only towers. Rows made since then
+    without an override get those overrides from ``--bagmeans-rows-made-now``
+    (``published_tables.as_made_now``)."""
+    current = published_tables.table_overrides(list(tables))
     return [
         r
         for r in rows
         if r["method"] in bench.BAG_MEANS
-        and (
-            r.get(CURRENT)
-            or published_tables.made_with(r).get("baseline_override", {})
-            == datasets.entry(r["suite"]).baseline_params
-        )
+        and published_tables.made_with(r) == current.get(published_tables.suite_kind(r), {})
     ]
 
 
@@ -289,9 +280,9 @@ def add_row_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         nargs="*",
         default=[],
-        help="bag-mean rows made with the suite's current settings whatever they record (the "
-        "bench as it is since session 7686c66: molecules' maps on centred features, its "
-        "clip-bagmeans on the head-only towers; a row records neither without an override)",
+        help="bag-mean rows made since session 7686c66 without overrides: they take the "
+        "overrides of the tables' rows of their suite and kind (published_tables.as_made_now: "
+        "molecules' maps on centred features, its clip-bagmeans on the head-only towers)",
     )
     parser.add_argument("--rescored", type=Path, nargs="*", default=[])
     parser.add_argument("--bench", type=Path, default=Path("docs/bench"))
@@ -308,7 +299,8 @@ def read_row_arguments(args: argparse.Namespace) -> tuple[list[dict], list[dict]
     bag_rows = published_tables.rescored(
         published_tables.read_rows(args.bagmeans_rows), published_tables.read_rows(args.rescored)
     )
-    bag_rows += made_now(published_tables.read_rows(args.bagmeans_rows_made_now))
+    made_now = published_tables.read_rows(args.bagmeans_rows_made_now)
+    bag_rows += published_tables.as_made_now(made_now, tables)
     return published_tables.read_rows(args.rows), tables, bag_rows
 
 

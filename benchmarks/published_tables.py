@@ -142,18 +142,27 @@ def as_made_now(rows: list[dict[str, Any]], tables: list[dict[str, Any]]) -> lis
     molecules grid ran with overrides its recipes then took on (a test holds them to the
     recipes), so such rows compare with it as one setting. Exits when the tables' rows of a
     suite and kind carry more than one set."""
+    made = table_overrides(tables)
+    return [row if made_with(row) else {**row, **made.get(suite_kind(row), {})} for row in rows]
+
+
+def table_overrides(tables: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The overrides (:func:`made_with`) the tables' scored rows of each (suite, kind) were
+    made with; exits when those of one carry more than one set."""
     made: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in (r for r in tables if r["status"] == "ok"):  # a skipped cell records no overrides
-        found = made.setdefault((row["suite"], _kind(row)), [])
+        found = made.setdefault(suite_kind(row), [])
         if made_with(row) not in found:
             found.append(made_with(row))
-    mixed = [key for key, found in made.items() if len(found) > 1]
+    mixed = [where for where, found in made.items() if len(found) > 1]
     if mixed:
         raise SystemExit(f"the tables' rows of {mixed[0]} were made with different overrides")
-    return [
-        row if made_with(row) else {**row, **made.get((row["suite"], _kind(row)), [{}])[0]}
-        for row in rows
-    ]
+    return {where: found[0] for where, found in made.items()}
+
+
+def suite_kind(row: dict[str, Any]) -> tuple[str, str]:
+    """A row's (suite, method kind), the key of :func:`table_overrides`."""
+    return row["suite"], _kind(row)
 
 
 def _kind(row: dict[str, Any]) -> str:

@@ -49,13 +49,13 @@ def test_probe_settings_merge_method_and_override(items_script: ModuleType) -> N
 
 
 def test_verdicts_against_the_best_issue_baseline(items_script: ModuleType) -> None:
-    tables = [_row("gentle", s, v) for s, v in enumerate((0.40, 0.42, 0.44))]
-    tables += [_row("cca", s, v) for s, v in enumerate((0.45, 0.46, 0.47))]
-    tables += [_row("clip", s, 0.30) for s in range(3)]
-    tables += [_row("cca", s, 0.9, pairs=20) for s in range(3)]  # a cell items did not run
-    items = [_row("gentle-items", s, v) for s, v in enumerate((0.55, 0.56, 0.57))]
-    # bag-mean rows: only those fitted on molecules' current (centred) features count
+    # the tables' molecules maps read centred features; bag-mean rows count only made so too
     centred = {"baseline_override": {"scale": False}}
+    tables = [_row("gentle", s, v) for s, v in enumerate((0.40, 0.42, 0.44))]
+    tables += [{**_row("cca", s, v), **centred} for s, v in enumerate((0.45, 0.46, 0.47))]
+    tables += [_row("clip", s, 0.30) for s in range(3)]
+    tables += [{**_row("cca", s, 0.9, pairs=20), **centred} for s in range(3)]  # items did not run
+    items = [_row("gentle-items", s, v) for s, v in enumerate((0.55, 0.56, 0.57))]
     bag_rows = [_row("ridge-bagmeans", s, 0.99) for s in range(3)]
     bag_rows += [{**_row("ridge-bagmeans", s, v), **centred} for s, v in enumerate((0.57, 0.58))]
     bag_rows += [{**_row("clip", s, 0.98), **centred} for s in range(2)]  # not a bag-mean one
@@ -90,21 +90,24 @@ def test_main_writes_table_and_plot(
     assert (tmp_path / "pairs-as-items.png").stat().st_size > 0
 
 
-def test_bag_mean_rows_made_now_count_whatever_they_record(
+def test_bag_mean_rows_made_now_take_the_tables_overrides(
     items_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A molecules bag-mean row without a recorded override counts only when read from
-    --bagmeans-rows-made-now (clip-bagmeans records no towers, a map no centring)."""
+    --bagmeans-rows-made-now, which gives it the overrides of the tables' rows of its kind
+    (clip-bagmeans records no towers, as the tables' trained rows do)."""
     old, now = tmp_path / "old.jsonl", tmp_path / "now.jsonl"
     old.write_text("".join(json.dumps(_row("clip-bagmeans", s, 0.99)) + "\n" for s in range(3)))
     now.write_text("".join(json.dumps(_row("clip-bagmeans", s, 0.51)) + "\n" for s in range(3)))
-    monkeypatch.setattr(items_script.published_tables, "table_rows", lambda *_: [])
+    towers = {"recipe_override": {"model": {"encoder_a": "identity"}}}
+    tables = [{**_row("clip", 0, 0.3), **towers}]
+    monkeypatch.setattr(items_script.published_tables, "table_rows", lambda *_: tables)
     parser = argparse.ArgumentParser()
     items_script.add_row_arguments(parser)
     argv = ["--rows", str(old), "--bagmeans-rows", str(old), "--bagmeans-rows-made-now", str(now)]
     _, _, bag_rows = items_script.read_row_arguments(parser.parse_args(argv))
     assert len(bag_rows) == 6
-    assert [r["value"] for r in items_script.current_bag_means(bag_rows)] == [0.51] * 3
+    assert [r["value"] for r in items_script.current_bag_means(bag_rows, tables)] == [0.51] * 3
 
 
 def test_the_published_report_is_its_rows(items_script: ModuleType) -> None:
