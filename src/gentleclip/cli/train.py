@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from gentleclip.data.regimes import load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.recipes import BAG_NCE_BAGS_PER_STEP, recipe_overrides
+from gentleclip.training import auto
 from gentleclip.training.config import METHODS, TrainConfig, load_config
 from gentleclip.training.finetune import enable_encoder_training
 from gentleclip.training.fit import train
@@ -58,6 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and lost on proteins; with bags of 32 it was higher on molecules only, with bags of 128 "
         "or disjoint sides lower; method gentle, needs unpaired rows",
     )
+    p.add_argument(
+        "--auto",
+        action="store_true",
+        help="pick the setting the benchmark measured best for the data's regime and print "
+        "why: with bags --bag-nce, and --pairs-as-items too with bags of about 8 and pairs, "
+        "but steps that hold the largest bag whole with bags of about 128 and pairs; method "
+        "clip with disjoint sides (refused without pairs there); starts from a gentle recipe",
+    )
     p.add_argument("--pairs-per-step", type=int, default=None, help="matched pairs in each step")
     p.add_argument(
         "--unpaired-per-step",
@@ -78,9 +88,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def apply_overrides(args: argparse.Namespace, config_path: str | None) -> TrainConfig:
-    """The YAML recipe (or defaults) with command-line flags applied on top."""
+# flags --auto decides itself
+_AUTO_DECIDES = ("method", "bag_nce", "pairs_as_items", "bag_means")
+
+
+def apply_overrides(
+    args: argparse.Namespace, config_path: str | None, choice: auto.AutoChoice | None = None
+) -> TrainConfig:
+    """The YAML recipe (or defaults), then ``choice`` (``--auto``), then the other
+    command-line flags on top."""
     config = load_config(config_path)
+    if choice is not None:
+        auto.apply(choice, config)
     if args.method is not None:
         config.method = args.method
     if args.seed is not None:
@@ -124,11 +143,27 @@ def _add_recipe(config: TrainConfig, recipe: str, flag: str) -> None:
             setattr(getattr(config, section), name, value)
 
 
+def auto_choice(args: argparse.Namespace) -> auto.AutoChoice | None:
+    """``--auto``'s choice for the dataset (None without ``--auto``), after refusing the
+    flags it decides itself."""
+    if not getattr(args, "auto", False):
+        return None
+    given = [name for name in _AUTO_DECIDES if getattr(args, name) not in (None, False)]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise InputError(f"--auto chooses the method and the bag settings itself; drop {flags}")
+    return auto.choose(load_dataset_dir(args.data))
+
+
 def run(args: argparse.Namespace) -> int:
     """Train as the arguments say; print one line naming the method, steps and run folder."""
-    config = apply_overrides(args, args.config)
-    # --bag-nce without a step size of the user's: room for its bags, as the bench gives it
-    room = BAG_NCE_BAGS_PER_STEP if args.bag_nce and args.unpaired_per_step is None else 0
+    choice = auto_choice(args)
+    config = apply_overrides(args, args.config, choice)
+    bag_term = args.bag_nce or (choice is not None and choice.bags_per_step > 0)
+    # the bag term without a step size of the user's: room for its bags, as the bench gives it
+    room = BAG_NCE_BAGS_PER_STEP if bag_term and args.unpaired_per_step is None else 0
+    if choice is not None:
+        print(choice.line())
     summary = train(args.data, args.out, config, resume=args.resume, bags_per_step=room)
     method, steps, seconds = summary["method"], summary["steps"], summary["seconds"]
     print(f"trained {method} for {steps} steps in {seconds} s -> {args.out}")

@@ -1,0 +1,166 @@
+"""`gentleclip train --auto`: the setting the benchmark measured best for a dataset's regime.
+
+The rule reads only what a dataset directory says about itself: its regime (pairs only, bags,
+disjoint sides), whether it has pairs, how many bags, and the bag size nearest the measured
+ones (8, 32 or 128 rows, :func:`~gentleclip.data.regimes.nearest_measured_bag_size`):
+
+==========================  ===========  ============================================
+regime                      pairs        setting
+==========================  ===========  ============================================
+pairs only                  any          the recipe as given (nothing measured)
+disjoint sides              0            refused: nothing ties an A row to a B row
+disjoint sides              1 or more    method clip, with the suites' CLIP settings
+bags (2 or more), any size  0            recipe ``bag-nce``
+bags of about 8             1 or more    recipes ``bag-nce`` and ``pairs-as-items``
+bags of about 32            1 or more    recipe ``bag-nce``
+bags of about 128           1 or more    steps that hold the largest bag whole
+a single bag                any          as above without the bag term (it needs two)
+==========================  ===========  ============================================
+
+``benchmarks/auto_recipe.py`` scores each choice on the benchmark's rows against the recipe
+(docs/results.md, "Choosing a setting: train --auto"); :data:`EVIDENCE` quotes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gentleclip.data.regimes import Regime, RegimeData, nearest_measured_bag_size
+from gentleclip.data.sampler import largest_bag
+from gentleclip.errors import InputError
+from gentleclip.recipes import BAG_NCE_BAGS_PER_STEP, recipe_overrides
+from gentleclip.training.config import TrainConfig
+
+# The settings every suite's CLIP recipe shares (recipes/*-clip.yaml, tuned on mfeat:
+# docs/tuning.md): no dropout, learning rate 1e-3, 1,200 steps.
+CLIP_SETTINGS: dict[str, Any] = {
+    "model": {"head_dropout": 0.0},
+    "optim": {"lr": 0.001, "steps": 1200},
+}
+
+# What the benchmark measured for the setting picked in each class of data (:func:`data_class`;
+# tests/test_published_tables.py holds every count to docs/bench/auto.md, which
+# benchmarks/auto_recipe.py makes from the rows): test headline against the recipe's, 5 seeds.
+EVIDENCE = {
+    "bags of 8, no pairs": "1 win, 2 ties, 0 losses in 3 cells against the recipe",
+    "bags of 8, pairs": "14 wins, 5 ties, 0 losses in 19 cells against the recipe",
+    "bags of 32, no pairs": "3 wins, 0 ties, 0 losses in 3 cells against the recipe",
+    "bags of 32, pairs": "1 win, 11 ties, 0 losses in 12 cells against the recipe",
+    "bags of 128, no pairs": "2 wins, 1 tie, 0 losses in 3 cells against the recipe",
+    "bags of 128, pairs": "10 wins, 3 ties, 0 losses in 13 cells against the recipe",
+    "disjoint, pairs": "12 wins, 8 ties, 0 losses in 20 cells against the recipe",
+}
+NOT_MEASURED = "not measured (the benchmark has no such cells)"
+
+
+def data_class(bag_size: int | None, n_pairs: int) -> str:
+    """The class of data a choice is made for, as :data:`EVIDENCE` and the report name it:
+    ``bags of K`` (K the nearest measured bag size) or ``disjoint``, then ``no pairs`` or
+    ``pairs``."""
+    kind = "disjoint" if bag_size is None else f"bags of {bag_size}"
+    return f"{kind}, {'no pairs' if n_pairs == 0 else 'pairs'}"
+
+
+@dataclass(frozen=True)
+class AutoChoice:
+    """What ``--auto`` puts on top of the recipe, and the line that says why."""
+
+    label: str  # e.g. "bags of 8, 20 pairs"
+    setting: str  # e.g. "--bag-nce --pairs-as-items"
+    evidence: str
+    recipes: tuple[str, ...] = ()  # shipped recipes applied in order (recipes.recipe_overrides)
+    method: str | None = None  # the method to switch to (None keeps the recipe's)
+    min_unpaired_per_step: int = 0  # > 0: a step holds at least this many unpaired rows
+    bags_per_step: int = 0  # > 0: room for this many whole bags a step (the bag term's rule)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """One line for the user: the regime, the setting and what it was measured to buy."""
+        return f"auto: {self.label} -> {self.setting} (benchmark: {self.evidence})"
+
+
+def choose(data: RegimeData) -> AutoChoice:
+    """The setting for ``data`` by the rule in the module docstring.
+
+    Raises:
+        InputError: disjoint sides with no pairs, where no setting aligns anything.
+    """
+    pairs = f"{data.n_pairs} pair" + ("" if data.n_pairs == 1 else "s")
+    if data.regime is Regime.PAIRS:
+        return AutoChoice(f"pairs only, {pairs}", "the recipe as given", NOT_MEASURED)
+    if data.regime is Regime.UNPAIRED:
+        return _disjoint(data, pairs)
+    size = nearest_measured_bag_size(data.median_bag_rows)
+    label = f"{data.n_bags} bags of about {size} rows, {pairs}"
+    if data.n_bags < 2:
+        return _single_bag(data, size, label)
+    evidence = EVIDENCE[data_class(size, data.n_pairs)]
+    if size == 128 and data.n_pairs > 0:
+        return _whole_bags(data, label, evidence)
+    recipes = ("bag-nce", "pairs-as-items") if size == 8 and data.n_pairs > 0 else ("bag-nce",)
+    setting = " ".join("--" + name for name in recipes)
+    return AutoChoice(label, setting, evidence, recipes, bags_per_step=BAG_NCE_BAGS_PER_STEP)
+
+
+def _disjoint(data: RegimeData, pairs: str) -> AutoChoice:
+    if data.n_pairs == 0:
+        raise InputError(
+            "--auto: disjoint sides and no pairs: nothing ties an A row to a B row, so no "
+            "setting aligns the two sides (every method sat at chance in the benchmark); add "
+            "matched pairs (paired_a / paired_b) or bag ids (unpaired_a_bags / unpaired_b_bags)"
+        )
+    setting = "--method clip (no dropout, lr 1e-3, 1,200 steps)"
+    return AutoChoice(
+        f"disjoint sides, {pairs}",
+        setting,
+        EVIDENCE[data_class(None, data.n_pairs)],
+        method="clip",
+        overrides=CLIP_SETTINGS,
+    )
+
+
+def _single_bag(data: RegimeData, size: int, label: str) -> AutoChoice:
+    """One bag: the bag term needs two, so bags of 8 and 32 keep the recipe."""
+    if size == 128:
+        return _whole_bags(data, label, EVIDENCE[data_class(size, 1)] + "; one bag: no bag term")
+    return AutoChoice(label, "the recipe as given", "one bag: the bag term needs two")
+
+
+def _whole_bags(data: RegimeData, label: str, evidence: str) -> AutoChoice:
+    assert data.bags_a is not None and data.bags_b is not None
+    largest = largest_bag(data.bags_a, data.bags_b)
+    setting = f"steps that hold the largest bag whole (--unpaired-per-step {largest})"
+    return AutoChoice(label, setting, evidence, min_unpaired_per_step=largest)
+
+
+def apply(choice: AutoChoice, config: TrainConfig) -> TrainConfig:
+    """``config`` with ``choice``'s recipes, method and step size put on top (in place)."""
+    if config.method != "gentle":
+        raise InputError(f"--auto starts from a gentle recipe, not method {config.method}")
+    for name in choice.recipes:
+        _set(config, recipe_overrides(name), ("loss", "sampler"))
+    if choice.method is not None:
+        config.method = choice.method
+        _set(config, choice.overrides, ("model", "optim"))
+        _no_encoder_dropout(config)
+    rows = config.sampler.unpaired_per_step
+    config.sampler.unpaired_per_step = max(rows, choice.min_unpaired_per_step)
+    return config
+
+
+def _set(config: TrainConfig, settings: dict[str, Any], sections: tuple[str, ...]) -> None:
+    for section in sections:
+        for name, value in settings.get(section, {}).items():
+            setattr(getattr(config, section), name, value)
+
+
+def _no_encoder_dropout(config: TrainConfig) -> None:
+    """No dropout inside mlp encoders either, as the suites' CLIP recipes set it."""
+    model = config.model
+    for encoder, kwargs in (
+        (model.encoder_a, model.encoder_a_kwargs),
+        (model.encoder_b, model.encoder_b_kwargs),
+    ):
+        if encoder == "mlp":
+            kwargs["dropout"] = 0.0

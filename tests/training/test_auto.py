@@ -1,0 +1,175 @@
+"""`gentleclip train --auto`: the rule (training.auto.choose), what it puts on a recipe
+(training.auto.apply) and the command line around it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from gentleclip.cli.main import main
+from gentleclip.data.regimes import RegimeData
+from gentleclip.errors import InputError
+from gentleclip.experiments import bench
+from gentleclip.recipes import load_recipe
+from gentleclip.training import auto
+from gentleclip.training.config import TrainConfig
+
+SplitWriter = Callable[..., Path]
+
+
+def _data(pairs: int, bag_rows: list[int] | None, unpaired: int = 0) -> RegimeData:
+    """``pairs`` pairs and unpaired rows in bags of ``bag_rows`` rows each side (or
+    ``unpaired`` disjoint rows when ``bag_rows`` is None)."""
+    rng = np.random.default_rng(0)
+    arrays = {"paired_a": rng.normal(size=(pairs, 3)), "paired_b": rng.normal(size=(pairs, 2))}
+    if bag_rows is not None:
+        ids = np.repeat(np.arange(len(bag_rows)), bag_rows)
+        arrays |= {"unpaired_a_bags": ids, "unpaired_b_bags": ids}
+        unpaired = len(ids)
+    if unpaired:
+        arrays |= {"unpaired_a": rng.normal(size=(unpaired, 3))}
+        arrays |= {"unpaired_b": rng.normal(size=(unpaired, 2))}
+    return RegimeData.from_arrays(arrays)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "bags", "recipes", "method", "min_rows"),
+    [
+        (0, [8] * 10, ("bag-nce",), None, 0),
+        (20, [8] * 10, ("bag-nce", "pairs-as-items"), None, 0),
+        (1, [7, 9, 8, 8], ("bag-nce", "pairs-as-items"), None, 0),
+        (0, [32] * 4, ("bag-nce",), None, 0),
+        (20, [32] * 4, ("bag-nce",), None, 0),
+        (0, [128] * 3, ("bag-nce",), None, 0),
+        (20, [128, 128, 100], (), None, 128),
+        (50, [150, 90], (), None, 150),  # the largest bag, not the median, sets the step
+        (10, [8], (), None, 0),  # one bag: the bag term needs two
+        (10, [128], (), None, 128),
+    ],
+)
+def test_the_rule_on_bags(
+    pairs: int, bags: list[int], recipes: tuple[str, ...], method: str | None, min_rows: int
+) -> None:
+    choice = auto.choose(_data(pairs, bags))
+    assert (choice.recipes, choice.method, choice.min_unpaired_per_step) == (
+        recipes,
+        method,
+        min_rows,
+    )
+    assert (choice.bags_per_step > 0) == ("bag-nce" in recipes)
+    assert choice.line().startswith(f"auto: {len(bags)} bags of about ")
+    assert f", {pairs} pair" in choice.line() and choice.evidence in choice.line()
+
+
+def test_the_rule_without_bags() -> None:
+    only_pairs = auto.choose(_data(20, None))
+    assert (only_pairs.recipes, only_pairs.method, only_pairs.min_unpaired_per_step) == (
+        (),
+        None,
+        0,
+    )
+    assert only_pairs.evidence == auto.NOT_MEASURED
+    disjoint = auto.choose(_data(20, None, unpaired=50))
+    assert (disjoint.method, disjoint.recipes) == ("clip", ())
+    assert disjoint.line().startswith("auto: disjoint sides, 20 pairs -> --method clip")
+    with pytest.raises(InputError, match="disjoint sides and no pairs: nothing ties"):
+        auto.choose(_data(0, None, unpaired=50))
+
+
+def test_apply_puts_the_bench_s_gentle_bagnce_items_on_the_recipe() -> None:
+    """bags of 8 with pairs: the loss and sampler fields of the bench's gentle-bagnce-items,
+    nothing else changed."""
+    config = auto.apply(auto.choose(_data(20, [8] * 10)), TrainConfig())
+    expected = TrainConfig()
+    for section in ("loss", "sampler"):
+        for name, value in bench.METHODS["gentle-bagnce-items"].overrides[section].items():
+            setattr(getattr(expected, section), name, value)
+    assert config.to_dict() == expected.to_dict()
+
+
+def test_apply_switches_disjoint_data_to_the_suites_clip_settings() -> None:
+    """Method clip with the settings every suite's CLIP recipe shares (dropout in the mlp
+    encoders included), on whatever towers the recipe has."""
+    config = auto.apply(auto.choose(_data(20, None, unpaired=50)), TrainConfig())
+    assert config.to_dict() == load_recipe("mfeat-clip").to_dict()
+    towers = load_recipe("molecules-gentle")
+    config = auto.apply(auto.choose(_data(20, None, unpaired=50)), towers)
+    assert config.to_dict() == load_recipe("molecules-clip").to_dict()
+
+
+def test_apply_raises_the_step_to_the_largest_bag_only() -> None:
+    choice = auto.choose(_data(20, [128, 128, 100]))
+    assert auto.apply(choice, TrainConfig()).sampler.unpaired_per_step == 128
+    big = TrainConfig()
+    big.sampler.unpaired_per_step = 300
+    assert auto.apply(choice, big).sampler.unpaired_per_step == 300
+    clip = TrainConfig()
+    clip.method = "clip"
+    with pytest.raises(InputError, match="--auto starts from a gentle recipe, not method clip"):
+        auto.apply(choice, clip)
+
+
+def test_train_cli_auto_writes_the_choice_and_says_why(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bags of 4 with 10 pairs (nearest measured: 8): the config of `--bag-nce
+    --pairs-as-items`, and the line naming the regime, the setting and the evidence."""
+    data = write_split(tmp_path, seed=0, split_args=["--regime", "bags", "--bag-size", "4"])
+    argv = ["train", str(data), "--steps", "3", "--no-progress"]
+    assert main([*argv, "--bag-nce", "--pairs-as-items", "--out", str(tmp_path / "flags")]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--auto", "--out", str(tmp_path / "auto")]) == 0
+    out = capsys.readouterr().out
+    assert "bags of about 8 rows, 10 pairs -> --bag-nce --pairs-as-items" in out
+    assert auto.EVIDENCE["bags of 8, pairs"] in out
+    written = [
+        yaml.safe_load((tmp_path / run / "config.yaml").read_text()) for run in ("flags", "auto")
+    ]
+    assert written[0] == written[1]
+    assert main([*argv, "--auto", "--pairs-per-step", "5", "--out", str(tmp_path / "own")]) == 0
+    own = yaml.safe_load((tmp_path / "own" / "config.yaml").read_text())
+    assert own["sampler"]["pairs_per_step"] == 5  # the user's own flags win
+
+
+@pytest.mark.parametrize("flag", ["--bag-nce", "--pairs-as-items", "--bag-means"])
+def test_train_cli_auto_refuses_the_flags_it_decides(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    data = write_split(tmp_path, seed=0, split_args=["--regime", "bags", "--bag-size", "4"])
+    run = tmp_path / "run"
+    assert main(["train", str(data), "--out", str(run), "--auto", flag]) != 0
+    assert f"--auto chooses the method and the bag settings itself; drop {flag}" in (
+        capsys.readouterr().err
+    )
+    assert main(["train", str(data), "--out", str(run), "--auto", "--method", "clip"]) != 0
+    assert "drop --method" in capsys.readouterr().err
+    assert not run.exists()
+
+
+def test_train_cli_auto_on_disjoint_sides(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Disjoint sides: method clip (the user's --steps still wins); with no pairs refused
+    before anything is written."""
+    data = write_split(tmp_path, seed=0, split_args=["--regime", "unpaired"])
+    run = tmp_path / "run"
+    argv = ["train", str(data), "--out", str(run), "--auto", "--no-progress", "--steps", "4"]
+    assert main(argv) == 0
+    written = yaml.safe_load((run / "config.yaml").read_text())
+    assert (written["method"], written["optim"]["steps"], written["optim"]["lr"]) == (
+        "clip",
+        4,
+        0.001,
+    )
+    assert "auto: disjoint sides, 10 pairs -> --method clip" in capsys.readouterr().out
+    no_pairs = tmp_path / "no-pairs"
+    no_pairs.mkdir()
+    for name in ("unpaired_a", "unpaired_b", "eval_a", "eval_b"):
+        (no_pairs / f"{name}.npy").write_bytes((data / f"{name}.npy").read_bytes())
+    assert main(["train", str(no_pairs), "--out", str(tmp_path / "r0"), "--auto"]) != 0
+    assert "disjoint sides and no pairs" in capsys.readouterr().err
+    assert not (tmp_path / "r0").exists()
