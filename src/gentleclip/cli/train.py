@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gentleclip.data.regimes import load_dataset_dir
+from gentleclip.data.regimes import RegimeData, load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.recipes import BAG_NCE_BAGS_PER_STEP, recipe_overrides
 from gentleclip.training import auto
@@ -143,28 +143,31 @@ def _add_recipe(config: TrainConfig, recipe: str, flag: str) -> None:
             setattr(getattr(config, section), name, value)
 
 
-def auto_choice(args: argparse.Namespace) -> auto.AutoChoice | None:
-    """``--auto``'s choice for the dataset (None without ``--auto``), after refusing the
-    flags it decides itself."""
+def auto_choice(args: argparse.Namespace) -> tuple[auto.AutoChoice, RegimeData] | None:
+    """``--auto``'s choice and the dataset it was made from (None without ``--auto``), after
+    refusing the flags it decides itself."""
     if not getattr(args, "auto", False):
         return None
     given = [name for name in _AUTO_DECIDES if getattr(args, name) not in (None, False)]
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise InputError(f"--auto chooses the method and the bag settings itself; drop {flags}")
-    return auto.choose(load_dataset_dir(args.data))
+    data = load_dataset_dir(args.data)
+    return auto.choose(data), data
 
 
 def run(args: argparse.Namespace) -> int:
     """Train as the arguments say; print one line naming the method, steps and run folder."""
-    choice = auto_choice(args)
+    choice, data = auto_choice(args) or (None, None)
     config = apply_overrides(args, args.config, choice)
     bag_term = args.bag_nce or (choice is not None and choice.bags_per_step > 0)
     # the bag term without a step size of the user's: room for its bags, as the bench gives it
     room = BAG_NCE_BAGS_PER_STEP if bag_term and args.unpaired_per_step is None else 0
     if choice is not None:
         print(choice.line())
-    summary = train(args.data, args.out, config, resume=args.resume, bags_per_step=room)
+    summary = train(
+        args.data, args.out, config, resume=args.resume, bags_per_step=room, loaded=data
+    )
     method, steps, seconds = summary["method"], summary["steps"], summary["seconds"]
     print(f"trained {method} for {steps} steps in {seconds} s -> {args.out}")
     return 0

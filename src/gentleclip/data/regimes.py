@@ -70,9 +70,10 @@ _BAGS_OF_32 = (
     "about each item: measured with bags of 32, gentle fell below its bags-of-8 scores (UCI "
     "mfeat class P@1 0.664 vs 0.766 with 20 pairs, 0.515 vs 0.801 with none) and with no "
     "pairs sat at chance on proteins. Add --bag-nce (each bag's mean A embedding against its "
-    "mean B embedding): with bags of 32 and no pairs it lifted gentle on all four suites "
-    "(+0.054 to +0.258) and tied or beat maps on the bag means (gentleclip fit DIR --method auto "
-    "--bag-means --tune) on three; compare both on a validation split (docs/results.md, "
+    "mean B embedding): with bags of 32 and no pairs it lifted gentle on emoji, mfeat and "
+    "proteins (+0.074 to +0.258) and tied or beat maps on the bag means (gentleclip fit DIR "
+    "--method auto --bag-means --tune) there, but lowered molecules' recipe (0.343 against "
+    "0.379); compare both on a validation split (docs/results.md, "
     '"Bag-level InfoNCE"). With pairs, reading them as set members only (--pairs-as-items) '
     "scored higher on molecules with 10-100 pairs (0.380-0.413 against 0.321-0.390) and lower "
     "with 200 (0.422 against 0.450), and lower with 10-50 on emoji (0.416-0.488 against "

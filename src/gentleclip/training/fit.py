@@ -359,8 +359,12 @@ def train(
     resume: bool = False,
     verbose: bool = True,
     bags_per_step: int = 0,
+    loaded: RegimeData | None = None,
 ) -> dict[str, Any]:
     """Train on ``data_dir`` into ``out_dir``; return the run summary.
+
+    ``loaded``: the dataset of ``data_dir`` when the caller has read it already (``--auto``
+    reads it to choose), so it is not read twice.
 
     ``bags_per_step`` > 0: where a step of ``sampler.unpaired_per_step`` rows cannot hold that
     many whole bags of the data, ``config``'s step is raised to that many times the largest
@@ -371,7 +375,7 @@ def train(
     the run directory and writes files (the others only read the data and the checkpoint).
     """
     config.validate()
-    data = load_dataset_dir(data_dir)
+    data = loaded if loaded is not None else load_dataset_dir(data_dir)
     room = make_room_for_bags(data, config, bags_per_step) if bags_per_step > 0 else None
     data = training_data(data, config)
     out_dir = Path(out_dir)
