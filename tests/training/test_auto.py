@@ -173,3 +173,19 @@ def test_train_cli_auto_on_disjoint_sides(
     assert main(["train", str(no_pairs), "--out", str(tmp_path / "r0"), "--auto"]) != 0
     assert "disjoint sides and no pairs" in capsys.readouterr().err
     assert not (tmp_path / "r0").exists()
+
+
+def test_train_cli_without_auto_says_what_auto_would_do(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A gentle run with the bag settings left alone gets a hint line naming --auto's
+    setting; none once the user sets them, and none for clip."""
+    data = write_split(tmp_path, seed=0, split_args=["--regime", "bags", "--bag-size", "4"])
+    argv = ["train", str(data), "--steps", "2", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "plain")]) == 0
+    hint = "hint: gentleclip train --auto would train --bag-nce --pairs-as-items here"
+    out = capsys.readouterr().out
+    assert hint in out and auto.EVIDENCE["bags of 8, pairs"] in out
+    for extra in (["--bag-nce"], ["--unpaired-per-step", "16"], ["--method", "clip"]):
+        assert main([*argv, *extra, "--out", str(tmp_path / extra[-1])]) == 0
+        assert "hint:" not in capsys.readouterr().out, extra

@@ -156,6 +156,27 @@ def auto_choice(args: argparse.Namespace) -> tuple[auto.AutoChoice, RegimeData] 
     return auto.choose(data), data
 
 
+def _hint_wanted(args: argparse.Namespace, config: TrainConfig) -> bool:
+    """A new gentle run whose bag settings the user left alone: say what --auto would do."""
+    chosen = any(getattr(args, name) not in (None, False) for name in _AUTO_DECIDES)
+    return config.method == "gentle" and not (args.resume or chosen or args.unpaired_per_step)
+
+
+def auto_hint(data: RegimeData) -> str | None:
+    """One line saying what ``--auto`` would train on ``data`` and its record (None where it
+    would keep the recipe or refuse the data)."""
+    try:
+        choice = auto.choose(data)
+    except InputError:
+        return None
+    if not (choice.recipes or choice.method or choice.min_unpaired_per_step):
+        return None
+    return (
+        f"hint: gentleclip train --auto would train {choice.setting} here ({choice.label}; "
+        f"benchmark: {choice.evidence})"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Train as the arguments say; print one line naming the method, steps and run folder."""
     choice, data = auto_choice(args) or (None, None)
@@ -165,6 +186,11 @@ def run(args: argparse.Namespace) -> int:
     room = BAG_NCE_BAGS_PER_STEP if bag_term and args.unpaired_per_step is None else 0
     if choice is not None:
         print(choice.line())
+    elif _hint_wanted(args, config):
+        data = load_dataset_dir(args.data)
+        hint = auto_hint(data)
+        if hint:
+            print(hint)
     summary = train(
         args.data, args.out, config, resume=args.resume, bags_per_step=room, loaded=data
     )
