@@ -5,7 +5,7 @@ disjoint sides), whether it has pairs, how many bags, and the bag size nearest t
 ones (8, 32 or 128 rows, :func:`~gentleclip.data.regimes.nearest_measured_bag_size`):
 
 ==========================  ===========  ============================================
-regime                      pairs        setting
+regime                      pairs        setting (:data:`PICKS`)
 ==========================  ===========  ============================================
 pairs only                  any          the recipe as given (nothing measured)
 disjoint sides              0            refused: nothing ties an A row to a B row
@@ -14,11 +14,14 @@ bags (2 or more), any size  0            recipe ``bag-nce``
 bags of about 8             1 or more    recipes ``bag-nce`` and ``pairs-as-items``
 bags of about 32            1 or more    recipe ``bag-nce``
 bags of about 128           1 or more    steps that hold the largest bag whole
-a single bag                any          as above without the bag term (it needs two)
+a single bag                any          the recipe where the pick needs the bag term
 ==========================  ===========  ============================================
 
-``benchmarks/auto_recipe.py`` scores each choice on the benchmark's rows against the recipe
-(docs/results.md, "Choosing a setting: train --auto"); :data:`EVIDENCE` quotes it.
+In each class the pick is the setting whose wins against the recipe exceed its losses by most
+in the benchmark's rows (5 seeds a cell; win or lose when the gap in mean exceeds the larger
+std): ``benchmarks/auto_recipe.py`` scores every setting and --auto's own picks on the
+bench's splits (docs/bench/auto.md; docs/results.md, "Choosing a setting: train --auto"), and
+:data:`EVIDENCE` quotes the record of each pick.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ CLIP_SETTINGS: dict[str, Any] = {
 }
 
 # What the benchmark measured for the setting picked in each class of data (:func:`data_class`;
-# tests/test_published_tables.py holds every count to docs/bench/auto.md, which
+# tests/test_auto_report.py holds every count to docs/bench/auto.md, which
 # benchmarks/auto_recipe.py makes from the rows): test headline against the recipe's, 5 seeds.
 EVIDENCE = {
     "bags of 8, no pairs": "1 win, 2 ties, 0 losses in 3 cells against the recipe",
@@ -52,6 +55,26 @@ EVIDENCE = {
     "disjoint, pairs": "12 wins, 8 ties, 0 losses in 20 cells against the recipe",
 }
 NOT_MEASURED = "not measured (the benchmark has no such cells)"
+RECIPE = "the recipe as given"
+WHOLE_BAGS, CLIP = "whole-bag steps", "clip"
+# The setting --auto trains in each class of data (:func:`data_class`): shipped recipes put on
+# top in order, or WHOLE_BAGS / CLIP; a class not here keeps the recipe. Each is the setting
+# whose wins against the recipe exceed its losses by most in docs/bench/auto.md
+# (tests/test_auto_report.py holds every pick to it).
+PICKS: dict[str, tuple[str, ...] | str] = {
+    "bags of 8, no pairs": ("bag-nce",),
+    "bags of 8, pairs": ("bag-nce", "pairs-as-items"),
+    "bags of 32, no pairs": ("bag-nce",),
+    "bags of 32, pairs": ("bag-nce",),
+    "bags of 128, no pairs": ("bag-nce",),
+    "bags of 128, pairs": WHOLE_BAGS,
+    "disjoint, pairs": CLIP,
+}
+_NOTHING_TIES = (
+    "--auto: disjoint sides and no pairs: nothing ties an A row to a B row, so no setting "
+    "aligns the two sides (every method sat at chance in the benchmark); add matched pairs "
+    "(paired_a / paired_b) or bag ids (unpaired_a_bags / unpaired_b_bags)"
+)
 
 
 def data_class(bag_size: int | None, n_pairs: int) -> str:
@@ -81,50 +104,38 @@ class AutoChoice:
 
 
 def choose(data: RegimeData) -> AutoChoice:
-    """The setting for ``data`` by the rule in the module docstring.
+    """The setting for ``data``: :data:`PICKS` of its class, the recipe for a class not there.
 
     Raises:
         InputError: disjoint sides with no pairs, where no setting aligns anything.
     """
     pairs = f"{data.n_pairs} pair" + ("" if data.n_pairs == 1 else "s")
     if data.regime is Regime.PAIRS:
-        return AutoChoice(f"pairs only, {pairs}", "the recipe as given", NOT_MEASURED)
+        return AutoChoice(f"pairs only, {pairs}", RECIPE, NOT_MEASURED)
     if data.regime is Regime.UNPAIRED:
-        return _disjoint(data, pairs)
+        if data.n_pairs == 0:
+            raise InputError(_NOTHING_TIES)
+        return _picked(data, f"disjoint sides, {pairs}", data_class(None, data.n_pairs))
     size = nearest_measured_bag_size(data.median_bag_rows)
+    name = data_class(size, data.n_pairs)
     label = f"{data.n_bags} bags of about {size} rows, {pairs}"
-    if data.n_bags < 2:
-        return _single_bag(data, size, label)
-    evidence = EVIDENCE[data_class(size, data.n_pairs)]
-    if size == 128 and data.n_pairs > 0:
+    if data.n_bags < 2 and isinstance(PICKS.get(name), tuple):
+        return AutoChoice(label, RECIPE, "one bag: the bag term needs two")
+    return _picked(data, label, name)
+
+
+def _picked(data: RegimeData, label: str, name: str) -> AutoChoice:
+    pick = PICKS.get(name, ())
+    evidence = EVIDENCE.get(name, "no setting beat it in the benchmark (docs/bench/auto.md)")
+    if pick == CLIP:
+        setting = "--method clip (no dropout, lr 1e-3, 1,200 steps)"
+        return AutoChoice(label, setting, evidence, method="clip", overrides=CLIP_SETTINGS)
+    if pick == WHOLE_BAGS:
         return _whole_bags(data, label, evidence)
-    recipes = ("bag-nce", "pairs-as-items") if size == 8 and data.n_pairs > 0 else ("bag-nce",)
-    setting = " ".join("--" + name for name in recipes)
-    return AutoChoice(label, setting, evidence, recipes, bags_per_step=BAG_NCE_BAGS_PER_STEP)
-
-
-def _disjoint(data: RegimeData, pairs: str) -> AutoChoice:
-    if data.n_pairs == 0:
-        raise InputError(
-            "--auto: disjoint sides and no pairs: nothing ties an A row to a B row, so no "
-            "setting aligns the two sides (every method sat at chance in the benchmark); add "
-            "matched pairs (paired_a / paired_b) or bag ids (unpaired_a_bags / unpaired_b_bags)"
-        )
-    setting = "--method clip (no dropout, lr 1e-3, 1,200 steps)"
-    return AutoChoice(
-        f"disjoint sides, {pairs}",
-        setting,
-        EVIDENCE[data_class(None, data.n_pairs)],
-        method="clip",
-        overrides=CLIP_SETTINGS,
-    )
-
-
-def _single_bag(data: RegimeData, size: int, label: str) -> AutoChoice:
-    """One bag: the bag term needs two, so bags of 8 and 32 keep the recipe."""
-    if size == 128:
-        return _whole_bags(data, label, EVIDENCE[data_class(size, 1)] + "; one bag: no bag term")
-    return AutoChoice(label, "the recipe as given", "one bag: the bag term needs two")
+    if not pick:
+        return AutoChoice(label, RECIPE, evidence)
+    setting = " ".join("--" + recipe for recipe in pick)
+    return AutoChoice(label, setting, evidence, tuple(pick), bags_per_step=BAG_NCE_BAGS_PER_STEP)
 
 
 def _whole_bags(data: RegimeData, label: str, evidence: str) -> AutoChoice:
