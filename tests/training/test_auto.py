@@ -43,7 +43,7 @@ def _data(pairs: int, bag_rows: list[int] | None, unpaired: int = 0) -> RegimeDa
         (20, [8] * 10, ("bag-nce", "pairs-as-items"), None, 0),
         (1, [7, 9, 8, 8], ("bag-nce", "pairs-as-items"), None, 0),
         (0, [32] * 4, ("bag-nce",), None, 0),
-        (20, [32] * 4, ("bag-nce",), None, 0),
+        (20, [32] * 4, (), None, 0),
         (0, [128] * 3, ("bag-nce",), None, 0),
         (20, [128, 128, 100], (), None, 128),
         (50, [150, 90], (), None, 150),  # the largest bag, not the median, sets the step

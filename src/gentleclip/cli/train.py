@@ -63,10 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--auto",
         action="store_true",
-        help="pick the setting the benchmark measured best for the data's regime and print "
-        "why: with bags --bag-nce, and --pairs-as-items too with bags of about 8 and pairs, "
-        "but steps that hold the largest bag whole with bags of about 128 and pairs; method "
-        "clip with disjoint sides (refused without pairs there); starts from a gentle recipe",
+        help="train the setting with the best validation record in the benchmark for the "
+        "data's class and print why: --bag-nce with bags and no pairs; with pairs, --bag-nce "
+        "--pairs-as-items for bags of about 8, the recipe for 32, whole-bag steps for 128; "
+        "method clip on disjoint sides (refused without pairs); starts from a gentle recipe",
     )
     p.add_argument("--pairs-per-step", type=int, default=None, help="matched pairs in each step")
     p.add_argument(
