@@ -1324,6 +1324,11 @@ def test_a_folder_records_its_recipes_and_refuses_one_that_changed(
     assert main(["bench", *argv, "--methods", "gentle,ridge"]) == 0
     record = json.loads((tmp_path / bench.RECIPES).read_text())
     assert set(record) == {"tiny-gentle", "tiny baseline_params"}
+    rows = bench.read_results(tmp_path / bench.RESULTS)  # each row carries its own digests
+    assert {r["method"]: r["recipes"] for r in rows} == {
+        "gentle": {"tiny-gentle": record["tiny-gentle"]},
+        "ridge": {"tiny baseline_params": record["tiny baseline_params"]},
+    }
     assert main(["bench", *argv, "--methods", "gentle,clip"]) == 0  # resumes, adds clip
     assert set(json.loads((tmp_path / bench.RECIPES).read_text())) == {
         "tiny-gentle",

@@ -1408,6 +1408,15 @@ def recipe_digests(cells: Sequence[Cell]) -> dict[str, str]:
     }
 
 
+def cell_recipes(row: dict[str, Any]) -> dict[str, str]:
+    """The digests (:func:`recipe_digests`) of what one row's cell starts from: its suite's
+    recipe and its method's own overrides, or its suite's closed-form parameters. A row carries
+    them, so a later change of a suite's defaults leaves old rows telling apart (the overrides
+    given on the command line are in ``recipe_override`` / ``baseline_override``)."""
+    cell = Cell(row["suite"], row["regime"], int(row["pairs"]), int(row["seed"]), row["method"])
+    return recipe_digests([cell])
+
+
 def _check_recipes(out: Path, digests: dict[str, str], has_rows: bool) -> None:
     """Refuse to resume ``out`` when a recipe its rows were made with has changed since; record
     the recipes of this run beside the folder's. A folder with rows but no record predates
@@ -1449,6 +1458,7 @@ def _run_cells(
         for row in rows:
             done += 1
             if row["status"] != "unavailable":
+                row["recipes"] = cell_recipes(row)
                 append_result(path, row)
                 new.append(row)
             log(_progress(row, done, len(todo), time.perf_counter() - start))
