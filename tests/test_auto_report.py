@@ -1,0 +1,101 @@
+"""docs/bench/auto.md is what benchmarks/auto_recipe.py makes of the rows, and `gentleclip
+train --auto` picks, in each class of data, the setting with the best record there and
+quotes that record."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from gentleclip.data.regimes import RegimeData
+from gentleclip.experiments import bench, datasets
+from gentleclip.training import auto
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "docs" / "bench"
+ScriptLoader = Callable[[str], ModuleType]
+
+
+@pytest.fixture
+def script(bench_script: ScriptLoader) -> ModuleType:
+    return bench_script("auto_recipe")
+
+
+@pytest.fixture
+def made(script: ModuleType) -> dict[str, Any]:
+    return script.report(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+
+
+def _shapes(script: ModuleType) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (BENCH / script.SHAPES).read_text().splitlines()]
+
+
+def test_auto_report_is_made_from_its_rows(script: ModuleType, made: dict[str, Any]) -> None:
+    """auto.md is the script's; results.md shows its validation table and plot and, like the
+    README, quotes auto's totals."""
+    assert (BENCH / "auto.md").read_text(encoding="utf-8") == made["text"]
+    assert (BENCH / "auto.png").is_file()
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert all(line in text for line in script.record_lines(made["val"], made["classes"]))
+    results = " ".join(text.split())
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "![gentleclip train --auto against the recipe" in results
+    for counts in made["counts"].values():
+        assert script._count_text(counts) in results and script._count_text(counts) in readme
+
+
+def _full_rule(shape: dict[str, Any]) -> bool:
+    """Splits where the rule's class applies in full: two bags or more, or disjoint sides with
+    pairs (a single bag keeps the recipe's bag settings; disjoint sides without pairs are
+    refused)."""
+    if shape["bags_a"] is None:
+        return shape["n_pairs"] > 0
+    return sum(shape["bags_a"].values()) >= 2
+
+
+def test_auto_picks_the_best_validation_record_of_each_class_and_quotes_its_test_record(
+    script: ModuleType, made: dict[str, Any]
+) -> None:
+    """In every class the setting --auto picks on the bench's splits is the one whose wins
+    against the recipe on the validation pairs exceed its losses by most (``preferred``), and
+    ``auto.EVIDENCE`` quotes that setting's record on the test pairs exactly; a class where no
+    setting won more than it lost keeps the recipe and quotes nothing."""
+    picks: dict[str, set[str]] = {}
+    for shape in filter(_full_rule, _shapes(script)):
+        where = (shape["suite"], shape["regime"], shape["pairs"], shape["seed"])
+        setting, name = made["picked"][where]
+        picks.setdefault(name, set()).add(setting)
+    quoted = {}
+    for name, record in made["val"].items():
+        best = script.preferred(record)
+        if name in picks:
+            assert picks[name] == {best}, name
+        if best != "recipe":
+            quoted[name] = script.evidence(made["test"][name][best])
+    assert quoted == auto.EVIDENCE and set(auto.PICKS) == set(quoted)
+
+
+def test_auto_split_shapes_are_the_bench_s_splits(script: ModuleType) -> None:
+    """auto-splits.jsonl holds what --auto reads of each bench split: mfeat's built again here
+    (the other suites' data is not installed in CI), and --auto picks the same on a real split
+    as on a dataset of its shape."""
+    mfeat = [r for r in _shapes(script) if r["suite"] == "mfeat"]
+    cells = sorted({(r["suite"], r["regime"], r["pairs"]) for r in mfeat})
+    assert len(mfeat) == 5 * len(cells) == 5 * 24
+    built = script.split_shapes(cells, range(5))
+    key = ("suite", "regime", "pairs", "seed")
+    by_key = {tuple(r[k] for k in key): r for r in mfeat}
+    for row in built:
+        assert json.loads(json.dumps(row)) == by_key[tuple(row[k] for k in key)]
+    domain, test_size = bench.load_domain("mfeat"), datasets.entry("mfeat").setting.test_size
+    for regime, pairs in (("bags:8", 10), ("bags:128", 20), ("bags:32", 0), ("unpaired", 50)):
+        split = bench.cell_data(
+            domain, bench.Cell("mfeat", regime, pairs, 0, "gentle"), test_size, False
+        )
+        real = auto.choose(RegimeData.from_arrays(split.test))
+        assert real == auto.choose(script.shaped_data(script.split_shape(split.test)))
