@@ -248,8 +248,8 @@ def _plural(n: int, one: str, many: str) -> str:
 
 def summary(rows: Rows, where: Where, seeds: Sequence[int]) -> bench.Summary | None:
     """Mean and std over ``seeds`` of one cell, None unless every seed has a row."""
-    values = [rows.get((*where, s)) for s in seeds]
-    return None if any(v is None for v in values) else bench.Summary.of(values)  # type: ignore[arg-type]
+    found = [rows[key] for s in seeds if (key := (*where, s)) in rows]
+    return bench.Summary.of(found) if len(found) == len(seeds) else None
 
 
 def outcome(mine: bench.Summary, other: bench.Summary) -> str:

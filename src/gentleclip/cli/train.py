@@ -6,7 +6,7 @@ import argparse
 
 from gentleclip.data.regimes import RegimeData, load_dataset_dir
 from gentleclip.errors import InputError
-from gentleclip.recipes import BAG_NCE_BAGS_PER_STEP, recipe_overrides
+from gentleclip.recipes import BAG_NCE_BAGS_PER_STEP
 from gentleclip.training import auto
 from gentleclip.training.config import METHODS, TrainConfig, load_config
 from gentleclip.training.finetune import enable_encoder_training
@@ -133,14 +133,10 @@ def apply_overrides(
 
 
 def _add_recipe(config: TrainConfig, recipe: str, flag: str) -> None:
-    """Every loss and sampler setting of ``recipe`` (gentle only), as the recipe file writes
-    them (the bench's gentle-bagnce and gentle-items read the same files)."""
+    """Recipe ``recipe``'s loss and sampler settings (``auto.put_recipe``), gentle only."""
     if config.method != "gentle":
         raise InputError(f"{flag} is a setting of method gentle, not {config.method}")
-    settings = recipe_overrides(recipe)
-    for section in ("loss", "sampler"):
-        for name, value in settings.get(section, {}).items():
-            setattr(getattr(config, section), name, value)
+    auto.put_recipe(config, recipe)
 
 
 def auto_choice(args: argparse.Namespace) -> tuple[auto.AutoChoice, RegimeData] | None:

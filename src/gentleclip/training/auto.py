@@ -149,7 +149,7 @@ def apply(choice: AutoChoice, config: TrainConfig) -> TrainConfig:
     if config.method != "gentle":
         raise InputError(f"--auto starts from a gentle recipe, not method {config.method}")
     for name in choice.recipes:
-        _set(config, recipe_overrides(name), ("loss", "sampler"))
+        put_recipe(config, name)
     if choice.method is not None:
         config.method = choice.method
         _set(config, choice.overrides, ("model", "optim"))
@@ -157,6 +157,12 @@ def apply(choice: AutoChoice, config: TrainConfig) -> TrainConfig:
     rows = config.sampler.unpaired_per_step
     config.sampler.unpaired_per_step = max(rows, choice.min_unpaired_per_step)
     return config
+
+
+def put_recipe(config: TrainConfig, name: str) -> None:
+    """Every loss and sampler setting of shipped recipe ``name`` on ``config``, as the recipe
+    file writes them (the bench's gentle-bagnce and gentle-items read the same files)."""
+    _set(config, recipe_overrides(name), ("loss", "sampler"))
 
 
 def _set(config: TrainConfig, settings: dict[str, Any], sections: tuple[str, ...]) -> None:
