@@ -294,7 +294,9 @@ def cell_lines(
     seeds: Sequence[int],
 ) -> tuple[list[str], dict[str, dict[str, int]]]:
     """One line per cell: the pick(s), auto, the recipe, the best issue baseline and the
-    outcomes; and the counts of auto's outcomes against each (``recipe``, ``issue``)."""
+    outcomes; and the counts of auto's outcomes against each (``recipe``: cells where the pick
+    is another setting; ``issue``), and the recipe's against the issue's baselines on auto's
+    cells (``recipe vs issue``)."""
     mine = auto_rows(by_setting, picked)
     issue = bag_means._summaries(tables)
     head = ["suite", "regime", "pairs", "--auto picks", "auto", "recipe", BEST, "vs recipe"]
@@ -313,6 +315,8 @@ def cell_lines(
         cols.append(f"{best} {bench._mean_std(b)}" if b else "-")
         for name, other in (("recipe", r), ("issue", b)):
             verdict = outcome(a, other) if a and other else "-"
+            if name == "recipe" and picks == ["recipe"]:
+                verdict = "-"  # the pick is the recipe itself: nothing to count
             if verdict != "-":
                 counts[name][verdict] = counts[name].get(verdict, 0) + 1
             cols.append(verdict if verdict == "-" else f"{verdict} ({a.mean - other.mean:+.3f})")
@@ -384,7 +388,8 @@ def markdown(
             "",
             *record_lines(test, picks),
             "",
-            f"- auto against the recipe (test pairs): {totals['recipe']}",
+            f"- auto against the recipe (test pairs; cells where it picks another setting): "
+            f"{totals['recipe']}",
             f"- auto against the best of the issue's baselines: {totals['issue']}; the recipe "
             f"against them on the same cells: {totals['recipe vs issue']}",
             "",
