@@ -64,6 +64,7 @@ SETTING_FILES: dict[str, tuple[str, dict | None, tuple[tuple[str, tuple[str, ...
             ("bench-molecules-bagnce32-cfcee97.jsonl", ALL),  # 10-50, full
             ("bench-bagnce128-7a5968c.jsonl", NOT_MOLECULES),  # bags of 128, 0-50, halving
             (f"bench-molecules-bagnce-0pairs-{SESSION}.jsonl", ALL),  # bags of 32 and 128, full
+            (f"bench-bagnce32-many-{SESSION}.jsonl", ALL),  # bags of 32, 100-200, full
             (f"bench-molecules-bagnce8-0pairs-{SESSION}.jsonl", ALL),  # bags of 8, full
         ),
     ),
