@@ -65,6 +65,7 @@ SETTING_FILES: dict[str, tuple[str, dict | None, tuple[tuple[str, tuple[str, ...
             ("bench-bagnce128-7a5968c.jsonl", NOT_MOLECULES),  # bags of 128, 0-50, halving
             (f"bench-molecules-bagnce-0pairs-{SESSION}.jsonl", ALL),  # bags of 32 and 128, full
             (f"bench-bagnce32-many-{SESSION}.jsonl", ALL),  # bags of 32, 100-200, full
+            (f"bench-molecules-bagnce128-{SESSION}.jsonl", ALL),  # bags of 128, 10-50, full
             (f"bench-molecules-bagnce8-0pairs-{SESSION}.jsonl", ALL),  # bags of 8, full
         ),
     ),
