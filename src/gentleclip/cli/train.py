@@ -144,7 +144,7 @@ def auto_choice(args: argparse.Namespace) -> tuple[auto.AutoChoice, RegimeData] 
     refusing the flags it decides itself."""
     if not getattr(args, "auto", False):
         return None
-    given = [name for name in _AUTO_DECIDES if getattr(args, name) not in (None, False)]
+    given = _decided_by_user(args)
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise InputError(f"--auto chooses the method and the bag settings itself; drop {flags}")
@@ -152,9 +152,14 @@ def auto_choice(args: argparse.Namespace) -> tuple[auto.AutoChoice, RegimeData] 
     return auto.choose(data), data
 
 
+def _decided_by_user(args: argparse.Namespace) -> list[str]:
+    """The flags of :data:`_AUTO_DECIDES` given on the command line."""
+    return [name for name in _AUTO_DECIDES if getattr(args, name) not in (None, False)]
+
+
 def _hint_wanted(args: argparse.Namespace, config: TrainConfig) -> bool:
     """A new gentle run whose bag settings the user left alone: say what --auto would do."""
-    chosen = any(getattr(args, name) not in (None, False) for name in _AUTO_DECIDES)
+    chosen = bool(_decided_by_user(args))
     return config.method == "gentle" and not (args.resume or chosen or args.unpaired_per_step)
 
 
@@ -165,7 +170,7 @@ def auto_hint(data: RegimeData) -> str | None:
         choice = auto.choose(data)
     except InputError:
         return None
-    if not (choice.recipes or choice.method or choice.min_unpaired_per_step):
+    if choice.setting == auto.RECIPE:
         return None
     return (
         f"hint: gentleclip train --auto would train {choice.setting} here ({choice.label}; "
