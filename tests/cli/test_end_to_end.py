@@ -74,6 +74,22 @@ def test_clip_method_and_disjoint_regime(tmp_path: Path, full_npz: Path, tiny_re
         assert json.loads((run / "summary.json").read_text())["steps"] == 3
 
 
+def test_pairs_only_split_trains(tmp_path: Path, full_npz: Path, tiny_recipe: Path, capsys) -> None:
+    data, run = tmp_path / "data", tmp_path / "run"
+    _split(full_npz, data, "--regime", "pairs")
+    assert sorted(p.name for p in data.glob("*.npy")) == [
+        "eval_a.npy",
+        "eval_b.npy",
+        "eval_labels.npy",
+        "paired_a.npy",
+        "paired_b.npy",
+    ]
+    assert json.loads((data / "split.json").read_text())["regime"] == "pairs"
+    argv = ["train", str(data), "--out", str(run), "--config", str(tiny_recipe), "--steps", "3"]
+    assert main(argv) == 0
+    assert "pairs only" in capsys.readouterr().out
+
+
 def test_resume_equals_uninterrupted_run(tmp_path: Path, full_npz: Path, tiny_recipe: Path) -> None:
     data = tmp_path / "data"
     _split(full_npz, data, "--regime", "bags")

@@ -130,6 +130,18 @@ def test_unpaired_split_gives_disjoint_halves() -> None:
     assert not np.all(np.diff(ids_a) > 0) and not np.all(np.diff(ids_b) > 0)
 
 
+def test_pairs_split_keeps_the_other_regimes_pairs_and_nothing_else() -> None:
+    a, b, labels = _toy(300)
+    out = split_full(a, b, labels, pairs=20, regime="pairs", test_size=50, seed=4)
+    assert sorted(out) == ["eval_a", "eval_b", "eval_labels", "paired_a", "paired_b"]
+    bags = split_full(a, b, labels, pairs=20, regime="bags", test_size=50, seed=4)
+    for key in out:  # the same pairs and test pairs as the bags split of the same seed
+        np.testing.assert_array_equal(out[key], bags[key])
+    np.testing.assert_array_equal(_ids_a(out["paired_a"]), _ids_b(out["paired_b"]))
+    # everything fits: all 300 rows can be pairs or test pairs, none is left over
+    split_full(a, b, pairs=250, regime="pairs", test_size=50)
+
+
 def test_split_is_deterministic_per_seed() -> None:
     a, b, labels = _toy(500)
     first = split_full(a, b, labels, pairs=10, regime="bags", test_size=50, seed=7)
@@ -156,7 +168,8 @@ def test_zero_pairs_is_valid() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
-        ({"regime": "pairs"}, "unknown split regime 'pairs'"),
+        ({"regime": "paired"}, "unknown split regime 'paired'"),
+        ({"regime": "pairs", "pairs": 0}, r"regime pairs .* needs pairs >= 1"),
         ({"pairs": -1}, "pairs must be >= 0"),
         ({"pairs": 2.5}, "pairs must be an integer"),
         ({"bag_size": 0}, "bag_size must be >= 1"),

@@ -463,6 +463,15 @@ def test_validation_and_oracle_splits_hold_out_the_test_rows(tiny: list) -> None
     groups = [domain.groups[rows_of[tuple(r)]] for r in bags.test["unpaired_a"]]
     ids = bags.test["unpaired_a_bags"]
     assert all(len({g for g, i in zip(groups, ids, strict=True) if i == b}) == 1 for b in ids)
+    pairs = bench.cell_data(domain, bench.Cell("tiny", "pairs", 10, 3, "gentle"), TEST, False)
+    data = bench.cell_data(domain, bench.Cell("tiny", "bags:8", 10, 3, "gentle"), TEST, False)
+    for split in ("test", "val"):  # the bags split's pairs and eval pairs, nothing unpaired
+        got = getattr(pairs, split)
+        assert sorted(got) == ["eval_a", "eval_b", "eval_labels", "paired_a", "paired_b"]
+        for key, values in got.items():
+            np.testing.assert_array_equal(values, getattr(data, split)[key])
+    with pytest.raises(bench.Skipped, match="needs pairs >= 1"):
+        bench.cell_data(domain, bench.Cell("tiny", "pairs", 0, 3, "gentle"), TEST, False)
     oracle = bench.cell_data(domain, bench.Cell("tiny", "bags:8", 0, 3, "oracle"), TEST, True)
     assert len(oracle.test["paired_a"]) == N - TEST
     assert not held & {tuple(r) for r in oracle.test["paired_a"]}
@@ -477,6 +486,10 @@ def test_candidates_and_parsing() -> None:
     assert bench.spread([{"i": i} for i in range(9)], 3) == [{"i": 0}, {"i": 4}, {"i": 8}]
     assert bench.spread([{"i": 0}], 4) == [{"i": 0}]
     assert bench.parse_regime("bags:32") == bench.Regime("bags", 32)
+    assert bench.parse_regime(" pairs ") == bench.Regime("pairs")
+    assert bench.parse_regime("pairs").order > bench.parse_regime("unpaired").order
+    with pytest.raises(InputError, match="unpaired, natural or pairs"):
+        bench.parse_regime("paired")
     assert bench.parse_seeds("3") == [0, 1, 2] and bench.parse_seeds("4,1") == [4, 1]
     ablation = bench.base_config("mfeat", bench.METHODS["gentle-no-sdd"], None, seed=2)
     assert ablation["loss"]["w_sdd"] == 0.0 and ablation["optim"]["steps"] == 2000

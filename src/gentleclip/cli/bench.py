@@ -56,7 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--suite", default="mfeat", help="dataset(s), comma-separated")
     p.add_argument("--out", required=True, help="results directory (resumable)")
     p.add_argument("--pairs", default=None, help=f"training pairs (default {FULL['pairs']})")
-    p.add_argument("--regime", default=None, help="bags:K, unpaired, natural (comma-separated)")
+    p.add_argument(
+        "--regime", default=None, help="bags:K, unpaired, natural, pairs (comma-separated)"
+    )
     p.add_argument("--seeds", default=None, help="count (5 -> 0..4) or a list (0,3)")
     p.add_argument(
         "--methods",

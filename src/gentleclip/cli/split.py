@@ -1,4 +1,4 @@
-"""`gentleclip split FULL.npz --out DIR --pairs N --regime {bags,unpaired}`."""
+"""`gentleclip split FULL.npz --out DIR --pairs N --regime {bags,unpaired,pairs}`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 from gentleclip.cli.options import seed_arg
 from gentleclip.data.regimes import load_full_npz
-from gentleclip.data.split import split_full, write_dataset_dir
+from gentleclip.data.split import SPLIT_REGIMES, split_full, write_dataset_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,7 +14,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("full", help=".npz with arrays a, b (row i paired) and optional labels")
     p.add_argument("--out", required=True, help="output dataset directory (must not exist)")
     p.add_argument("--pairs", type=int, required=True, help="training pairs to keep")
-    p.add_argument("--regime", required=True, choices=("bags", "unpaired"))
+    p.add_argument(
+        "--regime",
+        required=True,
+        choices=SPLIT_REGIMES,
+        help="unpaired rows as bags, as disjoint sides, or none (pairs: the pairs alone)",
+    )
     p.add_argument("--bag-size", type=int, default=8)
     p.add_argument("--test-size", type=int, default=400)
     p.add_argument("--seed", type=seed_arg, default=0)

@@ -9,6 +9,8 @@ becomes unpaired data that reveals nothing about which A row matches which B row
   (not item identity) is known.
 - ``unpaired``: the rest is split into two disjoint halves; one gives only A rows, the
   other only B rows, so no A row has its partner among the B rows at all.
+- ``pairs``: the rest is dropped: the training data is the pairs alone (the same pairs and
+  test pairs as the other regimes at the same seed), the case a user with no unpaired data is in.
 
 Labels never reach training files; they only travel with the held-out evaluation pairs.
 """
@@ -28,7 +30,7 @@ from gentleclip.data.io import as_feature_matrix
 from gentleclip.data.regimes import BAG_KEYS, FEATURE_KEYS, RegimeData
 from gentleclip.errors import InputError
 
-SPLIT_REGIMES = ("bags", "unpaired")
+SPLIT_REGIMES = ("bags", "unpaired", "pairs")
 SETTINGS_FILE = "split.json"
 
 
@@ -50,7 +52,7 @@ def split_full(
         a, b: paired feature matrices (row ``i`` of each is a pair).
         labels: optional per-row labels; they only go to ``eval_labels``.
         pairs: number of training pairs to keep (0 is valid).
-        regime: ``"bags"`` or ``"unpaired"``.
+        regime: ``"bags"``, ``"unpaired"`` or ``"pairs"`` (no unpaired rows; ``pairs`` >= 1).
         bag_size: objects per bag (the last bag may be smaller).
         test_size: number of held-out evaluation pairs, taken first.
         seed: seed of the one random generator behind every shuffle.
@@ -75,7 +77,7 @@ def split_full(
         out.update(_group_rows(a, b, rest, _check_groups(groups, a.shape[0]), rng))
     elif regime == "bags":
         out.update(_bag_rows(a, b, rest, bag_size, rng))
-    else:
+    elif regime == "unpaired":
         out.update(_disjoint_rows(a, b, rest, rng))
     out["eval_a"], out["eval_b"] = a[test], b[test]
     if labels is not None:
@@ -141,6 +143,10 @@ def _check_sizes(n: int, *, pairs: int, regime: str, bag_size: int, test_size: i
     _check_count(test_size, "test_size", 1)
     if pairs + test_size > n:
         raise InputError(f"pairs ({pairs}) + test_size ({test_size}) exceed the {n} rows")
+    if regime == "pairs":
+        if pairs < 1:
+            raise InputError("regime pairs keeps only the training pairs: needs pairs >= 1")
+        return
     needed = 1 if regime == "bags" else 2
     left = n - pairs - test_size
     if left < needed:

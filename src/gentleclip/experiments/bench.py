@@ -312,9 +312,9 @@ class Skipped(Exception):
 
 @dataclass(frozen=True)
 class Regime:
-    """``bags:K``, ``unpaired`` or ``natural``."""
+    """``bags:K``, ``unpaired``, ``natural`` or ``pairs`` (the pairs alone, no unpaired rows)."""
 
-    kind: str  # "bags", "unpaired", "natural"
+    kind: str  # "bags", "unpaired", "natural", "pairs"
     bag_size: int = 8
 
     @property
@@ -323,19 +323,19 @@ class Regime:
 
     @property
     def order(self) -> tuple[int, int]:
-        """Sort key: bags by size, then natural, then unpaired."""
-        return ({"bags": 0, "natural": 1, "unpaired": 2}[self.kind], self.bag_size)
+        """Sort key: bags by size, then natural, unpaired, pairs."""
+        return ({"bags": 0, "natural": 1, "unpaired": 2, "pairs": 3}[self.kind], self.bag_size)
 
 
 def parse_regime(text: str) -> Regime:
-    """``"bags:8"`` -> Regime("bags", 8); ``"unpaired"``; ``"natural"``."""
+    """``"bags:8"`` -> Regime("bags", 8); ``"unpaired"``; ``"natural"``; ``"pairs"``."""
     text = text.strip()
-    if text in ("unpaired", "natural"):
+    if text in ("unpaired", "natural", "pairs"):
         return Regime(text)
     kind, _, size = text.partition(":")
     if kind == "bags" and size.isdigit() and int(size) >= 1:
         return Regime("bags", int(size))
-    raise InputError(f"unknown regime {text!r}; use bags:K (K >= 1), unpaired or natural")
+    raise InputError(f"unknown regime {text!r}; use bags:K (K >= 1), unpaired, natural or pairs")
 
 
 def parse_int_list(text: str, name: str, minimum: int = 0) -> list[int]:
@@ -490,7 +490,7 @@ def _split(
     if regime.kind == "natural" and domain.groups is None:
         raise Skipped(f"suite {domain.name} has no natural groups")
     groups = domain.groups[rows] if regime.kind == "natural" else None
-    kind = "unpaired" if regime.kind == "unpaired" else "bags"
+    kind = regime.kind if regime.kind in ("unpaired", "pairs") else "bags"
     return split_full(
         *sub,
         pairs=pairs,
@@ -536,7 +536,7 @@ def cell_data(domain: DomainData, cell: Cell, test_size: int, oracle: bool) -> C
         raise Skipped(f"split impossible: {err}") from err
     train_rows = np.setdiff1d(everything, test_rows(n, test_size=test_size, seed=cell.seed))
     val_size = validation_size(n, test_size)
-    room = len(train_rows) - val_size - (2 if regime.kind == "unpaired" else 1)
+    room = len(train_rows) - val_size - {"unpaired": 2, "pairs": 0}.get(regime.kind, 1)
     val_pairs = -1 if oracle else max(0, min(cell.pairs, room))
     try:
         val = _split(domain, train_rows, regime, val_pairs, val_size, 1000 + cell.seed)

@@ -54,7 +54,7 @@ EVIDENCE = {
     "bags of 128, pairs": "15 wins, 3 ties, 0 losses in 18 cells against the recipe",
     "disjoint, pairs": "12 wins, 8 ties, 0 losses in 20 cells against the recipe",
 }
-NOT_MEASURED = "not measured (the benchmark has no such cells)"
+PAIRS_ONLY = "pairs only"  # the class of data with no unpaired rows (regime pairs)
 RECIPE = "the recipe as given"
 WHOLE_BAGS, CLIP = "whole-bag steps", "clip"
 # The setting --auto trains in each class of data (:func:`data_class`): shipped recipes put on
@@ -110,7 +110,7 @@ def choose(data: RegimeData) -> AutoChoice:
     """
     pairs = f"{data.n_pairs} pair" + ("" if data.n_pairs == 1 else "s")
     if data.regime is Regime.PAIRS:
-        return AutoChoice(f"pairs only, {pairs}", RECIPE, NOT_MEASURED)
+        return _picked(data, f"pairs only, {pairs}", PAIRS_ONLY)
     if data.regime is Regime.UNPAIRED:
         if data.n_pairs == 0:
             raise InputError(_NOTHING_TIES)
