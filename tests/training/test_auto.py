@@ -72,7 +72,7 @@ def test_the_rule_without_bags() -> None:
         None,
         0,
     )
-    assert only_pairs.evidence == auto.NOT_MEASURED
+    assert only_pairs.line().startswith("auto: pairs only, 20 pairs -> ")
     disjoint = auto.choose(_data(20, None, unpaired=50))
     assert (disjoint.method, disjoint.recipes) == ("clip", ())
     assert disjoint.line().startswith("auto: disjoint sides, 20 pairs -> --method clip")
