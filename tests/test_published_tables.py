@@ -691,6 +691,41 @@ def test_emoji_grid_with_sclip_once_per_bag_size_is_what_runtime_quotes(
     assert "**2 of 24 verdicts differ from the tables**" in text
 
 
+EMOJI_GRID_6AD9B49 = "bench-emoji-halving-6ad9b49.jsonl"
+ALL_METHODS = ("gentle", "clip", "sclip", "oracle", "ridge", "procrustes", "cca", "relrep")
+
+
+def test_emoji_default_grid_in_30_minutes_is_what_runtime_quotes(
+    script: ModuleType, rows: list, bench_script: ScriptLoader
+) -> None:
+    """Session 6ad9b49's emoji default grid: 960 cells, under 30 minutes of 2 cores, every
+    verdict the tables'; results.md quotes its time and docs/bench/machines-emoji.md is what
+    benchmarks/machines.py makes of it beside session c68564f's Intel grid."""
+    grid = script.read(BENCH / EMOJI_GRID_6AD9B49)
+    assert len(grid) == 960
+    timing_file = BENCH / EMOJI_GRID_6AD9B49.replace(".jsonl", ".timing.jsonl")
+    (timing,) = [json.loads(line) for line in timing_file.read_text().splitlines()]
+    assert (timing["cells"], timing["workers"], timing["cpu"]) == (960, 2, "AMD EPYC")
+    wall = timing["wall_seconds"]
+    assert wall < 30 * 60
+    minutes, seconds = divmod(round(wall), 60)
+    text = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    assert f"took **{minutes} min {seconds:02d} s** wall and {timing['worker_seconds']:,.0f}" in text
+    steps = timing["reference_step_ms"]
+    assert f"**{steps['before']:.2f} ms before and {steps['after']:.2f} ms after**" in text
+    emoji = [r for r in rows if r["suite"] == "emoji"]
+    tables = {v.where: v.outcome for v in bench.verdicts(emoji)}
+    mine = {v.where: v.outcome for v in bench.verdicts(grid)}
+    assert len(mine) == 24 and mine == {where: tables[where] for where in mine}
+    assert "**Every one of the grid's 24 verdicts equals the tables'**" in text
+    machines = bench_script("machines")
+    other = script.read(BENCH / EMOJI_GRID_C68564F)
+    names = ("AMD EPYC (6ad9b49)", "Intel Xeon (c68564f)")
+    made = machines.markdown(grid, other, rows, names, ALL_METHODS)
+    assert (BENCH / "machines-emoji.md").read_text(encoding="utf-8") == made
+    assert "tables: 0 of 24" in made
+
+
 @pytest.mark.parametrize(
     ("name", "regime", "suites", "count"),
     [
