@@ -1,6 +1,7 @@
 """`gentleclip train --auto` scored on the benchmark's rows, and the record its rule rests on.
 
-For every cell of the published tables (suite, regime, pairs) and each of its 5 seeds,
+For every cell of the published tables (suite, regime, pairs), and of the regime pairs (the
+training pairs alone, rows of :data:`PAIRS_FILES`), and each of its 5 seeds,
 ``training.auto.choose`` picks a setting from the training split the bench trained on, as
 ``gentleclip train --auto`` would from that split's directory. The splits are read as their
 shapes (pair and row counts, bag sizes: :func:`split_shape`) from ``docs/bench/SHAPES``, since
@@ -8,21 +9,24 @@ CI holds only mfeat's data; ``--write-shapes`` builds every split again (``bench
 the same arrays) and writes them. The cell's ``auto`` row is the picked setting's bench row of
 the same cell and seed; a cell counts only when every seed's row exists. The settings' rows:
 
-- ``recipe``, ``clip``: the published tables (gentle's and clip's columns);
+- ``recipe``, ``clip``: the published tables (gentle's and clip's columns), and gentle's and
+  clip's rows of :data:`PAIRS_FILES` in the regime pairs;
 - ``bag-nce``, ``pairs-as-items``, ``bag-nce + pairs-as-items``, ``whole-bag steps``: the
   bench methods ``gentle-bagnce``, ``gentle-items``, ``gentle-bagnce-items`` and gentle with
   ``--recipe-override '{"sampler": {"unpaired_per_step": 128}}'``, from the files of
   :data:`SETTING_FILES` (a later file's row replaces an earlier one of the same cell and
   seed). Molecules' rows count only from files made with its current towers (since session
   7686c66); the rest of a file marked ``NOT_MOLECULES`` was made with the towers before.
+- ``pairs alone`` (the recipe with the unpaired rows left out): gentle's rows of the regime
+  pairs, read for every cell of the same suite, pair count and seed (:func:`pairs_alone_rows`).
 
 Writes ``OUT/auto.md``: per class of data (bag size nearest 8, 32, 128, or disjoint sides;
-no pairs, or some) every setting's record against the recipe on the validation pairs (each
-row's best candidate: what ``training.auto.PICKS`` follows) and on the test pairs (win / lose
-when the gap in mean exceeds the larger std over the seeds, else tie), the setting ``--auto``
-picks there, and per cell auto against the recipe and the best of the issue's baselines; and
-``OUT/auto.png`` (auto against the recipe, every cell). Command: docs/results.md, "Choosing a
-setting: train --auto".
+no pairs, or some; or pairs only) every setting's record against the recipe on the validation
+pairs (each row's best candidate: what ``training.auto.PICKS`` follows) and on the test pairs
+(win / lose when the gap in mean exceeds the larger std over the seeds, else tie), the setting
+``--auto`` picks there, and per cell auto against the recipe and the best of the issue's
+baselines; and ``OUT/auto.png`` (auto against the recipe, every cell). Command:
+docs/results.md, "Choosing a setting: train --auto".
 
     python benchmarks/auto_recipe.py --bench docs/bench \\
         --sclip-rows docs/bench/bench-sclip-sets-c68564f.jsonl --out docs/bench
@@ -48,6 +52,9 @@ from gentleclip.experiments import bench, datasets
 from gentleclip.training import auto
 
 SESSION = "9e196c1"  # the session that ran molecules' rows with its current towers below
+# rows of the regime pairs (the training pairs alone: gentle, clip and the closed-form maps,
+# every suite), which the published tables do not hold; they join the tables' rows here
+PAIRS_FILES = ("bench-pairs-only-6ad9b49.jsonl",)
 WHOLE_BAGS = {"sampler": {"unpaired_per_step": 128}}
 NOT_MOLECULES = ("emoji", "mfeat", "proteins")
 ALL = (*NOT_MOLECULES, "molecules")
@@ -89,7 +96,8 @@ SETTING_FILES: dict[str, tuple[str, dict | None, tuple[tuple[str, tuple[str, ...
         ),
     ),
 }
-SETTINGS = ("recipe", "clip", *SETTING_FILES)
+PAIRS_ALONE = "pairs alone"  # the recipe with the unpaired rows left out (pairs_alone_rows)
+SETTINGS = ("recipe", "clip", *SETTING_FILES, PAIRS_ALONE)
 BEST = "best issue baseline"
 # every cell's training split as --auto reads it (split_shape), in docs/bench: CI holds only
 # mfeat's data, so the report reads the shapes from here (tests build mfeat's again)
@@ -125,6 +133,29 @@ def setting_rows(bench_dir: Path, split: str = "test") -> dict[str, Rows]:
     return out
 
 
+def pairs_alone_rows(tables: Sequence[dict[str, Any]], split: str = "test") -> Rows:
+    """The recipe on the pairs alone (``sampler.use_unpaired`` false, bench method
+    gentle-pairs-alone) in every cell with pairs: gentle's row of the regime pairs with the
+    same suite, pair count and seed. Training drops the unpaired rows, so it sees that row's
+    arrays (the same pairs, validation pairs and test pairs at a seed: ``bench.cell_data``)
+    wherever the validation split holds as many pairs as the cell's recipe row; cells where it
+    holds fewer (proteins at 200 pairs) are left out."""
+    alone, val_pairs = {}, {}
+    for row in tables:
+        if row["status"] == "ok" and row["method"] == "gentle":
+            key = _seed_key(row)
+            if row["regime"] == "pairs":
+                alone[(key[0], key[2], key[3])] = row
+            else:
+                val_pairs[key] = row["val_pairs"]
+    found: Rows = {}
+    for (suite, regime, pairs, seed), count in val_pairs.items():
+        row = alone.get((suite, pairs, seed))
+        if row is not None and row["val_pairs"] == count:
+            found[(suite, regime, pairs, seed)] = score(row, split)
+    return found
+
+
 def table_settings(tables: Sequence[dict[str, Any]], split: str = "test") -> dict[str, Rows]:
     """The recipe's (gentle's) and clip's headlines on ``split`` from the published tables."""
     found: dict[str, Rows] = {"recipe": {}, "clip": {}}
@@ -143,6 +174,8 @@ def setting_of(choice: auto.AutoChoice) -> str:
     """The benchmark setting whose rows are what ``choice`` trains."""
     if choice.method == "clip":
         return "clip"
+    if choice.overrides.get("sampler", {}).get("use_unpaired") is False:
+        return PAIRS_ALONE
     if choice.min_unpaired_per_step:
         return "whole-bag steps" if choice.min_unpaired_per_step == 128 else "not measured"
     names = {(): "recipe", ("bag-nce",): "bag-nce", ("pairs-as-items",): "pairs-as-items"}
@@ -216,6 +249,8 @@ def choices(shapes: Sequence[dict[str, Any]]) -> dict[tuple, tuple[str, str]]:
 
 def data_class(regime: str, pairs: int) -> str:
     """The class of data a cell belongs to (``training.auto.data_class``)."""
+    if regime == "pairs":
+        return auto.PAIRS_ONLY
     size = None if regime == "unpaired" else bench.parse_regime(regime).bag_size
     return auto.data_class(size, pairs)
 
@@ -330,6 +365,28 @@ def cell_lines(
     return lines, counts
 
 
+def gain_lines(by_setting: dict[str, Rows], mine: Rows, cells: Sequence[Where]) -> list[str]:
+    """What the unpaired rows buy: per regime, win / tie / lose of the recipe trained with them
+    and of --auto's pick against the recipe on the same pairs alone (its row of the regime
+    pairs), over the cells with pairs where all three hold every seed."""
+    seeds, recipe = range(5), by_setting["recipe"]
+    lines = ["| unpaired rows | the recipe with them | --auto's pick with them |", "|---|---|---|"]
+    regimes = sorted({w[1] for w in cells} - {"pairs"}, key=lambda r: bench.parse_regime(r).order)
+    for regime in regimes:
+        counts: list[dict[str, int]] = [{}, {}]
+        for where in (w for w in cells if w[1] == regime and w[2] > 0):
+            alone = summary(recipe, (where[0], "pairs", where[2]), seeds)
+            found = [summary(rows, where, seeds) for rows in (recipe, mine)]
+            if alone is None or None in found:
+                continue
+            for count, with_them in zip(counts, found, strict=True):
+                verdict = outcome(with_them, alone)  # type: ignore[arg-type]
+                count[verdict] = count.get(verdict, 0) + 1
+        if counts[0]:
+            lines.append(f"| {regime} | " + " | ".join(map(_count_text, counts)) + " |")
+    return lines
+
+
 def record_lines(found: dict[str, dict[str, dict[str, int]]], picks: dict[str, str]) -> list[str]:
     """The class table: each setting's win / tie / lose against the recipe, and the pick."""
     lines = ["| data | --auto picks | best record | " + " | ".join(SETTINGS[1:]) + " |"]
@@ -344,7 +401,7 @@ def record_lines(found: dict[str, dict[str, dict[str, int]]], picks: dict[str, s
 
 
 def _class_order(name: str) -> tuple[int, str]:
-    return (0 if name.startswith("bags") else 1, name)
+    return (0 if name.startswith("bags") else 2 if name == auto.PAIRS_ONLY else 1, name)
 
 
 def class_picks(picked: dict[tuple, tuple[str, str]]) -> dict[str, str]:
@@ -353,6 +410,13 @@ def class_picks(picked: dict[tuple, tuple[str, str]]) -> dict[str, str]:
     for setting, name in picked.values():
         out.setdefault(name, set()).add(setting)
     return {name: " / ".join(sorted(s)) for name, s in out.items()}
+
+
+def table_rows(bench_dir: Path, sclip_rows: Path) -> list[dict[str, Any]]:
+    """The published tables' rows and the rows of :data:`PAIRS_FILES` (regime pairs)."""
+    tables = published_tables.table_rows(bench_dir, sclip_rows)
+    extra = [row for f in PAIRS_FILES for row in published_tables.read(bench_dir / f)]
+    return [*tables, *(row for row in extra if row["regime"] == "pairs")]
 
 
 def table_cells(tables: Sequence[dict[str, Any]]) -> list[Where]:
@@ -369,6 +433,7 @@ def markdown(
     picks: dict[str, str],
     lines: list[str],
     counts: dict[str, dict[str, int]],
+    gains: list[str],
 ) -> str:
     """The report: the class tables (validation, then test), auto's totals, every cell."""
     totals = {name: _count_text(c) for name, c in counts.items()}
@@ -394,6 +459,11 @@ def markdown(
             f"{totals['recipe']}",
             f"- auto against the best of the issue's baselines: {totals['issue']}; the recipe "
             f"against them on the same cells: {totals['recipe vs issue']}",
+            "",
+            "What the unpaired rows buy: the recipe trained with them, and --auto's pick, "
+            f"against the recipe on the same pairs alone (test pairs; {rule}):",
+            "",
+            *gains,
             "",
             "Every cell (test headline: class P@1; proteins a->b R@10; mean ± std over 5 seeds, "
             f"{bench.STD_NOTE}; '-': a seed's row of the picked setting is missing):",
@@ -449,23 +519,26 @@ def report(bench_dir: Path, sclip_rows: Path) -> dict[str, Any]:
     -> record against the recipe on the validation and the test pairs); ``picked`` (per cell
     and seed) and ``classes`` (per class); ``by_setting`` and ``auto`` (test rows); ``cells``;
     ``counts`` (auto's outcomes against the recipe and the issue's baselines)."""
-    tables = published_tables.table_rows(bench_dir, sclip_rows)
+    tables = table_rows(bench_dir, sclip_rows)
     by_setting = {**table_settings(tables), **setting_rows(bench_dir)}
+    by_setting[PAIRS_ALONE] = pairs_alone_rows(tables)
     on_val = {**table_settings(tables, "val"), **setting_rows(bench_dir, "val")}
+    on_val[PAIRS_ALONE] = pairs_alone_rows(tables, "val")
     cells, seeds = table_cells(tables), range(5)
     shapes = [json.loads(line) for line in (bench_dir / SHAPES).read_text().splitlines()]
     picked = choices(shapes)
     lines, counts = cell_lines(by_setting, picked, tables, cells, seeds)
     val, test = records(on_val, cells, seeds), records(by_setting, cells, seeds)
-    text = markdown(val, test, class_picks(picked), lines, counts)
     mine = auto_rows(by_setting, picked)
+    gains = gain_lines(by_setting, mine, cells)
+    text = markdown(val, test, class_picks(picked), lines, counts, gains)
     found = dict(text=text, val=val, test=test, picked=picked, by_setting=by_setting)
     return found | dict(auto=mine, cells=cells, counts=counts, classes=class_picks(picked))
 
 
 def write_shapes(bench_dir: Path, sclip_rows: Path, out: Path) -> None:
     """``OUT/SHAPES`` from every cell's splits, built again."""
-    cells = table_cells(published_tables.table_rows(bench_dir, sclip_rows))
+    cells = table_cells(table_rows(bench_dir, sclip_rows))
     with atomic_path(out / SHAPES, ".jsonl") as tmp:
         lines = [json.dumps(r, sort_keys=True) for r in split_shapes(cells, range(5))]
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -42,6 +42,8 @@ def test_auto_report_is_made_from_its_rows(script: ModuleType, made: dict[str, A
     assert (BENCH / "auto.png").is_file()
     text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
     assert all(line in text for line in script.record_lines(made["val"], made["classes"]))
+    gains = script.gain_lines(made["by_setting"], made["auto"], made["cells"])
+    assert len(gains) == 2 + 4 and all(line in text for line in gains)
     results = " ".join(text.split())
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
     assert "![gentleclip train --auto against the recipe" in results
@@ -86,16 +88,39 @@ def test_auto_split_shapes_are_the_bench_s_splits(script: ModuleType) -> None:
     as on a dataset of its shape."""
     mfeat = [r for r in _shapes(script) if r["suite"] == "mfeat"]
     cells = sorted({(r["suite"], r["regime"], r["pairs"]) for r in mfeat})
-    assert len(mfeat) == 5 * len(cells) == 5 * 24
+    assert len(mfeat) == 5 * len(cells) == 5 * (24 + 5)  # the tables' cells, then pairs only
     built = script.split_shapes(cells, range(5))
     key = ("suite", "regime", "pairs", "seed")
     by_key = {tuple(r[k] for k in key): r for r in mfeat}
     for row in built:
         assert json.loads(json.dumps(row)) == by_key[tuple(row[k] for k in key)]
     domain, test_size = bench.load_domain("mfeat"), datasets.entry("mfeat").setting.test_size
-    for regime, pairs in (("bags:8", 10), ("bags:128", 20), ("bags:32", 0), ("unpaired", 50)):
+    cases = (("bags:8", 10), ("bags:128", 20), ("bags:32", 0), ("unpaired", 50), ("pairs", 20))
+    for regime, pairs in cases:
         split = bench.cell_data(
             domain, bench.Cell("mfeat", regime, pairs, 0, "gentle"), test_size, False
         )
         real = auto.choose(RegimeData.from_arrays(split.test))
         assert real == auto.choose(script.shaped_data(script.split_shape(split.test)))
+
+
+def test_pairs_alone_rows_are_the_regime_pairs_rows(script: ModuleType) -> None:
+    """The bench method gentle-pairs-alone, run on disjoint and bagged splits (session 6ad9b49's
+    check), scores what gentle scored in the regime pairs at the same pair count and seed, on
+    validation and on test, bit for bit: the report's reading of those rows as the pairs-alone
+    setting's."""
+    check = bench.read_results(BENCH / "bench-pairs-alone-check-6ad9b49.jsonl")
+    alone = {
+        (r["suite"], r["pairs"], r["seed"]): r
+        for r in bench.read_results(BENCH / script.PAIRS_FILES[0])
+        if r["method"] == "gentle" and r["status"] == "ok"
+    }
+    ran = [r for r in check if r["status"] == "ok" and r["method"] == "gentle-pairs-alone"]
+    assert {r["regime"] for r in ran} == {"unpaired", "bags:8"} and len(ran) == 4
+    for row in ran:
+        same = alone[(row["suite"], row["pairs"], row["seed"])]
+        scores = [
+            {k: v for k, v in r["metrics"].items() if "seconds" not in k} for r in (row, same)
+        ]
+        assert row["value"] == same["value"] and scores[0] == scores[1] and len(scores[0]) > 10
+        assert [c["val"] for c in row["candidates"]] == [c["val"] for c in same["candidates"]]

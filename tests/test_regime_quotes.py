@@ -21,6 +21,7 @@ from gentleclip.data.regimes import (
     Regime,
 )
 from gentleclip.experiments import bench
+from gentleclip.training import auto
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "docs" / "bench"
@@ -199,6 +200,40 @@ def test_the_disjoint_line_quotes_the_disjoint_study() -> None:
     assert f"P@1 {quoted(means)} vs {quoted(clip)} at 50 / 100 / 200 pairs" in text
     assert f"did as well or better there ({quoted(relrep)})" in text
     assert all(relrep[("mfeat", "unpaired", p)] >= means[("mfeat", "unpaired", p)] for p in pairs)
+    # the pairs alone: --auto's record there (held to docs/bench/auto.md by test_auto_report)
+    wins, _, losses, cells = re.findall(r"\d+", auto.EVIDENCE["disjoint, pairs"])
+    assert losses == "0" and f"in {wins} of {cells} benchmark cells and lost none" in text
+
+
+def test_the_pairs_only_line_quotes_the_pairs_regime_rows() -> None:
+    """Pairs only (session 6ad9b49's rows of the regime pairs, every suite): the recipe's
+    record against clip and the closed-form maps' from 50 pairs, as the line counts them."""
+    grid = bench.summarise(bench.read_results(BENCH / "bench-pairs-only-6ad9b49.jsonl"))
+    gentle, clip = _means(grid, "gentle"), _means(grid, "clip")
+    assert len(gentle) == len(clip) == 20
+    outcomes = [_outcome(grid[w]["gentle"], grid[w]["clip"]) for w in gentle]
+    assert [outcomes.count(o) for o in ("win", "tie", "lose")] == [3, 16, 1]
+    (lost,) = [w for w, o in zip(gentle, outcomes, strict=True) if o == "lose"]
+    assert lost == ("molecules", "pairs", 200)
+    maps = ("ridge", "procrustes", "cca", "relrep")
+    many = [w for w in gentle if w[2] >= 50]
+    beaten = [
+        w
+        for w in many
+        if _outcome(grid[w]["gentle"], max((grid[w][m] for m in maps), key=lambda s: s.mean))
+        == "lose"
+    ]
+    assert (len(beaten), len(many)) == (11, 12)
+    text = _one_line(_EXPECTATIONS[Regime.PAIRS])
+    assert "beat --method clip in 3 cells, tied it in 16 and lost 1 (molecules, 200 pairs)" in text
+    assert "a closed-form map fitted on the same pairs beat the recipe in 11 of 12 cells" in text
+    where = ("mfeat", "pairs", 200)
+    relrep = _means(grid, "relrep")[where]
+    assert f"relrep {relrep:.3f} against {gentle[where]:.3f}, clip {clip[where]:.3f}" in text
+
+
+def _outcome(mine: bench.Summary, other: bench.Summary) -> str:
+    return bench.Verdict(("", "", 0), mine, "other", other, None).outcome
 
 
 # chance on the test pairs: class P@1 of a random gallery item (mfeat, emoji, molecules) and

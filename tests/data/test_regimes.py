@@ -103,7 +103,7 @@ def test_describe_is_honest_per_regime(tmp_path: Path) -> None:
     assert "--method clip" in disjoint and "lost to CLIP on emoji" in disjoint
     _write(tmp_path / "pairs", paired_a=_features(3, 2), paired_b=_features(3, 2))
     pairs = load_dataset_dir(tmp_path / "pairs").describe()
-    assert "regime: pairs" in pairs and "regularisation" in pairs and "eval: none" in pairs
+    assert "regime: pairs" in pairs and "closed-form map" in pairs and "eval: none" in pairs
     assert len(pairs.splitlines()) >= 4
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,28 @@ def test_equals_lightning_run(
     model = train_in_process(load_dataset_dir(data_dir), config)
     assert not model.training
     _assert_same_weights(model, reference)
+
+
+def test_use_unpaired_false_trains_on_the_pairs_alone(
+    tmp_path: Path, write_split: SplitWriter
+) -> None:
+    """sampler.use_unpaired false on disjoint sides trains exactly what the same pairs train
+    alone (the regime pairs of the same split), through Lightning and in process; with the
+    unpaired rows it trains something else."""
+    disjoint = load_dataset_dir(write_split(tmp_path, seed=2, split_args=["--regime", "unpaired"]))
+    alone = disjoint.without_unpaired()
+    assert alone.regime.value == "pairs" and alone.n_pairs == disjoint.n_pairs
+    config = _config("gentle", 8)
+    config.sampler.use_unpaired = False
+    train(tmp_path / "d0", tmp_path / "run", config, verbose=False, loaded=disjoint)
+    reference = train_in_process(alone, _config("gentle", 8))
+    _assert_same_weights(TwoTower.from_pretrained(tmp_path / "run" / "model"), reference)
+    _assert_same_weights(train_in_process(disjoint, config), reference)
+    with_them = train_in_process(disjoint, _config("gentle", 8)).state_dict()
+    assert any(not torch.equal(with_them[k], v) for k, v in reference.state_dict().items())
+    one_pair = replace(disjoint, paired_a=disjoint.paired_a[:1], paired_b=disjoint.paired_b[:1])
+    with pytest.raises(InputError, match="leaves the pairs alone, and 1 pair"):
+        train_in_process(one_pair, config)
 
 
 def test_snapshots_equal_shorter_runs(tmp_path: Path, write_split: SplitWriter) -> None:

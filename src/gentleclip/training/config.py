@@ -137,6 +137,9 @@ class SamplerConfig:
     unpaired_per_step: int = 32  # 4 bags of 8: small sets make the density match informative
     # each bag's mean A row and mean B row join the pairs (data.bag_means; needs bags)
     bag_means: bool = False
+    # false: the unpaired rows are left out and the run trains on the pairs alone (what
+    # train --auto does on disjoint sides with pairs: docs/results.md, "Pairs only")
+    use_unpaired: bool = True
 
 
 @dataclass

@@ -414,6 +414,8 @@ def _fit(
         print(data.describe())
         if config.sampler.bag_means:
             print(f"bag means: the last {data.n_bags} pairs are the bags' mean rows")
+        if not config.sampler.use_unpaired:
+            print("sampler.use_unpaired false: the unpaired rows are left out (the pairs alone)")
         print(f"method: {config.method}" + METHOD_NOTES.get(config.method, ""))
         for line in (step_note, oversized_bags_notice(data, config)):
             if line:

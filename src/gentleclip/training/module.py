@@ -114,9 +114,17 @@ def effective_loss_config(config: TrainConfig) -> LossConfig:
 
 def training_data(data: RegimeData, config: TrainConfig) -> RegimeData:
     """The data the run trains on: ``data``, with each bag's mean rows appended to the pairs
-    when ``sampler.bag_means``; raises InputError when the method cannot train on it."""
+    when ``sampler.bag_means``, without its unpaired rows when ``sampler.use_unpaired`` is
+    false; raises InputError when the method cannot train on it."""
     if config.sampler.bag_means:
         data = data_with_bag_means(data)
+    if not config.sampler.use_unpaired:
+        if data.n_pairs < 2:
+            raise InputError(
+                f"sampler.use_unpaired false leaves the pairs alone, and {data.n_pairs} pair(s) "
+                "cannot train; keep the unpaired rows (sampler.use_unpaired true) or add pairs"
+            )
+        data = data.without_unpaired()
     check_method_data(data, config)
     return data
 
