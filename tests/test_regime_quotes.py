@@ -230,6 +230,14 @@ def test_the_pairs_only_line_quotes_the_pairs_regime_rows() -> None:
     where = ("mfeat", "pairs", 200)
     relrep = _means(grid, "relrep")[where]
     assert f"relrep {relrep:.3f} against {gentle[where]:.3f}, clip {clip[where]:.3f}" in text
+    # the report beside the rows is the bench's own, and results.md shows its verdict table
+    rows = bench.read_results(BENCH / "bench-pairs-only-6ad9b49.jsonl")
+    report = (BENCH / "bench-pairs-only-6ad9b49.md").read_text(encoding="utf-8")
+    made = bench.render_markdown(rows)
+    assert report.startswith(made)
+    table = made[made.index("| suite | regime | pairs | gentle | best baseline") :].split("\n\n")[0]
+    results = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert len(table.splitlines()) == 22 and table in results
 
 
 def _outcome(mine: bench.Summary, other: bench.Summary) -> str:
