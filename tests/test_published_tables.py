@@ -727,6 +727,32 @@ def test_emoji_default_grid_in_30_minutes_is_what_runtime_quotes(
     assert "tables: 0 of 24" in made
 
 
+def test_molecules_default_grid_is_what_runtime_quotes(script: ModuleType, rows: list) -> None:
+    """Session 6ad9b49's molecules default grid with its head-only towers: over 30 minutes of 2
+    cores, every verdict the tables', and results.md quotes its time and where it goes."""
+    grid = script.read(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
+    assert len(grid) == 960
+    timing_file = BENCH / "bench-molecules-halving-6ad9b49.timing.jsonl"
+    (timing,) = [json.loads(line) for line in timing_file.read_text().splitlines()]
+    assert (timing["cells"], timing["workers"], timing["cpu"]) == (960, 2, "AMD EPYC")
+    wall, worker = timing["wall_seconds"], timing["worker_seconds"]
+    assert wall > 30 * 60
+    hours, rest = divmod(round(wall), 3600)
+    text = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    assert f"took **{hours} h {rest // 60} min {rest % 60:02d} s** wall and {worker:,.0f}" in text
+    seconds: dict[str, float] = {}
+    for row in grid:
+        seconds[row["method"]] = seconds.get(row["method"], 0.0) + row["seconds"]
+    others = sum(v for k, v in seconds.items() if k != "gentle")
+    assert f"Gentle's 120 cells took {seconds['gentle']:,.0f} worker-seconds" in text
+    assert f"other than gentle alone take {others:,.0f}, {others / 3600:.0%} of the budget" in text
+    molecules = [r for r in rows if r["suite"] == "molecules"]
+    tables = {v.where: v.outcome for v in bench.verdicts(molecules)}
+    mine = {v.where: v.outcome for v in bench.verdicts(grid)}
+    assert len(mine) == 24 and mine == {where: tables[where] for where in mine}
+    assert "**Every one of its 24 verdicts equals the tables'**" in text
+
+
 @pytest.mark.parametrize(
     ("name", "regime", "suites", "count"),
     [
