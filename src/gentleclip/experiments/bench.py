@@ -1780,7 +1780,8 @@ def _style(method: str) -> dict[str, Any]:
     """The method's fixed colour (:data:`COLOURS`); ablations dashed and hollow, the
     learned-temperature variants dotted with squares, the bag-mean baselines in their base
     method's colour, dash-dotted with triangles, gentle-items black with stars (dashed with the
-    bag-level InfoNCE); grey for a method without a colour."""
+    bag-level InfoNCE), gentle on the pairs alone in gentle's colour, dotted with diamonds; grey
+    for a method without a colour."""
     colors = matplotlib.colormaps["tab20"].colors
     base = method.removesuffix("-bagmeans") if method in WITH_BAG_MEANS else method
     index = COLOURS.get(LEARNED.get(base, base))
@@ -1792,6 +1793,8 @@ def _style(method: str) -> dict[str, Any]:
         style.update(linestyle=":", marker="s")
     if method in WITH_BAG_MEANS:
         style.update(linestyle="-.", marker="^")
+    if method == "gentle-pairs-alone":  # gentle's colour (tab20 has none left), diamonds
+        style.update(color=colors[COLOURS["gentle"]], linestyle=":", marker="D")
     if method in PAIRS_AS_ITEMS:  # tab20 has no colour left that no method wears
         style.update(color="black", marker="*")
         if method == "gentle-bagnce-items":
