@@ -695,29 +695,37 @@ EMOJI_GRID_6AD9B49 = "bench-emoji-halving-6ad9b49.jsonl"
 ALL_METHODS = ("gentle", "clip", "sclip", "oracle", "ridge", "procrustes", "cca", "relrep")
 
 
+def _timed_grid(
+    script: ModuleType, rows: list, name: str, suite: str
+) -> tuple[list[dict], dict[str, Any], str]:
+    """A default grid's 960 rows (their 24 verdicts the tables'), its one timing record (960
+    cells, 2 workers, AMD EPYC) and results.md on one line."""
+    grid = script.read(BENCH / name)
+    assert len(grid) == 960
+    timing_file = BENCH / name.replace(".jsonl", ".timing.jsonl")
+    (timing,) = [json.loads(line) for line in timing_file.read_text().splitlines()]
+    assert (timing["cells"], timing["workers"], timing["cpu"]) == (960, 2, "AMD EPYC")
+    tables = {v.where: v.outcome for v in bench.verdicts([r for r in rows if r["suite"] == suite])}
+    mine = {v.where: v.outcome for v in bench.verdicts(grid)}
+    assert len(mine) == 24 and mine == {where: tables[where] for where in mine}
+    text = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    return grid, timing, text
+
+
 def test_emoji_default_grid_in_30_minutes_is_what_runtime_quotes(
     script: ModuleType, rows: list, bench_script: ScriptLoader
 ) -> None:
     """Session 6ad9b49's emoji default grid: 960 cells, under 30 minutes of 2 cores, every
     verdict the tables'; results.md quotes its time and docs/bench/machines-emoji.md is what
     benchmarks/machines.py makes of it beside session c68564f's Intel grid."""
-    grid = script.read(BENCH / EMOJI_GRID_6AD9B49)
-    assert len(grid) == 960
-    timing_file = BENCH / EMOJI_GRID_6AD9B49.replace(".jsonl", ".timing.jsonl")
-    (timing,) = [json.loads(line) for line in timing_file.read_text().splitlines()]
-    assert (timing["cells"], timing["workers"], timing["cpu"]) == (960, 2, "AMD EPYC")
+    grid, timing, text = _timed_grid(script, rows, EMOJI_GRID_6AD9B49, "emoji")
     wall = timing["wall_seconds"]
     assert wall < 30 * 60
     minutes, seconds = divmod(round(wall), 60)
-    text = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
     worker_seconds = f"{timing['worker_seconds']:,.0f}"
     assert f"took **{minutes} min {seconds:02d} s** wall and {worker_seconds}" in text
     steps = timing["reference_step_ms"]
     assert f"**{steps['before']:.2f} ms before and {steps['after']:.2f} ms after**" in text
-    emoji = [r for r in rows if r["suite"] == "emoji"]
-    tables = {v.where: v.outcome for v in bench.verdicts(emoji)}
-    mine = {v.where: v.outcome for v in bench.verdicts(grid)}
-    assert len(mine) == 24 and mine == {where: tables[where] for where in mine}
     assert "**Every one of the grid's 24 verdicts equals the tables'**" in text
     machines = bench_script("machines")
     other = script.read(BENCH / EMOJI_GRID_C68564F)
@@ -730,15 +738,11 @@ def test_emoji_default_grid_in_30_minutes_is_what_runtime_quotes(
 def test_molecules_default_grid_is_what_runtime_quotes(script: ModuleType, rows: list) -> None:
     """Session 6ad9b49's molecules default grid with its head-only towers: over 30 minutes of 2
     cores, every verdict the tables', and results.md quotes its time and where it goes."""
-    grid = script.read(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
-    assert len(grid) == 960
-    timing_file = BENCH / "bench-molecules-halving-6ad9b49.timing.jsonl"
-    (timing,) = [json.loads(line) for line in timing_file.read_text().splitlines()]
-    assert (timing["cells"], timing["workers"], timing["cpu"]) == (960, 2, "AMD EPYC")
+    name = "bench-molecules-halving-6ad9b49.jsonl"
+    grid, timing, text = _timed_grid(script, rows, name, "molecules")
     wall, worker = timing["wall_seconds"], timing["worker_seconds"]
     assert wall > 30 * 60
     hours, rest = divmod(round(wall), 3600)
-    text = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
     assert f"took **{hours} h {rest // 60} min {rest % 60:02d} s** wall and {worker:,.0f}" in text
     seconds: dict[str, float] = {}
     for row in grid:
@@ -746,10 +750,6 @@ def test_molecules_default_grid_is_what_runtime_quotes(script: ModuleType, rows:
     others = sum(v for k, v in seconds.items() if k != "gentle")
     assert f"Gentle's 120 cells took {seconds['gentle']:,.0f} worker-seconds" in text
     assert f"other than gentle alone take {others:,.0f}, {others / 3600:.0%} of the budget" in text
-    molecules = [r for r in rows if r["suite"] == "molecules"]
-    tables = {v.where: v.outcome for v in bench.verdicts(molecules)}
-    mine = {v.where: v.outcome for v in bench.verdicts(grid)}
-    assert len(mine) == 24 and mine == {where: tables[where] for where in mine}
     assert "**Every one of its 24 verdicts equals the tables'**" in text
 
 
