@@ -472,6 +472,10 @@ def test_validation_and_oracle_splits_hold_out_the_test_rows(tiny: list) -> None
             np.testing.assert_array_equal(values, getattr(data, split)[key])
     with pytest.raises(bench.Skipped, match="needs pairs >= 1"):
         bench.cell_data(domain, bench.Cell("tiny", "pairs", 0, 3, "gentle"), TEST, False)
+    for method in ("sclip", "sclip-legacy"):  # pseudo-labels need unpaired rows
+        with pytest.raises(bench.Skipped, match="the regime pairs has none"):
+            bench._method_splits(domain, bench.Cell("tiny", "pairs", 10, 3, method), TEST)
+    bench._method_splits(domain, bench.Cell("tiny", "pairs", 10, 3, "clip"), TEST)
     oracle = bench.cell_data(domain, bench.Cell("tiny", "bags:8", 0, 3, "oracle"), TEST, True)
     assert len(oracle.test["paired_a"]) == N - TEST
     assert not held & {tuple(r) for r in oracle.test["paired_a"]}
