@@ -30,7 +30,10 @@ from gentleclip.data.io import as_feature_matrix
 from gentleclip.data.regimes import BAG_KEYS, FEATURE_KEYS, RegimeData
 from gentleclip.errors import InputError
 
-SPLIT_REGIMES = ("bags", "unpaired", "pairs")
+# each split regime -> the rows it needs left over after the test rows and the pairs (a bag
+# needs one row, disjoint sides one a side, the pairs alone none)
+ROWS_LEFT_NEEDED = {"bags": 1, "unpaired": 2, "pairs": 0}
+SPLIT_REGIMES = tuple(ROWS_LEFT_NEEDED)
 SETTINGS_FILE = "split.json"
 
 
@@ -143,11 +146,9 @@ def _check_sizes(n: int, *, pairs: int, regime: str, bag_size: int, test_size: i
     _check_count(test_size, "test_size", 1)
     if pairs + test_size > n:
         raise InputError(f"pairs ({pairs}) + test_size ({test_size}) exceed the {n} rows")
-    if regime == "pairs":
-        if pairs < 1:
-            raise InputError("regime pairs keeps only the training pairs: needs pairs >= 1")
-        return
-    needed = 1 if regime == "bags" else 2
+    if regime == "pairs" and pairs < 1:
+        raise InputError("regime pairs keeps only the training pairs: needs pairs >= 1")
+    needed = ROWS_LEFT_NEEDED[regime]
     left = n - pairs - test_size
     if left < needed:
         raise InputError(

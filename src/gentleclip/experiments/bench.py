@@ -58,7 +58,7 @@ from gentleclip.data.bag_means import with_bag_means
 from gentleclip.data.datasets.domain import DomainData
 from gentleclip.data.io import check_output_dir, read_json_object
 from gentleclip.data.regimes import RegimeData
-from gentleclip.data.split import split_full, test_rows
+from gentleclip.data.split import ROWS_LEFT_NEEDED, split_full, test_rows
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic, write_json_atomic
 from gentleclip.evaluation.retrieval import check_ties
@@ -326,6 +326,11 @@ class Regime:
         return f"bags:{self.bag_size}" if self.kind == "bags" else self.kind
 
     @property
+    def split_regime(self) -> str:
+        """The ``split_full`` regime that makes its splits (natural groups are bags)."""
+        return "bags" if self.kind == "natural" else self.kind
+
+    @property
     def order(self) -> tuple[int, int]:
         """Sort key: bags by size, then natural, unpaired, pairs."""
         return ({"bags": 0, "natural": 1, "unpaired": 2, "pairs": 3}[self.kind], self.bag_size)
@@ -494,11 +499,10 @@ def _split(
     if regime.kind == "natural" and domain.groups is None:
         raise Skipped(f"suite {domain.name} has no natural groups")
     groups = domain.groups[rows] if regime.kind == "natural" else None
-    kind = regime.kind if regime.kind in ("unpaired", "pairs") else "bags"
     return split_full(
         *sub,
         pairs=pairs,
-        regime=kind,
+        regime=regime.split_regime,
         bag_size=regime.bag_size,
         test_size=held,
         seed=seed,
@@ -540,7 +544,7 @@ def cell_data(domain: DomainData, cell: Cell, test_size: int, oracle: bool) -> C
         raise Skipped(f"split impossible: {err}") from err
     train_rows = np.setdiff1d(everything, test_rows(n, test_size=test_size, seed=cell.seed))
     val_size = validation_size(n, test_size)
-    room = len(train_rows) - val_size - {"unpaired": 2, "pairs": 0}.get(regime.kind, 1)
+    room = len(train_rows) - val_size - ROWS_LEFT_NEEDED[regime.split_regime]
     val_pairs = -1 if oracle else max(0, min(cell.pairs, room))
     try:
         val = _split(domain, train_rows, regime, val_pairs, val_size, 1000 + cell.seed)
