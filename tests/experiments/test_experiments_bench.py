@@ -472,10 +472,12 @@ def test_validation_and_oracle_splits_hold_out_the_test_rows(tiny: list) -> None
             np.testing.assert_array_equal(values, getattr(data, split)[key])
     with pytest.raises(bench.Skipped, match="needs pairs >= 1"):
         bench.cell_data(domain, bench.Cell("tiny", "pairs", 0, 3, "gentle"), TEST, False)
+    options = bench.BenchOptions(out=Path("unused"), tune_budget=1, steps=2)
     for method in ("sclip", "sclip-legacy"):  # pseudo-labels need unpaired rows
-        with pytest.raises(bench.Skipped, match="the regime pairs has none"):
-            bench._method_splits(domain, bench.Cell("tiny", "pairs", 10, 3, method), TEST)
-    bench._method_splits(domain, bench.Cell("tiny", "pairs", 10, 3, "clip"), TEST)
+        cell = bench.Cell("tiny", "pairs", 10, 3, method)
+        with pytest.raises(bench.Skipped, match="the data has none \\(pairs only\\)"):
+            bench.tuned_result(domain, cell, TEST, options)
+    bench.tuned_result(domain, bench.Cell("tiny", "pairs", 10, 3, "clip"), TEST, options)
     oracle = bench.cell_data(domain, bench.Cell("tiny", "bags:8", 0, 3, "oracle"), TEST, True)
     assert len(oracle.test["paired_a"]) == N - TEST
     assert not held & {tuple(r) for r in oracle.test["paired_a"]}

@@ -997,8 +997,6 @@ def _method_splits(
     spec = METHODS[cell.method]
     if cell.pairs < spec.min_pairs:
         raise Skipped(f"{cell.method} needs at least {spec.min_pairs} matched pairs")
-    if cell.regime == "pairs" and _pseudo_labels(spec):
-        raise Skipped(f"{cell.method} pseudo-labels unpaired rows, and the regime pairs has none")
     data = cell_data(domain, cell, test_size, isinstance(spec, Trained) and spec.oracle)
     true_pairs = {"test": len(data.test["paired_a"]), "val": data.val_pairs}
     if spec.bag_means:
@@ -1006,11 +1004,6 @@ def _method_splits(
     if isinstance(spec, Trained) and not spec.sees_bags:
         data = replace(data, test=as_sets(data.test), val=as_sets(data.val))
     return spec, data, true_pairs
-
-
-def _pseudo_labels(spec: Trained | Baseline) -> bool:
-    """The method is sclip (or a variant): its own term needs unpaired A rows."""
-    return isinstance(spec, Trained) and spec.overrides.get("method") == "sclip"
 
 
 def as_sets(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

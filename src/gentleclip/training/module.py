@@ -157,6 +157,11 @@ def check_method_data(data: RegimeData, config: TrainConfig) -> None:
             f"--method sclip needs at least 2 matched pairs (its pseudo-labels are soft "
             f"assignments to the pairs), but the data has {data.n_pairs}"
         )
+    if config.method == "sclip" and data.n_unpaired_a == 0:
+        raise InputError(
+            "--method sclip pseudo-labels unpaired A rows, and the data has none (pairs only): "
+            "there it trains what --method clip trains; use --method clip"
+        )
 
 
 def _check_bag_term_data(data: RegimeData, rows_per_step: int) -> None:
