@@ -12,7 +12,7 @@ import copy
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,11 @@ from gentleclip.errors import InputError
 from gentleclip.losses.functional import all_finite, check_bag_ids
 from gentleclip.models.augment import FeatureAugment
 from gentleclip.models.encoders import create_encoder
+from gentleclip.models.encoders.identity import IdentityEncoder
+from gentleclip.models.encoders.mlp import MLPEncoder
 from gentleclip.models.heads import ProjectionHead
 from gentleclip.models.normalize import FeatureNorm
+from gentleclip.models.sparse import MAX_DENSITY, SparseInputLinear
 
 FORMAT = "gentleclip-two-tower"
 VERSION = 1
@@ -150,6 +153,31 @@ class _Tower(nn.Module):
         """L2-normalised embedding of already-normalised features ``z``."""
         return F.normalize(self.head(self.encoder(z)), dim=-1)
 
+    def use_sparse_inputs(self, side: str, max_density: float) -> None:
+        """Compute the layer that reads the raw features from their non-zero entries.
+
+        That layer is the head's first (``identity`` encoder) or the encoder's first
+        (``mlp``). Raises :class:`InputError` for other encoders and for standardised inputs
+        (``normalize_inputs`` makes every entry non-zero).
+        """
+        if isinstance(self.norm, FeatureNorm):
+            raise InputError(
+                f"sparse inputs on side {side!r}: its inputs are standardised, which makes them "
+                "dense; set model.normalize_inputs: false"
+            )
+        if isinstance(self.encoder, IdentityEncoder):
+            parent, name = self.head, "projection"
+        elif isinstance(self.encoder, MLPEncoder):
+            parent, name = self.encoder.layers, "0"
+        else:
+            raise InputError(
+                f"sparse inputs on side {side!r} need an identity or mlp encoder (a linear "
+                f"first layer), not {type(self.encoder).__name__}"
+            )
+        layer = getattr(parent, name)
+        if isinstance(layer, nn.Linear):
+            setattr(parent, name, SparseInputLinear.from_linear(layer, max_density=max_density))
+
 
 class TwoTower(nn.Module):
     """Two towers mapping modalities ``a`` and ``b`` into one L2-normalised space."""
@@ -161,6 +189,22 @@ class TwoTower(nn.Module):
         self.towers = nn.ModuleDict(
             {"a": _Tower(config.a, config, "a"), "b": _Tower(config.b, config, "b")}
         )
+
+    def use_sparse_inputs(self, sides: Iterable[str], *, max_density: float = MAX_DENSITY) -> None:
+        """Compute the first layer of each named side's tower from its inputs' non-zero entries
+        (:class:`~gentleclip.models.sparse.SparseInputLinear`): the same model and state dict,
+        faster steps on mostly-zero features. Raises :class:`InputError` for a side whose
+        tower cannot (:meth:`_Tower.use_sparse_inputs`)."""
+        for side in sides:
+            self.towers[self._check_side(side)].use_sparse_inputs(side, max_density)
+
+    def sparse_sides(self) -> list[str]:
+        """The sides whose tower computes a layer from its inputs' non-zero entries."""
+        return [
+            side
+            for side in SIDES
+            if any(isinstance(m, SparseInputLinear) for m in self.towers[side].modules())
+        ]
 
     @torch.no_grad()
     def fit_normalization(self, a: torch.Tensor, b: torch.Tensor) -> None:

@@ -22,6 +22,7 @@ from gentleclip.errors import InputError
 from gentleclip.losses.functional import SPREADS
 
 METHODS = ("gentle", "clip", "sclip")
+SPARSE_INPUTS = ("none", "a", "b", "both", "auto")  # model.sparse_inputs
 # keys added after runs were saved whose default differs from what those runs did: a saved
 # run that lacks one was trained with this value
 ABSENT_MEANS: dict[str, Any] = {"loss.pseudo_detach_targets": True}
@@ -51,6 +52,11 @@ class ModelConfig:
     normalize_inputs: bool = True
     noise_std: float = 0.1
     mask_prob: float = 0.1
+    # compute the first layer of a side's tower from the non-zero entries of its raw inputs
+    # (models.sparse): none, a, b, both, or auto (each side whose training rows are at most 5%
+    # non-zero and whose tower allows it: identity or mlp encoder, normalize_inputs false).
+    # The same model up to the order of float sums; faster steps on fingerprints and counts
+    sparse_inputs: str = "none"
 
 
 @dataclass
@@ -193,6 +199,11 @@ class TrainConfig:
         _check_non_negative(self)
         _check_loss_options(self.loss)
         _check_optim(self.optim)
+        if self.model.sparse_inputs not in SPARSE_INPUTS:
+            raise InputError(
+                f"model.sparse_inputs must be one of {', '.join(SPARSE_INPUTS)}, "
+                f"got {self.model.sparse_inputs!r}"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ import shutil
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from gentleclip.data.regimes import RegimeData, load_dataset_dir
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path, write_json_atomic
 from gentleclip.models import TowerConfig, TwoTower, TwoTowerConfig
+from gentleclip.models.sparse import MAX_DENSITY
 from gentleclip.training.checkpoint import (
     SafetensorsCheckpointIO,
     StepCheckpoint,
@@ -111,7 +113,54 @@ def initial_model(config: TrainConfig, data: RegimeData) -> TwoTower:
     model.fit_normalization(
         torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())
     )
+    model.use_sparse_inputs(sparse_sides(config.model, data))
     return model
+
+
+def input_density(data: RegimeData) -> dict[str, float]:
+    """The share of non-zero entries in each side's training rows (paired and unpaired)."""
+    arrays = {"a": data.train_arrays_a(), "b": data.train_arrays_b()}
+    return {side: np.count_nonzero(x) / max(x.size, 1) for side, x in arrays.items()}
+
+
+def sparse_sides(config: ModelConfig, data: RegimeData) -> list[str]:
+    """The sides ``model.sparse_inputs`` names; with ``auto``, each side whose training rows
+    are at most :data:`~gentleclip.models.sparse.MAX_DENSITY` non-zero and whose tower allows
+    it (``identity`` or ``mlp`` encoder, ``normalize_inputs`` false)."""
+    choice = config.sparse_inputs
+    if choice != "auto":
+        return {"none": [], "a": ["a"], "b": ["b"], "both": ["a", "b"]}[choice]
+    encoders = {"a": config.encoder_a, "b": config.encoder_b}
+    return [
+        side
+        for side, density in input_density(data).items()
+        if density <= MAX_DENSITY
+        and encoders[side] in ("identity", "mlp")
+        and not config.normalize_inputs
+    ]
+
+
+def sparse_inputs_line(model: TwoTower, data: RegimeData, config: ModelConfig) -> str | None:
+    """What the run does with mostly-zero inputs: the sides it computes sparsely, or a hint
+    naming the sides that could be (None where no side is mostly zero)."""
+    used = model.sparse_sides()
+    density = input_density(data)
+    if used:
+        sides = ", ".join(f"{side} ({density[side]:.1%} non-zero)" for side in used)
+        return f"sparse inputs: the first layer of side {sides} reads the non-zero entries"
+    could = [
+        side
+        for side in sparse_sides(replace(config, sparse_inputs="auto"), data)
+        if config.sparse_inputs == "none"
+    ]
+    if not could:
+        return None
+    named = " and ".join(f"{side} ({density[side]:.1%} non-zero)" for side in could)
+    value = could[0] if len(could) == 1 else "both"
+    return (
+        f"hint: the features of side {named} are mostly zero; model.sparse_inputs: {value} "
+        "computes the first layer from the non-zero entries (the same model, faster steps)"
+    )
 
 
 def data_identity(data: RegimeData) -> dict[str, Any]:
@@ -417,7 +466,8 @@ def _fit(
         if not config.sampler.use_unpaired:
             print("sampler.use_unpaired false: the unpaired rows are left out (the pairs alone)")
         print(f"method: {config.method}" + METHOD_NOTES.get(config.method, ""))
-        for line in (step_note, oversized_bags_notice(data, config)):
+        sparse = sparse_inputs_line(module.model, data, config.model)
+        for line in (step_note, oversized_bags_notice(data, config), sparse):
             if line:
                 print(line)
     if trainer.is_global_zero:
