@@ -102,6 +102,7 @@ BEST = "best issue baseline"
 # every cell's training split as --auto reads it (split_shape), in docs/bench: CI holds only
 # mfeat's data, so the report reads the shapes from here (tests build mfeat's again)
 SHAPES = "auto-splits.jsonl"
+SEEDS = range(5)  # the seeds of every cell the report reads
 Where = tuple[str, str, int]
 Rows = dict[tuple[str, str, int, int], float]  # (suite, regime, pairs, seed) -> headline
 
@@ -365,11 +366,13 @@ def cell_lines(
     return lines, counts
 
 
-def gain_lines(by_setting: dict[str, Rows], mine: Rows, cells: Sequence[Where]) -> list[str]:
+def gain_lines(
+    by_setting: dict[str, Rows], mine: Rows, cells: Sequence[Where], seeds: Sequence[int]
+) -> list[str]:
     """What the unpaired rows buy: per regime, win / tie / lose of the recipe trained with them
     and of --auto's pick against the recipe on the same pairs alone (its row of the regime
     pairs), over the cells with pairs where all three hold every seed."""
-    seeds, recipe = range(5), by_setting["recipe"]
+    recipe = by_setting["recipe"]
     lines = ["| unpaired rows | the recipe with them | --auto's pick with them |", "|---|---|---|"]
     regimes = sorted({w[1] for w in cells} - {"pairs"}, key=lambda r: bench.parse_regime(r).order)
     for regime in regimes:
@@ -524,13 +527,13 @@ def report(bench_dir: Path, sclip_rows: Path) -> dict[str, Any]:
     by_setting[PAIRS_ALONE] = pairs_alone_rows(tables)
     on_val = {**table_settings(tables, "val"), **setting_rows(bench_dir, "val")}
     on_val[PAIRS_ALONE] = pairs_alone_rows(tables, "val")
-    cells, seeds = table_cells(tables), range(5)
+    cells, seeds = table_cells(tables), SEEDS
     shapes = [json.loads(line) for line in (bench_dir / SHAPES).read_text().splitlines()]
     picked = choices(shapes)
     lines, counts = cell_lines(by_setting, picked, tables, cells, seeds)
     val, test = records(on_val, cells, seeds), records(by_setting, cells, seeds)
     mine = auto_rows(by_setting, picked)
-    gains = gain_lines(by_setting, mine, cells)
+    gains = gain_lines(by_setting, mine, cells, seeds)
     text = markdown(val, test, class_picks(picked), lines, counts, gains)
     found = dict(text=text, val=val, test=test, picked=picked, by_setting=by_setting)
     return found | dict(auto=mine, cells=cells, counts=counts, classes=class_picks(picked))
@@ -540,7 +543,7 @@ def write_shapes(bench_dir: Path, sclip_rows: Path, out: Path) -> None:
     """``OUT/SHAPES`` from every cell's splits, built again."""
     cells = table_cells(table_rows(bench_dir, sclip_rows))
     with atomic_path(out / SHAPES, ".jsonl") as tmp:
-        lines = [json.dumps(r, sort_keys=True) for r in split_shapes(cells, range(5))]
+        lines = [json.dumps(r, sort_keys=True) for r in split_shapes(cells, SEEDS)]
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -562,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     found = report(args.bench, args.sclip_rows)
     with atomic_path(args.out / "auto.md", ".md") as tmp:
         tmp.write_text(found["text"], encoding="utf-8")
-    plot(found["by_setting"], found["auto"], found["cells"], range(5), args.out)
+    plot(found["by_setting"], found["auto"], found["cells"], SEEDS, args.out)
     print(found["text"])
 
 

@@ -136,11 +136,18 @@ def main() -> None:
     parser.add_argument("--sclip-rows", type=Path, required=True, help="the tables' sclip rows")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--stem", default="machines")
+    parser.add_argument(
+        "--tables",
+        choices=published_tables.EDITIONS,
+        default="now",
+        help="which tables the verdicts compare with: now (default) or mlp-molecules, the "
+        "tables before molecules' head-only towers (they differ in molecules' rows only)",
+    )
     args = parser.parse_args()
     rows = published_tables.read_rows(args.rows)
     other = published_tables.read_rows(args.other_rows)
     published = published_tables.table_rows(
-        args.bench, args.sclip_rows, published_tables.SOURCES_MLP_MOLECULES
+        args.bench, args.sclip_rows, published_tables.EDITIONS[args.tables]
     )
     methods = args.methods.split(",")
     text = markdown(rows, other, published, args.names, methods)

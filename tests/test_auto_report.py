@@ -42,7 +42,7 @@ def test_auto_report_is_made_from_its_rows(script: ModuleType, made: dict[str, A
     assert (BENCH / "auto.png").is_file()
     text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
     assert all(line in text for line in script.record_lines(made["val"], made["classes"]))
-    gains = script.gain_lines(made["by_setting"], made["auto"], made["cells"])
+    gains = script.gain_lines(made["by_setting"], made["auto"], made["cells"], script.SEEDS)
     assert len(gains) == 2 + 4 and all(line in text for line in gains)
     results = " ".join(text.split())
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -171,3 +173,19 @@ def test_two_tower_refuses_standardised_inputs_and_other_encoders() -> None:
     model = TwoTower(config)
     with pytest.raises(InputError, match="identity or mlp encoder"):
         model.use_sparse_inputs(["a"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_it_computes_what_the_cpu_dense_layer_computes() -> None:
+    torch.manual_seed(5)
+    dense = nn.Linear(300, 16)
+    layer = SparseInputLinear.from_linear(copy.deepcopy(dense).cuda())
+    assert layer.weight_t.is_cuda and layer.bias is not None and layer.bias.is_cuda
+    x = _sparse_rows(32, 300, 0.02)
+    out = layer(x.cuda())
+    out.square().sum().backward()
+    ref = dense(x)
+    ref.square().sum().backward()
+    torch.testing.assert_close(out.detach().cpu(), ref.detach(), rtol=1e-5, atol=1e-6)
+    assert layer.weight_t.grad is not None and dense.weight.grad is not None
+    torch.testing.assert_close(layer.weight_t.grad.t().cpu(), dense.weight.grad)

@@ -73,8 +73,8 @@ def test_the_rule_without_bags() -> None:
         0,
     )
     assert only_pairs.line() == (
-        "auto: pairs only, 20 pairs -> the recipe as given (benchmark: no setting beat it in the "
-        "benchmark (docs/bench/auto.md))"
+        "auto: pairs only, 20 pairs -> the recipe as given (benchmark: no setting beat it, "
+        "docs/bench/auto.md)"
     )
     disjoint = auto.choose(_data(20, None, unpaired=50))
     assert (disjoint.method, disjoint.recipes) == (None, ())

@@ -127,7 +127,7 @@ def choose(data: RegimeData) -> AutoChoice:
 
 def _picked(data: RegimeData, label: str, name: str) -> AutoChoice:
     pick = PICKS.get(name, ())
-    evidence = EVIDENCE.get(name, "no setting beat it in the benchmark (docs/bench/auto.md)")
+    evidence = EVIDENCE.get(name, "no setting beat it, docs/bench/auto.md")
     if pick == CLIP:
         setting = "--method clip (no dropout, lr 1e-3, 1,200 steps)"
         return AutoChoice(label, setting, evidence, method="clip", overrides=CLIP_SETTINGS)
