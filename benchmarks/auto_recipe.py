@@ -19,6 +19,9 @@ the same cell and seed; a cell counts only when every seed's row exists. The set
   7686c66); the rest of a file marked ``NOT_MOLECULES`` was made with the towers before.
 - ``pairs alone`` (the recipe with the unpaired rows left out): gentle's rows of the regime
   pairs, read for every cell of the same suite, pair count and seed (:func:`pairs_alone_rows`).
+- ``closed-form map`` (what ``gentleclip fit --method auto --tune`` fits): rows of
+  :data:`FIT_FILES`, made by ``benchmarks/auto_fit.py`` on the same splits, for the cells of
+  the regime pairs and of disjoint sides (:func:`fit_rows`).
 
 Writes ``OUT/auto.md``: per class of data (bag size nearest 8, 32, 128, or disjoint sides;
 no pairs, or some; or pairs only) every setting's record against the recipe on the validation
@@ -97,7 +100,10 @@ SETTING_FILES: dict[str, tuple[str, dict | None, tuple[tuple[str, tuple[str, ...
     ),
 }
 PAIRS_ALONE = "pairs alone"  # the recipe with the unpaired rows left out (pairs_alone_rows)
-SETTINGS = ("recipe", "clip", *SETTING_FILES, PAIRS_ALONE)
+# gentleclip fit --method auto --tune on the bench's splits (benchmarks/auto_fit.py): pairs
+# only and disjoint sides, on the validation and the test split of every cell and seed
+CLOSED_FORM, FIT_FILES = "closed-form map", ("auto-fit-afe5197.jsonl",)
+SETTINGS = ("recipe", "clip", *SETTING_FILES, PAIRS_ALONE, CLOSED_FORM)
 BEST = "best issue baseline"
 # every cell's training split as --auto reads it (split_shape), in docs/bench: CI holds only
 # mfeat's data, so the report reads the shapes from here (tests build mfeat's again)
@@ -132,6 +138,18 @@ def setting_rows(bench_dir: Path, split: str = "test") -> dict[str, Rows]:
                     found[_seed_key(row)] = score(row, split)
         out[name] = found
     return out
+
+
+def fit_rows(bench_dir: Path, split: str = "test") -> Rows:
+    """The closed-form setting's headline per (suite, regime, pairs, seed) on ``split``, from
+    the rows of :data:`FIT_FILES` (``benchmarks/auto_fit.py``)."""
+    found: Rows = {}
+    for file in FIT_FILES:
+        for line in (bench_dir / file).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row["split"] == split:
+                found[_seed_key(row)] = row["value"]
+    return found
 
 
 def pairs_alone_rows(tables: Sequence[dict[str, Any]], split: str = "test") -> Rows:
@@ -173,6 +191,8 @@ def _seed_key(row: dict[str, Any]) -> tuple[str, str, int, int]:
 
 def setting_of(choice: auto.AutoChoice) -> str:
     """The benchmark setting whose rows are what ``choice`` trains."""
+    if choice.fit:
+        return CLOSED_FORM
     if choice.method == "clip":
         return "clip"
     if choice.overrides.get("sampler", {}).get("use_unpaired") is False:
@@ -525,8 +545,10 @@ def report(bench_dir: Path, sclip_rows: Path) -> dict[str, Any]:
     tables = table_rows(bench_dir, sclip_rows)
     by_setting = {**table_settings(tables), **setting_rows(bench_dir)}
     by_setting[PAIRS_ALONE] = pairs_alone_rows(tables)
+    by_setting[CLOSED_FORM] = fit_rows(bench_dir)
     on_val = {**table_settings(tables, "val"), **setting_rows(bench_dir, "val")}
     on_val[PAIRS_ALONE] = pairs_alone_rows(tables, "val")
+    on_val[CLOSED_FORM] = fit_rows(bench_dir, "val")
     cells, seeds = table_cells(tables), SEEDS
     shapes = [json.loads(line) for line in (bench_dir / SHAPES).read_text().splitlines()]
     picked = choices(shapes)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from gentleclip.baselines.tuning import min_pairs_to_tune
 from gentleclip.data.regimes import RegimeData
 from gentleclip.experiments import bench, datasets
 from gentleclip.training import auto
@@ -54,7 +55,10 @@ def test_auto_report_is_made_from_its_rows(script: ModuleType, made: dict[str, A
 def _full_rule(shape: dict[str, Any]) -> bool:
     """Splits where the rule's class applies in full: two bags or more, or disjoint sides with
     pairs (a single bag keeps the recipe's bag settings; disjoint sides without pairs are
-    refused)."""
+    refused), or pairs only with enough pairs to choose a closed-form map on held-out ones
+    (fewer keep the recipe)."""
+    if shape["unpaired_a"] == 0:
+        return shape["n_pairs"] >= min_pairs_to_tune()
     if shape["bags_a"] is None:
         return shape["n_pairs"] > 0
     return sum(shape["bags_a"].values()) >= 2

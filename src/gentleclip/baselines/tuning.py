@@ -55,6 +55,17 @@ def spread(grid: Sequence[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
     return [grid[i] for i in picks]
 
 
+def min_pairs_to_tune(share: float = 0.2) -> int:
+    """The fewest pairs from which holding out ``share`` (rounded) leaves
+    :data:`MIN_VALIDATION_PAIRS` validation pairs (no bags): 18 at the default 0.2."""
+    if not 0 < share < 1:
+        raise InputError(f"the held-out share must be between 0 and 1, got {share}")
+    n = MIN_VALIDATION_PAIRS
+    while round(share * n) < MIN_VALIDATION_PAIRS:
+        n += 1
+    return n
+
+
 def holdout(data: RegimeData, *, share: float, bag_means: bool, seed: int) -> Holdout:
     """Hold out ``share`` of the pairs and, with ``bag_means``, of the bags (see module).
 

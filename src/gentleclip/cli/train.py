@@ -65,8 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="train the setting with the best validation record in the benchmark for the "
         "data's class and print why: --bag-nce with bags and no pairs; with pairs, --bag-nce "
-        "--pairs-as-items for bags of about 8, the recipe for 32, whole-bag steps for 128; "
-        "method clip on disjoint sides (refused without pairs); starts from a gentle recipe",
+        "--pairs-as-items for bags of about 8, the recipe for 32, whole-bag steps for 128; the "
+        "recipe on the pairs alone on disjoint sides (refused without pairs); with pairs only "
+        "(18 or more) no training: the map of gentleclip fit --method auto --tune; starts from "
+        "a gentle recipe",
     )
     p.add_argument("--pairs-per-step", type=int, default=None, help="matched pairs in each step")
     p.add_argument(
@@ -172,15 +174,30 @@ def auto_hint(data: RegimeData) -> str | None:
         return None
     if choice.setting == auto.RECIPE:
         return None
+    verb = "fit" if choice.fit else "train"
     return (
-        f"hint: gentleclip train --auto would train {choice.setting} here ({choice.label}; "
+        f"hint: gentleclip train --auto would {verb} {choice.setting} here ({choice.label}; "
         f"benchmark: {choice.evidence})"
     )
+
+
+def fit_closed_form(args: argparse.Namespace, choice: auto.AutoChoice) -> int:
+    """``--auto``'s closed-form pick: what ``gentleclip fit DATA --method auto --tune --out
+    RUN`` does, with its defaults (the training flags have nothing to set)."""
+    from gentleclip.cli import fit
+
+    if args.resume:
+        raise InputError("--auto picked a closed-form map here, which has nothing to resume")
+    print(choice.line())
+    options = {"method": "auto", "tune": True, "budget": 4, "holdout": 0.2, "param": []}
+    return fit.run(argparse.Namespace(data=args.data, out=args.out, bag_means=False, **options))
 
 
 def run(args: argparse.Namespace) -> int:
     """Train as the arguments say; print one line naming the method, steps and run folder."""
     choice, data = auto_choice(args) or (None, None)
+    if choice is not None and choice.fit:
+        return fit_closed_form(args, choice)
     config = apply_overrides(args, args.config, choice)
     bag_term = args.bag_nce or (choice is not None and choice.bags_per_step > 0)
     # the bag term without a step size of the user's: room for its bags, as the bench gives it

@@ -118,7 +118,8 @@ _EXPECTATIONS = {
         "suites, 10-200 pairs, 5 seeds) the recipe beat --method clip in 3 cells, tied it in 16 "
         "and lost 1 (molecules, 200 pairs), but from 50 pairs a closed-form map fitted on the "
         "same pairs beat the recipe in 11 of 12 cells (mfeat, 200 pairs: relrep 0.772 against "
-        "0.643, clip 0.552): try gentleclip fit --method relrep or ridge (--tune) first; "
+        "0.643, clip 0.552): try gentleclip fit --method relrep or ridge (--tune) first "
+        "(from 18 pairs gentleclip train --auto fits gentleclip fit --method auto --tune's map); "
         "unpaired rows, bags above all, are what gentle gains from"
     ),
 }

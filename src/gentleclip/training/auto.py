@@ -7,7 +7,8 @@ ones (8, 32 or 128 rows, :func:`~gentleclip.data.regimes.nearest_measured_bag_si
 ==========================  ===========  ============================================
 regime                      pairs        setting (:data:`PICKS`)
 ==========================  ===========  ============================================
-pairs only                  any          the recipe as given (clip did not beat it)
+pairs only                  18 or more   a closed-form map (``fit --method auto --tune``)
+pairs only                  1 to 17      the recipe as given (too few pairs to hold out)
 disjoint sides              0            refused: nothing ties an A row to a B row
 disjoint sides              1 or more    the recipe on the pairs alone (unpaired rows left out)
 bags (2 or more), any size  0            recipe ``bag-nce``
@@ -30,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gentleclip.baselines.tuning import min_pairs_to_tune
 from gentleclip.data.regimes import Regime, RegimeData, nearest_measured_bag_size
 from gentleclip.data.sampler import largest_bag
 from gentleclip.errors import InputError
@@ -53,13 +55,16 @@ EVIDENCE = {
     "bags of 128, no pairs": "3 wins, 1 tie, 0 losses in 4 cells against the recipe",
     "bags of 128, pairs": "15 wins, 3 ties, 0 losses in 18 cells against the recipe",
     "disjoint, pairs": "12 wins, 7 ties, 0 losses in 19 cells against the recipe",
+    "pairs only": "6 wins, 8 ties, 2 losses in 16 cells against the recipe",
 }
 PAIRS_ONLY = "pairs only"  # the class of data with no unpaired rows (regime pairs)
 RECIPE = "the recipe as given"
 WHOLE_BAGS, CLIP, PAIRS_ALONE = "whole-bag steps", "clip", "pairs alone"
+FIT = "closed-form map"  # gentleclip fit --method auto --tune, in place of training
 # The setting --auto trains in each class of data (:func:`data_class`): shipped recipes put on
 # top in order, or WHOLE_BAGS / CLIP / PAIRS_ALONE (the recipe with sampler.use_unpaired
-# false); a class not here keeps the recipe. Each is the setting whose wins against the recipe
+# false) / FIT (no training: the map fit --method auto --tune fits, where the pairs allow a
+# holdout); a class not here keeps the recipe. Each is the setting whose wins against the recipe
 # on the validation pairs exceed its losses by most in docs/bench/auto.md
 # (tests/test_auto_report.py holds every pick to it).
 PICKS: dict[str, tuple[str, ...] | str] = {
@@ -69,6 +74,7 @@ PICKS: dict[str, tuple[str, ...] | str] = {
     "bags of 128, no pairs": ("bag-nce",),
     "bags of 128, pairs": WHOLE_BAGS,
     "disjoint, pairs": PAIRS_ALONE,
+    PAIRS_ONLY: FIT,
 }
 _PAIRS_ALONE = {"sampler": {"use_unpaired": False}}
 _NOTHING_TIES = (
@@ -98,6 +104,7 @@ class AutoChoice:
     min_unpaired_per_step: int = 0  # > 0: a step holds at least this many unpaired rows
     bags_per_step: int = 0  # > 0: room for this many whole bags a step (the bag term's rule)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fit: bool = False  # true: fit a closed-form map (fit --method auto --tune), train nothing
 
     def line(self) -> str:
         """One line for the user: the regime, the setting and what it was measured to buy."""
@@ -136,10 +143,23 @@ def _picked(data: RegimeData, label: str, name: str) -> AutoChoice:
     if pick == PAIRS_ALONE:
         setting = "the recipe on the pairs alone (the unpaired rows left out)"
         return AutoChoice(label, setting, evidence, overrides=_PAIRS_ALONE)
+    if pick == FIT:
+        return _closed_form(data, label, evidence)
     if not pick:
         return AutoChoice(label, RECIPE, evidence)
     setting = " ".join("--" + recipe for recipe in pick)
     return AutoChoice(label, setting, evidence, tuple(pick), bags_per_step=BAG_NCE_BAGS_PER_STEP)
+
+
+def _closed_form(data: RegimeData, label: str, evidence: str) -> AutoChoice:
+    """The closed-form map where ``fit --tune`` can hold out enough pairs to choose it, the
+    recipe (which needs no held-out pairs) below that."""
+    fewest = min_pairs_to_tune()
+    if data.n_pairs < fewest:
+        why = f"a closed-form map is chosen on held-out pairs, which needs {fewest} pairs"
+        return AutoChoice(label, RECIPE, why)
+    setting = "a closed-form map, as gentleclip fit --method auto --tune fits it"
+    return AutoChoice(label, setting, evidence, fit=True)
 
 
 def _whole_bags(data: RegimeData, label: str, evidence: str) -> AutoChoice:
@@ -150,7 +170,10 @@ def _whole_bags(data: RegimeData, label: str, evidence: str) -> AutoChoice:
 
 
 def apply(choice: AutoChoice, config: TrainConfig) -> TrainConfig:
-    """``config`` with ``choice``'s recipes, method and step size put on top (in place)."""
+    """``config`` with ``choice``'s recipes, method and step size put on top (in place).
+    Raises InputError for a choice that trains nothing (``fit``)."""
+    if choice.fit:
+        raise InputError("--auto picked a closed-form map here: fit it, there is nothing to train")
     if config.method != "gentle":
         raise InputError(f"--auto starts from a gentle recipe, not method {config.method}")
     for name in choice.recipes:
