@@ -2,21 +2,25 @@
 
 ``train --auto`` picks among settings by their record against the recipe on the bench's
 validation pairs (``benchmarks/auto_recipe.py``). This script gives that report one more
-setting, the closed-form map a user gets from ``gentleclip fit DIR --method auto --tune``:
-ridge, Procrustes, CCA and relative representations, each with the bench's 4 candidates,
-scored by a->b R@1 on a fifth of the directory's pairs held out, the best fitted on all of
-them (:func:`gentleclip.baselines.tuning.tune_methods`, with the parameters the bench sets on
-the dataset's maps: molecules' ``scale=false``).
+setting, the closed-form map a user gets from ``gentleclip fit DIR --method auto --tune
+--folds K`` (what ``train --auto`` runs): ridge, Procrustes, CCA and relative
+representations, each with the bench's 4 candidates, scored by their mean a->b R@1 over K-fold
+cross-validation on the directory's pairs (K up to 5, folds of 4 pairs or more), the best
+fitted on all of them (:func:`gentleclip.baselines.tuning.tune_methods`, with the parameters
+the bench sets on the dataset's maps: molecules' ``scale=false``). ``--holdout`` rows (one
+fifth held out, what ``fit --tune`` does without ``--folds``) come from ``--holdout``.
 
 For every cell (suite, regime, pairs) of :data:`REGIMES` x :data:`PAIRS` and seed 0-4, on the
 two splits the bench builds there (``bench.cell_data``): the validation split (fitted on its
 training part, scored on its validation pairs: the report's validation record) and the test
 split (fitted on the whole training split, scored once on the test pairs); splits with fewer
-pairs than ``fit --tune`` can hold out enough of (10 pairs) get no row. Writes one JSON
+than 8 pairs (2 folds of 4) get no row (with ``--holdout``: fewer than 18, where a fifth is
+not 4 pairs). Writes one JSON
 line per (cell, seed, split) with the chosen method, its parameters and the headline to
 ``OUT/STEM.jsonl`` (a rerun replaces it). Needs every suite's data installed.
 
     python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-afe5197
+    python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-holdout-afe5197 --holdout
 """
 
 from __future__ import annotations
@@ -31,7 +35,12 @@ from typing import Any
 import numpy as np
 
 from gentleclip.baselines import get_baseline
-from gentleclip.baselines.tuning import AUTO_METHODS, min_pairs_to_tune, tune_methods
+from gentleclip.baselines.tuning import (
+    AUTO_METHODS,
+    MIN_VALIDATION_PAIRS,
+    auto_folds,
+    tune_methods,
+)
 from gentleclip.data.regimes import RegimeData
 from gentleclip.evaluation.report import atomic_path
 from gentleclip.experiments import bench, datasets
@@ -42,19 +51,32 @@ PAIRS = (10, 20, 50, 100, 200)
 SEEDS = (0, 1, 2, 3, 4)
 
 
-def fit_auto(split: dict[str, np.ndarray], suite: str) -> tuple[str, dict[str, Any], Any]:
-    """What ``gentleclip fit DIR --method auto --tune`` fits on the training part of
-    ``split`` (its defaults: budget 4, holdout 0.2, holdout seed 0)."""
+def folds_for(n_pairs: int, holdout: bool) -> int | None:
+    """The folds ``fit_auto`` uses on ``n_pairs`` (0: the holdout of a fifth), None where it
+    cannot choose (2 folds of 4 do not fit; with the holdout, 4 pairs are not a fifth)."""
+    if holdout:
+        return 0 if round(0.2 * n_pairs) >= MIN_VALIDATION_PAIRS else None
+    return auto_folds(n_pairs) or None
+
+
+def fit_auto(
+    split: dict[str, np.ndarray], suite: str, folds: int
+) -> tuple[str, dict[str, Any], Any]:
+    """What ``gentleclip train DIR --auto`` fits on the training part of ``split``: ``fit
+    --method auto --tune --folds K`` (K = ``auto_folds``: up to 5 folds of 4 pairs or more;
+    budget 4, seed 0)."""
     data = RegimeData.from_arrays({k: v for k, v in split.items() if not k.startswith("eval_")})
     given = dict(datasets.entry(suite).baseline_params)
     method, params, _, _ = tune_methods(
-        AUTO_METHODS, data, budget=4, share=0.2, bag_means=False, fixed=given
+        AUTO_METHODS, data, budget=4, share=0.2, bag_means=False, fixed=given, folds=folds
     )
     params = {**given, **params}
     return method, params, get_baseline(method).fit(data, params)
 
 
-def cell_rows(suite: str, regime: str, pairs: int, seed: int) -> list[dict[str, Any]]:
+def cell_rows(
+    suite: str, regime: str, pairs: int, seed: int, holdout: bool = False
+) -> list[dict[str, Any]]:
     """The validation and the test row of one cell and seed."""
     domain = bench.load_domain(suite)
     key = bench.headline_key(suite, domain)
@@ -62,9 +84,10 @@ def cell_rows(suite: str, regime: str, pairs: int, seed: int) -> list[dict[str, 
     data = bench.cell_data(domain, cell, datasets.entry(suite).setting.test_size, False)
     rows = []
     for name, split in (("val", data.val), ("test", data.test)):
-        if len(split["paired_a"]) < min_pairs_to_tune():
-            continue  # fit --tune refuses: too few pairs to hold out
-        method, params, embedder = fit_auto(split, suite)
+        folds = folds_for(len(split["paired_a"]), holdout)
+        if folds is None:
+            continue  # too few pairs to choose on
+        method, params, embedder = fit_auto(split, suite, folds)
         value = bench.eval_metrics(embedder, split)[key]
         where = {"suite": suite, "regime": regime, "pairs": pairs, "seed": seed}
         rows.append(where | {"split": name, "method": method, "params": params, "value": value})
@@ -76,12 +99,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("docs/bench"))
     p.add_argument("--stem", default="auto-fit")
     p.add_argument("--suites", default=",".join(SUITES))
+    p.add_argument(
+        "--holdout", action="store_true", help="choose on one fifth held out, not by folds"
+    )
     args = p.parse_args(argv)
     cells = [(s, r, n) for s in args.suites.split(",") for r in REGIMES for n in PAIRS]
     rows, start = [], time.perf_counter()
     for i, (suite, regime, pairs) in enumerate(cells, 1):
         for seed in SEEDS:
-            rows += cell_rows(suite, regime, pairs, seed)
+            rows += cell_rows(suite, regime, pairs, seed, args.holdout)
         elapsed = time.perf_counter() - start
         print(f"[{i}/{len(cells)}] {suite} {regime} {pairs} pairs ({elapsed:.0f} s)", flush=True)
     with atomic_path(args.out / f"{args.stem}.jsonl", ".jsonl") as tmp:

@@ -19,7 +19,7 @@ the same cell and seed; a cell counts only when every seed's row exists. The set
   7686c66); the rest of a file marked ``NOT_MOLECULES`` was made with the towers before.
 - ``pairs alone`` (the recipe with the unpaired rows left out): gentle's rows of the regime
   pairs, read for every cell of the same suite, pair count and seed (:func:`pairs_alone_rows`).
-- ``closed-form map`` (what ``gentleclip fit --method auto --tune`` fits): rows of
+- ``closed-form map`` (what ``gentleclip fit --method auto --tune --folds K`` fits): rows of
   :data:`FIT_FILES`, made by ``benchmarks/auto_fit.py`` on the same splits, for the cells of
   the regime pairs and of disjoint sides (:func:`fit_rows`).
 
@@ -100,8 +100,9 @@ SETTING_FILES: dict[str, tuple[str, dict | None, tuple[tuple[str, tuple[str, ...
     ),
 }
 PAIRS_ALONE = "pairs alone"  # the recipe with the unpaired rows left out (pairs_alone_rows)
-# gentleclip fit --method auto --tune on the bench's splits (benchmarks/auto_fit.py): pairs
-# only and disjoint sides, on the validation and the test split of every cell and seed
+# what train --auto fits where it picks a closed-form map (gentleclip fit --method auto --tune
+# --folds K) on the bench's splits (benchmarks/auto_fit.py): pairs only and disjoint sides, on
+# the validation and the test split of every cell and seed
 CLOSED_FORM, FIT_FILES = "closed-form map", ("auto-fit-afe5197.jsonl",)
 SETTINGS = ("recipe", "clip", *SETTING_FILES, PAIRS_ALONE, CLOSED_FORM)
 BEST = "best issue baseline"
@@ -140,11 +141,11 @@ def setting_rows(bench_dir: Path, split: str = "test") -> dict[str, Rows]:
     return out
 
 
-def fit_rows(bench_dir: Path, split: str = "test") -> Rows:
+def fit_rows(bench_dir: Path, split: str = "test", files: Sequence[str] = FIT_FILES) -> Rows:
     """The closed-form setting's headline per (suite, regime, pairs, seed) on ``split``, from
-    the rows of :data:`FIT_FILES` (``benchmarks/auto_fit.py``)."""
+    the rows of ``files`` (``benchmarks/auto_fit.py``)."""
     found: Rows = {}
-    for file in FIT_FILES:
+    for file in files:
         for line in (bench_dir / file).read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             if row["split"] == split:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gentleclip.baselines.tuning import min_pairs_to_tune
+from gentleclip.baselines.tuning import auto_folds
 from gentleclip.data.regimes import RegimeData
 from gentleclip.experiments import bench, datasets
 from gentleclip.training import auto
@@ -55,10 +55,10 @@ def test_auto_report_is_made_from_its_rows(script: ModuleType, made: dict[str, A
 def _full_rule(shape: dict[str, Any]) -> bool:
     """Splits where the rule's class applies in full: two bags or more, or disjoint sides with
     pairs (a single bag keeps the recipe's bag settings; disjoint sides without pairs are
-    refused), or pairs only with enough pairs to choose a closed-form map on held-out ones
+    refused), or pairs only with enough pairs to choose a closed-form map by cross-validation
     (fewer keep the recipe)."""
     if shape["unpaired_a"] == 0:
-        return shape["n_pairs"] >= min_pairs_to_tune()
+        return auto_folds(shape["n_pairs"]) > 0
     if shape["bags_a"] is None:
         return shape["n_pairs"] > 0
     return sum(shape["bags_a"].values()) >= 2
@@ -84,6 +84,14 @@ def test_auto_picks_the_best_validation_record_of_each_class_and_quotes_its_test
         if best != "recipe":
             quoted[name] = script.evidence(made["test"][name][best])
     assert quoted == auto.EVIDENCE and set(auto.PICKS) == set(quoted)
+    for name, (setting, quote) in auto.FALLBACKS.items():  # the runner-up, where FIT cannot fold
+        record = made["val"][name]
+        runner_up = script.preferred({k: v for k, v in record.items() if k != script.CLOSED_FORM})
+        assert auto.PICKS[name] == auto.FIT and setting == runner_up
+        assert (
+            quote
+            == f"the recipe on the pairs alone: {script.evidence(made['test'][name][setting])}"
+        )
 
 
 def test_auto_split_shapes_are_the_bench_s_splits(script: ModuleType) -> None:
@@ -128,3 +136,28 @@ def test_pairs_alone_rows_are_the_regime_pairs_rows(script: ModuleType) -> None:
         ]
         assert row["value"] == same["value"] and scores[0] == scores[1] and len(scores[0]) > 10
         assert [c["val"] for c in row["candidates"]] == [c["val"] for c in same["candidates"]]
+
+
+def test_the_folds_and_the_holdout_records_in_results_md(script: ModuleType) -> None:
+    """results.md's table of the two ways fit --tune chooses: each one's record against the
+    recipe (validation and test) in the pairs-only and disjoint classes, from its rows."""
+    tables = script.table_rows(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    cells = script.table_cells(tables)
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    for file, cells_text in (
+        ("auto-fit-holdout-afe5197.jsonl", 16),
+        ("auto-fit-afe5197.jsonl", 20),
+    ):
+        found = []
+        for split in ("val", "test"):
+            by_setting = {name: {} for name in script.SETTINGS}
+            by_setting["recipe"] = script.table_settings(tables, split)["recipe"]
+            by_setting[script.CLOSED_FORM] = script.fit_rows(BENCH, split, (file,))
+            found.append(script.records(by_setting, cells, script.SEEDS))
+        cols = []
+        for name in ("pairs only", "disjoint, pairs"):
+            val, test = (r[name][script.CLOSED_FORM] for r in found)
+            assert sum(val.values()) == sum(test.values()) == cells_text
+            cols.append(" and ".join(f"{c['win']} / {c['tie']} / {c['lose']}" for c in (val, test)))
+        lines = [line for line in text.splitlines() if f"| {cells_text} | {cols[0]} |" in line]
+        assert len(lines) == 1 and cols[1] in lines[0], file

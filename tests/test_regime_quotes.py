@@ -200,9 +200,12 @@ def test_the_disjoint_line_quotes_the_disjoint_study() -> None:
     assert f"P@1 {quoted(means)} vs {quoted(clip)} at 50 / 100 / 200 pairs" in text
     assert f"did as well or better there ({quoted(relrep)})" in text
     assert all(relrep[("mfeat", "unpaired", p)] >= means[("mfeat", "unpaired", p)] for p in pairs)
-    # the pairs alone: --auto's record there (held to docs/bench/auto.md by test_auto_report)
+    # --auto's closed-form map and the pairs alone there: their records (held to
+    # docs/bench/auto.md by test_auto_report)
     wins, _, losses, cells = re.findall(r"\d+", auto.EVIDENCE["disjoint, pairs"])
     assert losses == "0" and f"in {wins} of {cells} benchmark cells and lost none" in text
+    wins, _, losses, cells = re.findall(r"\d+", auto.FALLBACKS["disjoint, pairs"][1])
+    assert losses == "0" and f"on all the rows in {wins} of {cells} and lost none" in text
 
 
 def test_the_pairs_only_line_quotes_the_pairs_regime_rows() -> None:
@@ -230,6 +233,7 @@ def test_the_pairs_only_line_quotes_the_pairs_regime_rows() -> None:
     where = ("mfeat", "pairs", 200)
     relrep = _means(grid, "relrep")[where]
     assert f"relrep {relrep:.3f} against {gentle[where]:.3f}, clip {clip[where]:.3f}" in text
+    assert f"by cross-validation ({auto.EVIDENCE['pairs only'].split(' in ')[0]} against" in text
     # the report beside the rows is the bench's own, and results.md shows its verdict table
     rows = bench.read_results(BENCH / "bench-pairs-only-6ad9b49.jsonl")
     report = (BENCH / "bench-pairs-only-6ad9b49.md").read_text(encoding="utf-8")

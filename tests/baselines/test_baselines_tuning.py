@@ -14,7 +14,11 @@ from gentleclip.baselines import get_baseline
 from gentleclip.baselines.tuning import (
     AUTO_METHODS,
     MIN_VALIDATION_PAIRS,
+    auto_folds,
+    cross_folds,
+    first_best,
     holdout,
+    score_candidates,
     spread,
     tune,
     tune_methods,
@@ -222,3 +226,62 @@ def test_fit_cli_method_auto_needs_tune_and_saves_the_chosen_method(
         json.loads((tmp_path / "run" / "model" / "config.json").read_text())["method"]
         == (chosen["method"])
     )
+
+
+def test_cross_folds_hold_every_pair_out_once_and_never_fit_it() -> None:
+    data = _data(n_pairs=22)
+    splits = cross_folds(data, folds=5, seed=1)
+    assert [s.held_pairs for s in splits] == [5, 5, 4, 4, 4]
+    held = [_rows(s.val_a) for s in splits]
+    assert set().union(*held) == _rows(data.paired_a) and sum(map(len, held)) == 22
+    for split, rows in zip(splits, held, strict=True):
+        assert not rows & _rows(split.train.paired_a)
+        assert len(split.train.unpaired_a) == len(data.unpaired_a)  # unpaired rows all kept
+    assert (auto_folds(7), auto_folds(8), auto_folds(19), auto_folds(20), auto_folds(99)) == (
+        0,
+        2,
+        4,
+        5,
+        5,
+    )
+    with pytest.raises(InputError, match="--folds 5: 19 pairs make folds of 3 pairs"):
+        cross_folds(_data(n_pairs=19), folds=5, seed=0)
+    with pytest.raises(InputError, match="--folds must be at least 2"):
+        cross_folds(data, folds=1, seed=0)
+
+
+def test_tune_methods_by_folds_scores_the_mean_over_the_folds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each candidate's score is the mean of its scores on the folds, and the record holds every
+    pair as a validation pair; bags cannot be folded yet."""
+    data = _data(n_pairs=20)
+    method, params, scored, split = tune_methods(
+        ["ridge", "relrep"], data, budget=2, share=0.2, bag_means=False, folds=4
+    )
+    per_fold = [
+        score_candidates(get_baseline(name), fold, budget=2)
+        for fold in cross_folds(data, folds=4, seed=0)
+        for name in ["ridge", "relrep"]
+    ]
+    means = [np.mean([f[i]["val"] for f in per_fold[k::2]]) for k in (0, 1) for i in (0, 1)]
+    assert [s["val"] for s in scored] == pytest.approx(means, abs=1e-12)
+    assert (split.folds, len(split.val_a), split.held_pairs) == (4, 20, 20)
+    assert method in ("ridge", "relrep") and params == first_best(scored)["params"]
+    with pytest.raises(InputError, match="--folds does not hold out bags yet"):
+        tune_methods(["ridge"], data, budget=2, share=0.2, bag_means=True, folds=4)
+
+
+def test_fit_cli_folds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _write_dir(tmp_path / "data")
+    argv = ["fit", str(tmp_path / "data"), "--method", "auto"]
+    assert main([*argv, "--folds", "2", "--out", str(tmp_path / "a")]) == 2
+    assert "--method auto chooses on held-out data: add --tune" in capsys.readouterr().err
+    assert main([*argv, "--tune", "--folds", "2", "--out", str(tmp_path / "b")]) == 0
+    assert "tuning by 2-fold cross-validation on 20 pairs" in capsys.readouterr().out
+    assert json.loads((tmp_path / "b" / "fit.json").read_text())["tuned"]["folds"] == 2
+    assert main([*argv, "--tune", "--folds", "2", "--bag-means", "--out", str(tmp_path / "c")]) == 2
+    assert "--folds does not hold out bags yet" in capsys.readouterr().err
+    ridge = ["fit", str(tmp_path / "data"), "--method", "ridge", "--folds", "2"]
+    assert main([*ridge, "--out", str(tmp_path / "d")]) == 2
+    assert "--folds chooses by cross-validation: add --tune" in capsys.readouterr().err

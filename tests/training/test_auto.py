@@ -67,25 +67,42 @@ def test_the_rule_on_bags(
 
 
 def test_the_rule_without_bags() -> None:
-    only_pairs = auto.choose(_data(18, None))
-    assert only_pairs.fit and (only_pairs.recipes, only_pairs.method) == ((), None)
-    assert only_pairs.line() == (
-        "auto: pairs only, 18 pairs -> a closed-form map, as gentleclip fit --method auto --tune "
-        "fits it (benchmark: 6 wins, 8 ties, 2 losses in 16 cells against the recipe)"
+    only_pairs = auto.choose(_data(8, None))
+    assert (
+        only_pairs.fit
+        and only_pairs.folds == 2
+        and (only_pairs.recipes, only_pairs.method)
+        == (
+            (),
+            None,
+        )
     )
+    assert only_pairs.line() == (
+        "auto: pairs only, 8 pairs -> a closed-form map, as gentleclip fit --method auto --tune "
+        "--folds 2 fits it (benchmark: 9 wins, 7 ties, 4 losses in 20 cells against the recipe)"
+    )
+    assert auto.choose(_data(200, None)).folds == 5
     with pytest.raises(InputError, match="picked a closed-form map here: fit it"):
         auto.apply(only_pairs, TrainConfig())
-    few = auto.choose(_data(17, None))  # too few to hold out 4 validation pairs
+    few = auto.choose(_data(7, None))  # too few for 2 folds of 4 pairs
     assert not few.fit and few.line() == (
-        "auto: pairs only, 17 pairs -> the recipe as given (benchmark: a closed-form map is "
-        "chosen on held-out pairs, which needs 18 pairs)"
+        "auto: pairs only, 7 pairs -> the recipe as given (benchmark: a closed-form map is "
+        "chosen by cross-validation, which needs 8 pairs)"
     )
     disjoint = auto.choose(_data(20, None, unpaired=50))
-    assert (disjoint.method, disjoint.recipes) == (None, ())
-    assert disjoint.overrides == {"sampler": {"use_unpaired": False}}
-    assert disjoint.line().startswith(
-        "auto: disjoint sides, 20 pairs -> the recipe on the pairs alone (the unpaired rows left "
-        "out) (benchmark: 12 wins, 7 ties, 0 losses in 19 cells against the recipe)"
+    assert disjoint.fit and disjoint.folds == 5
+    assert disjoint.line() == (
+        "auto: disjoint sides, 20 pairs -> a closed-form map, as gentleclip fit --method auto "
+        "--tune --folds 5 fits it (benchmark: 15 wins, 5 ties, 0 losses in 20 cells against the "
+        "recipe)"
+    )
+    few_disjoint = auto.choose(_data(7, None, unpaired=50))
+    assert not few_disjoint.fit and few_disjoint.overrides == {"sampler": {"use_unpaired": False}}
+    assert few_disjoint.line() == (
+        "auto: disjoint sides, 7 pairs -> the recipe on the pairs alone (the unpaired rows left "
+        "out) (benchmark: a closed-form map is chosen by cross-validation, which needs 8 pairs; "
+        "the recipe on the pairs alone: 12 wins, 7 ties, 0 losses in 19 cells against the "
+        "recipe)"
     )
     with pytest.raises(InputError, match="disjoint sides and no pairs: nothing ties"):
         auto.choose(_data(0, None, unpaired=50))
@@ -103,9 +120,9 @@ def test_apply_puts_the_bench_s_gentle_bagnce_items_on_the_recipe() -> None:
 
 
 def test_apply_leaves_disjoint_sides_out_as_the_bench_s_gentle_pairs_alone() -> None:
-    """Disjoint sides with pairs: the recipe with sampler.use_unpaired false, the bench's
-    gentle-pairs-alone, nothing else changed."""
-    config = auto.apply(auto.choose(_data(20, None, unpaired=50)), load_recipe("mfeat-gentle"))
+    """Disjoint sides with too few pairs to fold: the recipe with sampler.use_unpaired false,
+    the bench's gentle-pairs-alone, nothing else changed."""
+    config = auto.apply(auto.choose(_data(7, None, unpaired=50)), load_recipe("mfeat-gentle"))
     expected = bench.base_config("mfeat", bench.METHODS["gentle-pairs-alone"], None, seed=0)
     expected["trainer"]["progress"] = True
     assert config.to_dict() == expected
@@ -177,17 +194,27 @@ def test_train_cli_auto_refuses_the_flags_it_decides(
 def test_train_cli_auto_on_disjoint_sides(
     tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Disjoint sides: the recipe on the pairs alone (the user's --steps still wins); with no
-    pairs refused before anything is written."""
+    """Disjoint sides: a closed-form map with 10 pairs (the training flags left unused, and
+    said so); with 6 pairs, too few to fold, the recipe on the pairs alone (the user's --steps
+    still wins); with no pairs refused before anything is written."""
     data = write_split(tmp_path, seed=0, split_args=["--regime", "unpaired"])
+    argv = ["train", str(data), "--auto", "--no-progress", "--steps", "4"]
+    assert main([*argv, "--out", str(tmp_path / "fit")]) == 0
+    out = capsys.readouterr().out
+    assert "auto: disjoint sides, 10 pairs -> a closed-form map" in out
+    assert "a closed-form map trains nothing: --steps, --no-progress left unused" in out
+    assert (tmp_path / "fit" / "fit.json").is_file()
+    (tmp_path / "few").mkdir()
+    few = write_split(tmp_path / "few", seed=0, split_args=["--regime", "unpaired", "--pairs", "6"])
     run = tmp_path / "run"
-    argv = ["train", str(data), "--out", str(run), "--auto", "--no-progress", "--steps", "4"]
-    assert main(argv) == 0
+    assert (
+        main(["train", str(few), "--auto", "--no-progress", "--steps", "4", "--out", str(run)]) == 0
+    )
     written = yaml.safe_load((run / "config.yaml").read_text())
     assert (written["method"], written["optim"]["steps"]) == ("gentle", 4)
     assert written["sampler"]["use_unpaired"] is False
     out = capsys.readouterr().out
-    assert "auto: disjoint sides, 10 pairs -> the recipe on the pairs alone" in out
+    assert "auto: disjoint sides, 6 pairs -> the recipe on the pairs alone" in out
     assert "the unpaired rows are left out (the pairs alone)" in out and "regime: pairs" in out
     no_pairs = tmp_path / "no-pairs"
     no_pairs.mkdir()
@@ -198,10 +225,10 @@ def test_train_cli_auto_on_disjoint_sides(
     assert not (tmp_path / "r0").exists()
 
 
-def test_train_cli_auto_on_pairs_only_fits_what_fit_auto_tune_fits(
+def test_train_cli_auto_on_pairs_only_fits_what_fit_auto_tune_folds_fits(
     tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Pairs only (30 pairs): the run gentleclip fit --method auto --tune makes, which
+    """Pairs only (30 pairs): the run gentleclip fit --method auto --tune --folds 5 makes, which
     gentleclip eval takes; a plain train run hints at it; --resume has nothing to resume."""
     data = write_split(tmp_path, seed=0, split_args=["--regime", "pairs", "--pairs", "30"])
     run = tmp_path / "run"
@@ -210,7 +237,8 @@ def test_train_cli_auto_on_pairs_only_fits_what_fit_auto_tune_fits(
     assert "auto: pairs only, 30 pairs -> a closed-form map" in out and "fitted " in out
     assert not (run / "config.yaml").exists()
     fitted = tmp_path / "fitted"
-    assert main(["fit", str(data), "--method", "auto", "--tune", "--out", str(fitted)]) == 0
+    fit = ["fit", str(data), "--method", "auto", "--tune", "--folds", "5"]
+    assert main([*fit, "--out", str(fitted)]) == 0
     record = json.loads((run / "fit.json").read_text())
     assert {k: v for k, v in record.items() if k != "seconds"} == {
         k: v for k, v in json.loads((fitted / "fit.json").read_text()).items() if k != "seconds"

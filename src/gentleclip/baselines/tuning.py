@@ -13,11 +13,14 @@ Every candidate (the same evenly spread entries of the baseline's grid as the be
 ``--tune-budget``) is fitted on the rest, with the remaining bags' means as extra pairs when
 ``bag_means``, and scored by a->b R@1 over the validation pairs (ties counted by their
 expectation); the first of the best is chosen. The held-out rows never enter a fit.
-:func:`tune_methods` does the same over several baselines on one holdout (``--method auto``).
+:func:`tune_methods` does the same over several baselines on one holdout (``--method auto``),
+or, with ``folds`` (``--folds``), by cross-validation over the pairs: every pair is held out
+once, and a candidate scores its mean a->b R@1 over the folds.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +33,7 @@ from gentleclip.errors import InputError
 
 SCORE = "a_to_b_R@1"
 MIN_VALIDATION_PAIRS = 4
+MOST_FOLDS = 5  # cross-validation's folds where the pairs allow (auto_folds)
 # the baselines ``fit --method auto`` chooses from (scikit-learn's CCA duplicates ours)
 AUTO_METHODS: tuple[str, ...] = ("ridge", "procrustes", "cca", "relrep")
 
@@ -43,6 +47,7 @@ class Holdout:
     val_b: np.ndarray
     held_pairs: int
     held_bags: int
+    folds: int = 1  # > 1: cross-validation, every pair held out once (val_* hold them all)
 
 
 def spread(grid: Sequence[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
@@ -55,15 +60,33 @@ def spread(grid: Sequence[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
     return [grid[i] for i in picks]
 
 
-def min_pairs_to_tune(share: float = 0.2) -> int:
-    """The fewest pairs from which holding out ``share`` (rounded) leaves
-    :data:`MIN_VALIDATION_PAIRS` validation pairs (no bags): 18 at the default 0.2."""
-    if not 0 < share < 1:
-        raise InputError(f"the held-out share must be between 0 and 1, got {share}")
-    n = MIN_VALIDATION_PAIRS
-    while round(share * n) < MIN_VALIDATION_PAIRS:
-        n += 1
-    return n
+def auto_folds(n_pairs: int) -> int:
+    """The folds cross-validation uses on ``n_pairs`` pairs: up to :data:`MOST_FOLDS`, each of
+    at least :data:`MIN_VALIDATION_PAIRS` pairs (0 where not even 2 such folds fit)."""
+    folds = min(MOST_FOLDS, n_pairs // MIN_VALIDATION_PAIRS)
+    return folds if folds >= 2 else 0
+
+
+def cross_folds(data: RegimeData, *, folds: int, seed: int) -> list[Holdout]:
+    """``folds`` splits of the pairs (shuffled by ``seed``, as even as they divide): each holds
+    one part out as validation pairs and keeps the rest, with every unpaired row, to fit on.
+
+    Raises InputError for fewer than 2 folds, or folds of fewer than
+    :data:`MIN_VALIDATION_PAIRS` pairs."""
+    if folds < 2:
+        raise InputError(f"--folds must be at least 2, got {folds}")
+    if data.n_pairs // folds < MIN_VALIDATION_PAIRS:
+        raise InputError(
+            f"--folds {folds}: {data.n_pairs} pairs make folds of {data.n_pairs // folds} "
+            f"pairs; each needs at least {MIN_VALIDATION_PAIRS} (use fewer folds)"
+        )
+    order = np.random.default_rng(seed).permutation(data.n_pairs)
+    splits = []
+    for held in np.array_split(order, folds):
+        kept = np.setdiff1d(order, held)
+        train = replace(data, paired_a=data.paired_a[kept], paired_b=data.paired_b[kept])
+        splits.append(Holdout(train, data.paired_a[held], data.paired_b[held], len(held), 0))
+    return splits
 
 
 def holdout(data: RegimeData, *, share: float, bag_means: bool, seed: int) -> Holdout:
@@ -162,20 +185,49 @@ def tune_methods(
     bag_means: bool,
     seed: int = 0,
     fixed: dict[str, Any] | None = None,
+    folds: int = 0,
 ) -> tuple[str, dict[str, Any], list[dict[str, Any]], Holdout]:
     """:func:`tune` over several baselines on one holdout: the method and parameters with the
     best validation score (the first of equals, in the order of ``names``), and every
     candidate's score (``{"method", "params", "val"}``). ``fixed`` is set on every candidate
-    (a parameter every baseline has, such as ``scale``)."""
+    (a parameter every baseline has, such as ``scale``).
+
+    ``folds`` >= 2: cross-validation instead of the holdout of ``share`` (:func:`cross_folds`;
+    not with ``bag_means``): a candidate's score is its mean a->b R@1 over the folds, and the
+    returned :class:`Holdout` holds every pair as a validation pair (``folds`` set)."""
     from gentleclip.baselines import get_baseline
 
-    split = holdout(data, share=share, bag_means=bag_means, seed=seed)
+    if folds and bag_means:
+        raise InputError("--folds does not hold out bags yet: with --bag-means use --holdout")
+    splits = (
+        cross_folds(data, folds=folds, seed=seed)
+        if folds
+        else [holdout(data, share=share, bag_means=bag_means, seed=seed)]
+    )
+    per_split = [
+        [
+            {"method": name, **entry}
+            for name in names
+            for entry in score_candidates(
+                get_baseline(name), split, budget=budget, seed=seed, fixed=fixed
+            )
+        ]
+        for split in splits
+    ]
+    # fsum: candidates whose fold scores have the same exact sum tie exactly, so the first of
+    # them wins, whatever order the scores come in
     scored = [
-        {"method": name, **entry}
-        for name in names
-        for entry in score_candidates(
-            get_baseline(name), split, budget=budget, seed=seed, fixed=fixed
-        )
+        {**entries[0], "val": math.fsum(e["val"] for e in entries) / len(entries)}
+        for entries in zip(*per_split, strict=True)
     ]
     best = first_best(scored)
-    return best["method"], best["params"], scored, split
+    return best["method"], best["params"], scored, _pooled(splits, data)
+
+
+def _pooled(splits: list[Holdout], data: RegimeData) -> Holdout:
+    """The one holdout, or the folds as one record: all the data, every held-out pair."""
+    if len(splits) == 1:
+        return splits[0]
+    val_a = np.concatenate([s.val_a for s in splits])
+    val_b = np.concatenate([s.val_b for s in splits])
+    return Holdout(data, val_a, val_b, len(val_a), 0, folds=len(splits))

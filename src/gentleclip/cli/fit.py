@@ -66,6 +66,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--holdout", type=float, default=0.2, help="share --tune holds out (default 0.2)"
     )
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        help="--tune by K-fold cross-validation over the pairs instead of one holdout (each "
+        "fold of 4 pairs or more; not with --bag-means); --auto of gentleclip train uses up to 5",
+    )
     p.set_defaults(func=run)
 
 
@@ -90,6 +97,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise InputError("--method auto chooses on held-out data: add --tune")
     if args.budget < 1:
         raise InputError(f"--budget must be >= 1, got {args.budget}")
+    if args.folds and not args.tune:
+        raise InputError("--folds chooses by cross-validation: add --tune")
     if (Path(args.out) / "model").exists():
         raise InputError(f"{Path(args.out) / 'model'} already exists; choose a new --out")
 
@@ -193,6 +202,7 @@ def _choose(
         share=args.holdout,
         bag_means=args.bag_means,
         fixed=given,
+        folds=args.folds,
     )
     return method, _checked(method, params), _tune_record(params, scored, split)
 
@@ -200,10 +210,13 @@ def _choose(
 def _tune_record(params: dict[str, Any], scored: list[dict[str, Any]], split: Any) -> dict:
     """Print each candidate's validation score; the record for fit.json."""
     n_val = len(split.val_a)
-    print(
-        f"tuning on {n_val} validation pairs ({split.held_pairs} held-out pairs, "
-        f"{split.held_bags} held-out bags' means), a->b R@1:"
-    )
+    if split.folds > 1:
+        print(f"tuning by {split.folds}-fold cross-validation on {n_val} pairs, mean a->b R@1:")
+    else:
+        print(
+            f"tuning on {n_val} validation pairs ({split.held_pairs} held-out pairs, "
+            f"{split.held_bags} held-out bags' means), a->b R@1:"
+        )
     for entry in scored:
         print(f"  {entry['val']:.3f}  {entry['method']} {entry['params']}")
     return {
@@ -212,5 +225,6 @@ def _tune_record(params: dict[str, Any], scored: list[dict[str, Any]], split: An
         "validation_pairs": n_val,
         "held_out_pairs": split.held_pairs,
         "held_out_bags": split.held_bags,
+        "folds": split.folds,
         "score": SCORE,
     }

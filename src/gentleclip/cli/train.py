@@ -65,9 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="train the setting with the best validation record in the benchmark for the "
         "data's class and print why: --bag-nce with bags and no pairs; with pairs, --bag-nce "
-        "--pairs-as-items for bags of about 8, the recipe for 32, whole-bag steps for 128; the "
-        "recipe on the pairs alone on disjoint sides (refused without pairs); with pairs only "
-        "(18 or more) no training: the map of gentleclip fit --method auto --tune; starts from "
+        "--pairs-as-items for bags of about 8, the recipe for 32, whole-bag steps for 128; on "
+        "disjoint sides (refused without pairs) and with pairs only, from 8 pairs, no training "
+        "but the map gentleclip fit --method auto --tune --folds K chooses (below 8 pairs: the "
+        "recipe on the pairs alone on disjoint sides, the recipe with pairs only); starts from "
         "a gentle recipe",
     )
     p.add_argument("--pairs-per-step", type=int, default=None, help="matched pairs in each step")
@@ -181,16 +182,42 @@ def auto_hint(data: RegimeData) -> str | None:
     )
 
 
+# the flags that set training alone (a closed-form pick leaves them unused)
+_TRAINING_FLAGS = (
+    "config",
+    "seed",
+    "epochs",
+    "steps",
+    "accelerator",
+    "devices",
+    "strategy",
+    "num_nodes",
+    "no_progress",
+    "skip_nonfinite",
+    "train_encoder",
+    "pairs_per_step",
+    "unpaired_per_step",
+)
+
+
 def fit_closed_form(args: argparse.Namespace, choice: auto.AutoChoice) -> int:
-    """``--auto``'s closed-form pick: what ``gentleclip fit DATA --method auto --tune --out
-    RUN`` does, with its defaults (the training flags have nothing to set)."""
+    """``--auto``'s closed-form pick: what ``gentleclip fit DATA --method auto --tune --folds K
+    --out RUN`` does (K the choice's folds; the training flags have nothing to set)."""
     from gentleclip.cli import fit
 
     if args.resume:
         raise InputError("--auto picked a closed-form map here, which has nothing to resume")
     print(choice.line())
+    unused = [
+        f"--{name.replace('_', '-')}"
+        for name in _TRAINING_FLAGS
+        if getattr(args, name) not in (None, False)
+    ]
+    if unused:
+        print(f"note: a closed-form map trains nothing: {', '.join(unused)} left unused")
     options = {"method": "auto", "tune": True, "budget": 4, "holdout": 0.2, "param": []}
-    return fit.run(argparse.Namespace(data=args.data, out=args.out, bag_means=False, **options))
+    options |= {"folds": choice.folds, "bag_means": False}
+    return fit.run(argparse.Namespace(data=args.data, out=args.out, **options))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,10 +7,11 @@ ones (8, 32 or 128 rows, :func:`~gentleclip.data.regimes.nearest_measured_bag_si
 ==========================  ===========  ============================================
 regime                      pairs        setting (:data:`PICKS`)
 ==========================  ===========  ============================================
-pairs only                  18 or more   a closed-form map (``fit --method auto --tune``)
-pairs only                  1 to 17      the recipe as given (too few pairs to hold out)
+pairs only                  8 or more    a closed-form map (``fit --method auto --tune``)
+pairs only                  1 to 7       the recipe as given (too few pairs to fold)
 disjoint sides              0            refused: nothing ties an A row to a B row
-disjoint sides              1 or more    the recipe on the pairs alone (unpaired rows left out)
+disjoint sides              8 or more    a closed-form map (``fit --method auto --tune``)
+disjoint sides              1 to 7       the recipe on the pairs alone (unpaired rows left out)
 bags (2 or more), any size  0            recipe ``bag-nce``
 bags of about 8             1 or more    recipes ``bag-nce`` and ``pairs-as-items``
 bags of about 32            1 or more    the recipe as given
@@ -23,7 +24,9 @@ In each class the pick is the setting whose wins against the recipe on the bench
 mean exceeds the larger std); ``benchmarks/auto_recipe.py`` scores every setting, and
 --auto's own picks on the bench's splits, on the validation and the test pairs
 (docs/bench/auto.md; docs/results.md, "Choosing a setting: train --auto"), and
-:data:`EVIDENCE` quotes each pick's record on the test pairs.
+:data:`EVIDENCE` quotes each pick's record on the test pairs. The closed-form map is what
+``gentleclip fit DIR --method auto --tune --folds K`` fits (K up to 5 folds of 4 pairs or more:
+:func:`~gentleclip.baselines.tuning.auto_folds`); ``train --auto`` then trains nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gentleclip.baselines.tuning import min_pairs_to_tune
+from gentleclip.baselines.tuning import MIN_VALIDATION_PAIRS, auto_folds
 from gentleclip.data.regimes import Regime, RegimeData, nearest_measured_bag_size
 from gentleclip.data.sampler import largest_bag
 from gentleclip.errors import InputError
@@ -54,8 +57,16 @@ EVIDENCE = {
     "bags of 32, no pairs": "3 wins, 0 ties, 1 loss in 4 cells against the recipe",
     "bags of 128, no pairs": "3 wins, 1 tie, 0 losses in 4 cells against the recipe",
     "bags of 128, pairs": "15 wins, 3 ties, 0 losses in 18 cells against the recipe",
-    "disjoint, pairs": "12 wins, 7 ties, 0 losses in 19 cells against the recipe",
-    "pairs only": "6 wins, 8 ties, 2 losses in 16 cells against the recipe",
+    "disjoint, pairs": "15 wins, 5 ties, 0 losses in 20 cells against the recipe",
+    "pairs only": "9 wins, 7 ties, 4 losses in 20 cells against the recipe",
+}
+# Where a class's pick is FIT but the pairs make fewer than 2 folds of 4: the setting with the
+# next best record there, and its record on the test pairs
+FALLBACKS: dict[str, tuple[str, str]] = {
+    "disjoint, pairs": (
+        "pairs alone",
+        "the recipe on the pairs alone: 12 wins, 7 ties, 0 losses in 19 cells against the recipe",
+    ),
 }
 PAIRS_ONLY = "pairs only"  # the class of data with no unpaired rows (regime pairs)
 RECIPE = "the recipe as given"
@@ -73,7 +84,7 @@ PICKS: dict[str, tuple[str, ...] | str] = {
     "bags of 32, no pairs": ("bag-nce",),
     "bags of 128, no pairs": ("bag-nce",),
     "bags of 128, pairs": WHOLE_BAGS,
-    "disjoint, pairs": PAIRS_ALONE,
+    "disjoint, pairs": FIT,
     PAIRS_ONLY: FIT,
 }
 _PAIRS_ALONE = {"sampler": {"use_unpaired": False}}
@@ -105,6 +116,7 @@ class AutoChoice:
     bags_per_step: int = 0  # > 0: room for this many whole bags a step (the bag term's rule)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     fit: bool = False  # true: fit a closed-form map (fit --method auto --tune), train nothing
+    folds: int = 0  # the cross-validation folds that choose the closed-form map (with fit)
 
     def line(self) -> str:
         """One line for the user: the regime, the setting and what it was measured to buy."""
@@ -140,26 +152,34 @@ def _picked(data: RegimeData, label: str, name: str) -> AutoChoice:
         return AutoChoice(label, setting, evidence, method="clip", overrides=CLIP_SETTINGS)
     if pick == WHOLE_BAGS:
         return _whole_bags(data, label, evidence)
+    if pick == FIT and not auto_folds(data.n_pairs):
+        return _too_few_to_fold(label, name)
     if pick == PAIRS_ALONE:
         setting = "the recipe on the pairs alone (the unpaired rows left out)"
         return AutoChoice(label, setting, evidence, overrides=_PAIRS_ALONE)
     if pick == FIT:
-        return _closed_form(data, label, evidence)
+        folds = auto_folds(data.n_pairs)
+        setting = (
+            f"a closed-form map, as gentleclip fit --method auto --tune --folds {folds} fits it"
+        )
+        return AutoChoice(label, setting, evidence, fit=True, folds=folds)
     if not pick:
         return AutoChoice(label, RECIPE, evidence)
     setting = " ".join("--" + recipe for recipe in pick)
     return AutoChoice(label, setting, evidence, tuple(pick), bags_per_step=BAG_NCE_BAGS_PER_STEP)
 
 
-def _closed_form(data: RegimeData, label: str, evidence: str) -> AutoChoice:
-    """The closed-form map where ``fit --tune`` can hold out enough pairs to choose it, the
-    recipe (which needs no held-out pairs) below that."""
-    fewest = min_pairs_to_tune()
-    if data.n_pairs < fewest:
-        why = f"a closed-form map is chosen on held-out pairs, which needs {fewest} pairs"
+def _too_few_to_fold(label: str, name: str) -> AutoChoice:
+    """Below 2 folds of 4 pairs no closed-form map can be chosen: the class's fallback
+    (:data:`FALLBACKS`), else the recipe."""
+    fewest = 2 * MIN_VALIDATION_PAIRS
+    why = f"a closed-form map is chosen by cross-validation, which needs {fewest} pairs"
+    if name not in FALLBACKS:
         return AutoChoice(label, RECIPE, why)
-    setting = "a closed-form map, as gentleclip fit --method auto --tune fits it"
-    return AutoChoice(label, setting, evidence, fit=True)
+    pick, evidence = FALLBACKS[name]
+    assert pick == PAIRS_ALONE
+    setting = "the recipe on the pairs alone (the unpaired rows left out)"
+    return AutoChoice(label, setting, f"{why}; {evidence}", overrides=_PAIRS_ALONE)
 
 
 def _whole_bags(data: RegimeData, label: str, evidence: str) -> AutoChoice:
