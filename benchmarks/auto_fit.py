@@ -21,6 +21,9 @@ line per (cell, seed, split) with the chosen method, its parameters and the head
 
     python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-afe5197
     python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-holdout-afe5197 --holdout
+    python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-bagmeans-afe5197 --bag-means
+    python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-bagmeans-holdout-afe5197 \
+        --bag-means --holdout
 """
 
 from __future__ import annotations
@@ -38,9 +41,11 @@ from gentleclip.baselines import get_baseline
 from gentleclip.baselines.tuning import (
     AUTO_METHODS,
     MIN_VALIDATION_PAIRS,
+    MOST_FOLDS,
     auto_folds,
     tune_methods,
 )
+from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import RegimeData
 from gentleclip.evaluation.report import atomic_path
 from gentleclip.experiments import bench, datasets
@@ -51,16 +56,19 @@ PAIRS = (10, 20, 50, 100, 200)
 SEEDS = (0, 1, 2, 3, 4)
 
 
-def folds_for(n_pairs: int, holdout: bool) -> int | None:
+def folds_for(n_pairs: int, holdout: bool, bag_means: bool = False) -> int | None:
     """The folds ``fit_auto`` uses on ``n_pairs`` (0: the holdout of a fifth), None where it
-    cannot choose (2 folds of 4 do not fit; with the holdout, 4 pairs are not a fifth)."""
+    cannot choose (2 folds of 4 do not fit; with the holdout, 4 pairs are not a fifth). With
+    bag means the bags are validation pairs too: 5 folds, or the holdout, always."""
+    if bag_means:
+        return 0 if holdout else MOST_FOLDS
     if holdout:
         return 0 if round(0.2 * n_pairs) >= MIN_VALIDATION_PAIRS else None
     return auto_folds(n_pairs) or None
 
 
 def fit_auto(
-    split: dict[str, np.ndarray], suite: str, folds: int
+    split: dict[str, np.ndarray], suite: str, folds: int, bag_means: bool = False
 ) -> tuple[str, dict[str, Any], Any]:
     """What ``gentleclip train DIR --auto`` fits on the training part of ``split``: ``fit
     --method auto --tune --folds K`` (K = ``auto_folds``: up to 5 folds of 4 pairs or more;
@@ -68,14 +76,15 @@ def fit_auto(
     data = RegimeData.from_arrays({k: v for k, v in split.items() if not k.startswith("eval_")})
     given = dict(datasets.entry(suite).baseline_params)
     method, params, _, _ = tune_methods(
-        AUTO_METHODS, data, budget=4, share=0.2, bag_means=False, fixed=given, folds=folds
+        AUTO_METHODS, data, budget=4, share=0.2, bag_means=bag_means, fixed=given, folds=folds
     )
     params = {**given, **params}
-    return method, params, get_baseline(method).fit(data, params)
+    fitted = data_with_bag_means(data) if bag_means else data
+    return method, params, get_baseline(method).fit(fitted, params)
 
 
 def cell_rows(
-    suite: str, regime: str, pairs: int, seed: int, holdout: bool = False
+    suite: str, regime: str, pairs: int, seed: int, holdout: bool = False, bag_means: bool = False
 ) -> list[dict[str, Any]]:
     """The validation and the test row of one cell and seed."""
     domain = bench.load_domain(suite)
@@ -84,10 +93,10 @@ def cell_rows(
     data = bench.cell_data(domain, cell, datasets.entry(suite).setting.test_size, False)
     rows = []
     for name, split in (("val", data.val), ("test", data.test)):
-        folds = folds_for(len(split["paired_a"]), holdout)
+        folds = folds_for(len(split["paired_a"]), holdout, bag_means)
         if folds is None:
             continue  # too few pairs to choose on
-        method, params, embedder = fit_auto(split, suite, folds)
+        method, params, embedder = fit_auto(split, suite, folds, bag_means)
         value = bench.eval_metrics(embedder, split)[key]
         where = {"suite": suite, "regime": regime, "pairs": pairs, "seed": seed}
         rows.append(where | {"split": name, "method": method, "params": params, "value": value})
@@ -102,12 +111,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument(
         "--holdout", action="store_true", help="choose on one fifth held out, not by folds"
     )
+    p.add_argument(
+        "--bag-means",
+        action="store_true",
+        help="the bag-mean maps instead (fit --bag-means: each bag's means one more pair) on "
+        "bags of 8 with 0, 10, 20 and 50 pairs, as benchmarks/fit_tune.py",
+    )
     args = p.parse_args(argv)
-    cells = [(s, r, n) for s in args.suites.split(",") for r in REGIMES for n in PAIRS]
+    regimes, counts = (("bags:8",), (0, 10, 20, 50)) if args.bag_means else (REGIMES, PAIRS)
+    cells = [(s, r, n) for s in args.suites.split(",") for r in regimes for n in counts]
     rows, start = [], time.perf_counter()
     for i, (suite, regime, pairs) in enumerate(cells, 1):
         for seed in SEEDS:
-            rows += cell_rows(suite, regime, pairs, seed, args.holdout)
+            rows += cell_rows(suite, regime, pairs, seed, args.holdout, args.bag_means)
         elapsed = time.perf_counter() - start
         print(f"[{i}/{len(cells)}] {suite} {regime} {pairs} pairs ({elapsed:.0f} s)", flush=True)
     with atomic_path(args.out / f"{args.stem}.jsonl", ".jsonl") as tmp:

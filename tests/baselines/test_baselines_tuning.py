@@ -244,7 +244,7 @@ def test_cross_folds_hold_every_pair_out_once_and_never_fit_it() -> None:
         5,
         5,
     )
-    with pytest.raises(InputError, match="--folds 5: 19 pairs make folds of 3 pairs"):
+    with pytest.raises(InputError, match="--folds 5: the pairs make folds of 3 validation"):
         cross_folds(_data(n_pairs=19), folds=5, seed=0)
     with pytest.raises(InputError, match="--folds must be at least 2"):
         cross_folds(data, folds=1, seed=0)
@@ -254,7 +254,7 @@ def test_tune_methods_by_folds_scores_the_mean_over_the_folds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each candidate's score is the mean of its scores on the folds, and the record holds every
-    pair as a validation pair; bags cannot be folded yet."""
+    pair as a validation pair."""
     data = _data(n_pairs=20)
     method, params, scored, split = tune_methods(
         ["ridge", "relrep"], data, budget=2, share=0.2, bag_means=False, folds=4
@@ -268,8 +268,24 @@ def test_tune_methods_by_folds_scores_the_mean_over_the_folds(
     assert [s["val"] for s in scored] == pytest.approx(means, abs=1e-12)
     assert (split.folds, len(split.val_a), split.held_pairs) == (4, 20, 20)
     assert method in ("ridge", "relrep") and params == first_best(scored)["params"]
-    with pytest.raises(InputError, match="--folds does not hold out bags yet"):
-        tune_methods(["ridge"], data, budget=2, share=0.2, bag_means=True, folds=4)
+
+
+def test_cross_folds_with_bag_means_hold_every_bag_out_once() -> None:
+    """Each fold's validation pairs are its held pairs, then its held bags' means; the bags'
+    rows never enter that fold's fit, whose pairs end with the other bags' means."""
+    data = _data(n_pairs=10, n_bags=30)
+    splits = cross_folds(data, folds=5, seed=2, bag_means=True)
+    assert [(s.held_pairs, s.held_bags) for s in splits] == [(2, 6)] * 5
+    for split in splits:
+        assert len(split.val_a) == 2 + 6 and split.train.n_pairs == 8 + 24
+        held_a = _rows(data.unpaired_a) - _rows(split.train.unpaired_a)
+        assert len(held_a) == 6 * 4 and not held_a & _rows(split.train.paired_a)
+    held = set().union(*(_rows(s.val_a[2:]) for s in splits))
+    assert len(held) == 30  # every bag's mean once
+    with pytest.raises(InputError, match="the pairs and bags make folds of 3 validation"):
+        cross_folds(_data(n_pairs=5, n_bags=7), folds=3, seed=0, bag_means=True)
+    _, _, _, pooled = tune_methods(["ridge"], data, budget=1, share=0.2, bag_means=True, folds=5)
+    assert (pooled.folds, pooled.held_pairs, pooled.held_bags, len(pooled.val_a)) == (5, 10, 30, 40)
 
 
 def test_fit_cli_folds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -280,8 +296,8 @@ def test_fit_cli_folds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main([*argv, "--tune", "--folds", "2", "--out", str(tmp_path / "b")]) == 0
     assert "tuning by 2-fold cross-validation on 20 pairs" in capsys.readouterr().out
     assert json.loads((tmp_path / "b" / "fit.json").read_text())["tuned"]["folds"] == 2
-    assert main([*argv, "--tune", "--folds", "2", "--bag-means", "--out", str(tmp_path / "c")]) == 2
-    assert "--folds does not hold out bags yet" in capsys.readouterr().err
+    assert main([*argv, "--tune", "--folds", "2", "--bag-means", "--out", str(tmp_path / "c")]) == 0
+    assert "tuning by 2-fold cross-validation on 50 pairs" in capsys.readouterr().out
     ridge = ["fit", str(tmp_path / "data"), "--method", "ridge", "--folds", "2"]
     assert main([*ridge, "--out", str(tmp_path / "d")]) == 2
     assert "--folds chooses by cross-validation: add --tune" in capsys.readouterr().err

@@ -67,25 +67,41 @@ def auto_folds(n_pairs: int) -> int:
     return folds if folds >= 2 else 0
 
 
-def cross_folds(data: RegimeData, *, folds: int, seed: int) -> list[Holdout]:
-    """``folds`` splits of the pairs (shuffled by ``seed``, as even as they divide): each holds
-    one part out as validation pairs and keeps the rest, with every unpaired row, to fit on.
+def cross_folds(
+    data: RegimeData, *, folds: int, seed: int, bag_means: bool = False
+) -> list[Holdout]:
+    """``folds`` splits of the pairs (shuffled by ``seed``, as even as they divide) and, with
+    ``bag_means``, of the bags: each holds one part out as validation pairs (the held bags'
+    mean rows among them) and keeps the rest, with the other bags' means and every other
+    unpaired row, to fit on.
 
     Raises InputError for fewer than 2 folds, or folds of fewer than
-    :data:`MIN_VALIDATION_PAIRS` pairs."""
+    :data:`MIN_VALIDATION_PAIRS` validation pairs."""
     if folds < 2:
         raise InputError(f"--folds must be at least 2, got {folds}")
-    if data.n_pairs // folds < MIN_VALIDATION_PAIRS:
+    rng = np.random.default_rng(seed)
+    pair_parts = np.array_split(rng.permutation(data.n_pairs), folds)
+    bag_parts = np.array_split(rng.permutation(_bag_ids(data)), folds) if bag_means else None
+    smallest = data.n_pairs // folds + (len(bag_parts[-1]) if bag_parts else 0)
+    if smallest < MIN_VALIDATION_PAIRS:
+        what = "pairs and bags" if bag_means else "pairs"
         raise InputError(
-            f"--folds {folds}: {data.n_pairs} pairs make folds of {data.n_pairs // folds} "
-            f"pairs; each needs at least {MIN_VALIDATION_PAIRS} (use fewer folds)"
+            f"--folds {folds}: the {what} make folds of {smallest} validation pairs; each "
+            f"needs at least {MIN_VALIDATION_PAIRS} (use fewer folds)"
         )
-    order = np.random.default_rng(seed).permutation(data.n_pairs)
     splits = []
-    for held in np.array_split(order, folds):
-        kept = np.setdiff1d(order, held)
+    for i, held in enumerate(pair_parts):
+        kept = np.setdiff1d(np.arange(data.n_pairs), held)
         train = replace(data, paired_a=data.paired_a[kept], paired_b=data.paired_b[kept])
-        splits.append(Holdout(train, data.paired_a[held], data.paired_b[held], len(held), 0))
+        val_a, val_b, held_bags = [data.paired_a[held]], [data.paired_b[held]], 0
+        if bag_parts is not None:
+            train, bag_a, bag_b = _without_bags(train, bag_parts[i])
+            val_a.append(bag_a)
+            val_b.append(bag_b)
+            held_bags = len(bag_parts[i])
+        splits.append(
+            Holdout(train, np.concatenate(val_a), np.concatenate(val_b), len(held), held_bags)
+        )
     return splits
 
 
@@ -116,15 +132,28 @@ def holdout(data: RegimeData, *, share: float, bag_means: bool, seed: int) -> Ho
     return Holdout(train, np.concatenate(val_a), np.concatenate(val_b), len(held), held_bags)
 
 
+def _bag_ids(data: RegimeData) -> np.ndarray:
+    """The bag ids of ``data`` (InputError where it has no bags)."""
+    if data.bags_a is None or data.bags_b is None:
+        raise InputError("--bag-means needs bags (unpaired_*_bags files); these data have none")
+    return np.unique(data.bags_a)
+
+
 def _hold_bags(
     data: RegimeData, share: float, rng: np.random.Generator
 ) -> tuple[RegimeData, np.ndarray, np.ndarray, int]:
-    """The data without the held-out bags (their means appended to its pairs as the other
+    """The data without ``share`` of its bags (their means appended to its pairs as the other
     bags' means), and the held-out bags' mean rows."""
-    if data.bags_a is None or data.bags_b is None:
-        raise InputError("--bag-means needs bags (unpaired_*_bags files); these data have none")
-    ids = np.unique(data.bags_a)
+    ids = _bag_ids(data)
     held = rng.permutation(ids)[: round(share * len(ids))]
+    rest, val_a, val_b = _without_bags(data, held)
+    return rest, val_a, val_b, len(held)
+
+
+def _without_bags(data: RegimeData, held: np.ndarray) -> tuple[RegimeData, np.ndarray, np.ndarray]:
+    """The data without the bags ``held`` (the other bags' means appended to its pairs), and
+    the held bags' mean rows."""
+    assert data.bags_a is not None and data.bags_b is not None
     out_a, out_b = np.isin(data.bags_a, held), np.isin(data.bags_b, held)
     val_a, val_b = data.unpaired_a[:0], data.unpaired_b[:0]
     if len(held):
@@ -138,7 +167,7 @@ def _hold_bags(
         bags_a=data.bags_a[~out_a],
         bags_b=data.bags_b[~out_b],
     )
-    return data_with_bag_means(rest), val_a, val_b, len(held)
+    return data_with_bag_means(rest), val_a, val_b
 
 
 def score_candidates(
@@ -192,15 +221,14 @@ def tune_methods(
     candidate's score (``{"method", "params", "val"}``). ``fixed`` is set on every candidate
     (a parameter every baseline has, such as ``scale``).
 
-    ``folds`` >= 2: cross-validation instead of the holdout of ``share`` (:func:`cross_folds`;
-    not with ``bag_means``): a candidate's score is its mean a->b R@1 over the folds, and the
-    returned :class:`Holdout` holds every pair as a validation pair (``folds`` set)."""
+    ``folds`` >= 2: cross-validation instead of the holdout of ``share`` (:func:`cross_folds`,
+    bags folded too with ``bag_means``): a candidate's score is its mean a->b R@1 over the
+    folds, and the returned :class:`Holdout` holds every validation pair of every fold
+    (``folds`` set)."""
     from gentleclip.baselines import get_baseline
 
-    if folds and bag_means:
-        raise InputError("--folds does not hold out bags yet: with --bag-means use --holdout")
     splits = (
-        cross_folds(data, folds=folds, seed=seed)
+        cross_folds(data, folds=folds, seed=seed, bag_means=bag_means)
         if folds
         else [holdout(data, share=share, bag_means=bag_means, seed=seed)]
     )
@@ -230,4 +258,5 @@ def _pooled(splits: list[Holdout], data: RegimeData) -> Holdout:
         return splits[0]
     val_a = np.concatenate([s.val_a for s in splits])
     val_b = np.concatenate([s.val_b for s in splits])
-    return Holdout(data, val_a, val_b, len(val_a), 0, folds=len(splits))
+    pairs, bags = (sum(getattr(s, k) for s in splits) for k in ("held_pairs", "held_bags"))
+    return Holdout(data, val_a, val_b, pairs, bags, folds=len(splits))

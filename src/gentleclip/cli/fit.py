@@ -70,8 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--folds",
         type=int,
         default=0,
-        help="--tune by K-fold cross-validation over the pairs instead of one holdout (each "
-        "fold of 4 pairs or more; not with --bag-means); --auto of gentleclip train uses up to 5",
+        help="--tune by K-fold cross-validation over the pairs (and, with --bag-means, the "
+        "bags) instead of one holdout, each fold 4 validation pairs or more; gentleclip train "
+        "--auto uses up to 5",
     )
     p.set_defaults(func=run)
 
