@@ -161,3 +161,18 @@ def test_the_folds_and_the_holdout_records_in_results_md(script: ModuleType) -> 
             cols.append(" and ".join(f"{c['win']} / {c['tie']} / {c['lose']}" for c in (val, test)))
         lines = [line for line in text.splitlines() if f"| {cells_text} | {cols[0]} |" in line]
         assert len(lines) == 1 and cols[1] in lines[0], file
+
+
+def test_the_bag_mean_maps_by_folds_and_by_one_fifth_in_results_md() -> None:
+    """results.md's and the README's means of fit --method auto --bag-means --tune over the
+    bag-mean cells, by one fifth held out and by 5 folds, are the rows' means."""
+    means = []
+    for file in ("auto-fit-bagmeans-holdout-afe5197.jsonl", "auto-fit-bagmeans-afe5197.jsonl"):
+        rows = [json.loads(line) for line in (BENCH / file).read_text().splitlines()]
+        test = [r["value"] for r in rows if r["split"] == "test"]
+        assert len(test) == 4 * 4 * 5  # suites x pair counts x seeds
+        means.append(f"{sum(test) / len(test):.3f}")
+    results = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"**{means[0]}** on average with one fifth held out and **{means[1]}**" in results
+    assert f"scored {means[0]} on average with one fifth held out and {means[1]}" in readme
