@@ -56,11 +56,17 @@ def test_sides_named_and_auto_reads_the_density() -> None:
     data = RegimeData.from_arrays(_data())
     density = input_density(data)
     assert 0.02 < density["a"] < 0.04 and density["b"] == 1.0
-    assert sparse_sides(_config("none").model, data) == []
-    assert sparse_sides(_config("both").model, data) == ["a", "b"]
-    assert sparse_sides(_config("auto").model, data) == ["a"]
-    assert sparse_sides(_config("auto", normalize_inputs=True).model, data) == []
-    assert sparse_sides(_config("auto", encoder_a="residue_attention").model, data) == []
+    residue = {"encoder_a": "residue_attention", "encoder_a_kwargs": {"channels": 4, "hidden": 8}}
+    for sparse, model, sides in (
+        ("none", {}, []),
+        ("both", {}, ["a", "b"]),
+        ("auto", {}, ["a"]),
+        ("auto", {"normalize_inputs": True}, []),
+        ("auto", residue, []),
+    ):
+        config = _config(sparse, **model)
+        assert initial_model(config, data).sparse_sides() == sides, (sparse, model)
+        assert sparse_sides(initial_model(config, data), config.model, data) == sides
     with pytest.raises(InputError, match=r"model\.sparse_inputs must be one of none, a, b"):
         _config("yes").validate()
     with pytest.raises(InputError, match="standardised"):

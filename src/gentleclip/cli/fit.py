@@ -29,6 +29,8 @@ from gentleclip.errors import InputError
 from gentleclip.evaluation.report import write_json_atomic
 from gentleclip.training.config import read_yaml
 
+BUDGET, HOLDOUT = 4, 0.2  # --tune's defaults (train --auto's closed-form pick uses them too)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("fit", help="fit a closed-form baseline on a dataset directory")
@@ -62,9 +64,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(and, with --bag-means, of the bags, whose means become validation pairs), score the "
         "bench's candidates by a->b R@1 there, then fit the best on everything",
     )
-    p.add_argument("--budget", type=int, default=4, help="candidates --tune scores (default 4)")
     p.add_argument(
-        "--holdout", type=float, default=0.2, help="share --tune holds out (default 0.2)"
+        "--budget", type=int, default=BUDGET, help=f"candidates --tune scores (default {BUDGET})"
+    )
+    p.add_argument(
+        "--holdout", type=float, default=HOLDOUT, help=f"share --tune holds out (default {HOLDOUT})"
     )
     p.add_argument(
         "--folds",

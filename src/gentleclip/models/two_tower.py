@@ -154,29 +154,31 @@ class _Tower(nn.Module):
         return F.normalize(self.head(self.encoder(z)), dim=-1)
 
     def use_sparse_inputs(self, side: str, max_density: float) -> None:
-        """Compute the layer that reads the raw features from their non-zero entries.
+        """Compute the layer that reads the raw features from their non-zero entries
+        (:meth:`_first_layer`)."""
+        parent, name = self._first_layer(side)
+        layer = getattr(parent, name)
+        if isinstance(layer, nn.Linear):
+            setattr(parent, name, SparseInputLinear.from_linear(layer, max_density=max_density))
 
-        That layer is the head's first (``identity`` encoder) or the encoder's first
-        (``mlp``). Raises :class:`InputError` for other encoders and for standardised inputs
-        (``normalize_inputs`` makes every entry non-zero).
-        """
+    def _first_layer(self, side: str) -> tuple[nn.Module, str]:
+        """(parent module, attribute) of the layer that reads the raw features: the head's
+        first (``identity`` encoder) or the encoder's first (``mlp``). Raises
+        :class:`InputError` for other encoders and for standardised inputs
+        (``normalize_inputs`` makes every entry non-zero)."""
         if isinstance(self.norm, FeatureNorm):
             raise InputError(
                 f"sparse inputs on side {side!r}: its inputs are standardised, which makes them "
                 "dense; set model.normalize_inputs: false"
             )
         if isinstance(self.encoder, IdentityEncoder):
-            parent, name = self.head, "projection"
-        elif isinstance(self.encoder, MLPEncoder):
-            parent, name = self.encoder.layers, "0"
-        else:
-            raise InputError(
-                f"sparse inputs on side {side!r} need an identity or mlp encoder (a linear "
-                f"first layer), not {type(self.encoder).__name__}"
-            )
-        layer = getattr(parent, name)
-        if isinstance(layer, nn.Linear):
-            setattr(parent, name, SparseInputLinear.from_linear(layer, max_density=max_density))
+            return self.head, "projection"
+        if isinstance(self.encoder, MLPEncoder):
+            return self.encoder.layers, "0"
+        raise InputError(
+            f"sparse inputs on side {side!r} need an identity or mlp encoder (a linear "
+            f"first layer), not {type(self.encoder).__name__}"
+        )
 
 
 class TwoTower(nn.Module):
@@ -197,6 +199,15 @@ class TwoTower(nn.Module):
         tower cannot (:meth:`_Tower.use_sparse_inputs`)."""
         for side in sides:
             self.towers[self._check_side(side)].use_sparse_inputs(side, max_density)
+
+    def can_use_sparse_inputs(self, side: str) -> bool:
+        """Whether :meth:`use_sparse_inputs` accepts ``side`` (its tower has a linear first
+        layer on unstandardised inputs)."""
+        try:
+            self.towers[self._check_side(side)]._first_layer(side)
+        except InputError:
+            return False
+        return True
 
     def sparse_sides(self) -> list[str]:
         """The sides whose tower computes a layer from its inputs' non-zero entries."""

@@ -152,13 +152,12 @@ def _picked(data: RegimeData, label: str, name: str) -> AutoChoice:
         return AutoChoice(label, setting, evidence, method="clip", overrides=CLIP_SETTINGS)
     if pick == WHOLE_BAGS:
         return _whole_bags(data, label, evidence)
-    if pick == FIT and not auto_folds(data.n_pairs):
-        return _too_few_to_fold(label, name)
     if pick == PAIRS_ALONE:
-        setting = "the recipe on the pairs alone (the unpaired rows left out)"
-        return AutoChoice(label, setting, evidence, overrides=_PAIRS_ALONE)
+        return _pairs_alone(label, evidence)
     if pick == FIT:
         folds = auto_folds(data.n_pairs)
+        if not folds:
+            return _too_few_to_fold(label, name)
         setting = (
             f"a closed-form map, as gentleclip fit --method auto --tune --folds {folds} fits it"
         )
@@ -178,8 +177,13 @@ def _too_few_to_fold(label: str, name: str) -> AutoChoice:
         return AutoChoice(label, RECIPE, why)
     pick, evidence = FALLBACKS[name]
     assert pick == PAIRS_ALONE
+    return _pairs_alone(label, f"{why}; {evidence}")
+
+
+def _pairs_alone(label: str, evidence: str) -> AutoChoice:
+    """The recipe with the unpaired rows left out (``sampler.use_unpaired`` false)."""
     setting = "the recipe on the pairs alone (the unpaired rows left out)"
-    return AutoChoice(label, setting, f"{why}; {evidence}", overrides=_PAIRS_ALONE)
+    return AutoChoice(label, setting, evidence, overrides=_PAIRS_ALONE)
 
 
 def _whole_bags(data: RegimeData, label: str, evidence: str) -> AutoChoice:

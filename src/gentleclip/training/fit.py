@@ -30,7 +30,6 @@ import shutil
 import sys
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +112,7 @@ def initial_model(config: TrainConfig, data: RegimeData) -> TwoTower:
     model.fit_normalization(
         torch.from_numpy(data.train_arrays_a()), torch.from_numpy(data.train_arrays_b())
     )
-    model.use_sparse_inputs(sparse_sides(config.model, data))
+    model.use_sparse_inputs(sparse_sides(model, config.model, data))
     return model
 
 
@@ -123,20 +122,22 @@ def input_density(data: RegimeData) -> dict[str, float]:
     return {side: np.count_nonzero(x) / max(x.size, 1) for side, x in arrays.items()}
 
 
-def sparse_sides(config: ModelConfig, data: RegimeData) -> list[str]:
-    """The sides ``model.sparse_inputs`` names; with ``auto``, each side whose training rows
-    are at most :data:`~gentleclip.models.sparse.MAX_DENSITY` non-zero and whose tower allows
-    it (``identity`` or ``mlp`` encoder, ``normalize_inputs`` false)."""
+def sparse_sides(model: TwoTower, config: ModelConfig, data: RegimeData) -> list[str]:
+    """The sides ``model.sparse_inputs`` names; with ``auto``, :func:`could_be_sparse`."""
     choice = config.sparse_inputs
     if choice != "auto":
         return {"none": [], "a": ["a"], "b": ["b"], "both": ["a", "b"]}[choice]
-    encoders = {"a": config.encoder_a, "b": config.encoder_b}
+    return could_be_sparse(model, data)
+
+
+def could_be_sparse(model: TwoTower, data: RegimeData) -> list[str]:
+    """Each side whose training rows are at most :data:`~gentleclip.models.sparse.MAX_DENSITY`
+    non-zero and whose tower can compute its first layer from them
+    (:meth:`~gentleclip.models.TwoTower.can_use_sparse_inputs`)."""
     return [
         side
         for side, density in input_density(data).items()
-        if density <= MAX_DENSITY
-        and encoders[side] in ("identity", "mlp")
-        and not config.normalize_inputs
+        if density <= MAX_DENSITY and model.can_use_sparse_inputs(side)
     ]
 
 
@@ -148,11 +149,7 @@ def sparse_inputs_line(model: TwoTower, data: RegimeData, config: ModelConfig) -
     if used:
         sides = ", ".join(f"{side} ({density[side]:.1%} non-zero)" for side in used)
         return f"sparse inputs: the first layer of side {sides} reads the non-zero entries"
-    could = [
-        side
-        for side in sparse_sides(replace(config, sparse_inputs="auto"), data)
-        if config.sparse_inputs == "none"
-    ]
+    could = could_be_sparse(model, data) if config.sparse_inputs == "none" else []
     if not could:
         return None
     named = " and ".join(f"{side} ({density[side]:.1%} non-zero)" for side in could)
