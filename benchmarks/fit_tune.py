@@ -5,7 +5,9 @@ splits, three ways to pick its parameters:
 
 - ``defaults``: ``gentleclip fit``'s defaults, no tuning;
 - ``fit --tune``: chosen on the training directory alone (:mod:`gentleclip.baselines.tuning`:
-  a share of the pairs and of the bags held out, bag means as validation pairs);
+  by cross-validation over the pairs and the bags, bag means as validation pairs, as ``fit
+  --tune`` does by default since session 3b1e0c0; with ``--holdout``, on one fifth of them held
+  out, its default before and session 2af79bb's report);
 - ``bench``: chosen on the bench's validation split, cut from training items whose pairing
   the bench knows and a user does not (the row of ``--bench-rows``).
 
@@ -14,15 +16,18 @@ relative representations on the same held-out data) against the bag-mean map wit
 test mean in each suite (the bench's rows: a choice no user can make without test pairs).
 
 Each is fitted on the split's training part and scored once on its test pairs. Writes
-``OUT/fit-tune.md`` and ``OUT/fit-tune.png``.
+``OUT/fit-tune.md``, ``.png`` and ``.jsonl`` (each cell's scores; ``fit-tune-holdout.*`` with
+``--holdout``). The closed-form maps see molecules' features scaled, as the bench's rows of
+session 2af79bb did.
 
     python benchmarks/fit_tune.py --bench-rows docs/bench/bench-ties-bagmeans-2af79bb.jsonl \\
-        --bench docs/bench --out docs/bench
+        --bench docs/bench --out docs/bench [--holdout]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,8 @@ import published_tables
 from matplotlib.figure import Figure
 
 from gentleclip.baselines import get_baseline
-from gentleclip.baselines.tuning import AUTO_METHODS, first_best, tune_methods
+from gentleclip.baselines.tuning import AUTO_METHODS, default_folds, first_best, tune_methods
+from gentleclip.cli import fit
 from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import RegimeData
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic
@@ -55,7 +61,7 @@ MAPS = ("ridge-bagmeans", "procrustes-bagmeans", "cca-bagmeans", "relrep-bagmean
 
 
 def cell_scores(
-    suite: str, pairs: int, seed: int, rows: dict[tuple, dict[str, Any]]
+    suite: str, pairs: int, seed: int, rows: dict[tuple, dict[str, Any]], holdout: bool = False
 ) -> dict[str, Any]:
     """Each way's test headline (and the parameters or method it picked) in one cell; "best
     map" is filled in per suite by :func:`with_best_map`."""
@@ -71,13 +77,22 @@ def cell_scores(
         embedder = get_baseline(method).fit(full, params, seed=seed)
         return bench.eval_metrics(embedder, test)[key]
 
-    # one holdout: ridge's --tune is the first best of ridge's entries (fit --method ridge)
+    # the same folds (or holdout) for every method: ridge's --tune is the first best of ridge's
+    # entries (fit --method ridge)
+    folds = 0 if holdout else default_folds(data, bag_means=True)
     method, params, scored, _ = tune_methods(
-        AUTO_METHODS, data, budget=4, share=0.2, bag_means=True, seed=seed
+        AUTO_METHODS,
+        data,
+        budget=fit.BUDGET,
+        share=fit.HOLDOUT,
+        bag_means=True,
+        seed=seed,
+        folds=folds,
     )
     chosen = first_best([e for e in scored if e["method"] == "ridge"])["params"]
     defaults = get_baseline("ridge").defaults
     out: dict[str, Any] = {"suite": suite, "pairs": pairs, "seed": seed, "key": key}
+    out["folds"] = folds
     for way, ridge_params in (("defaults", {}), ("fit --tune", chosen)):
         out[way] = score("ridge", ridge_params)
         out[f"{way} params"] = {**defaults, **ridge_params}
@@ -100,15 +115,25 @@ def with_best_map(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cells
 
 
-def markdown(cells: list[dict[str, Any]]) -> str:
+def markdown(cells: list[dict[str, Any]], holdout: bool = False) -> str:
     """Per pair count and suite: mean ± std over seeds of each way, how often --tune picked
     the bench's parameters, which methods auto picked, and gentle (the published tables)."""
+    how = (
+        f"one fifth of the pairs and bags held out (`--holdout {fit.HOLDOUT}`)"
+        if holdout
+        else "cross-validation over the pairs and bags (`fit --tune`'s default; folds: "
+        + ", ".join(
+            f"{k} in {n} cells" for k, n in sorted(Counter(c["folds"] for c in cells).items())
+        )
+        + ")"
+    )
     lines = [
         f"# `gentleclip fit --tune` and `--method auto`: maps on the bag means, {REGIME}, "
         f"{len(SEEDS)} seeds",
         "",
         "Test headline (a->b class P@1; proteins a->b R@10), mean ± std over seeds. ridge: "
-        "its defaults, `fit --tune`, and the bench's tuning (hidden validation pairs).",
+        "its defaults, `fit --tune`, and the bench's tuning (hidden validation pairs). "
+        f"`--tune` chooses by {how}.",
     ]
     for pairs in dict.fromkeys(c["pairs"] for c in cells):
         lines += ["", f"## {pairs} pairs", ""]
@@ -143,7 +168,7 @@ def _table(cells: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def plot(cells: list[dict[str, Any]], out: Path) -> Path:
+def plot(cells: list[dict[str, Any]], out: Path, stem: str) -> Path:
     """Grouped bars at ``PLOT_PAIRS`` pairs: each suite's mean per way, seed std as error
     bars."""
     cells = [c for c in cells if c["pairs"] == PLOT_PAIRS]
@@ -170,7 +195,7 @@ def plot(cells: list[dict[str, Any]], out: Path) -> Path:
         fontsize=10,
     )
     ax.legend(fontsize=8)
-    path = out / "fit-tune.png"
+    path = out / f"{stem}.png"
     save_figure_atomic(fig, path)
     return path
 
@@ -180,7 +205,11 @@ def main() -> None:
     parser.add_argument("--bench-rows", type=Path, required=True)
     parser.add_argument("--bench", type=Path, default=Path("docs/bench"), help="gentle's rows")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--holdout", action="store_true", help="tune on one fifth held out (before: 2af79bb)"
+    )
     args = parser.parse_args()
+    stem = "fit-tune-holdout" if args.holdout else "fit-tune"
     rows = {bench._row_key(r): r for r in published_tables.read(args.bench_rows)}
     rows.update(
         {
@@ -194,15 +223,17 @@ def main() -> None:
     for pairs in PAIRS:
         for suite in SUITES:
             for seed in SEEDS:
-                cells.append(cell_scores(suite, pairs, seed, rows))
+                cells.append(cell_scores(suite, pairs, seed, rows, args.holdout))
                 done = ", ".join(f"{w} {cells[-1][w]:.3f}" for w in WAYS[:-1])
                 chose = cells[-1]["auto method"]
                 print(f"{suite} {pairs} pairs seed {seed}: {done}, auto chose {chose}")
-    text = markdown(with_best_map(cells))
-    with atomic_path(args.out / "fit-tune.md", ".md") as tmp:
+    text = markdown(with_best_map(cells), args.holdout)
+    with atomic_path(args.out / f"{stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
+    with atomic_path(args.out / f"{stem}.jsonl", ".jsonl") as tmp:
+        tmp.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in cells), "utf-8")
     print(text)
-    print(plot(cells, args.out))
+    print(plot(cells, args.out, stem))
 
 
 if __name__ == "__main__":

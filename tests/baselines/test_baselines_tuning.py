@@ -151,9 +151,9 @@ def test_tune_scores_the_spread_candidates_and_takes_the_first_best() -> None:
     assert all(fitted is split.train for fitted in baseline.fitted_on)
 
 
-def _write_dir(path: Path) -> None:
+def _write_dir(path: Path, **kwargs: int) -> None:
     """:func:`_data` as a dataset directory."""
-    data = _data()
+    data = _data(**kwargs)
     arrays = {
         "paired_a": data.paired_a,
         "paired_b": data.paired_b,
@@ -169,7 +169,7 @@ def test_fit_cli_tunes_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixt
     _write_dir(tmp_path / "data")
     run = tmp_path / "run"
     argv = ["fit", str(tmp_path / "data"), "--method", "ridge", "--out", str(run)]
-    assert main([*argv, "--bag-means", "--tune"]) == 0
+    assert main([*argv, "--bag-means", "--tune", "--holdout", "0.2"]) == 0
     assert "tuning on 10 validation pairs (4 held-out pairs, 6 held-out bags' means)" in (
         capsys.readouterr().out
     )
@@ -177,6 +177,7 @@ def test_fit_cli_tunes_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixt
     tuned = summary["tuned"]
     assert summary["params"] == {**get_baseline("ridge").defaults, **tuned["params"]}
     assert len(tuned["candidates"]) == 4 and tuned["validation_pairs"] >= MIN_VALIDATION_PAIRS
+    assert tuned["folds"] == 1
     assert main([*argv[:-1], str(tmp_path / "other"), "--tune", "--param", "alpha=1"]) == 2
     assert main([*argv[:-1], str(tmp_path / "third"), "--tune", "--budget", "0"]) == 2
 
@@ -244,6 +245,13 @@ def test_cross_folds_hold_every_pair_out_once_and_never_fit_it() -> None:
         5,
         5,
     )
+    # with bag means each fold holds n_pairs // K pairs and n_bags // K bags' means
+    assert (auto_folds(3, 5), auto_folds(3, 6), auto_folds(0, 19), auto_folds(12, 6)) == (
+        0,
+        2,
+        4,
+        4,
+    )
     with pytest.raises(InputError, match="--folds 5: the pairs make folds of 3 validation"):
         cross_folds(_data(n_pairs=19), folds=5, seed=0)
     with pytest.raises(InputError, match="--folds must be at least 2"):
@@ -300,4 +308,39 @@ def test_fit_cli_folds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "tuning by 2-fold cross-validation on 50 pairs" in capsys.readouterr().out
     ridge = ["fit", str(tmp_path / "data"), "--method", "ridge", "--folds", "2"]
     assert main([*ridge, "--out", str(tmp_path / "d")]) == 2
-    assert "--folds chooses by cross-validation: add --tune" in capsys.readouterr().err
+    assert "--folds says how --tune chooses: add --tune" in capsys.readouterr().err
+
+
+def test_fit_cli_tune_cross_validates_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """--tune alone takes as many folds as the pairs (and, with --bag-means, the bags) allow,
+    up to 5, and chooses what --folds K with that K chooses; too few pairs are named."""
+    _write_dir(tmp_path / "data", n_pairs=12, n_bags=6)
+    argv = ["fit", str(tmp_path / "data"), "--method", "auto", "--tune"]
+    cases = {
+        "a": [],
+        "b": ["--folds", "3"],
+        "c": ["--bag-means"],
+        "d": ["--bag-means", "--folds", "4"],
+    }
+    for name, extra in cases.items():
+        assert main([*argv, *extra, "--out", str(tmp_path / name)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("tuning by 3-fold cross-validation on 12 pairs") == 2  # 12 // 3 = 4
+    assert out.count("tuning by 4-fold cross-validation on 18 pairs") == 2  # 12 // 4 + 6 // 4
+    tuned = {k: json.loads((tmp_path / k / "fit.json").read_text())["tuned"] for k in cases}
+    assert tuned["a"] == tuned["b"] and tuned["c"] == tuned["d"]
+    _write_dir(tmp_path / "few", n_pairs=7, n_bags=1)
+    few = ["fit", str(tmp_path / "few"), "--method", "ridge", "--tune"]
+    assert main([*few, "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "the pairs (add --bag-means if you have bags) make fewer than 2 folds of 4" in err
+    assert "--holdout SHARE" in err
+    assert main([*few, "--holdout", "0.6", "--out", str(tmp_path / "f")]) == 0
+    assert main([*few, "--holdout", "0.6", "--folds", "2", "--out", str(tmp_path / "g")]) == 2
+    assert "--folds and --holdout are two ways to hold pairs out: give one" in (
+        capsys.readouterr().err
+    )
+    assert main([*few, "--folds", "1", "--out", str(tmp_path / "h")]) == 2
+    assert "cross-validation needs at least 2 folds, got 1" in capsys.readouterr().err

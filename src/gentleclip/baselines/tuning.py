@@ -15,7 +15,9 @@ Every candidate (the same evenly spread entries of the baseline's grid as the be
 expectation); the first of the best is chosen. The held-out rows never enter a fit.
 :func:`tune_methods` does the same over several baselines on one holdout (``--method auto``),
 or, with ``folds`` (``--folds``), by cross-validation over the pairs: every pair is held out
-once, and a candidate scores its mean a->b R@1 over the folds.
+once, and a candidate scores its mean a->b R@1 over the folds. ``fit --tune`` cross-validates
+by default (:func:`default_folds`: up to 5 folds of 4 validation pairs or more) and holds one
+share out only where the pairs make fewer than 2 such folds, or when asked (``--holdout``).
 """
 
 from __future__ import annotations
@@ -60,11 +62,21 @@ def spread(grid: Sequence[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
     return [grid[i] for i in picks]
 
 
-def auto_folds(n_pairs: int) -> int:
-    """The folds cross-validation uses on ``n_pairs`` pairs: up to :data:`MOST_FOLDS`, each of
-    at least :data:`MIN_VALIDATION_PAIRS` pairs (0 where not even 2 such folds fit)."""
-    folds = min(MOST_FOLDS, n_pairs // MIN_VALIDATION_PAIRS)
-    return folds if folds >= 2 else 0
+def auto_folds(n_pairs: int, n_bags: int = 0) -> int:
+    """The folds cross-validation uses on ``n_pairs`` pairs and, with bag means, ``n_bags``
+    bags (each bag's means one validation pair): the most, up to :data:`MOST_FOLDS`, whose
+    every fold holds at least :data:`MIN_VALIDATION_PAIRS` validation pairs (0 where not even
+    2 folds do)."""
+    for folds in range(MOST_FOLDS, 1, -1):
+        if n_pairs // folds + n_bags // folds >= MIN_VALIDATION_PAIRS:
+            return folds
+    return 0
+
+
+def default_folds(data: RegimeData, *, bag_means: bool) -> int:
+    """``fit --tune``'s folds on ``data`` (:func:`auto_folds`; with ``bag_means`` the bags
+    count too); 0 where the pairs make fewer than 2 folds, and one share is held out instead."""
+    return auto_folds(data.n_pairs, len(_bag_ids(data)) if bag_means else 0)
 
 
 def cross_folds(

@@ -215,7 +215,7 @@ def fit_closed_form(args: argparse.Namespace, choice: auto.AutoChoice) -> int:
     ]
     if unused:
         print(f"note: a closed-form map trains nothing: {', '.join(unused)} left unused")
-    options = {"method": "auto", "tune": True, "budget": fit.BUDGET, "holdout": fit.HOLDOUT}
+    options = {"method": "auto", "tune": True, "budget": fit.BUDGET, "holdout": None}
     options |= {"param": [], "folds": choice.folds, "bag_means": False}
     return fit.run(argparse.Namespace(data=args.data, out=args.out, **options))
 
