@@ -8,7 +8,8 @@ representations, each with the bench's 4 candidates, scored by their mean a->b R
 cross-validation on the directory's pairs (K up to 5, folds of 4 pairs or more), the best
 fitted on all of them (:func:`gentleclip.baselines.tuning.tune_methods`, with the parameters
 the bench sets on the dataset's maps: molecules' ``scale=false``). ``--holdout`` rows (one
-fifth held out, what ``fit --tune`` does without ``--folds``) come from ``--holdout``.
+fifth held out, ``fit --tune``'s way before session 501bbc2) come from ``--holdout``;
+``--budget N`` scores N candidates of each map instead of the bench's 4.
 
 For every cell (suite, regime, pairs) of :data:`REGIMES` x :data:`PAIRS` and seed 0-4, on the
 two splits the bench builds there (``bench.cell_data``): the validation split (fitted on its
@@ -24,6 +25,7 @@ line per (cell, seed, split) with the chosen method, its parameters and the head
     python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-bagmeans-afe5197 --bag-means
     python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-bagmeans-holdout-afe5197 \
         --bag-means --holdout
+    python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-budget8-501bbc2 --budget 8
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from gentleclip.baselines.tuning import (
     auto_folds,
     tune_methods,
 )
+from gentleclip.cli import fit
 from gentleclip.data.bag_means import data_with_bag_means
 from gentleclip.data.regimes import RegimeData
 from gentleclip.evaluation.report import atomic_path
@@ -68,15 +71,25 @@ def folds_for(n_pairs: int, holdout: bool, bag_means: bool = False) -> int | Non
 
 
 def fit_auto(
-    split: dict[str, np.ndarray], suite: str, folds: int, bag_means: bool = False
+    split: dict[str, np.ndarray],
+    suite: str,
+    folds: int,
+    bag_means: bool = False,
+    budget: int = fit.BUDGET,
 ) -> tuple[str, dict[str, Any], Any]:
     """What ``gentleclip train DIR --auto`` fits on the training part of ``split``: ``fit
     --method auto --tune --folds K`` (K = ``auto_folds``: up to 5 folds of 4 pairs or more;
-    budget 4, seed 0)."""
+    ``budget`` candidates per map, 4 by default, seed 0)."""
     data = RegimeData.from_arrays({k: v for k, v in split.items() if not k.startswith("eval_")})
     given = dict(datasets.entry(suite).baseline_params)
     method, params, _, _ = tune_methods(
-        AUTO_METHODS, data, budget=4, share=0.2, bag_means=bag_means, fixed=given, folds=folds
+        AUTO_METHODS,
+        data,
+        budget=budget,
+        share=fit.HOLDOUT,
+        bag_means=bag_means,
+        fixed=given,
+        folds=folds,
     )
     params = {**given, **params}
     fitted = data_with_bag_means(data) if bag_means else data
@@ -84,7 +97,13 @@ def fit_auto(
 
 
 def cell_rows(
-    suite: str, regime: str, pairs: int, seed: int, holdout: bool = False, bag_means: bool = False
+    suite: str,
+    regime: str,
+    pairs: int,
+    seed: int,
+    holdout: bool = False,
+    bag_means: bool = False,
+    budget: int = fit.BUDGET,
 ) -> list[dict[str, Any]]:
     """The validation and the test row of one cell and seed."""
     domain = bench.load_domain(suite)
@@ -96,7 +115,7 @@ def cell_rows(
         folds = folds_for(len(split["paired_a"]), holdout, bag_means)
         if folds is None:
             continue  # too few pairs to choose on
-        method, params, embedder = fit_auto(split, suite, folds, bag_means)
+        method, params, embedder = fit_auto(split, suite, folds, bag_means, budget)
         value = bench.eval_metrics(embedder, split)[key]
         where = {"suite": suite, "regime": regime, "pairs": pairs, "seed": seed}
         rows.append(where | {"split": name, "method": method, "params": params, "value": value})
@@ -117,13 +136,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="the bag-mean maps instead (fit --bag-means: each bag's means one more pair) on "
         "bags of 8 with 0, 10, 20 and 50 pairs, as benchmarks/fit_tune.py",
     )
+    p.add_argument("--budget", type=int, default=fit.BUDGET, help="candidates per map")
     args = p.parse_args(argv)
     regimes, counts = (("bags:8",), (0, 10, 20, 50)) if args.bag_means else (REGIMES, PAIRS)
     cells = [(s, r, n) for s in args.suites.split(",") for r in regimes for n in counts]
     rows, start = [], time.perf_counter()
     for i, (suite, regime, pairs) in enumerate(cells, 1):
         for seed in SEEDS:
-            rows += cell_rows(suite, regime, pairs, seed, args.holdout, args.bag_means)
+            rows += cell_rows(suite, regime, pairs, seed, args.holdout, args.bag_means, args.budget)
         elapsed = time.perf_counter() - start
         print(f"[{i}/{len(cells)}] {suite} {regime} {pairs} pairs ({elapsed:.0f} s)", flush=True)
     with atomic_path(args.out / f"{args.stem}.jsonl", ".jsonl") as tmp:

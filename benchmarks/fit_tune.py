@@ -6,7 +6,7 @@ splits, three ways to pick its parameters:
 - ``defaults``: ``gentleclip fit``'s defaults, no tuning;
 - ``fit --tune``: chosen on the training directory alone (:mod:`gentleclip.baselines.tuning`:
   by cross-validation over the pairs and the bags, bag means as validation pairs, as ``fit
-  --tune`` does by default since session 3b1e0c0; with ``--holdout``, on one fifth of them held
+  --tune`` does by default since session 501bbc2; with ``--holdout``, on one fifth of them held
   out, its default before and session 2af79bb's report);
 - ``bench``: chosen on the bench's validation split, cut from training items whose pairing
   the bench knows and a user does not (the row of ``--bench-rows``).
@@ -97,7 +97,8 @@ def cell_scores(
         out[way] = score("ridge", ridge_params)
         out[f"{way} params"] = {**defaults, **ridge_params}
     bench_row = rows[(suite, REGIME, pairs, seed, METHOD)]
-    out["bench"], out["bench params"] = bench_row["value"], bench_row["params"]
+    # the defaults filled in on both sides: the rows predate parameters added since (scale)
+    out["bench"], out["bench params"] = bench_row["value"], {**defaults, **bench_row["params"]}
     out["auto"], out["auto method"] = score(method, params), method
     out["maps"] = {m: rows[(suite, REGIME, pairs, seed, m)]["value"] for m in MAPS}
     out["gentle"] = rows[(suite, REGIME, pairs, seed, "gentle")]["value"]

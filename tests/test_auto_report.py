@@ -175,4 +175,33 @@ def test_the_bag_mean_maps_by_folds_and_by_one_fifth_in_results_md() -> None:
     results = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
     assert f"**{means[0]}** on average with one fifth held out and **{means[1]}**" in results
-    assert f"scored {means[0]} on average with one fifth held out and {means[1]}" in readme
+    assert f"scored {means[1]} on average, {means[0]} with one fifth held out" in readme
+
+
+@pytest.mark.parametrize("holdout", [False, True])
+def test_fit_tune_reports_are_made_from_their_rows(
+    bench_script: ScriptLoader, holdout: bool
+) -> None:
+    """fit-tune.md (5 folds, fit --tune's default) and fit-tune-holdout.md (one fifth, session
+    2af79bb's) are the script's tables of their rows; results.md's table of the means over the
+    80 cells and the README quote them."""
+    script = bench_script("fit_tune")
+    stem = "fit-tune-holdout" if holdout else "fit-tune"
+    cells = [json.loads(line) for line in (BENCH / f"{stem}.jsonl").read_text().splitlines()]
+    assert len(cells) == 4 * 4 * 5 and {c["folds"] for c in cells} == ({0} if holdout else {5})
+    assert (BENCH / f"{stem}.md").read_text(encoding="utf-8") == script.markdown(
+        script.with_best_map(cells), holdout
+    )
+    means = {way: sum(c[way] for c in cells) / len(cells) for way in (*script.WAYS, "gentle")}
+    row = " | ".join(f"{means[w]:.3f}" for w in ("defaults", "fit --tune", "bench", "auto"))
+    results = (ROOT / "docs" / "results.md").read_text(encoding="utf-8").replace("**", "")
+    label = "one fifth held out (before)" if holdout else "5-fold cross-validation"
+    assert f"| {label} | {row} | {means['best map']:.3f} | {means['gentle']:.3f} |" in results
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    ridge, auto_mean = f"{means['fit --tune']:.3f}", f"{means['auto']:.3f}"
+    if holdout:
+        assert f"({auto_mean} with one fifth" in readme and f"tuned that way ({ridge})" in readme
+    else:
+        assert f"scored {auto_mean} on average" in readme
+        assert f"{ridge} for ridge tuned that way" in readme
+    assert f"{means['defaults']:.3f} for ridge's defaults" in readme

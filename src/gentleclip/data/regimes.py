@@ -46,7 +46,7 @@ _BAGS_OF_8 = (
     "distribution losses (SDD, MMD) match each step's A and B sets, which describe the "
     "same objects; measured on UCI mfeat pix->fou with 20 pairs + bags of 8: class P@1 "
     "0.766 vs 0.389 for CLIP on the pairs alone (5 seeds). Also fit a map on the bag "
-    "means (gentleclip fit DIR --method auto --bag-means --tune --folds 5): with bags of 8 "
+    "means (gentleclip fit DIR --method auto --bag-means --tune): with bags of 8 "
     "such maps "
     "tied or beat gentle on emoji, molecules and proteins, and with bags that are nearly "
     "pairs (emoji's subcategories) won by 0.18. Add --bag-nce (each bag's mean A "
@@ -103,7 +103,7 @@ MEASURED_BAG_SIZES = {8: _BAGS_OF_8, 32: _BAGS_OF_32, 128: _BAGS_OF_128}
 _EXPECTATIONS = {
     Regime.UNPAIRED: (
         "disjoint sides: the distribution terms (SDD, MMD) HURT here. Start from a closed-form "
-        "map (gentleclip fit --method auto --tune --folds 5, what --auto fits from 8 pairs: it "
+        "map (gentleclip fit --method auto --tune, what --auto fits from 8 pairs: it "
         "beat the recipe in 15 of 20 benchmark cells and lost none), the recipe on the pairs "
         "alone (sampler.use_unpaired false: it beat the recipe on all the rows in 12 of 19 and "
         "lost none) or CLIP on the pairs (--method clip). "
@@ -121,7 +121,7 @@ _EXPECTATIONS = {
         "and lost 1 (molecules, 200 pairs), but from 50 pairs a closed-form map fitted on the "
         "same pairs beat the recipe in 11 of 12 cells (mfeat, 200 pairs: relrep 0.772 against "
         "0.643, clip 0.552): from 8 pairs gentleclip train --auto fits the map gentleclip fit "
-        "--method auto --tune --folds 5 chooses by cross-validation (9 wins, 7 ties, 4 losses "
+        "--method auto --tune chooses by cross-validation (9 wins, 7 ties, 4 losses "
         "against the recipe in 20 cells); unpaired rows, bags above all, are what gentle gains "
         "from"
     ),
