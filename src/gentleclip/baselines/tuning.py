@@ -17,7 +17,7 @@ expectation); the first of the best is chosen. The held-out rows never enter a f
 or, with ``folds`` (``--folds``), by cross-validation over the pairs: every pair is held out
 once, and a candidate scores its mean a->b R@1 over the folds. ``fit --tune`` cross-validates
 by default (:func:`default_folds`: up to 5 folds of 4 validation pairs or more) and holds one
-share out only where the pairs make fewer than 2 such folds, or when asked (``--holdout``).
+share out only when asked (``--holdout``).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def auto_folds(n_pairs: int, n_bags: int = 0) -> int:
 
 def default_folds(data: RegimeData, *, bag_means: bool) -> int:
     """``fit --tune``'s folds on ``data`` (:func:`auto_folds`; with ``bag_means`` the bags
-    count too); 0 where the pairs make fewer than 2 folds, and one share is held out instead."""
+    count too); 0 where they make fewer than 2 folds (``fit --tune`` then names the problem)."""
     return auto_folds(data.n_pairs, len(_bag_ids(data)) if bag_means else 0)
 
 

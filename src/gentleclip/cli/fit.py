@@ -6,8 +6,8 @@ PCA; with ``--bag-means`` each bag's mean A row and mean B row are one more pair
 it as ``RUN/model/`` (safetensors + JSON config) with ``RUN/fit.json``; then
 ``gentleclip eval``, ``embed``, ``index`` and ``search`` take RUN as they take a trained run.
 ``--tune`` chooses the parameters on the directory alone (:mod:`gentleclip.baselines.tuning`),
-by cross-validation where the pairs allow (up to 5 folds of 4 validation pairs or more), else on
-one share held out.
+by cross-validation (up to 5 folds of 4 validation pairs or more; ``--holdout SHARE``: one share
+held out instead).
 A directory whose ``split.json`` names a shipped dataset gets the parameters the bench sets on
 that dataset's maps (molecules: ``scale=false``), under ``--param``.
 """
