@@ -22,6 +22,8 @@ the same cell and seed; a cell counts only when every seed's row exists. The set
 - ``closed-form map`` (what ``gentleclip fit --method auto --tune --folds K`` fits): rows of
   :data:`FIT_FILES`, made by ``benchmarks/auto_fit.py`` on the same splits, for the cells of
   the regime pairs and of disjoint sides (:func:`fit_rows`).
+- ``closed-form map on the bag means`` (``gentleclip fit --method auto --bag-means --tune``):
+  rows of :data:`BAG_MEAN_FILES` (``auto_fit.py --bag-means``), bags of 8 with 0-50 pairs.
 
 Writes ``OUT/auto.md``: per class of data (bag size nearest 8, 32, 128, or disjoint sides;
 no pairs, or some; or pairs only) every setting's record against the recipe on the validation
@@ -104,7 +106,11 @@ PAIRS_ALONE = "pairs alone"  # the recipe with the unpaired rows left out (pairs
 # --folds K) on the bench's splits (benchmarks/auto_fit.py): pairs only and disjoint sides, on
 # the validation and the test split of every cell and seed
 CLOSED_FORM, FIT_FILES = "closed-form map", ("auto-fit-afe5197.jsonl",)
-SETTINGS = ("recipe", "clip", *SETTING_FILES, PAIRS_ALONE, CLOSED_FORM)
+# the same map with each bag's means as more pairs (gentleclip fit --method auto --bag-means
+# --tune, by 5 folds: auto_fit.py --bag-means): bags of 8 with 0-50 pairs; no class's pick
+BAG_MEAN_MAP = "closed-form map on the bag means"
+BAG_MEAN_FILES = ("auto-fit-bagmeans-afe5197.jsonl",)
+SETTINGS = ("recipe", "clip", *SETTING_FILES, PAIRS_ALONE, CLOSED_FORM, BAG_MEAN_MAP)
 BEST = "best issue baseline"
 # every cell's training split as --auto reads it (split_shape), in docs/bench: CI holds only
 # mfeat's data, so the report reads the shapes from here (tests build mfeat's again)
@@ -547,9 +553,11 @@ def report(bench_dir: Path, sclip_rows: Path) -> dict[str, Any]:
     by_setting = {**table_settings(tables), **setting_rows(bench_dir)}
     by_setting[PAIRS_ALONE] = pairs_alone_rows(tables)
     by_setting[CLOSED_FORM] = fit_rows(bench_dir)
+    by_setting[BAG_MEAN_MAP] = fit_rows(bench_dir, files=BAG_MEAN_FILES)
     on_val = {**table_settings(tables, "val"), **setting_rows(bench_dir, "val")}
     on_val[PAIRS_ALONE] = pairs_alone_rows(tables, "val")
     on_val[CLOSED_FORM] = fit_rows(bench_dir, "val")
+    on_val[BAG_MEAN_MAP] = fit_rows(bench_dir, "val", BAG_MEAN_FILES)
     cells, seeds = table_cells(tables), SEEDS
     shapes = [json.loads(line) for line in (bench_dir / SHAPES).read_text().splitlines()]
     picked = choices(shapes)
