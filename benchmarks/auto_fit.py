@@ -26,6 +26,8 @@ line per (cell, seed, split) with the chosen method, its parameters and the head
     python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-bagmeans-holdout-afe5197 \
         --bag-means --holdout
     python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-budget8-501bbc2 --budget 8
+    python benchmarks/auto_fit.py --out docs/bench --stem auto-fit-bagmeans32-501bbc2 \
+        --bag-means --regimes bags:32 --pairs 0,10,20,50,100,200
 """
 
 from __future__ import annotations
@@ -137,8 +139,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "bags of 8 with 0, 10, 20 and 50 pairs, as benchmarks/fit_tune.py",
     )
     p.add_argument("--budget", type=int, default=fit.BUDGET, help="candidates per map")
+    p.add_argument("--regimes", help="comma-separated regimes instead of the defaults")
+    p.add_argument("--pairs", help="comma-separated pair counts instead of the defaults")
     args = p.parse_args(argv)
     regimes, counts = (("bags:8",), (0, 10, 20, 50)) if args.bag_means else (REGIMES, PAIRS)
+    regimes = args.regimes.split(",") if args.regimes else regimes
+    counts = tuple(int(n) for n in args.pairs.split(",")) if args.pairs else counts
     cells = [(s, r, n) for s in args.suites.split(",") for r in regimes for n in counts]
     rows, start = [], time.perf_counter()
     for i, (suite, regime, pairs) in enumerate(cells, 1):

@@ -157,6 +157,38 @@ def test_pca_basis_reuses_the_svd_of_identical_rows(monkeypatch: pytest.MonkeyPa
     assert len(base._SVD_CACHE) == base.SVD_CACHE_SIZE
 
 
+@pytest.mark.parametrize("name", ["procrustes", "cca"])
+def test_an_svd_that_does_not_converge_falls_back_to_gesvd(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numpy's gesdd can fail on finite rank-deficient matrices (seen on a CCA fold of 40
+    pseudo-pairs in 64 PCA dimensions); the fit then takes scipy's gesvd and scores the same
+    (singular vectors may flip sign in pairs, so similarities are compared), and where both
+    fail it raises InputError, not LinAlgError."""
+    from scipy import linalg
+
+    from gentleclip.baselines import base
+
+    data = make_data(30, kind="linear")  # 30 pairs in 16-d: cca's 64 PCA dims clamp to 16
+    baseline, params = get_baseline(name), {"components": 12}
+    before = baseline.fit(data, params)
+
+    def no_convergence(*args: object, **kwargs: object) -> tuple:
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(base.np.linalg, "svd", no_convergence)
+    base._SVD_CACHE.clear()
+    after = baseline.fit(data, params)
+    for fitted in (before, after):
+        assert recall_at_1(fitted, data) == recall_at_1(before, data)
+    sims = [f.encode("a", data.eval_a) @ f.encode("b", data.eval_b).T for f in (before, after)]
+    torch.testing.assert_close(sims[1], sims[0], atol=1e-5, rtol=0)
+    monkeypatch.setattr(linalg, "svd", no_convergence)
+    base._SVD_CACHE.clear()
+    with pytest.raises(InputError, match="did not converge"):
+        baseline.fit(data, params)
+
+
 BAD_VALUES = {
     "count": [0, -3, 2.5, "8", True, None],
     "count?": [0, 1.5, "all", False],

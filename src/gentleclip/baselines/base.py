@@ -154,6 +154,30 @@ SVD_CACHE_SIZE = 4
 _SVD_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
 
 
+def svd(
+    matrix: np.ndarray, *, full_matrices: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``u, s, vt`` of ``matrix``: numpy's SVD (LAPACK's gesdd), or, where gesdd does not
+    converge, scipy's with gesvd (slower, sturdier). gesdd can fail on finite, rank-deficient
+    matrices, such as the cross-covariance of fewer pairs than dimensions in a
+    cross-validation fold; the fallback runs only then, so every other result is unchanged.
+
+    Raises InputError where neither converges."""
+    try:
+        return np.linalg.svd(matrix, full_matrices=full_matrices)
+    except np.linalg.LinAlgError:
+        from scipy.linalg import LinAlgError
+        from scipy.linalg import svd as scipy_svd
+
+        try:
+            return scipy_svd(matrix, full_matrices=full_matrices, lapack_driver="gesvd")
+        except (LinAlgError, ValueError) as err:
+            raise InputError(
+                f"the SVD of a {matrix.shape[0]} x {matrix.shape[1]} matrix did not converge "
+                f"({err}); check the features for extreme values"
+            ) from None
+
+
 def principal_directions(x: np.ndarray) -> np.ndarray:
     """``vt`` of the thin SVD of centred ``x``: (min(n, d), d), rows by decreasing variance.
 
@@ -167,7 +191,7 @@ def principal_directions(x: np.ndarray) -> np.ndarray:
     if key in _SVD_CACHE:
         _SVD_CACHE.move_to_end(key)
         return _SVD_CACHE[key]
-    vt = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)[2]
+    vt = svd(x - x.mean(axis=0), full_matrices=False)[2]
     vt.setflags(write=False)
     _SVD_CACHE[key] = vt
     while len(_SVD_CACHE) > SVD_CACHE_SIZE:

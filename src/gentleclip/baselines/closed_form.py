@@ -30,6 +30,7 @@ from gentleclip.baselines.base import (
     pca_basis,
     require_pairs,
     standardized_rows,
+    svd,
     unit_rows,
 )
 from gentleclip.data.regimes import RegimeData
@@ -125,7 +126,7 @@ class ProcrustesBaseline:
         if params["whiten"]:
             bases = {side: _whitened(bases[side], rows[side]) for side in ("a", "b")}
         n = data.n_pairs
-        u, _, vt = np.linalg.svd((rows["a"][:n] @ bases["a"]).T @ (rows["b"][:n] @ bases["b"]))
+        u, _, vt = svd((rows["a"][:n] @ bases["a"]).T @ (rows["b"][:n] @ bases["b"]))
         rotation = u @ vt
         return LinearEmbedder(
             standardizers=scalers,
@@ -176,7 +177,7 @@ class CCABaseline:
         centred = {side: s - s.mean(axis=0) for side, s in scores.items()}
         inv_sqrt = {side: _inv_sqrt(_shrunk(c.T @ c / (n - 1), reg)) for side, c in centred.items()}
         cross = centred["a"].T @ centred["b"] / (n - 1)
-        u, _, vt = np.linalg.svd(inv_sqrt["a"] @ cross @ inv_sqrt["b"])
+        u, _, vt = svd(inv_sqrt["a"] @ cross @ inv_sqrt["b"])
         k = min(int(params["components"]), max_rank(data), u.shape[1], vt.shape[0])
         weights = {
             "a": bases["a"] @ inv_sqrt["a"] @ u[:, :k],
