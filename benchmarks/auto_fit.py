@@ -45,7 +45,6 @@ from gentleclip.baselines import get_baseline
 from gentleclip.baselines.tuning import (
     AUTO_METHODS,
     MIN_VALIDATION_PAIRS,
-    MOST_FOLDS,
     auto_folds,
     tune_methods,
 )
@@ -61,12 +60,12 @@ PAIRS = (10, 20, 50, 100, 200)
 SEEDS = (0, 1, 2, 3, 4)
 
 
-def folds_for(n_pairs: int, holdout: bool, bag_means: bool = False) -> int | None:
+def folds_for(n_pairs: int, holdout: bool, bag_means: bool = False, n_bags: int = 0) -> int | None:
     """The folds ``fit_auto`` uses on ``n_pairs`` (0: the holdout of a fifth), None where it
     cannot choose (2 folds of 4 do not fit; with the holdout, 4 pairs are not a fifth). With
-    bag means the bags are validation pairs too: 5 folds, or the holdout, always."""
+    bag means the ``n_bags`` bags are validation pairs too (``fit --tune``'s default folds)."""
     if bag_means:
-        return 0 if holdout else MOST_FOLDS
+        return 0 if holdout else (auto_folds(n_pairs, n_bags) or None)
     if holdout:
         return 0 if round(0.2 * n_pairs) >= MIN_VALIDATION_PAIRS else None
     return auto_folds(n_pairs) or None
@@ -114,7 +113,8 @@ def cell_rows(
     data = bench.cell_data(domain, cell, datasets.entry(suite).setting.test_size, False)
     rows = []
     for name, split in (("val", data.val), ("test", data.test)):
-        folds = folds_for(len(split["paired_a"]), holdout, bag_means)
+        n_bags = len(np.unique(split["unpaired_a_bags"])) if bag_means else 0
+        folds = folds_for(len(split["paired_a"]), holdout, bag_means, n_bags)
         if folds is None:
             continue  # too few pairs to choose on
         method, params, embedder = fit_auto(split, suite, folds, bag_means, budget)

@@ -205,3 +205,45 @@ def test_fit_tune_reports_are_made_from_their_rows(
         assert f"scored {auto_mean} on average" in readme
         assert f"{ridge} for ridge tuned that way" in readme
     assert f"{means['defaults']:.3f} for ridge's defaults" in readme
+
+
+def _mean_by_cell(file: str, split: str) -> dict[tuple, float]:
+    rows = [json.loads(line) for line in (BENCH / file).read_text().splitlines()]
+    cells: dict[tuple, list[float]] = {}
+    for r in rows:
+        if r["split"] == split:
+            cells.setdefault((r["suite"], r["regime"], r["pairs"]), []).append(r["value"])
+    return {k: sum(v) / len(v) for k, v in cells.items()}
+
+
+@pytest.mark.parametrize(
+    ("four", "eight", "quote"),
+    [
+        (
+            "auto-fit-afe5197.jsonl",
+            "auto-fit-budget8-501bbc2.jsonl",
+            "from {v4:.4f} to {v8:.4f} on validation and from {t4:.4f} to {t8:.4f} on test "
+            "(higher in {hi} of {n} cells on test, lower in {lo})",
+        ),
+        (
+            "auto-fit-bagmeans-afe5197.jsonl",
+            "auto-fit-bagmeans-budget8-501bbc2.jsonl",
+            "from {v4:.4f} to {v8:.4f} and from {t4:.4f} to {t8:.4f} (higher in {hi} of {n} on "
+            "test, lower in {lo})",
+        ),
+    ],
+)
+def test_the_budget_8_records_in_results_md(four: str, eight: str, quote: str) -> None:
+    """results.md's means and counts of fit --method auto --tune with 8 candidates per map
+    against the bench's 4 are the rows' (every cell holds 5 seeds on both sides)."""
+    found = {}
+    for split, tag in (("val", "v"), ("test", "t")):
+        base, wide = _mean_by_cell(four, split), _mean_by_cell(eight, split)
+        assert base.keys() == wide.keys()
+        found[f"{tag}4"] = sum(base.values()) / len(base)
+        found[f"{tag}8"] = sum(wide.values()) / len(wide)
+    found["hi"] = sum(wide[k] > base[k] for k in base)
+    found["lo"] = sum(wide[k] < base[k] for k in base)
+    found["n"] = len(base)
+    results = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
+    assert quote.format(**found) in results
