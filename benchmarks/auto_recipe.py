@@ -23,7 +23,7 @@ the same cell and seed; a cell counts only when every seed's row exists. The set
   :data:`FIT_FILES`, made by ``benchmarks/auto_fit.py`` on the same splits, for the cells of
   the regime pairs and of disjoint sides (:func:`fit_rows`).
 - ``closed-form map on the bag means`` (``gentleclip fit --method auto --bag-means --tune``):
-  rows of :data:`BAG_MEAN_FILES` (``auto_fit.py --bag-means``), bags of 8 with 0-50 pairs.
+  rows of :data:`BAG_MEAN_FILES` (``auto_fit.py --bag-means``), every bag size and pair count.
 
 Writes ``OUT/auto.md``: per class of data (bag size nearest 8, 32, 128, or disjoint sides;
 no pairs, or some; or pairs only) every setting's record against the recipe on the validation
@@ -107,9 +107,14 @@ PAIRS_ALONE = "pairs alone"  # the recipe with the unpaired rows left out (pairs
 # the validation and the test split of every cell and seed
 CLOSED_FORM, FIT_FILES = "closed-form map", ("auto-fit-afe5197.jsonl",)
 # the same map with each bag's means as more pairs (gentleclip fit --method auto --bag-means
-# --tune, by 5 folds: auto_fit.py --bag-means): bags of 8 with 0-50 pairs; no class's pick
+# --tune, by its default folds: auto_fit.py --bag-means) at every bag size; no class's pick
 BAG_MEAN_MAP = "closed-form map on the bag means"
-BAG_MEAN_FILES = ("auto-fit-bagmeans-afe5197.jsonl",)
+BAG_MEAN_FILES = (
+    "auto-fit-bagmeans-afe5197.jsonl",  # bags of 8, 0-50 pairs
+    "auto-fit-bagmeans8many-501bbc2.jsonl",  # bags of 8, 100-200
+    "auto-fit-bagmeans32-501bbc2.jsonl",  # bags of 32, 0-200
+    "auto-fit-bagmeans128-501bbc2.jsonl",  # bags of 128, 0-200
+)
 SETTINGS = ("recipe", "clip", *SETTING_FILES, PAIRS_ALONE, CLOSED_FORM, BAG_MEAN_MAP)
 BEST = "best issue baseline"
 # every cell's training split as --auto reads it (split_shape), in docs/bench: CI holds only
