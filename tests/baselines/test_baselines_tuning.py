@@ -342,5 +342,7 @@ def test_fit_cli_tune_cross_validates_by_default(
     assert "--folds and --holdout are two ways to hold pairs out: give one" in (
         capsys.readouterr().err
     )
+    assert main([*few, "--holdout", "1.5", "--out", str(tmp_path / "i")]) == 2
+    assert "--holdout is a share of the pairs: between 0 and 1, got 1.5" in capsys.readouterr().err
     assert main([*few, "--folds", "1", "--out", str(tmp_path / "h")]) == 2
     assert "cross-validation needs at least 2 folds, got 1" in capsys.readouterr().err
