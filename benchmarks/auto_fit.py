@@ -136,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--bag-means",
         action="store_true",
         help="the bag-mean maps instead (fit --bag-means: each bag's means one more pair) on "
-        "bags of 8 with 0, 10, 20 and 50 pairs, as benchmarks/fit_tune.py",
+        "bags of 8 with 0, 10, 20 and 50 pairs, as benchmarks/fit_tune.py (--regimes and "
+        "--pairs for others)",
     )
     p.add_argument("--budget", type=int, default=fit.BUDGET, help="candidates per map")
     p.add_argument("--regimes", help="comma-separated regimes instead of the defaults")
