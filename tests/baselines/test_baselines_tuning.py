@@ -305,7 +305,8 @@ def test_fit_cli_folds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "tuning by 2-fold cross-validation on 20 pairs" in capsys.readouterr().out
     assert json.loads((tmp_path / "b" / "fit.json").read_text())["tuned"]["folds"] == 2
     assert main([*argv, "--tune", "--folds", "2", "--bag-means", "--out", str(tmp_path / "c")]) == 0
-    assert "tuning by 2-fold cross-validation on 50 pairs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "tuning by 2-fold cross-validation on 20 pairs and 30 bags' means" in out
     ridge = ["fit", str(tmp_path / "data"), "--method", "ridge", "--folds", "2"]
     assert main([*ridge, "--out", str(tmp_path / "d")]) == 2
     assert "--folds says how --tune chooses: add --tune" in capsys.readouterr().err
@@ -327,8 +328,8 @@ def test_fit_cli_tune_cross_validates_by_default(
     for name, extra in cases.items():
         assert main([*argv, *extra, "--out", str(tmp_path / name)]) == 0
     out = capsys.readouterr().out
-    assert out.count("tuning by 3-fold cross-validation on 12 pairs") == 2  # 12 // 3 = 4
-    assert out.count("tuning by 4-fold cross-validation on 18 pairs") == 2  # 12 // 4 + 6 // 4
+    assert out.count("tuning by 3-fold cross-validation on 12 pairs (") == 2  # 12 // 3 = 4
+    assert out.count("4-fold cross-validation on 12 pairs and 6 bags' means") == 2  # 3 + 1
     tuned = {k: json.loads((tmp_path / k / "fit.json").read_text())["tuned"] for k in cases}
     assert tuned["a"] == tuned["b"] and tuned["c"] == tuned["d"]
     _write_dir(tmp_path / "few", n_pairs=7, n_bags=1)

@@ -268,7 +268,11 @@ def _tune_record(params: dict[str, Any], scored: list[dict[str, Any]], split: An
     """Print each candidate's validation score; the record for fit.json."""
     n_val = len(split.val_a)
     if split.folds > 1:
-        print(f"tuning by {split.folds}-fold cross-validation on {n_val} pairs, mean a->b R@1:")
+        means = f" and {split.held_bags} bags' means" if split.held_bags else ""
+        print(
+            f"tuning by {split.folds}-fold cross-validation on {split.held_pairs} pairs{means} "
+            "(each held out once), mean a->b R@1:"
+        )
     else:
         print(
             f"tuning on {n_val} validation pairs ({split.held_pairs} held-out pairs, "
