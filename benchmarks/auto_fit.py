@@ -67,7 +67,7 @@ def folds_for(n_pairs: int, holdout: bool, bag_means: bool = False, n_bags: int 
     if bag_means:
         return 0 if holdout else (auto_folds(n_pairs, n_bags) or None)
     if holdout:
-        return 0 if round(0.2 * n_pairs) >= MIN_VALIDATION_PAIRS else None
+        return 0 if round(fit.HOLDOUT * n_pairs) >= MIN_VALIDATION_PAIRS else None
     return auto_folds(n_pairs) or None
 
 

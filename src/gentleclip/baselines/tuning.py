@@ -117,12 +117,17 @@ def cross_folds(
     return splits
 
 
+def check_share(share: float) -> None:
+    """InputError unless ``share`` (``--holdout``) lies strictly between 0 and 1."""
+    if not 0 < share < 1:
+        raise InputError(f"--holdout is a share of the pairs: between 0 and 1, got {share}")
+
+
 def holdout(data: RegimeData, *, share: float, bag_means: bool, seed: int) -> Holdout:
     """Hold out ``share`` of the pairs and, with ``bag_means``, of the bags (see module).
 
     Raises InputError when fewer than ``MIN_VALIDATION_PAIRS`` validation pairs result."""
-    if not 0 < share < 1:
-        raise InputError(f"the held-out share must be between 0 and 1, got {share}")
+    check_share(share)
     rng = np.random.default_rng(seed)
     order = rng.permutation(data.n_pairs)
     held = order[: round(share * data.n_pairs)]

@@ -28,6 +28,7 @@ from gentleclip.baselines.tuning import (
     MIN_VALIDATION_PAIRS,
     MOST_FOLDS,
     SCORE,
+    check_share,
     default_folds,
     tune_methods,
 )
@@ -135,8 +136,8 @@ def _check_options(args: argparse.Namespace) -> None:
             raise InputError(f"{flag} says how --tune chooses: add --tune")
     if args.folds is not None and args.holdout is not None:
         raise InputError("--folds and --holdout are two ways to hold pairs out: give one")
-    if args.holdout is not None and not 0 < args.holdout < 1:
-        raise InputError(f"--holdout is a share of the pairs: between 0 and 1, got {args.holdout}")
+    if args.holdout is not None:
+        check_share(args.holdout)
     if (Path(args.out) / "model").exists():
         raise InputError(f"{Path(args.out) / 'model'} already exists; choose a new --out")
 

@@ -26,7 +26,7 @@ mean exceeds the larger std); ``benchmarks/auto_recipe.py`` scores every setting
 (docs/bench/auto.md; docs/results.md, "Choosing a setting: train --auto"), and
 :data:`EVIDENCE` quotes each pick's record on the test pairs. The closed-form map is what
 ``gentleclip fit DIR --method auto --tune --folds K`` fits (K up to 5 folds of 4 pairs or more:
-:func:`~gentleclip.baselines.tuning.auto_folds`); ``train --auto`` then trains nothing.
+:func:`~gentleclip.baselines.tuning.default_folds`); ``train --auto`` then trains nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gentleclip.baselines.tuning import MIN_VALIDATION_PAIRS, auto_folds
+from gentleclip.baselines.tuning import MIN_VALIDATION_PAIRS, default_folds
 from gentleclip.data.regimes import Regime, RegimeData, nearest_measured_bag_size
 from gentleclip.data.sampler import largest_bag
 from gentleclip.errors import InputError
@@ -155,7 +155,7 @@ def _picked(data: RegimeData, label: str, name: str) -> AutoChoice:
     if pick == PAIRS_ALONE:
         return _pairs_alone(label, evidence)
     if pick == FIT:
-        folds = auto_folds(data.n_pairs)
+        folds = default_folds(data, bag_means=False)  # what fit --tune takes here
         if not folds:
             return _too_few_to_fold(label, name)
         setting = (
