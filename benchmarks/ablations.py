@@ -26,6 +26,8 @@ gentle run beside the ablations in the same folder) go to ``OUT/ablations-settin
     python benchmarks/ablations.py --rows docs/bench/bench-ablations-settings-878d371.jsonl \
         --setting bags:32/20 bags:8/100 bags:8/0 --stem ablations-settings --out docs/bench
 
+``--title`` names such a report (one suite's rows alone, say).
+
 A setting ``REGIME/PAIRS/STEPROWS`` (such as ``bags:128/20/128``) takes the rows run with
 ``--recipe-override '{"sampler": {"unpaired_per_step": STEPROWS}}'`` (steps that hold a whole
 bag of 128); a plain ``REGIME/PAIRS`` takes only rows run with the recipes as they are.
@@ -152,10 +154,14 @@ def report(found: Found, searches: str = "mfeat: full; the others: halving") -> 
     return "\n".join(lines) + "\n"
 
 
-def settings_report(found_by_setting: dict[Setting, Found]) -> str:
-    """ablations-settings.md: a section per setting, each a table and its verdict lines."""
+SETTINGS_TITLE = "Ablations of gentle at other settings"
+
+
+def settings_report(found_by_setting: dict[Setting, Found], title: str = SETTINGS_TITLE) -> str:
+    """ablations-settings.md: a section per setting, each a table and its verdict lines,
+    under the heading ``title``."""
     lines = [
-        "# Ablations of gentle at other settings",
+        f"# {title}",
         "",
         "Each ablation against gentle run beside it with the same search (halving). "
         + HEADLINE_NOTE,
@@ -253,6 +259,9 @@ def main() -> None:
         default="mfeat: full; the others: halving",
         help="which search the rows ran with, as the report says it",
     )
+    parser.add_argument(
+        "--title", default=SETTINGS_TITLE, help="the heading of a report with --setting"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     rows = [row for path in args.rows for row in bench.read_results(path)]
@@ -261,7 +270,7 @@ def main() -> None:
     if missing := [setting_title(st) for st, f in found.items() if not f]:
         raise SystemExit(f"no suite has both ablation rows and gentle rows at {missing}")
     single = args.setting == [SETTING]
-    text = report(found[SETTING], args.searches) if single else settings_report(found)
+    text = report(found[SETTING], args.searches) if single else settings_report(found, args.title)
     with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
     png = args.out / f"{args.stem}.png"
