@@ -200,6 +200,9 @@ def plot_settings(
     """A row of panels per setting, one panel per suite: gentle and each ablation's mean with
     its seed std as an error bar."""
     suites = [s for s in SUITES if any(s in f for f in found_by_setting.values())] or ["-"]
+    if len(suites) == 1 and titles and len(found_by_setting) > 1:
+        plot_one_suite(found_by_setting, suites[0], path)
+        return
     nrows = max(len(found_by_setting), 1)
     fig = Figure(figsize=(3.2 * len(suites), 3.6 * nrows), layout="constrained")
     axes = fig.subplots(nrows, len(suites), squeeze=False)
@@ -212,6 +215,25 @@ def plot_settings(
             else:
                 ax.set_axis_off()
         row[0].set_ylabel("headline (mean ± seed std)")
+    save_figure_atomic(fig, path)
+
+
+ONE_SUITE_COLUMNS = 4  # one suite's settings wrap into rows of this many panels
+
+
+def plot_one_suite(found_by_setting: dict[Setting, Found], suite: str, path: Path) -> None:
+    """One suite's settings as a grid of panels, ``ONE_SUITE_COLUMNS`` to a row."""
+    ncols = min(ONE_SUITE_COLUMNS, len(found_by_setting))
+    nrows = -(-len(found_by_setting) // ncols)
+    fig = Figure(figsize=(3.2 * ncols, 3.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, (setting, found) in zip(axes, found_by_setting.items(), strict=False):
+        bars(ax, *found[suite])
+        ax.set_title(f"{suite}, {setting_title(setting, steps_sep=PANEL_STEPS_SEP)}")
+    for ax in axes[len(found_by_setting) :]:
+        ax.set_axis_off()
+    for ax in axes[::ncols]:
+        ax.set_ylabel("headline (mean ± seed std)")
     save_figure_atomic(fig, path)
 
 

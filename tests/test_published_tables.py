@@ -1069,6 +1069,71 @@ def test_ablations_at_other_settings_are_made_from_their_rows(
     assert len(table) == sum(rows_per_table) and [t for t in table if t not in doc] == []
 
 
+# session 133f6c6: the ablations on molecules' current recipe (head-only towers) at other
+# settings, gentle run beside them (halving search)
+MOLECULES_ABLATION_ROWS = "bench-ablations-molecules-settings-133f6c6.jsonl"
+MOLECULES_ABLATION_SETTINGS = (
+    ("bags:8", 0),
+    ("bags:8", 10),
+    ("bags:8", 20),
+    ("bags:8", 50),
+    ("bags:8", 200),
+    ("bags:32", 20),
+    ("bags:128", 20),
+    ("unpaired", 20),
+)
+MOLECULES_ABLATION_TITLE = "Ablations of gentle on molecules' head-only towers"
+MOLECULES_GENTLE_EQUAL = 40  # gentle's cells there equal to the halving grid's (of 40)
+
+
+def test_molecules_ablations_on_its_towers_are_made_from_their_rows(
+    bench_script: ScriptLoader,
+) -> None:
+    """docs/bench/ablations-molecules-settings.md is what benchmarks/ablations.py --setting
+    --title makes of session 133f6c6's rows (gentle and all five ablations, 5 seeds each, at
+    every setting), and results.md shows every table row."""
+    ablations = bench_script("ablations")
+    rows = bench.read_results(BENCH / MOLECULES_ABLATION_ROWS)
+    gentle = ablations.gentle_by_suite(None, rows)
+    found = {st: ablations.collect(rows, gentle, st) for st in MOLECULES_ABLATION_SETTINGS}
+    for setting in MOLECULES_ABLATION_SETTINGS:
+        assert list(found[setting]) == ["molecules"]
+        g, abl = found[setting]["molecules"]
+        assert g.n == 5 and set(abl) == set(bench.ABLATIONS)
+        assert all(s.n == 5 for s in abl.values())
+    text = ablations.settings_report(found, MOLECULES_ABLATION_TITLE)
+    assert (BENCH / "ablations-molecules-settings.md").read_text(encoding="utf-8") == text
+    assert (BENCH / "ablations-molecules-settings.png").stat().st_size > 0
+    lines = (ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines()
+    doc = {line.strip() for line in lines}  # the tables sit inside a list item there
+    table = [line for line in text.splitlines() if line.startswith("| molecules")]
+    assert len(table) == 6 * len(MOLECULES_ABLATION_SETTINGS)
+    assert [t for t in table if t not in doc] == []
+
+
+def test_molecules_ablations_gentle_equals_the_halving_grid() -> None:
+    """gentle, run beside the ablations, equals molecules' halving grid of session 6ad9b49
+    (the same kind of machine) in every cell both have, as results.md says."""
+    beside = {
+        _cell_key(r): r["value"]
+        for r in bench.read_results(BENCH / MOLECULES_ABLATION_ROWS)
+        if r["method"] == "gentle"
+    }
+    grid = {
+        _cell_key(r): r["value"]
+        for r in bench.read_results(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
+        if r["method"] == "gentle" and _cell_key(r) in beside
+    }
+    assert len(beside) == 40 and set(grid) == set(beside)
+    assert sum(beside[k] == grid[k] for k in beside) == MOLECULES_GENTLE_EQUAL
+    said = f"equals molecules' halving grid (session 6ad9b49) in {MOLECULES_GENTLE_EQUAL} of 40"
+    assert said in _results_flat()
+
+
+def _cell_key(row: dict[str, Any]) -> tuple[str, int, int]:
+    return (row["regime"], row["pairs"], row["seed"])
+
+
 MMD_REDUNDANCY_ROWS = "mmd-redundancy-878d371.jsonl"
 VARIANTS = ("gentle", "gentle-no-mmd")
 
