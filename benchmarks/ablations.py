@@ -198,7 +198,8 @@ def plot_settings(
     found_by_setting: dict[Setting, Found], path: Path, *, titles: bool = True
 ) -> None:
     """A row of panels per setting, one panel per suite: gentle and each ablation's mean with
-    its seed std as an error bar."""
+    its seed std as an error bar. One suite's settings wrap into a grid instead
+    (:func:`plot_one_suite`)."""
     suites = [s for s in SUITES if any(s in f for f in found_by_setting.values())] or ["-"]
     if len(suites) == 1 and titles and len(found_by_setting) > 1:
         plot_one_suite(found_by_setting, suites[0], path)

@@ -898,8 +898,18 @@ def test_ablation_settings_report_has_a_section_per_setting(
     assert "## bags:32, 20 pairs" in text and "## bags:8, 100 pairs" in text
     assert "## bags:32, 20 pairs, steps of 64 rows" in text
     assert "| mfeat | gentle-no-sdd | 0.310 ± 0.008 | 3 | -0.200 | worse |" in text
+    assert ablations.settings_report(found, title="T").startswith("# T\n")
     ablations.plot_settings({st: f for st, f in found.items() if f}, tmp_path / "a.png")
-    assert (tmp_path / "a.png").stat().st_size > 0
+    # one suite's 3 settings side by side in one row, not stacked in a column
+    width, height = _png_size(tmp_path / "a.png")
+    assert width > 2 * height
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's header."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 @pytest.mark.parametrize(
