@@ -194,45 +194,29 @@ def plot(found: Found, path: Path) -> None:
 PANEL_STEPS_SEP = ",\n"  # a panel title puts the step size on a line of its own
 
 
+ONE_SUITE_COLUMNS = 4  # one suite's settings wrap into rows of this many panels
+
+
 def plot_settings(
     found_by_setting: dict[Setting, Found], path: Path, *, titles: bool = True
 ) -> None:
     """A row of panels per setting, one panel per suite: gentle and each ablation's mean with
-    its seed std as an error bar. One suite's settings wrap into a grid instead
-    (:func:`plot_one_suite`)."""
+    its seed std as an error bar. One suite's settings wrap instead, ``ONE_SUITE_COLUMNS``
+    panels to a row."""
     suites = [s for s in SUITES if any(s in f for f in found_by_setting.values())] or ["-"]
-    if len(suites) == 1 and titles and len(found_by_setting) > 1:
-        plot_one_suite(found_by_setting, suites[0], path)
-        return
-    nrows = max(len(found_by_setting), 1)
-    fig = Figure(figsize=(3.2 * len(suites), 3.6 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, len(suites), squeeze=False)
-    for row, (setting, found) in zip(axes, found_by_setting.items(), strict=False):
-        for ax, suite in zip(row, suites, strict=True):
-            if suite in found:
-                bars(ax, *found[suite])
-                title = f"{suite}, {setting_title(setting, steps_sep=PANEL_STEPS_SEP)}"
-                ax.set_title(title if titles else suite)
-            else:
-                ax.set_axis_off()
-        row[0].set_ylabel("headline (mean ± seed std)")
-    save_figure_atomic(fig, path)
-
-
-ONE_SUITE_COLUMNS = 4  # one suite's settings wrap into rows of this many panels
-
-
-def plot_one_suite(found_by_setting: dict[Setting, Found], suite: str, path: Path) -> None:
-    """One suite's settings as a grid of panels, ``ONE_SUITE_COLUMNS`` to a row."""
-    ncols = min(ONE_SUITE_COLUMNS, len(found_by_setting))
-    nrows = -(-len(found_by_setting) // ncols)
+    panels = [(setting, suite) for setting in found_by_setting for suite in suites]
+    ncols = len(suites) if len(suites) > 1 else min(ONE_SUITE_COLUMNS, max(len(panels), 1))
+    nrows = max(-(-len(panels) // ncols), 1)
     fig = Figure(figsize=(3.2 * ncols, 3.6 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, (setting, found) in zip(axes, found_by_setting.items(), strict=False):
-        bars(ax, *found[suite])
-        ax.set_title(f"{suite}, {setting_title(setting, steps_sep=PANEL_STEPS_SEP)}")
-    for ax in axes[len(found_by_setting) :]:
-        ax.set_axis_off()
+    for ax, (setting, suite) in zip(axes, panels, strict=False):
+        if suite in (found := found_by_setting[setting]):
+            bars(ax, *found[suite])
+            title = f"{suite}, {setting_title(setting, steps_sep=PANEL_STEPS_SEP)}"
+            ax.set_title(title if titles else suite)
+    for ax in axes:
+        if not ax.has_data():
+            ax.set_axis_off()
     for ax in axes[::ncols]:
         ax.set_ylabel("headline (mean ± seed std)")
     save_figure_atomic(fig, path)
