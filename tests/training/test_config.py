@@ -10,7 +10,7 @@ import yaml
 from gentleclip.cli.main import main
 from gentleclip.errors import InputError
 from gentleclip.experiments import bench
-from gentleclip.recipes import load_recipe, recipe_names
+from gentleclip.recipes import config_or_recipe, load_recipe, recipe_names
 from gentleclip.training.config import (
     MAX_SEED,
     TrainConfig,
@@ -209,3 +209,15 @@ def test_a_renamed_encoder_starts_from_its_own_options() -> None:
     assert config_from_dict({"model": given}).model.encoder_b_kwargs == {"channels": 18}
     same = config_from_dict({"model": {"encoder_a": "mlp"}}).model
     assert same.encoder_a_kwargs == {"hidden_dims": [256]}
+
+
+def test_config_takes_a_file_or_a_shipped_recipe_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert config_or_recipe(None) == TrainConfig()
+    assert config_or_recipe("molecules-gentle") == load_recipe("molecules-gentle")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "molecules-gentle").write_text("seed: 7\n")  # a file of that name wins
+    assert config_or_recipe("molecules-gentle").seed == 7
+    with pytest.raises(InputError, match=r"not found: nope \(nor is it a shipped recipe: .*mfeat"):
+        config_or_recipe("nope")

@@ -6,9 +6,9 @@ import argparse
 
 from gentleclip.data.regimes import RegimeData, load_dataset_dir
 from gentleclip.errors import InputError
-from gentleclip.recipes import BAG_NCE_BAGS_PER_STEP
+from gentleclip.recipes import BAG_NCE_BAGS_PER_STEP, config_or_recipe
 from gentleclip.training import auto
-from gentleclip.training.config import METHODS, TrainConfig, load_config
+from gentleclip.training.config import METHODS, TrainConfig
 from gentleclip.training.finetune import enable_encoder_training
 from gentleclip.training.fit import train
 
@@ -23,7 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="gentle (default), clip (pairs only) or sclip (pairs + OT pseudo-labels)",
     )
-    p.add_argument("--config", default=None, help="YAML recipe overriding the defaults")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="YAML recipe overriding the defaults, or a shipped recipe's name "
+        "(molecules-gentle, emoji-finetune-gentle, ...: docs/results.md names each one's use)",
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None, help="train for N epochs (not steps)")
     p.add_argument("--steps", type=int, default=None, help="train for N optimizer steps")
@@ -100,7 +105,7 @@ def apply_overrides(
 ) -> TrainConfig:
     """The YAML recipe (or defaults), then ``choice`` (``--auto``), then the other
     command-line flags on top."""
-    config = load_config(config_path)
+    config = config_or_recipe(config_path)
     if choice is not None:
         auto.apply(choice, config)
     if args.method is not None:

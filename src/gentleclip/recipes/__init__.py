@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from gentleclip.errors import InputError
-from gentleclip.training.config import TrainConfig, config_from_dict, read_yaml
+from gentleclip.training.config import TrainConfig, config_from_dict, load_config, read_yaml
 
 # Whole bags a step of recipe bag-nce must hold (its bag term needs 2 bags). Where its 128
 # rows cannot hold them (bags of 128), the bench's gentle-bagnce and `gentleclip train
@@ -32,3 +33,15 @@ def recipe_overrides(name: str) -> dict[str, Any]:
 def load_recipe(name: str) -> TrainConfig:
     """The config of a shipped recipe, e.g. ``mfeat-gentle``."""
     return config_from_dict(recipe_overrides(name))
+
+
+def config_or_recipe(text: str | None) -> TrainConfig:
+    """``train --config``: a YAML file, else the name of a shipped recipe
+    (``molecules-gentle``); None gives the defaults. A file of that name wins over the recipe."""
+    if text is None or Path(text).is_file():
+        return load_config(text)
+    if text in recipe_names():
+        return load_recipe(text)
+    raise InputError(
+        f"config file not found: {text} (nor is it a shipped recipe: {', '.join(recipe_names())})"
+    )

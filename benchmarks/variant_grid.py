@@ -1,0 +1,245 @@
+"""A variant of gentle over a suite's default grid: against gentle, and in gentle's place.
+
+An ablation that wins at a few settings (docs/bench/ablations-molecules-settings.md) is a
+candidate recipe only if it holds over the whole grid. This script takes a suite's grid
+(``--grid``: every method of the ``compare`` group, one search) and the variant's rows at the
+grid's settings and seeds (``--rows``: bench method ``--variant``, run with the same search, no
+``--recipe-override``), and for every (regime, pairs) of the grid reports:
+
+- the variant against gentle (better / worse when the gap exceeds the larger seed std, else
+  same: the tables' rule);
+- gentle's outcome against the best baseline of the grid, and the variant's in gentle's place
+  (win / tie / lose by the same rule, :class:`gentleclip.experiments.bench.Verdict`).
+
+It writes ``OUT/STEM.md`` (the table and counts) and ``OUT/STEM.png`` (per regime, the headline
+against the pairs: gentle, the variant and the best baseline at each count, seed std as bars):
+
+    python benchmarks/variant_grid.py --suite molecules --variant gentle-ssl \\
+        --grid docs/bench/bench-molecules-halving-6ad9b49.jsonl \\
+        --rows docs/bench/bench-ablations-molecules-settings-133f6c6.jsonl \\
+        docs/bench/bench-ssl-molecules100-133f6c6.jsonl \\
+        docs/bench/bench-ssl-molecules-grid-f2b0d1e.jsonl \\
+        --stem ssl-molecules-grid --out docs/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from matplotlib.figure import Figure
+
+from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.experiments import bench
+
+# bench.Verdict's outcomes, said of the variant against gentle
+WORDS = {"win": "better", "lose": "worse", "tie": "same"}
+NOTE = (
+    "Headline: the suite's test metric (class P@1 where labels exist, else R@10), mean ± seed "
+    f"std over the same seeds ({bench.STD_NOTE}). A verdict needs a gap larger than the larger "
+    "seed std."
+)
+
+
+class Setting(NamedTuple):
+    """One (regime, pairs) of the grid: gentle, the variant, and each against the baselines."""
+
+    regime: str
+    pairs: int
+    before: bench.Verdict  # gentle against the best baseline
+    after: bench.Verdict  # the variant in gentle's place
+
+    @property
+    def against_gentle(self) -> str:
+        """better / same / worse: the variant against gentle, by the tables' rule."""
+        pair = bench.Verdict(
+            self.before.where, self.after.gentle, "gentle", self.before.gentle, None
+        )
+        return WORDS.get(pair.outcome, pair.outcome)
+
+
+def variant_rows(rows: Sequence[dict[str, Any]], suite: str, variant: str) -> list[dict]:
+    """The variant's rows of ``suite`` run with the recipes as they are, renamed gentle."""
+    return [
+        {**row, "method": "gentle"}
+        for row in rows
+        if row["suite"] == suite and row["method"] == variant and not row.get("recipe_override")
+    ]
+
+
+def collect(grid: Sequence[dict], rows: Sequence[dict], suite: str, variant: str) -> list[Setting]:
+    """Every (regime, pairs) of ``suite``'s grid; refuses a setting the variant lacks or whose
+    seeds differ from gentle's there."""
+    grid = [row for row in grid if row["suite"] == suite]
+    mine = variant_rows(rows, suite, variant)
+    before = bench.verdicts(grid)
+    after = {
+        v.where: v for v in bench.verdicts([r for r in grid if r["method"] != "gentle"] + mine)
+    }
+    if not before:
+        raise SystemExit(f"--grid has no gentle rows of {suite}")
+    if missing := [v.where for v in before if v.where not in after]:
+        raise SystemExit(f"{variant} has no rows of {suite} at {missing}")
+    found = [Setting(v.where[1], v.where[2], v, after[v.where]) for v in before]
+    if uneven := [s.before.where for s in found if s.before.gentle.n != s.after.gentle.n]:
+        raise SystemExit(f"{variant} and gentle ran different seed counts at {uneven}")
+    return found
+
+
+def _cell(s: bench.Summary) -> str:
+    return f"{s.mean:.3f} ± {s.std:.3f}"
+
+
+def table(found: Sequence[Setting], variant: str) -> list[str]:
+    """The markdown table: a row per (regime, pairs)."""
+    lines = [
+        f"| regime | pairs | gentle | {variant} | gap | against gentle | best baseline "
+        f"| gentle's outcome | {variant}'s outcome |",
+        "|---|---:|---:|---:|---:|---|---|---|---|",
+    ]
+    for s in found:
+        best = s.before
+        baseline = f"{best.best} {_cell(best.baseline)}" if best.baseline else "-"
+        gap = s.after.gentle.mean - s.before.gentle.mean
+        lines.append(
+            f"| {s.regime} | {s.pairs} | {_cell(s.before.gentle)} | {_cell(s.after.gentle)} "
+            f"| {gap:+.3f} | {s.against_gentle} | {baseline} | {best.outcome} "
+            f"| {s.after.outcome} |"
+        )
+    return lines
+
+
+def counts(found: Sequence[Setting], variant: str) -> list[str]:
+    """The summary lines: the variant against gentle, then both against the baselines."""
+    with_pairs = [s for s in found if s.before.baseline is not None]
+    no_pairs = [s for s in found if s.before.baseline is None]
+    lines = [f"- {variant} against gentle, settings with pairs: {_tally(with_pairs, _said)}"]
+    if no_pairs:
+        lines.append(
+            f"- {variant} against gentle, settings without pairs: {_tally(no_pairs, _said)}"
+        )
+    lines += [
+        f"- gentle against the best baseline: {_tally(with_pairs, _before)}",
+        f"- {variant} in gentle's place: {_tally(with_pairs, _after)}",
+    ]
+    changed = [s for s in with_pairs if s.before.outcome != s.after.outcome]
+    moves = ", ".join(
+        f"{s.regime} {s.pairs} ({s.before.outcome} -> {s.after.outcome})" for s in changed
+    )
+    lines.append(f"- outcomes that change: {moves or 'none'}")
+    return lines
+
+
+def _said(s: Setting) -> str:
+    return s.against_gentle
+
+
+def _before(s: Setting) -> str:
+    return s.before.outcome
+
+
+def _after(s: Setting) -> str:
+    return s.after.outcome
+
+
+def _tally(found: Sequence[Setting], key: Any) -> str:
+    """``3 better, 1 same, 0 worse of 4`` (or win / tie / lose), in the order seen first."""
+    said = [key(s) for s in found]
+    order = (
+        ("better", "same", "worse") if set(said) <= set(WORDS.values()) else ("win", "tie", "lose")
+    )
+    return ", ".join(f"{said.count(o)} {o}" for o in order) + f" of {len(said)}"
+
+
+def report(found: Sequence[Setting], suite: str, variant: str, search: str) -> str:
+    """``STEM.md``: heading, what was compared, the table and the counts."""
+    lines = [
+        f"# {variant} over the {suite} default grid",
+        "",
+        f"gentle and the baselines: the {suite} grid; {variant}: its rows at the same settings "
+        f"and seeds; both with the {search} search. The best baseline is the best of the "
+        "grid's other methods but the oracle. " + NOTE,
+        "",
+        *table(found, variant),
+        "",
+        *counts(found, variant),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(found: Sequence[Setting], variant: str, path: Path) -> None:
+    """A panel per regime: headline against the pairs for gentle, the variant and the best
+    baseline at each count (its name beside the point), the seed std as error bars."""
+    regimes = list(dict.fromkeys(s.regime for s in found))
+    fig = Figure(figsize=(3.6 * len(regimes), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(regimes), squeeze=False).ravel()
+    for ax, regime in zip(axes, regimes, strict=True):
+        mine = [s for s in found if s.regime == regime]
+        xs = list(range(len(mine)))
+        for label, get, colour in (
+            ("gentle", lambda s: s.before.gentle, "tab:blue"),
+            (variant, lambda s: s.after.gentle, "tab:orange"),
+        ):
+            stats = [get(s) for s in mine]
+            ax.errorbar(
+                xs,
+                [v.mean for v in stats],
+                yerr=[v.std for v in stats],
+                label=label,
+                color=colour,
+                marker="o",
+                capsize=3,
+            )
+        _best_points(ax, mine)
+        ax.set_xticks(xs, [str(s.pairs) for s in mine])
+        ax.set_xlabel("pairs")
+        ax.set_title(regime)
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel("headline (mean ± seed std)")
+    axes[0].legend(loc="upper left", fontsize="small")
+    save_figure_atomic(fig, path)
+
+
+def _best_points(ax: Any, found: Sequence[Setting]) -> None:
+    """The best baseline at each count with pairs, grey, its name beside it."""
+    label = "best baseline"
+    for x, s in enumerate(found):
+        if (b := s.before.baseline) is None:
+            continue
+        ax.errorbar(
+            [x], [b.mean], yerr=[b.std], color="tab:grey", marker="s", capsize=3, label=label
+        )
+        label = None  # one legend entry
+        ax.annotate(
+            s.before.best,
+            (x, b.mean),
+            textcoords="offset points",
+            xytext=(4, -10),
+            fontsize="x-small",
+            color="tab:grey",
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", required=True)
+    parser.add_argument("--variant", required=True, choices=bench.ABLATIONS)
+    parser.add_argument("--grid", type=Path, required=True, help="the suite's grid rows")
+    parser.add_argument("--rows", type=Path, nargs="+", required=True, help="the variant's rows")
+    parser.add_argument("--search", default="halving", help="the search both ran with")
+    parser.add_argument("--stem", required=True, help="names OUT/STEM.md and OUT/STEM.png")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    rows = [row for path in args.rows for row in bench.read_results(path)]
+    found = collect(bench.read_results(args.grid), rows, args.suite, args.variant)
+    text = report(found, args.suite, args.variant, args.search)
+    with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    plot(found, args.variant, args.out / f"{args.stem}.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
