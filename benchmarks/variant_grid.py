@@ -18,13 +18,14 @@ against the pairs: gentle, the variant and the best baseline at each count, seed
         --grid docs/bench/bench-molecules-halving-6ad9b49.jsonl \\
         --rows docs/bench/bench-ablations-molecules-settings-133f6c6.jsonl \\
         docs/bench/bench-ssl-molecules100-133f6c6.jsonl \\
-        docs/bench/bench-ssl-molecules-grid-f2b0d1e.jsonl \\
+        docs/bench/bench-ssl-molecules-grid-40d6947.jsonl \\
         --stem ssl-molecules-grid --out docs/bench
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -175,6 +176,7 @@ def plot(found: Sequence[Setting], variant: str, path: Path) -> None:
     regimes = list(dict.fromkeys(s.regime for s in found))
     fig = Figure(figsize=(3.6 * len(regimes), 3.8), layout="constrained")
     axes = fig.subplots(1, len(regimes), squeeze=False).ravel()
+    top = _top(found)
     for ax, regime in zip(axes, regimes, strict=True):
         mine = [s for s in found if s.regime == regime]
         xs = list(range(len(mine)))
@@ -196,10 +198,16 @@ def plot(found: Sequence[Setting], variant: str, path: Path) -> None:
         ax.set_xticks(xs, [str(s.pairs) for s in mine])
         ax.set_xlabel("pairs")
         ax.set_title(regime)
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, top)
     axes[0].set_ylabel("headline (mean ± seed std)")
     axes[0].legend(loc="upper left", fontsize="small")
     save_figure_atomic(fig, path)
+
+
+def _top(found: Sequence[Setting]) -> float:
+    """The panels' shared upper limit: the highest mean + std, rounded up to 0.1, plus 0.1."""
+    stats = [x for s in found for x in (s.before.gentle, s.after.gentle, s.before.baseline) if x]
+    return min(1.0, math.ceil(max(x.mean + x.std for x in stats) * 10) / 10 + 0.1)
 
 
 def _best_points(ax: Any, found: Sequence[Setting]) -> None:

@@ -1154,6 +1154,52 @@ def test_molecules_ssl_at_100_pairs_is_quoted(bench_script: ScriptLoader) -> Non
     assert f"it gets {quoted}, the same by the rule (+{gap:.3f}, just inside" in _results_flat()
 
 
+# session 40d6947: the self-supervised term over molecules' whole default grid (halving), its
+# rows at the 15 settings the ablations had not covered beside the 9 they had
+SSL_GRID_ROWS = (
+    "bench-ablations-molecules-settings-133f6c6.jsonl",
+    "bench-ssl-molecules100-133f6c6.jsonl",
+    "bench-ssl-molecules-grid-40d6947.jsonl",
+)
+SSL_GRID_STEM = "ssl-molecules-grid"
+
+
+def _ssl_grid(bench_script: ScriptLoader) -> tuple[ModuleType, list]:
+    script = bench_script("variant_grid")
+    rows = [row for name in SSL_GRID_ROWS for row in bench.read_results(BENCH / name)]
+    grid = bench.read_results(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
+    return script, script.collect(grid, rows, "molecules", "gentle-ssl")
+
+
+def test_ssl_over_molecules_grid_is_made_from_its_rows(bench_script: ScriptLoader) -> None:
+    """docs/bench/ssl-molecules-grid.md is what variant_grid.py makes of the rows: all 24
+    settings of the default grid, 5 seeds each, and results.md shows every table row."""
+    script, found = _ssl_grid(bench_script)
+    assert len(found) == 24 and all(s.after.gentle.n == s.before.gentle.n == 5 for s in found)
+    text = script.report(found, "molecules", "gentle-ssl", "halving")
+    assert (BENCH / f"{SSL_GRID_STEM}.md").read_text(encoding="utf-8") == text
+    width, height = Image.open(BENCH / f"{SSL_GRID_STEM}.png").size
+    assert width > 3 * height  # a panel per regime, side by side
+    doc = {line.strip() for line in (ROOT / "docs" / "results.md").read_text().splitlines()}
+    table = [
+        line
+        for line in text.splitlines()
+        if line.startswith("| bags") or line.startswith("| unpaired")
+    ]
+    assert len(table) == 24 and [t for t in table if t not in doc] == []
+
+
+def test_molecules_gentle_ssl_recipe_is_the_bench_method_it_was_measured_as() -> None:
+    """The shipped recipe molecules-gentle-ssl is bench method gentle-ssl on suite molecules:
+    molecules-gentle with loss.w_ssl 0.15 and nothing else."""
+    spec = bench.METHODS["gentle-ssl"]
+    measured = bench.base_config("molecules", spec, None, 0)
+    shipped = load_recipe("molecules-gentle-ssl").to_dict()
+    shipped["seed"], shipped["trainer"]["progress"] = 0, False
+    assert shipped == measured
+    assert spec.overrides == {"loss": {"w_ssl": 0.15}}
+
+
 MMD_REDUNDANCY_ROWS = "mmd-redundancy-878d371.jsonl"
 VARIANTS = ("gentle", "gentle-no-mmd")
 
