@@ -18,16 +18,8 @@ def variant_grid(load_script: Any) -> ModuleType:
 
 
 def _row(method: str, regime: str, pairs: int, seed: int, value: float, **extra: Any) -> dict:
-    return {
-        "suite": "molecules",
-        "regime": regime,
-        "pairs": pairs,
-        "seed": seed,
-        "method": method,
-        "status": "ok",
-        "value": value,
-        **extra,
-    }
+    where = {"suite": "molecules", "regime": regime, "pairs": pairs, "seed": seed}
+    return {**where, "method": method, "status": "ok", "value": value, **extra}
 
 
 def _cells(method: str, regime: str, pairs: int, values: list[float], **extra: Any) -> list:
