@@ -1200,6 +1200,50 @@ def test_molecules_gentle_ssl_recipe_is_the_bench_method_it_was_measured_as() ->
     assert spec.overrides == {"loss": {"w_ssl": 0.15}}
 
 
+# session 40d6947: the term on top of --auto's picks at two settings (full search), each
+# against the pick's rows without it
+SSL_ON_PICKS = (
+    (
+        "bench-ssl-bagnce-items-molecules-40d6947.jsonl",
+        "bench-bagnce-items-123046b.jsonl",
+        "bags:8",
+        "0.577 ± 0.032 against 0.580 ± 0.023",
+        2,
+    ),
+    (
+        "bench-ssl-wholebags128-molecules-40d6947.jsonl",
+        "bench-molecules-wholebags128-9e196c1.jsonl",
+        "bags:128",
+        "0.343 ± 0.034 against 0.321 ± 0.040",
+        4,
+    ),
+)
+
+
+@pytest.mark.parametrize(("mine", "pick", "regime", "quoted", "higher"), SSL_ON_PICKS)
+def test_ssl_on_top_of_auto_picks_is_quoted_from_its_rows(
+    bench_script: ScriptLoader, mine: str, pick: str, regime: str, quoted: str, higher: int
+) -> None:
+    """The term stacked on --auto's pick at 20 pairs: the same by the tables' rule, higher on
+    the quoted number of seeds, as results.md says; both run with the full search and the
+    pick's recipe override."""
+    rows = bench.read_results(BENCH / mine)
+    base = [
+        r
+        for r in bench.read_results(BENCH / pick)
+        if (r["suite"], r["regime"], r["pairs"]) == ("molecules", regime, 20)
+        and r["method"] == rows[0]["method"].replace("gentle-ssl", "gentle")
+    ]
+    assert len(rows) == len(base) == 5
+    assert all(not any(c.get("pruned") for c in r["candidates"]) for r in [*rows, *base])
+    a, b = (bench.Summary.of([r["value"] for r in found]) for found in (rows, base))
+    assert f"{a.mean:.3f} ± {a.std:.3f} against {b.mean:.3f} ± {b.std:.3f}" == quoted
+    assert bench_script("ablations").verdict(a, b) == "same"
+    by_seed = {r["seed"]: r["value"] for r in base}
+    assert sum(r["value"] > by_seed[r["seed"]] for r in rows) == higher
+    assert f"{quoted} without the term" in _results_flat()
+
+
 MMD_REDUNDANCY_ROWS = "mmd-redundancy-878d371.jsonl"
 VARIANTS = ("gentle", "gentle-no-mmd")
 

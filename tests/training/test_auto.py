@@ -268,3 +268,16 @@ def test_train_cli_without_auto_says_what_auto_would_do(
     for extra in (["--bag-nce"], ["--unpaired-per-step", "16"], ["--method", "clip"]):
         assert main([*argv, *extra, "--out", str(tmp_path / extra[-1])]) == 0
         assert "hint:" not in capsys.readouterr().out, extra
+
+
+def test_auto_keeps_the_self_supervised_term_of_molecules_gentle_ssl() -> None:
+    """`--auto --config molecules-gentle-ssl` (docs/results.md, "The self-supervised term over
+    molecules' default grid"): bags of 32 keep the recipe, term and all; bags of 8 and 128 put
+    their pick on top of it and keep the term, as the bench rows of those stacks ran."""
+    ssl = load_recipe("molecules-gentle-ssl")
+    assert ssl.loss.w_ssl == 0.15
+    kept = auto.apply(auto.choose(_data(20, [32, 32, 32])), load_recipe("molecules-gentle-ssl"))
+    assert kept.to_dict() == ssl.to_dict()
+    for bags in ([8] * 6, [128, 128]):
+        picked = auto.apply(auto.choose(_data(20, bags)), load_recipe("molecules-gentle-ssl"))
+        assert picked.loss.w_ssl == 0.15 and picked.to_dict() != ssl.to_dict()
