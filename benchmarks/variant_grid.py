@@ -27,16 +27,16 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ablations import WORDS, verdict
 from matplotlib.figure import Figure
 
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 from gentleclip.experiments import bench
 
-# bench.Verdict's outcomes, said of the variant against gentle
-WORDS = {"win": "better", "lose": "worse", "tie": "same"}
 NOTE = (
     "Headline: the suite's test metric (class P@1 where labels exist, else R@10), mean ± seed "
     f"std over the same seeds ({bench.STD_NOTE}). A verdict needs a gap larger than the larger "
@@ -55,10 +55,7 @@ class Setting(NamedTuple):
     @property
     def against_gentle(self) -> str:
         """better / same / worse: the variant against gentle, by the tables' rule."""
-        pair = bench.Verdict(
-            self.before.where, self.after.gentle, "gentle", self.before.gentle, None
-        )
-        return WORDS.get(pair.outcome, pair.outcome)
+        return verdict(self.after.gentle, self.before.gentle)
 
 
 def variant_rows(rows: Sequence[dict[str, Any]], suite: str, variant: str) -> list[dict]:
@@ -114,18 +111,19 @@ def table(found: Sequence[Setting], variant: str) -> list[str]:
 
 def counts(found: Sequence[Setting], variant: str) -> list[str]:
     """The summary lines: the variant against gentle, then both against the baselines."""
-    with_pairs = [s for s in found if s.before.baseline is not None]
-    no_pairs = [s for s in found if s.before.baseline is None]
-    lines = [f"- {variant} against gentle, settings with pairs: {_tally(with_pairs, _said)}"]
-    if no_pairs:
+    said = attrgetter("against_gentle")
+    with_pairs = [s for s in found if s.pairs > 0]
+    lines = [f"- {variant} against gentle, settings with pairs: {_tally(with_pairs, said)}"]
+    if no_pairs := [s for s in found if s.pairs == 0]:
         lines.append(
-            f"- {variant} against gentle, settings without pairs: {_tally(no_pairs, _said)}"
+            f"- {variant} against gentle, settings without pairs: {_tally(no_pairs, said)}"
         )
+    rivals = [s for s in with_pairs if s.before.baseline is not None]
     lines += [
-        f"- gentle against the best baseline: {_tally(with_pairs, _before)}",
-        f"- {variant} in gentle's place: {_tally(with_pairs, _after)}",
+        f"- gentle against the best baseline: {_tally(rivals, attrgetter('before.outcome'))}",
+        f"- {variant} in gentle's place: {_tally(rivals, attrgetter('after.outcome'))}",
     ]
-    changed = [s for s in with_pairs if s.before.outcome != s.after.outcome]
+    changed = [s for s in rivals if s.before.outcome != s.after.outcome]
     moves = ", ".join(
         f"{s.regime} {s.pairs} ({s.before.outcome} -> {s.after.outcome})" for s in changed
     )
@@ -133,20 +131,8 @@ def counts(found: Sequence[Setting], variant: str) -> list[str]:
     return lines
 
 
-def _said(s: Setting) -> str:
-    return s.against_gentle
-
-
-def _before(s: Setting) -> str:
-    return s.before.outcome
-
-
-def _after(s: Setting) -> str:
-    return s.after.outcome
-
-
 def _tally(found: Sequence[Setting], key: Any) -> str:
-    """``3 better, 1 same, 0 worse of 4`` (or win / tie / lose), in the order seen first."""
+    """``3 better, 1 same, 0 worse of 4``, or the same counts of win / tie / lose."""
     said = [key(s) for s in found]
     order = (
         ("better", "same", "worse") if set(said) <= set(WORDS.values()) else ("win", "tie", "lose")

@@ -13,8 +13,8 @@ from gentleclip.experiments import bench
 
 
 @pytest.fixture
-def variant_grid(load_script: Any) -> ModuleType:
-    return load_script("variant_grid")
+def variant_grid(bench_script: Any) -> ModuleType:
+    return bench_script("variant_grid")  # it imports ablations.py beside it
 
 
 def _row(method: str, regime: str, pairs: int, seed: int, value: float, **extra: Any) -> dict:
