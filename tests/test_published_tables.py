@@ -489,6 +489,12 @@ def _results_flat() -> str:
     return " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
 
 
+def _results_lines() -> set[str]:
+    """docs/results.md's lines, stripped (tables inside a list item are indented there)."""
+    lines = (ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines()
+    return {line.strip() for line in lines}
+
+
 def _without_times(value: object) -> object:
     """``value`` without the keys that hold times (they differ from run to run)."""
     if isinstance(value, dict):
@@ -1108,11 +1114,9 @@ def test_molecules_ablations_on_its_towers_are_made_from_their_rows(
     text = ablations.settings_report(found, MOLECULES_ABLATION_TITLE)
     assert (BENCH / "ablations-molecules-settings.md").read_text(encoding="utf-8") == text
     assert (BENCH / "ablations-molecules-settings.png").stat().st_size > 0
-    lines = (ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines()
-    doc = {line.strip() for line in lines}  # the tables sit inside a list item there
     table = [line for line in text.splitlines() if line.startswith("| molecules")]
     assert len(table) == 6 * len(MOLECULES_ABLATION_SETTINGS)
-    assert [t for t in table if t not in doc] == []
+    assert not set(table) - _results_lines()
 
 
 def test_molecules_ablations_gentle_equals_the_halving_grid() -> None:
@@ -1164,29 +1168,20 @@ SSL_GRID_ROWS = (
 SSL_GRID_STEM = "ssl-molecules-grid"
 
 
-def _ssl_grid(bench_script: ScriptLoader) -> tuple[ModuleType, list]:
-    script = bench_script("variant_grid")
-    rows = [row for name in SSL_GRID_ROWS for row in bench.read_results(BENCH / name)]
-    grid = bench.read_results(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
-    return script, script.collect(grid, rows, "molecules", "gentle-ssl")
-
-
 def test_ssl_over_molecules_grid_is_made_from_its_rows(bench_script: ScriptLoader) -> None:
     """docs/bench/ssl-molecules-grid.md is what variant_grid.py makes of the rows: all 24
     settings of the default grid, 5 seeds each, and results.md shows every table row."""
-    script, found = _ssl_grid(bench_script)
+    script = bench_script("variant_grid")
+    rows = [row for name in SSL_GRID_ROWS for row in bench.read_results(BENCH / name)]
+    grid = bench.read_results(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
+    found = script.collect(grid, rows, "molecules", "gentle-ssl")
     assert len(found) == 24 and all(s.after.gentle.n == s.before.gentle.n == 5 for s in found)
     text = script.report(found, "molecules", "gentle-ssl", "halving")
     assert (BENCH / f"{SSL_GRID_STEM}.md").read_text(encoding="utf-8") == text
     width, height = Image.open(BENCH / f"{SSL_GRID_STEM}.png").size
     assert width > 3 * height  # a panel per regime, side by side
-    doc = {line.strip() for line in (ROOT / "docs" / "results.md").read_text().splitlines()}
-    table = [
-        line
-        for line in text.splitlines()
-        if line.startswith("| bags") or line.startswith("| unpaired")
-    ]
-    assert len(table) == 24 and [t for t in table if t not in doc] == []
+    table = [line for line in text.splitlines() if line.startswith(("| bags", "| unpaired"))]
+    assert len(table) == 24 and not set(table) - _results_lines()
 
 
 def test_molecules_gentle_ssl_recipe_is_the_bench_method_it_was_measured_as() -> None:
