@@ -4,7 +4,8 @@ An ablation that wins at a few settings (docs/bench/ablations-molecules-settings
 candidate recipe only if it holds over the whole grid. This script takes a suite's grid
 (``--grid``: every method of the ``compare`` group, one search) and the variant's rows at the
 grid's settings and seeds (``--rows``: bench method ``--variant``, run with the same search, no
-``--recipe-override``), and for every (regime, pairs) of the grid reports:
+``--recipe-override``), and for every (regime, pairs) of the grid (or of its ``--regimes``
+alone, for a variant run part of the way) reports:
 
 - the variant against gentle (better / worse when the gap exceeds the larger seed std, else
   same: the tables' rule);
@@ -67,10 +68,20 @@ def variant_rows(rows: Sequence[dict[str, Any]], suite: str, variant: str) -> li
     ]
 
 
-def collect(grid: Sequence[dict], rows: Sequence[dict], suite: str, variant: str) -> list[Setting]:
-    """Every (regime, pairs) of ``suite``'s grid; refuses a setting the variant lacks or whose
-    seeds differ from gentle's there."""
+def collect(
+    grid: Sequence[dict],
+    rows: Sequence[dict],
+    suite: str,
+    variant: str,
+    regimes: Sequence[str] | None = None,
+) -> list[Setting]:
+    """Every (regime, pairs) of ``suite``'s grid, or of its ``regimes`` alone; refuses a setting
+    the variant lacks or whose seeds differ from gentle's there."""
     grid = [row for row in grid if row["suite"] == suite]
+    if regimes is not None:
+        if unknown := sorted(set(regimes) - {row["regime"] for row in grid}):
+            raise SystemExit(f"--grid has no rows of {suite} in regime {unknown}")
+        grid = [row for row in grid if row["regime"] in regimes]
     mine = variant_rows(rows, suite, variant)
     before = bench.verdicts(grid)
     after = {
@@ -140,10 +151,18 @@ def _tally(found: Sequence[Setting], key: Any) -> str:
     return ", ".join(f"{said.count(o)} {o}" for o in order) + f" of {len(said)}"
 
 
-def report(found: Sequence[Setting], suite: str, variant: str, search: str) -> str:
-    """``STEM.md``: heading, what was compared, the table and the counts."""
+def report(
+    found: Sequence[Setting],
+    suite: str,
+    variant: str,
+    search: str,
+    regimes: Sequence[str] | None = None,
+) -> str:
+    """``STEM.md``: heading, what was compared, the table and the counts; the heading names the
+    regimes when the report covers only some of the grid's."""
+    part = f" ({', '.join(regimes)} only)" if regimes is not None else ""
     lines = [
-        f"# {variant} over the {suite} default grid",
+        f"# {variant} over the {suite} default grid{part}",
         "",
         f"gentle and the baselines: the {suite} grid; {variant}: its rows at the same settings "
         f"and seeds; both with the {search} search. The best baseline is the best of the "
@@ -223,12 +242,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--grid", type=Path, required=True, help="the suite's grid rows")
     parser.add_argument("--rows", type=Path, nargs="+", required=True, help="the variant's rows")
     parser.add_argument("--search", default="halving", help="the search both ran with")
+    parser.add_argument(
+        "--regimes", type=lambda text: text.split(","), help="only these regimes, comma-separated"
+    )
     parser.add_argument("--stem", required=True, help="names OUT/STEM.md and OUT/STEM.png")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     rows = [row for path in args.rows for row in bench.read_results(path)]
-    found = collect(bench.read_results(args.grid), rows, args.suite, args.variant)
-    text = report(found, args.suite, args.variant, args.search)
+    found = collect(bench.read_results(args.grid), rows, args.suite, args.variant, args.regimes)
+    text = report(found, args.suite, args.variant, args.search, args.regimes)
     with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
     plot(found, args.variant, args.out / f"{args.stem}.png")

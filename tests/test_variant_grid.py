@@ -88,6 +88,20 @@ def test_different_seed_counts_are_refused(variant_grid: ModuleType) -> None:
         variant_grid.collect(_grid(), rows, "molecules", "gentle-ssl")
 
 
+def test_regimes_keep_the_grid_to_those_regimes_and_the_heading_names_them(
+    variant_grid: ModuleType,
+) -> None:
+    grid = [*_grid(), *_cells("gentle", "unpaired", 10, [0.2, 0.2, 0.2])]
+    found = variant_grid.collect(grid, _variant(), "molecules", "gentle-ssl", ["bags:8"])
+    assert [(s.regime, s.pairs) for s in found] == [("bags:8", 0), ("bags:8", 10)]
+    with pytest.raises(SystemExit, match=r"gentle-ssl has no rows of molecules at .*unpaired"):
+        variant_grid.collect(grid, _variant(), "molecules", "gentle-ssl")
+    with pytest.raises(SystemExit, match=r"no rows of molecules in regime \['bags:32'\]"):
+        variant_grid.collect(grid, _variant(), "molecules", "gentle-ssl", ["bags:8", "bags:32"])
+    text = variant_grid.report(found, "molecules", "gentle-ssl", "full", ["bags:8"])
+    assert text.startswith("# gentle-ssl over the molecules default grid (bags:8 only)\n")
+
+
 def test_a_grid_without_gentle_is_refused(variant_grid: ModuleType) -> None:
     grid = [r for r in _grid() if r["method"] != "gentle"]
     with pytest.raises(SystemExit, match="no gentle rows of molecules"):
