@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from operator import attrgetter
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -1158,30 +1159,63 @@ def test_molecules_ssl_at_100_pairs_is_quoted(bench_script: ScriptLoader) -> Non
     assert f"it gets {quoted}, the same by the rule (+{gap:.3f}, just inside" in _results_flat()
 
 
-# session 40d6947: the self-supervised term over molecules' whole default grid (halving), its
-# rows at the 15 settings the ablations had not covered beside the 9 they had
-SSL_GRID_ROWS = (
-    "bench-ablations-molecules-settings-133f6c6.jsonl",
-    "bench-ssl-molecules100-133f6c6.jsonl",
-    "bench-ssl-molecules-grid-40d6947.jsonl",
+class VariantGrid(NamedTuple):
+    """A published variant_grid.py report: its rows, the grid it stands beside, its regimes
+    (None: the whole grid), search and stem."""
+
+    rows: tuple[str, ...]
+    grid: str
+    regimes: list[str] | None
+    search: str
+    stem: str
+
+
+VARIANT_GRIDS = (
+    # session 40d6947: the self-supervised term over molecules' whole default grid (halving),
+    # its rows at the 15 settings the ablations had not covered beside the 9 they had
+    VariantGrid(
+        (
+            "bench-ablations-molecules-settings-133f6c6.jsonl",
+            "bench-ssl-molecules100-133f6c6.jsonl",
+            "bench-ssl-molecules-grid-40d6947.jsonl",
+        ),
+        "bench-molecules-halving-6ad9b49.jsonl",
+        None,
+        "halving",
+        "ssl-molecules-grid",
+    ),
+    # session 2ca447c: the term with the full search beside the tables' own molecules grid,
+    # at the regimes it reached
+    VariantGrid(
+        ("bench-ssl-full-molecules-2ca447c.jsonl",),
+        "bench-molecules-heads512-grid-7686c66.jsonl",
+        ["bags:8", "bags:32"],
+        "full",
+        "ssl-molecules-full",
+    ),
 )
-SSL_GRID_STEM = "ssl-molecules-grid"
 
 
-def test_ssl_over_molecules_grid_is_made_from_its_rows(bench_script: ScriptLoader) -> None:
-    """docs/bench/ssl-molecules-grid.md is what variant_grid.py makes of the rows: all 24
-    settings of the default grid, 5 seeds each, and results.md shows every table row."""
+@pytest.mark.parametrize("published", VARIANT_GRIDS, ids=attrgetter("stem"))
+def test_ssl_over_molecules_grid_is_made_from_its_rows(
+    bench_script: ScriptLoader, published: VariantGrid
+) -> None:
+    """docs/bench/STEM.md is what variant_grid.py makes of the rows: every setting of its
+    regimes, 5 seeds each, run with its search, and results.md shows every table row."""
     script = bench_script("variant_grid")
-    rows = [row for name in SSL_GRID_ROWS for row in bench.read_results(BENCH / name)]
-    grid = bench.read_results(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
-    found = script.collect(grid, rows, "molecules", "gentle-ssl")
-    assert len(found) == 24 and all(s.after.gentle.n == s.before.gentle.n == 5 for s in found)
-    text = script.report(found, "molecules", "gentle-ssl", "halving")
-    assert (BENCH / f"{SSL_GRID_STEM}.md").read_text(encoding="utf-8") == text
-    width, height = Image.open(BENCH / f"{SSL_GRID_STEM}.png").size
-    assert width > 3 * height  # a panel per regime, side by side
+    rows = [row for name in published.rows for row in bench.read_results(BENCH / name)]
+    grid = bench.read_results(BENCH / published.grid)
+    found = script.collect(grid, rows, "molecules", "gentle-ssl", published.regimes)
+    regimes = published.regimes or ["bags:8", "bags:32", "bags:128", "unpaired"]
+    assert len(found) == 6 * len(regimes) and all(s.after.gentle.n == 5 for s in found)
+    pruned = {any(c.get("pruned") for c in r["candidates"]) for r in rows if r.get("candidates")}
+    assert (published.search == "full") == (pruned == {False})
+    text = script.report(found, "molecules", "gentle-ssl", published.search, published.regimes)
+    assert (BENCH / f"{published.stem}.md").read_text(encoding="utf-8") == text
+    width, height = Image.open(BENCH / f"{published.stem}.png").size
+    assert width > (len(regimes) - 0.5) * height  # a panel per regime, side by side
     table = [line for line in text.splitlines() if line.startswith(("| bags", "| unpaired"))]
-    assert len(table) == 24 and not set(table) - _results_lines()
+    assert len(table) == len(found) and not set(table) - _results_lines()
 
 
 def test_molecules_gentle_ssl_recipe_is_the_bench_method_it_was_measured_as() -> None:
