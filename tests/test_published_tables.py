@@ -1189,7 +1189,7 @@ VARIANT_GRIDS = (
     VariantGrid(
         ("bench-ssl-full-molecules-2ca447c.jsonl",),
         "bench-molecules-heads512-grid-7686c66.jsonl",
-        ["bags:8", "bags:32"],
+        ["bags:8", "bags:32", "bags:128"],
         "full",
         "ssl-molecules-full",
     ),
