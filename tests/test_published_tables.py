@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from gentleclip.cli.bench import FULL as DEFAULT_GRID
 from gentleclip.errors import InputError
 from gentleclip.experiments import bench, datasets
 from gentleclip.recipes import load_recipe
@@ -494,6 +495,11 @@ def _results_lines() -> set[str]:
     """docs/results.md's lines, stripped (tables inside a list item are indented there)."""
     lines = (ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines()
     return {line.strip() for line in lines}
+
+
+def _pruned(row: dict) -> bool:
+    """Whether the row's search pruned a candidate (the halving search does, the full never)."""
+    return any(c.get("pruned") for c in row["candidates"])
 
 
 def _without_times(value: object) -> object:
@@ -1206,9 +1212,10 @@ def test_ssl_over_molecules_grid_is_made_from_its_rows(
     rows = [row for name in published.rows for row in bench.read_results(BENCH / name)]
     grid = bench.read_results(BENCH / published.grid)
     found = script.collect(grid, rows, "molecules", "gentle-ssl", published.regimes)
-    regimes = published.regimes or ["bags:8", "bags:32", "bags:128", "unpaired"]
-    assert len(found) == 6 * len(regimes) and all(s.after.gentle.n == 5 for s in found)
-    pruned = {any(c.get("pruned") for c in r["candidates"]) for r in rows if r.get("candidates")}
+    regimes = published.regimes or DEFAULT_GRID["regime"].split(",")
+    pairs = DEFAULT_GRID["pairs"].split(",")
+    assert len(found) == len(pairs) * len(regimes) and all(s.after.gentle.n == 5 for s in found)
+    pruned = {_pruned(r) for r in rows if r.get("candidates")}
     assert (published.search == "full") == (pruned == {False})
     text = script.report(found, "molecules", "gentle-ssl", published.search, published.regimes)
     assert (BENCH / f"{published.stem}.md").read_text(encoding="utf-8") == text
@@ -1271,7 +1278,7 @@ def test_ssl_on_top_of_auto_picks_is_quoted_from_its_rows(
         if (r["suite"], r["regime"], r["pairs"], r["method"]) == ("molecules", regime, 20, method)
     ]
     assert len(rows) == len(base) == 5
-    assert all(not any(c.get("pruned") for c in r["candidates"]) for r in [*rows, *base])
+    assert not any(_pruned(r) for r in [*rows, *base])
     a, b = (bench.Summary.of([r["value"] for r in found]) for found in (rows, base))
     assert f"{a.mean:.3f} ± {a.std:.3f} against {b.mean:.3f} ± {b.std:.3f}" == quoted
     assert bench_script("ablations").verdict(a, b) == "same"
