@@ -40,8 +40,9 @@ def config_or_recipe(text: str | None) -> TrainConfig:
     (``molecules-gentle``); None gives the defaults. A file of that name wins over the recipe."""
     if text is None or Path(text).is_file():
         return load_config(text)
-    if text in recipe_names():
+    names = recipe_names()
+    if text in names:
         return load_recipe(text)
     raise InputError(
-        f"config file not found: {text} (nor is it a shipped recipe: {', '.join(recipe_names())})"
+        f"config file not found: {text} (nor is it a shipped recipe: {', '.join(names)})"
     )
