@@ -1190,12 +1190,15 @@ VARIANT_GRIDS = (
         "halving",
         "ssl-molecules-grid",
     ),
-    # session 2ca447c: the term with the full search beside the tables' own molecules grid,
-    # at the regimes it reached
+    # sessions 2ca447c (bags) and d838c35 (disjoint sides): the term with the full search
+    # beside the tables' own molecules grid
     VariantGrid(
-        ("bench-ssl-full-molecules-2ca447c.jsonl",),
+        (
+            "bench-ssl-full-molecules-2ca447c.jsonl",
+            "bench-ssl-full-molecules-unpaired-d838c35.jsonl",
+        ),
         "bench-molecules-heads512-grid-7686c66.jsonl",
-        ["bags:8", "bags:32", "bags:128"],
+        None,
         "full",
         "ssl-molecules-full",
     ),
@@ -1223,6 +1226,30 @@ def test_ssl_over_molecules_grid_is_made_from_its_rows(
     assert width > (len(regimes) - 0.5) * height  # a panel per regime, side by side
     table = [line for line in text.splitlines() if line.startswith(("| bags", "| unpaired"))]
     assert len(table) == len(found) and not set(table) - _results_lines()
+
+
+def test_results_quotes_the_terms_full_search_record_from_its_rows(
+    bench_script: ScriptLoader,
+) -> None:
+    """results.md's counts for the term with the full search over the whole grid (sessions
+    2ca447c and d838c35) are the rows': 19 of 20 settings with pairs better than gentle, none
+    worse, and 11 wins, 8 ties, 1 loss against the issue's baselines where gentle has 5 / 4 /
+    11; the loss is disjoint sides with 10 pairs."""
+    script = bench_script("variant_grid")
+    published = next(v for v in VARIANT_GRIDS if v.stem == "ssl-molecules-full")
+    rows = [row for name in published.rows for row in bench.read_results(BENCH / name)]
+    grid = bench.read_results(BENCH / published.grid)
+    found = [s for s in script.collect(grid, rows, "molecules", "gentle-ssl") if s.pairs > 0]
+    said = [s.against_gentle for s in found]
+    assert (said.count("better"), said.count("same"), said.count("worse")) == (19, 1, 0)
+    before = [s.before.outcome for s in found]
+    after = [s.after.outcome for s in found]
+    assert (before.count("win"), before.count("tie"), before.count("lose")) == (5, 4, 11)
+    assert (after.count("win"), after.count("tie"), after.count("lose")) == (11, 8, 1)
+    assert [(s.regime, s.pairs) for s in found if s.after.outcome == "lose"] == [("unpaired", 10)]
+    flat = _results_flat()
+    assert "better than the tables' gentle at 19 of the 20 settings and worse at none" in flat
+    assert "5 wins, 4 ties and 11 losses to 11 wins, 8 ties and 1 loss" in flat
 
 
 def test_molecules_gentle_ssl_recipe_is_the_bench_method_it_was_measured_as() -> None:
