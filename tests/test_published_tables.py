@@ -1659,6 +1659,35 @@ def test_each_sweep_reruns_the_sdd_sweeps_recipe_runs_bit_for_bit(
         assert all(row[k] == old[k] for k in metrics), (row["suite"], row["pairs"], row["seed"])
 
 
+def test_ssl_weight_sweep_on_molecules_is_made_from_its_rows(sweep_script: ModuleType) -> None:
+    """docs/bench/wssl-molecules-val.md (session d838c35) is what val_sweep.py makes of its rows
+    against the shipped 0.15: five weights, 5 seeds, four settings; no term is worse than 0.15
+    at all four, 0.05 better at bags of 8 and 32 and the same at the other two, as results.md
+    says, and every table row is there."""
+    rows = sweep_script.load_rows([BENCH / "wssl-molecules-val-d838c35.jsonl"])
+    lines = sweep_script.sweep(rows, 0.15)
+    assert {line.where for line in lines} == {
+        *(("molecules", f"bags:{k}", 20) for k in (8, 32, 128)),
+        ("molecules", "unpaired", 50),
+    }
+    assert {line.value for line in lines} == {0, 0.05, 0.15, 0.3, 0.6}
+    assert all(line.summary.n == 5 for line in lines) and len(lines) == 20
+    text = sweep_script.report(lines, "loss.w_ssl", 0.15, None)
+    assert (BENCH / "wssl-molecules-val.md").read_text(encoding="utf-8") == text
+    said = {(line.where[1], line.value): line.verdict for line in lines}
+    assert {said[(regime, 0)] for regime in ("bags:8", "bags:32", "bags:128", "unpaired")} == {
+        "worse"
+    }
+    assert [said[(r, 0.05)] for r in ("bags:8", "bags:32", "bags:128", "unpaired")] == [
+        "better",
+        "better",
+        "same",
+        "same",
+    ]
+    table = [line for line in text.splitlines() if line.startswith("| molecules")]
+    assert len(table) == 20 and not set(table) - _results_lines()
+
+
 def test_results_quotes_the_weight_sweep_from_its_rows(sweep_script: ModuleType) -> None:
     """results.md's verdict counts against w_sdd 0.7 (24 same, 3 better, 1 worse) and its
     molecules quotes are the sweep's; every better verdict is on molecules."""
