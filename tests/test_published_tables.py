@@ -1688,6 +1688,46 @@ def test_ssl_weight_sweep_on_molecules_is_made_from_its_rows(sweep_script: Modul
     assert len(table) == 20 and not set(table) - _results_lines()
 
 
+def _weight_lines(bench_script: ScriptLoader) -> list[tuple[str, str]]:
+    """Session d838c35's test-pair check of the term's weight 0.05 against the shipped 0.15
+    (both the full search, the same seeds): per setting, its verdict and its results.md row
+    (| regime | pairs | 0.15 | 0.05 | gap | seeds higher / lower | verdict |)."""
+    verdict = bench_script("ablations").verdict
+    mine = bench.read_results(BENCH / "bench-wssl005-molecules-d838c35.jsonl")
+    shipped = _bench_rows(
+        "bench-ssl-full-molecules-2ca447c.jsonl", "bench-ssl-full-molecules-unpaired-d838c35.jsonl"
+    )
+    assert {r["method"] for r in mine} == {"gentle"} and not any(_pruned(r) for r in mine)
+    assert all(r["recipe_override"] == {"loss": {"w_ssl": 0.05}} for r in mine)
+    at = {(r["regime"], r["pairs"], r["seed"]): r["value"] for r in shipped}
+    lines = []
+    for regime, pairs in sorted({(r["regime"], r["pairs"]) for r in mine}):
+        new = {r["seed"]: r["value"] for r in mine if (r["regime"], r["pairs"]) == (regime, pairs)}
+        old = {seed: at[(regime, pairs, seed)] for seed in new}
+        a, b = (bench.Summary.of(list(v.values())) for v in (new, old))
+        higher = sum(new[s] > old[s] for s in new)
+        lower = sum(new[s] < old[s] for s in new)
+        said = verdict(a, b)
+        lines.append(
+            (
+                said,
+                f"| {regime} | {pairs} | {b.mean:.3f} ± {b.std:.3f} | "
+                f"{a.mean:.3f} ± {a.std:.3f} | {a.mean - b.mean:+.3f} | "
+                f"{higher} / {lower} | {said} |",
+            )
+        )
+    return lines
+
+
+def test_ssl_weight_on_the_test_pairs_is_quoted_from_its_rows(bench_script: ScriptLoader) -> None:
+    """0.05 against 0.15 on the test pairs, 5 seeds at each of the sweep's four settings:
+    better with bags of 8 and 32, the same with bags of 128 and on disjoint sides, as the
+    validation splits said; results.md shows every row."""
+    lines = _weight_lines(bench_script)
+    assert [said for said, _ in lines] == ["same", "better", "better", "same"]
+    assert not {row for _, row in lines} - _results_lines()
+
+
 def test_results_quotes_the_weight_sweep_from_its_rows(sweep_script: ModuleType) -> None:
     """results.md's verdict counts against w_sdd 0.7 (24 same, 3 better, 1 worse) and its
     molecules quotes are the sweep's; every better verdict is on molecules."""
