@@ -1263,14 +1263,16 @@ def test_molecules_gentle_ssl_recipe_is_the_bench_method_it_was_measured_as() ->
     assert spec.overrides == {"loss": {"w_ssl": 0.15}}
 
 
-# session 40d6947: the term on top of --auto's picks at two settings (full search), each
-# against the pick's rows without it (the rows file, then the pick's file and bench method)
+# the term on top of --auto's picks (full search), each against the pick's rows without it:
+# the rows file, then the pick's file, bench method, regime and pair count, the quote and the
+# seeds higher. Session 40d6947 at 20 pairs, session d838c35 whole-bag steps at 50.
 SSL_ON_PICKS = (
     (
         "bench-ssl-bagnce-items-molecules-40d6947.jsonl",
         "bench-bagnce-items-123046b.jsonl",
         "gentle-bagnce-items",
         "bags:8",
+        20,
         "0.577 ± 0.032 against 0.580 ± 0.023",
         2,
     ),
@@ -1279,32 +1281,46 @@ SSL_ON_PICKS = (
         "bench-molecules-wholebags128-9e196c1.jsonl",
         "gentle",
         "bags:128",
+        20,
         "0.343 ± 0.034 against 0.321 ± 0.040",
+        4,
+    ),
+    (
+        "bench-ssl-wholebags128-50-molecules-d838c35.jsonl",
+        "bench-molecules-wholebags128-9e196c1.jsonl",
+        "gentle",
+        "bags:128",
+        50,
+        "0.382 ± 0.035 against 0.350 ± 0.034",
         4,
     ),
 )
 
 
-@pytest.mark.parametrize(("mine", "pick", "method", "regime", "quoted", "higher"), SSL_ON_PICKS)
+@pytest.mark.parametrize(
+    ("mine", "pick", "method", "regime", "pairs", "quoted", "higher"), SSL_ON_PICKS
+)
 def test_ssl_on_top_of_auto_picks_is_quoted_from_its_rows(
     bench_script: ScriptLoader,
     mine: str,
     pick: str,
     method: str,
     regime: str,
+    pairs: int,
     quoted: str,
     higher: int,
 ) -> None:
-    """The term stacked on --auto's pick at 20 pairs: the same by the tables' rule, higher on
-    the quoted number of seeds, as results.md says; both run with the full search and the
-    pick's recipe override."""
+    """The term stacked on --auto's pick: the same by the tables' rule, higher on the quoted
+    number of seeds, as results.md says; both run with the full search and the pick's recipe
+    override."""
     rows = bench.read_results(BENCH / mine)
     base = [
         r
         for r in bench.read_results(BENCH / pick)
-        if (r["suite"], r["regime"], r["pairs"], r["method"]) == ("molecules", regime, 20, method)
+        if (r["suite"], r["regime"], r["pairs"], r["method"])
+        == ("molecules", regime, pairs, method)
     ]
-    assert len(rows) == len(base) == 5
+    assert len(rows) == len(base) == 5 and {r["pairs"] for r in rows} == {pairs}
     assert not any(_pruned(r) for r in [*rows, *base])
     a, b = (bench.Summary.of([r["value"] for r in found]) for found in (rows, base))
     assert f"{a.mean:.3f} ± {a.std:.3f} against {b.mean:.3f} ± {b.std:.3f}" == quoted
