@@ -1720,6 +1720,7 @@ def _weight_lines(bench_script: ScriptLoader) -> list[tuple[str, str]]:
     for regime, pairs in sorted({(r["regime"], r["pairs"]) for r in mine}):
         new = {r["seed"]: r["value"] for r in mine if (r["regime"], r["pairs"]) == (regime, pairs)}
         old = {seed: at[(regime, pairs, seed)] for seed in new}
+        assert sorted(new) == [0, 1, 2, 3, 4]
         a, b = (bench.Summary.of(list(v.values())) for v in (new, old))
         higher = sum(new[s] > old[s] for s in new)
         lower = sum(new[s] < old[s] for s in new)
