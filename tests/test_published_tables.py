@@ -1205,6 +1205,14 @@ VARIANT_GRIDS = (
 )
 
 
+def _variant_settings(script: ModuleType, published: VariantGrid) -> tuple[list[dict], list]:
+    """A published variant report's rows and what variant_grid.py collects of them beside its
+    grid (a Setting per regime and pair count)."""
+    rows = _bench_rows(*published.rows)
+    grid = _bench_rows(published.grid)
+    return rows, script.collect(grid, rows, "molecules", "gentle-ssl", published.regimes)
+
+
 @pytest.mark.parametrize("published", VARIANT_GRIDS, ids=attrgetter("stem"))
 def test_ssl_over_molecules_grid_is_made_from_its_rows(
     bench_script: ScriptLoader, published: VariantGrid
@@ -1212,9 +1220,7 @@ def test_ssl_over_molecules_grid_is_made_from_its_rows(
     """docs/bench/STEM.md is what variant_grid.py makes of the rows: every setting of its
     regimes, 5 seeds each, run with its search, and results.md shows every table row."""
     script = bench_script("variant_grid")
-    rows = [row for name in published.rows for row in bench.read_results(BENCH / name)]
-    grid = bench.read_results(BENCH / published.grid)
-    found = script.collect(grid, rows, "molecules", "gentle-ssl", published.regimes)
+    rows, found = _variant_settings(script, published)
     regimes = published.regimes or DEFAULT_GRID["regime"].split(",")
     pairs = DEFAULT_GRID["pairs"].split(",")
     assert len(found) == len(pairs) * len(regimes) and all(s.after.gentle.n == 5 for s in found)
@@ -1235,11 +1241,9 @@ def test_results_quotes_the_terms_full_search_record_from_its_rows(
     2ca447c and d838c35) are the rows': 19 of 20 settings with pairs better than gentle, none
     worse, and 11 wins, 8 ties, 1 loss against the issue's baselines where gentle has 5 / 4 /
     11; the loss is disjoint sides with 10 pairs."""
-    script = bench_script("variant_grid")
     published = next(v for v in VARIANT_GRIDS if v.stem == "ssl-molecules-full")
-    rows = [row for name in published.rows for row in bench.read_results(BENCH / name)]
-    grid = bench.read_results(BENCH / published.grid)
-    found = [s for s in script.collect(grid, rows, "molecules", "gentle-ssl") if s.pairs > 0]
+    _, found = _variant_settings(bench_script("variant_grid"), published)
+    found = [s for s in found if s.pairs > 0]
     said = [s.against_gentle for s in found]
     assert (said.count("better"), said.count("same"), said.count("worse")) == (19, 1, 0)
     before = [s.before.outcome for s in found]
@@ -1677,7 +1681,7 @@ def test_each_sweep_reruns_the_sdd_sweeps_recipe_runs_bit_for_bit(
 
 def test_ssl_weight_sweep_on_molecules_is_made_from_its_rows(sweep_script: ModuleType) -> None:
     """docs/bench/wssl-molecules-val.md (session d838c35) is what val_sweep.py makes of its rows
-    against the shipped 0.15: five weights, 5 seeds, four settings; no term is worse than 0.15
+    against the shipped 0.15: five weights, 5 seeds, four settings; weight 0 (no term) is worse
     at all four, 0.05 better at bags of 8 and 32 and the same at the other two, as results.md
     says, and every table row is there."""
     rows = sweep_script.load_rows([BENCH / "wssl-molecules-val-d838c35.jsonl"])
