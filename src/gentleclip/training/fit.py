@@ -130,14 +130,18 @@ def sparse_sides(model: TwoTower, config: ModelConfig, data: RegimeData) -> list
     return could_be_sparse(model, data)
 
 
-def could_be_sparse(model: TwoTower, data: RegimeData) -> list[str]:
+def could_be_sparse(
+    model: TwoTower, data: RegimeData, density: dict[str, float] | None = None
+) -> list[str]:
     """Each side whose training rows are at most :data:`~gentleclip.models.sparse.MAX_DENSITY`
     non-zero and whose tower can compute its first layer from them
-    (:meth:`~gentleclip.models.TwoTower.can_use_sparse_inputs`)."""
+    (:meth:`~gentleclip.models.TwoTower.can_use_sparse_inputs`). ``density``: the sides'
+    :func:`input_density` where the caller has it (counted here otherwise)."""
+    shares = input_density(data) if density is None else density
     return [
         side
-        for side, density in input_density(data).items()
-        if density <= MAX_DENSITY and model.can_use_sparse_inputs(side)
+        for side, share in shares.items()
+        if share <= MAX_DENSITY and model.can_use_sparse_inputs(side)
     ]
 
 
@@ -149,7 +153,7 @@ def sparse_inputs_line(model: TwoTower, data: RegimeData, config: ModelConfig) -
     if used:
         sides = ", ".join(f"{side} ({density[side]:.1%} non-zero)" for side in used)
         return f"sparse inputs: the first layer of side {sides} reads the non-zero entries"
-    could = could_be_sparse(model, data) if config.sparse_inputs == "none" else []
+    could = could_be_sparse(model, data, density) if config.sparse_inputs == "none" else []
     if not could:
         return None
     named = " and ".join(f"{side} ({density[side]:.1%} non-zero)" for side in could)
