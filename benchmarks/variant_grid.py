@@ -12,6 +12,13 @@ alone, for a variant run part of the way) reports:
 - gentle's outcome against the best baseline of the grid, and the variant's in gentle's place
   (win / tie / lose by the same rule, :class:`gentleclip.experiments.bench.Verdict`).
 
+Two options compare other settings the same way. ``--override JSON`` takes the variant's rows
+made with that ``--recipe-override`` (a weight tried on top of a recipe, e.g. bench method
+gentle with ``{"loss": {"w_ssl": 0.05}}``) and ``--label`` names them. ``--reference VARIANT``
+with ``--reference-rows`` puts that variant's rows (no override) in the place of the grid's
+gentle rows, so the new setting is compared with a variant rather than with gentle, beside the
+same baselines.
+
 It writes ``OUT/STEM.md`` (the table and counts) and ``OUT/STEM.png`` (per regime, the headline
 against the pairs: gentle, the variant and the best baseline at each count, seed std as bars):
 
@@ -21,11 +28,17 @@ against the pairs: gentle, the variant and the best baseline at each count, seed
         docs/bench/bench-ssl-molecules100-133f6c6.jsonl \\
         docs/bench/bench-ssl-molecules-grid-40d6947.jsonl \\
         --stem ssl-molecules-grid --out docs/bench
+    python benchmarks/variant_grid.py --suite molecules --variant gentle \\
+        --override '{"loss": {"w_ssl": 0.05}}' --label "w_ssl 0.05" \\
+        --reference gentle-ssl --reference-rows docs/bench/bench-ssl-full-molecules-*.jsonl \\
+        --grid docs/bench/bench-molecules-heads512-grid-7686c66.jsonl --rows ROWS \\
+        --search full --stem wssl005-vs-ssl-molecules-full --out docs/bench
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Sequence
 from operator import attrgetter
@@ -59,13 +72,47 @@ class Setting(NamedTuple):
         return verdict(self.after.gentle, self.before.gentle)
 
 
-def variant_rows(rows: Sequence[dict[str, Any]], suite: str, variant: str) -> list[dict]:
-    """The variant's rows of ``suite`` run with the recipes as they are, renamed gentle."""
+class Names(NamedTuple):
+    """What the report calls the two records it compares: the reference (the grid's gentle,
+    or a variant in its place) and the variant."""
+
+    reference: str = "gentle"
+    variant: str = "gentle-ssl"
+
+
+def variant_rows(
+    rows: Sequence[dict[str, Any]],
+    suite: str,
+    variant: str,
+    override: dict[str, Any] | None = None,
+) -> list[dict]:
+    """The variant's rows of ``suite`` run with ``override`` as their ``--recipe-override``
+    (None: the recipes as they are, no override), renamed gentle."""
     return [
         {**row, "method": "gentle"}
         for row in rows
-        if row["suite"] == suite and row["method"] == variant and not row.get("recipe_override")
+        if row["suite"] == suite
+        and row["method"] == variant
+        and (row.get("recipe_override") or None) == (override or None)
     ]
+
+
+def with_reference(
+    grid: Sequence[dict], suite: str, reference: tuple[str, Sequence[dict]]
+) -> list[dict]:
+    """``grid`` with its gentle rows replaced by the reference variant's rows (no override) at
+    the same settings; refuses a setting of gentle's the reference lacks."""
+    name, rows = reference
+    mine = variant_rows(rows, suite, name)
+    wanted = {_where(r) for r in grid if r["method"] == "gentle"}
+    if missing := sorted(wanted - {_where(r) for r in mine}):
+        raise SystemExit(f"{name} has no rows of {suite} at {missing}")
+    others = [r for r in grid if r["method"] != "gentle"]
+    return others + [r for r in mine if _where(r) in wanted]
+
+
+def _where(row: dict) -> tuple[str, int]:
+    return (row["regime"], int(row["pairs"]))
 
 
 def collect(
@@ -74,15 +121,21 @@ def collect(
     suite: str,
     variant: str,
     regimes: Sequence[str] | None = None,
+    override: dict[str, Any] | None = None,
+    reference: tuple[str, Sequence[dict]] | None = None,
 ) -> list[Setting]:
     """Every (regime, pairs) of ``suite``'s grid, or of its ``regimes`` alone; refuses a setting
-    the variant lacks or whose seeds differ from gentle's there."""
+    the variant lacks or whose seeds differ from gentle's there. ``override``: the variant's
+    rows made with that recipe override; ``reference``: a variant's name and rows, in the place
+    of the grid's gentle rows."""
     grid = [row for row in grid if row["suite"] == suite]
     if regimes is not None:
         if unknown := sorted(set(regimes) - {row["regime"] for row in grid}):
             raise SystemExit(f"--grid has no rows of {suite} in regime {unknown}")
         grid = [row for row in grid if row["regime"] in regimes]
-    mine = variant_rows(rows, suite, variant)
+    if reference is not None:
+        grid = with_reference(grid, suite, reference)
+    mine = variant_rows(rows, suite, variant, override)
     before = bench.verdicts(grid)
     after = {
         v.where: v for v in bench.verdicts([r for r in grid if r["method"] != "gentle"] + mine)
@@ -93,7 +146,8 @@ def collect(
         raise SystemExit(f"{variant} has no rows of {suite} at {missing}")
     found = [Setting(v.where[1], v.where[2], v, after[v.where]) for v in before]
     if uneven := [s.before.where for s in found if s.before.gentle.n != s.after.gentle.n]:
-        raise SystemExit(f"{variant} and gentle ran different seed counts at {uneven}")
+        ran = reference[0] if reference else "gentle"
+        raise SystemExit(f"{variant} and {ran} ran different seed counts at {uneven}")
     return found
 
 
@@ -101,11 +155,12 @@ def _cell(s: bench.Summary) -> str:
     return f"{s.mean:.3f} ± {s.std:.3f}"
 
 
-def table(found: Sequence[Setting], variant: str) -> list[str]:
+def table(found: Sequence[Setting], names: Names) -> list[str]:
     """The markdown table: a row per (regime, pairs)."""
+    ref, variant = names
     lines = [
-        f"| regime | pairs | gentle | {variant} | gap | against gentle | best baseline "
-        f"| gentle's outcome | {variant}'s outcome |",
+        f"| regime | pairs | {ref} | {variant} | gap | against {ref} | best baseline "
+        f"| {ref}'s outcome | {variant}'s outcome |",
         "|---|---:|---:|---:|---:|---|---|---|---|",
     ]
     for s in found:
@@ -120,18 +175,18 @@ def table(found: Sequence[Setting], variant: str) -> list[str]:
     return lines
 
 
-def counts(found: Sequence[Setting], variant: str) -> list[str]:
-    """The summary lines: the variant against gentle, then both against the baselines."""
+def counts(found: Sequence[Setting], names: Names) -> list[str]:
+    """The summary lines: the variant against the reference, then both against the
+    baselines."""
+    ref, variant = names
     said = attrgetter("against_gentle")
     with_pairs = [s for s in found if s.pairs > 0]
-    lines = [f"- {variant} against gentle, settings with pairs: {_tally(with_pairs, said)}"]
+    lines = [f"- {variant} against {ref}, settings with pairs: {_tally(with_pairs, said)}"]
     if no_pairs := [s for s in found if s.pairs == 0]:
-        lines.append(
-            f"- {variant} against gentle, settings without pairs: {_tally(no_pairs, said)}"
-        )
+        lines.append(f"- {variant} against {ref}, settings without pairs: {_tally(no_pairs, said)}")
     rivals = [s for s in with_pairs if s.before.baseline is not None]
     lines += [
-        f"- gentle against the best baseline: {_tally(rivals, attrgetter('before.outcome'))}",
+        f"- {ref} against the best baseline: {_tally(rivals, attrgetter('before.outcome'))}",
         f"- {variant} in gentle's place: {_tally(rivals, attrgetter('after.outcome'))}",
     ]
     changed = [s for s in rivals if s.before.outcome != s.after.outcome]
@@ -157,27 +212,39 @@ def report(
     variant: str,
     search: str,
     regimes: Sequence[str] | None = None,
+    names: Names | None = None,
+    override: dict[str, Any] | None = None,
 ) -> str:
     """``STEM.md``: heading, what was compared, the table and the counts; the heading names the
-    regimes when the report covers only some of the grid's."""
+    regimes when the report covers only some of the grid's. ``names``: the reference's and the
+    variant's labels (default gentle and ``variant``); ``override``: the variant's rows'
+    recipe override, which the text names."""
+    names = names or Names("gentle", variant)
+    ref, label = names
     part = f" ({', '.join(regimes)} only)" if regimes is not None else ""
+    made = f" (bench method {variant}, --recipe-override '{json.dumps(override)}')"
+    sources = (
+        f"gentle and the baselines: the {suite} grid; "
+        if ref == "gentle"
+        else f"the baselines: the {suite} grid; {ref}: its rows at the same settings and seeds; "
+    )
     lines = [
-        f"# {variant} over the {suite} default grid{part}",
+        f"# {label} over the {suite} default grid{part}",
         "",
-        f"gentle and the baselines: the {suite} grid; {variant}: its rows at the same settings "
-        f"and seeds; both with the {search} search. The best baseline is the best of the "
-        "grid's other methods but the oracle. " + NOTE,
+        sources + f"{label}{made if override else ''}: its rows at the same settings and seeds; "
+        f"both with the {search} search. The best baseline is the best of the grid's other "
+        "methods but the oracle. " + NOTE,
         "",
-        *table(found, variant),
+        *table(found, names),
         "",
-        *counts(found, variant),
+        *counts(found, names),
     ]
     return "\n".join(lines) + "\n"
 
 
-def plot(found: Sequence[Setting], variant: str, path: Path) -> None:
-    """A panel per regime: headline against the pairs for gentle, the variant and the best
-    baseline at each count (its name beside the point), the seed std as error bars."""
+def plot(found: Sequence[Setting], names: Names, path: Path) -> None:
+    """A panel per regime: headline against the pairs for the reference (gentle), the variant
+    and the best baseline at each count (its name beside the point), seed std as error bars."""
     regimes = list(dict.fromkeys(s.regime for s in found))
     fig = Figure(figsize=(3.6 * len(regimes), 3.8), layout="constrained")
     axes = fig.subplots(1, len(regimes), squeeze=False).ravel()
@@ -186,8 +253,8 @@ def plot(found: Sequence[Setting], variant: str, path: Path) -> None:
         mine = [s for s in found if s.regime == regime]
         xs = list(range(len(mine)))
         for label, get, colour in (
-            ("gentle", lambda s: s.before.gentle, "tab:blue"),
-            (variant, lambda s: s.after.gentle, "tab:orange"),
+            (names.reference, lambda s: s.before.gentle, "tab:blue"),
+            (names.variant, lambda s: s.after.gentle, "tab:orange"),
         ):
             stats = [get(s) for s in mine]
             ax.errorbar(
@@ -238,23 +305,66 @@ def _best_points(ax: Any, found: Sequence[Setting]) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", required=True)
-    parser.add_argument("--variant", required=True, choices=bench.ABLATIONS)
+    parser.add_argument("--variant", required=True, choices=("gentle", *bench.ABLATIONS))
     parser.add_argument("--grid", type=Path, required=True, help="the suite's grid rows")
     parser.add_argument("--rows", type=Path, nargs="+", required=True, help="the variant's rows")
     parser.add_argument("--search", default="halving", help="the search both ran with")
     parser.add_argument(
         "--regimes", type=lambda text: text.split(","), help="only these regimes, comma-separated"
     )
+    parser.add_argument(
+        "--override", type=_json, help="the variant's rows made with this --recipe-override"
+    )
+    parser.add_argument("--label", help="the variant's name in the report (default: --variant)")
+    parser.add_argument(
+        "--reference", choices=bench.ABLATIONS, help="a variant in the grid's gentle's place"
+    )
+    parser.add_argument("--reference-rows", type=Path, nargs="+", help="the reference's rows")
     parser.add_argument("--stem", required=True, help="names OUT/STEM.md and OUT/STEM.png")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    rows = [row for path in args.rows for row in bench.read_results(path)]
-    found = collect(bench.read_results(args.grid), rows, args.suite, args.variant, args.regimes)
-    text = report(found, args.suite, args.variant, args.search, args.regimes)
+    if (args.reference is None) != (args.reference_rows is None):
+        parser.error("--reference and --reference-rows go together")
+    if args.variant == "gentle" and not args.override:
+        parser.error("--variant gentle needs --override (its plain rows are the grid's)")
+    found, names = _collect_args(args)
+    text = report(found, args.suite, args.variant, args.search, args.regimes, names, args.override)
     with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
-    plot(found, args.variant, args.out / f"{args.stem}.png")
+    plot(found, names, args.out / f"{args.stem}.png")
     print(text)
+
+
+def _json(text: str) -> dict[str, Any]:
+    """``--override``'s value: a JSON object, or an error naming it."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {text!r} ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"not a JSON object: {text!r}")
+    return value
+
+
+def _collect_args(args: argparse.Namespace) -> tuple[list[Setting], Names]:
+    """The settings and names the command line asks for."""
+    rows = [row for path in args.rows for row in bench.read_results(path)]
+    reference = None
+    if args.reference:
+        reference = (
+            args.reference,
+            [r for p in args.reference_rows for r in bench.read_results(p)],
+        )
+    found = collect(
+        bench.read_results(args.grid),
+        rows,
+        args.suite,
+        args.variant,
+        args.regimes,
+        args.override,
+        reference,
+    )
+    return found, Names(args.reference or "gentle", args.label or args.variant)
 
 
 if __name__ == "__main__":

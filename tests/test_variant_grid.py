@@ -129,3 +129,83 @@ def test_main_writes_the_report_and_a_panel_per_regime(
     ).read_text(encoding="utf-8")
     width, height = Image.open(tmp_path / "v.png").size
     assert width > 1.5 * height  # two regimes side by side
+
+
+def _weighted() -> list[dict]:
+    """bench method gentle with a recipe override (a weight tried on top of the recipe)."""
+    override = {"loss": {"w_ssl": 0.05}}
+    return [
+        *_cells("gentle", "bags:8", 0, [0.55, 0.56, 0.57], recipe_override=override),
+        *_cells("gentle", "bags:8", 10, [0.60, 0.61, 0.62], recipe_override=override),
+        # the same method with another override: left out
+        *_cells("gentle", "bags:8", 10, [0.0, 0.0, 0.0], recipe_override={"loss": {"w_ssl": 1}}),
+    ]
+
+
+def test_override_takes_the_rows_made_with_it_and_reference_takes_gentles_place(
+    variant_grid: ModuleType,
+) -> None:
+    override = {"loss": {"w_ssl": 0.05}}
+    found = variant_grid.collect(
+        _grid(), _weighted(), "molecules", "gentle", None, override, ("gentle-ssl", _variant())
+    )
+    zero, ten = found
+    assert zero.before.gentle.mean == pytest.approx(0.42)  # gentle-ssl, not the grid's gentle
+    assert ten.after.gentle.mean == pytest.approx(0.61) and ten.against_gentle == "better"
+    assert (ten.before.best, ten.before.outcome, ten.after.outcome) == ("ridge", "win", "win")
+    names = variant_grid.Names("gentle-ssl", "w_ssl 0.05")
+    text = variant_grid.report(found, "molecules", "gentle", "full", None, names, override)
+    assert text.startswith("# w_ssl 0.05 over the molecules default grid\n")
+    assert "the baselines: the molecules grid; gentle-ssl: its rows" in text
+    assert (
+        """w_ssl 0.05 (bench method gentle, --recipe-override '{"loss": {"w_ssl": 0.05}}')"""
+        in (text)
+    )
+    assert "| regime | pairs | gentle-ssl | w_ssl 0.05 | gap | against gentle-ssl |" in text
+    assert "- w_ssl 0.05 against gentle-ssl, settings with pairs: 1 better" in text
+    assert "- gentle-ssl against the best baseline: 1 win, 0 tie, 0 lose of 1" in text
+    # without the reference the grid's gentle stands: the override's rows beside it
+    plain = variant_grid.collect(_grid(), _weighted(), "molecules", "gentle", None, override)
+    assert plain[1].before.gentle.mean == pytest.approx(0.41)
+
+
+def test_a_reference_missing_a_setting_of_gentles_is_refused(variant_grid: ModuleType) -> None:
+    reference = [r for r in _variant() if r["pairs"] != 0]
+    with pytest.raises(SystemExit, match=r"gentle-ssl has no rows of molecules at \[\('bags:8', 0"):
+        variant_grid.collect(
+            _grid(),
+            _weighted(),
+            "molecules",
+            "gentle",
+            None,
+            {"loss": {"w_ssl": 0.05}},
+            ("gentle-ssl", reference),
+        )
+
+
+def test_main_with_override_label_and_reference(variant_grid: ModuleType, tmp_path: Path) -> None:
+    for name, found in (("grid", _grid()), ("rows", _weighted()), ("ref", _variant())):
+        for row in found:
+            bench.append_result(tmp_path / f"{name}.jsonl", row)
+    common = [
+        *("--suite", "molecules", "--variant", "gentle", "--stem", "w", "--out", str(tmp_path)),
+        *("--grid", str(tmp_path / "grid.jsonl"), "--rows", str(tmp_path / "rows.jsonl")),
+    ]
+    with pytest.raises(SystemExit):
+        variant_grid.main(common)  # gentle's plain rows are the grid's: an override is needed
+    with pytest.raises(SystemExit):
+        variant_grid.main([*common, "--override", "{w_ssl: 1}"])  # not JSON
+    with pytest.raises(SystemExit):
+        override = ["--override", '{"loss": {"w_ssl": 0.05}}']
+        variant_grid.main([*common, *override, "--reference", "gentle-ssl"])  # no rows for it
+    assert not (tmp_path / "w.md").exists()
+    variant_grid.main(
+        [
+            *common,
+            *("--override", '{"loss": {"w_ssl": 0.05}}', "--label", "w_ssl 0.05"),
+            *("--reference", "gentle-ssl", "--reference-rows", str(tmp_path / "ref.jsonl")),
+        ]
+    )
+    text = (tmp_path / "w.md").read_text(encoding="utf-8")
+    assert "| bags:8 | 10 | 0.510 ± 0.008 | 0.610 ± 0.008 | +0.100 | better |" in text
+    assert Image.open(tmp_path / "w.png").size[0] > 0
