@@ -1267,11 +1267,23 @@ def test_molecules_gentle_ssl_recipe_is_the_bench_method_it_was_measured_as() ->
     assert spec.overrides == {"loss": {"w_ssl": 0.15}}
 
 
-# the term on top of --auto's picks (full search), each against the pick's rows without it:
-# the rows file, then the pick's file, bench method, regime and pair count, the quote and the
-# seeds higher. Session 40d6947 at 20 pairs, session d838c35 whole-bag steps at 50.
+class SslOnPick(NamedTuple):
+    """The term on top of one of --auto's picks (full search), against the pick's rows without
+    it: the rows file, the pick's rows file, bench method, regime and pair count, results.md's
+    quote and the seeds higher."""
+
+    mine: str
+    pick: str
+    method: str
+    regime: str
+    pairs: int
+    quoted: str
+    higher: int
+
+
+# session 40d6947 at 20 pairs, session d838c35 whole-bag steps at 50
 SSL_ON_PICKS = (
-    (
+    SslOnPick(
         "bench-ssl-bagnce-items-molecules-40d6947.jsonl",
         "bench-bagnce-items-123046b.jsonl",
         "gentle-bagnce-items",
@@ -1280,7 +1292,7 @@ SSL_ON_PICKS = (
         "0.577 ± 0.032 against 0.580 ± 0.023",
         2,
     ),
-    (
+    SslOnPick(
         "bench-ssl-wholebags128-molecules-40d6947.jsonl",
         "bench-molecules-wholebags128-9e196c1.jsonl",
         "gentle",
@@ -1289,7 +1301,7 @@ SSL_ON_PICKS = (
         "0.343 ± 0.034 against 0.321 ± 0.040",
         4,
     ),
-    (
+    SslOnPick(
         "bench-ssl-wholebags128-50-molecules-d838c35.jsonl",
         "bench-molecules-wholebags128-9e196c1.jsonl",
         "gentle",
@@ -1301,22 +1313,14 @@ SSL_ON_PICKS = (
 )
 
 
-@pytest.mark.parametrize(
-    ("mine", "pick", "method", "regime", "pairs", "quoted", "higher"), SSL_ON_PICKS
-)
+@pytest.mark.parametrize("case", SSL_ON_PICKS, ids=attrgetter("mine"))
 def test_ssl_on_top_of_auto_picks_is_quoted_from_its_rows(
-    bench_script: ScriptLoader,
-    mine: str,
-    pick: str,
-    method: str,
-    regime: str,
-    pairs: int,
-    quoted: str,
-    higher: int,
+    bench_script: ScriptLoader, case: SslOnPick
 ) -> None:
     """The term stacked on --auto's pick: the same by the tables' rule, higher on the quoted
     number of seeds, as results.md says; both run with the full search and the pick's recipe
     override."""
+    mine, pick, method, regime, pairs, quoted, higher = case
     rows = bench.read_results(BENCH / mine)
     base = [
         r
