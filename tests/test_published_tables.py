@@ -1167,13 +1167,24 @@ def test_molecules_ssl_at_100_pairs_is_quoted(bench_script: ScriptLoader) -> Non
 
 class VariantGrid(NamedTuple):
     """A published variant_grid.py report: its rows, the grid it stands beside, its regimes
-    (None: the whole grid), search and stem."""
+    (None: the whole grid), search and stem; the bench method its rows ran as, their recipe
+    override and label (None: the method's name), and the reference in the grid's gentle's
+    place (a variant and its rows files; None: gentle)."""
 
     rows: tuple[str, ...]
     grid: str
     regimes: list[str] | None
     search: str
     stem: str
+    variant: str = "gentle-ssl"
+    override: dict | None = None
+    label: str | None = None
+    reference: tuple[str, tuple[str, ...]] | None = None
+
+    def names(self, script: ModuleType) -> Any:
+        """variant_grid.Names: the reference's and the variant's labels."""
+        ref = self.reference[0] if self.reference else "gentle"
+        return script.Names(ref, self.label or self.variant)
 
 
 VARIANT_GRIDS = (
@@ -1210,7 +1221,20 @@ def _variant_settings(script: ModuleType, published: VariantGrid) -> tuple[list[
     grid (a Setting per regime and pair count)."""
     rows = _bench_rows(*published.rows)
     grid = _bench_rows(published.grid)
-    return rows, script.collect(grid, rows, "molecules", "gentle-ssl", published.regimes)
+    reference = None
+    if published.reference:
+        name, files = published.reference
+        reference = (name, _bench_rows(*files))
+    found = script.collect(
+        grid,
+        rows,
+        "molecules",
+        published.variant,
+        published.regimes,
+        published.override,
+        reference,
+    )
+    return rows, found
 
 
 @pytest.mark.parametrize("published", VARIANT_GRIDS, ids=attrgetter("stem"))
@@ -1226,7 +1250,15 @@ def test_ssl_over_molecules_grid_is_made_from_its_rows(
     assert len(found) == len(pairs) * len(regimes) and all(s.after.gentle.n == 5 for s in found)
     pruned = {_pruned(r) for r in rows if r.get("candidates")}
     assert (published.search == "full") == (pruned == {False})
-    text = script.report(found, "molecules", "gentle-ssl", published.search, published.regimes)
+    text = script.report(
+        found,
+        "molecules",
+        published.variant,
+        published.search,
+        published.regimes,
+        published.names(script),
+        published.override,
+    )
     assert (BENCH / f"{published.stem}.md").read_text(encoding="utf-8") == text
     width, height = Image.open(BENCH / f"{published.stem}.png").size
     assert width > (len(regimes) - 0.5) * height  # a panel per regime, side by side
