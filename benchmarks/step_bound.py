@@ -1,0 +1,272 @@
+"""How much of a molecules training step is its matrix products: the runtime target's bound.
+
+Molecules' default grid misses the issue's runtime target (30 minutes of 2 cores, 3,600
+worker-seconds) by 2.4x, and the methods that train (gentle, clip, sclip, oracle) spend most of
+it. A change that keeps every result (same model, same numbers up to the order of float sums)
+can only remove the work *around* the towers' matrix products: the products themselves are
+what the model is. This script measures both sides of that bound on one torch thread, as each
+bench worker runs:
+
+- the step: the ``molecules-gentle`` recipe's optimisation step at molecules' shapes (2,048-bit
+  fingerprints with 40 bits set a row, 384-wide text embeddings), 20 pairs and bags of 8, CPU
+  milliseconds per step over ``--steps`` steps after a warm-up; with ``model.sparse_inputs``
+  off (the recipe) and on;
+- the products: every ``nn.Linear`` call of one step is recorded (rows, in, out, whether its
+  input needs a gradient), and the same products (forward, weight gradient, input gradient
+  where needed) are timed alone with ``torch.mm`` on contiguous operands;
+- the grid: from a grid's rows (``--grid``, default molecules' halving grid of session 6ad9b49)
+  the worker-seconds of the methods that train and of the others, and the speed-up the trained
+  cells would need for the grid to fit ``--budget`` worker-seconds.
+
+It prints a table: step, products, the rest, and the ratios. A step with no work besides its
+products would be ``step / products`` times faster; if that is below the speed-up the grid
+needs, no change that keeps the model meets the target on this machine::
+
+    python benchmarks/step_bound.py --out docs/bench --stem step-bound-molecules
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from gentleclip.data.regimes import RegimeData
+from gentleclip.errors import InputError
+from gentleclip.evaluation.report import atomic_path
+from gentleclip.experiments import bench
+from gentleclip.experiments.speed import cpu_name, one_torch_thread
+from gentleclip.recipes import load_recipe
+from gentleclip.training.config import config_from_dict
+from gentleclip.training.inprocess import InProcessRun
+
+GRID = Path("docs/bench/bench-molecules-halving-6ad9b49.jsonl")
+TRAINED = ("gentle", "clip", "sclip", "oracle")
+WARMUP = 20
+
+
+class Product(NamedTuple):
+    """One ``nn.Linear`` call of a step: its rows, widths and whether its input needs a
+    gradient (a layer after the first; the first reads the data)."""
+
+    rows: int
+    d_in: int
+    d_out: int
+    input_grad: bool
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of its forward, weight gradient and (where needed) input gradient."""
+        return self.rows * self.d_in * self.d_out * (3 if self.input_grad else 2)
+
+
+def molecules_arrays(pairs: int = 20, seed: int = 0, bits: int = 40) -> dict[str, np.ndarray]:
+    """Molecules' shapes: 2,048 binary features with ``bits`` set a row on side a, 384
+    Gaussian on side b; ``pairs`` pairs and 12 bags of 8 unpaired rows a side."""
+    rng = np.random.default_rng(seed)
+
+    def fingerprints(n: int) -> np.ndarray:
+        x = np.zeros((n, 2048), np.float32)
+        for row in x:
+            row[rng.choice(2048, size=bits, replace=False)] = 1.0
+        return x
+
+    bags = np.repeat(np.arange(12), 8)
+    return {
+        "paired_a": fingerprints(pairs),
+        "paired_b": rng.standard_normal((pairs, 384), dtype=np.float32),
+        "unpaired_a": fingerprints(len(bags)),
+        "unpaired_b": rng.standard_normal((len(bags), 384), dtype=np.float32),
+        "unpaired_a_bags": bags,
+        "unpaired_b_bags": bags.copy(),
+    }
+
+
+def molecules_run(steps: int, sparse: bool, pairs: int) -> InProcessRun:
+    """The molecules-gentle recipe, ready to train ``steps`` steps on :func:`molecules_arrays`."""
+    config = load_recipe("molecules-gentle").to_dict()
+    config["seed"] = 0
+    config["trainer"]["progress"] = False
+    config["optim"].update(steps=steps, epochs=None)
+    config["model"]["sparse_inputs"] = "a" if sparse else "none"
+    return InProcessRun(RegimeData.from_arrays(molecules_arrays(pairs)), config_from_dict(config))
+
+
+def step_ms(steps: int, sparse: bool, pairs: int) -> float:
+    """CPU milliseconds per step, the mean of ``steps`` steps after the warm-up."""
+    run = molecules_run(WARMUP + steps, sparse, pairs)
+    with one_torch_thread():
+        run.advance(WARMUP)
+        start = time.process_time()
+        run.advance(WARMUP + steps)
+        return (time.process_time() - start) / steps * 1000.0
+
+
+def recorded_products(pairs: int) -> list[Product]:
+    """Every ``nn.Linear`` call of one dense step (after one step of warm-up)."""
+    run = molecules_run(2, sparse=False, pairs=pairs)
+    found: list[Product] = []
+
+    def hook(module: nn.Linear, args: tuple[torch.Tensor, ...], _: Any) -> None:
+        x = args[0]
+        rows = x.numel() // x.shape[-1]
+        found.append(Product(rows, module.in_features, module.out_features, x.requires_grad))
+
+    with one_torch_thread():
+        run.advance(1)
+        handles = [
+            m.register_forward_hook(hook) for m in run.model.modules() if isinstance(m, nn.Linear)
+        ]
+        run.advance(2)
+    for handle in handles:
+        handle.remove()
+    if not found:
+        raise SystemExit("the step called no nn.Linear: nothing to time")
+    return found
+
+
+def products_ms(products: Sequence[Product], repeats: int) -> float:
+    """CPU milliseconds of the step's products alone (forward, weight and input gradients
+    as ``torch.mm`` on contiguous operands), the mean over ``repeats``."""
+    operands = []
+    for p in products:
+        x, w = torch.randn(p.rows, p.d_in), torch.randn(p.d_out, p.d_in)
+        dy = torch.randn(p.rows, p.d_out)
+        operands.append((x, w.t().contiguous(), dy.t().contiguous(), w, dy, p.input_grad))
+
+    def once() -> None:
+        for x, w_t, dy_t, w, dy, input_grad in operands:
+            torch.mm(x, w_t)  # forward
+            torch.mm(dy_t, x)  # weight gradient
+            if input_grad:
+                torch.mm(dy, w)  # input gradient
+
+    with one_torch_thread(), torch.no_grad():
+        for _ in range(WARMUP):
+            once()
+        start = time.process_time()
+        for _ in range(repeats):
+            once()
+        return (time.process_time() - start) / repeats * 1000.0
+
+
+def grid_seconds(path: Path) -> tuple[float, float, int]:
+    """Worker-seconds of the trained methods' cells and of the others', and the cell count."""
+    rows = bench.read_results(path)
+    trained = sum(float(r.get("seconds", 0.0)) for r in rows if r["method"] in TRAINED)
+    other = sum(float(r.get("seconds", 0.0)) for r in rows if r["method"] not in TRAINED)
+    return trained, other, len(rows)
+
+
+class Bound(NamedTuple):
+    """What the script measured and what follows from it."""
+
+    pairs: int
+    step: float
+    sparse_step: float
+    products: float
+    macs: int
+    trained: float
+    other: float
+    cells: int
+    budget: float
+
+    @property
+    def needed(self) -> float:
+        """The speed-up of the trained cells that fits the grid into the budget (inf where the
+        other methods alone exceed it)."""
+        room = self.budget - self.other
+        return self.trained / room if room > 0 else float("inf")
+
+    @property
+    def bound(self) -> float:
+        """The speed-up of a step that did nothing but its products."""
+        return self.step / self.products
+
+
+def report(b: Bound, grid: Path) -> str:
+    """The markdown table and the verdict."""
+    gflops = 2 * b.macs / b.products / 1e6
+    lines = [
+        "# Molecules' training step against its matrix products",
+        "",
+        f"Machine: {cpu_name()} (kernels {torch.backends.cpu.get_cpu_capability()}), "
+        f"torch {torch.__version__}, one thread, CPU time. Recipe molecules-gentle at "
+        "molecules' shapes (2,048-bit fingerprints, 40 bits set; 384-wide text), "
+        f"{b.pairs} pairs, bags of 8. Grid: `{grid}` ({b.cells} cells).",
+        "",
+        "| quantity | value |",
+        "|---|---:|",
+        f"| step (recipe, dense first layer) | {b.step:.2f} ms |",
+        f"| step with `model.sparse_inputs: a` | {b.sparse_step:.2f} ms |",
+        f"| the step's matrix products alone | {b.products:.2f} ms "
+        f"({b.macs / 1e6:.0f} M multiply-adds, {gflops:.0f} GFLOP/s) |",
+        f"| the rest of the step | {b.step - b.products:.2f} ms |",
+        f"| bound: step / products | {b.bound:.2f}x |",
+        f"| grid: trained methods' worker-seconds | {b.trained:,.0f} |",
+        f"| grid: the other methods' worker-seconds | {b.other:,.0f} |",
+        f"| speed-up of trained cells the budget ({b.budget:,.0f} ws) needs | {b.needed:.2f}x |",
+        "",
+    ]
+    if b.bound < b.needed:
+        verdict = (
+            f"A step with no work but its products would be {b.bound:.2f}x faster; the grid "
+            f"needs {b.needed:.2f}x. No change that keeps the dense model meets the budget "
+            "on this machine."
+        )
+    else:
+        verdict = (
+            f"A step with no work but its products would be {b.bound:.2f}x faster, more than "
+            f"the {b.needed:.2f}x the grid needs: the bound does not rule the budget out."
+        )
+    return "\n".join([*lines, verdict]) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300, help="steps timed per step variant")
+    parser.add_argument("--repeats", type=int, default=300, help="times the products are timed")
+    parser.add_argument("--pairs", type=int, default=20, help="training pairs (rows a step)")
+    parser.add_argument("--grid", type=Path, default=GRID, help="the grid's rows")
+    parser.add_argument("--budget", type=float, default=3600.0, help="worker-seconds")
+    parser.add_argument("--out", type=Path, help="writes OUT/STEM.md and OUT/STEM.json")
+    parser.add_argument("--stem", default="step-bound-molecules")
+    args = parser.parse_args(argv)
+    if min(args.steps, args.repeats, args.pairs) < 1:
+        parser.error("--steps, --repeats and --pairs must be >= 1")
+    if not args.grid.is_file():
+        parser.error(f"--grid {args.grid} is not a file")
+    try:
+        seconds = grid_seconds(args.grid)
+    except InputError as error:
+        parser.error(str(error))
+    products = recorded_products(args.pairs)
+    bound = Bound(
+        args.pairs,
+        step_ms(args.steps, sparse=False, pairs=args.pairs),
+        step_ms(args.steps, sparse=True, pairs=args.pairs),
+        products_ms(products, args.repeats),
+        sum(p.macs for p in products),
+        *seconds,
+        args.budget,
+    )
+    text = report(bound, args.grid)
+    print(text)
+    if args.out is not None:
+        with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        record = {**bound._asdict(), "needed": bound.needed, "bound": bound.bound}
+        record["linear_calls"] = [p._asdict() for p in products]
+        with atomic_path(args.out / f"{args.stem}.json", ".json") as tmp:
+            tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
