@@ -18,7 +18,8 @@ def step_bound(load_script: Any) -> ModuleType:
 
 
 def _bound(script: ModuleType, step: float, products: float, **extra: Any) -> Any:
-    values = dict(pairs=20, sparse_step=step, macs=10**6, trained=8000.0, other=500.0)
+    values = dict(pairs=20, sparse_step=step, macs=10**6, gentle=6000.0, trained=2000.0)
+    values.update(rest=500.0)
     values.update(cells=960, budget=3600.0, **extra)
     return script.Bound(step=step, products=products, **values)
 
@@ -55,7 +56,10 @@ def test_needed_speed_up_is_the_trained_seconds_over_the_room_the_others_leave(
     b = _bound(step_bound, step=10.0, products=4.0)
     assert b.needed == pytest.approx(8000.0 / 3100.0)
     assert b.bound == pytest.approx(2.5)
-    assert _bound(step_bound, 10.0, 4.0, other=3600.0).needed == float("inf")
+    assert b.gentle_floor == pytest.approx(2400.0)
+    assert b.others_needed == pytest.approx(2000.0 / (3600.0 - 500.0 - 2400.0))
+    assert _bound(step_bound, 10.0, 4.0, rest=3600.0).needed == float("inf")
+    assert _bound(step_bound, 10.0, 1.0, gentle=40000.0).others_needed == float("inf")
 
 
 @pytest.mark.parametrize(("products", "ruled_out"), [(4.0, True), (2.0, False)])
@@ -63,7 +67,8 @@ def test_the_verdict_rules_the_budget_out_only_when_the_bound_is_below_the_need(
     step_bound: ModuleType, products: float, ruled_out: bool
 ) -> None:
     text = step_bound.report(_bound(step_bound, 10.0, products), Path("grid.jsonl"))
-    assert ("No change that keeps the dense model meets the budget" in text) == ruled_out
+    assert ("the other trained methods would have to go" in text) == ruled_out
+    assert ("the bound does not rule the budget out" in text) != ruled_out
     assert f"| bound: step / products | {10.0 / products:.2f}x |" in text
 
 
@@ -74,7 +79,7 @@ def test_grid_seconds_split_trained_methods_from_the_others(
     for method, seconds in (("gentle", 40.0), ("clip", 8.0), ("ridge", 0.5), ("cca", 1.5)):
         where = {"suite": "molecules", "regime": "bags:8", "pairs": 20, "seed": 0}
         bench.append_result(path, {**where, "method": method, "status": "ok", "seconds": seconds})
-    assert step_bound.grid_seconds(path) == (48.0, 2.0, 4)
+    assert step_bound.grid_seconds(path) == (40.0, 8.0, 2.0, 4)
 
 
 def test_main_writes_the_table_and_the_record(step_bound: ModuleType, tmp_path: Path) -> None:
@@ -84,9 +89,7 @@ def test_main_writes_the_table_and_the_record(step_bound: ModuleType, tmp_path: 
     argv = ["--steps", "2", "--repeats", "2", "--pairs", "10", "--grid", str(grid)]
     step_bound.main([*argv, "--out", str(tmp_path), "--stem", "b"])
     text = (tmp_path / "b.md").read_text(encoding="utf-8")
-    assert (
-        "10 pairs, bags of 8" in text and "| grid: trained methods' worker-seconds | 40 |" in text
-    )
+    assert "10 pairs, bags of 8" in text and "| grid: gentle's worker-seconds | 40 |" in text
     record = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
     assert record["pairs"] == 10 and len(record["linear_calls"]) == 4
     assert record["linear_calls"][0]["rows"] == 10 + 32
