@@ -44,14 +44,13 @@ from gentleclip.data.regimes import RegimeData
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path
 from gentleclip.experiments import bench
-from gentleclip.experiments.speed import cpu_name, one_torch_thread
+from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name, mean_step_ms, one_torch_thread
 from gentleclip.recipes import load_recipe
 from gentleclip.training.config import config_from_dict
 from gentleclip.training.inprocess import InProcessRun
 
 GRID = Path("docs/bench/bench-molecules-halving-6ad9b49.jsonl")
 TRAINED = ("clip", "sclip", "oracle")  # besides gentle
-WARMUP = 20
 
 
 class Product(NamedTuple):
@@ -103,12 +102,7 @@ def molecules_run(steps: int, sparse: bool, pairs: int) -> InProcessRun:
 
 def step_ms(steps: int, sparse: bool, pairs: int) -> float:
     """CPU milliseconds per step, the mean of ``steps`` steps after the warm-up."""
-    run = molecules_run(WARMUP + steps, sparse, pairs)
-    with one_torch_thread():
-        run.advance(WARMUP)
-        start = time.process_time()
-        run.advance(WARMUP + steps)
-        return (time.process_time() - start) / steps * 1000.0
+    return mean_step_ms(molecules_run(WARMUP_STEPS + steps, sparse, pairs), steps)
 
 
 def recorded_products(pairs: int) -> list[Product]:
@@ -151,7 +145,7 @@ def products_ms(products: Sequence[Product], repeats: int) -> float:
                 torch.mm(dy, w)  # input gradient
 
     with one_torch_thread(), torch.no_grad():
-        for _ in range(WARMUP):
+        for _ in range(WARMUP_STEPS):
             once()
         start = time.process_time()
         for _ in range(repeats):
@@ -165,10 +159,15 @@ def grid_seconds(path: Path) -> tuple[float, float, float, int]:
     rows = bench.read_results(path)
     spent = {"gentle": 0.0, "trained": 0.0, "rest": 0.0}
     for row in rows:
-        kind = "gentle" if row["method"] == "gentle" else "trained"
-        kind = kind if row["method"] in ("gentle", *TRAINED) else "rest"
-        spent[kind] += float(row.get("seconds", 0.0))
+        spent[_kind(row["method"])] += float(row.get("seconds", 0.0))
     return spent["gentle"], spent["trained"], spent["rest"], len(rows)
+
+
+def _kind(method: str) -> str:
+    """gentle, trained (:data:`TRAINED`) or rest: the part of the grid a method's cells count in."""
+    if method == "gentle":
+        return "gentle"
+    return "trained" if method in TRAINED else "rest"
 
 
 class Bound(NamedTuple):

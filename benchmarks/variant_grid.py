@@ -76,8 +76,8 @@ class Names(NamedTuple):
     """What the report calls the two records it compares: the reference (the grid's gentle,
     or a variant in its place) and the variant."""
 
-    reference: str = "gentle"
-    variant: str = "gentle-ssl"
+    reference: str
+    variant: str
 
 
 def variant_rows(

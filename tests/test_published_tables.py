@@ -1324,14 +1324,13 @@ def test_molecules_gentle_ssl_recipe_is_what_its_weight_was_measured_as() -> Non
     the recipe override its whole-grid rows ran with (sessions d838c35 and b86802d):
     molecules-gentle with loss.w_ssl 0.05 and nothing else. Bench method gentle-ssl, the
     ablation on every suite, keeps the paper's 0.15."""
-    override = {"loss": {"w_ssl": 0.05}}
-    measured = bench.base_config("molecules", bench.METHODS["gentle"], None, 0, override)
+    measured = bench.base_config("molecules", bench.METHODS["gentle"], None, 0, WSSL005)
     shipped = load_recipe("molecules-gentle-ssl").to_dict()
     shipped["seed"], shipped["trainer"]["progress"] = 0, False
     assert shipped == measured
     assert bench.METHODS["gentle-ssl"].overrides == {"loss": {"w_ssl": 0.15}}
     rows = _bench_rows(*WSSL005_ROWS)
-    assert len(rows) == 120 and all(r["recipe_override"] == override for r in rows)
+    assert len(rows) == 120 and all(r["recipe_override"] == WSSL005 for r in rows)
 
 
 class SslOnPick(NamedTuple):

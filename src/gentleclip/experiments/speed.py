@@ -96,6 +96,12 @@ def reference_step_ms(steps: int = 200) -> float:
     config["trainer"]["progress"] = False
     config["optim"].update(steps=WARMUP_STEPS + steps, epochs=None)
     run = InProcessRun(RegimeData.from_arrays(reference_arrays()), config_from_dict(config))
+    return mean_step_ms(run, steps)
+
+
+def mean_step_ms(run: InProcessRun, steps: int) -> float:
+    """CPU milliseconds per step of ``run`` on one torch thread: the mean of ``steps`` steps
+    after :data:`WARMUP_STEPS` (``run`` must have room for both)."""
     with one_torch_thread():
         run.advance(WARMUP_STEPS)
         start = time.process_time()
