@@ -80,6 +80,11 @@ class Names(NamedTuple):
     variant: str
 
 
+def reference_name(reference: tuple[str, Any] | None) -> str:
+    """The reference's name: the variant in the grid's gentle's place, or gentle."""
+    return reference[0] if reference else "gentle"
+
+
 def variant_rows(
     rows: Sequence[dict[str, Any]],
     suite: str,
@@ -146,7 +151,7 @@ def collect(
         raise SystemExit(f"{variant} has no rows of {suite} at {missing}")
     found = [Setting(v.where[1], v.where[2], v, after[v.where]) for v in before]
     if uneven := [s.before.where for s in found if s.before.gentle.n != s.after.gentle.n]:
-        ran = reference[0] if reference else "gentle"
+        ran = reference_name(reference)
         raise SystemExit(f"{variant} and {ran} ran different seed counts at {uneven}")
     return found
 
@@ -364,7 +369,7 @@ def _collect_args(args: argparse.Namespace) -> tuple[list[Setting], Names]:
         args.override,
         reference,
     )
-    return found, Names(args.reference or "gentle", args.label or args.variant)
+    return found, Names(reference_name(reference), args.label or args.variant)
 
 
 if __name__ == "__main__":

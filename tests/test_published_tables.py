@@ -1184,8 +1184,7 @@ class VariantGrid(NamedTuple):
 
     def names(self, script: ModuleType) -> Any:
         """variant_grid.Names: the reference's and the variant's labels."""
-        ref = self.reference[0] if self.reference else "gentle"
-        return script.Names(ref, self.label or self.variant)
+        return script.Names(script.reference_name(self.reference), self.label or self.variant)
 
 
 SSL_FULL_ROWS = (
