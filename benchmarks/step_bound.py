@@ -45,7 +45,6 @@ from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path
 from gentleclip.experiments import bench
 from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name, mean_step_ms, one_torch_thread
-from gentleclip.recipes import load_recipe
 from gentleclip.training.config import config_from_dict
 from gentleclip.training.inprocess import InProcessRun
 
@@ -90,24 +89,36 @@ def molecules_arrays(pairs: int = 20, seed: int = 0, bits: int = 40) -> dict[str
     }
 
 
-def molecules_run(steps: int, sparse: bool, pairs: int) -> InProcessRun:
-    """The molecules-gentle recipe, ready to train ``steps`` steps on :func:`molecules_arrays`."""
-    config = load_recipe("molecules-gentle").to_dict()
-    config["seed"] = 0
-    config["trainer"]["progress"] = False
-    config["optim"].update(steps=steps, epochs=None)
+def molecules_run(steps: int, sparse: bool, pairs: int, method: str = "gentle") -> InProcessRun:
+    """Bench method ``method``'s molecules recipe (``gentle``: molecules-gentle; ``clip``,
+    ``sclip``: molecules-clip and sclip's overrides), ready to train ``steps`` steps on
+    :func:`molecules_arrays`; sclip reads the unpaired rows as two sets, as in the bench."""
+    spec = trained_spec(method)
+    config = bench.base_config("molecules", spec, steps, seed=0)
     config["model"]["sparse_inputs"] = "a" if sparse else "none"
-    return InProcessRun(RegimeData.from_arrays(molecules_arrays(pairs)), config_from_dict(config))
+    arrays = molecules_arrays(pairs)
+    if not spec.sees_bags:
+        arrays = {k: v for k, v in arrays.items() if not k.endswith("_bags")}
+    return InProcessRun(RegimeData.from_arrays(arrays), config_from_dict(config))
 
 
-def step_ms(steps: int, sparse: bool, pairs: int) -> float:
+def trained_spec(method: str) -> bench.Trained:
+    """Bench method ``method``, refused unless it trains with a step of its own (the oracle's
+    is clip's on every item)."""
+    spec = bench.METHODS.get(method)
+    if not isinstance(spec, bench.Trained) or spec.oracle:
+        raise SystemExit(f"not a trained bench method with a step of its own: {method}")
+    return spec
+
+
+def step_ms(steps: int, sparse: bool, pairs: int, method: str = "gentle") -> float:
     """CPU milliseconds per step, the mean of ``steps`` steps after the warm-up."""
-    return mean_step_ms(molecules_run(WARMUP_STEPS + steps, sparse, pairs), steps)
+    return mean_step_ms(molecules_run(WARMUP_STEPS + steps, sparse, pairs, method), steps)
 
 
-def recorded_products(pairs: int) -> list[Product]:
+def recorded_products(pairs: int, method: str = "gentle") -> list[Product]:
     """Every ``nn.Linear`` call of one dense step (after one step of warm-up)."""
-    run = molecules_run(2, sparse=False, pairs=pairs)
+    run = molecules_run(2, sparse=False, pairs=pairs, method=method)
     found: list[Product] = []
 
     def hook(module: nn.Linear, args: tuple[torch.Tensor, ...], _: Any) -> None:

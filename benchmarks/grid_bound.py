@@ -1,0 +1,270 @@
+"""Molecules' grid with every trained method's step at its bound: can any faster implementation
+of the same models meet the runtime target?
+
+``step_bound.py`` bounds gentle's step alone (a step that did nothing but its matrix products)
+and says how much faster clip, sclip and the oracle would then have to go. This script bounds
+theirs too, so that the grid's verdict rests on measurements only:
+
+- for each trained method (gentle, clip, sclip) and pair count of the grid (``--pairs``;
+  clip and sclip need 2), the step at molecules' shapes (``step_bound.molecules_run``: the
+  method's bench recipe, bags of 8) and the same step's ``nn.Linear`` products timed alone,
+  as in ``step_bound.py``, on one torch thread;
+- two bounds per step: ``step / products`` (the products as timed) and the ideal one, the
+  products at the best rate any of them reached in this run (small products run below the
+  core's peak, and a better kernel could bring them near it, so this bound is the more
+  generous);
+- the grid (``--grid``, default molecules' halving grid of session 6ad9b49): each trained
+  cell's worker-seconds divided by the bound of its method at its pair count (a step holds
+  the same rows in every regime: the pairs and 32 unpaired rows; the oracle takes clip's
+  fullest step, 64 pairs), the closed-form cells' seconds as they are. A cell's work other
+  than steps (data, evaluation) is divided too, which favours the bound again.
+
+If even that grid exceeds ``--budget`` worker-seconds (30 minutes of 2 cores), no
+implementation that keeps these models' products meets the target on this machine::
+
+    python benchmarks/grid_bound.py --out docs/bench --stem grid-bound-molecules
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from step_bound import GRID, products_ms, recorded_products, step_ms, trained_spec
+
+from gentleclip.errors import InputError
+from gentleclip.evaluation.report import atomic_path
+from gentleclip.experiments import bench
+from gentleclip.experiments.speed import cpu_name
+
+METHODS = ("gentle", "clip", "sclip")
+BORROWS = {"oracle": "clip"}  # a trained method without a step of its own here: whose bound
+
+
+class StepBound(NamedTuple):
+    """One method's step at one pair count: milliseconds of the step and of its products."""
+
+    method: str
+    pairs: int
+    rows: int  # rows a side of a step (the first layer's input rows)
+    step: float
+    products: float
+    macs: int
+
+    @property
+    def gflops(self) -> float:
+        return 2 * self.macs / self.products / 1e6
+
+    @property
+    def bound(self) -> float:
+        """The speed-up of a step that did nothing but its products, as timed."""
+        return self.step / self.products
+
+    def ideal_bound(self, gflops: float) -> float:
+        """The speed-up of a step that did nothing but its products, at ``gflops``."""
+        return self.step / (2 * self.macs / gflops / 1e6)
+
+
+class GridBound(NamedTuple):
+    """The grid's worker-seconds by (method, pairs), the bounds measured and the budget."""
+
+    steps: list[StepBound]
+    seconds: dict[tuple[str, int], float]
+    cells: int
+    budget: float
+
+    @property
+    def best_gflops(self) -> float:
+        return max(s.gflops for s in self.steps)
+
+    def step_of(self, method: str, pairs: int) -> StepBound | None:
+        """The step that bounds ``method``'s cells at ``pairs``: its own at that pair count
+        (the oracle: clip's fullest step, 64 pairs as at 200); None for a method that does not
+        train."""
+        if method in BORROWS:
+            mine = [s for s in self.steps if s.method == BORROWS[method]]
+            return max(mine, key=lambda s: s.rows) if mine else None
+        if not isinstance(bench.METHODS.get(method), bench.Trained):
+            return None
+        for s in self.steps:
+            if (s.method, s.pairs) == (method, pairs):
+                return s
+        raise SystemExit(f"no step of {method} at {pairs} pairs was timed")
+
+    def at_bound(self, ideal: bool) -> dict[str, float]:
+        """Each method's worker-seconds with every step at its bound (``ideal``: the products
+        at the best rate measured); the closed-form methods' as they are."""
+        spent: dict[str, float] = {}
+        for (method, pairs), seconds in self.seconds.items():
+            step = self.step_of(method, pairs)
+            if step is not None:
+                seconds /= step.ideal_bound(self.best_gflops) if ideal else step.bound
+            spent[method] = spent.get(method, 0.0) + seconds
+        return spent
+
+    def by_method(self) -> dict[str, float]:
+        spent: dict[str, float] = {}
+        for (method, _), seconds in self.seconds.items():
+            spent[method] = spent.get(method, 0.0) + seconds
+        return spent
+
+
+def cell_seconds(path: Path) -> tuple[dict[tuple[str, int], float], int]:
+    """Worker-seconds of a grid's cells by (method, pairs), and the cell count."""
+    rows = bench.read_results(path)
+    spent: dict[tuple[str, int], float] = {}
+    for row in rows:
+        key = (row["method"], int(row["pairs"]))
+        spent[key] = spent.get(key, 0.0) + float(row.get("seconds", 0.0))
+    return spent, len(rows)
+
+
+def measure(method: str, pairs: int, steps: int, repeats: int) -> StepBound:
+    """Time one method's step and its products at ``pairs``."""
+    products = recorded_products(pairs, method)
+    rows = max(p.rows for p in products)
+    return StepBound(
+        method,
+        pairs,
+        rows,
+        step_ms(steps, sparse=False, pairs=pairs, method=method),
+        products_ms(products, repeats),
+        sum(p.macs for p in products),
+    )
+
+
+def report(g: GridBound, grid: Path) -> str:
+    """The two markdown tables and the verdict."""
+    best = g.best_gflops
+    lines = [
+        "# Molecules' grid with every trained step at its bound",
+        "",
+        f"Machine: {cpu_name()} (kernels {torch.backends.cpu.get_cpu_capability()}), "
+        f"torch {torch.__version__}, one thread, CPU time; dense first layer, bags of 8. "
+        f"Grid: `{grid}` ({g.cells} cells). Ideal: the products at {best:.0f} GFLOP/s, the "
+        "best rate any product set reached here.",
+        "",
+        "| method | pairs | rows a step | step ms | products ms | GFLOP/s | bound | ideal bound |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in g.steps:
+        lines.append(
+            f"| {s.method} | {s.pairs} | {s.rows} | {s.step:.2f} | {s.products:.2f} "
+            f"| {s.gflops:.0f} | {s.bound:.2f}x | {s.ideal_bound(best):.2f}x |"
+        )
+    lines += ["", *method_table(g)]
+    return "\n".join([*lines, "", verdict(g)]) + "\n"
+
+
+def method_table(g: GridBound) -> list[str]:
+    """Each method's worker-seconds in the grid and with every step at its bound."""
+    spent, timed, ideal = g.by_method(), g.at_bound(ideal=False), g.at_bound(ideal=True)
+    lines = [
+        "| method | grid worker-seconds | steps at the bound | at the ideal bound |",
+        "|---|---:|---:|---:|",
+    ]
+    for method in sorted(spent, key=lambda m: -spent[m]):
+        lines.append(
+            f"| {method} | {spent[method]:,.0f} | {timed[method]:,.0f} | {ideal[method]:,.0f} |"
+        )
+    totals = (sum(spent.values()), sum(timed.values()), sum(ideal.values()))
+    return [*lines, "| all | {:,.0f} | {:,.0f} | {:,.0f} |".format(*totals)]
+
+
+def verdict(g: GridBound) -> str:
+    """Whether the grid at the bound fits the budget: ruled out only where even the ideal
+    bound (the more generous) exceeds it."""
+    timed, ideal = (sum(g.at_bound(ideal=i).values()) for i in (False, True))
+    said = (
+        f"With every trained step doing nothing but its products the grid would take "
+        f"{timed:,.0f} worker-seconds ({timed / g.budget:.2f}x the budget of {g.budget:,.0f}), "
+        f"{ideal:,.0f} ({ideal / g.budget:.2f}x) with the products at the best rate measured. "
+    )
+    if ideal > g.budget:
+        return said + (
+            "No implementation that keeps these models' products meets the budget on this machine."
+        )
+    return said + "The bound does not rule the budget out."
+
+
+def _pair_counts(text: str) -> list[int]:
+    try:
+        counts = sorted({int(v) for v in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated integers: {text!r}") from None
+    if not counts or counts[0] < 0:
+        raise argparse.ArgumentTypeError(f"pair counts must be >= 0: {text!r}")
+    return counts
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300, help="steps timed per step")
+    parser.add_argument("--repeats", type=int, default=300, help="times the products are timed")
+    parser.add_argument(
+        "--pairs",
+        type=_pair_counts,
+        default=None,
+        help="pair counts to time (default: the grid's)",
+    )
+    parser.add_argument("--methods", default=",".join(METHODS), help="trained methods to time")
+    parser.add_argument("--grid", type=Path, default=GRID, help="the grid's rows")
+    parser.add_argument("--budget", type=float, default=3600.0, help="worker-seconds")
+    parser.add_argument("--out", type=Path, help="writes OUT/STEM.md and OUT/STEM.json")
+    parser.add_argument("--stem", default="grid-bound-molecules")
+    args = parser.parse_args(argv)
+    if min(args.steps, args.repeats) < 1:
+        parser.error("--steps and --repeats must be >= 1")
+    methods = {m: trained_spec(m) for m in args.methods.split(",")}
+    if not args.grid.is_file():
+        parser.error(f"--grid {args.grid} is not a file")
+    try:
+        seconds, cells = cell_seconds(args.grid)
+    except InputError as error:
+        parser.error(str(error))
+    if unmeasured := sorted(set(trained(seconds)) - set(methods)):
+        parser.error(f"the grid trains {unmeasured}: add them to --methods")
+    pairs = args.pairs or sorted({p for _, p in seconds})
+    steps = [
+        measure(m, p, args.steps, args.repeats)
+        for m, spec in methods.items()
+        for p in pairs
+        if p >= spec.min_pairs
+    ]
+    result = GridBound(steps, seconds, cells, args.budget)
+    text = report(result, args.grid)
+    print(text)
+    if args.out is not None:
+        _write(result, text, args.out, args.stem)
+
+
+def trained(seconds: dict[tuple[str, int], float]) -> list[str]:
+    """The grid's methods that train, each under the name of the step it is bounded by."""
+    found = [
+        BORROWS.get(m, m) for m, _ in seconds if isinstance(bench.METHODS.get(m), bench.Trained)
+    ]
+    return sorted(set(found))
+
+
+def _write(g: GridBound, text: str, out: Path, stem: str) -> None:
+    with atomic_path(out / f"{stem}.md", ".md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    record = {
+        "steps": [{**s._asdict(), "bound": s.bound} for s in g.steps],
+        "best_gflops": g.best_gflops,
+        "seconds": g.by_method(),
+        "at_bound": g.at_bound(ideal=False),
+        "at_ideal_bound": g.at_bound(ideal=True),
+        "cells": g.cells,
+        "budget": g.budget,
+    }
+    with atomic_path(out / f"{stem}.json", ".json") as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
