@@ -18,10 +18,9 @@ def grid_bound(bench_script: Any) -> ModuleType:
 
 
 def _step(script: ModuleType, method: str, pairs: int, step: float, products: float) -> Any:
-    """A step whose products are 1 M multiply-adds: 2 ms of them run at 1 GFLOP/s."""
-    return script.StepBound(
-        method, pairs, rows=pairs + 32, step=step, products=products, macs=10**6
-    )
+    """A step whose products are 1 M multiply-adds (2 ms of them at 1 GFLOP/s) and whose
+    AdamW update takes 1 ms."""
+    return script.StepBound(method, pairs, pairs + 32, step, products, 1.0, 10**6)
 
 
 def _grid(script: ModuleType, budget: float = 100.0) -> Any:
@@ -43,28 +42,32 @@ def _grid(script: ModuleType, budget: float = 100.0) -> Any:
 
 def test_each_cell_is_divided_by_its_own_steps_bound(grid_bound: ModuleType) -> None:
     g = _grid(grid_bound)
-    timed = g.at_bound(ideal=False)
+    timed = g.at_bound("products")
     assert timed["gentle"] == pytest.approx(50.0 / 5.0 + 40.0 / 2.5)
     assert timed["clip"] == pytest.approx(20.0 / 2.0)
     assert timed["oracle"] == pytest.approx(16.0 / 2.0)  # clip's fullest step: 200 pairs
     assert timed["ridge"] == 3.0  # closed form: as it is
+    floor = g.at_bound("floor")  # the products and the 1 ms update
+    assert floor["gentle"] == pytest.approx(50.0 / (10.0 / 3.0) + 40.0 / 2.0)
+    assert floor["oracle"] == pytest.approx(16.0 / (8.0 / 5.0))
+    assert g.total() == 129.0 and g.total("products") == pytest.approx(47.0)
 
 
 def test_the_ideal_bound_runs_every_product_at_the_best_rate(grid_bound: ModuleType) -> None:
     g = _grid(grid_bound)
     assert g.best_gflops == pytest.approx(1.0)
-    ideal = g.at_bound(ideal=True)
+    ideal = g.at_bound("ideal")
     # at 1 GFLOP/s 1 M multiply-adds take 2 ms: gentle at 20 pairs is 10 / 2 = 5x, not 2.5x
     assert ideal["gentle"] == pytest.approx(50.0 / 5.0 + 40.0 / 5.0)
     assert ideal["clip"] == pytest.approx(20.0 / 2.0)
-    assert all(ideal[m] <= t for m, t in g.at_bound(ideal=False).items())
+    assert all(ideal[m] <= t for m, t in g.at_bound("products").items())
 
 
 def test_a_trained_cell_without_a_timed_step_is_refused(grid_bound: ModuleType) -> None:
     g = _grid(grid_bound)
     g.seconds[("gentle", 50)] = 1.0
     with pytest.raises(SystemExit, match="no step of gentle at 50 pairs"):
-        g.at_bound(ideal=False)
+        g.at_bound("floor")
 
 
 @pytest.mark.parametrize(("budget", "ruled_out"), [(20.0, True), (60.0, False)])
@@ -72,13 +75,16 @@ def test_the_verdict_rules_the_budget_out_only_past_the_ideal_bound(
     grid_bound: ModuleType, budget: float, ruled_out: bool
 ) -> None:
     g = _grid(grid_bound, budget)
-    total = sum(g.at_bound(ideal=True).values())  # gentle 10 + 8, clip 10, oracle 4, ridge 3
-    assert total == pytest.approx(35.0)
+    # ideal: gentle 10 + 8, clip 10, oracle 4, ridge 3; floor: gentle 15 + 20, clip 20 / (4 / 3),
+    # oracle 10, ridge 3
+    assert g.total("ideal") == pytest.approx(35.0)
     text = grid_bound.verdict(g)
     assert ("No implementation that keeps" in text) == ruled_out
     assert ("does not rule the budget out" in text) != ruled_out
+    assert "35 worker-seconds at the ideal bound (" in text
     table = grid_bound.report(g, Path("grid.jsonl"))
-    assert "| all | 129 | 47 | 35 |" in table
+    assert "| all | 129 | 63 | 47 | 35 |" in table
+    assert "| gentle | 0 | 32 | 10.00 | 2.00 | 1.00 | 1 | 3.33x | 5.00x | 5.00x |" in table
 
 
 def test_a_molecules_step_holds_each_methods_rows(grid_bound: ModuleType) -> None:
@@ -111,7 +117,7 @@ def test_main_times_the_grids_pair_counts_and_writes_the_record(
         ("clip", 10, 10),
     ]
     assert record["seconds"] == {"gentle": 40.0, "clip": 8.0, "cca": 1.0}
-    assert record["at_ideal_bound"]["cca"] == 1.0
+    assert record["at_ideal_bound"]["cca"] == 1.0 and record["steps"][0]["optimizer"] > 0
     assert "| all | 49 |" in (tmp_path / "g.md").read_text(encoding="utf-8")
 
 
