@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -102,13 +102,14 @@ class GridBound(NamedTuple):
 
     def step_of(self, method: str, pairs: int) -> StepBound | None:
         """The step that bounds ``method``'s cells at ``pairs``: its own at that pair count
-        (the oracle: clip's fullest step, 64 pairs as at 200); None for a method that does not
-        train."""
+        (the oracle: clip's fullest step, 64 pairs as at 200); None for a cell that does not
+        train (a closed-form method, or too few pairs)."""
         if method in BORROWS:
             mine = [s for s in self.steps if s.method == BORROWS[method]]
             return max(mine, key=lambda s: s.rows) if mine else None
-        if not isinstance(bench.METHODS.get(method), bench.Trained):
-            return None
+        spec = bench.METHODS.get(method)
+        if not isinstance(spec, bench.Trained) or pairs < spec.min_pairs:
+            return None  # closed form, or skipped: too few pairs to train
         for s in self.steps:
             if (s.method, s.pairs) == (method, pairs):
                 return s
@@ -128,6 +129,10 @@ class GridBound(NamedTuple):
     def total(self, kind: str | None = None) -> float:
         """The grid's worker-seconds (``kind``: with every trained step at that bound)."""
         return sum((self.at_bound(kind) if kind else self.by_method()).values())
+
+    def closed_form(self) -> float:
+        """Worker-seconds of the cells that train nothing (closed-form methods, skipped)."""
+        return sum(t for (m, p), t in self.seconds.items() if self.step_of(m, p) is None)
 
     def by_method(self) -> dict[str, float]:
         spent: dict[str, float] = {}
@@ -221,18 +226,31 @@ def method_table(g: GridBound) -> list[str]:
 def verdict(g: GridBound) -> str:
     """Whether the grid at the bound fits the budget: ruled out only where even the ideal
     bound (the most generous) exceeds it."""
-    said = "With every trained step doing nothing but the work it could not do without, the grid "
-    said += "would take " + ", ".join(
-        f"{g.total(k):,.0f} worker-seconds at the {k} bound ({g.total(k) / g.budget:.2f}x)"
-        for k in KINDS
+    totals = {k: g.total(k) for k in KINDS}
+    said = (
+        "With every trained step doing nothing but the work it could not do without, the grid "
+        "would take "
+        + _series(f"{t:,.0f} worker-seconds at the {k} bound" for k, t in totals.items())
+        + ": "
+        + _series(f"{t / g.budget:.2f}x" for t in totals.values())
+        + f" the budget of {g.budget:,.0f}. "
     )
-    said += f" of the budget's {g.budget:,.0f}. "
     if g.total("ideal") > g.budget:
+        trained = g.total("ideal") - g.closed_form()
+        alone = "over it" if trained > g.budget else "within it"
         return said + (
-            "No implementation that keeps these models' products meets the budget on this machine."
+            "No implementation that keeps these models' products meets the budget on this "
+            f"machine. The trained cells alone would take {trained:,.0f} at the ideal bound, "
+            f"{alone} even with the closed-form cells free."
         )
     fits = [k for k in KINDS if g.total(k) <= g.budget]
     return said + f"The {fits[0]} bound fits it: the bound does not rule the budget out."
+
+
+def _series(items: Iterable[str]) -> str:
+    """``a, b and c``."""
+    found = list(items)
+    return ", ".join(found[:-1]) + " and " + found[-1] if len(found) > 1 else "".join(found)
 
 
 def _pair_counts(text: str) -> list[int]:
@@ -273,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unmeasured := sorted(set(trained(seconds)) - set(methods)):
         parser.error(f"the grid trains {unmeasured}: add them to --methods")
     pairs = args.pairs or sorted({p for _, p in seconds})
+    if untimed := sorted({p for m, p in seconds if m in methods and p not in pairs}):
+        parser.error(f"the grid has cells at {untimed} pairs: add them to --pairs")
     steps = [
         measure(m, p, args.steps, args.repeats)
         for m, spec in methods.items()

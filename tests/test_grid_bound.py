@@ -36,6 +36,7 @@ def _grid(script: ModuleType, budget: float = 100.0) -> Any:
         ("clip", 20): 20.0,
         ("oracle", 20): 16.0,
         ("ridge", 20): 3.0,
+        ("clip", 0): 1.0,  # skipped: too few pairs to train, so as it is
     }
     return script.GridBound(steps, seconds, cells=5, budget=budget)
 
@@ -44,13 +45,13 @@ def test_each_cell_is_divided_by_its_own_steps_bound(grid_bound: ModuleType) -> 
     g = _grid(grid_bound)
     timed = g.at_bound("products")
     assert timed["gentle"] == pytest.approx(50.0 / 5.0 + 40.0 / 2.5)
-    assert timed["clip"] == pytest.approx(20.0 / 2.0)
+    assert timed["clip"] == pytest.approx(20.0 / 2.0 + 1.0)
     assert timed["oracle"] == pytest.approx(16.0 / 2.0)  # clip's fullest step: 200 pairs
     assert timed["ridge"] == 3.0  # closed form: as it is
     floor = g.at_bound("floor")  # the products and the 1 ms update
     assert floor["gentle"] == pytest.approx(50.0 / (10.0 / 3.0) + 40.0 / 2.0)
     assert floor["oracle"] == pytest.approx(16.0 / (8.0 / 5.0))
-    assert g.total() == 129.0 and g.total("products") == pytest.approx(47.0)
+    assert g.total() == 130.0 and g.total("products") == pytest.approx(48.0)
 
 
 def test_the_ideal_bound_runs_every_product_at_the_best_rate(grid_bound: ModuleType) -> None:
@@ -59,7 +60,7 @@ def test_the_ideal_bound_runs_every_product_at_the_best_rate(grid_bound: ModuleT
     ideal = g.at_bound("ideal")
     # at 1 GFLOP/s 1 M multiply-adds take 2 ms: gentle at 20 pairs is 10 / 2 = 5x, not 2.5x
     assert ideal["gentle"] == pytest.approx(50.0 / 5.0 + 40.0 / 5.0)
-    assert ideal["clip"] == pytest.approx(20.0 / 2.0)
+    assert ideal["clip"] == pytest.approx(20.0 / 2.0 + 1.0)
     assert all(ideal[m] <= t for m, t in g.at_bound("products").items())
 
 
@@ -75,15 +76,20 @@ def test_the_verdict_rules_the_budget_out_only_past_the_ideal_bound(
     grid_bound: ModuleType, budget: float, ruled_out: bool
 ) -> None:
     g = _grid(grid_bound, budget)
-    # ideal: gentle 10 + 8, clip 10, oracle 4, ridge 3; floor: gentle 15 + 20, clip 20 / (4 / 3),
-    # oracle 10, ridge 3
-    assert g.total("ideal") == pytest.approx(35.0)
+    # ideal: gentle 10 + 8, clip 10 + 1, oracle 4, ridge 3; floor: gentle 15 + 20,
+    # clip 20 / (4 / 3) + 1, oracle 10, ridge 3
+    assert g.total("ideal") == pytest.approx(36.0)
     text = grid_bound.verdict(g)
     assert ("No implementation that keeps" in text) == ruled_out
+    assert g.closed_form() == 4.0  # ridge 3 and clip's skipped cell 1
+    assert ("The trained cells alone would take 32 at the ideal bound, over it" in text) == (
+        ruled_out
+    )
     assert ("does not rule the budget out" in text) != ruled_out
-    assert "35 worker-seconds at the ideal bound (" in text
+    assert "48 worker-seconds at the products bound and 36 worker-seconds at the ideal" in text
+    assert f"{64 / budget:.2f}x, {48 / budget:.2f}x and {36 / budget:.2f}x the budget" in text
     table = grid_bound.report(g, Path("grid.jsonl"))
-    assert "| all | 129 | 63 | 47 | 35 |" in table
+    assert "| all | 130 | 64 | 48 | 36 |" in table
     assert "| gentle | 0 | 32 | 10.00 | 2.00 | 1.00 | 1 | 3.33x | 5.00x | 5.00x |" in table
 
 
@@ -130,5 +136,7 @@ def test_main_refuses_a_grid_it_cannot_bound(grid_bound: ModuleType, tmp_path: P
         grid_bound.main(["--methods", "gentle,ridge", "--grid", str(grid)])
     with pytest.raises(SystemExit):
         grid_bound.main(["--pairs", "1,x", "--grid", str(grid)])
+    with pytest.raises(SystemExit):  # the grid's cells at 10 pairs would have no step
+        grid_bound.main(["--pairs", "20", "--methods", "gentle,sclip", "--grid", str(grid)])
     with pytest.raises(SystemExit):
         grid_bound.main(["--grid", str(tmp_path / "missing.jsonl")])
