@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from operator import attrgetter
@@ -1335,7 +1336,7 @@ def test_molecules_gentle_ssl_recipe_is_what_its_weight_was_measured_as() -> Non
 class SslOnPick(NamedTuple):
     """The term on top of one of --auto's picks (full search), against the pick's rows without
     it: the rows file, the pick's rows file, bench method, regime and pair count, results.md's
-    quote and the seeds higher."""
+    quote, the seeds higher and the verdict by the tables' rule."""
 
     mine: str
     pick: str
@@ -1344,6 +1345,7 @@ class SslOnPick(NamedTuple):
     pairs: int
     quoted: str
     higher: int
+    verdict: str = "same"
 
 
 # session 40d6947 at 20 pairs, session d838c35 whole-bag steps at 50, session b86802d the
@@ -1385,29 +1387,48 @@ SSL_ON_PICKS = (
         "0.572 ± 0.020 against 0.580 ± 0.023",
         1,
     ),
+    SslOnPick(
+        "bench-ssl005-wholebags128-molecules-d4a80de.jsonl",
+        "bench-molecules-wholebags128-9e196c1.jsonl",
+        "gentle",
+        "bags:128",
+        20,
+        "0.331 ± 0.035 against 0.321 ± 0.040",
+        4,
+    ),
+    SslOnPick(
+        "bench-ssl005-wholebags128-molecules-d4a80de.jsonl",
+        "bench-molecules-wholebags128-9e196c1.jsonl",
+        "gentle",
+        "bags:128",
+        50,
+        "0.394 ± 0.022 against 0.350 ± 0.034",
+        4,
+        "better",
+    ),
 )
 
 
-@pytest.mark.parametrize("case", SSL_ON_PICKS, ids=attrgetter("mine"))
+@pytest.mark.parametrize("case", SSL_ON_PICKS, ids=lambda c: f"{c.mine}-{c.pairs}")
 def test_ssl_on_top_of_auto_picks_is_quoted_from_its_rows(
     bench_script: ScriptLoader, case: SslOnPick
 ) -> None:
-    """The term stacked on --auto's pick: the same by the tables' rule, higher on the quoted
-    number of seeds, as results.md says; both run with the full search and the pick's recipe
-    override."""
-    mine, pick, method, regime, pairs, quoted, higher = case
-    rows = bench.read_results(BENCH / mine)
+    """The term stacked on --auto's pick: the verdict by the tables' rule and higher on the
+    quoted number of seeds, as results.md says; both run with the full search and the pick's
+    recipe override."""
+    mine, pick, method, regime, pairs, quoted, higher, said = case
+    rows = [r for r in bench.read_results(BENCH / mine) if r["pairs"] == pairs]
     base = [
         r
         for r in bench.read_results(BENCH / pick)
         if (r["suite"], r["regime"], r["pairs"], r["method"])
         == ("molecules", regime, pairs, method)
     ]
-    assert len(rows) == len(base) == 5 and {r["pairs"] for r in rows} == {pairs}
+    assert len(rows) == len(base) == 5 and {r["regime"] for r in rows} == {regime}
     assert not any(_pruned(r) for r in [*rows, *base])
     a, b = (bench.Summary.of([r["value"] for r in found]) for found in (rows, base))
     assert f"{a.mean:.3f} ± {a.std:.3f} against {b.mean:.3f} ± {b.std:.3f}" == quoted
-    assert bench_script("ablations").verdict(a, b) == "same"
+    assert bench_script("ablations").verdict(a, b) == said
     by_seed = {r["seed"]: r["value"] for r in base}
     assert sum(r["value"] > by_seed[r["seed"]] for r in rows) == higher
     assert f"{quoted} without the term" in _results_flat()
@@ -2559,6 +2580,39 @@ def test_results_quotes_the_weights_whole_grid_record_from_its_rows(
     assert "better than 0.15 at 5 of the 24 settings and worse at none" in flat
     assert "better than the tables' gentle at all 20 settings with pairs" in flat
     assert "13 wins, 7 ties and no loss" in flat
+
+
+def test_results_quotes_the_grid_bound_from_its_record() -> None:
+    """results.md's bound on molecules' grid with every trained step at its bound is
+    grid_bound.py's record: over the budget even at the ideal bound, the trained cells alone
+    too, and each step's bound quoted from it."""
+    record = json.loads((BENCH / "grid-bound-molecules.json").read_text(encoding="utf-8"))
+    closed = sum(record["seconds"][m] for m in ("ridge", "procrustes", "cca", "relrep"))
+    totals = {k: sum(record[f"at_{k}_bound"].values()) for k in ("floor", "products", "ideal")}
+    budget = record["budget"]
+    assert totals["floor"] > totals["products"] > totals["ideal"] > budget
+    assert totals["ideal"] - closed > budget
+    flat = _results_flat()
+    for kind, total in totals.items():
+        row = f"{total:,.0f} | {total / budget:.2f}x |"
+        assert row in flat, (kind, row)
+    assert f"4,283 to {totals['ideal']:,.0f} over three runs" in flat
+    written = (BENCH / "grid-bound-molecules.md").read_text(encoding="utf-8")
+    alone = re.search(r"The trained cells alone would take ([\d,]+) at the ideal bound", written)
+    assert alone is not None and f"trained cells alone would take {alone[1]}," in flat
+    assert f"best rate measured ({record['best_gflops']:.0f} GFLOP/s)" in flat
+    bounds = {(s["method"], s["pairs"]): s["products_bound"] for s in record["steps"]}
+    for (method, pairs), words in {
+        ("gentle", 0): "gentle's products bound is {:.2f}x at 0 pairs",
+        ("gentle", 200): "and {:.2f}x at 200 (96 rows); clip's",
+        ("clip", 10): "clip's {:.2f}x at 10 pairs",
+        ("clip", 200): "and {:.2f}x at 200 (64 rows); sclip's",
+        ("sclip", 10): "sclip's {:.2f}x at 10 pairs",
+        ("sclip", 200): "and {:.2f}x at 200. The AdamW",
+    }.items():
+        assert words.format(bounds[method, pairs]) in flat
+    adamw = [s["optimizer"] for s in record["steps"]]
+    assert f"takes {min(adamw):.2f}-{max(adamw):.2f} ms of every step" in flat
 
 
 def test_results_quotes_the_step_bound_from_its_record() -> None:
