@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -38,6 +37,7 @@ from typing import NamedTuple
 import torch
 from step_bound import (
     GRID,
+    cpu_ms,
     molecules_run,
     products_ms,
     recorded_products,
@@ -48,7 +48,7 @@ from step_bound import (
 from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path
 from gentleclip.experiments import bench
-from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name, one_torch_thread
+from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name
 
 METHODS = ("gentle", "clip", "sclip")
 BORROWS = {"oracle": "clip"}  # a trained method without a step of its own here: whose bound
@@ -172,13 +172,7 @@ def optimizer_ms(method: str, pairs: int, repeats: int) -> float:
     params = [p for group in run.optimizer.param_groups for p in group["params"]]
     for p in params:
         p.grad = torch.randn_like(p) * 1e-3
-    with one_torch_thread():
-        for _ in range(WARMUP_STEPS):
-            run.optimizer.step()
-        start = time.process_time()
-        for _ in range(repeats):
-            run.optimizer.step()
-        return (time.process_time() - start) / repeats * 1000.0
+    return cpu_ms(run.optimizer.step, repeats)
 
 
 def report(g: GridBound, grid: Path) -> str:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -155,7 +155,14 @@ def products_ms(products: Sequence[Product], repeats: int) -> float:
             if input_grad:
                 torch.mm(dy, w)  # input gradient
 
-    with one_torch_thread(), torch.no_grad():
+    with torch.no_grad():
+        return cpu_ms(once, repeats)
+
+
+def cpu_ms(once: Callable[[], object], repeats: int) -> float:
+    """CPU milliseconds of ``once()`` on one torch thread, the mean over ``repeats`` calls
+    after :data:`WARMUP_STEPS` of warm-up."""
+    with one_torch_thread():
         for _ in range(WARMUP_STEPS):
             once()
         start = time.process_time()
