@@ -19,11 +19,17 @@ theirs too, so that the grid's verdict rests on measurements only:
   fullest step, 64 pairs), the closed-form cells' seconds as they are. A cell's work other
   than steps (data, evaluation) is divided too, which favours the bound again.
 
+``--sparse`` counts the products that the sparse first layer (``model.sparse_inputs: a``, the
+same model up to the order of float sums) leaves instead: its own layer as the input's non-zero
+entries a row by its outputs, the other layers as they are; the steps stay the dense ones the
+grid ran (the sparse step is shown beside them).
+
 If even the ideal bound leaves the grid above ``--budget`` worker-seconds (30 minutes of 2
 cores), no implementation that keeps these models' products meets the target on this
 machine::
 
-    python benchmarks/grid_bound.py --out docs/bench --stem grid-bound-molecules
+    python benchmarks/grid_bound.py --out docs/bench
+    python benchmarks/grid_bound.py --sparse --out docs/bench
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ class StepBound(NamedTuple):
     products: float
     optimizer: float
     macs: int
+    sparse_step: float | None = None  # the step with model.sparse_inputs: a (--sparse only)
 
     @property
     def gflops(self) -> float:
@@ -151,9 +158,10 @@ def cell_seconds(path: Path) -> tuple[dict[tuple[str, int], float], int]:
     return spent, len(rows)
 
 
-def measure(method: str, pairs: int, steps: int, repeats: int) -> StepBound:
-    """Time one method's step, its products and its AdamW update at ``pairs``."""
-    products = recorded_products(pairs, method)
+def measure(method: str, pairs: int, steps: int, repeats: int, sparse: bool = False) -> StepBound:
+    """Time one method's step (dense, as the grid ran it), its products and its AdamW update
+    at ``pairs``; ``sparse``: the products left by the sparse first layer, and its step."""
+    products = recorded_products(pairs, method, sparse)
     return StepBound(
         method,
         pairs,
@@ -162,6 +170,7 @@ def measure(method: str, pairs: int, steps: int, repeats: int) -> StepBound:
         products_ms(products, repeats),
         optimizer_ms(method, pairs, repeats),
         sum(p.macs for p in products),
+        step_ms(steps, sparse=True, pairs=pairs, method=method) if sparse else None,
     )
 
 
@@ -186,16 +195,26 @@ def report(g: GridBound, grid: Path) -> str:
         f"Grid: `{grid}` ({g.cells} cells). A step's bound is its time over the work it could "
         f"not do without: {'; '.join(f'{k}: {v}' for k, v in KINDS.items())} ({best:.0f} "
         "GFLOP/s).",
+    ]
+    if sparse := g.steps[0].sparse_step is not None:
+        lines.append(
+            "The products are those left by the sparse first layer (`model.sparse_inputs: a`): "
+            "its own counted as the non-zero entries a row by its outputs; the step is the "
+            "dense one the grid ran, the sparse one beside it."
+        )
+    extra = ("| sparse step ms ", "|---:") if sparse else ("", "")
+    lines += [
         "",
-        "| method | pairs | rows a step | step ms | products ms | AdamW ms | GFLOP/s "
+        f"| method | pairs | rows a step | step ms {extra[0]}| products ms | AdamW ms | GFLOP/s "
         + "".join(f"| {k} bound " for k in KINDS)
         + "|",
-        "|---|---:|---:|---:|---:|---:|---:" + "|---:" * len(KINDS) + "|",
+        f"|---|---:|---:|---:{extra[1]}|---:|---:|---:" + "|---:" * len(KINDS) + "|",
     ]
     for s in g.steps:
         bounds = "".join(f"| {s.bound(k, best):.2f}x " for k in KINDS)
+        beside = f"| {s.sparse_step:.2f} " if s.sparse_step is not None else ""
         lines.append(
-            f"| {s.method} | {s.pairs} | {s.rows} | {s.step:.2f} | {s.products:.2f} "
+            f"| {s.method} | {s.pairs} | {s.rows} | {s.step:.2f} {beside}| {s.products:.2f} "
             f"| {s.optimizer:.2f} | {s.gflops:.0f} {bounds}|"
         )
     lines += ["", *method_table(g)]
@@ -232,8 +251,13 @@ def verdict(g: GridBound) -> str:
     if g.total("ideal") > g.budget:
         trained = g.total("ideal") - g.closed_form()
         alone = "over it" if trained > g.budget else "within it"
+        kept = (
+            "the products the sparse first layer leaves"
+            if g.steps[0].sparse_step is not None
+            else "these models' dense products"
+        )
         return said + (
-            "No implementation that keeps these models' products meets the budget on this "
+            f"No implementation that keeps {kept} meets the budget on this "
             f"machine. The trained cells alone would take {trained:,.0f} at the ideal bound, "
             f"{alone} even with the closed-form cells free."
         )
@@ -271,7 +295,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--grid", type=Path, default=GRID, help="the grid's rows")
     parser.add_argument("--budget", type=float, default=3600.0, help="worker-seconds")
     parser.add_argument("--out", type=Path, help="writes OUT/STEM.md and OUT/STEM.json")
-    parser.add_argument("--stem", default="grid-bound-molecules")
+    parser.add_argument(
+        "--sparse",
+        action="store_true",
+        help="count the products the sparse first layer leaves (model.sparse_inputs: a)",
+    )
+    parser.add_argument("--stem", help="default grid-bound-molecules (-sparse with --sparse)")
     args = parser.parse_args(argv)
     if min(args.steps, args.repeats) < 1:
         parser.error("--steps and --repeats must be >= 1")
@@ -288,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if untimed := sorted({p for m, p in seconds if m in methods and p not in pairs}):
         parser.error(f"the grid has cells at {untimed} pairs: add them to --pairs")
     steps = [
-        measure(m, p, args.steps, args.repeats)
+        measure(m, p, args.steps, args.repeats, args.sparse)
         for m, spec in methods.items()
         for p in pairs
         if p >= spec.min_pairs
@@ -297,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = report(result, args.grid)
     print(text)
     if args.out is not None:
-        _write(result, text, args.out, args.stem)
+        stem = args.stem or "grid-bound-molecules" + ("-sparse" if args.sparse else "")
+        _write(result, text, args.out, stem)
 
 
 def trained(seconds: dict[tuple[str, int], float]) -> list[str]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ from gentleclip.errors import InputError
 from gentleclip.evaluation.report import atomic_path
 from gentleclip.experiments import bench
 from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name, mean_step_ms, one_torch_thread
+from gentleclip.models.sparse import SparseInputLinear
 from gentleclip.training.config import config_from_dict
 from gentleclip.training.inprocess import InProcessRun
 
@@ -116,20 +118,26 @@ def step_ms(steps: int, sparse: bool, pairs: int, method: str = "gentle") -> flo
     return mean_step_ms(molecules_run(WARMUP_STEPS + steps, sparse, pairs, method), steps)
 
 
-def recorded_products(pairs: int, method: str = "gentle") -> list[Product]:
-    """Every ``nn.Linear`` call of one dense step (after one step of warm-up)."""
-    run = molecules_run(2, sparse=False, pairs=pairs, method=method)
+def recorded_products(pairs: int, method: str = "gentle", sparse: bool = False) -> list[Product]:
+    """Every ``nn.Linear`` call of one step (after one step of warm-up). ``sparse``: the step
+    with ``model.sparse_inputs: a``, whose first layer on side a is recorded as the product it
+    leaves: its input's non-zero entries a row (rounded up) by the layer's outputs."""
+    run = molecules_run(2, sparse=sparse, pairs=pairs, method=method)
     found: list[Product] = []
 
-    def hook(module: nn.Linear, args: tuple[torch.Tensor, ...], _: Any) -> None:
+    def hook(module: nn.Module, args: tuple[torch.Tensor, ...], _: Any) -> None:
         x = args[0]
         rows = x.numel() // x.shape[-1]
-        found.append(Product(rows, module.in_features, module.out_features, x.requires_grad))
+        d_in = module.in_features
+        if isinstance(module, SparseInputLinear):
+            d_in = math.ceil(int(torch.count_nonzero(x)) / max(rows, 1))
+        found.append(Product(rows, d_in, module.out_features, x.requires_grad))
 
+    layers = (nn.Linear, SparseInputLinear)
     with one_torch_thread():
         run.advance(1)
         handles = [
-            m.register_forward_hook(hook) for m in run.model.modules() if isinstance(m, nn.Linear)
+            m.register_forward_hook(hook) for m in run.model.modules() if isinstance(m, layers)
         ]
         run.advance(2)
     for handle in handles:

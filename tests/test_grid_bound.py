@@ -80,7 +80,7 @@ def test_the_verdict_rules_the_budget_out_only_past_the_ideal_bound(
     # clip 20 / (4 / 3) + 1, oracle 10, ridge 3
     assert g.total("ideal") == pytest.approx(36.0)
     text = grid_bound.verdict(g)
-    assert ("No implementation that keeps" in text) == ruled_out
+    assert ("No implementation that keeps these models' dense products" in text) == ruled_out
     assert g.closed_form() == 4.0  # ridge 3 and clip's skipped cell 1
     assert ("The trained cells alone would take 32 at the ideal bound, over it" in text) == (
         ruled_out
@@ -140,3 +140,22 @@ def test_main_refuses_a_grid_it_cannot_bound(grid_bound: ModuleType, tmp_path: P
         grid_bound.main(["--pairs", "20", "--methods", "gentle,sclip", "--grid", str(grid)])
     with pytest.raises(SystemExit):
         grid_bound.main(["--grid", str(tmp_path / "missing.jsonl")])
+
+
+def test_sparse_counts_the_first_layers_non_zero_entries(
+    grid_bound: ModuleType, tmp_path: Path
+) -> None:
+    """--sparse: side a's first layer leaves its 40 set bits a row by 512 outputs; the step
+    beside it is the sparse one, the step bounded the dense one the grid ran."""
+    found = grid_bound.recorded_products(20, "gentle", sparse=True)
+    assert (52, 40, 512, False) in [tuple(p) for p in found]
+    assert all(p.d_in != 2048 for p in found)
+    grid = tmp_path / "grid.jsonl"
+    _write_grid(grid, [("gentle", 10, 40.0)])
+    argv = ["--steps", "2", "--repeats", "2", "--sparse", "--grid", str(grid)]
+    grid_bound.main([*argv, "--methods", "gentle", "--out", str(tmp_path)])
+    record = json.loads((tmp_path / "grid-bound-molecules-sparse.json").read_text("utf-8"))
+    (step,) = record["steps"]
+    assert step["sparse_step"] > 0 and step["macs"] < 2 * 42 * 2048 * 512
+    text = (tmp_path / "grid-bound-molecules-sparse.md").read_text(encoding="utf-8")
+    assert "| sparse step ms |" in text
