@@ -1406,10 +1406,30 @@ SSL_ON_PICKS = (
         4,
         "better",
     ),
+    SslOnPick(
+        "bench-ssl005-bagnce-0pairs-molecules-d4a80de.jsonl",
+        "bench-molecules-bagnce8-0pairs-9e196c1.jsonl",
+        "gentle-bagnce",
+        "bags:8",
+        0,
+        "0.548 ± 0.021 against 0.584 ± 0.018",
+        1,
+        "worse",
+    ),
+    SslOnPick(
+        "bench-ssl005-bagnce-0pairs-molecules-d4a80de.jsonl",
+        "bench-molecules-bagnce-0pairs-9e196c1.jsonl",
+        "gentle-bagnce",
+        "bags:128",
+        0,
+        "0.269 ± 0.017 against 0.231 ± 0.034",
+        4,
+        "better",
+    ),
 )
 
 
-@pytest.mark.parametrize("case", SSL_ON_PICKS, ids=lambda c: f"{c.mine}-{c.pairs}")
+@pytest.mark.parametrize("case", SSL_ON_PICKS, ids=lambda c: f"{c.mine}-{c.regime}-{c.pairs}")
 def test_ssl_on_top_of_auto_picks_is_quoted_from_its_rows(
     bench_script: ScriptLoader, case: SslOnPick
 ) -> None:
@@ -1417,7 +1437,9 @@ def test_ssl_on_top_of_auto_picks_is_quoted_from_its_rows(
     quoted number of seeds, as results.md says; both run with the full search and the pick's
     recipe override."""
     mine, pick, method, regime, pairs, quoted, higher, said = case
-    rows = [r for r in bench.read_results(BENCH / mine) if r["pairs"] == pairs]
+    rows = [
+        r for r in bench.read_results(BENCH / mine) if (r["regime"], r["pairs"]) == (regime, pairs)
+    ]
     base = [
         r
         for r in bench.read_results(BENCH / pick)
@@ -2613,6 +2635,30 @@ def test_results_quotes_the_grid_bound_from_its_record() -> None:
         assert words.format(bounds[method, pairs]) in flat
     adamw = [s["optimizer"] for s in record["steps"]]
     assert f"takes {min(adamw):.2f}-{max(adamw):.2f} ms of every step" in flat
+
+
+def test_results_quotes_the_sparse_grid_bound_from_its_record() -> None:
+    """With the sparse first layer's products the bound fits the budget, the sparse step as
+    timed does nearly 3x its floor's work, and results.md quotes both from the record."""
+    dense, sparse = (
+        json.loads((BENCH / f"grid-bound-molecules{s}.json").read_text(encoding="utf-8"))
+        for s in ("", "-sparse")
+    )
+    totals = {k: sum(sparse[f"at_{k}_bound"].values()) for k in ("floor", "products", "ideal")}
+    assert totals["floor"] < sparse["budget"] < sum(dense["at_ideal_bound"].values())
+    flat = _results_flat()
+    assert f"grid would take **{totals['floor']:,.0f} worker-seconds at the floor bound**" in flat
+    assert f"{totals['floor'] / sparse['budget']:.2f}x the budget" in flat
+    assert f"{totals['products']:,.0f} at the products bound and {totals['ideal']:,.0f}" in flat
+    step = next(s for s in sparse["steps"] if (s["method"], s["pairs"]) == ("gentle", 20))
+    floor = step["products"] + step["optimizer"]
+    assert 2.5 < step["sparse_step"] / floor < 3.0  # "nearly 3x"
+    assert f"took {step['sparse_step']:.2f} ms against {step['step']:.2f} dense" in flat
+    assert f"a floor of {floor:.2f} (products {step['products']:.2f}" in flat
+    dense_macs = next(
+        s["macs"] for s in dense["steps"] if (s["method"], s["pairs"]) == ("gentle", 20)
+    )
+    assert f"{1 - step['macs'] / dense_macs:.0%} of a gentle step's multiply-adds gone" in flat
 
 
 def test_results_quotes_the_step_bound_from_its_record() -> None:
