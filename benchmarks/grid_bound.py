@@ -281,7 +281,7 @@ def _pair_counts(text: str) -> list[int]:
     return counts
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="steps timed per step")
     parser.add_argument("--repeats", type=int, default=300, help="times the products are timed")
@@ -301,6 +301,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="count the products the sparse first layer leaves (model.sparse_inputs: a)",
     )
     parser.add_argument("--stem", help="default grid-bound-molecules (-sparse with --sparse)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
     if min(args.steps, args.repeats) < 1:
         parser.error("--steps and --repeats must be >= 1")
@@ -314,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unmeasured := sorted(set(trained(seconds)) - set(methods)):
         parser.error(f"the grid trains {unmeasured}: add them to --methods")
     pairs = args.pairs or sorted({p for _, p in seconds})
-    if untimed := sorted({p for m, p in seconds if m in methods and p not in pairs}):
+    needed = {p for m, p in seconds if m in methods and p >= methods[m].min_pairs}
+    if untimed := sorted(needed - set(pairs)):
         parser.error(f"the grid has cells at {untimed} pairs: add them to --pairs")
     steps = [
         measure(m, p, args.steps, args.repeats, args.sparse)

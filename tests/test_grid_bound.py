@@ -142,6 +142,19 @@ def test_main_refuses_a_grid_it_cannot_bound(grid_bound: ModuleType, tmp_path: P
         grid_bound.main(["--grid", str(tmp_path / "missing.jsonl")])
 
 
+def test_cells_too_few_pairs_to_train_need_no_step(grid_bound: ModuleType, tmp_path: Path) -> None:
+    """clip's cells at 0 pairs are skipped rows: --pairs need not name 0 for them."""
+    grid = tmp_path / "grid.jsonl"
+    _write_grid(grid, [("clip", 0, 0.5), ("clip", 10, 8.0)])
+    argv = ["--steps", "2", "--repeats", "2", "--pairs", "10", "--methods", "clip"]
+    grid_bound.main([*argv, "--grid", str(grid), "--out", str(tmp_path)])
+    record = json.loads((tmp_path / "grid-bound-molecules.json").read_text(encoding="utf-8"))
+    assert [s["pairs"] for s in record["steps"]] == [10]
+    assert record["at_ideal_bound"]["clip"] == pytest.approx(
+        0.5 + 8.0 / record["steps"][0]["ideal_bound"]
+    )
+
+
 def test_sparse_counts_the_first_layers_non_zero_entries(
     grid_bound: ModuleType, tmp_path: Path
 ) -> None:
