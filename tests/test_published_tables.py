@@ -1417,6 +1417,16 @@ SSL_ON_PICKS = (
         "worse",
     ),
     SslOnPick(
+        "bench-ssl005-bagnce32-0pairs-molecules-d4a80de.jsonl",
+        "bench-molecules-bagnce-0pairs-9e196c1.jsonl",
+        "gentle-bagnce",
+        "bags:32",
+        0,
+        "0.400 ± 0.036 against 0.343 ± 0.033",
+        5,
+        "better",
+    ),
+    SslOnPick(
         "bench-ssl005-bagnce-0pairs-molecules-d4a80de.jsonl",
         "bench-molecules-bagnce-0pairs-9e196c1.jsonl",
         "gentle-bagnce",
@@ -1454,6 +1464,16 @@ def test_ssl_on_top_of_auto_picks_is_quoted_from_its_rows(
     by_seed = {r["seed"]: r["value"] for r in base}
     assert sum(r["value"] > by_seed[r["seed"]] for r in rows) == higher
     assert f"{quoted} without the term" in _results_flat()
+
+
+def test_the_tally_of_005_on_auto_picks_counts_its_cases() -> None:
+    """results.md's count of where 0.05 on top of --auto's picks is better, worse and the same
+    is the verdicts of the cases above (each checked against its rows)."""
+    cases = [c for c in SSL_ON_PICKS if "ssl005" in c.mine]
+    said = Counter(c.verdict for c in cases)
+    flat = _results_flat()
+    assert f"is better at {said['better']} of the {len(cases)} settings measured" in flat
+    assert f"worse at {said['worse']} (bags of 8 with none) and the same at {said['same']}" in flat
 
 
 MMD_REDUNDANCY_ROWS = "mmd-redundancy-878d371.jsonl"
