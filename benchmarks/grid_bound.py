@@ -43,6 +43,7 @@ from typing import NamedTuple
 import torch
 from step_bound import (
     GRID,
+    cell_seconds,
     cpu_ms,
     molecules_run,
     products_ms,
@@ -107,6 +108,11 @@ class GridBound(NamedTuple):
     def best_gflops(self) -> float:
         return max(s.gflops for s in self.steps)
 
+    @property
+    def sparse(self) -> bool:
+        """Whether the steps count the products the sparse first layer leaves (--sparse)."""
+        return self.steps[0].sparse_step is not None
+
     def step_of(self, method: str, pairs: int) -> StepBound | None:
         """The step that bounds ``method``'s cells at ``pairs``: its own at that pair count
         (the oracle: clip's fullest step, 64 pairs as at 200); None for a cell that does not
@@ -148,16 +154,6 @@ class GridBound(NamedTuple):
         return spent
 
 
-def cell_seconds(path: Path) -> tuple[dict[tuple[str, int], float], int]:
-    """Worker-seconds of a grid's cells by (method, pairs), and the cell count."""
-    rows = bench.read_results(path)
-    spent: dict[tuple[str, int], float] = {}
-    for row in rows:
-        key = (row["method"], int(row["pairs"]))
-        spent[key] = spent.get(key, 0.0) + float(row.get("seconds", 0.0))
-    return spent, len(rows)
-
-
 def measure(method: str, pairs: int, steps: int, repeats: int, sparse: bool = False) -> StepBound:
     """Time one method's step (dense, as the grid ran it), its products and its AdamW update
     at ``pairs``; ``sparse``: the products left by the sparse first layer, and its step."""
@@ -196,13 +192,13 @@ def report(g: GridBound, grid: Path) -> str:
         f"not do without: {'; '.join(f'{k}: {v}' for k, v in KINDS.items())} ({best:.0f} "
         "GFLOP/s).",
     ]
-    if sparse := g.steps[0].sparse_step is not None:
+    if g.sparse:
         lines.append(
             "The products are those left by the sparse first layer (`model.sparse_inputs: a`): "
             "its own counted as the non-zero entries a row by its outputs; the step is the "
             "dense one the grid ran, the sparse one beside it."
         )
-    extra = ("| sparse step ms ", "|---:") if sparse else ("", "")
+    extra = ("| sparse step ms ", "|---:") if g.sparse else ("", "")
     lines += [
         "",
         f"| method | pairs | rows a step | step ms {extra[0]}| products ms | AdamW ms | GFLOP/s "
@@ -248,12 +244,12 @@ def verdict(g: GridBound) -> str:
         + _series(f"{t / g.budget:.2f}x" for t in totals.values())
         + f" the budget of {g.budget:,.0f}. "
     )
-    if g.total("ideal") > g.budget:
-        trained = g.total("ideal") - g.closed_form()
+    if totals["ideal"] > g.budget:
+        trained = totals["ideal"] - g.closed_form()
         alone = "over it" if trained > g.budget else "within it"
         kept = (
             "the products the sparse first layer leaves"
-            if g.steps[0].sparse_step is not None
+            if g.sparse
             else "these models' dense products"
         )
         return said + (
@@ -261,7 +257,7 @@ def verdict(g: GridBound) -> str:
             f"machine. The trained cells alone would take {trained:,.0f} at the ideal bound, "
             f"{alone} even with the closed-form cells free."
         )
-    fits = [k for k in KINDS if g.total(k) <= g.budget]
+    fits = [k for k, t in totals.items() if t <= g.budget]
     return said + f"The {fits[0]} bound fits it: the bound does not rule the budget out."
 
 

@@ -182,11 +182,21 @@ def cpu_ms(once: Callable[[], object], repeats: int) -> float:
 def grid_seconds(path: Path) -> tuple[float, float, float, int]:
     """Worker-seconds of gentle's cells, of the other trained methods' (:data:`TRAINED`) and of
     the rest (the closed-form maps), and the cell count."""
-    rows = bench.read_results(path)
+    by_cell, cells = cell_seconds(path)
     spent = {"gentle": 0.0, "trained": 0.0, "rest": 0.0}
+    for (method, _), seconds in by_cell.items():
+        spent[_kind(method)] += seconds
+    return spent["gentle"], spent["trained"], spent["rest"], cells
+
+
+def cell_seconds(path: Path) -> tuple[dict[tuple[str, int], float], int]:
+    """Worker-seconds of a grid's cells by (method, pairs), and the cell count."""
+    rows = bench.read_results(path)
+    spent: dict[tuple[str, int], float] = {}
     for row in rows:
-        spent[_kind(row["method"])] += float(row.get("seconds", 0.0))
-    return spent["gentle"], spent["trained"], spent["rest"], len(rows)
+        key = (row["method"], int(row["pairs"]))
+        spent[key] = spent.get(key, 0.0) + float(row.get("seconds", 0.0))
+    return spent, len(rows)
 
 
 def _kind(method: str) -> str:
