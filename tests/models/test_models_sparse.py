@@ -59,16 +59,23 @@ def test_value_and_gradients_equal_the_loop_reference(x_grad: bool) -> None:
         torch.testing.assert_close(x.grad, x_ref.grad)
 
 
+def _path(out: torch.Tensor) -> str:
+    """Which product made ``out`` (its weight needs a gradient): the autograd node's name."""
+    return "sparse" if type(out.grad_fn).__name__.startswith("_SparseLinear") else "dense"
+
+
 def test_sparse_path_is_taken_up_to_max_density_and_dense_beyond() -> None:
     torch.manual_seed(1)
-    weight_t, bias = torch.randn(40, 6), torch.randn(6)
+    weight_t, bias = torch.randn(40, 6).requires_grad_(), torch.randn(6)
     x = _sparse_rows(8, 40, 0.04)
     dense_out = F.linear(x, weight_t.t(), bias)
     density = float(torch.count_nonzero(x)) / x.numel()
     sparse_out = sparse_linear(x, weight_t, bias, max_density=density)
-    assert not torch.equal(sparse_out, dense_out)  # summed in another order
+    assert _path(sparse_out) == "sparse"
     torch.testing.assert_close(sparse_out, dense_out)
-    assert torch.equal(sparse_linear(x, weight_t, bias, max_density=density / 2), dense_out)
+    beyond = sparse_linear(x, weight_t, bias, max_density=density / 2)
+    assert _path(beyond) == "dense"
+    assert torch.equal(beyond, dense_out)
     zeros = torch.zeros(3, 40)
     assert torch.equal(sparse_linear(zeros, weight_t, bias), bias.expand(3, -1))
     assert torch.equal(sparse_linear(zeros, weight_t), torch.zeros(3, 6))
