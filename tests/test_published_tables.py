@@ -20,6 +20,7 @@ from gentleclip.cli.bench import FULL as DEFAULT_GRID
 from gentleclip.errors import InputError
 from gentleclip.experiments import bench, datasets
 from gentleclip.recipes import load_recipe
+from gentleclip.training import auto
 from gentleclip.training.config import TrainConfig
 from gentleclip.training.module import WHOLE_BAG_EVIDENCE
 from gentleclip.training.objective import GentleObjective
@@ -1474,6 +1475,21 @@ def test_the_tally_of_005_on_auto_picks_counts_its_cases() -> None:
     flat = _results_flat()
     assert f"is better at {said['better']} of the {len(cases)} settings measured" in flat
     assert f"worse at {said['worse']} (bags of 8 with none) and the same at {said['same']}" in flat
+
+
+def test_train_auto_quotes_the_term_on_its_picks_as_the_cases() -> None:
+    """The line train --auto prints on the term (training.auto.SSL_ON_PICKS) holds the 0.05
+    cases above, each under its class of data with its verdict and quote, and nothing else."""
+    quoted: dict[str, list[tuple[int, str, str]]] = {}
+    for c in SSL_ON_PICKS:
+        if "ssl005" in c.mine:
+            name = auto.data_class(int(c.regime.removeprefix("bags:")), c.pairs)
+            verdict = "the same" if c.verdict == "same" else c.verdict
+            quoted.setdefault(name, []).append((c.pairs, verdict, c.quoted))
+    assert auto.SSL_MEASURED == 0.05
+    assert {k: sorted(v) for k, v in auto.SSL_ON_PICKS.items()} == {
+        k: sorted(v) for k, v in quoted.items()
+    }
 
 
 MMD_REDUNDANCY_ROWS = "mmd-redundancy-878d371.jsonl"

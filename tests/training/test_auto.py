@@ -281,3 +281,52 @@ def test_auto_keeps_the_self_supervised_term_of_molecules_gentle_ssl() -> None:
     for bags in ([8] * 6, [128, 128]):
         picked = auto.apply(auto.choose(_data(20, bags)), load_recipe("molecules-gentle-ssl"))
         assert picked.loss.w_ssl == 0.05 and picked.to_dict() != ssl.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("pairs", "bags", "said", "advice"),
+    [
+        (0, [8] * 6, ["worse at 0 pairs, 0.548 ± 0.021 against 0.584 ± 0.018"], True),
+        (20, [8] * 6, ["the same at 20 pairs"], False),
+        (0, [32] * 4, ["better at 0 pairs"], False),
+        (0, [128] * 3, ["better at 0 pairs"], False),
+        (20, [128] * 3, ["the same at 20 pairs", "better at 50 pairs"], False),
+    ],
+)
+def test_auto_says_what_the_self_supervised_term_did_on_top_of_its_pick(
+    pairs: int, bags: list[int], said: list[str], advice: bool
+) -> None:
+    """A config that keeps the term on (molecules-gentle-ssl) gets one line with the term's
+    record on top of the pick, and the way to turn it off where it measured worse."""
+    choice = auto.choose(_data(pairs, bags))
+    note = auto.ssl_note(choice, 0.05)
+    assert note is not None and note.startswith("auto: the self-supervised term (loss.w_ssl 0.05)")
+    assert all(part in note for part in said), note
+    assert ("set loss.w_ssl: 0" in note) is advice
+    assert "measured at 0.05" in (auto.ssl_note(choice, 0.15) or "")
+    assert auto.ssl_note(choice, 0.0) is None
+
+
+def test_auto_says_nothing_of_the_term_where_it_was_not_measured_on_the_pick() -> None:
+    """The recipe as given (bags of 32 with pairs, one bag), a closed-form map, and the
+    recipe on the pairs alone: no line."""
+    for data in (_data(20, [32] * 4), _data(10, [8]), _data(20, None, unpaired=40)):
+        assert auto.ssl_note(auto.choose(data), 0.05) is None
+    assert auto.ssl_note(auto.choose(_data(6, None, unpaired=40)), 0.05) is None
+
+
+def test_train_cli_auto_with_the_term_on_prints_its_record(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`train --auto --config molecules-gentle-ssl` on bags without pairs: the pick's line,
+    then the term's record there (worse) and how to turn it off; none with the term off."""
+    split = ["--regime", "bags", "--bag-size", "8", "--pairs", "0"]
+    data = write_split(tmp_path, seed=0, split_args=split)
+    argv = ["train", str(data), "--auto", "--steps", "2", "--no-progress"]
+    assert main([*argv, "--config", "molecules-gentle-ssl", "--out", str(tmp_path / "ssl")]) == 0
+    out = capsys.readouterr().out
+    assert "0 pairs -> --bag-nce" in out
+    assert "loss.w_ssl 0.05) on top of this pick" in out and "worse at 0 pairs" in out
+    assert "set loss.w_ssl: 0 to train the pick alone" in out
+    assert main([*argv, "--config", "molecules-gentle", "--out", str(tmp_path / "plain")]) == 0
+    assert "self-supervised" not in capsys.readouterr().out

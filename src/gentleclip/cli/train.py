@@ -236,6 +236,9 @@ def run(args: argparse.Namespace) -> int:
     room = BAG_NCE_BAGS_PER_STEP if bag_term and args.unpaired_per_step is None else 0
     if choice is not None:
         print(choice.line())
+        note = auto.ssl_note(choice, config.loss.w_ssl)
+        if note:
+            print(note)
     elif _hint_wanted(args, config):
         data = load_dataset_dir(args.data)
         hint = auto_hint(data)

@@ -31,7 +31,7 @@ mean exceeds the larger std); ``benchmarks/auto_recipe.py`` scores every setting
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gentleclip.baselines.tuning import MIN_VALIDATION_PAIRS, default_folds
@@ -88,6 +88,21 @@ PICKS: dict[str, tuple[str, ...] | str] = {
     PAIRS_ONLY: FIT,
 }
 _PAIRS_ALONE = {"sampler": {"use_unpaired": False}}
+# The self-supervised term at loss.w_ssl SSL_MEASURED on top of a class's pick, against the
+# pick alone: (pairs, verdict, test class P@1 with the term against without it), molecules only
+# (5 seeds, the full search; docs/results.md, "0.05 over the whole grid";
+# tests/test_published_tables.py holds each to its rows). Verdicts by the tables' rule.
+SSL_MEASURED = 0.05
+SSL_ON_PICKS: dict[str, tuple[tuple[int, str, str], ...]] = {
+    "bags of 8, no pairs": ((0, "worse", "0.548 ± 0.021 against 0.584 ± 0.018"),),
+    "bags of 8, pairs": ((20, "the same", "0.572 ± 0.020 against 0.580 ± 0.023"),),
+    "bags of 32, no pairs": ((0, "better", "0.400 ± 0.036 against 0.343 ± 0.033"),),
+    "bags of 128, no pairs": ((0, "better", "0.269 ± 0.017 against 0.231 ± 0.034"),),
+    "bags of 128, pairs": (
+        (20, "the same", "0.331 ± 0.035 against 0.321 ± 0.040"),
+        (50, "better", "0.394 ± 0.022 against 0.350 ± 0.034"),
+    ),
+}
 _NOTHING_TIES = (
     "--auto: disjoint sides and no pairs: nothing ties an A row to a B row, so no setting "
     "aligns the two sides (every method sat at chance in the benchmark); add matched pairs "
@@ -117,6 +132,7 @@ class AutoChoice:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     fit: bool = False  # true: fit a closed-form map (fit --method auto --tune), train nothing
     folds: int = 0  # the cross-validation folds that choose the closed-form map (with fit)
+    data_class: str = ""  # the class of data it was picked for (data_class()), "" for none
 
     def line(self) -> str:
         """One line for the user: the regime, the setting and what it was measured to buy."""
@@ -141,7 +157,29 @@ def choose(data: RegimeData) -> AutoChoice:
     label = f"{data.n_bags} bags of about {size} rows, {pairs}"
     if data.n_bags < 2 and isinstance(PICKS.get(name), tuple):
         return AutoChoice(label, RECIPE, "one bag: the bag term needs two")
-    return _picked(data, label, name)
+    return replace(_picked(data, label, name), data_class=name)
+
+
+def ssl_note(choice: AutoChoice, w_ssl: float) -> str | None:
+    """One line on what the self-supervised term the config keeps on (``w_ssl`` > 0) was
+    measured to do on top of ``choice`` (:data:`SSL_ON_PICKS`); None with the term off, a
+    closed-form pick (nothing trained) or a pick the term was not measured on."""
+    measured = SSL_ON_PICKS.get(choice.data_class)
+    if w_ssl <= 0 or choice.fit or choice.setting == RECIPE or not measured:
+        return None
+    weight = f"loss.w_ssl {w_ssl:g}" + (
+        "" if w_ssl == SSL_MEASURED else f", measured at {SSL_MEASURED:g}"
+    )
+    found = "; ".join(
+        f"{verdict} at {n} pairs, {quote} without it" for n, verdict, quote in measured
+    )
+    line = (
+        f"auto: the self-supervised term ({weight}) on top of this pick, on molecules' test "
+        f"class P@1 over 5 seeds: {found}"
+    )
+    if any(verdict == "worse" for _, verdict, _ in measured):
+        line += "; set loss.w_ssl: 0 to train the pick alone"
+    return line
 
 
 def _picked(data: RegimeData, label: str, name: str) -> AutoChoice:
