@@ -14,10 +14,11 @@ On one torch thread this script times:
 - whole gentle steps of molecules' towers on synthetic fingerprints 2,048 to 16,384 bits wide
   at 1% density (how the saving grows with the width).
 
-It prints the tables, writes them to ``OUT/sparse-inputs.md`` and plots ``OUT/sparse-inputs.png``
-(milliseconds per step, dense and sparse). docs/results.md, "Runtime", session afe5197.
+It prints the tables, writes them to ``OUT/STEM.md`` and plots ``OUT/STEM.png`` (milliseconds
+per step, dense and sparse; ``--stem``, default ``sparse-inputs``). docs/results.md, "Runtime",
+sessions afe5197 and e566d88.
 
-    python benchmarks/sparse_first_layer.py --out docs/bench [--molecules]
+    python benchmarks/sparse_first_layer.py --out docs/bench [--molecules] [--stem STEM]
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("docs/bench"))
     p.add_argument("--molecules", action="store_true", help="time molecules' steps too")
+    p.add_argument("--stem", default="sparse-inputs", help="names of the table and plot")
     p.add_argument("--device", help="only time the layer on this device (cuda) and print the table")
     args = p.parse_args(argv)
     if args.device:
@@ -190,9 +192,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         lines += ["", *step_table(title, found)]
     text = "\n".join(lines) + "\n"
     print(text)
-    with atomic_path(args.out / "sparse-inputs.md", ".md") as tmp:
+    with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
         tmp.write_text(text, encoding="utf-8")
-    plot(groups, args.out / "sparse-inputs.png")
+    plot(groups, args.out / f"{args.stem}.png")
 
 
 if __name__ == "__main__":

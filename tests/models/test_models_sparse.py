@@ -59,6 +59,24 @@ def test_value_and_gradients_equal_the_loop_reference(x_grad: bool) -> None:
         torch.testing.assert_close(x.grad, x_ref.grad)
 
 
+def test_gradients_equal_the_dense_layer_s_at_fingerprint_shapes() -> None:
+    """52 rows of 2,048 entries with 40 set (many columns set in several rows, most in none):
+    the weight gradient, a bag sum over columns, is the dense layer's up to summation order."""
+    torch.manual_seed(3)
+    x = torch.zeros(52, 2048)
+    for row in x:
+        row[torch.randperm(2048)[:40]] = torch.where(torch.rand(40) < 0.5, 1.0, 3.0)
+    dense = nn.Linear(2048, 64)
+    layer = SparseInputLinear.from_linear(dense)
+    upstream = torch.randn(52, 64)
+    (layer(x) * upstream).sum().backward()
+    (dense(x) * upstream).sum().backward()
+    assert type(layer(x).grad_fn).__name__.startswith("_SparseLinear")
+    torch.testing.assert_close(layer.weight_t.grad.t(), dense.weight.grad)
+    torch.testing.assert_close(layer.bias.grad, dense.bias.grad)
+    assert torch.count_nonzero(dense.weight.grad.abs().sum(0)) < 2048  # columns never set
+
+
 def _path(out: torch.Tensor) -> str:
     """Which product made ``out`` (its weight needs a gradient): the autograd node's name."""
     return "sparse" if type(out.grad_fn).__name__.startswith("_SparseLinear") else "dense"
