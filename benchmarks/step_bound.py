@@ -147,13 +147,15 @@ def recorded_products(pairs: int, method: str = "gentle", sparse: bool = False) 
     return found
 
 
-def products_ms(products: Sequence[Product], repeats: int) -> float:
+def products_ms(
+    products: Sequence[Product], repeats: int, dtype: torch.dtype = torch.float32
+) -> float:
     """CPU milliseconds of the step's products alone (forward, weight and input gradients
-    as ``torch.mm`` on contiguous operands), the mean over ``repeats``."""
+    as ``torch.mm`` on contiguous operands of ``dtype``), the mean over ``repeats``."""
     operands = []
     for p in products:
-        x, w = torch.randn(p.rows, p.d_in), torch.randn(p.d_out, p.d_in)
-        dy = torch.randn(p.rows, p.d_out)
+        x, w = torch.randn(p.rows, p.d_in, dtype=dtype), torch.randn(p.d_out, p.d_in, dtype=dtype)
+        dy = torch.randn(p.rows, p.d_out, dtype=dtype)
         operands.append((x, w.t().contiguous(), dy.t().contiguous(), w, dy, p.input_grad))
 
     def once() -> None:
