@@ -2697,6 +2697,51 @@ def test_results_quotes_the_sparse_grid_bound_from_its_record() -> None:
     assert f"{1 - step['macs'] / dense_macs:.0%} of a gentle step's multiply-adds gone" in flat
 
 
+def test_results_quotes_session_e566d88_s_sparse_grid_bound_from_its_record() -> None:
+    """The sparse bound on the Intel Xeon with the bag-sum gradient: under the budget at the
+    floor, the sparse steps still 3.19-3.53x their floor, as results.md says."""
+    record = json.loads(
+        (BENCH / "grid-bound-molecules-sparse-e566d88.json").read_text(encoding="utf-8")
+    )
+    totals = {k: sum(record[f"at_{k}_bound"].values()) for k in ("floor", "products")}
+    flat = _results_flat()
+    assert f"take **{totals['floor']:,.0f} worker-seconds at the floor bound** (0.81x" in flat
+    assert totals["floor"] / record["budget"] == pytest.approx(0.81, abs=0.005)
+    assert f"budget; {totals['products']:,.0f} at the products bound)" in flat
+    gentle = {s["pairs"]: s for s in record["steps"] if s["method"] == "gentle"}
+    over = [s["sparse_step"] / (s["products"] + s["optimizer"]) for s in gentle.values()]
+    assert f"{min(over):.2f}-{max(over):.2f}x over the pair counts" in flat
+    at20 = gentle[20]
+    floor = at20["products"] + at20["optimizer"]
+    assert f"took {at20['sparse_step']:.2f} ms against a floor of {floor:.2f} (products" in flat
+    assert f"(products {at20['products']:.2f}, AdamW {at20['optimizer']:.2f})" in flat
+
+
+def test_results_quotes_session_e566d88_s_sparse_bench_check_from_its_rows() -> None:
+    """afe5197's 12 molecules cells dense and with the bag-sum sparse layer: the worker-seconds
+    (from each run's timing), the per-method ratios and the equal headlines, as quoted."""
+    rows, seconds = {}, {}
+    for kind in ("dense", "sparse"):
+        path = BENCH / f"bench-sparse-check-{kind}-e566d88.jsonl"
+        found = [r for r in bench.read_results(path) if r["status"] == "ok"]
+        assert len(found) == 12
+        rows[kind] = {(r["method"], r["pairs"], r["seed"]): r for r in found}
+        timing = json.loads(path.with_suffix(".timing.jsonl").read_text(encoding="utf-8"))
+        seconds[kind] = timing["worker_seconds"]
+    flat = _results_flat()
+    ratio = seconds["dense"] / seconds["sparse"]
+    assert f"{seconds['dense']:.1f} worker-seconds dense" in flat
+    assert f"**{seconds['sparse']:.1f} with the option, {ratio:.2f}x**" in flat
+    for method in ("gentle", "clip", "sclip"):
+        dense, sparse = (
+            sum(r["seconds"] for k, r in rows[kind].items() if k[0] == method)
+            for kind in ("dense", "sparse")
+        )
+        assert f"{method} {dense / sparse:.2f}x" in flat, method
+    equal = sum(rows["dense"][k]["value"] == rows["sparse"][k]["value"] for k in rows["dense"])
+    assert f"{equal} of the 12 test headlines equal the dense rows" in flat
+
+
 def test_results_quotes_the_step_bound_from_its_record() -> None:
     """results.md's runtime bound for molecules is step_bound.py's record: a step's products
     alone would be under the speed-up every trained cell of the grid needs."""
