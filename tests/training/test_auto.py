@@ -310,8 +310,16 @@ def test_auto_says_what_the_self_supervised_term_did_on_top_of_its_pick(
 def test_auto_says_nothing_of_the_term_where_it_was_not_measured_on_the_pick() -> None:
     """The recipe as given (bags of 32 with pairs, one bag), a closed-form map, and the
     recipe on the pairs alone: no line."""
-    for data in (_data(20, [32] * 4), _data(10, [8]), _data(20, None, unpaired=40)):
-        assert auto.ssl_note(auto.choose(data), 0.05) is None
+    cases = {
+        "bags of 32, pairs": _data(20, [32] * 4),
+        "bags of 8, pairs": _data(10, [8]),
+        "disjoint, pairs": _data(20, None, unpaired=40),
+        auto.PAIRS_ONLY: _data(20, None),
+    }
+    for name, data in cases.items():
+        choice = auto.choose(data)
+        assert choice.data_class == name
+        assert auto.ssl_note(choice, 0.05) is None
     assert auto.ssl_note(auto.choose(_data(6, None, unpaired=40)), 0.05) is None
 
 

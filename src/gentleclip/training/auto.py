@@ -132,7 +132,7 @@ class AutoChoice:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     fit: bool = False  # true: fit a closed-form map (fit --method auto --tune), train nothing
     folds: int = 0  # the cross-validation folds that choose the closed-form map (with fit)
-    data_class: str = ""  # the class of data it was picked for (data_class()), "" for none
+    data_class: str = ""  # the class of data it was picked for (data_class() or PAIRS_ONLY)
 
     def line(self) -> str:
         """One line for the user: the regime, the setting and what it was measured to buy."""
@@ -156,8 +156,8 @@ def choose(data: RegimeData) -> AutoChoice:
     name = data_class(size, data.n_pairs)
     label = f"{data.n_bags} bags of about {size} rows, {pairs}"
     if data.n_bags < 2 and isinstance(PICKS.get(name), tuple):
-        return AutoChoice(label, RECIPE, "one bag: the bag term needs two")
-    return replace(_picked(data, label, name), data_class=name)
+        return AutoChoice(label, RECIPE, "one bag: the bag term needs two", data_class=name)
+    return _picked(data, label, name)
 
 
 def ssl_note(choice: AutoChoice, w_ssl: float) -> str | None:
@@ -183,6 +183,11 @@ def ssl_note(choice: AutoChoice, w_ssl: float) -> str | None:
 
 
 def _picked(data: RegimeData, label: str, name: str) -> AutoChoice:
+    """The pick of class ``name`` for ``data``, labelled ``label``, with its class."""
+    return replace(_pick(data, label, name), data_class=name)
+
+
+def _pick(data: RegimeData, label: str, name: str) -> AutoChoice:
     pick = PICKS.get(name, ())
     evidence = EVIDENCE.get(name, "no setting beat it, docs/bench/auto.md")
     if pick == CLIP:
