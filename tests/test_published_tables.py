@@ -769,6 +769,47 @@ def test_molecules_default_grid_is_what_runtime_quotes(script: ModuleType, rows:
     assert "**Every one of its 24 verdicts equals the tables'**" in text
 
 
+def test_molecules_default_grid_with_the_sparse_layer_is_what_runtime_quotes(
+    script: ModuleType, rows: list, bench_script: ScriptLoader
+) -> None:
+    """Session e566d88's molecules grid with the sparse first layer on an Intel Xeon: over 30
+    minutes of 2 cores, every verdict the tables', results.md quotes its time and the trained
+    cells' saving against session 6ad9b49's dense grid, and docs/bench/machines-molecules-sparse.md
+    is what benchmarks/machines.py makes of the two."""
+    name = "bench-molecules-sparse-e566d88.jsonl"
+    grid = script.read(BENCH / name)
+    (timing,) = [
+        json.loads(line)
+        for line in (BENCH / name.replace(".jsonl", ".timing.jsonl")).read_text().splitlines()
+    ]
+    assert (timing["cells"], timing["workers"]) == (960, 2) and "Xeon" in timing["cpu"]
+    sparse = {"model": {"sparse_inputs": "a"}}
+    trained_ok = [r for r in grid if r["method"] in ("gentle", "clip") and r["status"] == "ok"]
+    assert all(r["recipe_override"] == sparse for r in trained_ok)
+    tables = {
+        v.where: v.outcome for v in bench.verdicts([r for r in rows if r["suite"] == "molecules"])
+    }
+    mine = {v.where: v.outcome for v in bench.verdicts(grid)}
+    assert len(mine) == 24 and mine == {where: tables[where] for where in mine}
+    wall, worker = timing["wall_seconds"], timing["worker_seconds"]
+    assert wall > 30 * 60
+    minutes, seconds = divmod(round(wall), 60)
+    flat = _results_flat()
+    assert f"took **{minutes} min {seconds:02d} s** wall and {worker:,.0f} worker-seconds" in flat
+    assert f"**{worker / 3600:.2f}x** the 3,600" in flat
+    other = script.read(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
+    trained = ("gentle", "clip", "sclip", "oracle")
+    mine_s, dense_s = (
+        sum(r["seconds"] for r in found if r["method"] in trained) for found in (grid, other)
+    )
+    assert f"trained cells took {mine_s:,.0f} worker-seconds against {dense_s:,.0f}" in flat
+    assert f"({dense_s / mine_s:.2f}x less:" in flat
+    names = ("Intel Xeon, sparse first layer (e566d88)", "AMD EPYC, dense (6ad9b49)")
+    made = bench_script("machines").markdown(grid, other, rows, names, ALL_METHODS)
+    assert (BENCH / "machines-molecules-sparse.md").read_text(encoding="utf-8") == made
+    assert "tables: 0 of 24" in made
+
+
 @pytest.mark.parametrize(
     ("name", "regime", "suites", "count"),
     [
