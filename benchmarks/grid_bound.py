@@ -50,6 +50,7 @@ from step_bound import (
     recorded_products,
     step_ms,
     trained_spec,
+    trains,
 )
 
 from gentleclip.errors import InputError
@@ -334,10 +335,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def trained(seconds: dict[tuple[str, int], float]) -> list[str]:
     """The grid's methods that train, each under the name of the step it is bounded by."""
-    found = [
-        BORROWS.get(m, m) for m, _ in seconds if isinstance(bench.METHODS.get(m), bench.Trained)
-    ]
-    return sorted(set(found))
+    return sorted({BORROWS.get(m, m) for m, _ in seconds if trains(m)})
 
 
 def _write(g: GridBound, text: str, out: Path, stem: str) -> None:

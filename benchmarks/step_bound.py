@@ -201,11 +201,18 @@ def cell_seconds(path: Path) -> tuple[dict[tuple[str, int], float], int]:
     return spent, len(rows)
 
 
+def trains(method: str) -> bool:
+    """Whether bench method ``method`` trains towers (gentle, clip, sclip, the oracle and their
+    variants) rather than fitting a closed-form map."""
+    return isinstance(bench.METHODS.get(method), bench.Trained)
+
+
 def _kind(method: str) -> str:
-    """gentle, trained (:data:`TRAINED`) or rest: the part of the grid a method's cells count in."""
+    """gentle, trained (the other methods that train; :data:`TRAINED` on the default grid) or
+    rest: the part of the grid a method's cells count in."""
     if method == "gentle":
         return "gentle"
-    return "trained" if method in TRAINED else "rest"
+    return "trained" if trains(method) else "rest"
 
 
 class Bound(NamedTuple):
