@@ -712,15 +712,15 @@ ALL_METHODS = ("gentle", "clip", "sclip", "oracle", "ridge", "procrustes", "cca"
 
 
 def _timed_grid(
-    script: ModuleType, rows: list, name: str, suite: str
+    script: ModuleType, rows: list, name: str, suite: str, cpu: str = "AMD EPYC"
 ) -> tuple[list[dict], dict[str, Any], str]:
     """A default grid's 960 rows (their 24 verdicts the tables'), its one timing record (960
-    cells, 2 workers, AMD EPYC) and results.md on one line."""
+    cells, 2 workers, ``cpu``) and results.md on one line."""
     grid = script.read(BENCH / name)
     assert len(grid) == 960
     timing_file = BENCH / name.replace(".jsonl", ".timing.jsonl")
     (timing,) = [json.loads(line) for line in timing_file.read_text().splitlines()]
-    assert (timing["cells"], timing["workers"], timing["cpu"]) == (960, 2, "AMD EPYC")
+    assert (timing["cells"], timing["workers"], timing["cpu"]) == (960, 2, cpu)
     tables = {v.where: v.outcome for v in bench.verdicts([r for r in rows if r["suite"] == suite])}
     mine = {v.where: v.outcome for v in bench.verdicts(grid)}
     assert len(mine) == 24 and mine == {where: tables[where] for where in mine}
@@ -776,25 +776,14 @@ def test_molecules_default_grid_with_the_sparse_layer_is_what_runtime_quotes(
     minutes of 2 cores, every verdict the tables', results.md quotes its time and the trained
     cells' saving against session 6ad9b49's dense grid, and docs/bench/machines-molecules-sparse.md
     is what benchmarks/machines.py makes of the two."""
-    name = "bench-molecules-sparse-e566d88.jsonl"
-    grid = script.read(BENCH / name)
-    (timing,) = [
-        json.loads(line)
-        for line in (BENCH / name.replace(".jsonl", ".timing.jsonl")).read_text().splitlines()
-    ]
-    assert (timing["cells"], timing["workers"]) == (960, 2) and "Xeon" in timing["cpu"]
+    name, xeon = "bench-molecules-sparse-e566d88.jsonl", "Intel(R) Xeon(R) Processor"
+    grid, timing, flat = _timed_grid(script, rows, name, "molecules", cpu=xeon)
     sparse = {"model": {"sparse_inputs": "a"}}
     trained_ok = [r for r in grid if r["method"] in ("gentle", "clip") and r["status"] == "ok"]
     assert all(r["recipe_override"] == sparse for r in trained_ok)
-    tables = {
-        v.where: v.outcome for v in bench.verdicts([r for r in rows if r["suite"] == "molecules"])
-    }
-    mine = {v.where: v.outcome for v in bench.verdicts(grid)}
-    assert len(mine) == 24 and mine == {where: tables[where] for where in mine}
     wall, worker = timing["wall_seconds"], timing["worker_seconds"]
     assert wall > 30 * 60
     minutes, seconds = divmod(round(wall), 60)
-    flat = _results_flat()
     assert f"took **{minutes} min {seconds:02d} s** wall and {worker:,.0f} worker-seconds" in flat
     assert f"**{worker / 3600:.2f}x** the 3,600" in flat
     other = script.read(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
