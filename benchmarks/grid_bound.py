@@ -129,12 +129,12 @@ class GridBound(NamedTuple):
                 return s
         raise SystemExit(f"no step of {method} at {pairs} pairs was timed")
 
-    def at_bound(self, kind: str) -> dict[str, float]:
-        """Each method's worker-seconds with every trained step at its ``kind`` bound; the
-        closed-form methods' as they are."""
+    def at_bound(self, kind: str | None) -> dict[str, float]:
+        """Each method's worker-seconds with every trained step at its ``kind`` bound (None:
+        as run); the closed-form methods' as they are."""
         spent: dict[str, float] = {}
         for (method, pairs), seconds in self.seconds.items():
-            step = self.step_of(method, pairs)
+            step = self.step_of(method, pairs) if kind else None
             if step is not None:
                 seconds /= step.bound(kind, self.best_gflops)
             spent[method] = spent.get(method, 0.0) + seconds
@@ -142,17 +142,15 @@ class GridBound(NamedTuple):
 
     def total(self, kind: str | None = None) -> float:
         """The grid's worker-seconds (``kind``: with every trained step at that bound)."""
-        return sum((self.at_bound(kind) if kind else self.by_method()).values())
+        return sum(self.at_bound(kind).values())
 
     def closed_form(self) -> float:
         """Worker-seconds of the cells that train nothing (closed-form methods, skipped)."""
         return sum(t for (m, p), t in self.seconds.items() if self.step_of(m, p) is None)
 
     def by_method(self) -> dict[str, float]:
-        spent: dict[str, float] = {}
-        for (method, _), seconds in self.seconds.items():
-            spent[method] = spent.get(method, 0.0) + seconds
-        return spent
+        """Each method's worker-seconds as run."""
+        return self.at_bound(None)
 
 
 def measure(method: str, pairs: int, steps: int, repeats: int, sparse: bool = False) -> StepBound:
