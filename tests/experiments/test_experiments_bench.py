@@ -767,6 +767,45 @@ def test_bag_agnostic_methods_share_results_across_bag_sizes(tmp_path: Path, tin
     assert not any("shared_from" in rows[(r, "gentle")] for r in ("bags:8", "bags:24", "unpaired"))
 
 
+def test_clip_on_unstandardised_inputs_shares_its_result_with_disjoint_sides(
+    tmp_path: Path, tiny: list
+) -> None:
+    """clip never samples the unpaired rows; with model.normalize_inputs false (molecules'
+    recipe) it does not read them at all, so the disjoint regime, whose pairs and
+    evaluation rows equal the bags regime's, reuses the bags' result, which a fresh run
+    reproduces; the same clip with standardised inputs (the recipe here) computes both."""
+    override = {"model": {"normalize_inputs": False}}
+    options = bench.BenchOptions(
+        out=tmp_path / "out", tune_budget=2, steps=6, recipe_override=override
+    )
+    cells = bench.plan(["tiny"], ["bags:8", "unpaired"], [10], [0], ["clip", "gentle"])
+    assert [[c.regime for c in job] for job in bench.job_groups(cells, override)] == [
+        ["bags:8", "unpaired"],  # clip: one job
+        ["bags:8"],
+        ["unpaired"],
+    ]
+    rows = {
+        (r["regime"], r["method"]): r for r in bench.run_bench(cells, options, log=lambda _: None)
+    }
+    shared = rows[("unpaired", "clip")]
+    assert shared["shared_from"] == "bags:8"
+    assert shared["metrics"] == rows[("bags:8", "clip")]["metrics"]
+    assert "shared_from" not in rows[("unpaired", "gentle")]
+    fresh = bench.BenchOptions(
+        out=tmp_path / "fresh", tune_budget=2, steps=6, recipe_override=override
+    )
+    with bench.one_torch_thread():
+        alone = bench.run_cell((bench.Cell("tiny", "unpaired", 10, 0, "clip"), fresh))
+    assert alone["metrics"] == {
+        **shared["metrics"],
+        "train_seconds": alone["metrics"]["train_seconds"],
+    }
+    standardised = bench.BenchOptions(out=tmp_path / "std", tune_budget=2, steps=6)
+    clip = [c for c in cells if c.method == "clip"]
+    rows = bench.run_bench(clip, standardised, log=lambda _: None)
+    assert [r["regime"] for r in rows if "shared_from" not in r] == ["bags:8", "unpaired"]
+
+
 def test_sclip_trains_on_a_bags_split_as_on_two_sets(tmp_path: Path, tiny: list) -> None:
     """S-CLIP has no notion of bags: in a bags regime the bench's sclip trains on the unpaired
     rows without their bag ids, in a canonical order, so bags of 8 and 24 give it identical

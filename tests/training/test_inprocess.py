@@ -15,6 +15,7 @@ from gentleclip.models import TwoTower
 from gentleclip.training.config import TrainConfig, config_from_dict
 from gentleclip.training.fit import train
 from gentleclip.training.inprocess import InProcessRun, train_in_process
+from gentleclip.training.module import reads_unpaired_rows
 
 SplitWriter = Callable[..., Path]
 
@@ -75,6 +76,38 @@ def test_use_unpaired_false_trains_on_the_pairs_alone(
     one_pair = replace(disjoint, paired_a=disjoint.paired_a[:1], paired_b=disjoint.paired_b[:1])
     with pytest.raises(InputError, match="leaves the pairs alone, and 1 pair"):
         train_in_process(one_pair, config)
+
+
+@pytest.mark.parametrize(
+    ("method", "model", "reads"),
+    [
+        ("clip", {"normalize_inputs": False}, False),
+        ("clip", {"normalize_inputs": False, "sparse_inputs": "auto"}, True),
+        ("clip", {}, True),  # standardised on every training row
+        ("gentle", {"normalize_inputs": False}, True),
+        ("sclip", {"normalize_inputs": False}, True),
+    ],
+)
+def test_runs_that_do_not_read_the_unpaired_rows_train_the_same_with_others(
+    tmp_path: Path, write_split: SplitWriter, method: str, model: dict, reads: bool
+) -> None:
+    """reads_unpaired_rows says whether a run's model can depend on the unpaired rows: where
+    it says no, other unpaired rows train the same weights bit for bit; where the rows enter
+    the loss or the standardisation, they train others."""
+    data = load_dataset_dir(write_split(tmp_path, seed=2, split_args=["--regime", "unpaired"]))
+    config = _config(method, 6)
+    config.model = replace(config.model, **model)
+    assert reads_unpaired_rows(config) is reads
+    other = replace(data, unpaired_a=data.unpaired_a[::2], unpaired_b=data.unpaired_b[1::2])
+    with_them = train_in_process(data, config).state_dict()
+    with_others = train_in_process(other, config).state_dict()
+    same = all(torch.equal(with_them[k], v) for k, v in with_others.items())
+    # sparse_inputs auto reads the rows' density, here dense either way: the same layer
+    assert same is (not reads or "sparse_inputs" in model)
+    assert not reads_unpaired_rows(
+        replace(config, sampler=replace(config.sampler, use_unpaired=False))
+    )
+    assert reads_unpaired_rows(replace(config, sampler=replace(config.sampler, bag_means=True)))
 
 
 def test_snapshots_equal_shorter_runs(tmp_path: Path, write_split: SplitWriter) -> None:

@@ -28,8 +28,10 @@ row (:mod:`gentleclip.data.bag_means`), so pair-only methods use the bags too.
 Every method computes one result per set of identical splits and shares it between cells
 (:func:`evaluate_cell`). Methods that ignore bag ids (clip, the closed-form baselines, the
 oracle) see the same splits for every bag size: the oracle is computed once per (suite, seed),
-the others once for all bag sizes at a pair count and seed. Methods that read bags share only
-when the bag ids match too (e.g. when every unpaired row falls in one bag at all bag sizes).
+the others once for all bag sizes at a pair count and seed. A trained method that does not
+read the unpaired rows at all (clip on unstandardised inputs, as molecules' recipe has it)
+is computed once for bags and disjoint sides alike. Methods that read bags share only when
+the bag ids match too (e.g. when every unpaired row falls in one bag at all bag sizes).
 """
 
 from __future__ import annotations
@@ -1047,6 +1049,8 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
     (e.g. proteins at 200 pairs, where the 6 unpaired rows form one bag at every bag size).
     A method trained on a bags split as on two sets (``sees_bags`` False: sclip) gets the
     same arrays at every bag size (:func:`as_sets`), so it is computed once per pair count.
+    One that does not read the unpaired rows at all (:func:`reads_unpaired`) is keyed by its
+    pairs and evaluation rows alone, so bags and disjoint sides with the same pairs share.
     Training is deterministic given the arrays, the method and the seed, so a shared result
     is the result the cell would compute.
     """
@@ -1054,7 +1058,8 @@ def evaluate_cell(cell: Cell, options: BenchOptions) -> dict[str, Any]:
     domain = load_domain(cell.suite)
     key = headline_key(cell.suite, domain)
     spec, data, true_pairs = _method_splits(domain, cell, entry.setting.test_size)
-    memo = shared_result_path(cell, data, options, reads_bags=spec.reads_bags)
+    reads = reads_unpaired(cell, options.recipe_override)
+    memo = shared_result_path(cell, data, options, reads_bags=spec.reads_bags, reads_unpaired=reads)
     if memo.is_file():
         stored = json.loads(memo.read_text(encoding="utf-8"))
         return {**stored["result"], "shared_from": stored["regime"]}
@@ -1121,17 +1126,22 @@ def _chosen_model_metrics(
     return params, scored, {**metrics, "train_seconds": scored[chosen]["train_seconds"]}
 
 
-def splits_fingerprint(data: CellData, *, reads_bags: bool = False) -> str:
+def splits_fingerprint(
+    data: CellData, *, reads_bags: bool = False, reads_unpaired: bool = True
+) -> str:
     """SHA-256 of the test and validation splits as a method sees them.
 
     Every array counts in order (for pairs and eval rows, their order is their matching),
     except for a bag-agnostic method (``reads_bags`` False): its unpaired rows count as a set
     (sorted), since such methods only take label-free statistics over them, and bag ids are
-    left out.
+    left out. For a method that never reads the unpaired rows (``reads_unpaired`` False,
+    :func:`reads_unpaired`) they are left out altogether.
     """
     digest = hashlib.sha256()
     for part, arrays in (("test", data.test), ("val", data.val)):
         for name in sorted(arrays):
+            if name.startswith("unpaired_") and not reads_unpaired:
+                continue
             if name.endswith("_bags") and not reads_bags:
                 continue
             array = np.ascontiguousarray(arrays[name])
@@ -1143,10 +1153,16 @@ def splits_fingerprint(data: CellData, *, reads_bags: bool = False) -> str:
 
 
 def shared_result_path(
-    cell: Cell, data: CellData, options: BenchOptions, *, reads_bags: bool = False
+    cell: Cell,
+    data: CellData,
+    options: BenchOptions,
+    *,
+    reads_bags: bool = False,
+    reads_unpaired: bool = True,
 ) -> Path:
     """Where the method's result for these splits is stored (see evaluate_cell)."""
-    fingerprint = splits_fingerprint(data, reads_bags=reads_bags)[:20]
+    fingerprint = splits_fingerprint(data, reads_bags=reads_bags, reads_unpaired=reads_unpaired)
+    fingerprint = fingerprint[:20]
     name = f"{cell.suite}-{cell.method}-seed{cell.seed}-{fingerprint}.json"
     return options.out / "shared" / name
 
@@ -1173,7 +1189,29 @@ def run_cells(job: tuple[list[Cell], BenchOptions]) -> list[dict[str, Any]]:
     return [run_cell((cell, options)) for cell in cells]
 
 
-def job_groups(cells: Sequence[Cell]) -> list[list[Cell]]:
+def reads_unpaired(cell: Cell, recipe_override: dict[str, Any] | None = None) -> bool:
+    """Whether ``cell``'s method reads the unpaired rows at all: a closed-form map takes
+    label-free statistics over them and a bag-mean method pairs their means; a trained
+    method reads them unless its run does not
+    (:func:`gentleclip.training.module.reads_unpaired_rows`: clip on unstandardised inputs,
+    as molecules' recipe trains it). One that does not has the same result in every regime
+    with the same pairs, bags or disjoint sides."""
+    from gentleclip.training.config import config_from_dict
+    from gentleclip.training.module import reads_unpaired_rows
+
+    spec = METHODS[cell.method]
+    if isinstance(spec, Baseline) or spec.bag_means:
+        return True
+    try:
+        config = config_from_dict(base_config(cell.suite, spec, None, cell.seed, recipe_override))
+    except InputError:  # no such recipe or method here: the cell itself reports why
+        return True
+    return reads_unpaired_rows(config)
+
+
+def job_groups(
+    cells: Sequence[Cell], recipe_override: dict[str, Any] | None = None
+) -> list[list[Cell]]:
     """``cells`` as jobs, in plan order: the cells whose result one bag size can compute for
     the others (:func:`evaluate_cell`) go together, every bag size in one job; every other
     trained cell alone.
@@ -1185,12 +1223,19 @@ def job_groups(cells: Sequence[Cell]) -> list[list[Cell]]:
     - A trained method that does not read the bags (``reads_bags`` or ``sees_bags`` False:
       clip, sclip, the oracle) forms one job per (suite, method, regime kind, pairs, seed).
 
+    - A trained method that does not read the unpaired rows at all (:func:`reads_unpaired`
+      with ``recipe_override``) forms one job per (suite, method, pairs, seed): every regime,
+      bags and disjoint sides alike, in one job.
+
     The other bag sizes then find the shared result instead of racing the first on another
     worker: the smallest bag size in plan order always computes it."""
     jobs: list[list[Cell]] = []
     grouped: dict[tuple[object, ...], list[Cell]] = {}
+    reads: dict[tuple[str, str], bool] = {}  # by (suite, method): one recipe read each
     for cell in cells:
-        key = _shared_job_key(cell)
+        if (cell.suite, cell.method) not in reads:
+            reads[(cell.suite, cell.method)] = reads_unpaired(cell, recipe_override)
+        key = _shared_job_key(cell, reads[(cell.suite, cell.method)])
         if key is None:
             jobs.append([cell])
             continue
@@ -1201,9 +1246,11 @@ def job_groups(cells: Sequence[Cell]) -> list[list[Cell]]:
     return jobs
 
 
-def _shared_job_key(cell: Cell) -> tuple[object, ...] | None:
+def _shared_job_key(cell: Cell, reads_unpaired: bool = True) -> tuple[object, ...] | None:
     """The job a cell joins in :func:`job_groups`, or None for a job of its own."""
     spec = METHODS[cell.method]
+    if not reads_unpaired:
+        return (cell.method, cell.suite, "every regime", cell.pairs, cell.seed)
     where = (cell.suite, parse_regime(cell.regime).kind, cell.pairs, cell.seed)
     if isinstance(spec, Baseline):
         return ("closed-form", *where)
@@ -1461,7 +1508,7 @@ def _run_cells(
     """Run ``todo``, appending each recorded row as it finishes: (new rows, wall seconds)."""
     path = options.out / RESULTS
     start, new, done = time.perf_counter(), [], 0
-    jobs = [(group, options) for group in job_groups(todo)]
+    jobs = [(group, options) for group in job_groups(todo, options.recipe_override)]
     digests: dict[tuple[str, str], dict[str, str]] = {}  # by (suite, method): read once a run
     for rows in executor.imap_unordered(run_cells, jobs):
         for row in rows:

@@ -241,6 +241,25 @@ def oversized_bags_notice(data: RegimeData, config: TrainConfig) -> str | None:
     )
 
 
+def reads_unpaired_rows(config: TrainConfig) -> bool:
+    """Whether a run of ``config`` reads the data's unpaired rows at all.
+
+    A ``clip`` run never samples them (:func:`make_sampler`): it reads them only through the
+    input standardisation fitted on every training row (``model.normalize_inputs``) and the
+    density ``model.sparse_inputs: auto`` measures. ``sampler.use_unpaired`` false drops
+    them before anything is fitted; ``sampler.bag_means`` turns them into pairs. A run that
+    does not read them returns the same model whatever unpaired rows the data hold (a test
+    pins it), so a benchmark may compute it once for every regime with the same pairs.
+    """
+    if config.sampler.bag_means:
+        return True
+    if not config.sampler.use_unpaired:
+        return False
+    if config.method != "clip":
+        return True
+    return config.model.normalize_inputs or config.model.sparse_inputs == "auto"
+
+
 def make_sampler(data: RegimeData, config: TrainConfig) -> StepSampler:
     """Steps of pairs + whole bags / unpaired rows (pairs only for the clip baseline)."""
     use_unpaired = config.method in ("gentle", "sclip")
