@@ -2781,3 +2781,28 @@ def test_results_quotes_the_step_bound_from_its_record() -> None:
     assert f"{record['step']:.2f} ms" in flat and f"{record['products']:.2f} ms" in flat
     assert f"at most {record['bound']:.2f}x faster" in flat
     assert f"{record['needed']:.2f}x" in flat and f"{record['others_needed']:.2f}x" in flat
+
+
+def test_results_quotes_clip_s_disjoint_cells_shared_on_molecules() -> None:
+    """Session e3f3a5a: the disjoint clip cells' time in the two molecules grids and what is
+    left (as quoted), and the check's rows: computed at bags of 8 only, shared elsewhere,
+    every headline 6ad9b49's."""
+    flat = _results_flat()
+    for stem in ("bench-molecules-halving-6ad9b49", "bench-molecules-sparse-e566d88"):
+        rows = bench.read_results(BENCH / f"{stem}.jsonl")
+        total = sum(float(r.get("seconds", 0.0)) for r in rows)
+        disjoint = [r for r in rows if (r["method"], r["regime"]) == ("clip", "unpaired")]
+        saved = sum(float(r["seconds"]) for r in disjoint)
+        assert f"{saved:.1f} of {total:,.1f}" in flat, stem
+        left = total - saved
+        assert f"({total / left:.2f}x; {left:,.1f} left, {left / 3600:.2f}x" in flat, stem
+    check = bench.read_results(BENCH / "bench-clip-shared-e3f3a5a.jsonl")
+    grid = {
+        (r["regime"], r["pairs"], r["seed"]): r.get("value")
+        for r in bench.read_results(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
+        if r["method"] == "clip"
+    }
+    assert [r["regime"] for r in check if "shared_from" not in r] == ["bags:8"] * 4
+    assert {r.get("shared_from") for r in check} == {None, "bags:8"} and len(check) == 12
+    assert all(r["value"] == grid[(r["regime"], r["pairs"], r["seed"])] for r in check)
+    assert "4 cells computed, the 8 others shared" in flat
