@@ -158,6 +158,43 @@ def test_pca_basis_reuses_the_svd_of_identical_rows(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("name", ["procrustes", "cca"])
+def test_wide_rows_take_the_covariance_eigenvectors_and_fit_the_same_maps(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From COVARIANCE_MIN_WIDTH features up (with at least as many rows) the principal
+    directions are the covariance's eigenvectors, not the thin SVD's: the same directions up
+    to sign, and the same fitted map up to rounding. Below it, or with fewer rows than
+    features, they are the SVD's, bit for bit."""
+    from gentleclip.baselines import base
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, 12)) * np.geomspace(10.0, 0.1, 12)  # distinct variances
+    centred = x - x.mean(axis=0)
+    by_svd = np.linalg.svd(centred, full_matrices=False)[2]
+    np.testing.assert_array_equal(base._directions(centred), by_svd)  # 12 < the width
+    monkeypatch.setattr(base, "COVARIANCE_MIN_WIDTH", 8)
+    by_eigh = base._directions(centred)
+    assert by_eigh.shape == by_svd.shape and not np.array_equal(by_eigh, by_svd)
+    np.testing.assert_allclose(np.abs(np.sum(by_eigh * by_svd, axis=1)), 1.0, atol=1e-10)
+    np.testing.assert_array_equal(
+        base._directions(centred[:10]), base.svd(centred[:10], full_matrices=False)[2]
+    )
+    data = make_data(30, kind="linear")  # 16 features
+    fits, directions = {}, {}
+    for width in (8, 1024):
+        monkeypatch.setattr(base, "COVARIANCE_MIN_WIDTH", width)
+        base._SVD_CACHE.clear()
+        fitted = get_baseline(name).fit(data, {"components": 12})
+        fits[width] = fitted.encode("a", data.eval_a) @ fitted.encode("b", data.eval_b).T
+        directions[width] = dict(base._SVD_CACHE)
+    base._SVD_CACHE.clear()
+    assert directions[8].keys() == directions[1024].keys() and directions[8]
+    for key, by_eigh in directions[8].items():  # the two paths ran
+        assert not np.array_equal(by_eigh, directions[1024][key])
+    torch.testing.assert_close(fits[8], fits[1024], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["procrustes", "cca"])
 def test_an_svd_that_does_not_converge_falls_back_to_gesvd(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -896,6 +896,46 @@ def test_sequential_bench_runs_on_one_torch_thread(
         torch.set_num_threads(saved)
 
 
+def test_shared_result_paths_fingerprint_each_split_once(
+    tmp_path: Path, tiny: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The closed-form cells of one split (and clip's, which sees the same arrays) name
+    their results from one fingerprint of it, the one an unmemoised call computes; a method
+    that reads the bags, other splits, other suite data under the same name and other test
+    sizes are fingerprinted anew."""
+    monkeypatch.setattr(bench, "_FINGERPRINTS", type(bench._FINGERPRINTS)())
+    calls: list[str] = []
+    real = bench.splits_fingerprint
+
+    def counting(data: bench.CellData, **flags: bool) -> str:
+        calls.append(str(flags))
+        return real(data, **flags)
+
+    monkeypatch.setattr(bench, "splits_fingerprint", counting)
+    options = bench.BenchOptions(out=tmp_path)
+    domain = bench.load_domain("tiny")
+
+    def path(cell: bench.Cell, drawn_from: tuple = (domain, TEST)) -> Path:
+        spec = bench.METHODS[cell.method]
+        data = bench.cell_data(drawn_from[0], cell, drawn_from[1], False)
+        return bench.shared_result_path(cell, spec, data, options, drawn_from)
+
+    ridge = path(bench.Cell("tiny", "bags:8", 10, 0, "ridge"))
+    assert path(bench.Cell("tiny", "bags:8", 10, 0, "relrep")).name == ridge.name.replace(
+        "ridge", "relrep"
+    )
+    assert len(calls) == 1
+    data = bench.cell_data(domain, bench.Cell("tiny", "bags:8", 10, 0, "ridge"), TEST, False)
+    assert ridge.name.endswith(f"-{real(data)[:20]}.json")
+    path(bench.Cell("tiny", "bags:8", 10, 0, "clip"))  # standardised: sees what ridge sees
+    assert len(calls) == 1
+    path(bench.Cell("tiny", "bags:8", 10, 0, "gentle"))  # reads the bags: another print
+    path(bench.Cell("tiny", "bags:24", 10, 0, "ridge"))
+    path(bench.Cell("tiny", "bags:8", 10, 0, "ridge"), (tiny_domain(), TEST))
+    path(bench.Cell("tiny", "bags:8", 10, 0, "ridge"), (domain, TEST + 2))
+    assert len(calls) == 5
+
+
 def test_splits_fingerprint_ignores_bag_ids_only(tiny: list) -> None:
     domain = bench.load_domain("tiny")
     small = bench.cell_data(domain, bench.Cell("tiny", "bags:8", 10, 0, "clip"), TEST, False)
