@@ -2806,3 +2806,44 @@ def test_results_quotes_clip_s_disjoint_cells_shared_on_molecules() -> None:
     assert {r.get("shared_from") for r in check} == {None, "bags:8"} and len(check) == 12
     assert all(r["value"] == grid[(r["regime"], r["pairs"], r["seed"])] for r in check)
     assert "4 cells computed, the 8 others shared" in flat
+
+
+CLOSED_FORM = ("ridge", "procrustes", "cca", "relrep")
+
+
+def test_results_quotes_session_e3f3a5a_s_closed_form_grids_from_their_rows() -> None:
+    """The closed-form maps with the covariance's directions: molecules' worker-seconds
+    against e566d88's closed-form cells, and every test headline equal to the published
+    grids' on molecules and emoji (metrics in every digit in 391 of 400 molecules rows)."""
+    flat = _results_flat()
+    new = bench.read_results(BENCH / "bench-molecules-closedform-e3f3a5a.jsonl")
+    timing = json.loads(
+        (BENCH / "bench-molecules-closedform-e3f3a5a.timing.jsonl").read_text(encoding="utf-8")
+    )
+    before = bench.read_results(BENCH / "bench-molecules-sparse-e566d88.jsonl")
+    spent = sum(float(r["seconds"]) for r in before if r["method"] in CLOSED_FORM)
+    ratio = spent / timing["worker_seconds"]
+    assert f"**{timing['worker_seconds']:.1f} worker-seconds against {spent:.1f}**" in flat
+    assert f"({ratio:.2f}x)" in flat and timing["cells"] == len(new) == 480
+
+    def by_cell(rows: list[dict]) -> dict[tuple, dict]:
+        keys = ("method", "regime", "pairs", "seed")
+        return {tuple(r[k] for k in keys): r for r in rows if r["status"] == "ok"}
+
+    def metrics(row: dict) -> dict:
+        return {k: v for k, v in row["metrics"].items() if k != "train_seconds"}
+
+    ok = by_cell(new)
+    assert len(ok) == 400
+    for stem in ("bench-molecules-sparse-e566d88", "bench-molecules-halving-6ad9b49"):
+        old = by_cell(bench.read_results(BENCH / f"{stem}.jsonl"))
+        assert all(old[k]["value"] == r["value"] for k, r in ok.items()), stem
+    old = by_cell(before)
+    same = sum(metrics(old[k]) == metrics(r) for k, r in ok.items())
+    assert f"({same} of 400 rows equal e566d88's in every metric" in flat
+    emoji = by_cell(bench.read_results(BENCH / "bench-emoji-closedform-e3f3a5a.jsonl"))
+    assert len(emoji) == 400
+    for stem in ("bench-emoji-halving-6ad9b49", "bench-emoji-halving-c68564f"):
+        old = by_cell(bench.read_results(BENCH / f"{stem}.jsonl"))
+        assert all(old[k]["value"] == r["value"] for k, r in emoji.items()), stem
+    assert "Emoji's 400 closed-form headlines equal 6ad9b49's and c68564f's" in flat

@@ -147,9 +147,9 @@ def pca_basis(x: np.ndarray, k: int | None) -> np.ndarray:
     return principal_directions(x)[:k].T
 
 
-# Right singular vectors kept for the last few distinct inputs: a tuned baseline fits every
+# Principal directions kept for the last few distinct inputs: a tuned baseline fits every
 # candidate on the same rows (and ridge, procrustes, cca and relrep standardise them the same
-# way), so the SVD, the whole cost on wide features, is computed once per set of rows.
+# way), so the decomposition, the whole cost on wide features, is computed once per set of rows.
 SVD_CACHE_SIZE = 4
 # principal_directions takes the covariance's eigenvectors from this many features up (where
 # there are at least as many rows); narrower inputs keep the thin SVD
@@ -182,7 +182,9 @@ def svd(
 
 
 def principal_directions(x: np.ndarray) -> np.ndarray:
-    """``vt`` of the thin SVD of centred ``x``: (min(n, d), d), rows by decreasing variance.
+    """The principal directions of centred ``x`` (:func:`_directions`: the thin SVD's ``vt``
+    or, for many rows of wide features, the covariance's eigenvectors): (min(n, d), d), rows
+    by decreasing variance.
 
     Memoised on the bytes of ``x`` (the last :data:`SVD_CACHE_SIZE` inputs): a repeated call
     returns the same read-only array the first call computed.

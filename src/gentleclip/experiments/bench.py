@@ -1246,12 +1246,13 @@ def job_groups(
     trained cell alone.
 
     - The closed-form baselines of one (suite, regime kind, pairs, seed) form one job. At one
-      bag size they fit on the same rows, so in one process the SVD of each side is computed
-      once and found in the cache of :func:`gentleclip.baselines.base.principal_directions`
-      after that (on molecules' wide fingerprints it is most of a closed-form cell).
+      bag size they fit on the same rows, so in one process each side's principal
+      directions are computed once and found in the cache of
+      :func:`gentleclip.baselines.base.principal_directions` after that (on molecules' wide
+      fingerprints they are most of a closed-form cell), and the split's fingerprint once
+      (:func:`shared_result_path`).
     - A trained method that does not read the bags (``reads_bags`` or ``sees_bags`` False:
       clip, sclip, the oracle) forms one job per (suite, method, regime kind, pairs, seed).
-
     - A trained method that does not read the unpaired rows at all (:func:`reads_unpaired`
       with ``recipe_override``) forms one job per (suite, method, pairs, seed): every regime,
       bags and disjoint sides alike, in one job.
@@ -1275,10 +1276,11 @@ def job_groups(
     return jobs
 
 
-def _shared_job_key(cell: Cell, reads_unpaired: bool = True) -> tuple[object, ...] | None:
-    """The job a cell joins in :func:`job_groups`, or None for a job of its own."""
+def _shared_job_key(cell: Cell, reads: bool = True) -> tuple[object, ...] | None:
+    """The job a cell joins in :func:`job_groups`, or None for a job of its own; ``reads``:
+    whether its method reads the unpaired rows (:func:`reads_unpaired`)."""
     spec = METHODS[cell.method]
-    if not reads_unpaired:
+    if not reads:
         return (cell.method, cell.suite, "every regime", cell.pairs, cell.seed)
     where = (cell.suite, parse_regime(cell.regime).kind, cell.pairs, cell.seed)
     if isinstance(spec, Baseline):
