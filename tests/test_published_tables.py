@@ -799,6 +799,43 @@ def test_molecules_default_grid_with_the_sparse_layer_is_what_runtime_quotes(
     assert "tables: 0 of 24" in made
 
 
+def test_molecules_sparse_grid_of_session_e3f3a5a_is_what_runtime_quotes(
+    script: ModuleType, rows: list
+) -> None:
+    """Session e3f3a5a's molecules grid (sparse layer; clip shared across regime kinds, the
+    covariance's directions): every verdict the tables', every headline e566d88's grid's,
+    and results.md quotes its time and each method's worker-seconds against that grid."""
+    name, xeon = "bench-molecules-sparse-e3f3a5a.jsonl", "Intel(R) Xeon(R) Processor"
+    grid, timing, flat = _timed_grid(script, rows, name, "molecules", cpu=xeon)
+    before = script.read(BENCH / "bench-molecules-sparse-e566d88.jsonl")
+    keys = ("method", "regime", "pairs", "seed")
+    old = {tuple(r[k] for k in keys): r for r in before}
+    ran = [r for r in grid if r["status"] == "ok"]
+    assert len(ran) == 840
+    assert all(r["value"] == old[tuple(r[k] for k in keys)]["value"] for r in ran)
+    shared = [r for r in grid if r["method"] == "clip" and r["regime"] == "unpaired"]
+    assert all(r.get("shared_from") == "bags:8" for r in shared if r["status"] == "ok")
+    wall, worker = timing["wall_seconds"], timing["worker_seconds"]
+    minutes, seconds = divmod(round(wall), 60)
+    assert f"took **{minutes} min {seconds:02d} s** wall and {worker:,.0f} worker-seconds" in flat
+    previous = sum(r["seconds"] for r in before)
+    assert f"**{worker / 3600:.2f}x** the 3,600" in flat
+    assert f"7,811 ({previous / worker:.2f}x less)" in flat
+
+    def spent(found: list[dict], methods: tuple[str, ...]) -> str:
+        return f"{sum(r['seconds'] for r in found if r['method'] in methods):,.1f}"
+
+    assert f"Clip's cells took {spent(grid, ('clip',))} worker-seconds against " in flat
+    assert f"against {spent(before, ('clip',))} (its 25 disjoint" in flat
+    closed = ("ridge", "procrustes", "cca", "relrep")
+    assert f"maps' {spent(grid, closed)} against {spent(before, closed)};" in flat
+    now = ", ".join(spent(grid, (m,)) for m in ("gentle", "sclip"))
+    then = ", ".join(spent(before, (m,)) for m in ("gentle", "sclip"))
+    assert f"({now} and {spent(grid, ('oracle',))} against {then} and " in flat
+    gentle = float(spent(grid, ("gentle",)).replace(",", ""))
+    assert f"gentle's cells alone take {gentle / 3600:.2f}x the budget" in flat
+
+
 @pytest.mark.parametrize(
     ("name", "regime", "suites", "count"),
     [
