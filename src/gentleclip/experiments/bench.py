@@ -1443,13 +1443,63 @@ def _clock(seconds: float) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
-def _progress(row: dict[str, Any], done: int, total: int, elapsed: float) -> str:
+class Forecast:
+    """The grid's remaining wall time, from the jobs finished so far.
+
+    Cells cost very different times (a molecules gentle cell about 45 s, a skipped one or
+    one that reuses a shared result nothing), so the time left is not the mean cell's time
+    times the cells left. A job still to run costs, for each method it runs (its cells with
+    enough pairs), what that method cost per finished job so far: the sharing of results
+    between bag sizes, pair counts or regimes is in that mean. A method not seen yet costs
+    the mean over every method's finished jobs. The jobs' sum is spread over the workers.
+    Until a job has finished, the forecast is the elapsed time per finished cell times the
+    cells left.
+    """
+
+    def __init__(self, jobs: Sequence[Sequence[Cell]], workers: int) -> None:
+        self.workers = max(1, workers)
+        self.total = sum(len(job) for job in jobs)
+        self.done = 0
+        self._job_of = {cell.key: index for index, job in enumerate(jobs) for cell in job}
+        self._left = {index: _methods_run(job) for index, job in enumerate(jobs)}
+        self._spent: dict[str, list[float]] = {}  # by method: [seconds, jobs finished]
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Count a finished cell (a result row)."""
+        self.done += 1
+        cell = Cell(row["suite"], row["regime"], row["pairs"], row["seed"], row["method"])
+        for method in self._left.pop(self._job_of.get(cell.key, -1), []):
+            self._spent.setdefault(method, [0.0, 0.0])[1] += 1
+        if cell.pairs >= METHODS[cell.method].min_pairs:
+            self._spent.setdefault(cell.method, [0.0, 0.0])[0] += float(row["seconds"])
+
+    def seconds_left(self, elapsed: float) -> float:
+        """Forecast wall seconds until every cell has finished."""
+        jobs = sum(count for _, count in self._spent.values())
+        if not jobs:
+            return elapsed / max(self.done, 1) * (self.total - self.done)
+        fallback = sum(seconds for seconds, _ in self._spent.values()) / jobs
+
+        def cost(method: str) -> float:
+            seconds, count = self._spent.get(method, (0.0, 0.0))
+            return seconds / count if count else fallback
+
+        work = sum(cost(m) for methods in self._left.values() for m in methods)
+        return work / self.workers
+
+
+def _methods_run(job: Sequence[Cell]) -> list[str]:
+    """The methods a job runs (its cells with enough pairs), each once."""
+    return list(dict.fromkeys(c.method for c in job if c.pairs >= METHODS[c.method].min_pairs))
+
+
+def _progress(row: dict[str, Any], forecast: Forecast, elapsed: float) -> str:
     cell = Cell(row["suite"], row["regime"], row["pairs"], row["seed"], row["method"])
     if row["status"] == "ok":
         outcome = f"{row['headline']} {row['value']:.3f}"
     else:
         outcome = f"{row['status']}: {row['reason']}"
-    eta = elapsed / done * (total - done)
+    done, total, eta = forecast.done, forecast.total, forecast.seconds_left(elapsed)
     return (
         f"[{done}/{total}] {cell.describe()}: {outcome} ({row['seconds']:.1f}s) "
         f"elapsed {_clock(elapsed)} ETA {_clock(eta)}"
@@ -1534,16 +1584,21 @@ def _reference(executor: Any, steps: int, log: Callable[[str], None]) -> float:
 
 
 def _run_cells(
-    executor: Any, todo: list[Cell], options: BenchOptions, log: Callable[[str], None]
+    executor: Any,
+    todo: list[Cell],
+    options: BenchOptions,
+    log: Callable[[str], None],
+    workers: int = 1,
 ) -> tuple[list[dict[str, Any]], float]:
     """Run ``todo``, appending each recorded row as it finishes: (new rows, wall seconds)."""
     path = options.out / RESULTS
-    start, new, done = time.perf_counter(), [], 0
-    jobs = [(group, options) for group in job_groups(todo, options.recipe_override)]
+    start, new = time.perf_counter(), []
+    groups = job_groups(todo, options.recipe_override)
+    forecast = Forecast(groups, workers)
     digests: dict[tuple[str, str], dict[str, str]] = {}  # by (suite, method): read once a run
-    for rows in executor.imap_unordered(run_cells, jobs):
+    for rows in executor.imap_unordered(run_cells, [(group, options) for group in groups]):
         for row in rows:
-            done += 1
+            forecast.add(row)
             if row["status"] != "unavailable":
                 key = (row["suite"], row["method"])
                 if key not in digests:
@@ -1551,7 +1606,7 @@ def _run_cells(
                 row["recipes"] = dict(digests[key])
                 append_result(path, row)
                 new.append(row)
-            log(_progress(row, done, len(todo), time.perf_counter() - start))
+            log(_progress(row, forecast, time.perf_counter() - start))
     return new, time.perf_counter() - start
 
 
@@ -1593,7 +1648,7 @@ def run_bench(
     with _executor(workers, library, flush) as executor:
         timed = reference_steps > 0
         before = _reference(executor, reference_steps, log) if timed else 0.0
-        new, wall = _run_cells(executor, todo, options, log)
+        new, wall = _run_cells(executor, todo, options, log, workers)
         if timed and new:
             after = _reference(executor, reference_steps, log)
             record = speed.timing_record(
