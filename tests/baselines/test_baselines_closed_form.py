@@ -163,8 +163,8 @@ def test_wide_rows_take_the_covariance_eigenvectors_and_fit_the_same_maps(
 ) -> None:
     """From COVARIANCE_MIN_WIDTH features up (with at least as many rows) the principal
     directions are the covariance's eigenvectors, not the thin SVD's: the same directions up
-    to sign, and the same fitted map up to rounding. Below it, or with fewer rows than
-    features, they are the SVD's, bit for bit."""
+    to sign, and the same fitted map up to rounding. Below it, with fewer rows than
+    features, or where the eigensolver fails, they are the SVD's, bit for bit."""
     from gentleclip.baselines import base
 
     rng = np.random.default_rng(3)
@@ -188,6 +188,13 @@ def test_wide_rows_take_the_covariance_eigenvectors_and_fit_the_same_maps(
         fits[width] = fitted.encode("a", data.eval_a) @ fitted.encode("b", data.eval_b).T
         directions[width] = dict(base._SVD_CACHE)
     base._SVD_CACHE.clear()
+
+    def no_convergence(matrix: np.ndarray) -> tuple:
+        raise np.linalg.LinAlgError("Eigenvalues did not converge")
+
+    monkeypatch.setattr(base, "COVARIANCE_MIN_WIDTH", 8)
+    monkeypatch.setattr(base.np.linalg, "eigh", no_convergence)  # falls back to the SVD
+    np.testing.assert_array_equal(base._directions(centred), by_svd)
     assert directions[8].keys() == directions[1024].keys() and directions[8]
     for key, by_eigh in directions[8].items():  # the two paths ran
         assert not np.array_equal(by_eigh, directions[1024][key])

@@ -937,26 +937,30 @@ def test_shared_result_paths_fingerprint_each_split_once(
 
 
 def test_forecast_costs_each_job_left_by_what_its_methods_cost_per_job() -> None:
-    """Two workers; jobs: gentle alone (x3), and clip at bags of 8 and 24 (x2, the second cell
-    shared). After one gentle (40 s) and one clip job (10 s computed + 0 s shared), the three
-    jobs left cost 40 + 40 + 10 worker-seconds: 45 s of wall time. Before any job has
-    finished it is the elapsed time per cell times the cells left."""
+    """Two workers; jobs: gentle alone (x3), clip at bags of 8 and 24 (x2, the second cell
+    shared), a clip cell with too few pairs and a method this gentleclip lacks (x2). Until a
+    job has given a result the forecast is the elapsed time per cell times the cells left
+    (a skipped or unavailable cell's 0 s costs nothing else); after one gentle (40 s) and
+    one clip job (10 s computed + 0 s shared) the jobs left cost 40 + 40 + 10 + 0
+    worker-seconds: 45 s of wall time."""
     gentle = [[bench.Cell("tiny", "bags:8", 10, seed, "gentle")] for seed in range(3)]
     clip = [[bench.Cell("tiny", f"bags:{k}", 10, seed, "clip") for k in (8, 24)] for seed in (0, 1)]
     skipped = [[bench.Cell("tiny", "bags:8", 0, 0, "clip")]]  # too few pairs: never runs
-    forecast = bench.Forecast(gentle + clip + skipped, workers=2)
-    assert forecast.total == 8
+    absent = [[bench.Cell("tiny", "bags:8", 10, seed, "cca-sklearn")] for seed in (0, 1)]
+    forecast = bench.Forecast(gentle + clip + skipped + absent, workers=2)
+    assert forecast.total == 10
 
-    def row(cell: bench.Cell, seconds: float, **more: Any) -> dict[str, Any]:
-        return {**bench.asdict(cell), "status": "ok", "seconds": seconds, **more}
+    def row(cell: bench.Cell, seconds: float, status: str = "ok", **more: Any) -> dict:
+        return {**bench.asdict(cell), "status": status, "seconds": seconds, **more}
 
-    forecast.add({**row(skipped[0][0], 0.5), "status": "skipped"})
-    assert forecast.seconds_left(elapsed=2.0) == pytest.approx(2.0 * 7)  # nothing ran yet
+    forecast.add(row(skipped[0][0], 0.5, "skipped"))
+    forecast.add(row(absent[0][0], 0.0, "unavailable"))
+    assert forecast.seconds_left(elapsed=2.0) == pytest.approx(2.0 / 2 * 8)
     forecast.add(row(gentle[0][0], 40.0))
     forecast.add(row(clip[0][0], 10.0))
     forecast.add(row(clip[0][1], 0.0, shared_from="bags:8"))
-    assert forecast.done == 4
-    assert forecast.seconds_left(elapsed=25.0) == pytest.approx((40 + 40 + 10) / 2)
+    assert forecast.done == 5
+    assert forecast.seconds_left(elapsed=25.0) == pytest.approx((40 + 40 + 10 + 0) / 2)
 
 
 def test_forecast_on_molecules_grid_is_near_the_time_it_took() -> None:

@@ -1449,11 +1449,11 @@ class Forecast:
     Cells cost very different times (a molecules gentle cell about 45 s, a skipped one or
     one that reuses a shared result nothing), so the time left is not the mean cell's time
     times the cells left. A job still to run costs, for each method it runs (its cells with
-    enough pairs), what that method cost per finished job so far: the sharing of results
-    between bag sizes, pair counts or regimes is in that mean. A method not seen yet costs
-    the mean over every method's finished jobs. The jobs' sum is spread over the workers.
-    Until a job has finished, the forecast is the elapsed time per finished cell times the
-    cells left.
+    enough pairs), what that method cost per finished job with a result so far: the sharing
+    of results between bag sizes, pair counts or regimes is in that mean. A method not seen
+    yet costs the mean over every method's such jobs; one reported unavailable, nothing.
+    The jobs' sum is spread over the workers. Until a job has given a result, the forecast
+    is the elapsed time per finished cell times the cells left.
     """
 
     def __init__(self, jobs: Sequence[Sequence[Cell]], workers: int) -> None:
@@ -1463,15 +1463,25 @@ class Forecast:
         self._job_of = {cell.key: index for index, job in enumerate(jobs) for cell in job}
         self._left = {index: _methods_run(job) for index, job in enumerate(jobs)}
         self._spent: dict[str, list[float]] = {}  # by method: [seconds, jobs finished]
+        self._counted: set[tuple[int, str]] = set()  # (job, method) pairs in _spent
+        self._unavailable: set[str] = set()  # methods this gentleclip cannot run: cost 0
 
     def add(self, row: dict[str, Any]) -> None:
-        """Count a finished cell (a result row)."""
+        """Count a finished cell (a result row). Only results (``ok`` rows, shared ones
+        included) count towards a method's cost; a method reported unavailable costs 0."""
         self.done += 1
         cell = Cell(row["suite"], row["regime"], row["pairs"], row["seed"], row["method"])
-        for method in self._left.pop(self._job_of.get(cell.key, -1), []):
-            self._spent.setdefault(method, [0.0, 0.0])[1] += 1
-        if cell.pairs >= METHODS[cell.method].min_pairs:
-            self._spent.setdefault(cell.method, [0.0, 0.0])[0] += float(row["seconds"])
+        job = self._job_of.get(cell.key, -1)
+        self._left.pop(job, None)
+        if row["status"] == "unavailable":
+            self._unavailable.add(cell.method)
+        if row["status"] != "ok":
+            return
+        spent = self._spent.setdefault(cell.method, [0.0, 0.0])
+        spent[0] += float(row["seconds"])
+        if (job, cell.method) not in self._counted:
+            self._counted.add((job, cell.method))
+            spent[1] += 1
 
     def seconds_left(self, elapsed: float) -> float:
         """Forecast wall seconds until every cell has finished."""
@@ -1481,6 +1491,8 @@ class Forecast:
         fallback = sum(seconds for seconds, _ in self._spent.values()) / jobs
 
         def cost(method: str) -> float:
+            if method in self._unavailable:
+                return 0.0
             seconds, count = self._spent.get(method, (0.0, 0.0))
             return seconds / count if count else fallback
 
