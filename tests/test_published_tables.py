@@ -807,12 +807,11 @@ def test_molecules_sparse_grid_of_session_e3f3a5a_is_what_runtime_quotes(
     and results.md quotes its time and each method's worker-seconds against that grid."""
     name, xeon = "bench-molecules-sparse-e3f3a5a.jsonl", "Intel(R) Xeon(R) Processor"
     grid, timing, flat = _timed_grid(script, rows, name, "molecules", cpu=xeon)
-    before = script.read(BENCH / "bench-molecules-sparse-e566d88.jsonl")
-    keys = ("method", "regime", "pairs", "seed")
-    old = {tuple(r[k] for k in keys): r for r in before}
+    old = _keyed(script, "bench-molecules-sparse-e566d88.jsonl")
+    before = list(old.values())
     ran = [r for r in grid if r["status"] == "ok"]
     assert len(ran) == 840
-    assert all(r["value"] == old[tuple(r[k] for k in keys)]["value"] for r in ran)
+    assert all(r["value"] == old[bench._row_key(r)]["value"] for r in ran)
     shared = [r for r in grid if r["method"] == "clip" and r["regime"] == "unpaired"]
     assert all(r.get("shared_from") == "bags:8" for r in shared if r["status"] == "ok")
     wall, worker = timing["wall_seconds"], timing["worker_seconds"]
@@ -827,8 +826,7 @@ def test_molecules_sparse_grid_of_session_e3f3a5a_is_what_runtime_quotes(
 
     assert f"Clip's cells took {spent(grid, ('clip',))} worker-seconds against " in flat
     assert f"against {spent(before, ('clip',))} (its 25 disjoint" in flat
-    closed = ("ridge", "procrustes", "cca", "relrep")
-    assert f"maps' {spent(grid, closed)} against {spent(before, closed)};" in flat
+    assert f"maps' {spent(grid, CLOSED_FORM)} against {spent(before, CLOSED_FORM)};" in flat
     now = ", ".join(spent(grid, (m,)) for m in ("gentle", "sclip"))
     then = ", ".join(spent(before, (m,)) for m in ("gentle", "sclip"))
     assert f"({now} and {spent(grid, ('oracle',))} against {then} and " in flat
@@ -2835,52 +2833,47 @@ def test_results_quotes_clip_s_disjoint_cells_shared_on_molecules() -> None:
         assert f"({total / left:.2f}x; {left:,.1f} left, {left / 3600:.2f}x" in flat, stem
     check = bench.read_results(BENCH / "bench-clip-shared-e3f3a5a.jsonl")
     grid = {
-        (r["regime"], r["pairs"], r["seed"]): r.get("value")
+        bench._row_key(r): r
         for r in bench.read_results(BENCH / "bench-molecules-halving-6ad9b49.jsonl")
-        if r["method"] == "clip"
     }
     assert [r["regime"] for r in check if "shared_from" not in r] == ["bags:8"] * 4
     assert {r.get("shared_from") for r in check} == {None, "bags:8"} and len(check) == 12
-    assert all(r["value"] == grid[(r["regime"], r["pairs"], r["seed"])] for r in check)
+    assert all(r["value"] == grid[bench._row_key(r)]["value"] for r in check)
     assert "4 cells computed, the 8 others shared" in flat
 
 
-CLOSED_FORM = ("ridge", "procrustes", "cca", "relrep")
-
-
-def test_results_quotes_session_e3f3a5a_s_closed_form_grids_from_their_rows() -> None:
+def test_results_quotes_session_e3f3a5a_s_closed_form_grids_from_their_rows(
+    script: ModuleType,
+) -> None:
     """The closed-form maps with the covariance's directions: molecules' worker-seconds
     against e566d88's closed-form cells, and every test headline equal to the published
     grids' on molecules and emoji (metrics in every digit in 391 of 400 molecules rows)."""
     flat = _results_flat()
-    new = bench.read_results(BENCH / "bench-molecules-closedform-e3f3a5a.jsonl")
+    new = _keyed(script, "bench-molecules-closedform-e3f3a5a.jsonl")
     timing = json.loads(
         (BENCH / "bench-molecules-closedform-e3f3a5a.timing.jsonl").read_text(encoding="utf-8")
     )
-    before = bench.read_results(BENCH / "bench-molecules-sparse-e566d88.jsonl")
-    spent = sum(float(r["seconds"]) for r in before if r["method"] in CLOSED_FORM)
+    before = _keyed(script, "bench-molecules-sparse-e566d88.jsonl")
+    spent = sum(float(r["seconds"]) for r in before.values() if r["method"] in CLOSED_FORM)
     ratio = spent / timing["worker_seconds"]
     assert f"**{timing['worker_seconds']:.1f} worker-seconds against {spent:.1f}**" in flat
     assert f"({ratio:.2f}x)" in flat and timing["cells"] == len(new) == 480
-
-    def by_cell(rows: list[dict]) -> dict[tuple, dict]:
-        keys = ("method", "regime", "pairs", "seed")
-        return {tuple(r[k] for k in keys): r for r in rows if r["status"] == "ok"}
-
-    def metrics(row: dict) -> dict:
-        return {k: v for k, v in row["metrics"].items() if k != "train_seconds"}
-
-    ok = by_cell(new)
+    ok = {k: r for k, r in new.items() if r["status"] == "ok"}
     assert len(ok) == 400
-    for stem in ("bench-molecules-sparse-e566d88", "bench-molecules-halving-6ad9b49"):
-        old = by_cell(bench.read_results(BENCH / f"{stem}.jsonl"))
-        assert all(old[k]["value"] == r["value"] for k, r in ok.items()), stem
-    old = by_cell(before)
-    same = sum(metrics(old[k]) == metrics(r) for k, r in ok.items())
-    assert f"({same} of 400 rows equal e566d88's in every metric" in flat
-    emoji = by_cell(bench.read_results(BENCH / "bench-emoji-closedform-e3f3a5a.jsonl"))
+    for name in ("bench-molecules-sparse-e566d88.jsonl", "bench-molecules-halving-6ad9b49.jsonl"):
+        old = _keyed(script, name)
+        assert all(old[k]["value"] == r["value"] for k, r in ok.items()), name
+    metrics = [
+        _without_times(before[k]["metrics"]) == _without_times(r["metrics"]) for k, r in ok.items()
+    ]
+    assert f"({sum(metrics)} of 400 rows equal e566d88's in every metric" in flat
+    emoji = {
+        k: r
+        for k, r in _keyed(script, "bench-emoji-closedform-e3f3a5a.jsonl").items()
+        if r["status"] == "ok"
+    }
     assert len(emoji) == 400
-    for stem in ("bench-emoji-halving-6ad9b49", "bench-emoji-halving-c68564f"):
-        old = by_cell(bench.read_results(BENCH / f"{stem}.jsonl"))
-        assert all(old[k]["value"] == r["value"] for k, r in emoji.items()), stem
+    for name in ("bench-emoji-halving-6ad9b49.jsonl", "bench-emoji-halving-c68564f.jsonl"):
+        old = _keyed(script, name)
+        assert all(old[k]["value"] == r["value"] for k, r in emoji.items()), name
     assert "Emoji's 400 closed-form headlines equal 6ad9b49's and c68564f's" in flat

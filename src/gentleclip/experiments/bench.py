@@ -1462,8 +1462,8 @@ class Forecast:
         self.done = 0
         self._job_of = {cell.key: index for index, job in enumerate(jobs) for cell in job}
         self._left = {index: _methods_run(job) for index, job in enumerate(jobs)}
-        self._spent: dict[str, list[float]] = {}  # by method: [seconds, jobs finished]
-        self._counted: set[tuple[int, str]] = set()  # (job, method) pairs in _spent
+        self._seconds: dict[str, float] = {}  # by method: its results' seconds
+        self._jobs: dict[str, set[int]] = {}  # by method: the jobs that gave them
         self._unavailable: set[str] = set()  # methods this gentleclip cannot run: cost 0
 
     def add(self, row: dict[str, Any]) -> None:
@@ -1477,24 +1477,22 @@ class Forecast:
             self._unavailable.add(cell.method)
         if row["status"] != "ok":
             return
-        spent = self._spent.setdefault(cell.method, [0.0, 0.0])
-        spent[0] += float(row["seconds"])
-        if (job, cell.method) not in self._counted:
-            self._counted.add((job, cell.method))
-            spent[1] += 1
+        self._seconds[cell.method] = self._seconds.get(cell.method, 0.0) + float(row["seconds"])
+        self._jobs.setdefault(cell.method, set()).add(job)
 
     def seconds_left(self, elapsed: float) -> float:
         """Forecast wall seconds until every cell has finished."""
-        jobs = sum(count for _, count in self._spent.values())
+        jobs = sum(map(len, self._jobs.values()))
         if not jobs:
             return elapsed / max(self.done, 1) * (self.total - self.done)
-        fallback = sum(seconds for seconds, _ in self._spent.values()) / jobs
+        fallback = sum(self._seconds.values()) / jobs
 
         def cost(method: str) -> float:
             if method in self._unavailable:
                 return 0.0
-            seconds, count = self._spent.get(method, (0.0, 0.0))
-            return seconds / count if count else fallback
+            if method not in self._jobs:
+                return fallback
+            return self._seconds[method] / len(self._jobs[method])
 
         work = sum(cost(m) for methods in self._left.values() for m in methods)
         return work / self.workers

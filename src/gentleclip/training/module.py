@@ -241,6 +241,10 @@ def oversized_bags_notice(data: RegimeData, config: TrainConfig) -> str | None:
     )
 
 
+# the methods whose steps hold unpaired rows (clip's hold the pairs alone)
+SAMPLES_UNPAIRED = ("gentle", "sclip")
+
+
 def reads_unpaired_rows(config: TrainConfig) -> bool:
     """Whether a run of ``config`` reads the data's unpaired rows at all.
 
@@ -255,14 +259,14 @@ def reads_unpaired_rows(config: TrainConfig) -> bool:
         return True
     if not config.sampler.use_unpaired:
         return False
-    if config.method != "clip":
+    if config.method in SAMPLES_UNPAIRED:
         return True
     return config.model.normalize_inputs or config.model.sparse_inputs == "auto"
 
 
 def make_sampler(data: RegimeData, config: TrainConfig) -> StepSampler:
     """Steps of pairs + whole bags / unpaired rows (pairs only for the clip baseline)."""
-    use_unpaired = config.method in ("gentle", "sclip")
+    use_unpaired = config.method in SAMPLES_UNPAIRED
     return StepSampler(
         n_pairs=data.n_pairs,
         n_unpaired_a=len(data.unpaired_a) if use_unpaired else 0,
