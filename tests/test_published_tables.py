@@ -2877,3 +2877,80 @@ def test_results_quotes_session_e3f3a5a_s_closed_form_grids_from_their_rows(
         old = _keyed(script, name)
         assert all(old[k]["value"] == r["value"] for k, r in emoji.items()), name
     assert "Emoji's 400 closed-form headlines equal 6ad9b49's and c68564f's" in flat
+
+
+def test_results_quotes_session_25594be_s_stacked_runs_from_their_records(
+    bench_script: ScriptLoader,
+) -> None:
+    """Several runs stacked into one step: results.md's per-run times are the records', and
+    each record's table is what the script makes of it."""
+    flat, stacked = _results_flat(), bench_script("stacked_runs")
+    records = {}
+    for stem in ("stacked-runs-molecules", "stacked-runs-molecules-200pairs"):
+        record = json.loads((BENCH / f"{stem}.json").read_text(encoding="utf-8"))
+        assert (BENCH / f"{stem}.md").read_text(encoding="utf-8") == stacked.report(record)
+        records[record["rows"]] = record
+    per_run = {
+        r: {int(k): v / int(k) for k, v in rec["stacked_step_ms"].items()}
+        for r, rec in records.items()
+    }
+    at20, at200 = per_run[52], per_run[96]
+    assert (
+        f"a run took **{at20[1]:.2f} ms alone, {at20[2]:.2f} ms in a stack of 2 "
+        f"({at20[1] / at20[2]:.2f}x), {at20[5]:.2f} in 5 and {at20[10]:.2f} in 10**"
+    ) in flat
+    assert max(at200[1] / v for v in at200.values()) == 1.0  # never faster at 200 pairs
+    stacked_200 = [at200[k] for k in (2, 5, 10)]
+    assert (
+        f"{at200[1]:.2f} alone and {min(stacked_200):.2f} to {max(stacked_200):.2f} stacked"
+    ) in flat
+    real = [records[r]["real_step_ms"] for r in (52, 96)]
+    assert f"The real step took {real[0]:.2f} and {real[1]:.2f} ms beside it" in flat
+    best = max(at20[1] / v for v in at20.values())
+    assert f"are no faster per run (at most {best:.2f}x)" in flat
+
+
+def test_results_quotes_session_25594be_s_cheaper_recipes_from_their_record(
+    bench_script: ScriptLoader,
+) -> None:
+    """The cheaper molecules recipes: the record's validation is the probe rows', its recipe
+    estimate is the e3f3a5a grid's own worker-seconds, and results.md's table and sentences
+    are built from it."""
+    flat, cheaper = _results_flat(), bench_script("cheaper_recipe")
+    record = json.loads((BENCH / "cheaper-recipe-molecules.json").read_text(encoding="utf-8"))
+    assert (BENCH / "cheaper-recipe-molecules.md").read_text(encoding="utf-8") == cheaper.report(
+        record
+    )
+    probes = BENCH / "molecules-cheaper-val-25594be.jsonl"
+    rows = [json.loads(line) for line in probes.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 54 and cheaper.validation(rows) == record["validation"]
+    spent = cheaper.grid_by_method(ROOT / record["grid"])
+    for name, est in record["estimates"].items():
+        width, steps = map(int, name.split(":"))
+        assert cheaper.estimate(spent, record["ms"], width, steps) == est
+    assert round(record["estimates"]["512:2000"]["grid"], 1) == 7128.3  # the grid as it ran
+    fits = []
+    for name, est in record["estimates"].items():
+        width, steps = name.split(":")
+        val = record["validation"][name]
+        label = f"{width} : {int(steps):,}" + (" (the recipe)" if name == "512:2000" else "")
+        means = " / ".join(f"{val['val_by_pairs'][p]:.4f}" for p in ("10", "20", "50"))
+        d = val["diff"]
+        diff = "" if name == "512:2000" else f"{d[0]:+.4f} ({d[1]:+.4f}, {d[2]:+.4f})"
+        share = est["grid"] / cheaper.BUDGET
+        line = f"| {label} | {est['grid']:,.0f} | {share:.2f}x | {means} | {diff} |"
+        assert " ".join(line.split()) in flat, line
+        if share <= 1.0:
+            fits.append(name)
+    assert fits == ["384:1000", "256:1000"]
+    base = record["validation"]["512:2000"]["val_by_pairs"]["50"]
+    at50 = [base - record["validation"][n]["val_by_pairs"]["50"] for n in fits]
+    means = [-record["validation"][n]["diff"][0] for n in fits]
+    assert f"they cost {means[0]:.3f} and {means[1]:.3f} on validation" in flat
+    assert f"**{at50[0]:.3f} and {at50[1]:.3f} at 50 pairs**" in flat
+    half = record["estimates"]["512:1000"]["grid"] / cheaper.BUDGET
+    cost = -record["validation"]["512:1000"]["diff"][0]
+    assert f"Half the steps alone costs {cost:.3f} but leaves the grid at {half:.2f}x" in flat
+    shares = [record["estimates"][n]["grid"] / cheaper.BUDGET for n in fits]
+    assert f"({shares[0]:.2f}x and {shares[1]:.2f}x of the budget, estimated)" in flat
+    assert f"at a validation cost of {at50[0]:.3f} and {at50[1]:.3f} at 50 pairs" in flat
