@@ -2954,3 +2954,52 @@ def test_results_quotes_session_25594be_s_cheaper_recipes_from_their_record(
     shares = [record["estimates"][n]["grid"] / cheaper.BUDGET for n in fits]
     assert f"({shares[0]:.2f}x and {shares[1]:.2f}x of the budget, estimated)" in flat
     assert f"at a validation cost of {at50[0]:.3f} and {at50[1]:.3f} at 50 pairs" in flat
+
+
+def _github_slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as '-'."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_results_contents_link_every_section_in_order() -> None:
+    """The contents table near the top of results.md lists every ``##`` section once, in the
+    document's order, each linked to its anchor, with the session its heading names."""
+    lines = (ROOT / "docs" / "results.md").read_text(encoding="utf-8").splitlines()
+    headings = [line[3:] for line in lines if line.startswith("## ")]
+    start = lines.index("| section | session |") + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("| ["):
+            break
+        found = re.fullmatch(r"\| \[(.+)\]\(#(.+)\) \| (.*) \|", line)
+        assert found, line
+        rows.append(found.groups())
+    assert [slug for _, slug, _ in rows] == [_github_slug(h) for h in headings]
+    for (title, _, session), heading in zip(rows, headings, strict=True):
+        assert heading == (f"{title} ({session})" if session else title)
+    assert len(set(headings)) == len(headings)  # GitHub would number a repeated anchor
+
+
+def test_results_runtime_glance_table_is_each_suite_s_timing_record() -> None:
+    """The runtime table at the top of "Runtime": each suite's latest default grid as its
+    timing record has it (960 cells, 2 workers), met where the grid alone took under 30
+    minutes."""
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    grids = {
+        "proteins": ("bench-proteins-halving-0fd2c86", "0fd2c86"),
+        "mfeat": ("bench-mfeat-halving-0fd2c86", "0fd2c86"),
+        "emoji": ("bench-emoji-halving-6ad9b49", "6ad9b49"),
+        "molecules": ("bench-molecules-sparse-e3f3a5a", "e3f3a5a"),
+    }
+    for suite, (stem, session) in grids.items():
+        timing = json.loads((BENCH / f"{stem}.timing.jsonl").read_text(encoding="utf-8"))
+        assert (timing["cells"], timing["workers"]) == (960, 2)
+        minutes, seconds = divmod(round(timing["wall_seconds"]), 60)
+        ref = timing["reference_step_ms"]
+        met = "met" if timing["wall_seconds"] < 30 * 60 else "**not met**"
+        row = (
+            f"| {suite} | {minutes} min {seconds:02d} s | {timing['worker_seconds']:,.0f} | "
+            f"{timing['worker_seconds'] / 3600:.2f}x | {timing['cpu']} | "
+            f"{ref['before']:.2f} / {ref['after']:.2f} ms | {session} | {met} |"
+        )
+        assert row in text, row
