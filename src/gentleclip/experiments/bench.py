@@ -40,6 +40,7 @@ import contextlib
 import copy
 import functools
 import hashlib
+import heapq
 import json
 import math
 import multiprocessing as mp
@@ -1452,8 +1453,14 @@ class Forecast:
     enough pairs), what that method cost per finished job with a result so far: the sharing
     of results between bag sizes, pair counts or regimes is in that mean. A method not seen
     yet costs the mean over every method's such jobs; one reported unavailable, nothing.
-    The jobs' sum is spread over the workers. Until a job has given a result, the forecast
-    is the elapsed time per finished cell times the cells left.
+
+    The jobs are then laid out as the worker pool runs them: in plan order, each taken by the
+    first worker to come free. A job running now started when the job before it on its
+    worker finished (the first ``workers`` at 0), so only what is left of its cost is still
+    to come (nothing once it has run longer than that). The forecast is when the last worker
+    comes free, so a grid's tail (one long job left on one worker) is not spread over the
+    idle ones. Until a job has given a result, the forecast is the elapsed time per finished
+    cell times the cells left.
     """
 
     def __init__(self, jobs: Sequence[Sequence[Cell]], workers: int) -> None:
@@ -1462,17 +1469,26 @@ class Forecast:
         self.done = 0
         self._job_of = {cell.key: index for index, job in enumerate(jobs) for cell in job}
         self._left = {index: _methods_run(job) for index, job in enumerate(jobs)}
+        self._started = dict.fromkeys(range(min(self.workers, len(jobs))), 0.0)
+        self._next = len(self._started)  # the first job no worker has taken yet
+        self._jobs_total = len(jobs)
         self._seconds: dict[str, float] = {}  # by method: its results' seconds
         self._jobs: dict[str, set[int]] = {}  # by method: the jobs that gave them
         self._unavailable: set[str] = set()  # methods this gentleclip cannot run: cost 0
 
-    def add(self, row: dict[str, Any]) -> None:
-        """Count a finished cell (a result row). Only results (``ok`` rows, shared ones
-        included) count towards a method's cost; a method reported unavailable costs 0."""
+    def add(self, row: dict[str, Any], elapsed: float = 0.0) -> None:
+        """Count a finished cell (a result row) that arrived ``elapsed`` seconds into the
+        run. A job's rows arrive together, so its first row frees its worker for the next
+        job. Only results (``ok`` rows, shared ones included) count towards a method's cost;
+        a method reported unavailable costs 0."""
         self.done += 1
         cell = Cell(row["suite"], row["regime"], row["pairs"], row["seed"], row["method"])
         job = self._job_of.get(cell.key, -1)
-        self._left.pop(job, None)
+        if self._left.pop(job, None) is not None:
+            self._started.pop(job, None)
+            if self._next < self._jobs_total:
+                self._started[self._next] = elapsed
+                self._next += 1
         if row["status"] == "unavailable":
             self._unavailable.add(cell.method)
         if row["status"] != "ok":
@@ -1482,20 +1498,26 @@ class Forecast:
 
     def seconds_left(self, elapsed: float) -> float:
         """Forecast wall seconds until every cell has finished."""
-        jobs = sum(map(len, self._jobs.values()))
-        if not jobs:
+        if not self._jobs:
             return elapsed / max(self.done, 1) * (self.total - self.done)
-        fallback = sum(self._seconds.values()) / jobs
+        free = [elapsed] * (self.workers - len(self._started))
+        for job, start in self._started.items():
+            free.append(elapsed + max(0.0, self._job_cost(job) - (elapsed - start)))
+        heapq.heapify(free)
+        for job in sorted(j for j in self._left if j not in self._started):
+            heapq.heappush(free, heapq.heappop(free) + self._job_cost(job))
+        return max(free) - elapsed
 
-        def cost(method: str) -> float:
-            if method in self._unavailable:
-                return 0.0
-            if method not in self._jobs:
-                return fallback
-            return self._seconds[method] / len(self._jobs[method])
+    def _job_cost(self, job: int) -> float:
+        """What the methods of a job left cost per finished job so far."""
+        return sum(self._method_cost(m) for m in self._left.get(job, ()))
 
-        work = sum(cost(m) for methods in self._left.values() for m in methods)
-        return work / self.workers
+    def _method_cost(self, method: str) -> float:
+        if method in self._unavailable:
+            return 0.0
+        if method not in self._jobs:
+            return sum(self._seconds.values()) / sum(map(len, self._jobs.values()))
+        return self._seconds[method] / len(self._jobs[method])
 
 
 def _methods_run(job: Sequence[Cell]) -> list[str]:
@@ -1608,7 +1630,7 @@ def _run_cells(
     digests: dict[tuple[str, str], dict[str, str]] = {}  # by (suite, method): read once a run
     for rows in executor.imap_unordered(run_cells, [(group, options) for group in groups]):
         for row in rows:
-            forecast.add(row)
+            forecast.add(row, time.perf_counter() - start)
             if row["status"] != "unavailable":
                 key = (row["suite"], row["method"])
                 if key not in digests:
