@@ -24,7 +24,6 @@ e566d88::
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,10 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from records import write_record
 from step_bound import molecules_run, products_ms, recorded_products
 
-from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.evaluation.report import save_figure_atomic
 from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name, mean_step_ms
 
 ROWS = ("products alone", "gentle step")
@@ -120,14 +120,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if min(args.steps, args.repeats) < 1 or args.pairs < 2:
         raise SystemExit("--steps and --repeats must be >= 1 and --pairs >= 2")
     record = measure(args.steps, args.repeats, args.pairs)
-    text = report(record)
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    with atomic_path(args.out / f"{args.stem}.json", ".json") as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    plot(record, args.out / f"{args.stem}.png")
+    write_record(args.out, args.stem, report(record), record, plot)
 
 
 if __name__ == "__main__":

@@ -39,10 +39,11 @@ from typing import Any
 
 import torch
 from matplotlib.figure import Figure
+from records import write_record
 from step_bound import cell_seconds, molecules_arrays, trained_spec
 
 from gentleclip.data.regimes import RegimeData
-from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.evaluation.report import save_figure_atomic
 from gentleclip.experiments import bench
 from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name, mean_step_ms, one_torch_thread
 from gentleclip.training.config import config_from_dict
@@ -231,14 +232,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if path is not None and not path.is_file():
             raise SystemExit(f"no such file: {path}")
     record = measure(args.grid, args.probes, widths, args.steps)
-    text = report(record)
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    with atomic_path(args.out / f"{args.stem}.json", ".json") as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    plot(record, args.out / f"{args.stem}.png")
+    write_record(args.out, args.stem, report(record), record, plot)
 
 
 if __name__ == "__main__":

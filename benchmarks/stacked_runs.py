@@ -31,7 +31,6 @@ like. The table gives milliseconds per step and per run, and per-run time agains
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,9 +40,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
+from records import write_record
 from step_bound import step_ms
 
-from gentleclip.evaluation.report import atomic_path, save_figure_atomic
+from gentleclip.evaluation.report import save_figure_atomic
 from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name, one_torch_thread
 from gentleclip.training.config import SamplerConfig
 
@@ -214,14 +214,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.steps < 1 or args.pairs < 2 or runs[0] != 1:
         raise SystemExit("--steps must be >= 1, --pairs >= 2 and --runs must include 1")
     record = measure(args.steps, args.pairs, runs)
-    text = report(record)
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / f"{args.stem}.md", ".md") as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    with atomic_path(args.out / f"{args.stem}.json", ".json") as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    plot(record, args.out / f"{args.stem}.png")
+    write_record(args.out, args.stem, report(record), record, plot)
 
 
 if __name__ == "__main__":
