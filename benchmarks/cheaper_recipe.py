@@ -18,7 +18,10 @@ puts numbers on the two knobs of the recipe that cut the work a step or the step
 - **validation**: probe rows (``--probes``, written by ``validation_probe.py``: the recipe's
   own candidate with the variant as override, trained on a validation split, its test pairs
   never read): each variant's mean validation headline by pair count and its mean
-  difference from the recipe over the same (pairs, seed) cells.
+  difference from the recipe over the same (pairs, seed) cells;
+- **two checks on the estimate**: gentle's cells scaled by the ratio of the variant's probes'
+  seconds to the recipe's instead (a cell's fixed costs do not shrink with its steps), and
+  the grid with only gentle's towers narrowed (clip, sclip and the oracle at 512).
 
 A variant is ``WIDTH:STEPS`` (gentle's steps). ``OUT/STEM.md`` and ``.json``, with a plot of
 each variant's estimated grid against the budget and its validation difference
@@ -40,14 +43,10 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 from records import write_record
-from step_bound import cell_seconds, molecules_arrays, trained_spec
+from step_bound import cell_seconds, molecules_run, trains
 
-from gentleclip.data.regimes import RegimeData
 from gentleclip.evaluation.report import save_figure_atomic
-from gentleclip.experiments import bench
 from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name, mean_step_ms, one_torch_thread
-from gentleclip.training.config import config_from_dict
-from gentleclip.training.inprocess import InProcessRun
 
 GRID = Path("docs/bench/bench-molecules-sparse-e3f3a5a.jsonl")
 BUDGET = 3600.0  # worker-seconds in 30 minutes of 2 cores
@@ -60,14 +59,7 @@ GENTLE_STEPS = (2000, 1000)  # the recipe's, and half
 def step_ms(method: str, width: int, pairs: int, steps: int) -> float:
     """Milliseconds per step of ``method``'s molecules recipe at ``width``, sparse first
     layer, after the warm-up (call inside :func:`one_torch_thread`)."""
-    spec = trained_spec(method)
-    config = bench.base_config("molecules", spec, WARMUP_STEPS + steps, seed=0)
-    config["model"].update(sparse_inputs="a", embed_dim=width)
-    arrays = molecules_arrays(pairs)
-    if not spec.sees_bags:
-        arrays = {k: v for k, v in arrays.items() if not k.endswith("_bags")}
-    run = InProcessRun(RegimeData.from_arrays(arrays), config_from_dict(config))
-    return mean_step_ms(run, steps)
+    return mean_step_ms(molecules_run(WARMUP_STEPS + steps, True, pairs, method, width), steps)
 
 
 def time_widths(widths: Sequence[int], steps: int) -> dict[str, dict[str, list[float]]]:
@@ -86,50 +78,87 @@ def width_ratio(ms: dict[str, dict[str, list[float]]], method: str, width: int) 
 
 
 def grid_by_method(path: Path) -> dict[str, float]:
-    """Worker-seconds of a grid's cells by method."""
+    """Worker-seconds of a grid's cells by method; refuses a method that trains towers but
+    has no timed step here (only gentle, clip, sclip and the oracle, stepped as clip, do)."""
     spent: dict[str, float] = {}
     for (method, _), seconds in cell_seconds(path)[0].items():
+        if trains(method) and method not in (*TIMED, "oracle"):
+            raise SystemExit(f"{path}: {method} trains towers, and no step of it is timed here")
         spent[method] = spent.get(method, 0.0) + seconds
     return spent
 
 
 def estimate(
-    spent: dict[str, float], ms: dict[str, dict[str, list[float]]], width: int, steps: int
+    spent: dict[str, float],
+    ms: dict[str, dict[str, list[float]]],
+    width: int,
+    steps: int,
+    gentle_time: float | None = None,
+    baselines_narrowed: bool = True,
 ) -> dict[str, float]:
-    """Each method's estimated worker-seconds for a variant, and ``grid`` (their sum)."""
+    """Each method's estimated worker-seconds for a variant, and ``grid`` (their sum).
+
+    The trained methods' towers all take ``width`` (clip, sclip and the oracle train the
+    towers gentle trains; with ``baselines_narrowed`` false only gentle's do), each scaled by
+    its step's ratio to the recipe's width; gentle's cells also by ``steps / 2,000``, or,
+    given ``gentle_time``, by that ratio of a cell's time instead of both; the closed-form
+    cells as they were."""
     out = {}
     for method, seconds in spent.items():
-        scale = width_ratio(ms, method, width) if method in (*TIMED, "oracle") else 1.0
+        narrowed = method == "gentle" or (baselines_narrowed and method in (*TIMED, "oracle"))
+        scale = width_ratio(ms, method, width) if narrowed else 1.0
         if method == "gentle":
-            scale *= steps / RECIPE_STEPS
+            scale = gentle_time if gentle_time is not None else scale * steps / RECIPE_STEPS
         out[method] = seconds * scale
     out["grid"] = sum(out.values())
     return out
 
 
 def variant_of(override: dict[str, Any]) -> tuple[int, int]:
-    """(width, gentle steps) of a probe row's override."""
+    """(width, gentle steps) of a probe row's override; refuses other fields (the probes
+    here set only these and the sparse first layer, which changes nothing but rounding)."""
+    other = set(override) - {"model.embed_dim", "optim.steps", "model.sparse_inputs"}
+    if other:
+        raise SystemExit(f"a probe row sets {sorted(other)}; only width and steps are read")
     width = int(override.get("model.embed_dim", RECIPE_WIDTH))
     return width, int(override.get("optim.steps", RECIPE_STEPS))
 
 
-def validation(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """By variant ``WIDTH:STEPS``: mean validation headline by pair count, and the mean,
-    least and largest difference from the recipe over the (pairs, seed) cells both have."""
-    values: dict[tuple[int, int], dict[tuple[int, int], float]] = {}
+def _probe_cells(
+    rows: Sequence[dict[str, Any]],
+) -> dict[tuple[int, int], dict[tuple[int, int], dict[str, Any]]]:
+    """Probe rows by variant, then by (pairs, seed); refuses rows of several suites, methods
+    or regimes, and a cell probed twice (``validation_probe.py`` appends to its file)."""
+    kinds = {(r["suite"], r["method"], r.get("regime", "bags:8")) for r in rows}
+    if len(kinds) > 1:
+        raise SystemExit(f"probe rows of more than one suite, method or regime: {sorted(kinds)}")
+    cells: dict[tuple[int, int], dict[tuple[int, int], dict[str, Any]]] = {}
     for row in rows:
-        cell = (int(row["pairs"]), int(row["seed"]))
-        values.setdefault(variant_of(row["override"]), {})[cell] = float(row["val"])
-    recipe = values.get((RECIPE_WIDTH, RECIPE_STEPS), {})
+        variant, cell = variant_of(row["override"]), (int(row["pairs"]), int(row["seed"]))
+        if cell in cells.setdefault(variant, {}):
+            raise SystemExit(f"variant {variant} probed twice at (pairs, seed) {cell}")
+        cells[variant][cell] = row
+    return cells
+
+
+def validation(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """By variant ``WIDTH:STEPS``: mean validation headline by pair count, the mean, least
+    and largest difference from the recipe over the (pairs, seed) cells both have, and the
+    mean ratio of their probes' seconds (``time``: a gentle cell's time, fixed costs in)."""
+    cells = _probe_cells(rows)
+    recipe = cells.get((RECIPE_WIDTH, RECIPE_STEPS), {})
     out = {}
-    for (width, steps), cells in sorted(values.items(), reverse=True):
+    for (width, steps), mine in sorted(cells.items(), reverse=True):
         by_pairs: dict[int, list[float]] = {}
-        for (pairs, _), value in cells.items():
-            by_pairs.setdefault(pairs, []).append(value)
-        diffs = [value - recipe[cell] for cell, value in cells.items() if cell in recipe]
+        for (pairs, _), row in mine.items():
+            by_pairs.setdefault(pairs, []).append(float(row["val"]))
+        both = [cell for cell in mine if cell in recipe]
+        diffs = [float(mine[c]["val"]) - float(recipe[c]["val"]) for c in both]
+        times = [float(mine[c]["seconds"]) / float(recipe[c]["seconds"]) for c in both]
         out[f"{width}:{steps}"] = {
             "val_by_pairs": {str(p): statistics.mean(v) for p, v in sorted(by_pairs.items())},
             "diff": [statistics.mean(diffs), min(diffs), max(diffs)] if diffs else None,
+            "time": statistics.mean(times) if times else None,
             "cells": len(diffs),
         }
     return out
@@ -140,6 +169,8 @@ def measure(grid: Path, probes: Path | None, widths: Sequence[int], steps: int) 
     spent = grid_by_method(grid)
     rows = [json.loads(line) for line in probes.read_text().splitlines()] if probes else []
     variants = [(w, s) for w in sorted({RECIPE_WIDTH, *widths}, reverse=True) for s in GENTLE_STEPS]
+    val = validation(rows)
+    timed = {n: v["time"] for n, v in val.items() if v["time"] is not None}
     return {
         "cpu": cpu_name(),
         "torch": torch.__version__,
@@ -147,7 +178,15 @@ def measure(grid: Path, probes: Path | None, widths: Sequence[int], steps: int) 
         "steps": steps,
         "ms": ms,
         "estimates": {f"{w}:{s}": estimate(spent, ms, w, s) for w, s in variants},
-        "validation": validation(rows),
+        "estimates_baselines_at_recipe": {
+            f"{w}:{s}": estimate(spent, ms, w, s, baselines_narrowed=False) for w, s in variants
+        },
+        "estimates_gentle_probe_time": {
+            f"{w}:{s}": estimate(spent, ms, w, s, gentle_time=timed[f"{w}:{s}"])
+            for w, s in variants
+            if f"{w}:{s}" in timed
+        },
+        "validation": val,
     }
 
 
@@ -168,19 +207,12 @@ def report(record: dict[str, Any]) -> str:
     lines += [
         "",
         "| width:gentle steps | gentle | other trained | closed form | grid | of 3,600 | "
+        "gentle by its probes' time | clip, sclip, oracle at 512 | "
         "validation: mean difference (least, largest; cells) |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, est in record["estimates"].items():
-        other = sum(v for m, v in est.items() if m in ("clip", "sclip", "oracle"))
-        closed = est["grid"] - other - est.get("gentle", 0.0)
-        val = record["validation"].get(name)
-        diff = val and val["diff"]
-        cost = f"{diff[0]:+.4f} ({diff[1]:+.4f}, {diff[2]:+.4f}; {val['cells']})" if diff else ""
-        lines.append(
-            f"| {name} | {est.get('gentle', 0.0):,.0f} | {other:,.0f} | {closed:,.0f} | "
-            f"{est['grid']:,.0f} | {est['grid'] / BUDGET:.2f}x | {cost} |"
-        )
+        lines.append(_estimate_line(record, name, est))
     counts = _pair_counts(record)
     header = " | ".join(f"{p} pairs" for p in counts)
     lines += ["", f"| mean validation headline, width:gentle steps | {header} |"]
@@ -189,6 +221,24 @@ def report(record: dict[str, Any]) -> str:
         cells = " | ".join(f"{val['val_by_pairs'].get(p, float('nan')):.4f}" for p in counts)
         lines.append(f"| {name} | {cells} |")
     return "\n".join(lines) + "\n"
+
+
+def _estimate_line(record: dict[str, Any], name: str, est: dict[str, float]) -> str:
+    """One variant's row: its estimated grid by method group, its share of the budget, the
+    shares of the two other estimates, and its validation difference."""
+    other = sum(v for m, v in est.items() if m in ("clip", "sclip", "oracle"))
+    closed = est["grid"] - other - est.get("gentle", 0.0)
+    shares = []
+    for key in ("estimates_gentle_probe_time", "estimates_baselines_at_recipe"):
+        alt = record.get(key, {}).get(name)
+        shares.append(f"{alt['grid'] / BUDGET:.2f}x" if alt else "")
+    val = record["validation"].get(name)
+    diff = val and val["diff"]
+    cost = f"{diff[0]:+.4f} ({diff[1]:+.4f}, {diff[2]:+.4f}; {val['cells']})" if diff else ""
+    return (
+        f"| {name} | {est.get('gentle', 0.0):,.0f} | {other:,.0f} | {closed:,.0f} | "
+        f"{est['grid']:,.0f} | {est['grid'] / BUDGET:.2f}x | {shares[0]} | {shares[1]} | {cost} |"
+    )
 
 
 def _pair_counts(record: dict[str, Any]) -> list[str]:

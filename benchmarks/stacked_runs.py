@@ -18,7 +18,10 @@ This script measures it at molecules' shapes on one torch thread, as each bench 
   runs' stacked weights; GELU, dropout, 512 -> 512, residual, LayerNorm; side b 384 -> 512
   dense), CLIP on the pairs, a kernel-density match and a five-bandwidth MMD with a median
   bandwidth per run, the runs' losses summed and one fused AdamW update over the stacked
-  weights. Its R = 1 row is the same work as the real step, in fewer and plainer calls.
+  weights. Its R = 1 row does the real step's main work (its products, its AdamW update, its
+  three loss terms) in fewer, plainer calls, but it is a stand-in, not the real step: its
+  median runs over every distance, its MMD sums the bandwidths' terms, its density match has
+  no spread scaling, and the batch is built once.
 
 :func:`stacked_loss` gives each run exactly the gradient it would get alone (a test holds it),
 so R stacked runs do the work of R separate runs and per-run milliseconds compare like with
@@ -41,11 +44,11 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 from records import write_record
-from step_bound import step_ms
+from step_bound import step_ms, trained_spec
 
 from gentleclip.evaluation.report import save_figure_atomic
+from gentleclip.experiments import bench
 from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name, one_torch_thread
-from gentleclip.training.config import SamplerConfig
 
 RUNS = (1, 2, 5, 10)
 WIDTH = 512
@@ -82,11 +85,13 @@ def tower_a(bits: torch.Tensor, params: Tower, dropout: float) -> torch.Tensor:
 
 
 def tower_b(x: torch.Tensor, params: Tower, dropout: float) -> torch.Tensor:
+    """``x`` ``(R, N, in)``: dense rows; each run's first weight is its ``(in, width)`` block."""
     runs, d_in = x.shape[0], x.shape[2]
     return head(torch.bmm(x, params[0].view(runs, d_in, -1)), params, dropout)
 
 
 def _sq_dists(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Squared distances between unit rows, run by run: ``(R, N, M)``."""
     return (2 - 2 * x @ y.transpose(1, 2)).clamp_min(0)
 
 
@@ -134,6 +139,7 @@ def stacked_step(
 
 
 def per_step_ms(step: Callable[[], None], steps: int) -> float:
+    """Milliseconds per call of ``step`` over ``steps`` calls after the warm-up."""
     for _ in range(WARMUP_STEPS):
         step()
     start = time.perf_counter()
@@ -143,16 +149,14 @@ def per_step_ms(step: Callable[[], None], steps: int) -> float:
 
 
 def measure(steps: int, pairs: int, runs: Sequence[int] = RUNS) -> dict[str, Any]:
-    """The real step and the stacked step at each R, with the recipe's rows a step (its
-    sampler's pairs, at most ``pairs``, and unpaired rows)."""
-    sampler = SamplerConfig()
-    step_pairs = min(pairs, sampler.pairs_per_step)
-    rows = step_pairs + sampler.unpaired_per_step
+    """The real step and the stacked step at each R, each over ``steps`` steps, with the
+    recipe's rows a step (its sampler's pairs, at most ``pairs``, and unpaired rows)."""
+    sampler = bench.base_config("molecules", trained_spec("gentle"), None, seed=0)["sampler"]
+    step_pairs = min(pairs, sampler["pairs_per_step"])
+    rows = step_pairs + sampler["unpaired_per_step"]
     with one_torch_thread():
         real = step_ms(steps, sparse=True, pairs=pairs)
-        stacked = {
-            str(r): per_step_ms(stacked_step(r, rows, step_pairs), max(2, steps // r)) for r in runs
-        }
+        stacked = {str(r): per_step_ms(stacked_step(r, rows, step_pairs), steps) for r in runs}
     return {
         "cpu": cpu_name(),
         "torch": torch.__version__,

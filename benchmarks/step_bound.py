@@ -91,13 +91,18 @@ def molecules_arrays(pairs: int = 20, seed: int = 0, bits: int = 40) -> dict[str
     }
 
 
-def molecules_run(steps: int, sparse: bool, pairs: int, method: str = "gentle") -> InProcessRun:
+def molecules_run(
+    steps: int, sparse: bool, pairs: int, method: str = "gentle", width: int | None = None
+) -> InProcessRun:
     """Bench method ``method``'s molecules recipe (``gentle``: molecules-gentle; ``clip``,
     ``sclip``: molecules-clip and sclip's overrides), ready to train ``steps`` steps on
-    :func:`molecules_arrays`; sclip reads the unpaired rows as two sets, as in the bench."""
+    :func:`molecules_arrays`; sclip reads the unpaired rows as two sets, as in the bench.
+    ``width``: the towers' width (``model.embed_dim``) instead of the recipe's."""
     spec = trained_spec(method)
     config = bench.base_config("molecules", spec, steps, seed=0)
     config["model"]["sparse_inputs"] = "a" if sparse else "none"
+    if width is not None:
+        config["model"]["embed_dim"] = width
     arrays = molecules_arrays(pairs)
     if not spec.sees_bags:
         arrays = {k: v for k, v in arrays.items() if not k.endswith("_bags")}

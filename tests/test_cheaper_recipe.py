@@ -26,58 +26,113 @@ def test_each_trained_method_scales_by_its_step_and_gentle_by_its_steps(bench_sc
     assert est["oracle"] == pytest.approx(40 * 0.625)  # stepped as clip
     assert est["sclip"] == pytest.approx(100.0) and est["ridge"] == 30.0
     assert est["grid"] == pytest.approx(275 + 62.5 + 25 + 100 + 30)
+    probed = script.estimate(spent, MS, 256, 1000, gentle_time=0.4)
+    assert probed["gentle"] == pytest.approx(400.0) and probed["clip"] == est["clip"]
+    wide = script.estimate(spent, MS, 256, 1000, baselines_narrowed=False)
+    assert wide["gentle"] == est["gentle"] and wide["clip"] == 100.0 and wide["oracle"] == 40.0
 
 
-def _probe(pairs: int, seed: int, val: float, **override: Any) -> dict[str, Any]:
-    return {"pairs": pairs, "seed": seed, "val": val, "override": override}
+def test_a_grid_with_a_trained_method_no_step_is_timed_for_is_refused(
+    bench_script: Any, tmp_path: Path
+) -> None:
+    grid = tmp_path / "g.jsonl"
+    row = {"suite": "molecules", "regime": "bags:8", "pairs": 20, "seed": 0, "status": "ok"}
+    grid.write_text(json.dumps({**row, "method": "gentle-ssl", "seconds": 9.0}) + "\n")
+    with pytest.raises(SystemExit, match="gentle-ssl trains towers"):
+        bench_script("cheaper_recipe").grid_by_method(grid)
+
+
+def _probe(
+    pairs: int, seed: int, val: float, seconds: float = 10.0, **override: Any
+) -> dict[str, Any]:
+    return {
+        "suite": "molecules",
+        "method": "gentle",
+        "regime": "bags:8",
+        "pairs": pairs,
+        "seed": seed,
+        "val": val,
+        "seconds": seconds,
+        "override": override,
+    }
 
 
 def test_validation_compares_each_variant_with_the_recipe_cell_by_cell(bench_script: Any) -> None:
+    cheap = {"model.embed_dim": 256, "optim.steps": 1000}
     rows = [
-        _probe(10, 0, 0.40, **{"model.sparse_inputs": "a"}),
-        _probe(10, 1, 0.50),
+        _probe(10, 0, 0.40, 10.0, **{"model.sparse_inputs": "a"}),
+        _probe(10, 1, 0.50, 20.0),
         _probe(20, 0, 0.30),
-        _probe(10, 0, 0.35, **{"model.embed_dim": 256, "optim.steps": 1000}),
-        _probe(10, 1, 0.52, **{"model.embed_dim": 256, "optim.steps": 1000}),
-        _probe(50, 0, 0.90, **{"model.embed_dim": 256, "optim.steps": 1000}),  # no recipe cell
+        _probe(10, 0, 0.35, 4.0, **cheap),
+        _probe(10, 1, 0.52, 10.0, **cheap),
+        _probe(50, 0, 0.90, 1.0, **cheap),  # no recipe cell to compare with
     ]
     val = bench_script("cheaper_recipe").validation(rows)
     assert val["512:2000"]["val_by_pairs"] == {"10": pytest.approx(0.45), "20": 0.30}
     assert val["512:2000"]["diff"] == [0.0, 0.0, 0.0] and val["512:2000"]["cells"] == 3
-    cheap = val["256:1000"]
-    assert cheap["cells"] == 2
-    assert cheap["diff"] == pytest.approx([-0.015, -0.05, 0.02])
-    assert cheap["val_by_pairs"] == {"10": pytest.approx(0.435), "50": 0.90}
+    cheap_val = val["256:1000"]
+    assert cheap_val["cells"] == 2
+    assert cheap_val["diff"] == pytest.approx([-0.015, -0.05, 0.02])
+    assert cheap_val["time"] == pytest.approx((0.4 + 0.5) / 2)
+    assert cheap_val["val_by_pairs"] == {"10": pytest.approx(0.435), "50": 0.90}
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([_probe(10, 0, 0.4), _probe(10, 0, 0.5)], "probed twice"),
+        ([_probe(10, 0, 0.4), {**_probe(10, 1, 0.5), "regime": "unpaired"}], "more than one"),
+        ([_probe(10, 0, 0.4, **{"optim.lr": 0.004})], "optim.lr"),
+    ],
+)
+def test_probe_rows_that_would_mix_cells_are_refused(
+    bench_script: Any, rows: list[dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(SystemExit, match=message):
+        bench_script("cheaper_recipe").validation(rows)
 
 
 def _record() -> dict[str, Any]:
+    estimates = {
+        "512:2000": {
+            "gentle": 5000.0,
+            "clip": 400.0,
+            "sclip": 1000.0,
+            "oracle": 100.0,
+            "ridge": 300.0,
+            "grid": 6800.0,
+        },
+        "256:1000": {
+            "gentle": 1400.0,
+            "clip": 250.0,
+            "sclip": 500.0,
+            "oracle": 60.0,
+            "ridge": 300.0,
+            "grid": 2510.0,
+        },
+    }
     return {
         "cpu": "some CPU",
         "torch": "2.13.0",
         "grid": "g.jsonl",
         "steps": 5,
         "ms": MS,
-        "estimates": {
+        "estimates": estimates,
+        "estimates_baselines_at_recipe": {"256:1000": {"grid": 3600.0}},
+        "estimates_gentle_probe_time": {"256:1000": {"grid": 2700.0}},
+        "validation": {
             "512:2000": {
-                "gentle": 5000.0,
-                "clip": 400.0,
-                "sclip": 1000.0,
-                "oracle": 100.0,
-                "ridge": 300.0,
-                "grid": 6800.0,
+                "val_by_pairs": {"10": 0.42},
+                "diff": [0.0, 0.0, 0.0],
+                "cells": 3,
+                "time": 1.0,
             },
             "256:1000": {
-                "gentle": 1400.0,
-                "clip": 250.0,
-                "sclip": 500.0,
-                "oracle": 60.0,
-                "ridge": 300.0,
-                "grid": 2510.0,
+                "val_by_pairs": {"10": 0.40},
+                "diff": [-0.02, -0.05, 0.01],
+                "cells": 3,
+                "time": 0.3,
             },
-        },
-        "validation": {
-            "512:2000": {"val_by_pairs": {"10": 0.42}, "diff": [0.0, 0.0, 0.0], "cells": 3},
-            "256:1000": {"val_by_pairs": {"10": 0.40}, "diff": [-0.02, -0.05, 0.01], "cells": 3},
         },
     }
 
@@ -89,12 +144,15 @@ def test_the_tables_give_the_steps_the_estimates_and_the_validation_cost(
     assert "| ms a step | width 512 | width 256 |" in text
     assert "| gentle, 20 pairs | 10.00 | 5.00 |" in text
     assert "| sclip, 200 pairs | 6.00 | 3.00 |" in text
-    assert (
-        "| 512:2000 | 5,000 | 1,500 | 300 | 6,800 | 1.89x | +0.0000 (+0.0000, +0.0000; 3) |" in text
+    recipe = (
+        "| 512:2000 | 5,000 | 1,500 | 300 | 6,800 | 1.89x |  |  | +0.0000 (+0.0000, +0.0000; 3) |"
     )
-    assert (
-        "| 256:1000 | 1,400 | 810 | 300 | 2,510 | 0.70x | -0.0200 (-0.0500, +0.0100; 3) |" in text
+    assert recipe in text
+    cheap = (
+        "| 256:1000 | 1,400 | 810 | 300 | 2,510 | 0.70x | 0.75x | 1.00x "
+        "| -0.0200 (-0.0500, +0.0100; 3) |"
     )
+    assert cheap in text
     assert "| mean validation headline, width:gentle steps | 10 pairs |" in text
     assert "| 256:1000 | 0.4000 |" in text
 

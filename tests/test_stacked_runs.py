@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 
 def _piece(tensor: torch.Tensor, index: int, run: int, runs: int) -> torch.Tensor:
@@ -49,12 +50,19 @@ def test_each_stacked_run_gets_the_loss_and_gradients_it_would_get_alone(
     torch.testing.assert_close(stacked, torch.stack(alone).sum())
 
 
-def test_the_loss_has_all_its_terms_without_pairs_too(bench_script: Any) -> None:
-    script = bench_script("stacked_runs")
-    z = torch.nn.functional.normalize(torch.randn(2, 5, 4), dim=-1)
-    with_pairs = script.stacked_loss(z, z.flip(1), 3)
-    without = script.stacked_loss(z, z.flip(1), 0)
-    assert torch.isfinite(without) and with_pairs > without  # the CLIP term adds a positive part
+def test_the_loss_is_clip_on_the_pairs_plus_the_distribution_terms(bench_script: Any) -> None:
+    """Without pairs only the density match and MMD are left (positive for two different
+    sets); the pairs add CLIP as written from the formula: the mean of both directions'
+    cross-entropy over the pairs at temperature 0.05."""
+    script, gen = bench_script("stacked_runs"), torch.Generator().manual_seed(2)
+    za = torch.nn.functional.normalize(torch.randn(1, 6, 4, generator=gen), dim=-1)
+    zb = torch.nn.functional.normalize(torch.randn(1, 6, 4, generator=gen), dim=-1)
+    without = script.stacked_loss(za, zb, 0)
+    assert without > 0
+    logits = za[0, :3] @ zb[0, :3].T / 0.05
+    target = torch.arange(3)
+    clip = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+    torch.testing.assert_close(script.stacked_loss(za, zb, 3) - without, clip)
 
 
 def _record(real: float, stacked: dict[str, float]) -> dict[str, Any]:

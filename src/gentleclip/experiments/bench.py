@@ -1476,25 +1476,32 @@ class Forecast:
         self._jobs: dict[str, set[int]] = {}  # by method: the jobs that gave them
         self._unavailable: set[str] = set()  # methods this gentleclip cannot run: cost 0
 
-    def add(self, row: dict[str, Any], elapsed: float = 0.0) -> None:
+    def add(self, row: dict[str, Any], elapsed: float) -> None:
         """Count a finished cell (a result row) that arrived ``elapsed`` seconds into the
         run. A job's rows arrive together, so its first row frees its worker for the next
-        job. Only results (``ok`` rows, shared ones included) count towards a method's cost;
-        a method reported unavailable costs 0."""
+        job (a job the model had not started yet, out of plan order, starts none, so the
+        model never runs more jobs than workers). Only results (``ok`` rows, shared ones
+        included) count towards a method's cost; a method reported unavailable costs 0."""
         self.done += 1
         cell = Cell(row["suite"], row["regime"], row["pairs"], row["seed"], row["method"])
         job = self._job_of.get(cell.key, -1)
-        if self._left.pop(job, None) is not None:
-            self._started.pop(job, None)
-            if self._next < self._jobs_total:
-                self._started[self._next] = elapsed
-                self._next += 1
+        was_running = self._started.pop(job, None) is not None
+        if self._left.pop(job, None) is not None and was_running:
+            self._start_next(elapsed)
         if row["status"] == "unavailable":
             self._unavailable.add(cell.method)
         if row["status"] != "ok":
             return
         self._seconds[cell.method] = self._seconds.get(cell.method, 0.0) + float(row["seconds"])
         self._jobs.setdefault(cell.method, set()).add(job)
+
+    def _start_next(self, elapsed: float) -> None:
+        """The freed worker takes the first job in plan order not taken and not finished."""
+        while self._next < self._jobs_total and self._next not in self._left:
+            self._next += 1
+        if self._next < self._jobs_total:
+            self._started[self._next] = elapsed
+            self._next += 1
 
     def seconds_left(self, elapsed: float) -> float:
         """Forecast wall seconds until every cell has finished."""
@@ -1513,6 +1520,8 @@ class Forecast:
         return sum(self._method_cost(m) for m in self._left.get(job, ()))
 
     def _method_cost(self, method: str) -> float:
+        """A method's seconds per finished job with a result; the mean over all methods'
+        jobs for one not seen yet; 0 for one reported unavailable."""
         if method in self._unavailable:
             return 0.0
         if method not in self._jobs:
