@@ -3024,3 +3024,49 @@ def test_results_runtime_glance_table_is_each_suite_s_timing_record() -> None:
             f"{ref['before']:.2f} / {ref['after']:.2f} ms | {session} | {met} |"
         )
         assert row in text, row
+
+
+def test_results_quotes_session_25594be_s_cheaper_recipes_on_the_test_pairs() -> None:
+    """Both cheaper recipes run as the tables' gentle cells (bags of 8, 10/20/50 pairs, 5
+    seeds) against session e3f3a5a's baselines: results.md's table and margins are theirs,
+    and at 50 pairs each is a tie where the recipe wins."""
+    flat = _results_flat()
+    base = bench.read_results(BENCH / "bench-molecules-sparse-e3f3a5a.jsonl")
+    before = {v.where: v for v in bench.verdicts(base)}
+
+    def cells(found: dict) -> str:
+        return " | ".join(
+            f"{found[('molecules', 'bags:8', p)].gentle.mean:.3f} ± "
+            f"{found[('molecules', 'bags:8', p)].gentle.std:.3f}, "
+            f"{found[('molecules', 'bags:8', p)].outcome}"
+            for p in (10, 20, 50)
+        )
+
+    assert f"| gentle, the recipe (session e3f3a5a's grid) | {cells(before)} |" in flat
+    at50 = {}
+    for width in (384, 256):
+        new = bench.read_results(BENCH / f"bench-molecules-cheap{width}-25594be.jsonl")
+        override = {"model": {"embed_dim": width, "sparse_inputs": "a"}, "optim": {"steps": 1000}}
+        assert len(new) == 15 and all(r["status"] == "ok" for r in new)
+        assert all(r["method"] == "gentle" and r["recipe_override"] == override for r in new)
+        swapped = {(r["regime"], r["pairs"], r["seed"]) for r in new}
+        rows = [
+            r
+            for r in base
+            if not (r["method"] == "gentle" and (r["regime"], r["pairs"], r["seed"]) in swapped)
+        ]
+        found = {v.where: v for v in bench.verdicts(rows + new)}
+        assert f"| gentle, {width} : 1,000 | {cells(found)} |" in flat
+        at50[width] = found[("molecules", "bags:8", 50)]
+        assert at50[width].outcome == "tie" and before[("molecules", "bags:8", 50)].outcome == "win"
+    recipe = before[("molecules", "bags:8", 50)]
+    assert (
+        f"At 50 pairs the two are {at50[384].margin:+.3f} and {at50[256].margin:+.3f} above CCA "
+        f"against noise lines of {at50[384].noise:.3f} and {at50[256].noise:.3f}, where the "
+        f"recipe is {recipe.margin:+.3f} against {recipe.noise:.3f}"
+    ) in flat
+    assert (
+        f"(+{at50[256].margin:.3f} and +{at50[384].margin:.3f} over CCA against noise lines of "
+        f"{at50[256].noise:.3f} and {at50[384].noise:.3f}; the recipe: +{recipe.margin:.3f} "
+        f"against {recipe.noise:.3f})"
+    ) in flat
