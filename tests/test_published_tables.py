@@ -3070,3 +3070,52 @@ def test_results_quotes_session_25594be_s_cheaper_recipes_on_the_test_pairs() ->
         f"{at50[256].noise:.3f} and {at50[384].noise:.3f}; the recipe: +{recipe.margin:.3f} "
         f"against {recipe.noise:.3f})"
     ) in flat
+
+
+def test_results_quotes_session_25594be_s_cheap_grid_from_its_rows() -> None:
+    """Molecules' default grid with towers 256 wide (gentle also at 1,000 steps) in two
+    commands: under 30 minutes of 2 cores together, and 3 of its 24 verdicts worse than
+    session e3f3a5a's grid (the tables'), none better."""
+    flat = _results_flat()
+    rows, walls, spent = [], [], []
+    for part in ("gentle", "others"):
+        name = f"bench-molecules-cheap256-{part}-25594be"
+        rows += bench.read_results(BENCH / f"{name}.jsonl")
+        (timing,) = [
+            json.loads(line) for line in (BENCH / f"{name}.timing.jsonl").read_text().splitlines()
+        ]
+        walls.append(timing["wall_seconds"])
+        spent.append(timing["worker_seconds"])
+        assert timing["workers"] == 2
+    assert len(rows) == 960
+    minutes, seconds = divmod(round(sum(walls)), 60)
+    assert sum(walls) < 30 * 60 and sum(spent) < 3600
+    assert (
+        f"**{walls[0]:.1f} and {walls[1]:.1f} s of wall time ({minutes} min {seconds} s) and "
+        f"{sum(spent):,.0f} worker-seconds, {sum(spent) / 3600:.2f}x the budget**"
+    ) in flat
+    before = {
+        v.where: v
+        for v in bench.verdicts(bench.read_results(BENCH / "bench-molecules-sparse-e3f3a5a.jsonl"))
+    }
+    after = {v.where: v for v in bench.verdicts(rows)}
+    order = {"lose": 0, "tie": 1, "win": 2}
+    moved = {
+        w: (before[w].outcome, after[w].outcome)
+        for w in after
+        if after[w].outcome != before[w].outcome
+    }
+    assert moved == {
+        ("molecules", "bags:8", 50): ("win", "tie"),
+        ("molecules", "bags:32", 20): ("win", "tie"),
+        ("molecules", "bags:128", 10): ("tie", "lose"),
+    }
+    assert all(order[new] < order[old] for old, new in moved.values())
+    assert "**3 of the 24 verdicts get worse and none better**" in flat
+    assert (
+        f"the 256-wide configuration over the whole default grid took {minutes} min {seconds} s "
+        f"({sum(spent):,.0f} worker-seconds, {sum(spent) / 3600:.2f}x) with {len(moved)} of its "
+        "24 verdicts worse than the tables'"
+    ) in flat
+    lower = sum(after[w].gentle.mean < before[w].gentle.mean for w in after if w[2] > 0)
+    assert f"lower in {lower} of the 20 settings with pairs" in flat
