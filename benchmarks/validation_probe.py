@@ -5,8 +5,9 @@ The bench's protocol for one candidate: the cell's splits (``bench._method_split
 method's recipe (``bench.base_config``) with ``--override`` set field by field, trained on the
 validation split's training rows and scored on its eval pairs, with no tuning. The cell's
 regime is ``--regime`` (bags of 8 by default). Each seed appends one JSON row (suite, regime,
-method, pairs, seed, overrides, validation headline, seconds) to ``--out``; rows written
-before the option (session 72146e1) have no regime and are bags of 8:
+method, pairs, seed, overrides, validation headline, seconds) to ``--out``, and a seed whose
+row is already there is skipped, so a rerun adds only what is missing; rows written before
+the option (session 72146e1) have no regime and are bags of 8:
 
     python benchmarks/validation_probe.py --suite molecules --method gentle-bagnce \\
         --pairs 10 --seeds 0,1,2 --out docs/bench/molecules-towers-val-72146e1.jsonl \\
@@ -92,7 +93,22 @@ def _trained(
         return bench._headline(bench.fit_trained(config, data.val), key)
 
 
-def main() -> None:
+def _key(row: dict[str, Any]) -> str:
+    """What a probe row measured: suite, regime (rows before the option: bags of 8), method,
+    pairs, seed and override."""
+    cell = [row["suite"], row.get("regime", "bags:8"), row["method"], row["pairs"], row["seed"]]
+    return json.dumps([*cell, row["override"]], sort_keys=True)
+
+
+def _probed(path: Path) -> set[str]:
+    """The keys of the rows already in ``path`` (none when it does not exist yet)."""
+    if not path.is_file():
+        return set()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {_key(json.loads(line)) for line in lines if line.strip()}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="molecules")
     parser.add_argument("--method", default="gentle-bagnce")
@@ -100,10 +116,17 @@ def main() -> None:
     parser.add_argument("--regime", default="bags:8", help="bags:K, unpaired or natural")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     parser.add_argument("--override", default="{}", help="dotted recipe fields, JSON")
-    parser.add_argument("--out", type=Path, required=True, help="rows file to append to")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--out", type=Path, required=True, help="rows file to append to (cells in it are skipped)"
+    )
+    args = parser.parse_args(argv)
     override = json.loads(args.override)
+    done = _probed(args.out)
     for seed in bench.parse_int_list(args.seeds, "seed"):
+        cell = {"suite": args.suite, "regime": args.regime, "method": args.method}
+        if _key({**cell, "pairs": args.pairs, "seed": seed, "override": override}) in done:
+            print(f"already in {args.out}: seed {seed}; skipped", flush=True)
+            continue
         try:
             row = probe(args.suite, args.method, args.pairs, seed, override, args.regime)
         except InputError as err:  # e.g. an override of a field the method sets itself
