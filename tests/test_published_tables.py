@@ -3119,3 +3119,43 @@ def test_results_quotes_session_25594be_s_cheap_grid_from_its_rows() -> None:
     ) in flat
     lower = sum(after[w].gentle.mean < before[w].gentle.mean for w in after if w[2] > 0)
     assert f"lower in {lower} of the 20 settings with pairs" in flat
+
+
+def test_results_quotes_session_25594be_s_bag_term_lead_from_its_probe_rows() -> None:
+    """gentle-bagnce probed at 256 wide with 1,000 steps and at the recipe's size: its means,
+    its difference from the recipe's gentle probes and its probes' time against theirs."""
+    flat = _results_flat()
+    rows = [
+        json.loads(line)
+        for line in (BENCH / "molecules-bagnce-cheap-val-25594be.jsonl").read_text().splitlines()
+    ]
+    recipe = {
+        (r["pairs"], r["seed"]): r
+        for r in map(
+            json.loads, (BENCH / "molecules-cheaper-val-25594be.jsonl").read_text().splitlines()
+        )
+        if r["override"] == {"model.sparse_inputs": "a"}
+    }
+    cheap = {"model.sparse_inputs": "a", "model.embed_dim": 256, "optim.steps": 1000}
+    found = {}
+    for name, override in (("cheap", cheap), ("full", {"model.sparse_inputs": "a"})):
+        mine = [r for r in rows if r["override"] == override and r["method"] == "gentle-bagnce"]
+        assert len(mine) == 9
+        means = [np.mean([r["val"] for r in mine if r["pairs"] == p]) for p in (10, 20, 50)]
+        diffs = [r["val"] - recipe[(r["pairs"], r["seed"])]["val"] for r in mine]
+        time = np.mean([r["seconds"] / recipe[(r["pairs"], r["seed"])]["seconds"] for r in mine])
+        found[name] = (means, diffs, time)
+    means, diffs, time = found["cheap"]
+    assert "**" + " / ".join(f"{m:.3f}" for m in means) + " with towers 256 wide" in flat
+    assert (
+        f"{np.mean(diffs):.3f} above the recipe on average ({min(diffs):.3f} to {max(diffs):.3f})"
+        in flat
+    )
+    full_means, _, full_time = found["full"]
+    assert " / ".join(f"{m:.3f}" for m in full_means) + " at the recipe's 512 and 2,000" in flat
+    assert f"take {time:.2f}x the recipe's time at 256 wide ({full_time:.2f}x at 512)" in flat
+    record = json.loads((BENCH / "cheaper-recipe-molecules.json").read_text(encoding="utf-8"))
+    plain = record["validation"]["256:1000"]["time"]
+    assert f"where gentle at 256 wide and 1,000 steps took {plain:.2f}x" in flat
+    gentle = record["estimates"]["512:2000"]["gentle"] * time
+    assert round(gentle, -2) == 3500 and "about 3,500 worker-seconds alone" in flat
