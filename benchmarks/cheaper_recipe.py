@@ -52,6 +52,7 @@ GRID = Path("docs/bench/bench-molecules-sparse-e3f3a5a.jsonl")
 BUDGET = 3600.0  # worker-seconds in 30 minutes of 2 cores
 RECIPE_WIDTH, RECIPE_STEPS = 512, 2000
 TIMED = ("gentle", "clip", "sclip")  # the oracle steps as clip does
+SCALED = (*TIMED, "oracle")  # the methods that train the towers a variant narrows
 PAIRS = (20, 200)
 GENTLE_STEPS = (2000, 1000)  # the recipe's, and half
 
@@ -82,7 +83,7 @@ def grid_by_method(path: Path) -> dict[str, float]:
     has no timed step here (only gentle, clip, sclip and the oracle, stepped as clip, do)."""
     spent: dict[str, float] = {}
     for (method, _), seconds in cell_seconds(path)[0].items():
-        if trains(method) and method not in (*TIMED, "oracle"):
+        if trains(method) and method not in SCALED:
             raise SystemExit(f"{path}: {method} trains towers, and no step of it is timed here")
         spent[method] = spent.get(method, 0.0) + seconds
     return spent
@@ -105,7 +106,7 @@ def estimate(
     cells as they were."""
     out = {}
     for method, seconds in spent.items():
-        narrowed = method == "gentle" or (baselines_narrowed and method in (*TIMED, "oracle"))
+        narrowed = method == "gentle" or (baselines_narrowed and method in SCALED)
         scale = width_ratio(ms, method, width) if narrowed else 1.0
         if method == "gentle":
             scale = gentle_time if gentle_time is not None else scale * steps / RECIPE_STEPS
@@ -226,7 +227,7 @@ def report(record: dict[str, Any]) -> str:
 def _estimate_line(record: dict[str, Any], name: str, est: dict[str, float]) -> str:
     """One variant's row: its estimated grid by method group, its share of the budget, the
     shares of the two other estimates, and its validation difference."""
-    other = sum(v for m, v in est.items() if m in ("clip", "sclip", "oracle"))
+    other = sum(v for m, v in est.items() if m in SCALED and m != "gentle")
     closed = est["grid"] - other - est.get("gentle", 0.0)
     shares = []
     for key in ("estimates_gentle_probe_time", "estimates_baselines_at_recipe"):

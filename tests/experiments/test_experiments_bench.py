@@ -1014,9 +1014,6 @@ def test_forecast_counts_an_unavailable_method_as_free() -> None:
     assert forecast.seconds_left(elapsed=30.0) == pytest.approx(30.0)  # gentle left, cca free
 
 
-KEYS = ("suite", "regime", "pairs", "seed", "method")  # a row's cell
-
-
 def _pool_schedule(durations: list[float], workers: int) -> list[float]:
     """When each job ends when jobs start in order on the first of ``workers`` free."""
     free, ends = [0.0] * workers, []
@@ -1042,7 +1039,7 @@ def test_forecast_on_molecules_grid_is_near_the_time_it_took() -> None:
         [0, 1, 2, 3, 4],
         list(bench.METHOD_GROUPS["compare"]),
     )
-    by_key = {bench.Cell(**{k: r[k] for k in KEYS}).key: r for r in rows}
+    by_key = {bench._row_key(r): r for r in rows}
     assert sorted(c.key for c in grid) == sorted(by_key)
     jobs = bench.job_groups(grid, {"model": {"sparse_inputs": "a"}})
     job_of = {cell.key: index for index, job in enumerate(jobs) for cell in job}
@@ -1050,7 +1047,7 @@ def test_forecast_on_molecules_grid_is_near_the_time_it_took() -> None:
     wall = max(ends)
     assert wall == pytest.approx(3566.1, abs=0.1)  # the timing record's wall_seconds
     order = sorted(range(len(jobs)), key=ends.__getitem__)
-    written = list(dict.fromkeys(job_of[bench.Cell(**{k: r[k] for k in KEYS}).key] for r in rows))
+    written = list(dict.fromkeys(job_of[bench._row_key(r)] for r in rows))
     assert sum(a != b for a, b in zip(order, written, strict=True)) <= 4
     forecast, done, errors, tail = bench.Forecast(jobs, 2), 0, [], []
     for job in order:

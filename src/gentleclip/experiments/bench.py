@@ -1483,17 +1483,16 @@ class Forecast:
         model never runs more jobs than workers). Only results (``ok`` rows, shared ones
         included) count towards a method's cost; a method reported unavailable costs 0."""
         self.done += 1
-        cell = Cell(row["suite"], row["regime"], row["pairs"], row["seed"], row["method"])
-        job = self._job_of.get(cell.key, -1)
+        job, method = self._job_of.get(_row_key(row), -1), row["method"]
         was_running = self._started.pop(job, None) is not None
         if self._left.pop(job, None) is not None and was_running:
             self._start_next(elapsed)
         if row["status"] == "unavailable":
-            self._unavailable.add(cell.method)
+            self._unavailable.add(method)
         if row["status"] != "ok":
             return
-        self._seconds[cell.method] = self._seconds.get(cell.method, 0.0) + float(row["seconds"])
-        self._jobs.setdefault(cell.method, set()).add(job)
+        self._seconds[method] = self._seconds.get(method, 0.0) + float(row["seconds"])
+        self._jobs.setdefault(method, set()).add(job)
 
     def _start_next(self, elapsed: float) -> None:
         """The freed worker takes the first job in plan order not taken and not finished."""
@@ -1638,8 +1637,9 @@ def _run_cells(
     forecast = Forecast(groups, workers)
     digests: dict[tuple[str, str], dict[str, str]] = {}  # by (suite, method): read once a run
     for rows in executor.imap_unordered(run_cells, [(group, options) for group in groups]):
+        finished = time.perf_counter() - start  # a job's rows arrive together
         for row in rows:
-            forecast.add(row, time.perf_counter() - start)
+            forecast.add(row, finished)
             if row["status"] != "unavailable":
                 key = (row["suite"], row["method"])
                 if key not in digests:
@@ -1647,7 +1647,7 @@ def _run_cells(
                 row["recipes"] = dict(digests[key])
                 append_result(path, row)
                 new.append(row)
-            log(_progress(row, forecast, time.perf_counter() - start))
+            log(_progress(row, forecast, finished))
     return new, time.perf_counter() - start
 
 
