@@ -108,6 +108,17 @@ def _probed(path: Path) -> set[str]:
     return {_key(json.loads(line)) for line in lines if line.strip()}
 
 
+def _override(text: str) -> dict[str, Any]:
+    """``--override``: a JSON object of dotted recipe fields (InputError otherwise)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"--override is not JSON ({err}): {text}") from None
+    if not isinstance(value, dict):
+        raise InputError(f"--override must be a JSON object of dotted fields, not: {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="molecules")
@@ -120,7 +131,11 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, required=True, help="rows file to append to (cells in it are skipped)"
     )
     args = parser.parse_args(argv)
-    override = json.loads(args.override)
+    try:
+        bench.parse_names(args.method, bench.METHODS, "method")
+        override = _override(args.override)
+    except InputError as err:
+        raise SystemExit(str(err)) from None
     done = _probed(args.out)
     for seed in bench.parse_int_list(args.seeds, "seed"):
         cell = {"suite": args.suite, "regime": args.regime, "method": args.method}

@@ -35,3 +35,24 @@ def test_a_rerun_appends_only_the_seeds_not_probed_yet(
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["seed"], r["override"]) for r in rows][-1] == (0, {})
     assert len(rows) == len({script._key(r) for r in rows}) == 4
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--method", "nope"], "unknown method 'nope'"),
+        (["--override", '{"model.embed_dim": 256'], "--override is not JSON"),
+        (["--override", "[256]"], "--override must be a JSON object"),
+    ],
+)
+def test_bad_options_exit_with_a_line_naming_them(
+    bench_script: Any, tmp_path: Path, argv: list[str], message: str
+) -> None:
+    """An unknown method or an override that is not a JSON object ends the script with one
+    line naming it, before any split is built or row written (a KeyError or a JSON traceback
+    before)."""
+    script = bench_script("validation_probe")
+    out = tmp_path / "rows.jsonl"
+    with pytest.raises(SystemExit, match=message.replace("[", r"\[")):
+        script.main([*argv, "--out", str(out)])
+    assert not out.exists()
