@@ -14,9 +14,11 @@ way (renamed, with ``measured_as``).
 
 Since session 7686c66 molecules' rows are its default grid with the head-only towers its
 recipes now have (``MOLECULES_GRID``, made with ties counted by expectation and sclip as it is
-now, so neither the rescored cells nor the sclip column replace its rows);
-``SOURCES_MLP_MOLECULES`` keeps the tables before, which the earlier sessions' reports compare
-with (``table_rows(..., SOURCES_MLP_MOLECULES)``).
+now, so neither the rescored cells nor the sclip column replace its rows), and since session
+e2fc655 its gentle column is ``MOLECULES_GENTLE``, the gentle cells of its cheaper recipe with
+the bag term. ``SOURCES_WIDE_MOLECULES`` keeps the tables of sessions 7686c66 to 25594be and
+``SOURCES_MLP_MOLECULES`` the tables before those, which the earlier sessions' reports compare
+with (``table_rows(..., SOURCES_MLP_MOLECULES)``; ``EDITIONS`` names each).
 
 Writes ``OUT/tables.md`` (one table per suite, then gentle against the best baseline) and the
 suite plots ``OUT/SUITE-pairs-REGIME.png`` and ``OUT/SUITE-bagsize-pairs20.png``, and the
@@ -43,21 +45,45 @@ from gentleclip.experiments import bench
 # grid ran with --recipe-override / --baseline-override equal to what became the defaults)
 MOLECULES_SESSION = "7686c66"
 MOLECULES_GRID = f"bench-molecules-heads512-grid-{MOLECULES_SESSION}.jsonl"
-Sources = dict[str, tuple[tuple[str, tuple[str, ...] | None], ...]]
-# suite -> (rows file, regimes taken from it; None: all) the suite's table is made from
+# since session e2fc655 molecules' gentle column is its recipe's gentle cells over the default
+# grid (--search full), the recipe then made cheaper and given the bag term; the other methods'
+# recipes did not change, so their cells stay MOLECULES_GRID's
+MOLECULES_GENTLE_SESSION = "e2fc655"
+MOLECULES_GENTLE = f"bench-molecules-gentle-full-{MOLECULES_GENTLE_SESSION}.jsonl"
+# (rows file, regimes taken from it, methods taken from it; None: all)
+Source = tuple[str, tuple[str, ...] | None, tuple[str, ...] | None]
+Sources = dict[str, tuple[Source, ...]]
+# suite -> the sources its table is made from
 SOURCES: Sources = {
-    "mfeat": (("bench-mfeat.jsonl", None),),
-    "emoji": (("bench-emoji-rerun.jsonl", None), ("bench-domains.jsonl", ("natural",))),
-    "molecules": ((MOLECULES_GRID, None),),
-    "proteins": (("bench-proteins.jsonl", None),),
+    "mfeat": (("bench-mfeat.jsonl", None, None),),
+    "emoji": (
+        ("bench-emoji-rerun.jsonl", None, None),
+        ("bench-domains.jsonl", ("natural",), None),
+    ),
+    "molecules": (
+        (MOLECULES_GRID, None, tuple(m for m in bench.METHOD_GROUPS["compare"] if m != "gentle")),
+        (MOLECULES_GENTLE, None, ("gentle",)),
+    ),
+    "proteins": (("bench-proteins.jsonl", None, None),),
 }
+# the tables before session MOLECULES_GENTLE_SESSION: molecules' gentle column from
+# MOLECULES_GRID, made with the recipe now named molecules-gentle-wide (512 wide, 2,000 steps,
+# no bag term). The reports of sessions MOLECULES_SESSION to 25594be compare with these rows.
+SOURCES_WIDE_MOLECULES: Sources = {**SOURCES, "molecules": ((MOLECULES_GRID, None, None),)}
 # the tables before molecules' recipe took head-only towers (session MOLECULES_SESSION): its
 # mlp towers over standardised fingerprints, closed-form maps on standardised features. The
 # reports of earlier sessions (ten-seed checks, bag means, ties, refit, machines, sclip's
 # variants) were made beside these rows and compare with them.
-SOURCES_MLP_MOLECULES: Sources = {**SOURCES, "molecules": (("bench-molecules-rerun.jsonl", None),)}
+SOURCES_MLP_MOLECULES: Sources = {
+    **SOURCES,
+    "molecules": (("bench-molecules-rerun.jsonl", None, None),),
+}
 # the editions of the tables a report can compare with, by name (``--tables``)
-EDITIONS: dict[str, Sources] = {"now": SOURCES, "mlp-molecules": SOURCES_MLP_MOLECULES}
+EDITIONS: dict[str, Sources] = {
+    "now": SOURCES,
+    "wide-molecules": SOURCES_WIDE_MOLECULES,
+    "mlp-molecules": SOURCES_MLP_MOLECULES,
+}
 # the closed-form baselines' cells of SOURCES made again in session 2af79bb with ties counted
 # by their expectation under random tie-breaking (``--ties expected``); the grids' rows
 # counted a tie as a hit. Each row replaces the row of the same cell (:func:`rescored`).
@@ -123,12 +149,12 @@ def grid_rows(
     the same settings."""
     rows = []
     for suite, files in sources.items():
-        for name, regimes in files:
+        for name, regimes, methods in files:
             rows += [
                 row
                 for row in read(bench_dir / name)
                 if row["suite"] == suite
-                and row["method"] in COMPARE
+                and row["method"] in (COMPARE if methods is None else methods)
                 and (regimes is None or row["regime"] in regimes)
             ]
     if not rescore:

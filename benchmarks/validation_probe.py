@@ -5,9 +5,12 @@ The bench's protocol for one candidate: the cell's splits (``bench._method_split
 method's recipe (``bench.base_config``) with ``--override`` set field by field, trained on the
 validation split's training rows and scored on its eval pairs, with no tuning. The cell's
 regime is ``--regime`` (bags of 8 by default). Each seed appends one JSON row (suite, regime,
-method, pairs, seed, overrides, validation headline, seconds) to ``--out``, and a seed whose
-row is already there is skipped, so a rerun adds only what is missing; rows written before
-the option (session 72146e1) have no regime and are bags of 8:
+method, pairs, seed, overrides, validation headline, seconds, and since session e2fc655 the
+digests of the recipes it started from, as the bench's rows carry them) to ``--out``, and a
+seed whose row is already there is skipped, so a rerun adds only what is missing; rows written
+before the option (session 72146e1) have no regime and are bags of 8. An override is read
+against the recipe of its day: molecules' rows before session e2fc655 against what is now
+``molecules-gentle-wide``:
 
     python benchmarks/validation_probe.py --suite molecules --method gentle-bagnce \\
         --pairs 10 --seeds 0,1,2 --out docs/bench/molecules-towers-val-72146e1.jsonl \\
@@ -63,6 +66,7 @@ def probe(
         "override": override,
         "val": round(value, 4),
         "seconds": round(time.perf_counter() - start, 1),
+        "recipes": bench.recipe_digests([cell]),
     }
 
 

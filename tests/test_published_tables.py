@@ -58,6 +58,14 @@ def rows(script: ModuleType) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
+def wide_rows(script: ModuleType) -> list[dict]:
+    """The tables' rows before session e2fc655, molecules' gentle column made with the recipe
+    now named molecules-gentle-wide, which the reports of sessions 7686c66 to 25594be compare
+    with."""
+    return script.table_rows(BENCH, BENCH / script.SCLIP_ROWS, script.SOURCES_WIDE_MOLECULES)
+
+
+@pytest.fixture(scope="module")
 def mlp_rows(script: ModuleType) -> list[dict]:
     """The tables' rows before molecules' head-only towers, which the reports of earlier
     sessions compare with."""
@@ -751,11 +759,11 @@ def test_emoji_default_grid_in_30_minutes_is_what_runtime_quotes(
     assert "tables: 0 of 24" in made
 
 
-def test_molecules_default_grid_is_what_runtime_quotes(script: ModuleType, rows: list) -> None:
+def test_molecules_default_grid_is_what_runtime_quotes(script: ModuleType, wide_rows: list) -> None:
     """Session 6ad9b49's molecules default grid with its head-only towers: over 30 minutes of 2
     cores, every verdict the tables', and results.md quotes its time and where it goes."""
     name = "bench-molecules-halving-6ad9b49.jsonl"
-    grid, timing, text = _timed_grid(script, rows, name, "molecules")
+    grid, timing, text = _timed_grid(script, wide_rows, name, "molecules")
     wall, worker = timing["wall_seconds"], timing["worker_seconds"]
     assert wall > 30 * 60
     hours, rest = divmod(round(wall), 3600)
@@ -770,14 +778,14 @@ def test_molecules_default_grid_is_what_runtime_quotes(script: ModuleType, rows:
 
 
 def test_molecules_default_grid_with_the_sparse_layer_is_what_runtime_quotes(
-    script: ModuleType, rows: list, bench_script: ScriptLoader
+    script: ModuleType, wide_rows: list, bench_script: ScriptLoader
 ) -> None:
     """Session e566d88's molecules grid with the sparse first layer on an Intel Xeon: over 30
     minutes of 2 cores, every verdict the tables', results.md quotes its time and the trained
     cells' saving against session 6ad9b49's dense grid, and docs/bench/machines-molecules-sparse.md
     is what benchmarks/machines.py makes of the two."""
     name, xeon = "bench-molecules-sparse-e566d88.jsonl", "Intel(R) Xeon(R) Processor"
-    grid, timing, flat = _timed_grid(script, rows, name, "molecules", cpu=xeon)
+    grid, timing, flat = _timed_grid(script, wide_rows, name, "molecules", cpu=xeon)
     sparse = {"model": {"sparse_inputs": "a"}}
     trained_ok = [r for r in grid if r["method"] in ("gentle", "clip") and r["status"] == "ok"]
     assert all(r["recipe_override"] == sparse for r in trained_ok)
@@ -794,19 +802,19 @@ def test_molecules_default_grid_with_the_sparse_layer_is_what_runtime_quotes(
     assert f"trained cells took {mine_s:,.0f} worker-seconds against {dense_s:,.0f}" in flat
     assert f"({dense_s / mine_s:.2f}x less:" in flat
     names = ("Intel Xeon, sparse first layer (e566d88)", "AMD EPYC, dense (6ad9b49)")
-    made = bench_script("machines").markdown(grid, other, rows, names, ALL_METHODS)
+    made = bench_script("machines").markdown(grid, other, wide_rows, names, ALL_METHODS)
     assert (BENCH / "machines-molecules-sparse.md").read_text(encoding="utf-8") == made
     assert "tables: 0 of 24" in made
 
 
 def test_molecules_sparse_grid_of_session_e3f3a5a_is_what_runtime_quotes(
-    script: ModuleType, rows: list
+    script: ModuleType, wide_rows: list
 ) -> None:
     """Session e3f3a5a's molecules grid (sparse layer; clip shared across regime kinds, the
     covariance's directions): every verdict the tables', every headline e566d88's grid's,
     and results.md quotes its time and each method's worker-seconds against that grid."""
     name, xeon = "bench-molecules-sparse-e3f3a5a.jsonl", "Intel(R) Xeon(R) Processor"
-    grid, timing, flat = _timed_grid(script, rows, name, "molecules", cpu=xeon)
+    grid, timing, flat = _timed_grid(script, wide_rows, name, "molecules", cpu=xeon)
     old = _keyed(script, "bench-molecules-sparse-e566d88.jsonl")
     before = list(old.values())
     ran = [r for r in grid if r["status"] == "ok"]
@@ -2297,7 +2305,7 @@ def test_target1_over_ten_seeds_on_the_current_tables_is_made_from_its_rows(
     towers) with seeds 5-9 beside them; molecules' seeds 5-9 are the towers' rows only, and
     target 1 is met at 50 pairs on mfeat, emoji and molecules, as results.md's grid says."""
     more = _bench_rows(*TARGET1_NOW_ROWS)
-    found = _ten_seeds(target_seeds, more, tables="now")
+    found = _ten_seeds(target_seeds, more, tables="wide-molecules")
     text = (BENCH / "target1-seeds-7686c66.md").read_text(encoding="utf-8")
     assert text == target_seeds.report(found)
     molecules = [r for r in target_seeds.compared(more, {("molecules", "bags:8", 50)})]
@@ -2486,7 +2494,7 @@ def test_molecules_changed_towers_with_the_full_search_are_made_from_their_rows(
 
 
 def test_molecules_section_quotes_the_grid_against_the_tables_before(
-    rows: list, mlp_rows: list, script: ModuleType
+    wide_rows: list, mlp_rows: list, script: ModuleType
 ) -> None:
     """The molecules section's gains per method, its verdict counts before and after and the
     grid's worker-seconds are the rows'."""
@@ -2506,12 +2514,12 @@ def test_molecules_section_quotes_the_grid_against_the_tables_before(
         )
         return [sum(v.outcome == o for v in found) for o in ("win", "tie", "lose")]
 
-    now, before = means(rows), means(mlp_rows)
+    now, before = means(wide_rows), means(mlp_rows)
     flat = _results_flat()
     for method in ("oracle", "clip", "gentle", "sclip", "procrustes", "relrep"):
         gains = [now[k] - before[k] for k in now if k[1] == method]
         assert f"{method} +{np.mean(gains):.3f}" in flat, method
-    assert counts(rows) == [5, 4, 11] and counts(mlp_rows) == [3, 4, 13]
+    assert counts(wide_rows) == [5, 4, 11] and counts(mlp_rows) == [3, 4, 13]
     assert "5 wins, 4 ties, 11 losses, against 3 / 4 / 13 before" in flat
     grid = script.read(BENCH / script.MOLECULES_GRID)
     assert f"{round(sum(r['seconds'] for r in grid)):,} worker-seconds in all" in flat
@@ -2521,7 +2529,7 @@ NEARLINE_NOW_ROWS = "bench-nearline-molecules-seeds59-7686c66.jsonl"
 
 
 def test_molecules_near_line_verdicts_on_the_new_tables_are_made_from_their_rows(
-    target_seeds: ModuleType, script: ModuleType, rows: list
+    target_seeds: ModuleType, script: ModuleType, wide_rows: list
 ) -> None:
     """docs/bench/nearline-molecules-seeds-7686c66.md is target_seeds.py's report of the rows
     made since session 7686c66 (read as made with the grid's overrides, which are the recipes
@@ -2529,7 +2537,7 @@ def test_molecules_near_line_verdicts_on_the_new_tables_are_made_from_their_rows
     results.md quotes its ten-seed verdicts."""
     now = _bench_rows(NEARLINE_NOW_ROWS)
     assert not any(script.made_with(r) for r in now)
-    made = script.as_made_now(now, rows)
+    made = script.as_made_now(now, wide_rows)
     grid = {
         isinstance(bench.METHODS[r["method"]], bench.Trained): script.made_with(r)
         for r in script.read(BENCH / script.MOLECULES_GRID)
@@ -2548,7 +2556,7 @@ def test_molecules_near_line_verdicts_on_the_new_tables_are_made_from_their_rows
     assert len(shared) == 60 and all(
         r["value"] == before[(r["pairs"], r["seed"], r["method"])] for r in shared
     )
-    found = _ten_seeds(target_seeds, made, tables="now")
+    found = _ten_seeds(target_seeds, made, tables="wide-molecules")
     text = (BENCH / "nearline-molecules-seeds-7686c66.md").read_text(encoding="utf-8")
     assert text == target_seeds.report(found)
     flat = _results_flat()
@@ -2568,7 +2576,9 @@ def test_gentle_items_over_ten_seeds_is_made_from_its_rows(target_seeds: ModuleT
     of target 1's ten-seed rows beside it; its molecules lead over gentle holds on seeds 5-9."""
     more = _bench_rows(*TARGET1_NOW_ROWS, ITEMS_SEEDS59_ROWS)
     items = _bench_rows("bench-items-634d969.jsonl")
-    found = _ten_seeds(target_seeds, more, tables="now", method="gentle-items", extra_rows=items)
+    found = _ten_seeds(
+        target_seeds, more, tables="wide-molecules", method="gentle-items", extra_rows=items
+    )
     text = (BENCH / "items-seeds-123046b.md").read_text(encoding="utf-8")
     assert text == target_seeds.report(found, "gentle-items")
     late = {(f.verdict.where[0], f.verdict.where[2]): f for f in found if f.seeds.name == "5-9"}
@@ -2587,7 +2597,7 @@ def _bagnce_items_report(
     found = _ten_seeds(
         target_seeds,
         more,
-        tables="now",
+        tables="wide-molecules",
         method="gentle-bagnce-items",
         extra_rows=extra,
         baselines=baselines,

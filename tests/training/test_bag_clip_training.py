@@ -24,8 +24,10 @@ from gentleclip.training.module import (
     GentleCLIPModule,
     StepDataset,
     check_method_data,
+    drop_unusable_bag_term,
     make_room_for_bags,
     oversized_bags_notice,
+    training_data,
 )
 from gentleclip.training.objective import GentleObjective
 
@@ -93,8 +95,56 @@ def test_training_with_the_bag_term(tmp_path: Path, write_split: SplitWriter) ->
 
 def test_bag_term_without_bags_is_refused(tmp_path: Path, write_split: SplitWriter) -> None:
     data = load_dataset_dir(write_split(tmp_path, seed=0, split_args=["--regime", "unpaired"]))
-    with pytest.raises(InputError, match=r"loss.w_bag .* needs bags"):
+    with pytest.raises(InputError, match=r"loss.w_bag .* needs bags") as error:
         train_in_process(data, _config(1.0))
+    assert "or set loss.bag_optional: true" in str(error.value)
+
+
+def _optional(w_bag: float = 1.0) -> TrainConfig:
+    config = _config(w_bag)
+    config.loss.bag_optional = True
+    return config
+
+
+def test_an_optional_bag_term_is_dropped_where_it_cannot_apply(
+    tmp_path: Path, write_split: SplitWriter
+) -> None:
+    """loss.bag_optional: disjoint sides train as gentle without the term (the same weights
+    as w_bag 0), and the line says why; bags that fit 2 a step keep the term."""
+    data = load_dataset_dir(write_split(tmp_path, seed=0, split_args=["--regime", "unpaired"]))
+    notes: list[str] = []
+    config = _optional()
+    training_data(data, config, notes)
+    assert config.loss.w_bag == 0.0
+    assert notes == [
+        "loss.bag_optional: the bag term needs bags, but the data has none, so the run "
+        "trains without it (w_bag 0)"
+    ]
+    assert _same_weights(train_in_process(data, _optional()), train_in_process(data, _config(0)))
+    config = _optional()  # 24 rows a step: bags of 13 cannot go 2 a step, bags of 12 can
+    assert "cannot hold 2 of these bags" in drop_unusable_bag_term(_bags_data([13, 13]), config)
+    assert config.loss.w_bag == 0.0
+    config = _optional(0.5)
+    assert drop_unusable_bag_term(_bags_data([12, 12, 16]), config) is None
+    assert config.loss.w_bag == 0.5
+    clip = _optional()
+    clip.method = "clip"  # clip never reads loss.w_bag: nothing to drop or say
+    assert drop_unusable_bag_term(_bags_data([6]), clip) is None and clip.loss.w_bag == 1.0
+
+
+def test_train_says_when_it_drops_the_bag_term(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`gentleclip train` prints the line, and the run's config.yaml holds w_bag 0."""
+    data = write_split(tmp_path, seed=0, split_args=["--regime", "unpaired"])
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("loss:\n  w_bag: 1.0\n  bag_optional: true\n", encoding="utf-8")
+    run = tmp_path / "run"
+    argv = ["train", str(data), "--out", str(run), "--steps", "2", "--no-progress"]
+    assert main([*argv, "--config", str(recipe)]) == 0
+    assert "loss.bag_optional: the bag term needs bags" in capsys.readouterr().out
+    written = yaml.safe_load((run / "config.yaml").read_text())["loss"]
+    assert (written["w_bag"], written["bag_optional"]) == (0.0, True)
 
 
 def _bags_data(sizes: list[int]) -> RegimeData:
@@ -257,3 +307,18 @@ def test_train_cli_bag_nce_makes_room_for_two_large_bags(
     refusal = capsys.readouterr().err
     assert "unpaired_per_step=128 rows cannot hold 2" in refusal and "to 200," in refusal
     assert not (tmp_path / "r2").exists()
+
+
+def test_bag_nce_asked_for_stays_strict_on_an_optional_recipe(
+    tmp_path: Path, write_split: SplitWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--bag-nce` on top of a recipe with loss.bag_optional (molecules-gentle) still refuses
+    disjoint sides: the term was asked for. The recipe alone trains there without it."""
+    data = write_split(tmp_path, seed=0, split_args=["--regime", "unpaired"])
+    assert recipe_overrides("molecules-gentle")["loss"]["bag_optional"] is True
+    base = ["train", str(data), "--steps", "2", "--no-progress", "--config", "molecules-gentle"]
+    assert main([*base, "--out", str(tmp_path / "asked"), "--bag-nce"]) != 0
+    assert "needs bags, but the data has none" in capsys.readouterr().err
+    assert not (tmp_path / "asked").exists()
+    assert main([*base, "--out", str(tmp_path / "recipe")]) == 0
+    assert "loss.bag_optional: the bag term needs bags" in capsys.readouterr().out

@@ -97,6 +97,10 @@ class LossConfig:
     # sampler.unpaired_per_step (docs/results.md, "Bag-level InfoNCE").
     w_bag: float = 0.0
     bag_temperature: float = 0.05
+    # true: where the data has no bags, or a step of sampler.unpaired_per_step rows cannot
+    # hold 2 of them, train without the bag term (w_bag taken as 0, with a line saying so)
+    # instead of refusing; for a recipe meant for data with bags or without (molecules-gentle)
+    bag_optional: bool = False
     # Schedule of the distribution terms (SDD, MMD): off for the first dist_warmup_steps
     # optimizer steps (CLIP on the pairs only), then ramped linearly to full weight.
     dist_warmup_steps: int = 0

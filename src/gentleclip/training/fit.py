@@ -30,6 +30,7 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -427,7 +428,8 @@ def train(
     config.validate()
     data = loaded if loaded is not None else load_dataset_dir(data_dir)
     room = make_room_for_bags(data, config, bags_per_step) if bags_per_step > 0 else None
-    data = training_data(data, config)
+    notes = [room] if room is not None else []
+    data = training_data(data, config, notes)
     out_dir = Path(out_dir)
     _quiet_lightning()
     identity = data_identity(data)
@@ -442,7 +444,7 @@ def train(
     else:
         run_dir.create()
     try:
-        return _fit(trainer, module, out_dir, checkpoint, start_step, verbose, room)
+        return _fit(trainer, module, out_dir, checkpoint, start_step, verbose, notes)
     except BaseException as err:
         run_dir.discard(err)
         raise
@@ -455,10 +457,11 @@ def _fit(
     checkpoint: Path | None,
     start_step: int,
     verbose: bool,
-    step_note: str | None = None,
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write config.yaml, train (from ``checkpoint`` when given), check the model, then write
-    it and summary.json; return the summary. ``step_note``: a line about the step's size."""
+    it and summary.json; return the summary. ``notes``: lines about the run's settings (a
+    step raised to hold whole bags, a bag term turned off), printed first."""
     data, config = module.data, module.config
     if verbose and trainer.is_global_zero:
         print(data.describe())
@@ -468,7 +471,7 @@ def _fit(
             print("sampler.use_unpaired false: the unpaired rows are left out (the pairs alone)")
         print(f"method: {config.method}" + METHOD_NOTES.get(config.method, ""))
         sparse = sparse_inputs_line(module.model, data, config.model)
-        for line in (step_note, oversized_bags_notice(data, config), sparse):
+        for line in (*notes, oversized_bags_notice(data, config), sparse):
             if line:
                 print(line)
     if trainer.is_global_zero:

@@ -112,10 +112,14 @@ def effective_loss_config(config: TrainConfig) -> LossConfig:
     return replace(config.loss, w_pseudo=0.0)
 
 
-def training_data(data: RegimeData, config: TrainConfig) -> RegimeData:
+def training_data(
+    data: RegimeData, config: TrainConfig, notes: list[str] | None = None
+) -> RegimeData:
     """The data the run trains on: ``data``, with each bag's mean rows appended to the pairs
     when ``sampler.bag_means``, without its unpaired rows when ``sampler.use_unpaired`` is
-    false; raises InputError when the method cannot train on it."""
+    false; raises InputError when the method cannot train on it. With ``loss.bag_optional``
+    a bag term that cannot apply is turned off in ``config`` (:func:`drop_unusable_bag_term`)
+    and the line saying so appended to ``notes``."""
     if config.sampler.bag_means:
         data = data_with_bag_means(data)
     if not config.sampler.use_unpaired:
@@ -125,8 +129,25 @@ def training_data(data: RegimeData, config: TrainConfig) -> RegimeData:
                 "cannot train; keep the unpaired rows (sampler.use_unpaired true) or add pairs"
             )
         data = data.without_unpaired()
+    dropped = drop_unusable_bag_term(data, config)
+    if dropped is not None and notes is not None:
+        notes.append(dropped)
     check_method_data(data, config)
     return data
+
+
+def drop_unusable_bag_term(data: RegimeData, config: TrainConfig) -> str | None:
+    """With ``loss.bag_optional``, where the bag-level InfoNCE could never apply to ``data``
+    (no bags, fewer than 2, or steps too small to hold 2), set ``config.loss.w_bag`` to 0 and
+    return a line saying why; None otherwise (without the option the run is refused later,
+    by :func:`check_method_data`)."""
+    if config.method != "gentle" or config.loss.w_bag <= 0 or not config.loss.bag_optional:
+        return None
+    problem = bag_term_problem(data, config.sampler.unpaired_per_step)
+    if problem is None:
+        return None
+    config.loss.w_bag = 0.0
+    return f"loss.bag_optional: the bag term {problem[0]}, so the run trains without it (w_bag 0)"
 
 
 def check_method_data(data: RegimeData, config: TrainConfig) -> None:
@@ -140,7 +161,13 @@ def check_method_data(data: RegimeData, config: TrainConfig) -> None:
             f"nothing to learn from: {data.n_pairs} pair(s) and no unpaired rows on both sides"
         )
     if config.method == "gentle" and config.loss.w_bag > 0:
-        _check_bag_term_data(data, config.sampler.unpaired_per_step)
+        problem = bag_term_problem(data, config.sampler.unpaired_per_step)
+        if problem is not None:
+            reason, hint = problem
+            raise InputError(
+                f"loss.w_bag (bag-level InfoNCE) {reason} ({hint}; or set "
+                "loss.bag_optional: true to train without the term where it cannot apply)"
+            )
     unpaired = bool(len(data.unpaired_a) and len(data.unpaired_b))
     if config.method == "gentle" and config.loss.w_clip == 0 and not unpaired:
         raise InputError(
@@ -164,32 +191,31 @@ def check_method_data(data: RegimeData, config: TrainConfig) -> None:
         )
 
 
-def _check_bag_term_data(data: RegimeData, rows_per_step: int) -> None:
-    """Raise InputError when the bag-level InfoNCE could never apply: no bags, fewer than 2,
-    or steps of ``rows_per_step`` unpaired rows too small to hold 2 of them on some side
-    (the sampler keeps bags whole, so every step would hold one bag and no term)."""
+def bag_term_problem(data: RegimeData, rows_per_step: int) -> tuple[str, str] | None:
+    """Why the bag-level InfoNCE could never apply to ``data``, and what would mend it: no
+    bags, fewer than 2, or steps of ``rows_per_step`` unpaired rows too small to hold 2 of
+    them on some side (the sampler keeps bags whole, so every step would hold one bag and no
+    term); None when it can apply. Raised by :func:`check_method_data`, or read by
+    :func:`drop_unusable_bag_term`."""
     if data.bags_a is None or data.bags_b is None:
-        raise InputError(
-            "loss.w_bag (bag-level InfoNCE) needs bags, but the data has none "
-            "(split with --regime bags, or set loss.w_bag: 0)"
-        )
+        return "needs bags, but the data has none", "split with --regime bags, or set loss.w_bag: 0"
     n_bags = min(len(bag_sizes(bags)) for bags in (data.bags_a, data.bags_b))
     if n_bags < 2:
-        raise InputError(
-            "loss.w_bag (bag-level InfoNCE) needs at least 2 bags, but the data has "
-            f"{n_bags} (set loss.w_bag: 0)"
-        )
+        return f"needs at least 2 bags, but the data has {n_bags}", "set loss.w_bag: 0"
     needed = rows_for_smallest_bags(data.bags_a, data.bags_b, 2)
-    if needed > rows_per_step:
-        any_two = 2 * largest_bag(data.bags_a, data.bags_b)
-        raise InputError(
-            f"loss.w_bag (bag-level InfoNCE) needs 2 bags in a step, but a step of "
-            f"sampler.unpaired_per_step={rows_per_step} rows cannot hold 2 of these bags "
-            f"(the two smallest hold {needed} rows on one side): set "
-            f"sampler.unpaired_per_step (gentleclip train --unpaired-per-step) to {any_two}, "
-            f"which holds any 2 (what --bag-nce picks when the option is left out); at least "
-            f"{needed} holds 2 only where the smallest bags meet"
-        )
+    if needed <= rows_per_step:
+        return None
+    any_two = 2 * largest_bag(data.bags_a, data.bags_b)
+    reason = (
+        f"needs 2 bags in a step, but a step of sampler.unpaired_per_step={rows_per_step} rows "
+        f"cannot hold 2 of these bags (the two smallest hold {needed} rows on one side)"
+    )
+    hint = (
+        f"set sampler.unpaired_per_step (gentleclip train --unpaired-per-step) to {any_two}, "
+        f"which holds any 2 (what --bag-nce picks when the option is left out); at least "
+        f"{needed} holds 2 only where the smallest bags meet"
+    )
+    return reason, hint
 
 
 def make_room_for_bags(data: RegimeData, config: TrainConfig, count: int) -> str | None:
