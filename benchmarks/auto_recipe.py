@@ -448,8 +448,10 @@ def class_picks(picked: dict[tuple, tuple[str, str]]) -> dict[str, str]:
 
 
 def table_rows(bench_dir: Path, sclip_rows: Path) -> list[dict[str, Any]]:
-    """The published tables' rows and the rows of :data:`PAIRS_FILES` (regime pairs)."""
-    tables = published_tables.table_rows(bench_dir, sclip_rows)
+    """The published tables' rows (as they were before session e2fc655, which this report
+    compares with) and the rows of :data:`PAIRS_FILES` (regime pairs)."""
+    wide = published_tables.SOURCES_WIDE_MOLECULES
+    tables = published_tables.table_rows(bench_dir, sclip_rows, wide)
     extra = [row for f in PAIRS_FILES for row in published_tables.read(bench_dir / f)]
     return [*tables, *(row for row in extra if row["regime"] == "pairs")]
 

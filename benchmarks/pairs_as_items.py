@@ -58,7 +58,9 @@ def settings(row: dict[str, Any]) -> dict[str, Any]:
     its ``--override``, without the ``model.*`` fields that equal the suite's gentle recipe
     (session 72146e1 wrote out the towers the recipes have had since session 7686c66)."""
     spec = bench.METHODS[row["method"]]
-    model = bench.base_config(row["suite"], bench.METHODS["gentle"], None, 0)["model"]
+    recipe = "molecules-gentle-wide" if row["suite"] == "molecules" else None  # of the probes
+    model = bench.base_config(row["suite"], bench.METHODS["gentle"], None, 0, recipe=recipe)
+    model = model["model"]
     found: dict[str, Any] = {}
     for section, values in getattr(spec, "overrides", {}).items():
         for key, value in values.items() if isinstance(values, dict) else ():
@@ -295,7 +297,9 @@ def add_row_arguments(parser: argparse.ArgumentParser) -> None:
 def read_row_arguments(args: argparse.Namespace) -> tuple[list[dict], list[dict], list[dict]]:
     """The rows of :func:`add_row_arguments`: (``--rows``, the tables' rows, the bag-mean rows
     with their ties rescored)."""
-    tables = published_tables.table_rows(args.bench, args.sclip_rows)
+    tables = published_tables.table_rows(
+        args.bench, args.sclip_rows, published_tables.SOURCES_WIDE_MOLECULES
+    )
     bag_rows = published_tables.rescored(
         published_tables.read_rows(args.bagmeans_rows), published_tables.read_rows(args.rescored)
     )

@@ -44,10 +44,9 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 from records import write_record
-from step_bound import step_ms, trained_spec
+from step_bound import records_config, step_ms
 
 from gentleclip.evaluation.report import save_figure_atomic
-from gentleclip.experiments import bench
 from gentleclip.experiments.speed import WARMUP_STEPS, cpu_name, one_torch_thread
 
 RUNS = (1, 2, 5, 10)
@@ -151,7 +150,7 @@ def per_step_ms(step: Callable[[], None], steps: int) -> float:
 def measure(steps: int, pairs: int, runs: Sequence[int] = RUNS) -> dict[str, Any]:
     """The real step and the stacked step at each R, each over ``steps`` steps, with the
     recipe's rows a step (its sampler's pairs, at most ``pairs``, and unpaired rows)."""
-    sampler = bench.base_config("molecules", trained_spec("gentle"), None, seed=0)["sampler"]
+    sampler = records_config("gentle")["sampler"]
     step_pairs = min(pairs, sampler["pairs_per_step"])
     rows = step_pairs + sampler["unpaired_per_step"]
     with one_torch_thread():

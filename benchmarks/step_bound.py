@@ -91,6 +91,20 @@ def molecules_arrays(pairs: int = 20, seed: int = 0, bits: int = 40) -> dict[str
     }
 
 
+# the recipes this script's records measured: molecules' gentle recipe until session e2fc655,
+# now molecules-gentle-wide (512 wide, 2,000 steps of 32 unpaired rows, no bag term); the
+# scripts built on this one (grid_bound, bf16_step, cheaper_recipe, stacked_runs,
+# sparse_first_layer) measure it too
+RECORDS_RECIPES = {"gentle": "molecules-gentle-wide"}
+
+
+def records_config(method: str, steps: int | None = None) -> dict[str, Any]:
+    """Bench method ``method``'s molecules config as this script's records measured it."""
+    spec = bench.METHODS[method]
+    recipe = RECORDS_RECIPES.get(spec.recipe) if isinstance(spec, bench.Trained) else None
+    return bench.base_config("molecules", spec, steps, seed=0, recipe=recipe)
+
+
 def molecules_run(
     steps: int, sparse: bool, pairs: int, method: str = "gentle", width: int | None = None
 ) -> InProcessRun:
@@ -99,7 +113,7 @@ def molecules_run(
     :func:`molecules_arrays`; sclip reads the unpaired rows as two sets, as in the bench.
     ``width``: the towers' width (``model.embed_dim``) instead of the recipe's."""
     spec = trained_spec(method)
-    config = bench.base_config("molecules", spec, steps, seed=0)
+    config = records_config(method, steps)
     config["model"]["sparse_inputs"] = "a" if sparse else "none"
     if width is not None:
         config["model"]["embed_dim"] = width

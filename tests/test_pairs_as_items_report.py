@@ -118,7 +118,9 @@ def test_the_published_report_is_its_rows(items_script: ModuleType) -> None:
     def rows(*names: str) -> list[dict]:
         return tables_module.read_rows([here / name for name in names])
 
-    tables = tables_module.table_rows(here, here / tables_module.SCLIP_ROWS)
+    tables = tables_module.table_rows(
+        here, here / tables_module.SCLIP_ROWS, tables_module.SOURCES_WIDE_MOLECULES
+    )
     bag_rows = tables_module.rescored(
         rows(
             "bench-bagmeans-1560fa8.jsonl",

@@ -70,3 +70,123 @@ def test_results_quotes_the_probes_of_the_candidates_that_cover_the_grid(
     assert f"at {costs} of its probes' time" in flat
     above = " / ".join(f"{full[s].above}" for s in (400, 300, 200))
     assert f"above it in {above} of the 24 settings" in flat
+
+
+def _timing(stem: str) -> dict[str, Any]:
+    lines = (BENCH / f"{stem}.timing.jsonl").read_text(encoding="utf-8").splitlines()
+    return json.loads(lines[-1])
+
+
+def _spent(rows: list[dict[str, Any]], methods: tuple[str, ...]) -> float:
+    return sum(r["seconds"] for r in rows if r["method"] in methods)
+
+
+def test_the_grid_with_the_recipe_fits_30_minutes_and_is_what_results_quotes(
+    bench_script: ScriptLoader,
+) -> None:
+    """The default grid with molecules-gentle as it is: every cell made with the recipe now (no
+    override), under 30 minutes of 2 cores; results.md quotes its time, what its methods spent
+    against session e3f3a5a's grid, and docs/bench/grid-change-molecules-e2fc655.md is what
+    grid_change.py makes of the two, 7 verdicts better and none worse."""
+    stem = "bench-molecules-e2fc655"
+    rows = bench.read_results(BENCH / f"{stem}.jsonl")
+    assert len({bench._row_key(r) for r in rows}) == len(rows) == 960
+    gentle = [r for r in rows if r["method"] == "gentle"]
+    digest = bench.recipe_digests([bench.Cell("molecules", "bags:8", 10, 0, "gentle")])
+    assert all(r["recipes"] == digest and not r.get("recipe_override") for r in gentle)
+    timing = _timing(stem)
+    assert (timing["cells"], timing["workers"]) == (960, 2)
+    assert timing["wall_seconds"] < 30 * 60
+    minutes, seconds = divmod(round(timing["wall_seconds"]), 60)
+    flat = _flat()
+    worker = timing["worker_seconds"]
+    assert f"took **{minutes} min {seconds:02d} s** wall and {worker:,.0f} worker-seconds, " in flat
+    assert f"**{worker / 3600:.2f}x** what 30 minutes of 2 cores hold" in flat
+    before = bench.read_results(BENCH / "bench-molecules-sparse-e3f3a5a.jsonl")
+    trained = ("clip", "sclip", "oracle")
+    assert (
+        f"Gentle's 120 cells took {_spent(rows, ('gentle',)):,.0f} worker-seconds "
+        f"({_spent(before, ('gentle',)):,.0f} in session e3f3a5a's grid)"
+    ) in flat
+    assert (
+        f"dense first layer, {_spent(rows, trained):,.0f} ({_spent(before, trained):,.0f} " in flat
+    )
+    closed = ("ridge", "procrustes", "cca", "relrep")
+    left = [_spent(rows, (m,)) for m in ("sclip", "clip")] + [_spent(rows, closed)]
+    assert (
+        f"mostly the baselines': sclip's {left[0]:,.0f}, clip's {left[1]:,.0f}, the closed-form "
+        f"maps' {left[2]:,.0f} and the oracle's {_spent(rows, ('oracle',)):,.0f}"
+    ) in flat
+    script = bench_script("grid_change")
+    record = script.compare(before, rows)
+    made = (BENCH / "grid-change-molecules-e2fc655.md").read_text(encoding="utf-8")
+    assert made == script.report(record)
+    assert (record["better"], record["worse"], record["gentle_rose"]) == (7, 0, 14)
+    assert record["counts"]["after"] == {"win": 7, "tie": 8, "lose": 5}
+    assert made.split("\n\n")[0] in (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+
+
+def test_the_300_step_grid_is_what_results_quotes(bench_script: ScriptLoader) -> None:
+    """The grid first run with 300 steps: 36 s over 30 minutes, 7 verdicts better, 1 worse."""
+    stem = "bench-molecules-bagterm300-e2fc655"
+    rows = bench.read_results(BENCH / f"{stem}.jsonl")
+    assert len(rows) == 960
+    timing = _timing(stem)
+    minutes, seconds = divmod(round(timing["wall_seconds"]), 60)
+    assert (minutes, seconds) == (30, 36)
+    flat = _flat()
+    worker = timing["worker_seconds"]
+    assert f"**{minutes} min {seconds} s** wall ({worker:,.0f} worker-seconds, " in flat
+    ref = timing["reference_step_ms"]
+    assert (
+        f"{worker / 3600:.2f}x; reference step {ref['before']:.2f} / {ref['after']:.2f} ms)" in flat
+    )
+    script = bench_script("grid_change")
+    before = bench.read_results(BENCH / "bench-molecules-sparse-e3f3a5a.jsonl")
+    record = script.compare(before, rows)
+    made = (BENCH / "grid-change-molecules-300steps-e2fc655.md").read_text(encoding="utf-8")
+    assert made == script.report(record)
+    assert (record["better"], record["worse"]) == (7, 1)
+    assert record["counts"]["after"] == {"win": 6, "tie": 9, "lose": 5}
+
+
+def test_the_tables_gentle_column_is_the_recipe_s_full_search_and_results_quotes_it(
+    load_script: ScriptLoader,
+) -> None:
+    """Molecules' gentle column is the recipe's 120 full-search cells (no override); with
+    pairs its verdicts against the issue's baselines are 7 wins, 7 ties and 6 losses (5 / 4 /
+    11 before), and results.md quotes target 1's rows and bags of 8 at every count."""
+    tables = load_script("published_tables")
+    rows = tables.read(BENCH / tables.MOLECULES_GENTLE)
+    assert len(rows) == 120 and {r["method"] for r in rows} == {"gentle"}
+    assert not any(r.get("recipe_override") for r in rows)
+    # the full search trains every candidate (the halving search prunes some, and says so)
+    assert all(not c.get("pruned") and c["val"] is not None for r in rows for c in r["candidates"])
+    digest = bench.recipe_digests([bench.Cell("molecules", "bags:8", 10, 0, "gentle")])
+    assert all(r["recipes"] == digest for r in rows)
+    now = tables.table_rows(BENCH, BENCH / tables.SCLIP_ROWS)
+    wide = tables.table_rows(BENCH, BENCH / tables.SCLIP_ROWS, tables.SOURCES_WIDE_MOLECULES)
+
+    def found(table: list[dict]) -> dict:
+        mine = [r for r in table if r["suite"] == "molecules"]
+        return {v.where[1:]: v for v in bench.verdicts(mine, bench.COMPARE_BASELINES)}
+
+    new, old = found(now), found(wide)
+    counts = [sum(v.outcome == o for v in new.values()) for o in ("win", "tie", "lose")]
+    assert counts == [7, 7, 6]
+    assert [sum(v.outcome == o for v in old.values()) for o in ("win", "tie", "lose")] == [5, 4, 11]
+    order = {"lose": 0, "tie": 1, "win": 2}
+    moved = [order[new[w].outcome] - order[old[w].outcome] for w in new if w[1] > 0]
+    assert (sum(m > 0 for m in moved), sum(m < 0 for m in moved)) == (7, 1)
+    flat = _flat()
+    assert "**7 wins, 7 ties, 6 losses**, against 5 / 4 / 11" in flat
+    eight = [new[("bags:8", p)] for p in (10, 20, 50, 100, 200)]
+    assert all(v.outcome == "win" for v in eight)
+    ours = " / ".join(f"{v.gentle.mean:.3f}" for v in eight)
+    theirs = " / ".join(f"{v.baseline.mean:.3f}" for v in eight)
+    assert f"({ours} vs at most {theirs};" in flat
+    assert f"({ours} against the best baseline's {theirs})" in flat
+    at50 = new[("bags:8", 50)]
+    assert f"(at 50 pairs +{at50.margin:.3f} against a noise line of {at50.noise:.3f};" in flat
+    zero = new[("bags:8", 0)].gentle
+    assert f"it gets {zero.mean:.3f} ± {zero.std:.3f} with zero pairs and **wins at every" in flat

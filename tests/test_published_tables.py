@@ -177,7 +177,8 @@ def test_rows_made_with_an_override_keep_their_own_sclip_and_closed_form_cells(
 
 def test_the_tables_molecules_grid_is_the_recipe_as_it_is(script: ModuleType) -> None:
     """Molecules' grid ran with --recipe-override / --baseline-override on the recipes before
-    session 7686c66: the override changes nothing in the recipes now, and the closed-form
+    session 7686c66: the override changes nothing in the recipes since (gentle's until session
+    e2fc655, now molecules-gentle-wide; clip's as it is), and the closed-form
     maps' override is the suite's own baseline_params. The grid is whole: 960 cells."""
     grid = script.read(BENCH / script.MOLECULES_GRID)
     assert len({bench._row_key(r) for r in grid}) == len(grid) == 960
@@ -186,8 +187,8 @@ def test_the_tables_molecules_grid_is_the_recipe_as_it_is(script: ModuleType) ->
     trained = [r for r in ok if isinstance(bench.METHODS[r["method"]], bench.Trained)]
     overrides = {json.dumps(r["recipe_override"], sort_keys=True) for r in trained}
     assert len(overrides) == 1
-    for method in ("gentle", "clip"):
-        recipe = load_recipe(f"molecules-{method}").to_dict()
+    for name in ("molecules-gentle-wide", "molecules-clip"):  # gentle's recipe until e2fc655
+        recipe = load_recipe(name).to_dict()
         assert bench.with_recipe_override(recipe, json.loads(next(iter(overrides)))) == recipe
     closed = [r for r in ok if isinstance(bench.METHODS[r["method"]], bench.Baseline)]
     assert closed and all(
@@ -1396,9 +1397,10 @@ def test_results_quotes_the_terms_full_search_record_from_its_rows(
 def test_molecules_gentle_ssl_recipe_is_what_its_weight_was_measured_as() -> None:
     """The shipped recipe molecules-gentle-ssl is bench method gentle on suite molecules with
     the recipe override its whole-grid rows ran with (sessions d838c35 and b86802d):
-    molecules-gentle with loss.w_ssl 0.05 and nothing else. Bench method gentle-ssl, the
-    ablation on every suite, keeps the paper's 0.15."""
-    measured = bench.base_config("molecules", bench.METHODS["gentle"], None, 0, WSSL005)
+    molecules-gentle (now molecules-gentle-wide) with loss.w_ssl 0.05 and nothing else. Bench
+    method gentle-ssl, the ablation on every suite, keeps the paper's 0.15."""
+    gentle, wide = bench.METHODS["gentle"], "molecules-gentle-wide"
+    measured = bench.base_config("molecules", gentle, None, 0, WSSL005, recipe=wide)
     shipped = load_recipe("molecules-gentle-ssl").to_dict()
     shipped["seed"], shipped["trainer"]["progress"] = 0, False
     assert shipped == measured
@@ -2667,7 +2669,9 @@ def test_molecules_larger_bags_against_the_maps_on_the_bag_means_quote_their_row
     """results.md's bullet of session cfcee97: the tables' gentle against the best bag-mean
     baseline of molecules' current settings with bags of 32 and 128, outcome by the tables'
     rule, each number from the rows."""
-    tables = script.table_rows(BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl")
+    tables = script.table_rows(
+        BENCH, BENCH / "bench-sclip-sets-c68564f.jsonl", script.SOURCES_WIDE_MOLECULES
+    )
     made = _bench_rows(
         "bench-molecules-bagmeans32-cfcee97.jsonl", "bench-molecules-bagmeans-more-cfcee97.jsonl"
     )
@@ -3019,7 +3023,7 @@ def test_results_runtime_glance_table_is_each_suite_s_timing_record() -> None:
         "proteins": ("bench-proteins-halving-0fd2c86", "0fd2c86"),
         "mfeat": ("bench-mfeat-halving-0fd2c86", "0fd2c86"),
         "emoji": ("bench-emoji-halving-6ad9b49", "6ad9b49"),
-        "molecules": ("bench-molecules-sparse-e3f3a5a", "e3f3a5a"),
+        "molecules": ("bench-molecules-e2fc655", "e2fc655"),
     }
     for suite, (stem, session) in grids.items():
         lines = (BENCH / f"{stem}.timing.jsonl").read_text(encoding="utf-8").splitlines()

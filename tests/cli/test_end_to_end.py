@@ -177,14 +177,16 @@ def test_python_dash_m_entry_point() -> None:
 
 
 def test_train_takes_a_shipped_recipe_by_name(tmp_path: Path, full_npz: Path, capsys) -> None:
-    """--config molecules-gentle: the shipped recipe (head-only towers, 512 wide), resolved
-    into the run's config.yaml; an unknown name is one error line naming the recipes."""
+    """--config molecules-gentle: the shipped recipe (head-only towers, 256 wide, the bag term),
+    resolved into the run's config.yaml; an unknown name is one error line naming the
+    recipes."""
     data, run = tmp_path / "data", tmp_path / "run"
     _split(full_npz, data, "--regime", "bags", "--bag-size", "8")
     argv = ["train", str(data), "--out", str(run), "--config", "molecules-gentle"]
     assert main([*argv, "--steps", "2", "--no-progress"]) == 0
     written = (run / "config.yaml").read_text(encoding="utf-8")
-    assert "encoder_a: identity" in written and "embed_dim: 512" in written
+    assert "encoder_a: identity" in written and "embed_dim: 256" in written
+    assert "w_bag: 1.0" in written and "unpaired_per_step: 128" in written
     capsys.readouterr()
     argv = ["train", str(data), "--out", str(tmp_path / "r2"), "--config", "molecules-gentl"]
     assert main(argv) == 2

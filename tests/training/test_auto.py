@@ -137,7 +137,7 @@ def test_a_clip_pick_puts_the_suites_clip_settings_on_the_recipe(
     monkeypatch.setitem(auto.PICKS, "disjoint, pairs", auto.CLIP)
     config = auto.apply(auto.choose(_data(20, None, unpaired=50)), TrainConfig())
     assert config.to_dict() == load_recipe("mfeat-clip").to_dict()
-    towers = load_recipe("molecules-gentle")
+    towers = load_recipe("molecules-gentle-wide")  # molecules-clip's towers and steps
     config = auto.apply(auto.choose(_data(20, None, unpaired=50)), towers)
     assert config.to_dict() == load_recipe("molecules-clip").to_dict()
 

@@ -181,20 +181,21 @@ def test_resume_ignores_the_s_clip_keys_except_for_sclip_runs() -> None:
     assert _config_differences(saved, config_from_dict({"seed": 1})) == ["seed 0 -> 1"]
 
 
-@pytest.mark.parametrize("method", ["gentle", "clip"])
-def test_molecules_recipes_are_the_towers_their_rows_were_made_with(method: str) -> None:
+@pytest.mark.parametrize("name", ["gentle-wide", "clip"])
+def test_molecules_recipes_are_the_towers_their_rows_were_made_with(name: str) -> None:
     """Molecules' recipes hold the towers that session 46f4fd9's ten-seed rows and the tables'
     grid were made with (bench --recipe-override on the recipes before): that override
-    changes nothing in them, and the towers are the projection head alone."""
+    changes nothing in them, and the towers are the projection head alone. Gentle's recipe of
+    those rows is molecules-gentle-wide since session e2fc655."""
     rows = Path(__file__).resolve().parents[2] / "docs" / "bench"
     path = rows / "bench-molecules-heads512-seeds59-46f4fd9.jsonl"
     overrides = {
         json.dumps(row["recipe_override"], sort_keys=True) for row in bench.read_results(path)
     }
     assert len(overrides) == 1  # read_results gives [] for a missing file
-    recipe = load_recipe(f"molecules-{method}").to_dict()
+    recipe = load_recipe(f"molecules-{name}").to_dict()
     assert bench.with_recipe_override(recipe, json.loads(overrides.pop())) == recipe
-    config = load_recipe(f"molecules-{method}")
+    config = load_recipe(f"molecules-{name}")
     assert (config.model.encoder_a, config.model.embed_dim) == ("identity", 512)
     assert config.model.encoder_a_kwargs == config.model.encoder_b_kwargs == {}
     assert not config.model.normalize_inputs
