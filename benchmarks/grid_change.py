@@ -25,6 +25,7 @@ from typing import Any
 from records import write_record
 
 from gentleclip.errors import InputError
+from gentleclip.evaluation.report import save_figure_atomic
 from gentleclip.experiments import bench
 
 ORDER = {"lose": 0, "tie": 1, "win": 2}
@@ -171,10 +172,8 @@ def plot(record: dict[str, Any], path: Path) -> None:
     axes[0][0].set_ylabel("test headline (mean ± std over seeds)")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
+    save_figure_atomic(fig, path)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 from records import write_record
 
 from gentleclip.errors import InputError
+from gentleclip.evaluation.report import save_figure_atomic
 
 Setting = tuple[str, int]  # (regime, pairs)
 Group = tuple[str, str]  # (method, override as sorted JSON)
@@ -199,10 +200,8 @@ def plot(record: dict[str, Any], path: Path) -> None:
     axes[0][0].set_ylabel("validation headline (mean of seeds)")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    with_tmp = path.with_suffix(".tmp.png")
-    fig.savefig(with_tmp)
+    save_figure_atomic(fig, path)
     plt.close(fig)
-    with_tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -112,17 +112,6 @@ def _probed(path: Path) -> set[str]:
     return {_key(json.loads(line)) for line in lines if line.strip()}
 
 
-def _override(text: str) -> dict[str, Any]:
-    """``--override``: a JSON object of dotted recipe fields (InputError otherwise)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"--override is not JSON ({err}): {text}") from None
-    if not isinstance(value, dict):
-        raise InputError(f"--override must be a JSON object of dotted fields, not: {text}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="molecules")
@@ -137,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         bench.parse_names(args.method, bench.METHODS, "method")
-        override = _override(args.override)
+        example = '{"model.embed_dim": 256}'
+        override = bench.parse_override(args.override, "--override", example)
     except InputError as err:
         raise SystemExit(str(err)) from None
     done = _probed(args.out)

@@ -41,7 +41,7 @@ def test_a_rerun_appends_only_the_seeds_not_probed_yet(
     ("argv", "message"),
     [
         (["--method", "nope"], "unknown method 'nope'"),
-        (["--override", '{"model.embed_dim": 256'], "--override is not JSON"),
+        (["--override", '{"model.embed_dim": 256'], "--override is not valid JSON"),
         (["--override", "[256]"], "--override must be a JSON object"),
     ],
 )
