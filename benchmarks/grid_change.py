@@ -52,14 +52,16 @@ def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[s
     """The record: one entry per (regime, pairs) of ``after``, the counts and the seconds."""
     if {r["suite"] for r in before} != {r["suite"] for r in after}:
         raise InputError("the two grids are of different suites")
-    old = {v.where: v for v in bench.verdicts(before)}
-    settings = []
-    for v in bench.verdicts(after):
-        if v.where not in old:
-            raise InputError(f"{v.where} is in --after only")
-        settings.append(_setting(old[v.where], v))
-    moved = [s for s in settings if s["before"] != s["after"] and s["after"] in ORDER]
-    with_pairs = [s for s in settings if s["after"] in ORDER]
+    baselines = bench.COMPARE_BASELINES  # the issue's baselines, as the tables count them
+    old = {v.where: v for v in bench.verdicts(before, baselines)}
+    new = {v.where: v for v in bench.verdicts(after, baselines)}
+    for option, only in (("--after", set(new) - set(old)), ("--before", set(old) - set(new))):
+        if only:
+            raise InputError(f"{sorted(only)[0]} is in {option} only")
+    settings = [_setting(old[where], v) for where, v in new.items()]
+    # a verdict needs 2 seeds a side; a setting without one on either side is listed, not counted
+    with_pairs = [s for s in settings if s["after"] in ORDER and s["before"] in ORDER]
+    moved = [s for s in with_pairs if s["before"] != s["after"]]
     return {
         "suite": after[0]["suite"],
         "settings": settings,

@@ -157,7 +157,7 @@ def current_bag_means(
         r
         for r in rows
         if r["method"] in bench.BAG_MEANS
-        and published_tables.made_with(r) == current.get(published_tables.suite_kind(r), {})
+        and published_tables.made_with(r) == published_tables.overrides_for(current, r)
     ]
 
 

@@ -164,30 +164,51 @@ def grid_rows(
 
 def as_made_now(rows: list[dict[str, Any]], tables: list[dict[str, Any]]) -> list[dict]:
     """Rows made since session MOLECULES_SESSION without overrides, each given the overrides the
-    tables' scored rows of its suite and kind (trained or closed-form) were made with: the tables'
-    molecules grid ran with overrides its recipes then took on (a test holds them to the
-    recipes), so such rows compare with it as one setting. Exits when the tables' rows of a
-    suite and kind carry more than one set."""
+    tables' scored rows of its method were made with, else those of its suite and kind (trained
+    or closed-form): the tables' molecules grid ran with overrides its recipes then took on (a
+    test holds them to the recipes), so such rows compare with it as one setting. Exits where
+    a row's method is not in the tables and the tables' rows of its kind carry more than one set
+    (molecules' trained rows since session e2fc655: gentle's made without one)."""
     made = table_overrides(tables)
-    return [row if made_with(row) else {**row, **made.get(suite_kind(row), {})} for row in rows]
+    return [row if made_with(row) else {**row, **overrides_for(made, row)} for row in rows]
 
 
-def table_overrides(tables: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The overrides (:func:`made_with`) the tables' scored rows of each (suite, kind) were
-    made with; exits when those of one carry more than one set."""
-    made: dict[tuple[str, str], list[dict[str, Any]]] = {}
+Key = tuple[str, ...]
+
+
+def table_overrides(tables: list[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
+    """The overrides (:func:`made_with`) the tables' scored rows were made with, by (suite,
+    kind, method) and, where all of a kind's rows agree, by (suite, kind); exits when the rows
+    of one method carry more than one set."""
+    by_method: dict[Key, list[dict[str, Any]]] = {}
+    by_kind: dict[Key, list[dict[str, Any]]] = {}
     for row in (r for r in tables if r["status"] == "ok"):  # a skipped cell records no overrides
-        found = made.setdefault(suite_kind(row), [])
-        if made_with(row) not in found:
-            found.append(made_with(row))
-    mixed = [where for where, found in made.items() if len(found) > 1]
+        kind = suite_kind(row)
+        for key, store in (((*kind, row["method"]), by_method), (kind, by_kind)):
+            found = store.setdefault(key, [])
+            if made_with(row) not in found:
+                found.append(made_with(row))
+    mixed = [where for where, found in by_method.items() if len(found) > 1]
     if mixed:
         raise SystemExit(f"the tables' rows of {mixed[0]} were made with different overrides")
-    return {where: found[0] for where, found in made.items()}
+    made = {key: found[0] for key, found in by_method.items()}
+    made.update((key, found[0]) for key, found in by_kind.items() if len(found) == 1)
+    return made
+
+
+def overrides_for(made: dict[Key, dict[str, Any]], row: dict[str, Any]) -> dict[str, Any]:
+    """The overrides :func:`table_overrides` gives ``row``'s method, else its suite and kind
+    ({} where the tables hold neither); exits where its kind's rows disagree."""
+    kind = suite_kind(row)
+    if (*kind, row["method"]) in made:
+        return made[(*kind, row["method"])]
+    if kind in made or not any(key[:2] == kind for key in made):
+        return made.get(kind, {})
+    raise SystemExit(f"the tables' rows of {kind} were made with different overrides")
 
 
 def suite_kind(row: dict[str, Any]) -> tuple[str, str]:
-    """A row's (suite, method kind), the key of :func:`table_overrides`."""
+    """A row's (suite, method kind), a key of :func:`table_overrides`."""
     return row["suite"], _kind(row)
 
 

@@ -65,6 +65,12 @@ def test_refuses_grids_of_other_suites_or_settings(bench_script: Any, tmp_path: 
     more = _rows({**AFTER, ("bags:32", 10): (0.5, 0.5)}, 1.0)
     with pytest.raises(script.InputError, match=r"'bags:32', 10\) is in --after only"):
         script.compare(_rows(BEFORE, 1.0), more)
+    fewer = _rows({("bags:8", 0): (0.5, 0.5), ("bags:8", 10): (0.5, 0.5)}, 1.0)
+    with pytest.raises(script.InputError, match=r"'unpaired', 10\) is in --before only"):
+        script.compare(_rows(BEFORE, 1.0), fewer)
+    one_seed = [r for r in _rows(AFTER, 1.0) if r["seed"] == 0]  # no verdict: not counted
+    record = script.compare(_rows(BEFORE, 1.0), one_seed)
+    assert record["with_pairs"] == 0 and (record["better"], record["worse"]) == (0, 0)
     path = tmp_path / "two.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in [*other, *_rows(AFTER, 1.0)]))
     with pytest.raises(SystemExit, match="holds 2 suites"):

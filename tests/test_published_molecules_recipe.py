@@ -236,3 +236,23 @@ def test_target1_over_ten_seeds_with_the_recipe_is_what_results_quotes(
     assert f"{ours} against {theirs};" in flat
     at50 = found[-1]
     assert f"pairs +{at50.margin:.3f} against a noise line of {at50.noise:.3f} (+0.065" in flat
+
+
+def test_a_later_field_at_its_default_changes_no_recipe_digest() -> None:
+    """loss.bag_optional (session e2fc655) left at its default hashes as before the field
+    existed: molecules-clip's digest and gentle-bagnce's overrides' (which set it to its
+    default, false) are those of earlier sessions' rows, so their folders still resume;
+    molecules-gentle, which sets it, hashes with it."""
+    clip = bench.read_results(BENCH / "bench-molecules-sparse-e3f3a5a.jsonl")[0]["recipes"]
+    now = bench.recipe_digests([bench.Cell("molecules", "bags:8", 0, 0, "clip")])
+    assert now == clip
+    rows = bench.read_results(BENCH / "bench-molecules-bagnce128-9e196c1.jsonl")
+    before = rows[0]["recipes"]["gentle-bagnce overrides"]
+    cell = bench.Cell("molecules", "bags:8", 0, 0, "gentle-bagnce")
+    assert bench.recipe_digests([cell])["gentle-bagnce overrides"] == before
+    assert recipe_overrides("bag-nce")["loss"]["bag_optional"] is False
+    gentle = bench.recipe_digests([bench.Cell("molecules", "bags:8", 0, 0, "gentle")])
+    made = bench.read_results(BENCH / "bench-molecules-e2fc655.jsonl")
+    assert {r["recipes"]["molecules-gentle"] for r in made if r["method"] == "gentle"} == {
+        gentle["molecules-gentle"]
+    }

@@ -39,6 +39,9 @@ def _rows() -> list[dict[str, Any]]:
             rows.append(_row(CHEAP, *setting, seed, cheap[seed], 2.0))
             rows.append(_row(CHEAPER, *setting, seed, cheaper[seed], 1.0))
     rows.append(_row({"optim.steps": 100}, "bags:8", 10, 0, 0.9, 1.0))  # seed 1 missing
+    for seed in (0, 1):  # the best mean and cheapest, but on one setting of the recipe's two
+        rows.append(_row({"optim.steps": 50}, "bags:8", 10, seed, 0.95, 0.5))
+        rows.append(_row({"optim.steps": 50}, "bags:8", 20, seed, 0.10, 9.0))  # not the recipe's
     return rows
 
 
@@ -54,6 +57,8 @@ def test_candidates_are_measured_on_the_recipe_s_settings_and_seeds(bench_script
     assert cheap.reference_mean == pytest.approx((0.41 + 0.30) / 2)
     assert cheap.cost == pytest.approx(0.2)
     assert by_steps[200].cost == pytest.approx(0.1)
+    partial = by_steps[50]  # measured on the recipe's settings only: mean 0.95, time 0.05x
+    assert (partial.settings, partial.mean, partial.cost) == (1, 0.95, pytest.approx(0.05))
     # equal within the tolerance: the cheaper; a tight tolerance: the better; a low cap: none
     assert script.choose(candidates, 2, 0.25, 0.005).override == CHEAPER
     assert script.choose(candidates, 2, 0.25, 0.0).override == CHEAP

@@ -1574,11 +1574,13 @@ def recipe_digests(cells: Sequence[Cell]) -> dict[str, str]:
     recipes = {f"{suite}-{spec.recipe}" for suite, _, spec in trained}
     suites = {suite for suite, _, spec in specs if isinstance(spec, Baseline)}
     configs: dict[str, Any] = {
-        f"{method} overrides": spec.overrides for _, method, spec in trained if spec.overrides
+        f"{method} overrides": _without_later_defaults(spec.overrides)
+        for _, method, spec in trained
+        if spec.overrides
     }
     for name in sorted(recipes):
         with contextlib.suppress(InputError):  # no such recipe: its cells say so
-            configs[name] = load_recipe(name).to_dict()
+            configs[name] = _without_later_defaults(load_recipe(name).to_dict())
     for suite in sorted(suites):
         with contextlib.suppress(InputError):  # no such suite: its cells say so
             configs[f"{suite} baseline_params"] = datasets.entry(suite).baseline_params
@@ -1586,6 +1588,20 @@ def recipe_digests(cells: Sequence[Cell]) -> dict[str, str]:
         name: hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
         for name, config in configs.items()
     }
+
+
+# config fields added after rows began to carry recipe digests, with their defaults: a recipe
+# that leaves one at its default hashes as before the field existed, so adding a field changes
+# no digest (and refuses no resume) of a recipe that does not set it
+LATER_FIELDS: tuple[tuple[str, str, Any], ...] = (("loss", "bag_optional", False),)
+
+
+def _without_later_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
+    for section, name, default in LATER_FIELDS:
+        if out.get(section, {}).get(name, default) == default:
+            out.get(section, {}).pop(name, None)
+    return out
 
 
 def cell_recipes(row: dict[str, Any]) -> dict[str, str]:
