@@ -140,8 +140,9 @@ def main() -> None:
         "--tables",
         choices=published_tables.EDITIONS,
         default="now",
-        help="which tables the verdicts compare with: now (default) or mlp-molecules, the "
-        "tables before molecules' head-only towers (they differ in molecules' rows only)",
+        help="which tables the verdicts compare with: now (default), wide-molecules (before "
+        "session e2fc655's molecules recipe) or mlp-molecules (before molecules' head-only "
+        "towers); they differ in molecules' rows only",
     )
     args = parser.parse_args()
     rows = published_tables.read_rows(args.rows)

@@ -267,8 +267,9 @@ def main() -> None:
         "--tables",
         choices=sorted(published_tables.EDITIONS),
         default="now",
-        help="which edition of the tables --bench holds: now, or before molecules' head-only "
-        "towers (mlp-molecules; the ten-seed checks of sessions 56e5dd6 and 46f4fd9)",
+        help="which edition of the tables --bench holds: now; before session e2fc655's molecules "
+        "recipe (wide-molecules); or before molecules' head-only towers (mlp-molecules; the "
+        "ten-seed checks of sessions 56e5dd6 and 46f4fd9)",
     )
     p.add_argument("--rows", type=Path, nargs="+", default=[], help="rows of more seeds")
     p.add_argument(
