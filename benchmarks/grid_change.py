@@ -22,10 +22,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from records import write_record
+from records import regime_panels, write_record
 
 from gentleclip.errors import InputError
-from gentleclip.evaluation.report import save_figure_atomic
 from gentleclip.experiments import bench
 
 ORDER = {"lose": 0, "tie": 1, "win": 2}
@@ -140,14 +139,7 @@ def _counts_line(counts: dict[str, int], side: str) -> str:
 
 
 def plot(record: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    regimes = list(dict.fromkeys(s["regime"] for s in record["settings"]))
-    fig, axes = plt.subplots(1, len(regimes), figsize=(4 * len(regimes), 3.4), squeeze=False)
-    for ax, regime in zip(axes[0], regimes, strict=True):
+    def draw(ax: Any, regime: str) -> None:
         mine = [s for s in record["settings"] if s["regime"] == regime]
         pairs = [s["pairs"] for s in mine]
         for key, label in (("gentle_before", "gentle before"), ("gentle_after", "gentle after")):
@@ -169,13 +161,9 @@ def plot(record: dict[str, Any], path: Path) -> None:
             label="best baseline",
         )
         ax.set_xscale("symlog", linthresh=10)
-        ax.set_title(regime)
-        ax.set_xlabel("pairs")
-    axes[0][0].set_ylabel("test headline (mean ± std over seeds)")
-    axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
-    save_figure_atomic(fig, path)
-    plt.close(fig)
+
+    regimes = list(dict.fromkeys(s["regime"] for s in record["settings"]))
+    regime_panels(regimes, draw, "test headline (mean ± std over seeds)", path)
 
 
 def main(argv: list[str] | None = None) -> None:

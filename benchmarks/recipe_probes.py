@@ -33,10 +33,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from records import write_record
+from records import regime_panels, write_record
 
 from gentleclip.errors import InputError
-from gentleclip.evaluation.report import save_figure_atomic
 
 Setting = tuple[str, int]  # (regime, pairs)
 Group = tuple[str, str]  # (method, override as sorted JSON)
@@ -179,29 +178,19 @@ def report(
 
 
 def plot(record: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     regimes = list(dict.fromkeys(s.split(" / ")[0] for s in record["recipe"]))  # grid order
-    fig, axes = plt.subplots(1, len(regimes), figsize=(4 * len(regimes), 3.4), squeeze=False)
     series = [("recipe", record["recipe"])] + [
         (f"#{i + 1}", c["by_setting"]) for i, c in enumerate(record["full"])
     ]
-    for ax, regime in zip(axes[0], regimes, strict=True):
+
+    def draw(ax: Any, regime: str) -> None:
         for label, values in series:
             points = sorted(
                 (int(s.split(" / ")[1]), v) for s, v in values.items() if s.startswith(regime + " ")
             )
             ax.plot(*zip(*points, strict=True), marker="o", label=label)
-        ax.set_title(regime)
-        ax.set_xlabel("pairs")
-    axes[0][0].set_ylabel("validation headline (mean of seeds)")
-    axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
-    save_figure_atomic(fig, path)
-    plt.close(fig)
+
+    regime_panels(regimes, draw, "validation headline (mean of seeds)", path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gentleclip.evaluation.report import atomic_path
+from gentleclip.evaluation.report import atomic_path, save_figure_atomic
 
 
 def write_record(
@@ -28,3 +28,25 @@ def write_record(
         tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     if plot is not None:
         plot(record, out / f"{stem}.png")
+
+
+def regime_panels(
+    regimes: list[str], draw: Callable[[Any, str], None], ylabel: str, path: Path
+) -> None:
+    """A row of panels, one per regime, each a metric against the pairs: ``draw(ax, regime)``
+    fills a panel; the first gets ``ylabel``, the last the legend. Written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(regimes), figsize=(4 * len(regimes), 3.4), squeeze=False)
+    for ax, regime in zip(axes[0], regimes, strict=True):
+        draw(ax, regime)
+        ax.set_title(regime)
+        ax.set_xlabel("pairs")
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    save_figure_atomic(fig, path)
+    plt.close(fig)

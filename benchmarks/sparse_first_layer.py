@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
+from step_bound import records_config
 
 from gentleclip.data.regimes import RegimeData
 from gentleclip.evaluation.report import atomic_path, save_figure_atomic
@@ -40,10 +41,6 @@ from gentleclip.experiments.speed import one_torch_thread
 from gentleclip.models.sparse import sparse_linear
 from gentleclip.training.config import config_from_dict
 from gentleclip.training.inprocess import InProcessRun
-
-# molecules' gentle recipe of this script's records (until session e2fc655; now
-# molecules-gentle-wide)
-RECORDS_RECIPES = {"gentle": "molecules-gentle-wide"}
 
 BITS, WIDTH, DENSITY, B_WIDTH = 2048, 512, 0.011, 384
 WIDE = (2048, 4096, 8192, 16384)
@@ -131,8 +128,7 @@ def molecules_steps() -> list[tuple[str, dict[str, float]]]:
         split = bench.cell_data(domain, cell, 400, False).val
         train = {k: v for k, v in split.items() if not k.startswith("eval")}
         for method in ("gentle", "clip", "sclip"):
-            recipe = RECORDS_RECIPES.get(method)  # gentle's of the records
-            config = bench.base_config("molecules", bench.METHODS[method], None, 0, recipe=recipe)
+            config = records_config(method)  # the recipes of this script's records
             times = {mode: step_ms(train, _with_mode(config, mode)) for mode in MODES}
             found.append((f"{method}, {pairs} pairs", times))
     return found
@@ -141,9 +137,7 @@ def molecules_steps() -> list[tuple[str, dict[str, float]]]:
 def wide_steps(seed: int = 0) -> list[tuple[str, dict[str, float]]]:
     """(input width, mode -> ms per gentle step) on synthetic 1%-dense fingerprints."""
     rng, found = np.random.default_rng(seed), []
-    config = bench.base_config(
-        "molecules", bench.METHODS["gentle"], None, 0, recipe=RECORDS_RECIPES["gentle"]
-    )
+    config = records_config("gentle")
     for bits in WIDE:
         a = (rng.random((400, bits)) < 0.01).astype(np.float32)
         b = rng.normal(size=(400, B_WIDTH)).astype(np.float32)
